@@ -1,0 +1,432 @@
+//! The ledger application: block execution, the hook order, and commit.
+//!
+//! ## Hook order (the one place it is written down)
+//!
+//! For each block:
+//! 1. `begin_block`: [`chain`] (records height, time, beacon).
+//! 2. For each transaction, in block order:
+//!    a. ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
+//!       charges the fee to the treasury. If either fails, the transaction cannot be included
+//!       (the proposer drops it; a block containing it is invalid).
+//!    b. messages, all-or-nothing in a child overlay: each message goes to the component that
+//!       owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]). A failing message rolls back
+//!       every message of the transaction; fee and nonce stay spent, and the receipt carries the
+//!       error code.
+//! 3. `end_block`: invariants (supply conservation), then the new state root.
+//!
+//! [`chain`]: crate::chain
+//! [`auth`]: crate::auth
+//! [`bank`]: crate::bank
+
+use crate::error::TxError;
+use crate::genesis::{Genesis, GenesisError};
+use crate::smt::SparseMerkleTree;
+use crate::state::{Overlay, State, StateRead, Writes};
+use crate::{auth, bank, chain, invariants};
+use vcity_types::event::Event;
+use vcity_types::merkle::{list_root, SparseProof};
+use vcity_types::receipt::Receipt;
+use vcity_types::tx::{decode_transaction, tx_hash, Message, SignedTransaction, TxDecodeError};
+use vcity_types::{AccountId, Hash, Height};
+
+/// What consensus decided about a block, given to the ledger as input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockContext {
+    /// The block's height: one more than the committed height.
+    pub height: Height,
+    /// Block time, Unix ms; not before the previous block's.
+    pub time_ms: u64,
+    /// The block's random beacon.
+    pub beacon: Hash,
+    /// The proposing validator.
+    pub proposer: AccountId,
+}
+
+/// A transaction that passed the stateless checks (size, decoding, chain id, message count,
+/// signature). Only these reach execution.
+#[derive(Debug, Clone)]
+pub struct PreparedTx {
+    /// Canonical bytes.
+    pub bytes: Vec<u8>,
+    /// Decoded.
+    pub tx: SignedTransaction,
+    /// Id.
+    pub hash: Hash,
+}
+
+/// How [`Ledger::execute`] treats a transaction that cannot be included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Building a block: leave it out (and report it in [`Execution::dropped`]).
+    Propose,
+    /// Checking someone's block: the whole block is invalid.
+    Verify,
+}
+
+/// Why a block is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// Not the next height.
+    #[error("block height {got} is not the next height {expected}")]
+    WrongHeight {
+        /// Next height.
+        expected: Height,
+        /// Given.
+        got: Height,
+    },
+    /// Time before the previous block's.
+    #[error("block time {got} ms is before the previous block's {previous} ms")]
+    TimeWentBackwards {
+        /// Previous block time.
+        previous: u64,
+        /// Given.
+        got: u64,
+    },
+    /// Over the block limits.
+    #[error(
+        "block has {count} transactions / {bytes} bytes, over the limits {max_count} / {max_bytes}"
+    )]
+    TooBig {
+        /// Transactions.
+        count: u64,
+        /// Bytes.
+        bytes: u64,
+        /// Limit.
+        max_count: u64,
+        /// Limit.
+        max_bytes: u64,
+    },
+    /// A transaction that fails its checks.
+    #[error("transaction {index} is invalid: {error}")]
+    InvalidTransaction {
+        /// Position in the block.
+        index: u32,
+        /// Why.
+        error: TxError,
+    },
+}
+
+/// The result of executing a block against the committed state, not yet committed.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The block's context.
+    pub context: BlockContext,
+    /// The included transactions, in order.
+    pub transactions: Vec<PreparedTx>,
+    /// Candidates left out while proposing, with the reason.
+    pub dropped: Vec<(Hash, TxError)>,
+    /// One per included transaction.
+    pub receipts: Vec<Receipt>,
+    /// Events of the begin/end-block hooks.
+    pub block_events: Vec<Event>,
+    /// Every state change of the block.
+    pub writes: Writes,
+    /// List root of the transaction ids.
+    pub tx_root: Hash,
+    /// List root of the receipt hashes.
+    pub receipts_root: Hash,
+    /// State root after the block.
+    pub state_root: Hash,
+    tree: SparseMerkleTree,
+}
+
+/// The ledger: committed state plus its Merkle commitment.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    state: State,
+    tree: SparseMerkleTree,
+}
+
+impl Ledger {
+    /// The ledger at height 0.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Ledger, GenesisError> {
+        Ok(Ledger::from_state(genesis.initial_state()?))
+    }
+
+    /// The ledger over a stored state (rebuilds the Merkle tree).
+    pub fn from_state(state: State) -> Ledger {
+        let tree = SparseMerkleTree::build(state.entries());
+        Ledger { state, tree }
+    }
+
+    /// The committed state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> String {
+        chain::chain_id(&self.state)
+    }
+
+    /// The committed height.
+    pub fn height(&self) -> Height {
+        chain::height(&self.state)
+    }
+
+    /// The committed block time, Unix ms.
+    pub fn time_ms(&self) -> u64 {
+        chain::time_ms(&self.state)
+    }
+
+    /// The committed beacon.
+    pub fn beacon(&self) -> Hash {
+        chain::beacon(&self.state)
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> chain::Params {
+        chain::params(&self.state)
+    }
+
+    /// The committed state root.
+    pub fn state_root(&self) -> Hash {
+        self.tree.root_hash()
+    }
+
+    /// The proof for `key` against [`Ledger::state_root`].
+    pub fn prove(&self, key: &[u8]) -> SparseProof {
+        self.tree.prove(key)
+    }
+
+    /// Stateless checks: size, decoding, chain id, message count, signature. Cheap ones first.
+    pub fn prepare(&self, bytes: Vec<u8>) -> Result<PreparedTx, TxError> {
+        prepare(bytes, &self.chain_id(), &self.params())
+    }
+
+    /// Checks `tx` for the mempool on top of `pending` (the committed state plus the transactions
+    /// already accepted). On success its effects are added to `pending`; on failure nothing is.
+    /// Stricter than block execution: a transaction whose messages would fail is refused too, so
+    /// an overdraft is reported to the submitter instead of burning a fee.
+    pub fn check_tx(&self, pending: &mut Overlay<'_>, tx: &PreparedTx) -> Result<(), TxError> {
+        let context = BlockContext {
+            height: self.height().next(),
+            time_ms: self.time_ms(),
+            beacon: self.beacon(),
+            proposer: AccountId::default(),
+        };
+        let params = self.params();
+        pending.atomically(|overlay| {
+            let (receipt_error, _receipt) = deliver_tx(overlay, &context, &params, tx, 0)?;
+            match receipt_error {
+                Some(error) => Err(error),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Executes a block on top of the committed state without changing it.
+    pub fn execute(
+        &self,
+        context: BlockContext,
+        candidates: Vec<PreparedTx>,
+        mode: Mode,
+    ) -> Result<Execution, BlockError> {
+        let expected = self.height().next();
+        if context.height != expected {
+            return Err(BlockError::WrongHeight {
+                expected,
+                got: context.height,
+            });
+        }
+        let previous = self.time_ms();
+        if context.time_ms < previous {
+            return Err(BlockError::TimeWentBackwards {
+                previous,
+                got: context.time_ms,
+            });
+        }
+        let params = self.params();
+        let (max_count, max_bytes) = (
+            u64::from(params.max_block_txs),
+            u64::from(params.max_block_bytes),
+        );
+        if mode == Mode::Verify {
+            let count = candidates.len() as u64;
+            let bytes: u64 = candidates.iter().map(|tx| tx.bytes.len() as u64).sum();
+            if count > max_count || bytes > max_bytes {
+                return Err(BlockError::TooBig {
+                    count,
+                    bytes,
+                    max_count,
+                    max_bytes,
+                });
+            }
+        }
+
+        let mut block = Overlay::new(&self.state);
+        let mut block_events = Vec::new();
+
+        // 1. begin_block hooks.
+        let mut hook = Overlay::new(&block);
+        chain::begin_block(&mut hook, &context);
+        let (writes, events) = hook.into_parts();
+        block.merge(writes, Vec::new());
+        block_events.extend(events);
+
+        // 2. transactions.
+        let mut included = Vec::new();
+        let mut receipts = Vec::new();
+        let mut dropped = Vec::new();
+        let mut included_bytes = 0u64;
+        for tx in candidates {
+            let index = included.len() as u32;
+            let size = tx.bytes.len() as u64;
+            if mode == Mode::Propose
+                && (included.len() as u64 >= max_count || included_bytes + size > max_bytes)
+            {
+                break;
+            }
+            match deliver_tx(&mut block, &context, &params, &tx, index) {
+                Ok((_, receipt)) => {
+                    included_bytes += size;
+                    receipts.push(receipt);
+                    included.push(tx);
+                }
+                Err(error) if mode == Mode::Propose => dropped.push((tx.hash, error)),
+                Err(error) => return Err(BlockError::InvalidTransaction { index, error }),
+            }
+        }
+
+        // 3. end_block: invariants, then the commitment.
+        let (writes, _tx_events) = block.into_parts();
+        invariants::assert_supply_conserved(&self.state, &writes);
+        let tree = self.tree.update(&writes);
+        let tx_hashes: Vec<Hash> = included.iter().map(|tx| tx.hash).collect();
+        let receipt_hashes: Vec<Hash> = receipts.iter().map(Receipt::hash).collect();
+        Ok(Execution {
+            context,
+            transactions: included,
+            dropped,
+            receipts,
+            block_events,
+            tx_root: list_root(&tx_hashes),
+            receipts_root: list_root(&receipt_hashes),
+            state_root: tree.root_hash(),
+            writes,
+            tree,
+        })
+    }
+
+    /// Makes an execution the committed state. It must have been computed on this very state
+    /// (the height check below catches the obvious misuse).
+    pub fn commit(&mut self, execution: &Execution) {
+        assert_eq!(
+            execution.context.height,
+            self.height().next(),
+            "commit of an execution computed on another state"
+        );
+        self.state.apply(&execution.writes);
+        self.tree = execution.tree.clone();
+        debug_assert_eq!(chain::height(&self.state), execution.context.height);
+    }
+}
+
+/// The stateless checks; see [`Ledger::prepare`].
+pub fn prepare(
+    bytes: Vec<u8>,
+    chain_id: &str,
+    params: &chain::Params,
+) -> Result<PreparedTx, TxError> {
+    let size = bytes.len() as u64;
+    let max = u64::from(params.max_tx_bytes);
+    if size > max {
+        return Err(TxError::TooLarge { size, max });
+    }
+    let tx = decode_transaction(&bytes).map_err(|error| match error {
+        TxDecodeError::Malformed(reason) => TxError::Malformed(reason),
+        TxDecodeError::UnknownMessage(tag) => TxError::UnknownMessage(tag),
+    })?;
+    if tx.body.chain_id != chain_id {
+        return Err(TxError::WrongChain {
+            expected: chain_id.to_string(),
+            got: tx.body.chain_id.clone(),
+        });
+    }
+    if tx.body.messages.is_empty() {
+        return Err(TxError::EmptyTransaction);
+    }
+    let count = tx.body.messages.len() as u64;
+    let max_messages = u64::from(params.max_messages_per_tx);
+    if count > max_messages {
+        return Err(TxError::TooManyMessages {
+            count,
+            max: max_messages,
+        });
+    }
+    if tx.body.fee < params.min_fee_usd {
+        return Err(TxError::FeeTooLow {
+            min: params.min_fee_usd,
+            got: tx.body.fee,
+        });
+    }
+    tx.verify_signature()
+        .map_err(|error| TxError::BadSignature(error.to_string()))?;
+    let hash = tx_hash(&bytes);
+    Ok(PreparedTx { bytes, tx, hash })
+}
+
+/// Runs one transaction on `block`. `Err` means it cannot be included (nonce or fee) and nothing
+/// changed; `Ok((Some(error), receipt))` means it was included but its messages failed.
+fn deliver_tx(
+    block: &mut Overlay<'_>,
+    context: &BlockContext,
+    params: &chain::Params,
+    tx: &PreparedTx,
+    index: u32,
+) -> Result<(Option<TxError>, Receipt), TxError> {
+    let body = &tx.tx.body;
+    let sender = body.sender;
+    let mut overlay = Overlay::new(&*block);
+
+    // a. ante: nonce, then fee.
+    auth::use_nonce(&mut overlay, &sender, body.nonce)?;
+    if body.fee < params.min_fee_usd {
+        return Err(TxError::FeeTooLow {
+            min: params.min_fee_usd,
+            got: body.fee,
+        });
+    }
+    bank::pay_fee(&mut overlay, &sender, body.fee)?;
+
+    // b. messages, all or nothing.
+    let outcome = overlay.atomically(|messages| {
+        for message in &body.messages {
+            execute_message(messages, &sender, message)?;
+        }
+        Ok(())
+    });
+
+    let (writes, events) = overlay.into_parts();
+    block.merge(writes, events.clone());
+    let error = outcome.err();
+    let receipt = Receipt {
+        tx_hash: tx.hash,
+        height: context.height,
+        index,
+        code: error.as_ref().map_or(0, TxError::code),
+        error: error.as_ref().map_or_else(String::new, ToString::to_string),
+        fee_paid: body.fee,
+        events,
+    };
+    Ok((error, receipt))
+}
+
+/// Routes a message to the component that owns it.
+fn execute_message(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &Message,
+) -> Result<(), TxError> {
+    match message {
+        Message::Transfer(transfer) => bank::execute_transfer(state, sender, transfer),
+        Message::MintUsd(mint) => bank::execute_mint_usd(state, sender, mint),
+        Message::BurnUsd(burn) => bank::execute_burn_usd(state, sender, burn),
+    }
+}
+
+impl StateRead for Ledger {
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        self.state.get_raw(key)
+    }
+}

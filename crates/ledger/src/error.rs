@@ -1,0 +1,221 @@
+//! Why a transaction was refused or failed. Each variant has a stable numeric code and name,
+//! carried in receipts and API errors; docs/protocol.md has the same table. Codes are never
+//! renumbered or reused.
+
+use vcity_types::{AccountId, Amount, Denom};
+
+/// A transaction rejection: an expected, deterministic outcome, never a crash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// Code 1.
+    #[error("transaction is {size} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// Bytes received.
+        size: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// Code 2.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// Code 3.
+    #[error("unknown message type {0}")]
+    UnknownMessage(u8),
+    /// Code 4.
+    #[error("wrong chain id: transaction is for {got:?}, this chain is {expected:?}")]
+    WrongChain {
+        /// This chain.
+        expected: String,
+        /// In the transaction.
+        got: String,
+    },
+    /// Code 5.
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+    /// Code 6.
+    #[error("nonce {got} was already used (replay); the next nonce is {expected}")]
+    NonceReplayed {
+        /// The next nonce.
+        expected: u64,
+        /// In the transaction.
+        got: u64,
+    },
+    /// Code 7.
+    #[error("nonce {got} leaves a gap; the next nonce is {expected}")]
+    NonceGap {
+        /// The next nonce.
+        expected: u64,
+        /// In the transaction.
+        got: u64,
+    },
+    /// Code 8.
+    #[error("fee {got} is below the minimum of {min} usd base units")]
+    FeeTooLow {
+        /// Minimum.
+        min: Amount,
+        /// Offered.
+        got: Amount,
+    },
+    /// Code 9.
+    #[error(
+        "insufficient funds: account {account} has {available} {denom} base units, needs {needed}"
+    )]
+    InsufficientFunds {
+        /// The account.
+        account: AccountId,
+        /// Denomination.
+        denom: Denom,
+        /// Balance.
+        available: Amount,
+        /// Required.
+        needed: Amount,
+    },
+    /// Code 10.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Code 11.
+    #[error("invalid amount: {0}")]
+    InvalidAmount(String),
+    /// Code 12.
+    #[error("transaction has {count} messages, more than the limit of {max}")]
+    TooManyMessages {
+        /// Messages.
+        count: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// Code 13.
+    #[error("transaction has no messages")]
+    EmptyTransaction,
+    /// Code 14.
+    #[error("arithmetic overflow")]
+    Overflow,
+    /// Code 20.
+    #[error("mempool is full ({capacity} transactions); retry later")]
+    MempoolFull {
+        /// Capacity.
+        capacity: u64,
+    },
+    /// Code 21.
+    #[error("sender already has {limit} transactions waiting; retry after some commit")]
+    SenderQuotaFull {
+        /// Per-sender limit.
+        limit: u64,
+    },
+    /// Code 22.
+    #[error("transaction is already in the mempool")]
+    AlreadyKnown,
+}
+
+impl TxError {
+    /// The stable numeric code.
+    pub fn code(&self) -> u32 {
+        match self {
+            TxError::TooLarge { .. } => 1,
+            TxError::Malformed(_) => 2,
+            TxError::UnknownMessage(_) => 3,
+            TxError::WrongChain { .. } => 4,
+            TxError::BadSignature(_) => 5,
+            TxError::NonceReplayed { .. } => 6,
+            TxError::NonceGap { .. } => 7,
+            TxError::FeeTooLow { .. } => 8,
+            TxError::InsufficientFunds { .. } => 9,
+            TxError::Unauthorized(_) => 10,
+            TxError::InvalidAmount(_) => 11,
+            TxError::TooManyMessages { .. } => 12,
+            TxError::EmptyTransaction => 13,
+            TxError::Overflow => 14,
+            TxError::MempoolFull { .. } => 20,
+            TxError::SenderQuotaFull { .. } => 21,
+            TxError::AlreadyKnown => 22,
+        }
+    }
+
+    /// The stable snake_case name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxError::TooLarge { .. } => "too_large",
+            TxError::Malformed(_) => "malformed",
+            TxError::UnknownMessage(_) => "unknown_message",
+            TxError::WrongChain { .. } => "wrong_chain",
+            TxError::BadSignature(_) => "bad_signature",
+            TxError::NonceReplayed { .. } => "nonce_replayed",
+            TxError::NonceGap { .. } => "nonce_gap",
+            TxError::FeeTooLow { .. } => "fee_too_low",
+            TxError::InsufficientFunds { .. } => "insufficient_funds",
+            TxError::Unauthorized(_) => "unauthorized",
+            TxError::InvalidAmount(_) => "invalid_amount",
+            TxError::TooManyMessages { .. } => "too_many_messages",
+            TxError::EmptyTransaction => "empty_transaction",
+            TxError::Overflow => "overflow",
+            TxError::MempoolFull { .. } => "mempool_full",
+            TxError::SenderQuotaFull { .. } => "sender_quota_full",
+            TxError::AlreadyKnown => "already_known",
+        }
+    }
+
+    /// True for refusals that say nothing about the transaction itself (capacity); a client
+    /// may resubmit the same bytes later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            TxError::MempoolFull { .. } | TxError::SenderQuotaFull { .. }
+        )
+    }
+}
+
+impl From<vcity_types::AmountError> for TxError {
+    fn from(_: vcity_types::AmountError) -> TxError {
+        TxError::Overflow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique() {
+        let all = [
+            TxError::TooLarge { size: 0, max: 0 },
+            TxError::Malformed(String::new()),
+            TxError::UnknownMessage(0),
+            TxError::WrongChain {
+                expected: String::new(),
+                got: String::new(),
+            },
+            TxError::BadSignature(String::new()),
+            TxError::NonceReplayed {
+                expected: 0,
+                got: 0,
+            },
+            TxError::NonceGap {
+                expected: 0,
+                got: 0,
+            },
+            TxError::FeeTooLow {
+                min: Amount::ZERO,
+                got: Amount::ZERO,
+            },
+            TxError::InsufficientFunds {
+                account: AccountId::default(),
+                denom: Denom::Usd,
+                available: Amount::ZERO,
+                needed: Amount::ZERO,
+            },
+            TxError::Unauthorized(String::new()),
+            TxError::InvalidAmount(String::new()),
+            TxError::TooManyMessages { count: 0, max: 0 },
+            TxError::EmptyTransaction,
+            TxError::Overflow,
+            TxError::MempoolFull { capacity: 0 },
+            TxError::SenderQuotaFull { limit: 0 },
+            TxError::AlreadyKnown,
+        ];
+        let codes: std::collections::BTreeSet<u32> = all.iter().map(TxError::code).collect();
+        let names: std::collections::BTreeSet<&str> = all.iter().map(TxError::name).collect();
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(names.len(), all.len());
+        assert!(!codes.contains(&0), "0 means success");
+    }
+}

@@ -1,0 +1,37 @@
+//! The Vcity ledger: a pure, synchronous, deterministic state machine (whitepaper §2.3, Base
+//! layer; SPEC §1, §3).
+//!
+//! `(state, block) -> (state', receipts, events)`: [`Ledger::execute`] takes the committed state
+//! and a block's context (height, time, beacon, proposer, all decided by consensus) and its
+//! transactions, and returns an [`Execution`]: the state changes, receipts, events and the new
+//! state root, without touching the committed state. [`Ledger::commit`] then applies it. The same
+//! function serves the proposer (which drops transactions that cannot be included), a validator
+//! checking a proposal (which rejects the whole block instead), and the mempool
+//! ([`Ledger::check_tx`]).
+//!
+//! Inside this crate there is no I/O, no clock, no OS randomness, no threads, no floating point
+//! and no hash-map iteration; `clippy.toml` beside this file and the lints below enforce it.
+//!
+//! Components own their key spaces and are reached only through their functions:
+//! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
+//! (balances and supply). The order in which the block hooks run is written down once, in
+//! [`app`].
+
+#![deny(clippy::float_arithmetic)]
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod bank;
+pub mod chain;
+mod error;
+pub mod genesis;
+mod invariants;
+pub mod smt;
+pub mod state;
+
+pub use app::{BlockContext, BlockError, Execution, Ledger, Mode, PreparedTx};
+pub use error::TxError;
+pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
+pub use invariants::audit_supply;
+pub use state::{Overlay, State, StateRead, Writes};

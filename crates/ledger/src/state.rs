@@ -1,0 +1,236 @@
+//! Key-value state and copy-on-write overlays.
+//!
+//! The committed [`State`] is an ordered map from byte keys to byte values (borsh-encoded by the
+//! component that owns the key). Execution never writes to it directly: a block runs in an
+//! [`Overlay`] on top of it, each transaction in an overlay on top of the block's, and each
+//! transaction's messages in one more. An overlay's writes reach its parent only when the caller
+//! merges them, which it does only on success; dropping an overlay discards everything it did.
+//! Reads fall through to the parent for keys the overlay has not written.
+
+use crate::error::TxError;
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::collections::BTreeMap;
+use vcity_types::event::Event;
+
+/// Pending writes: `Some(value)` sets, `None` deletes.
+pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Read access to state.
+pub trait StateRead {
+    /// The raw value under `key`.
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]>;
+
+    /// The decoded value under `key`. A value that does not decode means the state is corrupt,
+    /// which is a broken invariant, not a user error: it panics and halts the chain.
+    fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Option<T>
+    where
+        Self: Sized,
+    {
+        self.get_raw(key).map(|bytes| {
+            vcity_types::codec::decode(bytes).unwrap_or_else(|error| {
+                panic!(
+                    "state corrupt: value under {:?} does not decode: {error}",
+                    String::from_utf8_lossy(key)
+                )
+            })
+        })
+    }
+}
+
+/// The committed state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl State {
+    /// A state holding `entries`.
+    pub fn from_entries(entries: BTreeMap<Vec<u8>, Vec<u8>>) -> State {
+        State { entries }
+    }
+
+    /// Applies writes.
+    pub fn apply(&mut self, writes: &Writes) {
+        for (key, value) in writes {
+            match value {
+                Some(value) => {
+                    self.entries.insert(key.clone(), value.clone());
+                }
+                None => {
+                    self.entries.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Every entry, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.as_slice(), value.as_slice()))
+    }
+
+    /// Entries whose key starts with `prefix`, in key order.
+    pub fn prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        self.entries
+            .range(prefix.to_vec()..)
+            .take_while(move |(key, _)| key.starts_with(prefix))
+            .map(|(key, value)| (key.as_slice(), value.as_slice()))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl StateRead for State {
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries.get(key).map(Vec::as_slice)
+    }
+}
+
+/// Writes and events on top of a parent state; see the module docs.
+pub struct Overlay<'a> {
+    parent: &'a dyn StateRead,
+    writes: Writes,
+    events: Vec<Event>,
+}
+
+impl std::fmt::Debug for Overlay<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overlay")
+            .field("writes", &self.writes.len())
+            .field("events", &self.events.len())
+            .finish()
+    }
+}
+
+impl<'a> Overlay<'a> {
+    /// An empty overlay on `parent`.
+    pub fn new(parent: &'a dyn StateRead) -> Overlay<'a> {
+        Overlay::with_writes(parent, Writes::new())
+    }
+
+    /// An overlay on `parent` that already holds `writes` (the mempool keeps its pending writes
+    /// between calls this way).
+    pub fn with_writes(parent: &'a dyn StateRead, writes: Writes) -> Overlay<'a> {
+        Overlay {
+            parent,
+            writes,
+            events: Vec::new(),
+        }
+    }
+
+    /// Sets `key` to the encoding of `value`.
+    pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.writes
+            .insert(key, Some(vcity_types::codec::encode(value)));
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
+    /// Records an event.
+    pub fn emit(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// The writes and events, consuming the overlay.
+    pub fn into_parts(self) -> (Writes, Vec<Event>) {
+        (self.writes, self.events)
+    }
+
+    /// Merges a child overlay's writes and events into this one (the child succeeded).
+    pub fn merge(&mut self, writes: Writes, events: Vec<Event>) {
+        self.writes.extend(writes);
+        self.events.extend(events);
+    }
+
+    /// The writes so far.
+    pub fn writes(&self) -> &Writes {
+        &self.writes
+    }
+
+    /// Runs `body` in a child overlay and merges it only if `body` succeeds.
+    pub fn atomically<T>(
+        &mut self,
+        body: impl FnOnce(&mut Overlay<'_>) -> Result<T, TxError>,
+    ) -> Result<T, TxError> {
+        let mut child = Overlay::new(&*self);
+        let result = body(&mut child);
+        if result.is_ok() {
+            let (writes, events) = child.into_parts();
+            self.merge(writes, events);
+        }
+        result
+    }
+}
+
+impl StateRead for Overlay<'_> {
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        match self.writes.get(key) {
+            Some(Some(value)) => Some(value.as_slice()),
+            Some(None) => None,
+            None => self.parent.get_raw(key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_reads_through_and_shadows() {
+        let mut state = State::default();
+        state.apply(&Writes::from([
+            (b"a".to_vec(), Some(vec![1])),
+            (b"b".to_vec(), Some(vec![2])),
+        ]));
+        let mut overlay = Overlay::new(&state);
+        overlay.put(b"a".to_vec(), &7u8);
+        overlay.delete(b"b".to_vec());
+        assert_eq!(overlay.get::<u8>(b"a"), Some(7));
+        assert_eq!(overlay.get_raw(b"b"), None);
+        assert_eq!(state.get_raw(b"b"), Some(&[2u8][..]));
+    }
+
+    #[test]
+    fn failed_atomic_body_leaves_no_trace() {
+        let state = State::default();
+        let mut overlay = Overlay::new(&state);
+        let result: Result<(), TxError> = overlay.atomically(|inner| {
+            inner.put(b"x".to_vec(), &1u8);
+            Err(TxError::EmptyTransaction)
+        });
+        assert!(result.is_err());
+        assert!(overlay.writes().is_empty());
+        overlay
+            .atomically(|inner| {
+                inner.put(b"x".to_vec(), &1u8);
+                Ok(())
+            })
+            .expect("succeeds");
+        assert_eq!(overlay.get::<u8>(b"x"), Some(1));
+    }
+
+    #[test]
+    fn prefix_iterates_in_order() {
+        let mut state = State::default();
+        state.apply(&Writes::from([
+            (b"p/2".to_vec(), Some(vec![2])),
+            (b"p/1".to_vec(), Some(vec![1])),
+            (b"q/1".to_vec(), Some(vec![3])),
+        ]));
+        let keys: Vec<&[u8]> = state.prefix(b"p/").map(|(key, _)| key).collect();
+        assert_eq!(keys, vec![&b"p/1"[..], &b"p/2"[..]]);
+    }
+}

@@ -1,0 +1,185 @@
+//! The JSON shapes of the node's HTTP API (documented in docs/openapi.json). Field names are
+//! snake_case; amounts are decimal strings of base units; hashes and keys are lowercase hex.
+//! These are the only JSON types: the ledger itself speaks borsh.
+
+use crate::block::Header;
+use crate::event::Event;
+use crate::merkle::SparseProof;
+use crate::receipt::Receipt;
+use crate::tx::TxBody;
+use crate::{AccountId, Amount, Denom, Hash, Height};
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/txs` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitTxRequest {
+    /// Canonical signed-transaction bytes, hex.
+    pub tx: String,
+}
+
+/// `POST /v1/txs` answer when the mempool accepted the transaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitTxResponse {
+    /// The transaction id.
+    pub tx_hash: Hash,
+}
+
+/// Every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable numeric code (docs/protocol.md); 0 for errors that are not about a transaction.
+    pub code: u32,
+    /// Stable snake_case name of the code, e.g. `bad_signature`.
+    pub error: String,
+    /// Human-readable, lowercase detail.
+    pub message: String,
+}
+
+/// Where a transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatus {
+    /// In the mempool, not yet in a block.
+    Pending,
+    /// In a committed block; see the receipt for success or failure.
+    Committed,
+}
+
+/// `GET /v1/txs/{hash}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxView {
+    /// The transaction id.
+    pub tx_hash: Hash,
+    /// Pending or committed.
+    pub status: TxStatus,
+    /// The decoded body.
+    pub body: TxBody,
+    /// The receipt, once committed.
+    pub receipt: Option<Receipt>,
+}
+
+/// One balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceView {
+    /// Denomination.
+    pub denom: Denom,
+    /// Base units.
+    pub amount: Amount,
+    /// Whole units as a decimal string, for people.
+    pub display: String,
+}
+
+/// `GET /v1/accounts/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The account.
+    pub id: AccountId,
+    /// Its `did:key`.
+    pub did: String,
+    /// The nonce its next transaction must carry (committed state).
+    pub next_nonce: u64,
+    /// The nonce after its transactions still in the mempool.
+    pub pending_nonce: u64,
+    /// One entry per denomination.
+    pub balances: Vec<BalanceView>,
+    /// The height this view was read at.
+    pub height: Height,
+}
+
+/// One commit signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitSignatureView {
+    /// The validator's public key, hex.
+    pub validator: AccountId,
+    /// ed25519 signature, hex.
+    pub signature: String,
+}
+
+/// `GET /v1/blocks/{height}` and `/v1/blocks/latest`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockView {
+    /// The block id.
+    pub hash: Hash,
+    /// The header.
+    pub header: Header,
+    /// Transaction ids in order.
+    pub transactions: Vec<Hash>,
+    /// The commit certificate's signatures.
+    pub certificate: Vec<CommitSignatureView>,
+}
+
+/// `GET /v1/proof?key=...`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofView {
+    /// The state key, as given.
+    pub key: String,
+    /// The value, hex, or `None` when the key is absent (an exclusion proof).
+    pub value: Option<String>,
+    /// The committed height the proof is for.
+    pub height: Height,
+    /// That block's header state root.
+    pub state_root: Hash,
+    /// The proof.
+    pub proof: SparseProof,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusView {
+    /// Chain id to sign for.
+    pub chain_id: String,
+    /// Latest committed height.
+    pub height: Height,
+    /// Latest block id.
+    pub latest_block_hash: Hash,
+    /// Latest block time, Unix ms.
+    pub latest_block_time_ms: u64,
+    /// State root after the latest block.
+    pub state_root: Hash,
+    /// Smallest fee a transaction may carry, USD base units.
+    pub min_fee_usd: Amount,
+    /// The account allowed to mint and burn USD.
+    pub usd_issuer: AccountId,
+    /// Transactions waiting in the mempool.
+    pub mempool_size: u64,
+    /// Consensus engine name.
+    pub engine: String,
+    /// Software version.
+    pub version: String,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthView {
+    /// `ok` or `stalled`.
+    pub status: String,
+    /// Latest committed height.
+    pub height: Height,
+    /// Milliseconds since the latest block was committed, by this node's clock.
+    pub since_last_block_ms: u64,
+}
+
+/// One item of the event stream (`GET /v1/events`, server-sent events). Block items have no
+/// `tx_hash`; the SSE event name is `block` for a committed block summary and `event` otherwise.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventView {
+    /// The block.
+    pub height: Height,
+    /// The transaction that emitted it, if any.
+    pub tx_hash: Option<Hash>,
+    /// The event.
+    pub event: Event,
+}
+
+/// Summary sent on the event stream for each committed block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockSummaryView {
+    /// Height.
+    pub height: Height,
+    /// Block id.
+    pub hash: Hash,
+    /// Transactions in it.
+    pub tx_count: u32,
+    /// State root after it.
+    pub state_root: Hash,
+}

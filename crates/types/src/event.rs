@@ -1,0 +1,48 @@
+//! Events: what a block or transaction did, for indexers, the event stream and receipts. Every
+//! state change a component makes emits one.
+
+use crate::{AccountId, Amount, Denom};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// One event. Variants are append-only: their borsh tags are stored in receipts.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Funds moved between accounts.
+    Transfer {
+        /// Debited.
+        from: AccountId,
+        /// Credited.
+        to: AccountId,
+        /// Denomination.
+        denom: Denom,
+        /// Base units.
+        amount: Amount,
+    },
+    /// New supply was created.
+    Minted {
+        /// Credited.
+        to: AccountId,
+        /// Denomination.
+        denom: Denom,
+        /// Base units.
+        amount: Amount,
+    },
+    /// Supply was destroyed.
+    Burned {
+        /// Debited.
+        from: AccountId,
+        /// Denomination.
+        denom: Denom,
+        /// Base units.
+        amount: Amount,
+    },
+    /// A transaction fee was paid to the treasury.
+    FeePaid {
+        /// Who paid.
+        payer: AccountId,
+        /// USD base units.
+        amount: Amount,
+    },
+}

@@ -1,0 +1,30 @@
+//! The Vcity vocabulary: everything the ledger, the node, the SDK and the CLI agree on.
+//!
+//! - [`Amount`] and [`Denom`]: money in base units (SPEC §1: VCAI has 18 decimals, USD 6),
+//!   checked arithmetic only, every rounding named.
+//! - [`AccountId`] (an ed25519 public key), [`Did`] (W3C `did:key`, SPEC §3), [`Hash`], [`Height`].
+//! - [`codec`]: the one canonical binary encoding (borsh) and [`hash`]: the one hash (BLAKE3 with a
+//!   one-byte domain tag).
+//! - [`tx`]: signed transactions and their typed messages; [`block`]: headers and blocks.
+//! - [`merkle`]: the binary Merkle root of lists and the sparse-Merkle-tree proof format and
+//!   verifier (the tree itself lives in the ledger).
+//! - [`event`], [`receipt`]: what execution reports. [`api`]: the JSON shapes of the HTTP API.
+//!
+//! Nothing here performs I/O, reads the clock or draws randomness.
+
+mod amount;
+pub mod api;
+pub mod block;
+pub mod codec;
+mod did;
+pub mod event;
+pub mod hash;
+mod ids;
+pub mod merkle;
+pub mod receipt;
+pub mod tx;
+
+pub use amount::{Amount, AmountError, Denom, Rounding};
+pub use did::{Did, DidError};
+pub use hash::Hash;
+pub use ids::{AccountId, Height, IdError};
