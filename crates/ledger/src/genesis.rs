@@ -83,6 +83,14 @@ impl Genesis {
         serde_json::to_string_pretty(self).expect("genesis serializes")
     }
 
+    /// The genesis id: the hash of its canonical JSON (fields in declaration order, compact).
+    /// A node's data directory is bound to it, so a node never resumes a chain from another
+    /// genesis.
+    pub fn hash(&self) -> vcity_types::Hash {
+        let json = serde_json::to_vec(self).expect("genesis serializes");
+        vcity_types::Hash::of(vcity_types::hash::Domain::Genesis, &[&json])
+    }
+
     /// Checks the document.
     pub fn validate(&self) -> Result<(), GenesisError> {
         let chain_id_ok = !self.chain_id.is_empty()

@@ -1,1 +1,22 @@
-//! placeholder
+//! The Vcity node (whitepaper §2.3; SPEC §1): the pure ledger wrapped in everything that touches
+//! the world.
+//!
+//! - [`store`]: redb; one atomic, durable write per committed block.
+//! - [`mempool`]: bounded, nonce-ordered admission of signed transactions.
+//! - [`node`]: [`Node`], the application side of the consensus seam (propose / verify / commit)
+//!   and the read side the API serves.
+//! - [`api`]: the axum HTTP API, its event stream and `/metrics`.
+//! - [`launch`]: a data directory (genesis, validator key, store) to a running node with the solo
+//!   engine and the HTTP server.
+
+pub mod api;
+pub mod launch;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+pub mod store;
+
+pub use launch::{DataDir, LaunchConfig, RunningNode};
+pub use mempool::{Mempool, MempoolConfig};
+pub use node::{Node, NodeError, NodeOptions};
+pub use store::{Store, StoreError};

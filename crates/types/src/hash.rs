@@ -18,6 +18,7 @@
 //! | 0x09 | the random beacon chain: previous beacon ‖ previous commit certificate |
 //! | 0x0a | a receipt's canonical bytes |
 //! | 0x0b | a module account's name (accounts no key controls) |
+//! | 0x0c | a genesis document's canonical JSON (the genesis id a data directory is bound to) |
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,8 @@ pub enum Domain {
     Receipt = 0x0a,
     /// Module account name.
     ModuleAccount = 0x0b,
+    /// Genesis document.
+    Genesis = 0x0c,
 }
 
 /// A 32-byte BLAKE3 digest.

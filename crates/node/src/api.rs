@@ -1,0 +1,374 @@
+//! The node's HTTP API (axum). Every route is listed in [`ROUTES`] and documented in
+//! `docs/openapi.json`, served at `/v1/openapi.json`; a test checks the three agree.
+//!
+//! Errors are JSON [`ApiError`]s with the ledger's stable code (docs/protocol.md): `400` for a
+//! transaction that is wrong and will stay wrong, `409` for one already waiting, `429` when the
+//! sender's mempool quota is full and `503` when the mempool is, both of which a client may retry.
+
+use crate::node::Node;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+use vcity_ledger::TxError;
+use vcity_types::api::{ApiError, BlockSummaryView, EventView, SubmitTxRequest, SubmitTxResponse};
+use vcity_types::{AccountId, Hash, Height};
+
+/// The OpenAPI document, the one in `docs/`.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// Every route: (method, path in OpenAPI syntax).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/txs"),
+    ("get", "/v1/txs/{hash}"),
+    ("get", "/v1/accounts/{id}"),
+    ("get", "/v1/blocks/latest"),
+    ("get", "/v1/blocks/{height}"),
+    ("get", "/v1/proof"),
+    ("get", "/v1/events"),
+    ("get", "/v1/status"),
+    ("get", "/v1/health"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/metrics"),
+];
+
+/// Largest request body: a maximal transaction (64 KiB) hex-encoded, plus JSON framing.
+const MAX_BODY_BYTES: usize = 160 * 1024;
+
+/// The router over `node`.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/v1/txs", post(submit_tx))
+        .route("/v1/txs/{hash}", get(get_tx))
+        .route("/v1/accounts/{id}", get(get_account))
+        .route("/v1/blocks/latest", get(get_latest_block))
+        .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/proof", get(get_proof))
+        .route("/v1/events", get(events))
+        .route("/v1/status", get(status))
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            count_request,
+        ))
+        .with_state(node)
+}
+
+async fn count_request(
+    State(node): State<Arc<Node>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    node.metrics().http_request();
+    next.run(request).await
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiFailure(StatusCode, ApiError);
+
+impl ApiFailure {
+    fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure(
+            status,
+            ApiError {
+                code: 0,
+                error: error.into(),
+                message: message.into(),
+            },
+        )
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    fn internal(error: impl std::fmt::Display) -> ApiFailure {
+        tracing::error!(%error, "internal error serving a request");
+        ApiFailure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
+    }
+}
+
+impl From<TxError> for ApiFailure {
+    fn from(error: TxError) -> ApiFailure {
+        let status = match error {
+            TxError::AlreadyKnown => StatusCode::CONFLICT,
+            TxError::SenderQuotaFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TxError::MempoolFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiFailure(
+            status,
+            ApiError {
+                code: error.code(),
+                error: error.name().into(),
+                message: error.to_string(),
+            },
+        )
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiFailure>;
+
+async fn no_route() -> ApiFailure {
+    ApiFailure::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such route; see /v1/openapi.json",
+    )
+}
+
+async fn submit_tx(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<SubmitTxResponse> {
+    let request: SubmitTxRequest = serde_json::from_slice(&body).map_err(|error| {
+        ApiFailure::bad_request(format!("body must be {{\"tx\": \"<hex>\"}}: {error}"))
+    })?;
+    let bytes = hex::decode(request.tx.trim())
+        .map_err(|error| ApiFailure::from(TxError::Malformed(format!("tx is not hex: {error}"))))?;
+    let tx_hash = node.submit(bytes)?;
+    Ok(Json(SubmitTxResponse { tx_hash }))
+}
+
+async fn get_tx(
+    State(node): State<Arc<Node>>,
+    Path(hash): Path<String>,
+) -> ApiResult<vcity_types::api::TxView> {
+    let hash = Hash::from_hex(&hash)
+        .map_err(|error| ApiFailure::bad_request(format!("bad transaction hash: {error}")))?;
+    match node.transaction(&hash).map_err(ApiFailure::internal)? {
+        Some(view) => Ok(Json(view)),
+        None => Err(ApiFailure::not_found(format!(
+            "transaction {hash} is neither pending nor committed"
+        ))),
+    }
+}
+
+async fn get_account(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::AccountView> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
+    Ok(Json(node.account(&id)))
+}
+
+async fn get_latest_block(State(node): State<Arc<Node>>) -> ApiResult<vcity_types::api::BlockView> {
+    let height = node.height().0;
+    if height == 0 {
+        return Err(ApiFailure::not_found("no block committed yet"));
+    }
+    block_at(&node, height)
+}
+
+async fn get_block(
+    State(node): State<Arc<Node>>,
+    Path(height): Path<String>,
+) -> ApiResult<vcity_types::api::BlockView> {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad height {height:?}")))?;
+    block_at(&node, height)
+}
+
+fn block_at(node: &Node, height: u64) -> ApiResult<vcity_types::api::BlockView> {
+    match node.block(height).map_err(ApiFailure::internal)? {
+        Some(view) => Ok(Json(view)),
+        None => Err(ApiFailure::not_found(format!(
+            "no block at height {height}"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ProofQuery {
+    key: Option<String>,
+    key_hex: Option<String>,
+}
+
+async fn get_proof(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<ProofQuery>,
+) -> ApiResult<vcity_types::api::ProofView> {
+    let key = match (query.key, query.key_hex) {
+        (Some(key), None) => key.into_bytes(),
+        (None, Some(key)) => hex::decode(&key)
+            .map_err(|error| ApiFailure::bad_request(format!("key_hex is not hex: {error}")))?,
+        _ => {
+            return Err(ApiFailure::bad_request(
+                "give exactly one of key or key_hex",
+            ))
+        }
+    };
+    if key.is_empty() || key.len() > 1_024 {
+        return Err(ApiFailure::bad_request("key must be 1-1024 bytes"));
+    }
+    Ok(Json(node.proof(&key)))
+}
+
+async fn status(State(node): State<Arc<Node>>) -> Json<vcity_types::api::StatusView> {
+    Json(node.status())
+}
+
+async fn health(State(node): State<Arc<Node>>) -> Response {
+    let view = node.health();
+    let code = if view.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(view)).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        node.metrics().render(),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    from_height: Option<u64>,
+}
+
+/// `GET /v1/events`: server-sent events. For each committed block, in order: one `event` item
+/// per event (block hooks first, then each transaction's), then a `block` item whose SSE id is
+/// the height. A client that reconnects with `Last-Event-ID` (or `?from_height=`) resumes after
+/// the last complete block, replayed from the store, so nothing is missed.
+async fn events(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiFailure> {
+    // Subscribe before reading the height, so no commit falls between the two.
+    let receiver = node.subscribe();
+    let committed = node.height().0;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .map(|height| height + 1);
+    let next = query.from_height.or(resume).unwrap_or(committed + 1).max(1);
+    let cursor = EventCursor {
+        node,
+        receiver,
+        next,
+        buffer: VecDeque::new(),
+    };
+    let stream = futures_util::stream::unfold(cursor, |mut cursor| async move {
+        let item = cursor.next_item().await?;
+        Some((Ok(item), cursor))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+struct EventCursor {
+    node: Arc<Node>,
+    receiver: broadcast::Receiver<crate::node::CommittedBlock>,
+    next: u64,
+    buffer: VecDeque<SseEvent>,
+}
+
+impl EventCursor {
+    async fn next_item(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                return Some(item);
+            }
+            if self.next <= self.node.height().0 {
+                match self.load(self.next) {
+                    Ok(()) => self.next += 1,
+                    Err(error) => {
+                        tracing::error!(%error, "event stream cannot read the store");
+                        return None;
+                    }
+                }
+                continue;
+            }
+            match self.receiver.recv().await {
+                // A wake-up: whatever was missed is read back from the store above.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn load(&mut self, height: u64) -> Result<(), crate::store::StoreError> {
+        let store = self.node.store();
+        let (Some(stored), Some(results)) = (store.block(height)?, store.results(height)?) else {
+            return Err(crate::store::StoreError::Corrupt(format!(
+                "committed block {height} is missing"
+            )));
+        };
+        let block = stored.block()?;
+        let height = Height(height);
+        for event in results.block_events {
+            self.push_event(&EventView {
+                height,
+                tx_hash: None,
+                event,
+            });
+        }
+        for receipt in results.receipts {
+            for event in receipt.events {
+                self.push_event(&EventView {
+                    height,
+                    tx_hash: Some(receipt.tx_hash),
+                    event,
+                });
+            }
+        }
+        let summary = BlockSummaryView {
+            height,
+            hash: block.hash(),
+            tx_count: block.header.tx_count,
+            state_root: block.header.state_root,
+        };
+        let data = serde_json::to_string(&summary).unwrap_or_default();
+        self.buffer.push_back(
+            SseEvent::default()
+                .event("block")
+                .id(height.0.to_string())
+                .data(data),
+        );
+        Ok(())
+    }
+
+    fn push_event(&mut self, view: &EventView) {
+        let data = serde_json::to_string(view).unwrap_or_default();
+        self.buffer
+            .push_back(SseEvent::default().event("event").data(data));
+    }
+}

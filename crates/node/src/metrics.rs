@@ -1,0 +1,138 @@
+//! Prometheus metrics, rendered in the text exposition format at `GET /metrics`.
+//!
+//! Plain atomics: the handful of series a node operator alerts on (height, block rate, commit
+//! latency, mempool depth, admission and rejection by error code) do not justify a metrics
+//! framework in the build.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const CODES: usize = 32;
+
+/// The node's counters and gauges.
+#[derive(Debug)]
+pub struct Metrics {
+    height: AtomicU64,
+    blocks_committed: AtomicU64,
+    txs_committed: AtomicU64,
+    txs_admitted: AtomicU64,
+    txs_rejected: [AtomicU64; CODES],
+    mempool_size: AtomicU64,
+    commit_micros_sum: AtomicU64,
+    http_requests: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            height: AtomicU64::new(0),
+            blocks_committed: AtomicU64::new(0),
+            txs_committed: AtomicU64::new(0),
+            txs_admitted: AtomicU64::new(0),
+            txs_rejected: std::array::from_fn(|_| AtomicU64::new(0)),
+            mempool_size: AtomicU64::new(0),
+            commit_micros_sum: AtomicU64::new(0),
+            http_requests: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// Sets the height gauge (at start).
+    pub fn set_height(&self, height: u64) {
+        self.height.store(height, Ordering::Relaxed);
+    }
+
+    /// A transaction entered the mempool.
+    pub fn tx_admitted(&self) {
+        self.txs_admitted.fetch_add(1, Ordering::Relaxed);
+        self.mempool_size.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A transaction was refused with `code`.
+    pub fn tx_rejected(&self, code: u32) {
+        let slot = (code as usize).min(CODES - 1);
+        self.txs_rejected[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An HTTP request arrived.
+    pub fn http_request(&self) {
+        self.http_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A block committed.
+    pub fn block_committed(&self, height: u64, txs: u64, mempool_size: u64, took: Duration) {
+        self.height.store(height, Ordering::Relaxed);
+        self.blocks_committed.fetch_add(1, Ordering::Relaxed);
+        self.txs_committed.fetch_add(txs, Ordering::Relaxed);
+        self.mempool_size.store(mempool_size, Ordering::Relaxed);
+        self.commit_micros_sum
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut series = |name: &str, kind: &str, help: &str, value: String| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        };
+        series(
+            "vcity_height",
+            "gauge",
+            "Latest committed block height.",
+            get(&self.height).to_string(),
+        );
+        series(
+            "vcity_blocks_committed_total",
+            "counter",
+            "Blocks committed by this process.",
+            get(&self.blocks_committed).to_string(),
+        );
+        series(
+            "vcity_txs_committed_total",
+            "counter",
+            "Transactions included in committed blocks by this process.",
+            get(&self.txs_committed).to_string(),
+        );
+        series(
+            "vcity_txs_admitted_total",
+            "counter",
+            "Transactions accepted into the mempool.",
+            get(&self.txs_admitted).to_string(),
+        );
+        series(
+            "vcity_mempool_size",
+            "gauge",
+            "Transactions waiting in the mempool.",
+            get(&self.mempool_size).to_string(),
+        );
+        series(
+            "vcity_block_commit_seconds_sum",
+            "counter",
+            "Total time spent verifying and committing blocks.",
+            format!("{:.6}", get(&self.commit_micros_sum) as f64 / 1e6),
+        );
+        series(
+            "vcity_http_requests_total",
+            "counter",
+            "HTTP requests served.",
+            get(&self.http_requests).to_string(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vcity_txs_rejected_total Transactions refused, by stable error code."
+        );
+        let _ = writeln!(out, "# TYPE vcity_txs_rejected_total counter");
+        for (code, counter) in self.txs_rejected.iter().enumerate() {
+            let value = get(counter);
+            if value > 0 {
+                let _ = writeln!(out, "vcity_txs_rejected_total{{code=\"{code}\"}} {value}");
+            }
+        }
+        out
+    }
+}

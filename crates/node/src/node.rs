@@ -1,0 +1,647 @@
+//! The node: the ledger, the mempool and the store behind the consensus seam.
+//!
+//! [`Node`] implements [`vcity_consensus::Application`]. `propose` reaps the mempool and
+//! pre-executes a block; `verify` checks a block built by anyone (its header against the chain,
+//! every transaction's signature, and its roots by re-execution); `commit` writes the decided
+//! block durably and only then makes it the ledger's committed state. A block this node built or
+//! verified is executed once: the execution is cached by block id until the height commits.
+//!
+//! The node is also where the outside world meets the ledger, so it is where clocks live: the
+//! proposer stamps blocks with its wall clock (never earlier than the previous block), and a
+//! verifier refuses blocks stamped too far in its future. The ledger only ever sees the stamp.
+//!
+//! Locks: `chain` (ledger + last block) before `mempool`, always in that order. Signature checks
+//! for submitted transactions run before any lock is taken, so HTTP submitters verify in
+//! parallel.
+
+use crate::mempool::{Mempool, MempoolConfig};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError, StoredBlock};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+use tokio::sync::broadcast;
+use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
+use vcity_ledger::{bank, chain, BlockContext, Execution, Genesis, Ledger, Mode, TxError};
+use vcity_types::api::{
+    AccountView, BalanceView, BlockView, CommitSignatureView, HealthView, ProofView, StatusView,
+    TxStatus, TxView,
+};
+use vcity_types::block::{next_beacon, Block, Header};
+use vcity_types::{codec, AccountId, Denom, Hash, Height};
+
+/// A clock returning Unix milliseconds.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64)
+    })
+}
+
+/// Node settings.
+#[derive(Clone)]
+pub struct NodeOptions {
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// How far in the future (by our clock) a proposed block's time may be.
+    pub max_clock_drift_ms: u64,
+    /// After this long without a block, `/v1/health` says `stalled`.
+    pub stall_after_ms: u64,
+    /// The account recorded as proposer in blocks this node builds.
+    pub proposer: AccountId,
+    /// The engine's name, for `/v1/status`.
+    pub engine: String,
+    /// Wall clock for block times.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for NodeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeOptions")
+            .field("mempool", &self.mempool)
+            .field("max_clock_drift_ms", &self.max_clock_drift_ms)
+            .field("stall_after_ms", &self.stall_after_ms)
+            .field("proposer", &self.proposer)
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl NodeOptions {
+    /// Defaults for a node proposing as `proposer`.
+    pub fn new(proposer: AccountId) -> NodeOptions {
+        NodeOptions {
+            mempool: MempoolConfig::default(),
+            max_clock_drift_ms: 10_000,
+            stall_after_ms: 30_000,
+            proposer,
+            engine: "solo".into(),
+            clock: system_clock(),
+        }
+    }
+}
+
+/// Why the node cannot start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Bad genesis.
+    #[error("genesis: {0}")]
+    Genesis(#[from] vcity_ledger::GenesisError),
+}
+
+/// A block as committed, announced to subscribers.
+#[derive(Debug, Clone)]
+pub struct CommittedBlock {
+    /// Height.
+    pub height: Height,
+    /// Block id.
+    pub hash: Hash,
+}
+
+#[derive(Debug)]
+struct Chain {
+    ledger: Ledger,
+    /// The last committed block's header, id and certificate (none at height 0).
+    last: Option<(Header, Hash, Certificate)>,
+}
+
+#[derive(Debug)]
+struct Proposal {
+    /// The exact bytes, compared on lookup: the id covers the header only, so the same id with
+    /// other transaction bytes must not hit the cache.
+    value: Vec<u8>,
+    block: Block,
+    execution: Execution,
+}
+
+/// The node core.
+pub struct Node {
+    chain_id: String,
+    options: NodeOptions,
+    store: Store,
+    chain: RwLock<Chain>,
+    mempool: Mutex<Mempool>,
+    /// Executions of blocks built or verified at the next height, by block id.
+    proposals: Mutex<BTreeMap<ValueId, Arc<Proposal>>>,
+    /// Most proposals kept per height (a BFT round can see several).
+    proposal_limit: usize,
+    events: broadcast::Sender<CommittedBlock>,
+    last_commit: Mutex<Instant>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("chain_id", &self.chain_id)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock already halted the chain loudly; the data under it is still
+    // consistent (every mutation is all-or-nothing), so serving reads on is fine.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Node {
+    /// Opens the store at `store_path`, initializing it from `genesis` when new, and loads the
+    /// committed state, checking it against the last block's state root.
+    pub fn open(
+        store_path: &Path,
+        genesis: &Genesis,
+        options: NodeOptions,
+    ) -> Result<Node, NodeError> {
+        let store = Store::open(store_path)?;
+        let genesis_hash = genesis.hash();
+        if store.is_initialized()? {
+            store.check_genesis(genesis_hash)?;
+        } else {
+            let state = genesis.initial_state()?;
+            store.initialize(genesis_hash, &state)?;
+        }
+        let (ledger, last) = store.load()?;
+        let last = match last {
+            None => None,
+            Some(StoredBlock { value, certificate }) => {
+                let block: Block = codec::decode(&value)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let hash = block.hash();
+                Some((block.header, hash, certificate))
+            }
+        };
+        let chain_id = ledger.chain_id();
+        let mempool = Mempool::new(options.mempool);
+        let (events, _) = broadcast::channel(1_024);
+        let metrics = Metrics::default();
+        metrics.set_height(ledger.height().0);
+        Ok(Node {
+            chain_id,
+            options,
+            store,
+            chain: RwLock::new(Chain { ledger, last }),
+            mempool: Mutex::new(mempool),
+            proposals: Mutex::new(BTreeMap::new()),
+            proposal_limit: 16,
+            events,
+            last_commit: Mutex::new(Instant::now()),
+            metrics,
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Chain> {
+        self.chain
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Chain> {
+        self.chain
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Subscribes to committed blocks.
+    pub fn subscribe(&self) -> broadcast::Receiver<CommittedBlock> {
+        self.events.subscribe()
+    }
+
+    /// The store (read access for the API's history queries).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Submits canonical signed-transaction bytes. Stateless checks first, without locks; then
+    /// the mempool's stateful checks.
+    pub fn submit(&self, bytes: Vec<u8>) -> Result<Hash, TxError> {
+        let params = self.read().ledger.params();
+        let outcome = vcity_ledger::app::prepare(bytes, &self.chain_id, &params).and_then(|tx| {
+            let hash = tx.hash;
+            let chain = self.read();
+            lock(&self.mempool).admit(&chain.ledger, tx)?;
+            Ok(hash)
+        });
+        match &outcome {
+            Ok(_) => self.metrics.tx_admitted(),
+            Err(error) => self.metrics.tx_rejected(error.code()),
+        }
+        outcome
+    }
+
+    /// Status.
+    pub fn status(&self) -> StatusView {
+        let chain = self.read();
+        let mempool_size = lock(&self.mempool).len() as u64;
+        let (latest_block_hash, latest_block_time_ms) = match &chain.last {
+            Some((header, hash, _)) => (*hash, header.time_ms),
+            None => (Hash::ZERO, chain.ledger.time_ms()),
+        };
+        StatusView {
+            chain_id: self.chain_id.clone(),
+            height: chain.ledger.height(),
+            latest_block_hash,
+            latest_block_time_ms,
+            state_root: chain.ledger.state_root(),
+            min_fee_usd: chain.ledger.params().min_fee_usd,
+            usd_issuer: bank::usd_issuer(&chain.ledger),
+            mempool_size,
+            engine: self.options.engine.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Health: stalled when no block committed for `stall_after_ms`.
+    pub fn health(&self) -> HealthView {
+        let since = lock(&self.last_commit).elapsed().as_millis() as u64;
+        HealthView {
+            status: if since > self.options.stall_after_ms {
+                "stalled".into()
+            } else {
+                "ok".into()
+            },
+            height: self.read().ledger.height(),
+            since_last_block_ms: since,
+        }
+    }
+
+    /// An account's nonces and balances at the committed height.
+    pub fn account(&self, id: &AccountId) -> AccountView {
+        let chain = self.read();
+        let pending_nonce = lock(&self.mempool).pending_nonce(&chain.ledger, id);
+        let balances = [Denom::Vcai, Denom::Usd]
+            .into_iter()
+            .map(|denom| {
+                let amount = bank::balance(&chain.ledger, id, denom);
+                BalanceView {
+                    denom,
+                    amount,
+                    display: amount.to_decimal(denom),
+                }
+            })
+            .collect();
+        AccountView {
+            id: *id,
+            did: id.did().to_string(),
+            next_nonce: vcity_ledger::auth::next_nonce(&chain.ledger, id),
+            pending_nonce,
+            balances,
+            height: chain.ledger.height(),
+        }
+    }
+
+    /// The committed height.
+    pub fn height(&self) -> Height {
+        self.read().ledger.height()
+    }
+
+    /// A committed block.
+    pub fn block(&self, height: u64) -> Result<Option<BlockView>, StoreError> {
+        let Some(stored) = self.store.block(height)? else {
+            return Ok(None);
+        };
+        let block = stored.block()?;
+        Ok(Some(block_view(&block, &stored.certificate)))
+    }
+
+    /// A transaction, pending or committed.
+    pub fn transaction(&self, hash: &Hash) -> Result<Option<TxView>, StoreError> {
+        if let Some((block, receipt)) = self.store.transaction(hash)? {
+            let bytes = block
+                .transactions
+                .get(receipt.index as usize)
+                .ok_or_else(|| StoreError::Corrupt("receipt index outside its block".into()))?;
+            let tx = vcity_types::tx::decode_transaction(bytes)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            return Ok(Some(TxView {
+                tx_hash: *hash,
+                status: TxStatus::Committed,
+                body: tx.body,
+                receipt: Some(receipt),
+            }));
+        }
+        Ok(lock(&self.mempool).get(hash).map(|tx| TxView {
+            tx_hash: *hash,
+            status: TxStatus::Pending,
+            body: tx.tx.body.clone(),
+            receipt: None,
+        }))
+    }
+
+    /// A state value with its inclusion (or exclusion) proof at the committed height.
+    pub fn proof(&self, key: &[u8]) -> ProofView {
+        let chain = self.read();
+        ProofView {
+            key: String::from_utf8_lossy(key).into_owned(),
+            value: vcity_ledger::StateRead::get_raw(&chain.ledger, key).map(hex::encode),
+            height: chain.ledger.height(),
+            state_root: chain.ledger.state_root(),
+            proof: chain.ledger.prove(key),
+        }
+    }
+
+    /// Runs `f` on the committed ledger (read-only).
+    pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> T {
+        f(&self.read().ledger)
+    }
+
+    /// Transactions waiting.
+    pub fn mempool_len(&self) -> usize {
+        lock(&self.mempool).len()
+    }
+
+    fn expected_header_fields(&self, chain: &Chain) -> (Hash, Hash) {
+        match &chain.last {
+            None => (Hash::ZERO, next_beacon(&chain.ledger.beacon(), &[])),
+            Some((_, hash, certificate)) => (
+                *hash,
+                next_beacon(&chain.ledger.beacon(), &certificate.to_bytes()),
+            ),
+        }
+    }
+
+    fn remember(&self, id: ValueId, proposal: Proposal) -> Arc<Proposal> {
+        let proposal = Arc::new(proposal);
+        let mut proposals = lock(&self.proposals);
+        if proposals.len() >= self.proposal_limit {
+            proposals.clear();
+        }
+        proposals.insert(id, proposal.clone());
+        proposal
+    }
+
+    fn verify_block(
+        &self,
+        height: u64,
+        value: &[u8],
+    ) -> Result<(ValueId, Arc<Proposal>), AppError> {
+        let block: Block = codec::decode(value)
+            .map_err(|error| AppError::Invalid(format!("block does not decode: {error}")))?;
+        let id = block.hash().0;
+        if let Some(known) = lock(&self.proposals).get(&id) {
+            if known.value == value && known.block.header.height == Height(height) {
+                return Ok((id, known.clone()));
+            }
+        }
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let header = &block.header;
+        let invalid = |reason: String| Err(AppError::Invalid(reason));
+        if header.chain_id != self.chain_id {
+            return invalid(format!("block is for chain {:?}", header.chain_id));
+        }
+        if header.height != Height(height) || header.height != ledger.height().next() {
+            return invalid(format!(
+                "block height {} at consensus height {height}, committed {}",
+                header.height,
+                ledger.height()
+            ));
+        }
+        let (previous_hash, beacon) = self.expected_header_fields(&chain);
+        if header.previous_hash != previous_hash {
+            return invalid("previous hash does not match the committed chain".into());
+        }
+        if header.beacon != beacon {
+            return invalid("beacon is not derived from the previous certificate".into());
+        }
+        if !chain::validators(ledger)
+            .iter()
+            .any(|validator| validator.public_key == header.proposer)
+        {
+            return invalid(format!("proposer {} is not a validator", header.proposer));
+        }
+        let now = (self.options.clock)();
+        if header.time_ms > now.saturating_add(self.options.max_clock_drift_ms) {
+            return invalid(format!(
+                "block time {} ms is more than {} ms ahead of this node's clock",
+                header.time_ms, self.options.max_clock_drift_ms
+            ));
+        }
+        if header.tx_count as usize != block.transactions.len() {
+            return invalid("tx_count does not match the transactions".into());
+        }
+        let params = ledger.params();
+        let mut prepared = Vec::with_capacity(block.transactions.len());
+        for (index, bytes) in block.transactions.iter().enumerate() {
+            match vcity_ledger::app::prepare(bytes.clone(), &self.chain_id, &params) {
+                Ok(tx) => prepared.push(tx),
+                Err(error) => return invalid(format!("transaction {index}: {error}")),
+            }
+        }
+        let context = BlockContext {
+            height: header.height,
+            time_ms: header.time_ms,
+            beacon: header.beacon,
+            proposer: header.proposer,
+        };
+        let execution = ledger
+            .execute(context, prepared, Mode::Verify)
+            .map_err(|error| AppError::Invalid(error.to_string()))?;
+        if execution.tx_root != header.tx_root
+            || execution.state_root != header.state_root
+            || execution.receipts_root != header.receipts_root
+        {
+            return invalid("roots do not match re-execution".into());
+        }
+        drop(chain);
+        let proposal = self.remember(
+            id,
+            Proposal {
+                value: value.to_vec(),
+                block,
+                execution,
+            },
+        );
+        Ok((id, proposal))
+    }
+}
+
+/// The API view of a block.
+pub fn block_view(block: &Block, certificate: &Certificate) -> BlockView {
+    BlockView {
+        hash: block.hash(),
+        header: block.header.clone(),
+        transactions: block
+            .transactions
+            .iter()
+            .map(|bytes| vcity_types::tx::tx_hash(bytes))
+            .collect(),
+        certificate: certificate
+            .signatures
+            .iter()
+            .map(|signature| CommitSignatureView {
+                validator: AccountId(signature.validator),
+                signature: hex::encode(signature.signature),
+            })
+            .collect(),
+    }
+}
+
+impl Application for Node {
+    fn committed_height(&self) -> u64 {
+        self.read().ledger.height().0
+    }
+
+    fn last_certificate(&self) -> Option<Certificate> {
+        self.read()
+            .last
+            .as_ref()
+            .map(|(_, _, certificate)| certificate.clone())
+    }
+
+    fn propose(&self, height: u64) -> Result<ProposedValue, AppError> {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        if Height(height) != ledger.height().next() {
+            return Err(AppError::Invalid(format!(
+                "asked to propose height {height} on top of {}",
+                ledger.height()
+            )));
+        }
+        let params = ledger.params();
+        let candidates = lock(&self.mempool).reap(
+            params.max_block_txs as usize,
+            params.max_block_bytes as usize,
+        );
+        let (previous_hash, beacon) = self.expected_header_fields(&chain);
+        let context = BlockContext {
+            height: Height(height),
+            time_ms: (self.options.clock)().max(ledger.time_ms()),
+            beacon,
+            proposer: self.options.proposer,
+        };
+        let execution = ledger
+            .execute(context.clone(), candidates, Mode::Propose)
+            .map_err(|error| AppError::Fatal(format!("cannot build block {height}: {error}")))?;
+        for (hash, error) in &execution.dropped {
+            tracing::debug!(%hash, %error, "left out of the proposal");
+        }
+        let header = Header {
+            chain_id: self.chain_id.clone(),
+            height: context.height,
+            time_ms: context.time_ms,
+            previous_hash,
+            beacon,
+            proposer: context.proposer,
+            tx_root: execution.tx_root,
+            state_root: execution.state_root,
+            receipts_root: execution.receipts_root,
+            tx_count: execution.transactions.len() as u32,
+        };
+        let block = Block {
+            header,
+            transactions: execution
+                .transactions
+                .iter()
+                .map(|tx| tx.bytes.clone())
+                .collect(),
+        };
+        drop(chain);
+        let bytes = codec::encode(&block);
+        let id = block.hash().0;
+        self.remember(
+            id,
+            Proposal {
+                value: bytes.clone(),
+                block,
+                execution,
+            },
+        );
+        Ok(ProposedValue { id, bytes })
+    }
+
+    fn verify(&self, height: u64, value: &[u8]) -> Result<ValueId, AppError> {
+        self.verify_block(height, value).map(|(id, _)| id)
+    }
+
+    fn commit(&self, height: u64, value: &[u8], certificate: &Certificate) -> Result<(), AppError> {
+        let started = Instant::now();
+        let (id, proposal) = self.verify_block(height, value).map_err(|error| {
+            AppError::Fatal(format!("decided block {height} does not verify: {error}"))
+        })?;
+        if certificate.height != height || certificate.value_id != id {
+            return Err(AppError::Fatal(format!(
+                "certificate for height {} does not match the decided block {height}",
+                certificate.height
+            )));
+        }
+        certificate
+            .verify(&self.chain_id, &self.validators(height))
+            .map_err(|error| AppError::Fatal(format!("certificate of block {height}: {error}")))?;
+
+        let execution = &proposal.execution;
+        let mut chain = self.write();
+        // Durable first: a crash after this line restarts at this block; before it, at the
+        // previous one. The in-memory state never runs ahead of the disk.
+        self.store
+            .commit_block(value, certificate, execution)
+            .map_err(|error| AppError::Fatal(format!("storing block {height}: {error}")))?;
+        chain.ledger.commit(execution);
+        let hash = Hash(id);
+        chain.last = Some((proposal.block.header.clone(), hash, certificate.clone()));
+        let included: Vec<Hash> = execution.transactions.iter().map(|tx| tx.hash).collect();
+        let dropped = lock(&self.mempool).recheck(&chain.ledger, &included);
+        let mempool_size = lock(&self.mempool).len();
+        drop(chain);
+        lock(&self.proposals).clear();
+        *lock(&self.last_commit) = Instant::now();
+        for (hash, error) in dropped {
+            tracing::debug!(%hash, %error, "dropped from the mempool after commit");
+        }
+        self.metrics.block_committed(
+            height,
+            included.len() as u64,
+            mempool_size as u64,
+            started.elapsed(),
+        );
+        tracing::info!(
+            height,
+            txs = included.len(),
+            hash = %hash,
+            "committed block"
+        );
+        // Nobody listening is fine.
+        let _ = self.events.send(CommittedBlock {
+            height: Height(height),
+            hash,
+        });
+        Ok(())
+    }
+
+    fn decided(&self, height: u64) -> Result<Option<(Vec<u8>, Certificate)>, AppError> {
+        self.store
+            .block(height)
+            .map(|stored| stored.map(|stored| (stored.value, stored.certificate)))
+            .map_err(|error| AppError::Fatal(error.to_string()))
+    }
+
+    fn validators(&self, _height: u64) -> Vec<ValidatorInfo> {
+        chain::validators(&self.read().ledger)
+            .into_iter()
+            .map(|validator| ValidatorInfo {
+                public_key: validator.public_key.0,
+                power: validator.power,
+            })
+            .collect()
+    }
+}
