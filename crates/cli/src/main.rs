@@ -1,1 +1,135 @@
-fn main() {}
+//! `vcity`: keys, the embedded devnet, transactions and queries.
+//!
+//! Every command takes `--json` for machine-readable output on stdout. Exit status: 0 success;
+//! 1 the network refused or failed the transaction (the output carries the stable error code,
+//! docs/protocol.md); 2 anything else (bad arguments, unreachable node, I/O).
+
+mod commands;
+mod config;
+mod devnet;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Vcity: a decentralized GPU compute network with its own chain.
+#[derive(Debug, Parser)]
+#[command(name = "vcity", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Node API URL for tx and query commands [default: config file, else http://127.0.0.1:8710].
+    #[arg(long, global = true, env = "VCITY_NODE")]
+    pub node: Option<String>,
+    /// Home directory holding the keyring and config.toml [default: ~/.vcity].
+    #[arg(long, global = true, env = "VCITY_HOME")]
+    pub home: Option<PathBuf>,
+    /// Config file [default: {home}/config.toml].
+    #[arg(long, global = true, env = "VCITY_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the keyring.
+    #[command(subcommand)]
+    Keys(commands::KeysCommand),
+    /// Run the embedded single-validator network, creating it on first run.
+    Devnet(devnet::DevnetArgs),
+    /// Run a node from an existing data directory (genesis.json, validator_key.json).
+    Node(devnet::NodeArgs),
+    /// Build, sign and submit transactions.
+    #[command(subcommand)]
+    Tx(commands::TxCommand),
+    /// Read chain state.
+    #[command(subcommand)]
+    Query(commands::QueryCommand),
+}
+
+/// A failure the exit status distinguishes: the network refused or failed a transaction.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (code {code}: {name})")]
+pub struct TxRefused {
+    /// Stable code.
+    pub code: u32,
+    /// Stable name.
+    pub name: String,
+    /// Detail.
+    pub message: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let outcome = run(cli);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let refused = refusal(&error);
+            if json {
+                let value = match &refused {
+                    Some(refused) => serde_json::json!({
+                        "ok": false,
+                        "code": refused.code,
+                        "error": refused.name,
+                        "message": refused.message,
+                    }),
+                    None => serde_json::json!({
+                        "ok": false,
+                        "code": 0,
+                        "error": "error",
+                        "message": format!("{error:#}"),
+                    }),
+                };
+                println!("{value}");
+            } else {
+                eprintln!("error: {error:#}");
+            }
+            if refused.is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+/// The refusal inside `error`, if it is one.
+fn refusal(error: &anyhow::Error) -> Option<TxRefused> {
+    for cause in error.chain() {
+        if let Some(refused) = cause.downcast_ref::<TxRefused>() {
+            return Some(TxRefused {
+                code: refused.code,
+                name: refused.name.clone(),
+                message: refused.message.clone(),
+            });
+        }
+        if let Some(vcity_sdk::ClientError::Rejected(api)) =
+            cause.downcast_ref::<vcity_sdk::ClientError>()
+        {
+            if api.code != 0 {
+                return Some(TxRefused {
+                    code: api.code,
+                    name: api.error.clone(),
+                    message: api.message.clone(),
+                });
+            }
+        }
+    }
+    None
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = config::Settings::resolve(cli.home, cli.config, cli.node)?;
+    match cli.command {
+        Command::Keys(command) => commands::keys(&settings, command, cli.json),
+        Command::Devnet(args) => devnet::devnet(&settings, args, cli.json),
+        Command::Node(args) => devnet::node(&settings, args, cli.json),
+        Command::Tx(command) => commands::tx(&settings, command, cli.json),
+        Command::Query(command) => commands::query(&settings, command, cli.json),
+    }
+}

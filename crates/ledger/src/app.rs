@@ -5,13 +5,13 @@
 //! For each block:
 //! 1. `begin_block`: [`chain`] (records height, time, beacon).
 //! 2. For each transaction, in block order:
-//!    a. ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
-//!       charges the fee to the treasury. If either fails, the transaction cannot be included
-//!       (the proposer drops it; a block containing it is invalid).
-//!    b. messages, all-or-nothing in a child overlay: each message goes to the component that
-//!       owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]). A failing message rolls back
-//!       every message of the transaction; fee and nonce stay spent, and the receipt carries the
-//!       error code.
+//!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
+//!      charges the fee to the treasury. If either fails, the transaction cannot be included
+//!      (the proposer drops it; a block containing it is invalid).
+//!    - messages, all-or-nothing in a child overlay: each message goes to the component that
+//!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]). A failing message rolls back
+//!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
+//!      error code.
 //! 3. `end_block`: invariants (supply conservation), then the new state root.
 //!
 //! [`chain`]: crate::chain

@@ -9,13 +9,13 @@ use crate::mempool::MempoolConfig;
 use crate::node::{Node, NodeOptions};
 use anyhow::{bail, Context as _};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use vcity_consensus::solo::{SoloConfig, SoloEngine, SoloHandle};
 use vcity_ledger::Genesis;
-use vcity_types::keyfile::KeyFile;
+use vcity_types::keyfile::{read_key_file, KeyFile};
 use vcity_types::AccountId;
 
 /// The files of a data directory.
@@ -61,48 +61,8 @@ impl DataDir {
 
     /// Reads the validator key.
     pub fn read_validator_key(&self) -> anyhow::Result<KeyFile> {
-        read_key_file(&self.validator_key())
+        Ok(read_key_file(&self.validator_key())?)
     }
-}
-
-/// Reads a key file, refusing one that others can read.
-pub fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading key file {}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "key file {} has mode {:o}; it must be readable by its owner only (chmod 600)",
-                path.display(),
-                mode & 0o777
-            );
-        }
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading key file {}", path.display()))?;
-    KeyFile::from_json(&text).with_context(|| format!("parsing key file {}", path.display()))
-}
-
-/// Writes a new file with mode 0600 (refusing to overwrite).
-pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// How to run a node.

@@ -614,12 +614,11 @@ impl Application for Node {
             mempool_size as u64,
             started.elapsed(),
         );
-        tracing::info!(
-            height,
-            txs = included.len(),
-            hash = %hash,
-            "committed block"
-        );
+        if included.is_empty() {
+            tracing::debug!(height, hash = %hash, "committed empty block");
+        } else {
+            tracing::info!(height, txs = included.len(), hash = %hash, "committed block");
+        }
         // Nobody listening is fine.
         let _ = self.events.send(CommittedBlock {
             height: Height(height),

@@ -9,11 +9,10 @@ use vcity_consensus::solo::{SoloConfig, SoloEngine};
 use vcity_consensus::{Application, Certificate};
 use vcity_ledger::chain::Validator;
 use vcity_ledger::{bank, Genesis, GenesisAccount, TxError};
-use vcity_node::launch::write_private_file;
 use vcity_node::{DataDir, LaunchConfig, MempoolConfig, Node, NodeOptions, RunningNode};
 use vcity_types::api::{AccountView, ApiError, BlockView, ProofView, StatusView, TxView};
 use vcity_types::block::Block;
-use vcity_types::keyfile::KeyFile;
+use vcity_types::keyfile::{write_private_file, KeyFile};
 use vcity_types::tx::{Message, Transfer, TxBody};
 use vcity_types::{codec, AccountId, Amount, Denom, Hash};
 
@@ -488,12 +487,45 @@ fn api_refuses_bad_input_with_stable_codes() {
             "overdraft",
             format!(
                 "{{\"tx\":\"{}\"}}",
-                hex::encode(transfer(1, 0, 2, 10_000_000_000))
+                hex::encode(transfer(1, 1, 2, 10_000_000_000))
             ),
             400,
             9,
         ),
     ];
+    // Commit one transaction so that its nonce can be replayed.
+    let (status, body) = api.submit(&transfer(1, 0, 2, 1));
+    assert_eq!(status, 200, "{body}");
+    let hash = serde_json::from_str::<serde_json::Value>(&body).expect("json")["tx_hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    api.wait_committed(&hash);
+    let wrong_chain = TxBody {
+        chain_id: "another-chain".into(),
+        sender: account(1),
+        nonce: 1,
+        fee: Amount::new(1_000),
+        messages: vec![Message::Transfer(Transfer {
+            to: account(2),
+            denom: Denom::Usd,
+            amount: Amount::new(1),
+        })],
+    }
+    .sign(&key(1))
+    .to_bytes();
+    let mut unknown = transfer(1, 1, 2, 1);
+    // The first message's tag follows chain id, sender, nonce, fee and the message count.
+    unknown[4 + CHAIN.len() + 32 + 8 + 16 + 4] = 200;
+    let hex_body = |bytes: &[u8]| format!("{{\"tx\":\"{}\"}}", hex::encode(bytes));
+    let cases: Vec<(&str, String, u16, u32)> = cases
+        .into_iter()
+        .chain([
+            ("wrong chain", hex_body(&wrong_chain), 400, 4),
+            ("replay", hex_body(&transfer(1, 0, 2, 1)), 400, 6),
+            ("unknown message", hex_body(&unknown), 400, 3),
+        ])
+        .collect();
     for (name, body, status, code) in cases {
         let (got_status, got) = api.post("/v1/txs", &body);
         assert_eq!(got_status, status, "{name}: {got}");

@@ -1,12 +1,13 @@
 //! The key file format shared by the CLI keyring and the node's validator key: JSON holding the
 //! ed25519 secret key in hex beside the public identity it must match. Plaintext, like
 //! Tendermint's `priv_validator_key.json`: the files are created with mode 0600 in a 0700
-//! directory, and whoever can read them controls the account. Reading and writing the files is the
-//! SDK's and the node's business; this module only defines and checks the contents.
+//! directory, and whoever can read them controls the account. [`read_key_file`] refuses a file
+//! that others can read. This is the only module of the crate that touches the filesystem.
 
 use crate::AccountId;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// A key file's contents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +34,65 @@ pub enum KeyFileError {
     /// The secret does not belong to the account.
     #[error("secret key does not match account {0}")]
     Mismatch(AccountId),
+    /// Others may read the file.
+    #[error("{path} has mode {mode:o}; a key file must be readable by its owner only (chmod 600)")]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The filesystem failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+fn io_error(path: &Path, error: &std::io::Error) -> KeyFileError {
+    KeyFileError::Io {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
+
+/// Reads and checks a key file, refusing one whose mode lets others read it.
+pub fn read_key_file(path: &Path) -> Result<KeyFile, KeyFileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|error| io_error(path, &error))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::Permissions {
+                path: path.display().to_string(),
+                mode: mode & 0o777,
+            });
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|error| io_error(path, &error))?;
+    KeyFile::from_json(&text)
+}
+
+/// Creates `path` with mode 0600 and writes `contents`, durably. Never overwrites a file.
+pub fn write_private_file(path: &Path, contents: &str) -> Result<(), KeyFileError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|error| io_error(path, &error))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|error| io_error(path, &error))
 }
 
 impl KeyFile {
@@ -95,5 +155,30 @@ mod tests {
             Err(KeyFileError::Mismatch(_))
         ));
         assert!(KeyFile::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn files_are_private_and_never_overwritten() {
+        let dir = std::env::temp_dir().join(format!("vcity-keyfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("k.json");
+        let _ = std::fs::remove_file(&path);
+        let file = KeyFile::new("k", &SigningKey::from_bytes(&[3; 32]));
+        write_private_file(&path, &file.to_json()).expect("written");
+        assert_eq!(read_key_file(&path).expect("read"), file);
+        assert!(
+            write_private_file(&path, "x").is_err(),
+            "overwrote a key file"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert!(matches!(
+                read_key_file(&path),
+                Err(KeyFileError::Permissions { .. })
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -11,7 +11,7 @@
 //! - [`event`], [`receipt`]: what execution reports. [`api`]: the JSON shapes of the HTTP API.
 //! - [`keyfile`]: the key file format of the keyring and the validator key.
 //!
-//! Nothing here performs I/O, reads the clock or draws randomness.
+//! Nothing here reads the clock or draws randomness; only [`keyfile`] touches the filesystem.
 
 mod amount;
 pub mod api;

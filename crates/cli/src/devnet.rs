@@ -1,0 +1,407 @@
+//! `vcity devnet` and `vcity node`: run a node in this process.
+//!
+//! `devnet` creates, on its first run, a data directory with a single-validator genesis that
+//! funds the dev accounts `alice`, `bob` and `carol` (and `issuer`, the USD issuer), whose keys
+//! it adds to the keyring. Every later run resumes from that directory. `node` runs any existing
+//! data directory.
+
+use crate::config::{parse_duration, Settings, DEFAULT_LISTEN};
+use anyhow::{bail, Context as _};
+use clap::Args;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vcity_ledger::chain::{Params, Validator};
+use vcity_ledger::{Genesis, GenesisAccount};
+use vcity_node::{DataDir, LaunchConfig, MempoolConfig, RunningNode};
+use vcity_sdk::{Client, Keyring};
+use vcity_types::keyfile::{write_private_file, KeyFile};
+use vcity_types::tx::{Message, Transfer};
+use vcity_types::{AccountId, Amount, Denom};
+
+/// The devnet's chain id.
+pub const DEVNET_CHAIN_ID: &str = "vcity-devnet";
+
+/// Dev accounts and their genesis balances (whole VCAI, whole USD).
+const DEV_ACCOUNTS: &[(&str, u128, u128)] = &[
+    ("alice", 1_000_000, 100_000),
+    ("bob", 1_000_000, 100_000),
+    ("carol", 1_000_000, 100_000),
+    ("issuer", 0, 1_000),
+];
+
+/// `vcity devnet` options.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Data directory [default: config [devnet].data_dir, else {home}/devnet].
+    #[arg(long, env = "VCITY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// API listen address [default: config, else 127.0.0.1:8710]; port 0 picks a free port.
+    #[arg(long, env = "VCITY_LISTEN")]
+    pub listen: Option<String>,
+    /// Time between blocks, e.g. 1s or 250ms [default: config, else 1s].
+    #[arg(long, env = "VCITY_BLOCK_TIME")]
+    pub block_time: Option<String>,
+    /// After starting, send a transfer from alice to bob and verify bob's balance proof.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// `vcity node` options.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Data directory holding genesis.json and validator_key.json.
+    #[arg(long, env = "VCITY_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// API listen address [default: config, else 127.0.0.1:8710].
+    #[arg(long, env = "VCITY_LISTEN")]
+    pub listen: Option<String>,
+    /// Time between blocks [default: config, else 1s].
+    #[arg(long, env = "VCITY_BLOCK_TIME")]
+    pub block_time: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct AccountLine {
+    name: String,
+    account: AccountId,
+    did: String,
+    vcai: String,
+    usd: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Started {
+    event: &'static str,
+    api: String,
+    chain_id: String,
+    data_dir: String,
+    height: u64,
+    state_root: String,
+    accounts: Vec<AccountLine>,
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VCITY_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(if json { "warn" } else { "info" }));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
+/// Creates the devnet's data directory: keys, validator key, genesis.
+fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
+    create_private_dir(&data_dir.root)?;
+    let mut accounts = Vec::new();
+    for (name, vcai, usd) in DEV_ACCOUNTS {
+        let key = if ring.contains(name) {
+            ring.get(name)?
+        } else {
+            ring.create(name)?
+        };
+        accounts.push(GenesisAccount {
+            name: Some((*name).to_string()),
+            id: key.account,
+            vcai: Amount::whole(*vcai, Denom::Vcai)?,
+            usd: Amount::whole(*usd, Denom::Usd)?,
+        });
+    }
+    let issuer = ring.get("issuer")?.account;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
+    let validator_key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let validator_file = KeyFile::new("validator", &validator_key);
+    write_private_file(&data_dir.validator_key(), &validator_file.to_json())?;
+    let genesis = Genesis {
+        chain_id: DEVNET_CHAIN_ID.into(),
+        genesis_time_ms: now_ms(),
+        usd_issuer: issuer,
+        params: Params::default(),
+        validators: vec![Validator {
+            name: "devnet-validator".into(),
+            public_key: validator_file.account,
+            power: 1,
+        }],
+        accounts,
+    };
+    genesis.validate()?;
+    // Written last: a directory with a genesis is a complete one.
+    let tmp = data_dir.root.join("genesis.json.tmp");
+    std::fs::write(&tmp, genesis.to_json())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, data_dir.genesis()).context("installing genesis.json")?;
+    Ok(())
+}
+
+struct RunOptions {
+    data_dir: DataDir,
+    listen: SocketAddr,
+    block_time: Duration,
+    demo: bool,
+    keyring: Option<Keyring>,
+}
+
+fn listen_address(flag: Option<String>, settings: &Settings) -> anyhow::Result<SocketAddr> {
+    let text = flag
+        .or_else(|| settings.file.devnet.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    text.parse()
+        .with_context(|| format!("listen address {text:?} is not host:port"))
+}
+
+fn block_time(flag: Option<String>, settings: &Settings) -> anyhow::Result<Duration> {
+    match flag.or_else(|| settings.file.devnet.block_time.clone()) {
+        Some(text) => parse_duration(&text),
+        None => Ok(Duration::from_secs(1)),
+    }
+}
+
+/// `vcity devnet`.
+pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Result<()> {
+    init_tracing(json);
+    let root = args
+        .data_dir
+        .or_else(|| settings.file.devnet.data_dir.clone())
+        .unwrap_or_else(|| settings.home.join("devnet"));
+    let data_dir = DataDir::new(root);
+    let ring = Keyring::open(&settings.keyring_dir())?;
+    if data_dir.genesis().exists() {
+        tracing::info!(dir = %data_dir.root.display(), "resuming the devnet");
+    } else {
+        if data_dir.store().exists() {
+            bail!(
+                "{} has a store but no genesis.json; remove the directory to start over",
+                data_dir.root.display()
+            );
+        }
+        tracing::info!(dir = %data_dir.root.display(), "creating a new devnet");
+        create_devnet(&data_dir, &ring)?;
+    }
+    run(
+        RunOptions {
+            data_dir,
+            listen: listen_address(args.listen, settings)?,
+            block_time: block_time(args.block_time, settings)?,
+            demo: args.demo,
+            keyring: Some(ring),
+        },
+        json,
+    )
+}
+
+/// `vcity node`.
+pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<()> {
+    init_tracing(json);
+    run(
+        RunOptions {
+            data_dir: DataDir::new(args.data_dir),
+            listen: listen_address(args.listen, settings)?,
+            block_time: block_time(args.block_time, settings)?,
+            demo: false,
+            keyring: None,
+        },
+        json,
+    )
+}
+
+fn run(options: RunOptions, json: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(options, json))
+}
+
+async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
+    let genesis = options.data_dir.read_genesis()?;
+    let running = RunningNode::start(LaunchConfig {
+        data_dir: options.data_dir.clone(),
+        listen: options.listen,
+        block_time: options.block_time,
+        mempool: MempoolConfig::default(),
+    })
+    .await?;
+    let api = format!("http://{}", running.addr);
+    let status = running.node.status();
+    let accounts = genesis
+        .accounts
+        .iter()
+        .map(|account| {
+            let view = running.node.account(&account.id);
+            let balance = |denom: Denom| {
+                view.balances
+                    .iter()
+                    .find(|b| b.denom == denom)
+                    .map_or_else(|| "0".into(), |b| b.display.clone())
+            };
+            AccountLine {
+                name: account.name.clone().unwrap_or_default(),
+                account: account.id,
+                did: account.id.did().to_string(),
+                vcai: balance(Denom::Vcai),
+                usd: balance(Denom::Usd),
+            }
+        })
+        .collect();
+    let started = Started {
+        event: "started",
+        api: api.clone(),
+        chain_id: status.chain_id.clone(),
+        data_dir: options.data_dir.root.display().to_string(),
+        height: status.height.0,
+        state_root: status.state_root.to_hex(),
+        accounts,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&started)?);
+    } else {
+        println!("vcity node running");
+        println!("  chain     {}", started.chain_id);
+        println!("  api       {}", started.api);
+        println!("  data dir  {}", started.data_dir);
+        println!("  height    {}", started.height);
+        println!("  accounts:");
+        for line in &started.accounts {
+            println!(
+                "    {:<8} {}  {:>14} VCAI  {:>12} USD",
+                line.name, line.account, line.vcai, line.usd
+            );
+        }
+        println!("  try:  vcity --node {api} query account alice");
+        println!(
+            "        vcity --node {api} tx transfer --from alice --to bob --amount 5 --denom usd"
+        );
+        println!("  Ctrl-C stops; running again resumes from the data dir.");
+    }
+
+    if options.demo {
+        let Some(ring) = options.keyring.clone() else {
+            bail!("--demo needs the devnet keyring");
+        };
+        let api = api.clone();
+        let demo = tokio::task::spawn_blocking(move || run_demo(&api, &ring, json)).await;
+        match demo {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("demo failed: {error:#}"),
+            Err(error) => eprintln!("demo panicked: {error}"),
+        }
+    }
+
+    let stopped_by = wait_for_stop(&running).await;
+    let height = running.node.height().0;
+    running.shutdown().await?;
+    match stopped_by {
+        Stop::Signal(name) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "stopped", "signal": name, "height": height})
+                );
+            } else {
+                println!("stopped by {name} at height {height}");
+            }
+            Ok(())
+        }
+        Stop::Engine => bail!("consensus stopped at height {height}; see the log above"),
+    }
+}
+
+enum Stop {
+    Signal(&'static str),
+    Engine,
+}
+
+async fn wait_for_stop(running: &RunningNode) -> Stop {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Stop::Signal("SIGINT"),
+        () = terminate => Stop::Signal("SIGTERM"),
+        () = running.engine_stopped() => Stop::Engine,
+    }
+}
+
+fn run_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
+    let client = Client::new(api);
+    let alice = ring.get("alice")?.signing_key()?;
+    let bob = ring.get("bob")?.account;
+    let amount = Amount::parse_decimal("12.5", Denom::Usd)?;
+    let hash = client.send(
+        &alice,
+        vec![Message::Transfer(Transfer {
+            to: bob,
+            denom: Denom::Usd,
+            amount,
+        })],
+        None,
+    )?;
+    let view = client.wait_for_transaction(&hash, Duration::from_secs(30))?;
+    let receipt = view.receipt.context("no receipt")?;
+    let key = vcity_ledger::bank::balance_key(&bob, Denom::Usd);
+    let proof = client.proof(&key)?;
+    let balance: Amount = proof
+        .value
+        .as_deref()
+        .map(vcity_types::codec::decode)
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("balance does not decode: {error}"))?
+        .unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "demo",
+                "tx_hash": hash,
+                "height": receipt.height,
+                "code": receipt.code,
+                "bob_usd": balance.to_decimal(Denom::Usd),
+                "proof_height": proof.view.height,
+                "state_root": proof.view.state_root,
+            })
+        );
+    } else {
+        println!("demo: alice sent 12.5 USD to bob in tx {hash}");
+        println!(
+            "      committed at height {} with code {}",
+            receipt.height, receipt.code
+        );
+        println!(
+            "      bob's USD balance {} verified by Merkle proof against block {}'s state root",
+            balance.to_decimal(Denom::Usd),
+            proof.view.height
+        );
+    }
+    Ok(())
+}

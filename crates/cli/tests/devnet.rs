@@ -1,0 +1,460 @@
+//! End to end: the real `vcity` binary. A devnet is started as a child process, driven through
+//! the CLI, killed with SIGKILL and restarted on the same data directory.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vcity");
+
+struct Devnet {
+    child: Child,
+    api: String,
+    started: Value,
+}
+
+impl Devnet {
+    fn start(home: &Path) -> Devnet {
+        let mut child = Command::new(BIN)
+            .args(["--json", "--home"])
+            .arg(home)
+            .args(["devnet", "--listen", "127.0.0.1:0", "--block-time", "100ms"])
+            .env_remove("VCITY_NODE")
+            .env_remove("VCITY_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vcity devnet starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reads the start line");
+        let started: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("start line is JSON ({error}): {line:?}"));
+        assert_eq!(started["event"], "started");
+        let api = started["api"].as_str().expect("api").to_string();
+        Devnet {
+            child,
+            api,
+            started,
+        }
+    }
+
+    fn kill9(mut self) {
+        // std's Child::kill sends SIGKILL on Unix: no shutdown path runs.
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Run {
+    code: i32,
+    json: Value,
+    stdout: String,
+}
+
+fn vcity(home: &Path, node: Option<&str>, args: &[&str]) -> Run {
+    let mut command = Command::new(BIN);
+    command.arg("--json").arg("--home").arg(home);
+    if let Some(node) = node {
+        command.args(["--node", node]);
+    }
+    let output = command
+        .args(args)
+        .env_remove("VCITY_NODE")
+        .env_remove("VCITY_CONFIG")
+        .output()
+        .expect("vcity runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        json,
+        stdout,
+    }
+}
+
+fn ok(run: Run) -> Value {
+    assert_eq!(run.code, 0, "command failed: {}", run.stdout);
+    run.json
+}
+
+fn usd(home: &Path, api: &str, who: &str) -> String {
+    let account = ok(vcity(home, Some(api), &["query", "account", who]));
+    account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| b["denom"] == "usd")
+        .expect("usd")["display"]
+        .as_str()
+        .expect("display")
+        .to_string()
+}
+
+fn wait_for_height(home: &Path, api: &str, height: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let status = vcity(home, Some(api), &["query", "status"]);
+        if status.code == 0 && status.json["height"].as_u64().unwrap_or(0) >= height {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("height {height} never reached");
+}
+
+#[test]
+fn transfer_then_kill_9_then_resume_with_the_same_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+    assert_eq!(devnet.started["chain_id"], "vcity-devnet");
+    let names: Vec<&str> = devnet.started["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol", "issuer"]);
+
+    let sent = ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1.5", "--denom", "usd",
+        ],
+    ));
+    assert_eq!(sent["ok"], true);
+    let tx_hash = sent["tx_hash"].as_str().expect("hash").to_string();
+    let tx_height = sent["transaction"]["receipt"]["height"]
+        .as_u64()
+        .expect("height");
+    assert_eq!(usd(&home, &api, "bob"), "100001.5");
+    assert_eq!(usd(&home, &api, "alice"), "99998.499");
+
+    let proof = ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "query",
+            "proof",
+            &format!(
+                "bank/balance/{}/usd",
+                devnet.started["accounts"][1]["account"]
+                    .as_str()
+                    .expect("bob")
+            ),
+        ],
+    ));
+    assert_eq!(proof["verified"], true);
+
+    let before = ok(vcity(&home, Some(&api), &["query", "status"]));
+    let height_before = before["height"].as_u64().expect("height");
+    let block_before = ok(vcity(
+        &home,
+        Some(&api),
+        &["query", "block", &height_before.to_string()],
+    ));
+    devnet.kill9();
+
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+    let resumed_height = devnet.started["height"].as_u64().expect("height");
+    assert!(resumed_height >= height_before, "lost committed blocks");
+    let block_after = ok(vcity(
+        &home,
+        Some(&api),
+        &["query", "block", &height_before.to_string()],
+    ));
+    assert_eq!(block_after["hash"], block_before["hash"]);
+    assert_eq!(
+        block_after["header"]["state_root"],
+        block_before["header"]["state_root"]
+    );
+    let tx = ok(vcity(&home, Some(&api), &["query", "tx", &tx_hash]));
+    assert_eq!(tx["status"], "committed");
+    assert_eq!(tx["receipt"]["height"].as_u64(), Some(tx_height));
+    assert_eq!(usd(&home, &api, "bob"), "100001.5");
+    assert_eq!(usd(&home, &api, "alice"), "99998.499");
+
+    // The chain goes on: alice's next nonce is 1.
+    let sent = ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "carol", "--amount", "2", "--denom",
+            "vcai",
+        ],
+    ));
+    assert_eq!(sent["transaction"]["body"]["nonce"], 1);
+}
+
+#[test]
+fn kill_9_at_random_moments_never_loses_a_committed_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let mut committed: Vec<(String, u64)> = Vec::new();
+    let mut highest_seen = 0u64;
+    // A fixed sequence of kill delays (ms) so a failure replays the same way.
+    for (round, delay_ms) in [0u64, 37, 150, 5, 260].into_iter().enumerate() {
+        let devnet = Devnet::start(&home);
+        let api = devnet.api.clone();
+        let height = devnet.started["height"].as_u64().expect("height");
+        assert!(
+            height >= highest_seen,
+            "round {round}: resumed at {height}, but {highest_seen} was committed"
+        );
+        for (hash, at) in &committed {
+            let tx = ok(vcity(&home, Some(&api), &["query", "tx", hash]));
+            assert_eq!(tx["status"], "committed", "round {round}: {hash} lost");
+            assert_eq!(tx["receipt"]["height"].as_u64(), Some(*at));
+        }
+        // One transfer waited for, then a few left in flight when the kill lands.
+        let sent = ok(vcity(
+            &home,
+            Some(&api),
+            &[
+                "tx", "transfer", "--from", "bob", "--to", "carol", "--amount", "1", "--denom",
+                "usd",
+            ],
+        ));
+        committed.push((
+            sent["tx_hash"].as_str().expect("hash").to_string(),
+            sent["transaction"]["receipt"]["height"]
+                .as_u64()
+                .expect("height"),
+        ));
+        for _ in 0..3 {
+            ok(vcity(
+                &home,
+                Some(&api),
+                &[
+                    "tx",
+                    "transfer",
+                    "--from",
+                    "carol",
+                    "--to",
+                    "bob",
+                    "--amount",
+                    "0.1",
+                    "--denom",
+                    "usd",
+                    "--no-wait",
+                ],
+            ));
+        }
+        let status = ok(vcity(&home, Some(&api), &["query", "status"]));
+        highest_seen = highest_seen.max(status["height"].as_u64().expect("height"));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        devnet.kill9();
+    }
+    // Finally the store still opens (its root matches its last header) and the chain goes on.
+    let devnet = Devnet::start(&home);
+    wait_for_height(&home, &devnet.api, highest_seen + 1);
+}
+
+#[test]
+fn every_bad_input_through_the_cli_is_refused_with_its_code_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+    ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom", "usd",
+        ],
+    ));
+    let alice_before = ok(vcity(&home, Some(&api), &["query", "account", "alice"]));
+    assert_eq!(alice_before["next_nonce"], 1);
+
+    let offline = |chain: &str, nonce: &str| -> String {
+        let run = ok(vcity(
+            &home,
+            None,
+            &[
+                "tx",
+                "transfer",
+                "--from",
+                "alice",
+                "--to",
+                "bob",
+                "--amount",
+                "1",
+                "--denom",
+                "usd",
+                "--offline",
+                "--chain-id",
+                chain,
+                "--nonce",
+                nonce,
+                "--fee",
+                "0.001",
+            ],
+        ));
+        run["tx"].as_str().expect("tx hex").to_string()
+    };
+    let good = offline("vcity-devnet", "1");
+    let mut bytes = hex::decode(&good).expect("hex");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let bad_signature = hex::encode(&bytes);
+    let mut bytes = hex::decode(&good).expect("hex");
+    bytes[4 + "vcity-devnet".len() + 32 + 8 + 16 + 4] = 200;
+    let unknown_message = hex::encode(&bytes);
+
+    let broadcast = |hex: &str| vcity(&home, Some(&api), &["tx", "broadcast", hex]);
+    let cases: Vec<(&str, Run, u64)> = vec![
+        ("not hex", broadcast("zz"), 2),
+        ("malformed", broadcast("0102"), 2),
+        ("bad signature", broadcast(&bad_signature), 5),
+        ("wrong chain", broadcast(&offline("other-chain", "1")), 4),
+        ("unknown message", broadcast(&unknown_message), 3),
+        (
+            "replay",
+            vcity(
+                &home,
+                Some(&api),
+                &[
+                    "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom",
+                    "usd", "--nonce", "0",
+                ],
+            ),
+            6,
+        ),
+        (
+            "gap",
+            vcity(
+                &home,
+                Some(&api),
+                &[
+                    "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom",
+                    "usd", "--nonce", "9",
+                ],
+            ),
+            7,
+        ),
+        (
+            "overdraft",
+            vcity(
+                &home,
+                Some(&api),
+                &[
+                    "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "5000000",
+                    "--denom", "usd",
+                ],
+            ),
+            9,
+        ),
+    ];
+    for (name, run, code) in cases {
+        assert_eq!(run.code, 1, "{name}: exit status; output {}", run.stdout);
+        assert_eq!(run.json["ok"], false, "{name}");
+        assert_eq!(
+            run.json["code"].as_u64(),
+            Some(code),
+            "{name}: {}",
+            run.stdout
+        );
+    }
+
+    // Bad arguments are exit status 2, not a refusal.
+    let run = vcity(
+        &home,
+        Some(&api),
+        &[
+            "tx", "transfer", "--from", "alice", "--to", "nobody", "--amount", "1", "--denom",
+            "usd",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let run = vcity(
+        &home,
+        Some(&api),
+        &[
+            "tx",
+            "transfer",
+            "--from",
+            "alice",
+            "--to",
+            "bob",
+            "--amount",
+            "1.0000001",
+            "--denom",
+            "usd",
+        ],
+    );
+    assert_eq!(run.code, 2, "too many decimals: {}", run.stdout);
+
+    let status = ok(vcity(&home, Some(&api), &["query", "status"]));
+    wait_for_height(&home, &api, status["height"].as_u64().expect("h") + 2);
+    let alice_after = ok(vcity(&home, Some(&api), &["query", "account", "alice"]));
+    assert_eq!(alice_after["next_nonce"], 1);
+    assert_eq!(alice_after["balances"], alice_before["balances"]);
+
+    // The valid transaction signed offline still goes through.
+    let run = ok(broadcast(&good));
+    assert_eq!(run["ok"], true);
+}
+
+#[test]
+fn keys_config_and_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home: PathBuf = dir.path().join("home");
+    let created = ok(vcity(&home, None, &["keys", "new", "dave"]));
+    assert_eq!(created["name"], "dave");
+    assert!(created["did"]
+        .as_str()
+        .expect("did")
+        .starts_with("did:key:z6Mk"));
+    let listed = ok(vcity(&home, None, &["keys", "list"]));
+    assert_eq!(listed[0]["account"], created["account"]);
+    let shown = ok(vcity(&home, None, &["keys", "show", "dave"]));
+    assert_eq!(shown["did"], created["did"]);
+    assert!(
+        !shown.to_string().contains("secret"),
+        "show never prints the secret"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(home.join("keys/dave.json"))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(vcity(&home, None, &["keys", "new", "dave"]).code, 2);
+
+    // The node URL comes from the config file when no flag or variable names one...
+    let devnet = Devnet::start(&home);
+    std::fs::write(
+        home.join("config.toml"),
+        format!("node = \"{}\"\n", devnet.api),
+    )
+    .expect("config");
+    let status = ok(vcity(&home, None, &["query", "status"]));
+    assert_eq!(status["chain_id"], "vcity-devnet");
+    // ...and the environment overrides the file.
+    let output = Command::new(BIN)
+        .args(["--json", "--home"])
+        .arg(&home)
+        .args(["query", "status"])
+        .env("VCITY_NODE", "http://127.0.0.1:9")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "unreachable node is exit 2");
+}

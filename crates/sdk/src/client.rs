@@ -1,0 +1,234 @@
+//! A typed, blocking client for the node's HTTP API (docs/openapi.json).
+
+use ed25519_dalek::SigningKey;
+use serde::de::DeserializeOwned;
+use std::time::{Duration, Instant};
+use vcity_types::api::{
+    AccountView, ApiError, BlockView, ProofView, StatusView, SubmitTxRequest, SubmitTxResponse,
+    TxView,
+};
+use vcity_types::tx::Message;
+use vcity_types::{AccountId, Amount, Hash};
+
+/// Client failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node refused the request; for transactions `code` is the ledger's stable code.
+    #[error("{} (code {}: {})", .0.message, .0.code, .0.error)]
+    Rejected(ApiError),
+    /// The node could not be reached.
+    #[error("cannot reach the node at {url}: {message}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// An answer that is not what the API documents.
+    #[error("unexpected answer from {url}: {message}")]
+    Decode {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The thing asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A proof that does not verify: the node is lying or broken.
+    #[error("proof does not verify: {0}")]
+    InvalidProof(String),
+    /// Waited too long.
+    #[error("gave up after {0:?}")]
+    Timeout(Duration),
+}
+
+impl ClientError {
+    /// The stable code of a refusal, if this is one.
+    pub fn code(&self) -> Option<u32> {
+        match self {
+            ClientError::Rejected(error) => Some(error.code),
+            _ => None,
+        }
+    }
+}
+
+/// A proof checked against the root of the block it names.
+#[derive(Debug, Clone)]
+pub struct VerifiedProof {
+    /// The node's answer.
+    pub view: ProofView,
+    /// The value, decoded from hex.
+    pub value: Option<Vec<u8>>,
+}
+
+/// The client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client for the node at `base` (e.g. `http://127.0.0.1:26657`).
+    pub fn new(base: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn answer<T: DeserializeOwned>(
+        url: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        let mut response = result.map_err(|error| ClientError::Transport {
+            url: url.to_string(),
+            message: error.to_string(),
+        })?;
+        let status = response.status();
+        let body =
+            response
+                .body_mut()
+                .read_to_string()
+                .map_err(|error| ClientError::Transport {
+                    url: url.to_string(),
+                    message: error.to_string(),
+                })?;
+        if status.is_success() {
+            return serde_json::from_str(&body).map_err(|error| ClientError::Decode {
+                url: url.to_string(),
+                message: format!("{error}: {body}"),
+            });
+        }
+        match serde_json::from_str::<ApiError>(&body) {
+            Ok(error) if status.as_u16() == 404 => Err(ClientError::NotFound(error.message)),
+            Ok(error) => Err(ClientError::Rejected(error)),
+            Err(_) => Err(ClientError::Decode {
+                url: url.to_string(),
+                message: format!("status {status}: {body}"),
+            }),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = self.url(path);
+        Self::answer(&url, self.agent.get(&url).call())
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<StatusView, ClientError> {
+        self.get("/v1/status")
+    }
+
+    /// `GET /v1/accounts/{id}`.
+    pub fn account(&self, id: &AccountId) -> Result<AccountView, ClientError> {
+        self.get(&format!("/v1/accounts/{id}"))
+    }
+
+    /// `GET /v1/blocks/{height}`.
+    pub fn block(&self, height: u64) -> Result<BlockView, ClientError> {
+        self.get(&format!("/v1/blocks/{height}"))
+    }
+
+    /// `GET /v1/blocks/latest`.
+    pub fn latest_block(&self) -> Result<BlockView, ClientError> {
+        self.get("/v1/blocks/latest")
+    }
+
+    /// `GET /v1/txs/{hash}`.
+    pub fn transaction(&self, hash: &Hash) -> Result<TxView, ClientError> {
+        self.get(&format!("/v1/txs/{hash}"))
+    }
+
+    /// `POST /v1/txs` with canonical signed-transaction bytes.
+    pub fn submit(&self, bytes: &[u8]) -> Result<Hash, ClientError> {
+        let url = self.url("/v1/txs");
+        let request = SubmitTxRequest {
+            tx: hex::encode(bytes),
+        };
+        let response: SubmitTxResponse =
+            Self::answer(&url, self.agent.post(&url).send_json(&request))?;
+        Ok(response.tx_hash)
+    }
+
+    /// `GET /v1/proof`, verified: the proof must verify against the state root it names, and
+    /// that root must be the one in the header of the block at the height it names.
+    pub fn proof(&self, key: &[u8]) -> Result<VerifiedProof, ClientError> {
+        let view: ProofView = self.get(&format!("/v1/proof?key_hex={}", hex::encode(key)))?;
+        let value = match &view.value {
+            Some(text) => Some(hex::decode(text).map_err(|error| ClientError::Decode {
+                url: self.url("/v1/proof"),
+                message: error.to_string(),
+            })?),
+            None => None,
+        };
+        view.proof
+            .verify(&view.state_root, key, value.as_deref())
+            .map_err(|error| ClientError::InvalidProof(error.to_string()))?;
+        if view.height.0 > 0 {
+            let block = self.block(view.height.0)?;
+            if block.header.state_root != view.state_root {
+                return Err(ClientError::InvalidProof(format!(
+                    "root {} is not block {}'s state root {}",
+                    view.state_root, view.height, block.header.state_root
+                )));
+            }
+        }
+        Ok(VerifiedProof { view, value })
+    }
+
+    /// Polls until the transaction has a receipt.
+    pub fn wait_for_transaction(
+        &self,
+        hash: &Hash,
+        timeout: Duration,
+    ) -> Result<TxView, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.transaction(hash) {
+                Ok(view) if view.receipt.is_some() => return Ok(view),
+                Ok(_) | Err(ClientError::NotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout(timeout));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Signs `messages` from `key` with the chain's id and the account's next pending nonce,
+    /// submits, and returns the transaction id. `fee` defaults to the chain's minimum.
+    pub fn send(
+        &self,
+        key: &SigningKey,
+        messages: Vec<Message>,
+        fee: Option<Amount>,
+    ) -> Result<Hash, ClientError> {
+        let status = self.status()?;
+        let account = self.account(&AccountId::from_public_key(&key.verifying_key()))?;
+        let tx = crate::transaction::sign(
+            key,
+            &status.chain_id,
+            account.pending_nonce,
+            fee.unwrap_or(status.min_fee_usd),
+            messages,
+        );
+        self.submit(&tx.to_bytes())
+    }
+}
