@@ -176,7 +176,12 @@ impl Store {
             entries.insert(key.value().to_vec(), value.value().to_vec());
         }
         drop(table);
-        let ledger = Ledger::from_state(State::from_entries(entries));
+        let state = State::from_entries(entries);
+        // The full supply audit, once per start: the per-block check only sees each block's
+        // writes.
+        vcity_ledger::audit_supply(&state)
+            .map_err(|error| StoreError::Corrupt(format!("supply audit failed: {error}")))?;
+        let ledger = Ledger::from_state(state);
         let height = self.height()?;
         if ledger.height() != Height(height) {
             return Err(StoreError::Corrupt(format!(
