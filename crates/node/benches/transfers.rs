@@ -74,7 +74,11 @@ fn main() {
         .map(|bytes| {
             let tx = decode_transaction(bytes).expect("decodes");
             let key = VerifyingKey::from_bytes(&tx.body.sender.0).expect("key");
-            (key, tx.body.sign_bytes(), Signature::from_bytes(&tx.signature))
+            (
+                key,
+                tx.body.sign_bytes(),
+                Signature::from_bytes(&tx.signature),
+            )
         })
         .collect();
     let started = Instant::now();
