@@ -146,6 +146,7 @@ fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
             power: 1,
         }],
         accounts,
+        ..Default::default()
     };
     genesis.validate()?;
     // Written last: a directory with a genesis is a complete one.

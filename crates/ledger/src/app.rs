@@ -9,7 +9,8 @@
 //!      charges the fee to the treasury. If either fails, the transaction cannot be included
 //!      (the proposer drops it; a block containing it is invalid).
 //!    - messages, all-or-nothing in a child overlay: each message goes to the component that
-//!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]). A failing message rolls back
+//!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
+//!      `TransferNft`, `ClaimNft` → [`nft`]). A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
 //! 3. `end_block`: invariants (supply conservation), then the new state root.
@@ -17,12 +18,14 @@
 //! [`chain`]: crate::chain
 //! [`auth`]: crate::auth
 //! [`bank`]: crate::bank
+//! [`vesting`]: crate::vesting
+//! [`nft`]: crate::nft
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
-use crate::{auth, bank, chain, invariants};
+use crate::{auth, bank, chain, invariants, nft, vesting};
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
@@ -422,6 +425,9 @@ fn execute_message(
         Message::Transfer(transfer) => bank::execute_transfer(state, sender, transfer),
         Message::MintUsd(mint) => bank::execute_mint_usd(state, sender, mint),
         Message::BurnUsd(burn) => bank::execute_burn_usd(state, sender, burn),
+        Message::ClaimVesting(_) => vesting::execute_claim(state, sender),
+        Message::TransferNft(message) => nft::execute_transfer(state, sender, message),
+        Message::ClaimNft(message) => nft::execute_claim(state, sender, message),
     }
 }
 

@@ -6,7 +6,8 @@
 //! validator set lives here so that a later component (staking, governance) can change it and the
 //! consensus engine can read it per height.
 //!
-//! Keys (owned here): `chain/chain_id`, `chain/height`, `chain/time_ms`, `chain/beacon`,
+//! Keys (owned here): `chain/chain_id`, `chain/height`, `chain/time_ms`, `chain/genesis_time_ms`,
+//! `chain/beacon`,
 //! `chain/params`, `chain/validators`.
 
 use crate::app::BlockContext;
@@ -18,6 +19,7 @@ use vcity_types::{AccountId, Amount, Hash, Height};
 const KEY_CHAIN_ID: &[u8] = b"chain/chain_id";
 const KEY_HEIGHT: &[u8] = b"chain/height";
 const KEY_TIME_MS: &[u8] = b"chain/time_ms";
+const KEY_GENESIS_TIME_MS: &[u8] = b"chain/genesis_time_ms";
 const KEY_BEACON: &[u8] = b"chain/beacon";
 const KEY_PARAMS: &[u8] = b"chain/params";
 const KEY_VALIDATORS: &[u8] = b"chain/validators";
@@ -59,6 +61,13 @@ pub struct Validator {
     pub public_key: AccountId,
     /// Its voting power.
     pub power: u64,
+}
+
+/// Genesis time, Unix ms: the origin of every period (SPEC §1).
+pub fn genesis_time_ms(state: &impl StateRead) -> u64 {
+    state
+        .get(KEY_GENESIS_TIME_MS)
+        .expect("genesis time is written at genesis")
 }
 
 /// The chain id.
@@ -111,6 +120,7 @@ pub(crate) fn init(
     state.put(KEY_CHAIN_ID.to_vec(), &chain_id.to_string());
     state.put(KEY_HEIGHT.to_vec(), &Height(0));
     state.put(KEY_TIME_MS.to_vec(), &genesis_time_ms);
+    state.put(KEY_GENESIS_TIME_MS.to_vec(), &genesis_time_ms);
     state.put(KEY_BEACON.to_vec(), &genesis_beacon(chain_id));
     state.put(KEY_PARAMS.to_vec(), params);
     state.put(KEY_VALIDATORS.to_vec(), &validators.to_vec());

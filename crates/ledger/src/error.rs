@@ -90,6 +90,12 @@ pub enum TxError {
     /// Code 14.
     #[error("arithmetic overflow")]
     Overflow,
+    /// Code 15.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Code 16.
+    #[error("nothing to claim: {0}")]
+    NothingToClaim(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -125,6 +131,8 @@ impl TxError {
             TxError::TooManyMessages { .. } => 12,
             TxError::EmptyTransaction => 13,
             TxError::Overflow => 14,
+            TxError::NotFound(_) => 15,
+            TxError::NothingToClaim(_) => 16,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -148,6 +156,8 @@ impl TxError {
             TxError::TooManyMessages { .. } => "too_many_messages",
             TxError::EmptyTransaction => "empty_transaction",
             TxError::Overflow => "overflow",
+            TxError::NotFound(_) => "not_found",
+            TxError::NothingToClaim(_) => "nothing_to_claim",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -208,6 +218,8 @@ mod tests {
             TxError::TooManyMessages { count: 0, max: 0 },
             TxError::EmptyTransaction,
             TxError::Overflow,
+            TxError::NotFound(String::new()),
+            TxError::NothingToClaim(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

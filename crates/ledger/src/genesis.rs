@@ -7,6 +7,7 @@
 
 use crate::chain::{Params, Validator};
 use crate::state::{Overlay, State, Writes};
+use crate::vesting::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use vcity_types::{AccountId, Amount, Denom};
@@ -30,8 +31,38 @@ pub struct GenesisAccount {
 /// One validator.
 pub type GenesisValidator = Validator;
 
-/// The genesis document.
+/// One SPEC §2 allocation (e.g. `private_sale`) and its grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAllocation {
+    /// Its name, recorded on every grant.
+    pub name: String,
+    /// The grants.
+    pub grants: Vec<GenesisGrant>,
+}
+
+/// One beneficiary's grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisGrant {
+    /// Who receives it.
+    pub beneficiary: AccountId,
+    /// How it is released.
+    #[serde(flatten)]
+    pub schedule: Schedule,
+}
+
+/// The Genesis NFTs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisNfts {
+    /// Each NFT's entitlement [default: SPEC §2, 10,000 VCAI, 25% at TGE, 6 monthly steps].
+    #[serde(default = "crate::nft::spec_entitlement")]
+    pub entitlement: Schedule,
+    /// The first holder of each NFT, in id order (ids start at 1).
+    pub owners: Vec<AccountId>,
+}
+
+/// The genesis document. `Default` is an empty document for struct-update syntax, not a
+/// valid genesis.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
     /// The chain id every transaction signs over.
     pub chain_id: String,
@@ -47,6 +78,22 @@ pub struct Genesis {
     /// Funded accounts.
     #[serde(default)]
     pub accounts: Vec<GenesisAccount>,
+    /// SPEC §2 allocations with vesting schedules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<GenesisAllocation>,
+    /// VCAI for the Reserve & Governance Fund (module account `reserve`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reserve_vcai: Amount,
+    /// VCAI for the Ecosystem Incentive Pool (module account `incentive_pool`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incentive_pool_vcai: Amount,
+    /// Genesis NFTs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_nfts: Option<GenesisNfts>,
+}
+
+fn is_zero(amount: &Amount) -> bool {
+    amount.is_zero()
 }
 
 /// Why a genesis document is unusable.
@@ -70,6 +117,9 @@ pub enum GenesisError {
     /// Not parseable.
     #[error("genesis is not valid JSON: {0}")]
     Json(String),
+    /// An allocation, grant or NFT section that cannot work.
+    #[error("invalid genesis: {0}")]
+    Invalid(String),
 }
 
 impl Genesis {
@@ -120,6 +170,35 @@ impl Genesis {
                 return Err(GenesisError::DuplicateAccount(account.id));
             }
         }
+        let mut names = BTreeSet::new();
+        for allocation in &self.allocations {
+            if allocation.name.is_empty() || !names.insert(allocation.name.as_str()) {
+                return Err(GenesisError::Invalid(format!(
+                    "allocation name {:?} is empty or repeated",
+                    allocation.name
+                )));
+            }
+            for grant in &allocation.grants {
+                grant.schedule.validate().map_err(|reason| {
+                    GenesisError::Invalid(format!(
+                        "{} grant to {}: {reason}",
+                        allocation.name, grant.beneficiary
+                    ))
+                })?;
+            }
+        }
+        if let Some(nfts) = &self.genesis_nfts {
+            nfts.entitlement
+                .validate()
+                .map_err(|reason| GenesisError::Invalid(format!("NFT entitlement: {reason}")))?;
+            if nfts.owners.len() > crate::nft::MAX_NFTS as usize {
+                return Err(GenesisError::Invalid(format!(
+                    "{} Genesis NFTs, more than {}",
+                    nfts.owners.len(),
+                    crate::nft::MAX_NFTS
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -144,9 +223,141 @@ impl Genesis {
                 }
             }
         }
+        for allocation in &self.allocations {
+            for grant in &allocation.grants {
+                crate::vesting::init_grant(
+                    &mut overlay,
+                    &grant.beneficiary,
+                    &allocation.name,
+                    &grant.schedule,
+                )
+                .map_err(|error| GenesisError::Invalid(error.to_string()))?;
+            }
+        }
+        for (account, amount) in [
+            (crate::vesting::reserve_account(), self.reserve_vcai),
+            (
+                crate::vesting::incentive_pool_account(),
+                self.incentive_pool_vcai,
+            ),
+        ] {
+            if !amount.is_zero() {
+                crate::bank::mint(&mut overlay, &account, Denom::Vcai, amount)
+                    .map_err(|_| GenesisError::Overflow)?;
+            }
+        }
+        if let Some(nfts) = &self.genesis_nfts {
+            crate::nft::init(&mut overlay, &nfts.entitlement, &nfts.owners)
+                .map_err(|error| GenesisError::Invalid(error.to_string()))?;
+        }
         let (writes, _events): (Writes, _) = overlay.into_parts();
         let mut state = State::default();
         state.apply(&writes);
         Ok(state)
+    }
+}
+
+/// Who receives what in [`Genesis::with_spec_allocation`].
+#[derive(Debug, Clone)]
+pub struct SpecBeneficiaries {
+    /// The Private Sale grant (SPEC allows per-round terms; this is one round).
+    pub private_sale: AccountId,
+    /// The Public Sale grant.
+    pub public_sale: AccountId,
+    /// The Core Team grant.
+    pub core_team: AccountId,
+    /// The Strategic Advisors grant.
+    pub advisors: AccountId,
+    /// Receives the Initial Liquidity not reserved for NFTs (it seeds the VCAI/USD pool).
+    pub liquidity: AccountId,
+    /// The first holder of each Genesis NFT (at most 3,000).
+    pub nft_owners: Vec<AccountId>,
+}
+
+impl Genesis {
+    /// Adds the SPEC §2 allocation of 10,000,000,000 VCAI: Private Sale 23.5% (21.91% at TGE, the
+    /// rest monthly over 12 months), Public Sale 5.5% (30.91% at TGE, the rest monthly over 6
+    /// months), Core Team 20% (18-month cliff, then monthly over 42 months), Reserve & Governance
+    /// Fund 20%, Strategic Advisors 10% (monthly over 18 months), Initial Liquidity 1% (the
+    /// Genesis NFT reserve, the rest to `liquidity`) and the Ecosystem Incentive Pool 20%.
+    pub fn with_spec_allocation(
+        mut self,
+        who: &SpecBeneficiaries,
+    ) -> Result<Genesis, GenesisError> {
+        use crate::vesting::MONTH_S;
+        let vcai =
+            |whole: u128| Amount::whole(whole, Denom::Vcai).map_err(|_| GenesisError::Overflow);
+        let grant = |beneficiary: AccountId,
+                     total: u128,
+                     at_tge: u128,
+                     cliff_months: u64,
+                     months: u64|
+         -> Result<GenesisGrant, GenesisError> {
+            Ok(GenesisGrant {
+                beneficiary,
+                schedule: Schedule {
+                    total: vcai(total)?,
+                    at_tge: vcai(at_tge)?,
+                    cliff_s: cliff_months * MONTH_S,
+                    duration_s: months * MONTH_S,
+                    step_s: MONTH_S,
+                },
+            })
+        };
+        // 21.91% of 2.35e9 and 30.91% of 5.5e8, exactly.
+        self.allocations = vec![
+            GenesisAllocation {
+                name: "private_sale".into(),
+                grants: vec![grant(who.private_sale, 2_350_000_000, 514_885_000, 0, 12)?],
+            },
+            GenesisAllocation {
+                name: "public_sale".into(),
+                grants: vec![grant(who.public_sale, 550_000_000, 170_005_000, 0, 6)?],
+            },
+            GenesisAllocation {
+                name: "core_team".into(),
+                grants: vec![grant(who.core_team, 2_000_000_000, 0, 18, 42)?],
+            },
+            GenesisAllocation {
+                name: "strategic_advisors".into(),
+                grants: vec![grant(who.advisors, 1_000_000_000, 0, 0, 18)?],
+            },
+        ];
+        self.reserve_vcai = vcai(2_000_000_000)?;
+        self.incentive_pool_vcai = vcai(2_000_000_000)?;
+        let entitlement = crate::nft::spec_entitlement();
+        let nft_count = u128::try_from(who.nft_owners.len()).map_err(|_| GenesisError::Overflow)?;
+        if nft_count > u128::from(crate::nft::MAX_NFTS) {
+            return Err(GenesisError::Invalid(format!(
+                "{nft_count} Genesis NFTs, more than {}",
+                crate::nft::MAX_NFTS
+            )));
+        }
+        let nft_reserve = entitlement
+            .total
+            .mul_div(nft_count, 1, vcity_types::Rounding::Down)
+            .map_err(|_| GenesisError::Overflow)?;
+        let liquidity = vcai(100_000_000)?
+            .checked_sub(nft_reserve)
+            .map_err(|_| GenesisError::Overflow)?;
+        match self.accounts.iter_mut().find(|a| a.id == who.liquidity) {
+            Some(account) => {
+                account.vcai = account
+                    .vcai
+                    .checked_add(liquidity)
+                    .map_err(|_| GenesisError::Overflow)?;
+            }
+            None => self.accounts.push(GenesisAccount {
+                name: Some("initial_liquidity".into()),
+                id: who.liquidity,
+                vcai: liquidity,
+                usd: Amount::ZERO,
+            }),
+        }
+        self.genesis_nfts = Some(GenesisNfts {
+            entitlement,
+            owners: who.nft_owners.clone(),
+        });
+        Ok(self)
     }
 }

@@ -14,7 +14,8 @@
 //!
 //! Components own their key spaces and are reached only through their functions:
 //! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
-//! (balances and supply). The order in which the block hooks run is written down once, in
+//! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs).
+//! The order in which the block hooks run is written down once, in
 //! [`app`].
 
 #![deny(clippy::float_arithmetic)]
@@ -27,8 +28,10 @@ pub mod chain;
 mod error;
 pub mod genesis;
 mod invariants;
+pub mod nft;
 pub mod smt;
 pub mod state;
+pub mod vesting;
 
 pub use app::{BlockContext, BlockError, Execution, Ledger, Mode, PreparedTx};
 pub use error::TxError;

@@ -42,6 +42,7 @@ fn genesis() -> Genesis {
                 usd: Amount::whole(1_000, Denom::Usd).expect("fits"),
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -437,6 +438,7 @@ proptest! {
                             *model.get_mut(&(9, Denom::Usd)).expect("seeded") -= amount;
                         }
                     }
+                    other => unreachable!("the strategy generates no {}", other.name()),
                 }
                 txs.push(chain.tx(sender, vec![message]));
             }

@@ -122,6 +122,7 @@ fn main() {
                 usd: Amount::whole(1_000_000, Denom::Usd).expect("fits"),
             })
             .collect(),
+        ..Default::default()
     };
     let mut options = NodeOptions::new(validator_id);
     options.mempool = MempoolConfig {

@@ -47,6 +47,7 @@ fn genesis() -> Genesis {
                 usd: Amount::whole(100, Denom::Usd).expect("fits"),
             })
             .collect(),
+        ..Default::default()
     }
 }
 

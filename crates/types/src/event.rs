@@ -45,4 +45,29 @@ pub enum Event {
         /// USD base units.
         amount: Amount,
     },
+    /// Released vesting VCAI was claimed.
+    VestingClaimed {
+        /// The beneficiary.
+        beneficiary: AccountId,
+        /// VCAI base units.
+        amount: Amount,
+    },
+    /// A Genesis NFT changed hands.
+    NftTransferred {
+        /// The NFT.
+        id: u32,
+        /// Previous holder.
+        from: AccountId,
+        /// New holder.
+        to: AccountId,
+    },
+    /// A Genesis NFT's unlocked VCAI was claimed.
+    NftClaimed {
+        /// The NFT.
+        id: u32,
+        /// The holder who claimed.
+        owner: AccountId,
+        /// VCAI base units.
+        amount: Amount,
+    },
 }

@@ -46,6 +46,27 @@ pub struct BurnUsd {
     pub amount: Amount,
 }
 
+/// Claim every vesting grant's released VCAI (SPEC §2). No fields: it claims all of the
+/// sender's grants.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ClaimVesting {}
+
+/// Give a Genesis NFT, and with it the right to its unclaimed VCAI, to another account.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TransferNft {
+    /// The NFT (1-based).
+    pub id: u32,
+    /// The new holder.
+    pub to: AccountId,
+}
+
+/// Claim the VCAI a Genesis NFT has unlocked so far (SPEC §2), as its current holder.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ClaimNft {
+    /// The NFT (1-based).
+    pub id: u32,
+}
+
 /// A typed message. The borsh tag is the variant's position; see [`Message::tag`].
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -56,6 +77,12 @@ pub enum Message {
     MintUsd(MintUsd),
     /// Tag 2.
     BurnUsd(BurnUsd),
+    /// Tag 3.
+    ClaimVesting(ClaimVesting),
+    /// Tag 4.
+    TransferNft(TransferNft),
+    /// Tag 5.
+    ClaimNft(ClaimNft),
 }
 
 impl Message {
@@ -65,6 +92,9 @@ impl Message {
             Message::Transfer(_) => 0,
             Message::MintUsd(_) => 1,
             Message::BurnUsd(_) => 2,
+            Message::ClaimVesting(_) => 3,
+            Message::TransferNft(_) => 4,
+            Message::ClaimNft(_) => 5,
         }
     }
 
@@ -74,6 +104,9 @@ impl Message {
             Message::Transfer(_) => "transfer",
             Message::MintUsd(_) => "mint_usd",
             Message::BurnUsd(_) => "burn_usd",
+            Message::ClaimVesting(_) => "claim_vesting",
+            Message::TransferNft(_) => "transfer_nft",
+            Message::ClaimNft(_) => "claim_nft",
         }
     }
 }
@@ -91,6 +124,9 @@ impl BorshDeserialize for Message {
             0 => Message::Transfer(Transfer::deserialize_reader(reader)?),
             1 => Message::MintUsd(MintUsd::deserialize_reader(reader)?),
             2 => Message::BurnUsd(BurnUsd::deserialize_reader(reader)?),
+            3 => Message::ClaimVesting(ClaimVesting::deserialize_reader(reader)?),
+            4 => Message::TransferNft(TransferNft::deserialize_reader(reader)?),
+            5 => Message::ClaimNft(ClaimNft::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
