@@ -182,7 +182,7 @@ pub enum TxCommand {
     },
 }
 
-fn resolve_account(ring: &Keyring, text: &str) -> anyhow::Result<AccountId> {
+pub fn resolve_account(ring: &Keyring, text: &str) -> anyhow::Result<AccountId> {
     if let Ok(account) = text.parse::<AccountId>() {
         return Ok(account);
     }
@@ -259,7 +259,20 @@ pub fn tx(settings: &Settings, command: TxCommand, json: bool) -> anyhow::Result
             (from, vec![message], options)
         }
     };
-    let key = ring.get(&from)?.signing_key()?;
+    sign_and_send(&ring, &client, &from, messages, options, json)
+}
+
+/// Signs `messages` from the keyring key `from`, submits them (or prints them with --offline) and
+/// waits for the receipt unless --no-wait.
+pub fn sign_and_send(
+    ring: &Keyring,
+    client: &Client,
+    from: &str,
+    messages: Vec<Message>,
+    options: TxOptions,
+    json: bool,
+) -> anyhow::Result<()> {
+    let key = ring.get(from)?.signing_key()?;
     let sender = AccountId::from_public_key(&key.verifying_key());
     let fee = options
         .fee
@@ -292,7 +305,7 @@ pub fn tx(settings: &Settings, command: TxCommand, json: bool) -> anyhow::Result
     let fee = fee.unwrap_or(status.min_fee_usd);
     let signed = vcity_sdk::transaction::sign(&key, &chain_id, nonce, fee, messages);
     let hash = client.submit(&signed.to_bytes())?;
-    finish(&client, hash, options.no_wait, &options.timeout, json)
+    finish(client, hash, options.no_wait, &options.timeout, json)
 }
 
 fn finish(
@@ -352,6 +365,8 @@ fn finish(
 pub enum QueryCommand {
     /// Chain id, height, latest block and state root.
     Status,
+    /// Total and circulating VCAI and what the module accounts hold.
+    Supply,
     /// Nonces and balances of an account (hex, did:key, or keyring name).
     Account {
         /// The account.
@@ -406,6 +421,24 @@ pub fn query(settings: &Settings, command: QueryCommand, json: bool) -> anyhow::
             println!("state root {}", status.state_root);
             println!("mempool    {}", status.mempool_size);
             println!("engine     {} (v{})", status.engine, status.version);
+        }
+        QueryCommand::Supply => {
+            let supply = client.supply()?;
+            if json {
+                return print_json(&supply);
+            }
+            let vcai = |amount: Amount| amount.to_decimal(Denom::Vcai);
+            println!("VCAI total        {}", vcai(supply.vcai_total));
+            println!("VCAI circulating  {}", vcai(supply.vcai_circulating));
+            println!("  vesting         {}", vcai(supply.vcai_vesting));
+            println!("  reserve         {}", vcai(supply.vcai_reserve));
+            println!("  incentive pool  {}", vcai(supply.vcai_incentive_pool));
+            println!("  NFT reserve     {}", vcai(supply.vcai_nft_reserve));
+            println!(
+                "USD total         {}",
+                supply.usd_total.to_decimal(Denom::Usd)
+            );
+            println!("height            {}", supply.height);
         }
         QueryCommand::Account { account } => {
             let ring = Keyring::open(&settings.keyring_dir())?;

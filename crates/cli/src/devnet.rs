@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vcity_ledger::chain::{Params, Validator};
+use vcity_ledger::genesis::SpecBeneficiaries;
 use vcity_ledger::{Genesis, GenesisAccount};
 use vcity_node::{DataDir, LaunchConfig, MempoolConfig, RunningNode};
 use vcity_sdk::{Client, Keyring};
@@ -23,12 +24,17 @@ use vcity_types::{AccountId, Amount, Denom};
 /// The devnet's chain id.
 pub const DEVNET_CHAIN_ID: &str = "vcity-devnet";
 
-/// Dev accounts and their genesis balances (whole VCAI, whole USD).
-const DEV_ACCOUNTS: &[(&str, u128, u128)] = &[
-    ("alice", 1_000_000, 100_000),
-    ("bob", 1_000_000, 100_000),
-    ("carol", 1_000_000, 100_000),
-    ("issuer", 0, 1_000),
+/// Dev accounts and their genesis USD. Their VCAI comes from the SPEC §2 allocation: alice
+/// holds the Private Sale grant, bob the Public Sale, carol the Core Team, dave the Strategic
+/// Advisors; `liquidity` receives the Initial Liquidity not reserved for Genesis NFTs; alice holds
+/// NFTs 1 and 2 and bob NFT 3.
+const DEV_ACCOUNTS: &[(&str, u128)] = &[
+    ("alice", 100_000),
+    ("bob", 100_000),
+    ("carol", 100_000),
+    ("dave", 100_000),
+    ("issuer", 1_000),
+    ("liquidity", 0),
 ];
 
 /// `vcity devnet` options.
@@ -116,7 +122,7 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
 fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
     create_private_dir(&data_dir.root)?;
     let mut accounts = Vec::new();
-    for (name, vcai, usd) in DEV_ACCOUNTS {
+    for (name, usd) in DEV_ACCOUNTS {
         let key = if ring.contains(name) {
             ring.get(name)?
         } else {
@@ -125,11 +131,11 @@ fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
         accounts.push(GenesisAccount {
             name: Some((*name).to_string()),
             id: key.account,
-            vcai: Amount::whole(*vcai, Denom::Vcai)?,
+            vcai: Amount::ZERO,
             usd: Amount::whole(*usd, Denom::Usd)?,
         });
     }
-    let issuer = ring.get("issuer")?.account;
+    let id = |name: &str| -> anyhow::Result<AccountId> { Ok(ring.get(name)?.account) };
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
     let validator_key = ed25519_dalek::SigningKey::from_bytes(&seed);
@@ -138,7 +144,7 @@ fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
     let genesis = Genesis {
         chain_id: DEVNET_CHAIN_ID.into(),
         genesis_time_ms: now_ms(),
-        usd_issuer: issuer,
+        usd_issuer: id("issuer")?,
         params: Params::default(),
         validators: vec![Validator {
             name: "devnet-validator".into(),
@@ -146,8 +152,16 @@ fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
             power: 1,
         }],
         accounts,
-        ..Default::default()
-    };
+        ..Genesis::default()
+    }
+    .with_spec_allocation(&SpecBeneficiaries {
+        private_sale: id("alice")?,
+        public_sale: id("bob")?,
+        core_team: id("carol")?,
+        advisors: id("dave")?,
+        liquidity: id("liquidity")?,
+        nft_owners: vec![id("alice")?, id("alice")?, id("bob")?],
+    })?;
     genesis.validate()?;
     // Written last: a directory with a genesis is a complete one.
     let tmp = data_dir.root.join("genesis.json.tmp");

@@ -4,6 +4,7 @@
 //! 1 the network refused or failed the transaction (the output carries the stable error code,
 //! docs/protocol.md); 2 anything else (bad arguments, unreachable node, I/O).
 
+mod allocation;
 mod commands;
 mod config;
 mod devnet;
@@ -48,6 +49,12 @@ pub enum Command {
     /// Read chain state.
     #[command(subcommand)]
     Query(commands::QueryCommand),
+    /// Genesis vesting grants (SPEC §2).
+    #[command(subcommand)]
+    Vesting(allocation::VestingCommand),
+    /// Genesis NFTs (SPEC §2).
+    #[command(subcommand)]
+    Nft(allocation::NftCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -131,5 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(args) => devnet::node(&settings, args, cli.json),
         Command::Tx(command) => commands::tx(&settings, command, cli.json),
         Command::Query(command) => commands::query(&settings, command, cli.json),
+        Command::Vesting(command) => allocation::vesting(&settings, command, cli.json),
+        Command::Nft(command) => allocation::nft(&settings, command, cli.json),
     }
 }

@@ -127,7 +127,10 @@ fn transfer_then_kill_9_then_resume_with_the_same_state() {
         .iter()
         .map(|a| a["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["alice", "bob", "carol", "issuer"]);
+    assert_eq!(
+        names,
+        ["alice", "bob", "carol", "dave", "issuer", "liquidity"]
+    );
 
     let sent = ok(vcity(
         &home,
@@ -457,4 +460,91 @@ fn keys_config_and_environment() {
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2), "unreachable node is exit 2");
+}
+
+#[test]
+fn the_spec_allocation_vesting_and_genesis_nfts_work_through_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+
+    let supply = ok(vcity(&home, Some(&api), &["query", "supply"]));
+    assert_eq!(supply["vcai_total"], "10000000000000000000000000000");
+    assert_eq!(supply["vcai_circulating"], "784890000000000000000000000");
+
+    // alice holds the Private Sale grant: its TGE part is paid, the rest releases monthly.
+    let vesting = ok(vcity(&home, Some(&api), &["vesting", "show", "alice"]));
+    assert_eq!(vesting["grants"][0]["allocation"], "private_sale");
+    assert_eq!(vesting["claimable"], "0");
+    let early = vcity(&home, Some(&api), &["vesting", "claim", "--from", "alice"]);
+    assert_eq!(early.code, 1, "{}", early.stdout);
+    assert_eq!(
+        early.json["code"], 16,
+        "nothing to claim yet: {}",
+        early.stdout
+    );
+
+    // Genesis NFTs: alice holds 1 and 2, bob holds 3; 25% is claimable at TGE.
+    let alice_nfts = ok(vcity(
+        &home,
+        Some(&api),
+        &["nft", "list", "--owner", "alice"],
+    ));
+    let ids: Vec<u64> = alice_nfts
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|n| n["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(alice_nfts[0]["claimable"], "2500000000000000000000");
+    let claimed = ok(vcity(
+        &home,
+        Some(&api),
+        &["nft", "claim", "--from", "alice", "--id", "1"],
+    ));
+    assert_eq!(claimed["ok"], true);
+    let again = vcity(
+        &home,
+        Some(&api),
+        &["nft", "claim", "--from", "alice", "--id", "1"],
+    );
+    assert_eq!(again.json["code"], 16, "{}", again.stdout);
+    let not_hers = vcity(
+        &home,
+        Some(&api),
+        &["nft", "claim", "--from", "alice", "--id", "3"],
+    );
+    assert_eq!(not_hers.json["code"], 10, "{}", not_hers.stdout);
+
+    // The claim right moves with the NFT.
+    ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "nft", "transfer", "--from", "alice", "--id", "2", "--to", "carol",
+        ],
+    ));
+    let moved = ok(vcity(&home, Some(&api), &["nft", "show", "2"]));
+    assert_eq!(moved["owner"], devnet.started["accounts"][2]["account"]);
+    ok(vcity(
+        &home,
+        Some(&api),
+        &["nft", "claim", "--from", "carol", "--id", "2"],
+    ));
+    let carol = ok(vcity(&home, Some(&api), &["query", "account", "carol"]));
+    let carol_vcai = carol["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| b["denom"] == "vcai")
+        .expect("vcai")["display"]
+        .clone();
+    assert_eq!(carol_vcai, "2500");
+
+    // NFT claims come out of Initial Liquidity, which is already circulating.
+    let supply = ok(vcity(&home, Some(&api), &["query", "supply"]));
+    assert_eq!(supply["vcai_circulating"], "784890000000000000000000000");
+    assert_eq!(supply["vcai_nft_reserve"], "25000000000000000000000");
 }

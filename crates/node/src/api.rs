@@ -31,6 +31,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/txs"),
     ("get", "/v1/txs/{hash}"),
     ("get", "/v1/accounts/{id}"),
+    ("get", "/v1/accounts/{id}/vesting"),
+    ("get", "/v1/supply"),
+    ("get", "/v1/nfts"),
+    ("get", "/v1/nfts/{id}"),
     ("get", "/v1/blocks/latest"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/proof"),
@@ -50,6 +54,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/txs", post(submit_tx))
         .route("/v1/txs/{hash}", get(get_tx))
         .route("/v1/accounts/{id}", get(get_account))
+        .route("/v1/accounts/{id}/vesting", get(get_vesting))
+        .route("/v1/supply", get(get_supply))
+        .route("/v1/nfts", get(get_nfts))
+        .route("/v1/nfts/{id}", get(get_nft))
         .route("/v1/blocks/latest", get(get_latest_block))
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/proof", get(get_proof))
@@ -177,6 +185,51 @@ async fn get_account(
         .parse()
         .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
     Ok(Json(node.account(&id)))
+}
+
+async fn get_vesting(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::VestingView> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
+    Ok(Json(node.vesting(&id)))
+}
+
+async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {
+    Json(node.supply())
+}
+
+#[derive(Debug, Deserialize)]
+struct NftQuery {
+    owner: Option<String>,
+}
+
+async fn get_nfts(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<NftQuery>,
+) -> ApiResult<Vec<vcity_types::api::NftView>> {
+    let owner = match query.owner {
+        Some(text) => Some(
+            text.parse::<AccountId>()
+                .map_err(|error| ApiFailure::bad_request(format!("bad owner: {error}")))?,
+        ),
+        None => None,
+    };
+    Ok(Json(node.nfts(owner.as_ref())))
+}
+
+async fn get_nft(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::NftView> {
+    let id: u32 = id
+        .parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad NFT id {id:?}")))?;
+    node.nft(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no Genesis NFT {id}")))
 }
 
 async fn get_latest_block(State(node): State<Arc<Node>>) -> ApiResult<vcity_types::api::BlockView> {

@@ -23,13 +23,15 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
-use vcity_ledger::{bank, chain, BlockContext, Execution, Genesis, Ledger, Mode, TxError};
+use vcity_ledger::{
+    bank, chain, nft, vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
+};
 use vcity_types::api::{
-    AccountView, BalanceView, BlockView, CommitSignatureView, HealthView, ProofView, StatusView,
-    TxStatus, TxView,
+    AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
+    ProofView, StatusView, SupplyView, TxStatus, TxView, VestingView,
 };
 use vcity_types::block::{next_beacon, Block, Header};
-use vcity_types::{codec, AccountId, Denom, Hash, Height};
+use vcity_types::{codec, AccountId, Amount, Denom, Hash, Height};
 
 /// A clock returning Unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -310,6 +312,73 @@ impl Node {
         }
     }
 
+    /// Where the VCAI is.
+    pub fn supply(&self) -> SupplyView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let vcai = |account: AccountId| bank::balance(ledger, &account, Denom::Vcai);
+        SupplyView {
+            vcai_total: bank::supply(ledger, Denom::Vcai),
+            vcai_circulating: vesting::circulating(ledger),
+            vcai_vesting: vcai(vesting::vesting_account()),
+            vcai_reserve: vcai(vesting::reserve_account()),
+            vcai_incentive_pool: vcai(vesting::incentive_pool_account()),
+            vcai_nft_reserve: vcai(nft::nft_reserve_account()),
+            usd_total: bank::supply(ledger, Denom::Usd),
+            height: ledger.height(),
+        }
+    }
+
+    /// An account's vesting grants.
+    pub fn vesting(&self, account: &AccountId) -> VestingView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let elapsed_s = vesting::elapsed_s(ledger);
+        let mut claimable = Amount::ZERO;
+        let grants = vesting::grants(ledger, account)
+            .into_iter()
+            .map(|grant| {
+                let now = grant.claimable(elapsed_s);
+                claimable = claimable.checked_add(now).unwrap_or(claimable);
+                GrantView {
+                    allocation: grant.allocation.clone(),
+                    total: grant.schedule.total,
+                    at_tge: grant.schedule.at_tge,
+                    cliff_s: grant.schedule.cliff_s,
+                    duration_s: grant.schedule.duration_s,
+                    step_s: grant.schedule.step_s,
+                    vested: grant.schedule.vested(elapsed_s),
+                    claimed: grant.claimed,
+                    claimable: now,
+                }
+            })
+            .collect();
+        VestingView {
+            account: *account,
+            elapsed_s,
+            grants,
+            claimable,
+            height: ledger.height(),
+        }
+    }
+
+    /// Genesis NFTs, all or one holder's, in id order.
+    pub fn nfts(&self, owner: Option<&AccountId>) -> Vec<NftView> {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        (1..=nft::count(ledger))
+            .filter_map(|id| nft::get(ledger, id))
+            .filter(|token| owner.is_none_or(|owner| token.owner == *owner))
+            .map(|token| nft_view(ledger, &token))
+            .collect()
+    }
+
+    /// One Genesis NFT.
+    pub fn nft(&self, id: u32) -> Option<NftView> {
+        let chain = self.read();
+        nft::get(&chain.ledger, id).map(|token| nft_view(&chain.ledger, &token))
+    }
+
     /// The committed height.
     pub fn height(&self) -> Height {
         self.read().ledger.height()
@@ -473,6 +542,21 @@ impl Node {
             },
         );
         Ok((id, proposal))
+    }
+}
+
+fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {
+    let entitlement = nft::entitlement(ledger);
+    let elapsed_s = vesting::elapsed_s(ledger);
+    NftView {
+        id: token.id,
+        owner: token.owner,
+        entitlement: entitlement.as_ref().map_or(Amount::ZERO, |s| s.total),
+        unlocked: entitlement
+            .as_ref()
+            .map_or(Amount::ZERO, |s| s.vested(elapsed_s)),
+        claimed: token.claimed,
+        claimable: nft::claimable(ledger, token),
     }
 }
 

@@ -4,8 +4,8 @@ use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 use vcity_types::api::{
-    AccountView, ApiError, BlockView, ProofView, StatusView, SubmitTxRequest, SubmitTxResponse,
-    TxView,
+    AccountView, ApiError, BlockView, NftView, ProofView, StatusView, SubmitTxRequest,
+    SubmitTxResponse, SupplyView, TxView, VestingView,
 };
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Hash};
@@ -138,6 +138,29 @@ impl Client {
     /// `GET /v1/accounts/{id}`.
     pub fn account(&self, id: &AccountId) -> Result<AccountView, ClientError> {
         self.get(&format!("/v1/accounts/{id}"))
+    }
+
+    /// `GET /v1/supply`.
+    pub fn supply(&self) -> Result<SupplyView, ClientError> {
+        self.get("/v1/supply")
+    }
+
+    /// `GET /v1/accounts/{id}/vesting`.
+    pub fn vesting(&self, id: &AccountId) -> Result<VestingView, ClientError> {
+        self.get(&format!("/v1/accounts/{id}/vesting"))
+    }
+
+    /// `GET /v1/nfts`, optionally one holder's.
+    pub fn nfts(&self, owner: Option<&AccountId>) -> Result<Vec<NftView>, ClientError> {
+        match owner {
+            Some(owner) => self.get(&format!("/v1/nfts?owner={owner}")),
+            None => self.get("/v1/nfts"),
+        }
+    }
+
+    /// `GET /v1/nfts/{id}`.
+    pub fn nft(&self, id: u32) -> Result<NftView, ClientError> {
+        self.get(&format!("/v1/nfts/{id}"))
     }
 
     /// `GET /v1/blocks/{height}`.

@@ -183,3 +183,79 @@ pub struct BlockSummaryView {
     /// State root after it.
     pub state_root: Hash,
 }
+
+/// `GET /v1/supply`: where the VCAI is (SPEC §2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SupplyView {
+    /// Total VCAI.
+    pub vcai_total: Amount,
+    /// Total minus the vesting, reserve and incentive-pool accounts.
+    pub vcai_circulating: Amount,
+    /// Locked in vesting grants.
+    pub vcai_vesting: Amount,
+    /// The Reserve & Governance Fund.
+    pub vcai_reserve: Amount,
+    /// The Ecosystem Incentive Pool.
+    pub vcai_incentive_pool: Amount,
+    /// Unclaimed Genesis NFT entitlements (counted as circulating: Initial Liquidity is 100% at TGE).
+    pub vcai_nft_reserve: Amount,
+    /// Total USD.
+    pub usd_total: Amount,
+    /// Height read at.
+    pub height: Height,
+}
+
+/// One vesting grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantView {
+    /// The allocation, e.g. `core_team`.
+    pub allocation: String,
+    /// The whole grant.
+    pub total: Amount,
+    /// Released at genesis (paid then).
+    pub at_tge: Amount,
+    /// Seconds after genesis before the linear release starts.
+    pub cliff_s: u64,
+    /// Length of the linear release.
+    pub duration_s: u64,
+    /// Release step.
+    pub step_s: u64,
+    /// Released so far, TGE part included.
+    pub vested: Amount,
+    /// Claimed after genesis.
+    pub claimed: Amount,
+    /// Claimable now.
+    pub claimable: Amount,
+}
+
+/// `GET /v1/accounts/{id}/vesting`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VestingView {
+    /// The beneficiary.
+    pub account: AccountId,
+    /// Seconds since genesis at the committed block.
+    pub elapsed_s: u64,
+    /// Its grants.
+    pub grants: Vec<GrantView>,
+    /// Sum of `claimable`.
+    pub claimable: Amount,
+    /// Height read at.
+    pub height: Height,
+}
+
+/// `GET /v1/nfts/{id}` and the items of `GET /v1/nfts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NftView {
+    /// The NFT.
+    pub id: u32,
+    /// Its holder.
+    pub owner: AccountId,
+    /// The whole entitlement.
+    pub entitlement: Amount,
+    /// Unlocked so far.
+    pub unlocked: Amount,
+    /// Claimed on it so far, by all holders.
+    pub claimed: Amount,
+    /// Claimable now by the holder.
+    pub claimable: Amount,
+}
