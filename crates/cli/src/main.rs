@@ -8,6 +8,7 @@ mod allocation;
 mod commands;
 mod config;
 mod devnet;
+mod escrow;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Genesis NFTs (SPEC §2).
     #[command(subcommand)]
     Nft(allocation::NftCommand),
+    /// Vote escrow: lock VCAI for veVCAI weight (SPEC §7).
+    #[command(subcommand)]
+    Ve(escrow::VeCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -140,5 +144,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(command) => commands::query(&settings, command, cli.json),
         Command::Vesting(command) => allocation::vesting(&settings, command, cli.json),
         Command::Nft(command) => allocation::nft(&settings, command, cli.json),
+        Command::Ve(command) => escrow::ve(&settings, command, cli.json),
     }
 }

@@ -548,3 +548,95 @@ fn the_spec_allocation_vesting_and_genesis_nfts_work_through_the_cli() {
     assert_eq!(supply["vcai_circulating"], "784890000000000000000000000");
     assert_eq!(supply["vcai_nft_reserve"], "25000000000000000000000");
 }
+
+#[test]
+fn vote_escrow_through_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+
+    let too_small = vcity(
+        &home,
+        Some(&api),
+        &[
+            "ve", "lock", "--from", "alice", "--amount", "999", "--weeks", "52",
+        ],
+    );
+    assert_eq!(too_small.json["code"], 17, "{}", too_small.stdout);
+    let too_long = vcity(
+        &home,
+        Some(&api),
+        &[
+            "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "209",
+        ],
+    );
+    assert_eq!(too_long.json["code"], 17, "{}", too_long.stdout);
+
+    let locked = ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "104",
+        ],
+    ));
+    assert_eq!(locked["ok"], true);
+    let twice = vcity(
+        &home,
+        Some(&api),
+        &[
+            "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "10",
+        ],
+    );
+    assert_eq!(
+        twice.json["code"], 17,
+        "one lock per account: {}",
+        twice.stdout
+    );
+
+    let view = ok(vcity(&home, Some(&api), &["ve", "show", "alice"]));
+    assert_eq!(view["amount"], "10000000000000000000000");
+    assert_eq!(view["unlock_week"], 104);
+    // sqrt(10,000) = 100, times (104 weeks minus the time already passed in week 0) / T_max: just under 49.8.
+    let weight: f64 = view["weight_display"]
+        .as_str()
+        .expect("weight")
+        .parse()
+        .expect("number");
+    assert!(weight > 49.0 && weight < 49.9, "{weight}");
+
+    ok(vcity(
+        &home,
+        Some(&api),
+        &["ve", "increase", "--from", "alice", "--amount", "30000"],
+    ));
+    ok(vcity(
+        &home,
+        Some(&api),
+        &["ve", "extend", "--from", "alice", "--weeks", "208"],
+    ));
+    let shorter = vcity(
+        &home,
+        Some(&api),
+        &["ve", "extend", "--from", "alice", "--weeks", "100"],
+    );
+    assert_eq!(
+        shorter.json["code"], 17,
+        "never shortened: {}",
+        shorter.stdout
+    );
+    let early = vcity(&home, Some(&api), &["ve", "withdraw", "--from", "alice"]);
+    assert_eq!(
+        early.json["code"], 17,
+        "withdraw only after unlock: {}",
+        early.stdout
+    );
+
+    let view = ok(vcity(&home, Some(&api), &["ve", "show", "alice"]));
+    let total = ok(vcity(&home, Some(&api), &["ve", "show"]));
+    assert_eq!(
+        total["total_weight"], view["weight"],
+        "alice is the only locker"
+    );
+    assert_eq!(total["locked_vcai"], "40000000000000000000000");
+}

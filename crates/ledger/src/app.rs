@@ -3,14 +3,16 @@
 //! ## Hook order (the one place it is written down)
 //!
 //! For each block:
-//! 1. `begin_block`: [`chain`] (records height, time, beacon).
+//! 1. `begin_block`: [`chain`] (records height, time, beacon), then [`ve`] (advances the total
+//!    vote-escrow weight over the week boundaries passed).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
 //!      charges the fee to the treasury. If either fails, the transaction cannot be included
 //!      (the proposer drops it; a block containing it is invalid).
 //!    - messages, all-or-nothing in a child overlay: each message goes to the component that
 //!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
-//!      `TransferNft`, `ClaimNft` → [`nft`]). A failing message rolls back
+//!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
+//!      [`ve`]). A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
 //! 3. `end_block`: invariants (supply conservation), then the new state root.
@@ -20,12 +22,13 @@
 //! [`bank`]: crate::bank
 //! [`vesting`]: crate::vesting
 //! [`nft`]: crate::nft
+//! [`ve`]: crate::ve
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
-use crate::{auth, bank, chain, invariants, nft, vesting};
+use crate::{auth, bank, chain, invariants, nft, ve, vesting};
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
@@ -263,6 +266,7 @@ impl Ledger {
         // 1. begin_block hooks.
         let mut hook = Overlay::new(&block);
         chain::begin_block(&mut hook, &context);
+        ve::begin_block(&mut hook);
         let (writes, events) = hook.into_parts();
         block.merge(writes, Vec::new());
         block_events.extend(events);
@@ -428,6 +432,10 @@ fn execute_message(
         Message::ClaimVesting(_) => vesting::execute_claim(state, sender),
         Message::TransferNft(message) => nft::execute_transfer(state, sender, message),
         Message::ClaimNft(message) => nft::execute_claim(state, sender, message),
+        Message::VeLock(message) => ve::execute_lock(state, sender, message),
+        Message::VeIncrease(message) => ve::execute_increase(state, sender, message),
+        Message::VeExtend(message) => ve::execute_extend(state, sender, message),
+        Message::VeWithdraw(_) => ve::execute_withdraw(state, sender),
     }
 }
 

@@ -96,6 +96,9 @@ pub enum TxError {
     /// Code 16.
     #[error("nothing to claim: {0}")]
     NothingToClaim(String),
+    /// Code 17.
+    #[error("invalid lock: {0}")]
+    InvalidLock(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -133,6 +136,7 @@ impl TxError {
             TxError::Overflow => 14,
             TxError::NotFound(_) => 15,
             TxError::NothingToClaim(_) => 16,
+            TxError::InvalidLock(_) => 17,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -158,6 +162,7 @@ impl TxError {
             TxError::Overflow => "overflow",
             TxError::NotFound(_) => "not_found",
             TxError::NothingToClaim(_) => "nothing_to_claim",
+            TxError::InvalidLock(_) => "invalid_lock",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -220,6 +225,7 @@ mod tests {
             TxError::Overflow,
             TxError::NotFound(String::new()),
             TxError::NothingToClaim(String::new()),
+            TxError::InvalidLock(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

@@ -14,7 +14,8 @@
 //!
 //! Components own their key spaces and are reached only through their functions:
 //! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
-//! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs).
+//! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
+//! [`ve`] (vote escrow).
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -31,6 +32,7 @@ mod invariants;
 pub mod nft;
 pub mod smt;
 pub mod state;
+pub mod ve;
 pub mod vesting;
 
 pub use app::{BlockContext, BlockError, Execution, Ledger, Mode, PreparedTx};

@@ -32,6 +32,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/txs/{hash}"),
     ("get", "/v1/accounts/{id}"),
     ("get", "/v1/accounts/{id}/vesting"),
+    ("get", "/v1/accounts/{id}/ve"),
+    ("get", "/v1/ve"),
     ("get", "/v1/supply"),
     ("get", "/v1/nfts"),
     ("get", "/v1/nfts/{id}"),
@@ -55,6 +57,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/txs/{hash}", get(get_tx))
         .route("/v1/accounts/{id}", get(get_account))
         .route("/v1/accounts/{id}/vesting", get(get_vesting))
+        .route("/v1/accounts/{id}/ve", get(get_ve_account))
+        .route("/v1/ve", get(get_ve_total))
         .route("/v1/supply", get(get_supply))
         .route("/v1/nfts", get(get_nfts))
         .route("/v1/nfts/{id}", get(get_nft))
@@ -195,6 +199,29 @@ async fn get_vesting(
         .parse()
         .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
     Ok(Json(node.vesting(&id)))
+}
+
+#[derive(Debug, Deserialize)]
+struct AtQuery {
+    at_s: Option<u64>,
+}
+
+async fn get_ve_total(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<AtQuery>,
+) -> Json<vcity_types::api::VeTotalView> {
+    Json(node.ve_total(query.at_s))
+}
+
+async fn get_ve_account(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    Query(query): Query<AtQuery>,
+) -> ApiResult<vcity_types::api::VeAccountView> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
+    Ok(Json(node.ve_account(&id, query.at_s)))
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

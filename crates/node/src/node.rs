@@ -24,11 +24,11 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, nft, vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
+    bank, chain, nft, ve, vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::api::{
     AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
-    ProofView, StatusView, SupplyView, TxStatus, TxView, VestingView,
+    ProofView, StatusView, SupplyView, TxStatus, TxView, VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::block::{next_beacon, Block, Header};
 use vcity_types::{codec, AccountId, Amount, Denom, Hash, Height};
@@ -362,6 +362,52 @@ impl Node {
         }
     }
 
+    /// The vote escrow's totals now or at a past time (seconds after genesis).
+    pub fn ve_total(&self, at_s: Option<u64>) -> VeTotalView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let elapsed_s = vesting::elapsed_s(ledger);
+        let at_s = at_s.unwrap_or(elapsed_s).min(elapsed_s);
+        let total = if at_s == elapsed_s {
+            ve::total_weight(ledger)
+        } else {
+            ve::total_weight_at(ledger, at_s)
+        };
+        VeTotalView {
+            total_weight: total.to_string(),
+            total_weight_display: weight_display(total),
+            locked_vcai: bank::balance(ledger, &ve::ve_account(), Denom::Vcai),
+            at_s,
+            elapsed_s,
+            current_week: elapsed_s / ve::WEEK_S,
+            height: ledger.height(),
+        }
+    }
+
+    /// An account's lock and weight now or at a past time.
+    pub fn ve_account(&self, account: &AccountId, at_s: Option<u64>) -> VeAccountView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let elapsed_s = vesting::elapsed_s(ledger);
+        let at_s = at_s.unwrap_or(elapsed_s).min(elapsed_s);
+        let lock = ve::lock(ledger, account);
+        let weight = if at_s == elapsed_s {
+            ve::weight(ledger, account)
+        } else {
+            ve::weight_at(ledger, account, at_s)
+        };
+        VeAccountView {
+            account: *account,
+            amount: lock.as_ref().map_or(Amount::ZERO, |l| l.amount),
+            end_s: lock.as_ref().map(|l| l.end_s),
+            unlock_week: lock.as_ref().map(|l| l.end_s / ve::WEEK_S),
+            weight: weight.to_string(),
+            weight_display: weight_display(weight),
+            at_s,
+            height: ledger.height(),
+        }
+    }
+
     /// Genesis NFTs, all or one holder's, in id order.
     pub fn nfts(&self, owner: Option<&AccountId>) -> Vec<NftView> {
         let chain = self.read();
@@ -543,6 +589,13 @@ impl Node {
         );
         Ok((id, proposal))
     }
+}
+
+/// A weight scaled by 10^27 as veVCAI with nine decimals (rounded down).
+fn weight_display(weight: u128) -> String {
+    let whole = weight / ve::WEIGHT_SCALE;
+    let fraction = (weight % ve::WEIGHT_SCALE) / 1_000_000_000_000_000_000;
+    format!("{whole}.{fraction:09}")
 }
 
 fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {

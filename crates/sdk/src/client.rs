@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 use vcity_types::api::{
     AccountView, ApiError, BlockView, NftView, ProofView, StatusView, SubmitTxRequest,
-    SubmitTxResponse, SupplyView, TxView, VestingView,
+    SubmitTxResponse, SupplyView, TxView, VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Hash};
@@ -148,6 +148,26 @@ impl Client {
     /// `GET /v1/accounts/{id}/vesting`.
     pub fn vesting(&self, id: &AccountId) -> Result<VestingView, ClientError> {
         self.get(&format!("/v1/accounts/{id}/vesting"))
+    }
+
+    /// `GET /v1/ve`, now or at `at_s` seconds after genesis.
+    pub fn ve_total(&self, at_s: Option<u64>) -> Result<VeTotalView, ClientError> {
+        match at_s {
+            Some(at_s) => self.get(&format!("/v1/ve?at_s={at_s}")),
+            None => self.get("/v1/ve"),
+        }
+    }
+
+    /// `GET /v1/accounts/{id}/ve`, now or at `at_s`.
+    pub fn ve_account(
+        &self,
+        id: &AccountId,
+        at_s: Option<u64>,
+    ) -> Result<VeAccountView, ClientError> {
+        match at_s {
+            Some(at_s) => self.get(&format!("/v1/accounts/{id}/ve?at_s={at_s}")),
+            None => self.get(&format!("/v1/accounts/{id}/ve")),
+        }
     }
 
     /// `GET /v1/nfts`, optionally one holder's.

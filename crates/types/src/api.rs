@@ -259,3 +259,43 @@ pub struct NftView {
     /// Claimable now by the holder.
     pub claimable: Amount,
 }
+
+/// `GET /v1/ve`: the vote escrow's totals (SPEC §7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VeTotalView {
+    /// Total weight at `at_s`, scaled by 10^27 (10^27 = one veVCAI).
+    pub total_weight: String,
+    /// The same in veVCAI, for people.
+    pub total_weight_display: String,
+    /// VCAI locked now.
+    pub locked_vcai: Amount,
+    /// The time asked about, seconds after genesis.
+    pub at_s: u64,
+    /// Seconds since genesis at the committed block.
+    pub elapsed_s: u64,
+    /// The current week (weeks after genesis).
+    pub current_week: u64,
+    /// Height read at.
+    pub height: Height,
+}
+
+/// `GET /v1/accounts/{id}/ve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VeAccountView {
+    /// The account.
+    pub account: AccountId,
+    /// VCAI locked (0 without a lock).
+    pub amount: Amount,
+    /// Unlock time, seconds after genesis (absent without a lock).
+    pub end_s: Option<u64>,
+    /// Unlock week (absent without a lock).
+    pub unlock_week: Option<u64>,
+    /// Weight at `at_s`, scaled by 10^27.
+    pub weight: String,
+    /// The same in veVCAI.
+    pub weight_display: String,
+    /// The time asked about, seconds after genesis.
+    pub at_s: u64,
+    /// Height read at.
+    pub height: Height,
+}

@@ -61,6 +61,22 @@ pub enum Event {
         /// New holder.
         to: AccountId,
     },
+    /// A vote-escrow lock was created, increased or extended; the new state.
+    VeLocked {
+        /// The account.
+        account: AccountId,
+        /// VCAI base units now locked.
+        amount: Amount,
+        /// Unlock time, seconds after genesis.
+        end_s: u64,
+    },
+    /// An expired lock was withdrawn.
+    VeWithdrawn {
+        /// The account.
+        account: AccountId,
+        /// VCAI base units returned.
+        amount: Amount,
+    },
     /// A Genesis NFT's unlocked VCAI was claimed.
     NftClaimed {
         /// The NFT.

@@ -67,6 +67,33 @@ pub struct ClaimNft {
     pub id: u32,
 }
 
+/// Lock VCAI in the vote escrow until a whole week after genesis (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VeLock {
+    /// VCAI base units.
+    pub amount: Amount,
+    /// Unlock at `unlock_week` weeks after genesis.
+    pub unlock_week: u32,
+}
+
+/// Add VCAI to the sender's lock, keeping its unlock time.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VeIncrease {
+    /// VCAI base units.
+    pub amount: Amount,
+}
+
+/// Move the sender's unlock time later.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VeExtend {
+    /// The new unlock week (weeks after genesis).
+    pub unlock_week: u32,
+}
+
+/// Take back the VCAI of an expired lock.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VeWithdraw {}
+
 /// A typed message. The borsh tag is the variant's position; see [`Message::tag`].
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -83,6 +110,14 @@ pub enum Message {
     TransferNft(TransferNft),
     /// Tag 5.
     ClaimNft(ClaimNft),
+    /// Tag 6.
+    VeLock(VeLock),
+    /// Tag 7.
+    VeIncrease(VeIncrease),
+    /// Tag 8.
+    VeExtend(VeExtend),
+    /// Tag 9.
+    VeWithdraw(VeWithdraw),
 }
 
 impl Message {
@@ -95,6 +130,10 @@ impl Message {
             Message::ClaimVesting(_) => 3,
             Message::TransferNft(_) => 4,
             Message::ClaimNft(_) => 5,
+            Message::VeLock(_) => 6,
+            Message::VeIncrease(_) => 7,
+            Message::VeExtend(_) => 8,
+            Message::VeWithdraw(_) => 9,
         }
     }
 
@@ -107,6 +146,10 @@ impl Message {
             Message::ClaimVesting(_) => "claim_vesting",
             Message::TransferNft(_) => "transfer_nft",
             Message::ClaimNft(_) => "claim_nft",
+            Message::VeLock(_) => "ve_lock",
+            Message::VeIncrease(_) => "ve_increase",
+            Message::VeExtend(_) => "ve_extend",
+            Message::VeWithdraw(_) => "ve_withdraw",
         }
     }
 }
@@ -127,6 +170,10 @@ impl BorshDeserialize for Message {
             3 => Message::ClaimVesting(ClaimVesting::deserialize_reader(reader)?),
             4 => Message::TransferNft(TransferNft::deserialize_reader(reader)?),
             5 => Message::ClaimNft(ClaimNft::deserialize_reader(reader)?),
+            6 => Message::VeLock(VeLock::deserialize_reader(reader)?),
+            7 => Message::VeIncrease(VeIncrease::deserialize_reader(reader)?),
+            8 => Message::VeExtend(VeExtend::deserialize_reader(reader)?),
+            9 => Message::VeWithdraw(VeWithdraw::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

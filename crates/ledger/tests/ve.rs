@@ -1,0 +1,189 @@
+//! Vote escrow against a brute-force reference: random sequences of lock, increase, extend and
+//! withdraw over random time steps. At every block the escrow's O(1) total equals the sum of every
+//! account's weight computed from its lock, and at the end every past total and every past account
+//! weight equals what was observed at that time.
+
+use ed25519_dalek::SigningKey;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use vcity_ledger::chain::Validator;
+use vcity_ledger::ve::{self, Lock, MAX_LOCK_S, WEEK_S};
+use vcity_ledger::{audit_supply, bank, BlockContext, Genesis, GenesisAccount, Ledger, Mode};
+use vcity_types::tx::{Message, TxBody, VeExtend, VeIncrease, VeLock, VeWithdraw};
+use vcity_types::{AccountId, Amount, Denom, Hash};
+
+const CHAIN: &str = "vcity-ve";
+const GENESIS_MS: u64 = 1_800_000_000_000;
+const USERS: u8 = 4;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn account(seed: u8) -> AccountId {
+    AccountId::from_public_key(&key(seed).verifying_key())
+}
+
+fn vcai(whole: u128) -> Amount {
+    Amount::whole(whole, Denom::Vcai).expect("fits")
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Lock { who: u8, whole: u128, weeks: u64 },
+    Increase { who: u8, whole: u128 },
+    Extend { who: u8, weeks: u64 },
+    Withdraw { who: u8 },
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    let who = 1..=USERS;
+    prop_oneof![
+        (who.clone(), 500u128..200_000, 0u64..215).prop_map(|(who, whole, weeks)| Action::Lock {
+            who,
+            whole,
+            weeks
+        }),
+        (who.clone(), 1u128..50_000).prop_map(|(who, whole)| Action::Increase { who, whole }),
+        (who.clone(), 0u64..215).prop_map(|(who, weeks)| Action::Extend { who, weeks }),
+        who.prop_map(|who| Action::Withdraw { who }),
+    ]
+}
+
+/// The reference: the rules of SPEC §7 written the simple way.
+fn model_apply(locks: &mut BTreeMap<u8, Lock>, now: u64, action: &Action) -> bool {
+    let unlock = |weeks: u64| {
+        let end = (now / WEEK_S + weeks) * WEEK_S;
+        (end >= now + WEEK_S && end <= now + MAX_LOCK_S).then_some(end)
+    };
+    match *action {
+        Action::Lock { who, whole, weeks } => {
+            if locks.contains_key(&who) || whole < 1_000 {
+                return false;
+            }
+            let Some(end_s) = unlock(weeks) else {
+                return false;
+            };
+            locks.insert(
+                who,
+                Lock {
+                    amount: vcai(whole),
+                    end_s,
+                    slope: ve::slope_of(vcai(whole)),
+                },
+            );
+            true
+        }
+        Action::Increase { who, whole } => match locks.get_mut(&who) {
+            Some(lock) if lock.end_s > now => {
+                lock.amount = lock.amount.checked_add(vcai(whole)).expect("fits");
+                lock.slope = ve::slope_of(lock.amount);
+                true
+            }
+            _ => false,
+        },
+        Action::Extend { who, weeks } => match (locks.get_mut(&who), unlock(weeks)) {
+            (Some(lock), Some(end_s)) if lock.end_s > now && end_s > lock.end_s => {
+                lock.end_s = end_s;
+                true
+            }
+            _ => false,
+        },
+        Action::Withdraw { who } => match locks.get(&who) {
+            Some(lock) if lock.end_s <= now => {
+                locks.remove(&who);
+                true
+            }
+            _ => false,
+        },
+    }
+}
+
+fn message(now: u64, action: &Action) -> (u8, Message) {
+    let week = |weeks: u64| u32::try_from(now / WEEK_S + weeks).expect("fits");
+    match *action {
+        Action::Lock { who, whole, weeks } => (
+            who,
+            Message::VeLock(VeLock {
+                amount: vcai(whole),
+                unlock_week: week(weeks),
+            }),
+        ),
+        Action::Increase { who, whole } => (
+            who,
+            Message::VeIncrease(VeIncrease {
+                amount: vcai(whole),
+            }),
+        ),
+        Action::Extend { who, weeks } => (
+            who,
+            Message::VeExtend(VeExtend {
+                unlock_week: week(weeks),
+            }),
+        ),
+        Action::Withdraw { who } => (who, Message::VeWithdraw(VeWithdraw {})),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn total_equals_the_sum_of_weights_at_every_block_and_in_the_past(
+        steps in proptest::collection::vec((0u64..(3 * WEEK_S), proptest::collection::vec(action(), 0..4)), 1..40)
+    ) {
+        let genesis = Genesis {
+            chain_id: CHAIN.into(),
+            genesis_time_ms: GENESIS_MS,
+            usd_issuer: account(9),
+            validators: vec![Validator { name: "v".into(), public_key: account(100), power: 1 }],
+            accounts: (1..=USERS)
+                .map(|seed| GenesisAccount { name: None, id: account(seed), vcai: vcai(100_000_000), usd: vcai(0).checked_add(Amount::new(1_000_000_000)).expect("fits") })
+                .collect(),
+            ..Default::default()
+        };
+        let mut ledger = Ledger::from_genesis(&genesis).expect("genesis");
+        let mut nonces = BTreeMap::new();
+        let mut model: BTreeMap<u8, Lock> = BTreeMap::new();
+        let mut now = 0u64;
+        let mut observed: Vec<(u64, u128, Vec<u128>)> = Vec::new();
+        for (advance, actions) in steps {
+            now += advance;
+            let mut txs = Vec::new();
+            let mut expected = Vec::new();
+            for action in &actions {
+                let (who, message) = message(now, action);
+                let nonce = nonces.entry(who).or_insert(0u64);
+                let body = TxBody { chain_id: CHAIN.into(), sender: account(who), nonce: *nonce, fee: Amount::new(1_000), messages: vec![message] };
+                *nonce += 1;
+                txs.push(ledger.prepare(body.sign(&key(who)).to_bytes()).expect("well-formed"));
+                expected.push(model_apply(&mut model, now, action));
+            }
+            let context = BlockContext { height: ledger.height().next(), time_ms: GENESIS_MS + now * 1_000, beacon: Hash::ZERO, proposer: account(100) };
+            let execution = ledger.execute(context, txs, Mode::Verify).expect("valid block");
+            ledger.commit(&execution);
+            audit_supply(ledger.state()).expect("supply conserved");
+            for ((receipt, expected), action) in execution.receipts.iter().zip(expected).zip(&actions) {
+                prop_assert_eq!(receipt.code == 0, expected, "{:?}: {}", action, receipt.error);
+            }
+            let state = ledger.state();
+            let weights: Vec<u128> = (1..=USERS).map(|who| ve::weight(state, &account(who))).collect();
+            for who in 1..=USERS {
+                prop_assert_eq!(ve::lock(state, &account(who)), model.get(&who).cloned());
+            }
+            let brute: u128 = model.values().map(|lock| lock.weight_at(now)).sum();
+            prop_assert_eq!(ve::total_weight(state), brute);
+            prop_assert_eq!(weights.iter().sum::<u128>(), brute);
+            let locked: Amount = model.values().fold(Amount::ZERO, |sum, lock| sum.checked_add(lock.amount).expect("fits"));
+            prop_assert_eq!(bank::balance(state, &ve::ve_account(), Denom::Vcai), locked);
+            observed.push((now, brute, weights));
+        }
+        let state = ledger.state();
+        for (t, total, weights) in observed {
+            prop_assert_eq!(ve::total_weight_at(state, t), total, "total at {}", t);
+            for (index, weight) in weights.iter().enumerate() {
+                prop_assert_eq!(ve::weight_at(state, &account(index as u8 + 1), t), *weight);
+            }
+        }
+    }
+}
