@@ -26,15 +26,14 @@ pub const DEVNET_CHAIN_ID: &str = "vcity-devnet";
 
 /// Dev accounts and their genesis USD. Their VCAI comes from the SPEC §2 allocation: alice
 /// holds the Private Sale grant, bob the Public Sale, carol the Core Team, dave the Strategic
-/// Advisors; `liquidity` receives the Initial Liquidity not reserved for Genesis NFTs; alice holds
-/// NFTs 1 and 2 and bob NFT 3.
+/// Advisors; the Initial Liquidity not reserved for Genesis NFTs seeds the VCAI/USD pool (its
+/// shares belong to the treasury); alice holds NFTs 1 and 2 and bob NFT 3.
 const DEV_ACCOUNTS: &[(&str, u128)] = &[
     ("alice", 100_000),
     ("bob", 100_000),
     ("carol", 100_000),
     ("dave", 100_000),
     ("issuer", 1_000),
-    ("liquidity", 0),
 ];
 
 /// `vcity devnet` options.
@@ -159,8 +158,11 @@ fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
         public_sale: id("bob")?,
         core_team: id("carol")?,
         advisors: id("dave")?,
-        liquidity: id("liquidity")?,
+        liquidity: id("issuer")?,
         nft_owners: vec![id("alice")?, id("alice")?, id("bob")?],
+        // 99,970,000 VCAI (Initial Liquidity less three NFTs' 30,000) against 9,997,000 USD:
+        // the pool opens at 0.10 USD per VCAI.
+        pool_usd: Amount::whole(9_997_000, Denom::Usd)?,
     })?;
     genesis.validate()?;
     // Written last: a directory with a genesis is a complete one.

@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod devnet;
 mod escrow;
+mod market;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Vote escrow: lock VCAI for veVCAI weight (SPEC §7).
     #[command(subcommand)]
     Ve(escrow::VeCommand),
+    /// The VCAI/USD pool: price, swaps, liquidity (SPEC §8).
+    #[command(subcommand)]
+    Pool(market::PoolCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -145,5 +149,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Vesting(command) => allocation::vesting(&settings, command, cli.json),
         Command::Nft(command) => allocation::nft(&settings, command, cli.json),
         Command::Ve(command) => escrow::ve(&settings, command, cli.json),
+        Command::Pool(command) => market::pool_command(&settings, command, cli.json),
     }
 }

@@ -12,7 +12,8 @@
 //!    - messages, all-or-nothing in a child overlay: each message goes to the component that
 //!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
 //!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
-//!      [`ve`]). A failing message rolls back
+//!      [`ve`]; `AddLiquidity`, `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]).
+//!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
 //! 3. `end_block`: invariants (supply conservation), then the new state root.
@@ -23,12 +24,13 @@
 //! [`vesting`]: crate::vesting
 //! [`nft`]: crate::nft
 //! [`ve`]: crate::ve
+//! [`pool`]: crate::pool
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
-use crate::{auth, bank, chain, invariants, nft, ve, vesting};
+use crate::{auth, bank, chain, invariants, nft, pool, ve, vesting};
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
@@ -436,6 +438,10 @@ fn execute_message(
         Message::VeIncrease(message) => ve::execute_increase(state, sender, message),
         Message::VeExtend(message) => ve::execute_extend(state, sender, message),
         Message::VeWithdraw(_) => ve::execute_withdraw(state, sender),
+        Message::AddLiquidity(message) => pool::execute_add(state, sender, message),
+        Message::RemoveLiquidity(message) => pool::execute_remove(state, sender, message),
+        Message::SwapExactIn(message) => pool::execute_swap_exact_in(state, sender, message),
+        Message::SwapExactOut(message) => pool::execute_swap_exact_out(state, sender, message),
     }
 }
 

@@ -99,6 +99,12 @@ pub enum TxError {
     /// Code 17.
     #[error("invalid lock: {0}")]
     InvalidLock(String),
+    /// Code 18.
+    #[error("slippage: {0}")]
+    Slippage(String),
+    /// Code 19.
+    #[error("insufficient liquidity: {0}")]
+    InsufficientLiquidity(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -137,6 +143,8 @@ impl TxError {
             TxError::NotFound(_) => 15,
             TxError::NothingToClaim(_) => 16,
             TxError::InvalidLock(_) => 17,
+            TxError::Slippage(_) => 18,
+            TxError::InsufficientLiquidity(_) => 19,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -163,6 +171,8 @@ impl TxError {
             TxError::NotFound(_) => "not_found",
             TxError::NothingToClaim(_) => "nothing_to_claim",
             TxError::InvalidLock(_) => "invalid_lock",
+            TxError::Slippage(_) => "slippage",
+            TxError::InsufficientLiquidity(_) => "insufficient_liquidity",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -226,6 +236,8 @@ mod tests {
             TxError::NotFound(String::new()),
             TxError::NothingToClaim(String::new()),
             TxError::InvalidLock(String::new()),
+            TxError::Slippage(String::new()),
+            TxError::InsufficientLiquidity(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

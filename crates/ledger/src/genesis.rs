@@ -6,6 +6,7 @@
 //! defaults, so older genesis files keep loading.
 
 use crate::chain::{Params, Validator};
+use crate::error::TxError;
 use crate::state::{Overlay, State, Writes};
 use crate::vesting::Schedule;
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,18 @@ pub struct Genesis {
     /// Genesis NFTs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genesis_nfts: Option<GenesisNfts>,
+    /// The VCAI/USD pool seed; its shares belong to the treasury.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<GenesisPool>,
+}
+
+/// The pool seed (SPEC §8: from Initial Liquidity and a USD amount in genesis config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisPool {
+    /// VCAI base units.
+    pub vcai: Amount,
+    /// USD base units (minted for the seed: the bridge's opening deposit).
+    pub usd: Amount,
 }
 
 fn is_zero(amount: &Amount) -> bool {
@@ -250,6 +263,14 @@ impl Genesis {
             crate::nft::init(&mut overlay, &nfts.entitlement, &nfts.owners)
                 .map_err(|error| GenesisError::Invalid(error.to_string()))?;
         }
+        if let Some(pool) = &self.pool {
+            let treasury = crate::bank::treasury();
+            let invalid = |error: TxError| GenesisError::Invalid(format!("pool seed: {error}"));
+            crate::bank::mint(&mut overlay, &treasury, Denom::Vcai, pool.vcai).map_err(invalid)?;
+            crate::bank::mint(&mut overlay, &treasury, Denom::Usd, pool.usd).map_err(invalid)?;
+            crate::pool::seed(&mut overlay, &treasury, &treasury, pool.vcai, pool.usd)
+                .map_err(invalid)?;
+        }
         let (writes, _events): (Writes, _) = overlay.into_parts();
         let mut state = State::default();
         state.apply(&writes);
@@ -272,6 +293,9 @@ pub struct SpecBeneficiaries {
     pub liquidity: AccountId,
     /// The first holder of each Genesis NFT (at most 3,000).
     pub nft_owners: Vec<AccountId>,
+    /// USD paired with the Initial Liquidity in the pool seed; zero leaves the pool unseeded and
+    /// gives that VCAI to `liquidity` instead.
+    pub pool_usd: Amount,
 }
 
 impl Genesis {
@@ -340,7 +364,24 @@ impl Genesis {
         let liquidity = vcai(100_000_000)?
             .checked_sub(nft_reserve)
             .map_err(|_| GenesisError::Overflow)?;
-        match self.accounts.iter_mut().find(|a| a.id == who.liquidity) {
+        if !who.pool_usd.is_zero() {
+            self.pool = Some(GenesisPool {
+                vcai: liquidity,
+                usd: who.pool_usd,
+            });
+        } else {
+            self.credit_vcai(who.liquidity, liquidity)?;
+        }
+        self.genesis_nfts = Some(GenesisNfts {
+            entitlement,
+            owners: who.nft_owners.clone(),
+        });
+        Ok(self)
+    }
+
+    fn credit_vcai(&mut self, id: AccountId, amount: Amount) -> Result<(), GenesisError> {
+        let liquidity = amount;
+        match self.accounts.iter_mut().find(|a| a.id == id) {
             Some(account) => {
                 account.vcai = account
                     .vcai
@@ -349,15 +390,11 @@ impl Genesis {
             }
             None => self.accounts.push(GenesisAccount {
                 name: Some("initial_liquidity".into()),
-                id: who.liquidity,
+                id,
                 vcai: liquidity,
                 usd: Amount::ZERO,
             }),
         }
-        self.genesis_nfts = Some(GenesisNfts {
-            entitlement,
-            owners: who.nft_owners.clone(),
-        });
-        Ok(self)
+        Ok(())
     }
 }

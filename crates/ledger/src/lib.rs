@@ -15,7 +15,7 @@
 //! Components own their key spaces and are reached only through their functions:
 //! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
 //! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
-//! [`ve`] (vote escrow).
+//! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool).
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -30,6 +30,7 @@ mod error;
 pub mod genesis;
 mod invariants;
 pub mod nft;
+pub mod pool;
 pub mod smt;
 pub mod state;
 pub mod ve;

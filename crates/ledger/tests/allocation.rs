@@ -55,6 +55,7 @@ fn genesis() -> Genesis {
         advisors: account(4),
         liquidity: account(5),
         nft_owners: vec![account(6), account(6), account(7)],
+        pool_usd: Amount::ZERO,
     })
     .expect("spec allocation")
 }

@@ -34,6 +34,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{id}/vesting"),
     ("get", "/v1/accounts/{id}/ve"),
     ("get", "/v1/ve"),
+    ("get", "/v1/pool"),
+    ("get", "/v1/accounts/{id}/pool"),
     ("get", "/v1/supply"),
     ("get", "/v1/nfts"),
     ("get", "/v1/nfts/{id}"),
@@ -59,6 +61,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/accounts/{id}/vesting", get(get_vesting))
         .route("/v1/accounts/{id}/ve", get(get_ve_account))
         .route("/v1/ve", get(get_ve_total))
+        .route("/v1/pool", get(get_pool))
+        .route("/v1/accounts/{id}/pool", get(get_pool_position))
         .route("/v1/supply", get(get_supply))
         .route("/v1/nfts", get(get_nfts))
         .route("/v1/nfts/{id}", get(get_nft))
@@ -222,6 +226,20 @@ async fn get_ve_account(
         .parse()
         .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
     Ok(Json(node.ve_account(&id, query.at_s)))
+}
+
+async fn get_pool(State(node): State<Arc<Node>>) -> Json<vcity_types::api::PoolView> {
+    Json(node.pool())
+}
+
+async fn get_pool_position(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::PoolPositionView> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
+    Ok(Json(node.pool_position(&id)))
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

@@ -24,11 +24,12 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, nft, ve, vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
+    bank, chain, nft, pool, ve, vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::api::{
     AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
-    ProofView, StatusView, SupplyView, TxStatus, TxView, VeAccountView, VeTotalView, VestingView,
+    PoolPositionView, PoolView, ProofView, StatusView, SupplyView, TxStatus, TxView, VeAccountView,
+    VeTotalView, VestingView,
 };
 use vcity_types::block::{next_beacon, Block, Header};
 use vcity_types::{codec, AccountId, Amount, Denom, Hash, Height};
@@ -404,6 +405,56 @@ impl Node {
             weight: weight.to_string(),
             weight_display: weight_display(weight),
             at_s,
+            height: ledger.height(),
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> PoolView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let reserves = pool::reserves(ledger);
+        let spot = pool::spot_price(&reserves);
+        let elapsed_s = vesting::elapsed_s(ledger);
+        PoolView {
+            vcai_reserve: reserves.vcai,
+            usd_reserve: reserves.usd,
+            total_shares: pool::total_shares(ledger),
+            // Scaled by 10^30 in base units = USD per VCAI scaled by 10^18.
+            price_usd_per_vcai: Amount::new(spot).to_decimal(Denom::Vcai),
+            spot_price_scaled: spot.to_string(),
+            twap_cumulative: pool::cumulative_at(ledger, elapsed_s).to_string(),
+            elapsed_s,
+            fee_bps: pool::params(ledger).fee_bps,
+            height: ledger.height(),
+        }
+    }
+
+    /// An account's LP position.
+    pub fn pool_position(&self, account: &AccountId) -> PoolPositionView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let reserves = pool::reserves(ledger);
+        let total = pool::total_shares(ledger);
+        let shares = pool::shares(ledger, account);
+        let part = |reserve: Amount| {
+            if total.is_zero() {
+                Amount::ZERO
+            } else {
+                reserve
+                    .mul_div(
+                        shares.base_units(),
+                        total.base_units(),
+                        vcity_types::Rounding::Down,
+                    )
+                    .unwrap_or(Amount::ZERO)
+            }
+        };
+        PoolPositionView {
+            account: *account,
+            shares,
+            vcai: part(reserves.vcai),
+            usd: part(reserves.usd),
             height: ledger.height(),
         }
     }

@@ -4,8 +4,8 @@ use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 use vcity_types::api::{
-    AccountView, ApiError, BlockView, NftView, ProofView, StatusView, SubmitTxRequest,
-    SubmitTxResponse, SupplyView, TxView, VeAccountView, VeTotalView, VestingView,
+    AccountView, ApiError, BlockView, NftView, PoolPositionView, PoolView, ProofView, StatusView,
+    SubmitTxRequest, SubmitTxResponse, SupplyView, TxView, VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Hash};
@@ -168,6 +168,16 @@ impl Client {
             Some(at_s) => self.get(&format!("/v1/accounts/{id}/ve?at_s={at_s}")),
             None => self.get(&format!("/v1/accounts/{id}/ve")),
         }
+    }
+
+    /// `GET /v1/pool`.
+    pub fn pool(&self) -> Result<PoolView, ClientError> {
+        self.get("/v1/pool")
+    }
+
+    /// `GET /v1/accounts/{id}/pool`.
+    pub fn pool_position(&self, id: &AccountId) -> Result<PoolPositionView, ClientError> {
+        self.get(&format!("/v1/accounts/{id}/pool"))
     }
 
     /// `GET /v1/nfts`, optionally one holder's.

@@ -168,8 +168,8 @@ impl Amount {
             })
     }
 
-    /// `self × numerator / denominator`, rounded as named. Errors if the product overflows 128 bits
-    /// or the denominator is zero.
+    /// `self × numerator / denominator`, rounded as named, with a 256-bit intermediate product.
+    /// Errors if the result exceeds 128 bits or the denominator is zero.
     pub fn mul_div(
         self,
         numerator: u128,
@@ -179,17 +179,9 @@ impl Amount {
         if denominator == 0 {
             return Err(AmountError::DivisionByZero);
         }
-        let product = self.0.checked_mul(numerator).ok_or(AmountError::Overflow)?;
-        let quotient = product / denominator;
-        let remainder = product % denominator;
-        let result = match rounding {
-            Rounding::Down => quotient,
-            Rounding::Up if remainder > 0 => {
-                quotient.checked_add(1).ok_or(AmountError::Overflow)?
-            }
-            Rounding::Up => quotient,
-        };
-        Ok(Amount(result))
+        crate::wide::mul_div(self.0, numerator, denominator, rounding)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// Parses a decimal amount of whole units ("12", "0.5", "1_000.25") into base units. More

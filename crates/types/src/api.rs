@@ -299,3 +299,41 @@ pub struct VeAccountView {
     /// Height read at.
     pub height: Height,
 }
+
+/// `GET /v1/pool`: the VCAI/USD pool (SPEC §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolView {
+    /// VCAI reserve.
+    pub vcai_reserve: Amount,
+    /// USD reserve.
+    pub usd_reserve: Amount,
+    /// All LP shares (1,000 of them locked forever).
+    pub total_shares: Amount,
+    /// Spot price in USD per VCAI, decimal.
+    pub price_usd_per_vcai: String,
+    /// Spot price, USD base units per VCAI base unit × 10^30.
+    pub spot_price_scaled: String,
+    /// The time-weighted price accumulator extended to now (wrapping).
+    pub twap_cumulative: String,
+    /// Seconds since genesis at the committed block.
+    pub elapsed_s: u64,
+    /// Swap fee, basis points.
+    pub fee_bps: u32,
+    /// Height read at.
+    pub height: Height,
+}
+
+/// `GET /v1/accounts/{id}/pool`: an account's LP position.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolPositionView {
+    /// The account.
+    pub account: AccountId,
+    /// Its shares.
+    pub shares: Amount,
+    /// Its part of the VCAI reserve (rounded down).
+    pub vcai: Amount,
+    /// Its part of the USD reserve (rounded down).
+    pub usd: Amount,
+    /// Height read at.
+    pub height: Height,
+}

@@ -77,6 +77,39 @@ pub enum Event {
         /// VCAI base units returned.
         amount: Amount,
     },
+    /// A swap in the VCAI/USD pool.
+    Swapped {
+        /// Who swapped.
+        account: AccountId,
+        /// Paid in.
+        denom_in: Denom,
+        /// Base units in.
+        amount_in: Amount,
+        /// Base units of the other denomination out.
+        amount_out: Amount,
+    },
+    /// Liquidity deposited.
+    LiquidityAdded {
+        /// Who.
+        account: AccountId,
+        /// VCAI in.
+        vcai: Amount,
+        /// USD in.
+        usd: Amount,
+        /// Shares minted.
+        shares: Amount,
+    },
+    /// Liquidity withdrawn.
+    LiquidityRemoved {
+        /// Who.
+        account: AccountId,
+        /// VCAI out.
+        vcai: Amount,
+        /// USD out.
+        usd: Amount,
+        /// Shares burned.
+        shares: Amount,
+    },
     /// A Genesis NFT's unlocked VCAI was claimed.
     NftClaimed {
         /// The NFT.

@@ -25,6 +25,7 @@ pub mod keyfile;
 pub mod merkle;
 pub mod receipt;
 pub mod tx;
+pub mod wide;
 
 pub use amount::{Amount, AmountError, Denom, Rounding};
 pub use did::{Did, DidError};

@@ -94,6 +94,50 @@ pub struct VeExtend {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct VeWithdraw {}
 
+/// Deposit VCAI and USD into the pool for LP shares, at the pool's ratio (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AddLiquidity {
+    /// Most VCAI to deposit.
+    pub vcai_max: Amount,
+    /// Most USD to deposit.
+    pub usd_max: Amount,
+    /// Fewest shares acceptable (slippage bound).
+    pub min_shares: Amount,
+}
+
+/// Burn LP shares for their part of both reserves.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RemoveLiquidity {
+    /// Shares to burn.
+    pub shares: Amount,
+    /// Fewest VCAI acceptable.
+    pub min_vcai: Amount,
+    /// Fewest USD acceptable.
+    pub min_usd: Amount,
+}
+
+/// Swap an exact input for at least `min_out` of the other denomination.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SwapExactIn {
+    /// What is paid in.
+    pub denom_in: Denom,
+    /// How much.
+    pub amount_in: Amount,
+    /// Fewest units of the other denomination acceptable.
+    pub min_out: Amount,
+}
+
+/// Swap at most `max_in` for an exact output.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SwapExactOut {
+    /// What is received.
+    pub denom_out: Denom,
+    /// How much.
+    pub amount_out: Amount,
+    /// Most units of the other denomination to pay.
+    pub max_in: Amount,
+}
+
 /// A typed message. The borsh tag is the variant's position; see [`Message::tag`].
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -118,6 +162,14 @@ pub enum Message {
     VeExtend(VeExtend),
     /// Tag 9.
     VeWithdraw(VeWithdraw),
+    /// Tag 10.
+    AddLiquidity(AddLiquidity),
+    /// Tag 11.
+    RemoveLiquidity(RemoveLiquidity),
+    /// Tag 12.
+    SwapExactIn(SwapExactIn),
+    /// Tag 13.
+    SwapExactOut(SwapExactOut),
 }
 
 impl Message {
@@ -134,6 +186,10 @@ impl Message {
             Message::VeIncrease(_) => 7,
             Message::VeExtend(_) => 8,
             Message::VeWithdraw(_) => 9,
+            Message::AddLiquidity(_) => 10,
+            Message::RemoveLiquidity(_) => 11,
+            Message::SwapExactIn(_) => 12,
+            Message::SwapExactOut(_) => 13,
         }
     }
 
@@ -150,6 +206,10 @@ impl Message {
             Message::VeIncrease(_) => "ve_increase",
             Message::VeExtend(_) => "ve_extend",
             Message::VeWithdraw(_) => "ve_withdraw",
+            Message::AddLiquidity(_) => "add_liquidity",
+            Message::RemoveLiquidity(_) => "remove_liquidity",
+            Message::SwapExactIn(_) => "swap_exact_in",
+            Message::SwapExactOut(_) => "swap_exact_out",
         }
     }
 }
@@ -174,6 +234,10 @@ impl BorshDeserialize for Message {
             7 => Message::VeIncrease(VeIncrease::deserialize_reader(reader)?),
             8 => Message::VeExtend(VeExtend::deserialize_reader(reader)?),
             9 => Message::VeWithdraw(VeWithdraw::deserialize_reader(reader)?),
+            10 => Message::AddLiquidity(AddLiquidity::deserialize_reader(reader)?),
+            11 => Message::RemoveLiquidity(RemoveLiquidity::deserialize_reader(reader)?),
+            12 => Message::SwapExactIn(SwapExactIn::deserialize_reader(reader)?),
+            13 => Message::SwapExactOut(SwapExactOut::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
