@@ -4,7 +4,10 @@
 //!
 //! For each block:
 //! 1. `begin_block`: [`chain`] (records height, time, beacon), then [`ve`] (advances the total
-//!    vote-escrow weight over the week boundaries passed).
+//!    vote-escrow weight over the week boundaries passed), then [`treasury`] (rolls the buyback
+//!    interval over, handing the last interval's VCAI to the distributor, and buys this block's
+//!    slice), then [`rewards`] (snapshots at week boundaries, then releases this block's share of
+//!    the stream to the current weights).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
 //!      charges the fee to the treasury. If either fails, the transaction cannot be included
@@ -12,7 +15,8 @@
 //!    - messages, all-or-nothing in a child overlay: each message goes to the component that
 //!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
 //!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
-//!      [`ve`]; `AddLiquidity`, `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]).
+//!      [`ve`], which first settles the account in [`rewards`]; `AddLiquidity`,
+//!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]; `ClaimRewards` → [`rewards`]).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
@@ -25,12 +29,14 @@
 //! [`nft`]: crate::nft
 //! [`ve`]: crate::ve
 //! [`pool`]: crate::pool
+//! [`treasury`]: crate::treasury
+//! [`rewards`]: crate::rewards
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
-use crate::{auth, bank, chain, invariants, nft, pool, ve, vesting};
+use crate::{auth, bank, chain, invariants, nft, pool, rewards, treasury, ve, vesting};
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
@@ -269,6 +275,8 @@ impl Ledger {
         let mut hook = Overlay::new(&block);
         chain::begin_block(&mut hook, &context);
         ve::begin_block(&mut hook);
+        treasury::begin_block(&mut hook);
+        rewards::begin_block(&mut hook);
         let (writes, events) = hook.into_parts();
         block.merge(writes, Vec::new());
         block_events.extend(events);
@@ -442,6 +450,7 @@ fn execute_message(
         Message::RemoveLiquidity(message) => pool::execute_remove(state, sender, message),
         Message::SwapExactIn(message) => pool::execute_swap_exact_in(state, sender, message),
         Message::SwapExactOut(message) => pool::execute_swap_exact_out(state, sender, message),
+        Message::ClaimRewards(_) => rewards::execute_claim(state, sender),
     }
 }
 

@@ -15,7 +15,8 @@
 //! Components own their key spaces and are reached only through their functions:
 //! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
 //! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
-//! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool).
+//! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool), [`treasury`] (the
+//! buyback), [`rewards`] (the per-block distributor).
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -31,8 +32,10 @@ pub mod genesis;
 mod invariants;
 pub mod nft;
 pub mod pool;
+pub mod rewards;
 pub mod smt;
 pub mod state;
+pub mod treasury;
 pub mod ve;
 pub mod vesting;
 

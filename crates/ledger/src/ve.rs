@@ -358,6 +358,7 @@ pub(crate) fn execute_lock(
         )));
     }
     let end_s = unlock_time(message.unlock_week, now)?;
+    crate::rewards::settle(state, sender);
     bank::transfer(state, sender, &ve_account(), Denom::Vcai, message.amount)?;
     let new = Lock {
         amount: message.amount,
@@ -393,6 +394,7 @@ pub(crate) fn execute_increase(
 ) -> Result<(), TxError> {
     let now = elapsed_s(state);
     let old = live_lock(state, sender, now)?;
+    crate::rewards::settle(state, sender);
     bank::transfer(state, sender, &ve_account(), Denom::Vcai, message.amount)?;
     let amount = old.amount.checked_add(message.amount)?;
     let new = Lock {
@@ -425,6 +427,7 @@ pub(crate) fn execute_extend(
             old.end_s
         )));
     }
+    crate::rewards::settle(state, sender);
     let new = Lock {
         end_s,
         ..old.clone()
@@ -450,6 +453,7 @@ pub(crate) fn execute_withdraw(state: &mut Overlay<'_>, sender: &AccountId) -> R
             old.end_s
         )));
     }
+    crate::rewards::settle(state, sender);
     checkpoint(state, sender, Some(&old), None, now);
     state.delete(lock_key(sender));
     bank::transfer(state, &ve_account(), sender, Denom::Vcai, old.amount)?;

@@ -110,6 +110,13 @@ pub enum Event {
         /// Shares burned.
         shares: Amount,
     },
+    /// Buyback VCAI earned by a lock was claimed.
+    RewardsClaimed {
+        /// The locker.
+        account: AccountId,
+        /// VCAI base units.
+        amount: Amount,
+    },
     /// A Genesis NFT's unlocked VCAI was claimed.
     NftClaimed {
         /// The NFT.

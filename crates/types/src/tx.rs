@@ -138,6 +138,10 @@ pub struct SwapExactOut {
     pub max_in: Amount,
 }
 
+/// Claim the buyback VCAI the sender's vote-escrow lock has earned (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ClaimRewards {}
+
 /// A typed message. The borsh tag is the variant's position; see [`Message::tag`].
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -170,6 +174,8 @@ pub enum Message {
     SwapExactIn(SwapExactIn),
     /// Tag 13.
     SwapExactOut(SwapExactOut),
+    /// Tag 14.
+    ClaimRewards(ClaimRewards),
 }
 
 impl Message {
@@ -190,6 +196,7 @@ impl Message {
             Message::RemoveLiquidity(_) => 11,
             Message::SwapExactIn(_) => 12,
             Message::SwapExactOut(_) => 13,
+            Message::ClaimRewards(_) => 14,
         }
     }
 
@@ -210,6 +217,7 @@ impl Message {
             Message::RemoveLiquidity(_) => "remove_liquidity",
             Message::SwapExactIn(_) => "swap_exact_in",
             Message::SwapExactOut(_) => "swap_exact_out",
+            Message::ClaimRewards(_) => "claim_rewards",
         }
     }
 }
@@ -238,6 +246,7 @@ impl BorshDeserialize for Message {
             11 => Message::RemoveLiquidity(RemoveLiquidity::deserialize_reader(reader)?),
             12 => Message::SwapExactIn(SwapExactIn::deserialize_reader(reader)?),
             13 => Message::SwapExactOut(SwapExactOut::deserialize_reader(reader)?),
+            14 => Message::ClaimRewards(ClaimRewards::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

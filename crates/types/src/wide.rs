@@ -111,3 +111,146 @@ mod tests {
         }
     }
 }
+
+/// An unsigned 256-bit integer for accumulators whose products outgrow u128. Only the
+/// operations the ledger needs, all checked.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
+pub struct U256 {
+    /// High 128 bits (compared first).
+    pub high: u128,
+    /// Low 128 bits.
+    pub low: u128,
+}
+
+impl U256 {
+    /// Zero.
+    pub const ZERO: U256 = U256 { high: 0, low: 0 };
+
+    /// From a u128.
+    pub const fn from_u128(value: u128) -> U256 {
+        U256 {
+            high: 0,
+            low: value,
+        }
+    }
+
+    /// `self + other`, `None` on overflow.
+    pub fn checked_add(self, other: U256) -> Option<U256> {
+        let (low, carry) = self.low.overflowing_add(other.low);
+        let high = self
+            .high
+            .checked_add(other.high)?
+            .checked_add(u128::from(carry))?;
+        Some(U256 { high, low })
+    }
+
+    /// `self − other`, `None` if negative.
+    pub fn checked_sub(self, other: U256) -> Option<U256> {
+        let (low, borrow) = self.low.overflowing_sub(other.low);
+        let high = self
+            .high
+            .checked_sub(other.high)?
+            .checked_sub(u128::from(borrow))?;
+        Some(U256 { high, low })
+    }
+
+    /// `self × factor`, `None` on overflow.
+    pub fn checked_mul_u128(self, factor: u128) -> Option<U256> {
+        let (low_high, low_low) = mul(self.low, factor);
+        let (high_high, high_low) = mul(self.high, factor);
+        if high_high != 0 {
+            return None;
+        }
+        let high = high_low.checked_add(low_high)?;
+        Some(U256 { high, low: low_low })
+    }
+
+    /// `⌊self / divisor⌋` and the remainder; `None` for a zero divisor.
+    pub fn div_rem_u128(self, divisor: u128) -> Option<(U256, u128)> {
+        if divisor == 0 {
+            return None;
+        }
+        let high = self.high / divisor;
+        let mut remainder = self.high % divisor;
+        let mut low = 0u128;
+        for bit in (0..128).rev() {
+            let carry = remainder >> 127;
+            remainder = (remainder << 1) | ((self.low >> bit) & 1);
+            low <<= 1;
+            if carry == 1 || remainder >= divisor {
+                remainder = remainder.wrapping_sub(divisor);
+                low |= 1;
+            }
+        }
+        Some((U256 { high, low }, remainder))
+    }
+
+    /// The value if it fits u128.
+    pub fn to_u128(self) -> Option<u128> {
+        (self.high == 0).then_some(self.low)
+    }
+
+    /// Decimal digits, for people and JSON.
+    pub fn to_decimal(self) -> String {
+        if self.high == 0 {
+            return self.low.to_string();
+        }
+        let mut digits = Vec::new();
+        let mut value = self;
+        while value != U256::ZERO {
+            let (quotient, remainder) = value.div_rem_u128(10).expect("ten is not zero");
+            digits.push(char::from(b'0' + remainder as u8));
+            value = quotient;
+        }
+        digits.iter().rev().collect()
+    }
+}
+
+#[cfg(test)]
+mod u256_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arithmetic_matches_u128_where_it_fits(a in any::<u64>(), b in any::<u64>(), d in 1u128..) {
+            let (a, b) = (u128::from(a), u128::from(b));
+            let wide = U256::from_u128(a).checked_mul_u128(b).expect("fits");
+            prop_assert_eq!(wide.to_u128(), Some(a * b));
+            let (q, r) = wide.div_rem_u128(d).expect("nonzero");
+            prop_assert_eq!((q.to_u128(), r), (Some(a * b / d), a * b % d));
+            prop_assert_eq!(wide.checked_add(U256::from_u128(a)).and_then(U256::to_u128), Some(a * b + a));
+            prop_assert_eq!(wide.checked_sub(U256::from_u128(a * b)), Some(U256::ZERO));
+        }
+
+        #[test]
+        fn multiply_then_divide_round_trips(a in any::<u128>(), b in 1u128..) {
+            let product = U256::from_u128(a).checked_mul_u128(b).expect("fits 256 bits");
+            let (q, r) = product.div_rem_u128(b).expect("nonzero");
+            prop_assert_eq!((q, r), (U256::from_u128(a), 0));
+            prop_assert_eq!(product, { let (high, low) = mul(a, b); U256 { high, low } });
+        }
+    }
+
+    #[test]
+    fn decimal() {
+        let big = U256::from_u128(u128::MAX)
+            .checked_add(U256::from_u128(1))
+            .expect("fits");
+        assert_eq!(big.to_decimal(), "340282366920938463463374607431768211456");
+        assert_eq!(U256::from_u128(42).to_decimal(), "42");
+        assert_eq!(U256::ZERO.checked_sub(U256::from_u128(1)), None);
+    }
+}
