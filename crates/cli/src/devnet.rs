@@ -51,6 +51,9 @@ pub struct DevnetArgs {
     /// After starting, send a transfer from alice to bob and verify bob's balance proof.
     #[arg(long)]
     pub demo: bool,
+    /// Buyback interval written into a new devnet's genesis, e.g. 1m [default: 24h, SPEC §8].
+    #[arg(long)]
+    pub buyback_interval: Option<String>,
 }
 
 /// `vcity node` options.
@@ -118,7 +121,11 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Creates the devnet's data directory: keys, validator key, genesis.
-fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
+fn create_devnet(
+    data_dir: &DataDir,
+    ring: &Keyring,
+    buyback_interval: Option<Duration>,
+) -> anyhow::Result<()> {
     create_private_dir(&data_dir.root)?;
     let mut accounts = Vec::new();
     for (name, usd) in DEV_ACCOUNTS {
@@ -164,6 +171,13 @@ fn create_devnet(data_dir: &DataDir, ring: &Keyring) -> anyhow::Result<()> {
         // the pool opens at 0.10 USD per VCAI.
         pool_usd: Amount::whole(9_997_000, Denom::Usd)?,
     })?;
+    let mut genesis = genesis;
+    if let Some(interval) = buyback_interval {
+        genesis.treasury = Some(vcity_ledger::treasury::TreasuryParams {
+            buyback_interval_s: interval.as_secs().max(1),
+            ..Default::default()
+        });
+    }
     genesis.validate()?;
     // Written last: a directory with a genesis is a complete one.
     let tmp = data_dir.root.join("genesis.json.tmp");
@@ -215,7 +229,12 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             );
         }
         tracing::info!(dir = %data_dir.root.display(), "creating a new devnet");
-        create_devnet(&data_dir, &ring)?;
+        let interval = args
+            .buyback_interval
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?;
+        create_devnet(&data_dir, &ring, interval)?;
     }
     run(
         RunOptions {

@@ -10,6 +10,7 @@ mod config;
 mod devnet;
 mod escrow;
 mod market;
+mod revenue;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -63,6 +64,12 @@ pub enum Command {
     /// The VCAI/USD pool: price, swaps, liquidity (SPEC §8).
     #[command(subcommand)]
     Pool(market::PoolCommand),
+    /// Buyback VCAI earned by vote-escrow locks (SPEC §8).
+    #[command(subcommand)]
+    Rewards(revenue::RewardsCommand),
+    /// The treasury: revenue, buyback, distributor (SPEC §8).
+    #[command(subcommand)]
+    Treasury(revenue::TreasuryCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -150,5 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nft(command) => allocation::nft(&settings, command, cli.json),
         Command::Ve(command) => escrow::ve(&settings, command, cli.json),
         Command::Pool(command) => market::pool_command(&settings, command, cli.json),
+        Command::Rewards(command) => revenue::rewards(&settings, command, cli.json),
+        Command::Treasury(command) => revenue::treasury(&settings, command, cli.json),
     }
 }

@@ -94,6 +94,9 @@ pub struct Genesis {
     /// The VCAI/USD pool seed; its shares belong to the treasury.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<GenesisPool>,
+    /// Buyback parameters [default: 24 h interval, 100 bps maximum premium].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treasury: Option<crate::treasury::TreasuryParams>,
 }
 
 /// The pool seed (SPEC §8: from Initial Liquidity and a USD amount in genesis config).
@@ -262,6 +265,14 @@ impl Genesis {
         if let Some(nfts) = &self.genesis_nfts {
             crate::nft::init(&mut overlay, &nfts.entitlement, &nfts.owners)
                 .map_err(|error| GenesisError::Invalid(error.to_string()))?;
+        }
+        if let Some(params) = &self.treasury {
+            if params.buyback_interval_s == 0 || params.max_premium_bps > 10_000 {
+                return Err(GenesisError::Params(
+                    "buyback interval must be positive and the premium at most 10,000 bps".into(),
+                ));
+            }
+            crate::treasury::init(&mut overlay, params);
         }
         if let Some(pool) = &self.pool {
             let treasury = crate::bank::treasury();

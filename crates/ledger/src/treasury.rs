@@ -77,6 +77,11 @@ pub fn params(state: &impl StateRead) -> TreasuryParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }
 
+/// Genesis: non-default parameters.
+pub(crate) fn init(state: &mut Overlay<'_>, params: &TreasuryParams) {
+    state.put(KEY_PARAMS.to_vec(), params);
+}
+
 /// The buyback in progress (none before the first block).
 pub fn buyback(state: &impl StateRead) -> Option<Buyback> {
     state.get(KEY_BUYBACK)

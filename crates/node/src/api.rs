@@ -35,6 +35,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{id}/ve"),
     ("get", "/v1/ve"),
     ("get", "/v1/pool"),
+    ("get", "/v1/treasury"),
+    ("get", "/v1/accounts/{id}/rewards"),
     ("get", "/v1/accounts/{id}/pool"),
     ("get", "/v1/supply"),
     ("get", "/v1/nfts"),
@@ -62,6 +64,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/accounts/{id}/ve", get(get_ve_account))
         .route("/v1/ve", get(get_ve_total))
         .route("/v1/pool", get(get_pool))
+        .route("/v1/treasury", get(get_treasury))
+        .route("/v1/accounts/{id}/rewards", get(get_rewards))
         .route("/v1/accounts/{id}/pool", get(get_pool_position))
         .route("/v1/supply", get(get_supply))
         .route("/v1/nfts", get(get_nfts))
@@ -240,6 +244,20 @@ async fn get_pool_position(
         .parse()
         .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
     Ok(Json(node.pool_position(&id)))
+}
+
+async fn get_treasury(State(node): State<Arc<Node>>) -> Json<vcity_types::api::TreasuryView> {
+    Json(node.treasury())
+}
+
+async fn get_rewards(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::RewardsView> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
+    Ok(Json(node.rewards(&id)))
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

@@ -24,12 +24,13 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, nft, pool, ve, vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
+    bank, chain, nft, pool, rewards, treasury, ve, vesting, BlockContext, Execution, Genesis,
+    Ledger, Mode, TxError,
 };
 use vcity_types::api::{
     AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
-    PoolPositionView, PoolView, ProofView, StatusView, SupplyView, TxStatus, TxView, VeAccountView,
-    VeTotalView, VestingView,
+    PoolPositionView, PoolView, ProofView, RewardsView, StatusView, SupplyView, TreasuryView,
+    TxStatus, TxView, VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::block::{next_beacon, Block, Header};
 use vcity_types::{codec, AccountId, Amount, Denom, Hash, Height};
@@ -456,6 +457,44 @@ impl Node {
             vcai: part(reserves.vcai),
             usd: part(reserves.usd),
             height: ledger.height(),
+        }
+    }
+
+    /// The treasury, its buyback and the distributor.
+    pub fn treasury(&self) -> TreasuryView {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let params = treasury::params(ledger);
+        let buyback = treasury::buyback(ledger).unwrap_or_default();
+        let stream = rewards::stream(ledger);
+        let totals = rewards::totals(ledger);
+        TreasuryView {
+            usd_balance: bank::balance(ledger, &bank::treasury(), Denom::Usd),
+            interval_start_s: buyback.start_s,
+            interval_s: params.buyback_interval_s,
+            budget_usd: buyback.budget,
+            spent_usd: buyback.spent,
+            bought_vcai: buyback.bought,
+            reference_price_usd_per_vcai: Amount::new(buyback.reference_price)
+                .to_decimal(Denom::Vcai),
+            max_premium_bps: params.max_premium_bps,
+            stream_vcai: stream.amount,
+            stream_released_vcai: stream.released,
+            carried_vcai: rewards::carry(ledger),
+            distributed_vcai: totals.distributed,
+            claimed_vcai: totals.claimed,
+            distributor_vcai: bank::balance(ledger, &rewards::distributor_account(), Denom::Vcai),
+            height: ledger.height(),
+        }
+    }
+
+    /// A locker's claimable rewards.
+    pub fn rewards(&self, account: &AccountId) -> RewardsView {
+        let chain = self.read();
+        RewardsView {
+            account: *account,
+            claimable_vcai: rewards::claimable(&chain.ledger, account),
+            height: chain.ledger.height(),
         }
     }
 

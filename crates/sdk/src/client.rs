@@ -4,8 +4,9 @@ use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 use vcity_types::api::{
-    AccountView, ApiError, BlockView, NftView, PoolPositionView, PoolView, ProofView, StatusView,
-    SubmitTxRequest, SubmitTxResponse, SupplyView, TxView, VeAccountView, VeTotalView, VestingView,
+    AccountView, ApiError, BlockView, NftView, PoolPositionView, PoolView, ProofView, RewardsView,
+    StatusView, SubmitTxRequest, SubmitTxResponse, SupplyView, TreasuryView, TxView, VeAccountView,
+    VeTotalView, VestingView,
 };
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Hash};
@@ -178,6 +179,16 @@ impl Client {
     /// `GET /v1/accounts/{id}/pool`.
     pub fn pool_position(&self, id: &AccountId) -> Result<PoolPositionView, ClientError> {
         self.get(&format!("/v1/accounts/{id}/pool"))
+    }
+
+    /// `GET /v1/treasury`.
+    pub fn treasury(&self) -> Result<TreasuryView, ClientError> {
+        self.get("/v1/treasury")
+    }
+
+    /// `GET /v1/accounts/{id}/rewards`.
+    pub fn rewards(&self, id: &AccountId) -> Result<RewardsView, ClientError> {
+        self.get(&format!("/v1/accounts/{id}/rewards"))
     }
 
     /// `GET /v1/nfts`, optionally one holder's.

@@ -337,3 +337,50 @@ pub struct PoolPositionView {
     /// Height read at.
     pub height: Height,
 }
+
+/// `GET /v1/treasury`: revenue, the buyback in progress and the distributor (SPEC §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TreasuryView {
+    /// USD in the treasury (the next interval's budget so far).
+    pub usd_balance: Amount,
+    /// Start of the current buyback interval, seconds after genesis.
+    pub interval_start_s: u64,
+    /// Interval length.
+    pub interval_s: u64,
+    /// This interval's USD budget.
+    pub budget_usd: Amount,
+    /// USD spent so far this interval.
+    pub spent_usd: Amount,
+    /// VCAI bought so far this interval (streamed over the next one).
+    pub bought_vcai: Amount,
+    /// The reference time-weighted price, USD per VCAI.
+    pub reference_price_usd_per_vcai: String,
+    /// Most a slice may pay above it, basis points.
+    pub max_premium_bps: u32,
+    /// VCAI being streamed to lockers this interval.
+    pub stream_vcai: Amount,
+    /// Of which released so far.
+    pub stream_released_vcai: Amount,
+    /// Released while no one was locked, waiting for the next block with weight.
+    pub carried_vcai: Amount,
+    /// Released to lockers, all time.
+    pub distributed_vcai: Amount,
+    /// Claimed by lockers, all time.
+    pub claimed_vcai: Amount,
+    /// VCAI in the distributor account (released-unclaimed, carried, streaming, just bought; the
+    /// rounding dust stays here).
+    pub distributor_vcai: Amount,
+    /// Height read at.
+    pub height: Height,
+}
+
+/// `GET /v1/accounts/{id}/rewards`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RewardsView {
+    /// The locker.
+    pub account: AccountId,
+    /// VCAI claimable now.
+    pub claimable_vcai: Amount,
+    /// Height read at.
+    pub height: Height,
+}
