@@ -126,7 +126,9 @@ pub(crate) fn init(
     state.put(KEY_VALIDATORS.to_vec(), &validators.to_vec());
 }
 
-pub(crate) fn begin_block(state: &mut Overlay<'_>, context: &BlockContext) {
+/// The `begin_block` hook: records the block's height, time and beacon. Public so benchmarks and
+/// tools can set a block context on an overlay; only [`crate::Ledger::commit`] changes committed state.
+pub fn begin_block(state: &mut Overlay<'_>, context: &BlockContext) {
     state.put(KEY_HEIGHT.to_vec(), &context.height);
     state.put(KEY_TIME_MS.to_vec(), &context.time_ms);
     state.put(KEY_BEACON.to_vec(), &context.beacon);

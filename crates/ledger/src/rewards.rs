@@ -16,8 +16,8 @@
 //! weight (SPEC §8). Before any lock changes (lock, increase, extend, withdraw) the vote-escrow
 //! component settles the account here, so no reward is lost or computed on the wrong line.
 //!
-//! Keys (owned here): `rewards/acc`, `rewards/cursor_s`, `rewards/snap/{time, 12 digits}`,
-//! `rewards/user/{hex}`, `rewards/stream`, `rewards/carry`, `rewards/totals`.
+//! Keys (owned here): `rewards/state` (accumulators, cursor, stream, carry, totals: one value, so
+//! a block reads and writes it once), `rewards/snap/{time, 12 digits}`, `rewards/user/{hex}`.
 
 use crate::bank;
 use crate::error::TxError;
@@ -129,11 +129,22 @@ pub struct Totals {
     pub claimed: Amount,
 }
 
-const KEY_ACC: &[u8] = b"rewards/acc";
-const KEY_CURSOR: &[u8] = b"rewards/cursor_s";
-const KEY_STREAM: &[u8] = b"rewards/stream";
-const KEY_CARRY: &[u8] = b"rewards/carry";
-const KEY_TOTALS: &[u8] = b"rewards/totals";
+/// Everything the distributor keeps per chain, in one value so a block reads and writes it once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Distributor {
+    /// The accumulators.
+    pub acc: Accumulators,
+    /// The last block time processed, seconds after genesis.
+    pub cursor_s: u64,
+    /// The stream being released.
+    pub stream: Stream,
+    /// Released while the total weight was zero, waiting for a block with weight.
+    pub carry: Amount,
+    /// Running totals.
+    pub totals: Totals,
+}
+
+const KEY_STATE: &[u8] = b"rewards/state";
 
 fn snap_key(t_s: u64) -> Vec<u8> {
     format!("rewards/snap/{t_s:012}").into_bytes()
@@ -143,24 +154,29 @@ fn user_key(account: &AccountId) -> Vec<u8> {
     format!("rewards/user/{}", account.to_hex()).into_bytes()
 }
 
+/// The distributor's state.
+pub fn distributor(state: &impl StateRead) -> Distributor {
+    state.get(KEY_STATE).unwrap_or_default()
+}
+
 /// The accumulators now.
 pub fn accumulators(state: &impl StateRead) -> Accumulators {
-    state.get(KEY_ACC).unwrap_or_default()
+    distributor(state).acc
 }
 
 /// The current stream.
 pub fn stream(state: &impl StateRead) -> Stream {
-    state.get(KEY_STREAM).unwrap_or_default()
+    distributor(state).stream
 }
 
 /// VCAI carried over from blocks without weight.
 pub fn carry(state: &impl StateRead) -> Amount {
-    state.get(KEY_CARRY).unwrap_or_default()
+    distributor(state).carry
 }
 
 /// Totals.
 pub fn totals(state: &impl StateRead) -> Totals {
-    state.get(KEY_TOTALS).unwrap_or_default()
+    distributor(state).totals
 }
 
 fn user(state: &impl StateRead, account: &AccountId) -> UserRewards {
@@ -169,52 +185,54 @@ fn user(state: &impl StateRead, account: &AccountId) -> UserRewards {
 
 /// Starts streaming `amount` (plus whatever the previous stream has not released) over
 /// `duration_s` from `start_s`. Called by the treasury at each buyback interval.
-pub(crate) fn start_stream(state: &mut Overlay<'_>, amount: Amount, start_s: u64, duration_s: u64) {
-    let previous = stream(state);
+pub fn start_stream(state: &mut Overlay<'_>, amount: Amount, start_s: u64, duration_s: u64) {
+    let mut current = distributor(state);
     let total = amount
-        .checked_add(previous.remaining())
+        .checked_add(current.stream.remaining())
         .expect("streamed VCAI is part of the supply");
-    state.put(
-        KEY_STREAM.to_vec(),
-        &Stream {
-            amount: total,
-            start_s,
-            duration_s,
-            released: Amount::ZERO,
-        },
-    );
+    current.stream = Stream {
+        amount: total,
+        start_s,
+        duration_s,
+        released: Amount::ZERO,
+    };
+    state.put(KEY_STATE.to_vec(), &current);
 }
 
 /// `begin_block`, after the vote escrow and the treasury: records the accumulators at the week
 /// boundaries passed, then releases this block's share of the stream to the current weights.
-pub(crate) fn begin_block(state: &mut Overlay<'_>) {
+/// One read and one write of the distributor's state, plus one write per week boundary crossed.
+pub fn begin_block(state: &mut Overlay<'_>) {
     let now = elapsed_s(state);
-    let cursor: u64 = state.get(KEY_CURSOR).unwrap_or(0);
-    let acc = accumulators(state);
-    let mut boundary = (cursor / WEEK_S + 1) * WEEK_S;
+    let mut current = distributor(state);
+    let mut boundary = (current.cursor_s / WEEK_S + 1) * WEEK_S;
     while boundary <= now {
-        state.put(snap_key(boundary), &acc);
+        state.put(snap_key(boundary), &current.acc);
         boundary += WEEK_S;
     }
-    state.put(KEY_CURSOR.to_vec(), &now);
+    current.cursor_s = now;
+    let due = current.stream.due(now);
+    current.stream.released = current.stream.released.checked_add(due).expect("fits");
+    let release = due.checked_add(current.carry).expect("fits");
+    if !release.is_zero() {
+        let weight = ve::total_weight(state);
+        if weight == 0 {
+            current.carry = release;
+        } else {
+            current.carry = Amount::ZERO;
+            current.acc = accumulate(current.acc, release.base_units(), now, weight);
+            current.totals.distributed = current
+                .totals
+                .distributed
+                .checked_add(release)
+                .expect("fits");
+        }
+    }
+    state.put(KEY_STATE.to_vec(), &current);
+}
 
-    let mut current = stream(state);
-    let due = current.due(now);
-    if !due.is_zero() {
-        current.released = current.released.checked_add(due).expect("fits");
-        state.put(KEY_STREAM.to_vec(), &current);
-    }
-    let release = due.checked_add(carry(state)).expect("fits");
-    if release.is_zero() {
-        return;
-    }
-    let weight = ve::total_weight(state);
-    if weight == 0 {
-        state.put(KEY_CARRY.to_vec(), &release);
-        return;
-    }
-    state.delete(KEY_CARRY.to_vec());
-    let r = release.base_units();
+/// `A += ⌊r·P/W⌋`, `B += ⌈r·t·P/W⌉`.
+fn accumulate(acc: Accumulators, r: u128, now: u64, weight: u128) -> Accumulators {
     let (a_step, _) = U256::from_u128(r)
         .checked_mul_u128(PRECISION)
         .and_then(|x| x.div_rem_u128(weight))
@@ -229,7 +247,7 @@ pub(crate) fn begin_block(state: &mut Overlay<'_>) {
     } else {
         b_step
     };
-    let updated = Accumulators {
+    Accumulators {
         a: acc
             .a
             .checked_add(a_step)
@@ -238,11 +256,7 @@ pub(crate) fn begin_block(state: &mut Overlay<'_>) {
             .b
             .checked_add(b_step)
             .expect("accumulator B fits 256 bits"),
-    };
-    state.put(KEY_ACC.to_vec(), &updated);
-    let mut sums = totals(state);
-    sums.distributed = sums.distributed.checked_add(release).expect("fits");
-    state.put(KEY_TOTALS.to_vec(), &sums);
+    }
 }
 
 /// What a lock earned between `from` and `to`, scaled by [`PRECISION`] (not rounded).
@@ -281,20 +295,34 @@ fn unscale(scaled: U256) -> (Amount, U256) {
     )
 }
 
-/// Brings the account's pending rewards up to now with its current lock. Called before any
-/// change to the lock.
-pub(crate) fn settle(state: &mut Overlay<'_>, account: &AccountId) {
-    let now = elapsed_s(state);
+/// The account's position brought up to now with its current lock (not written).
+fn settled(
+    state: &impl StateRead,
+    account: &AccountId,
+    acc: Accumulators,
+    now: u64,
+) -> UserRewards {
     let mut position = user(state, account);
     if let Some(lock) = ve::lock(state, account) {
-        let until = earned_until(state, &lock, now);
+        let until = if now < lock.end_s {
+            acc
+        } else {
+            state.get(&snap_key(lock.end_s)).unwrap_or(acc)
+        };
         let gained = earned_scaled(&lock, &position.at, &until);
         position.pending_scaled = position
             .pending_scaled
             .checked_add(gained)
             .expect("pending fits 256 bits");
     }
-    position.at = accumulators(state);
+    position.at = acc;
+    position
+}
+
+/// Brings the account's pending rewards up to now with its current lock. Called before any
+/// change to the lock.
+pub(crate) fn settle(state: &mut Overlay<'_>, account: &AccountId) {
+    let position = settled(state, account, accumulators(state), elapsed_s(state));
     state.put(user_key(account), &position);
 }
 
@@ -316,9 +344,9 @@ pub fn claimable(state: &impl StateRead, account: &AccountId) -> Amount {
 }
 
 /// `ClaimRewards`.
-pub(crate) fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
-    settle(state, sender);
-    let mut position = user(state, sender);
+pub fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
+    let mut current = distributor(state);
+    let mut position = settled(state, sender, current.acc, elapsed_s(state));
     let (amount, remainder) = unscale(position.pending_scaled);
     if amount.is_zero() {
         return Err(TxError::NothingToClaim(
@@ -327,13 +355,12 @@ pub(crate) fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Resu
     }
     position.pending_scaled = remainder;
     state.put(user_key(sender), &position);
-    let mut sums = totals(state);
-    sums.claimed = sums.claimed.checked_add(amount)?;
+    current.totals.claimed = current.totals.claimed.checked_add(amount)?;
     assert!(
-        sums.claimed <= sums.distributed,
+        current.totals.claimed <= current.totals.distributed,
         "invariant broken: claims exceed what the distributor released"
     );
-    state.put(KEY_TOTALS.to_vec(), &sums);
+    state.put(KEY_STATE.to_vec(), &current);
     bank::transfer(state, &distributor_account(), sender, Denom::Vcai, amount)?;
     state.emit(Event::RewardsClaimed {
         account: *sender,

@@ -207,7 +207,7 @@ fn push_history(state: &mut Overlay<'_>, point: Point) {
 
 /// `begin_block`: advances the global line over the week boundaries passed since the last
 /// checkpoint, recording a history point at each. O(boundaries crossed), one per week.
-pub(crate) fn begin_block(state: &mut Overlay<'_>) {
+pub fn begin_block(state: &mut Overlay<'_>) {
     let Some(point) = state.get::<Point>(KEY_GLOBAL) else {
         return;
     };
@@ -338,7 +338,7 @@ fn unlock_time(message_week: u32, now: u64) -> Result<u64, TxError> {
 }
 
 /// `VeLock`: a new lock.
-pub(crate) fn execute_lock(
+pub fn execute_lock(
     state: &mut Overlay<'_>,
     sender: &AccountId,
     message: &VeLock,

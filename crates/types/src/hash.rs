@@ -81,7 +81,7 @@ impl Hash {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        lower_hex(&self.0)
     }
 
     /// Parses 64 hex characters (an optional `0x` prefix is accepted).
@@ -165,4 +165,16 @@ mod tests {
         assert!(Hash::from_hex("zz").is_err());
         assert!(Hash::from_hex("abcd").is_err());
     }
+}
+
+/// Lowercase hex of 32 bytes, without an iterator per character: state keys embed account hex,
+/// so this sits on every ledger hot path.
+pub(crate) fn lower_hex(bytes: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (index, byte) in bytes.iter().enumerate() {
+        out[2 * index] = DIGITS[usize::from(byte >> 4)];
+        out[2 * index + 1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }

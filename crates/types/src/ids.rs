@@ -59,7 +59,7 @@ impl AccountId {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::hash::lower_hex(&self.0)
     }
 }
 

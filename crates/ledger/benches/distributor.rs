@@ -1,0 +1,210 @@
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // A benchmark measures time; the ledger code it calls does not.
+
+//! Compass P2: the distributor's cost per block and per claim with 10 and with 1,000,000
+//! lockers, measured in one run. The goal is a ratio of at most 1.2: the work must not grow with
+//! the number of lockers (SPEC §8).
+//!
+//! ```text
+//! cargo bench -p vcity-ledger --bench distributor                 # 10 and 1,000,000 lockers
+//! cargo bench -p vcity-ledger --bench distributor -- 10 100000
+//! ```
+//!
+//! For each size the state is built through the real ledger code (genesis funds the lockers, then
+//! `ve::execute_lock` creates every lock and `rewards::start_stream` starts a stream), then:
+//! - *per block*: on a fresh overlay over that state, `chain::begin_block` sets a later block time
+//!   (untimed), then `ve::begin_block` + `rewards::begin_block` are timed: the release to all
+//!   lockers at once;
+//! - *per claim*: after that release, `rewards::execute_claim` by a pseudo-random locker.
+//!
+//! Both also report the reads that reach the state map and the writes they make, which must be
+//! equal across sizes; what remains of a difference in time is the state map's own lookup cost
+//! (its depth grows with the log of its size, and a 6M-key map does not fit any cache), common to
+//! every component.
+
+use std::time::{Duration, Instant};
+use vcity_ledger::chain::{self, Validator};
+use vcity_ledger::{rewards, ve, BlockContext, Genesis, GenesisAccount, Overlay, State};
+use vcity_types::tx::VeLock;
+use vcity_types::{AccountId, Amount, Denom, Hash, Height};
+
+const GENESIS_MS: u64 = 1_800_000_000_000;
+fn iterations() -> u64 {
+    std::env::var("VCITY_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(4_000)
+}
+
+fn locker(index: u64) -> AccountId {
+    AccountId::module(&format!("locker-{index}"))
+}
+
+fn context(height: u64, t_s: u64) -> BlockContext {
+    BlockContext {
+        height: Height(height),
+        time_ms: GENESIS_MS + t_s * 1_000,
+        beacon: Hash::ZERO,
+        proposer: AccountId::default(),
+    }
+}
+
+fn build(lockers: u64) -> State {
+    let mut accounts: Vec<GenesisAccount> = (0..lockers)
+        .map(|index| GenesisAccount {
+            name: None,
+            id: locker(index),
+            vcai: Amount::whole(2_000, Denom::Vcai).expect("fits"),
+            usd: Amount::ZERO,
+        })
+        .collect();
+    accounts.push(GenesisAccount {
+        name: None,
+        id: rewards::distributor_account(),
+        vcai: Amount::whole(1_000_000_000, Denom::Vcai).expect("fits"),
+        usd: Amount::ZERO,
+    });
+    let genesis = Genesis {
+        chain_id: "vcity-bench".into(),
+        genesis_time_ms: GENESIS_MS,
+        usd_issuer: AccountId::default(),
+        validators: vec![Validator {
+            name: "v".into(),
+            public_key: AccountId::default(),
+            power: 1,
+        }],
+        accounts,
+        ..Default::default()
+    };
+    let state = genesis.initial_state().expect("genesis");
+    let mut overlay = Overlay::new(&state);
+    chain::begin_block(&mut overlay, &context(1, 1));
+    for index in 0..lockers {
+        let lock = VeLock {
+            amount: Amount::whole(1_000 + u128::from(index % 1_000), Denom::Vcai).expect("fits"),
+            unlock_week: 50 + (index % 150) as u32,
+        };
+        ve::execute_lock(&mut overlay, &locker(index), &lock).expect("lock");
+    }
+    rewards::start_stream(
+        &mut overlay,
+        Amount::whole(1_000_000_000, Denom::Vcai).expect("fits"),
+        0,
+        10_000_000,
+    );
+    let (writes, _events) = overlay.into_parts();
+    let mut built = state;
+    built.apply(&writes);
+    built
+}
+
+/// Counts the reads that reach the state map.
+struct Counting<'a> {
+    inner: &'a State,
+    reads: std::cell::Cell<u64>,
+}
+
+impl vcity_ledger::StateRead for Counting<'_> {
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        self.reads.set(self.reads.get() + 1);
+        self.inner.get_raw(key)
+    }
+}
+
+struct Measured {
+    per_block: Duration,
+    per_claim: Duration,
+    block_writes: usize,
+    claim_writes: usize,
+    block_reads: u64,
+    claim_reads: u64,
+}
+
+fn measure(state: &State, lockers: u64) -> Measured {
+    let mut block_time = Duration::ZERO;
+    let mut claim_time = Duration::ZERO;
+    let mut block_writes = 0;
+    let mut claim_writes = 0;
+    let mut block_reads = 0;
+    let mut claim_reads = 0;
+    let counting = Counting {
+        inner: state,
+        reads: std::cell::Cell::new(0),
+    };
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for iteration in 0..iterations() {
+        // Blocks one second apart, within the first week (no boundary crossed).
+        let t_s = 10 + iteration;
+        let mut overlay = Overlay::new(&counting);
+        chain::begin_block(&mut overlay, &context(2 + iteration, t_s));
+        let before = overlay.writes().len();
+        let reads_before = counting.reads.get();
+        let started = Instant::now();
+        ve::begin_block(&mut overlay);
+        rewards::begin_block(&mut overlay);
+        block_time += started.elapsed();
+        block_reads = counting.reads.get() - reads_before;
+        block_writes = overlay.writes().len() - before;
+
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let who = locker(seed % lockers);
+        let reads_before = counting.reads.get();
+        let started = Instant::now();
+        rewards::execute_claim(&mut overlay, &who).expect("claim");
+        claim_time += started.elapsed();
+        claim_reads = counting.reads.get() - reads_before;
+        // Writes of one claim, counted on a child overlay outside the timing.
+        let next = locker((seed % lockers + 1) % lockers);
+        let mut child = Overlay::new(&overlay);
+        if rewards::execute_claim(&mut child, &next).is_ok() {
+            claim_writes = child.writes().len();
+        }
+    }
+    Measured {
+        per_block: block_time / iterations() as u32,
+        per_claim: claim_time / iterations() as u32,
+        block_writes,
+        claim_writes,
+        block_reads,
+        claim_reads,
+    }
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    let (small, large) = match sizes.as_slice() {
+        [small, large, ..] => (*small, *large),
+        _ => (10, 1_000_000),
+    };
+    assert!(small >= 2, "at least two lockers");
+    let mut results = Vec::new();
+    for lockers in [small, large] {
+        let started = Instant::now();
+        let state = build(lockers);
+        let built = started.elapsed();
+        assert!(ve::total_weight(&state) > 0, "locks were created");
+        let measured = measure(&state, lockers);
+        println!(
+            "{lockers:>9} lockers: {} state keys, built in {:.1} s; per block {:>6.2} µs ({} state reads, {} writes); per claim {:>6.2} µs ({} reads, {} writes)",
+            state.len(),
+            built.as_secs_f64(),
+            measured.per_block.as_secs_f64() * 1e6,
+            measured.block_reads,
+            measured.block_writes,
+            measured.per_claim.as_secs_f64() * 1e6,
+            measured.claim_reads,
+            measured.claim_writes
+        );
+        results.push(measured);
+    }
+    let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
+    println!(
+        "ratio {large}/{small}: per block {:.2}, per claim {:.2} (goal <= 1.2)",
+        ratio(results[0].per_block, results[1].per_block),
+        ratio(results[0].per_claim, results[1].per_claim)
+    );
+}
