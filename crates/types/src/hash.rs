@@ -126,6 +126,18 @@ impl<'de> Deserialize<'de> for Hash {
     }
 }
 
+/// Lowercase hex of 32 bytes, without an iterator per character: state keys embed account hex,
+/// so this sits on every ledger hot path.
+pub(crate) fn lower_hex(bytes: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (index, byte) in bytes.iter().enumerate() {
+        out[2 * index] = DIGITS[usize::from(byte >> 4)];
+        out[2 * index + 1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,16 +177,4 @@ mod tests {
         assert!(Hash::from_hex("zz").is_err());
         assert!(Hash::from_hex("abcd").is_err());
     }
-}
-
-/// Lowercase hex of 32 bytes, without an iterator per character: state keys embed account hex,
-/// so this sits on every ledger hot path.
-pub(crate) fn lower_hex(bytes: &[u8; 32]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (index, byte) in bytes.iter().enumerate() {
-        out[2 * index] = DIGITS[usize::from(byte >> 4)];
-        out[2 * index + 1] = DIGITS[usize::from(byte & 0x0f)];
-    }
-    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }
