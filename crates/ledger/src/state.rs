@@ -37,16 +37,33 @@ pub trait StateRead {
     }
 }
 
+/// The hasher of the state's point-lookup table: SipHash with fixed keys, so no OS randomness is
+/// involved. The table is never iterated in hash order (see [`State`]), so the hasher can only
+/// affect speed, never results.
+type FixedHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
+/// The lookup table. The one hash map in the ledger: point lookups only, never iterated in hash
+/// order (every ordered view sorts), keyed with [`FixedHasher`].
+#[allow(clippy::disallowed_types)]
+type Table = std::collections::HashMap<Vec<u8>, Vec<u8>, FixedHasher>;
+
 /// The committed state.
+///
+/// A hash table, so a lookup costs the same at 100 keys and at 10 million (the distributor's
+/// per-claim cost must not grow with the number of lockers, SPEC §8). Every ordered view
+/// ([`State::entries`], [`State::prefix`]) sorts first, so nothing ever depends on hash order;
+/// those views run at start-up and in audits, never per transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    entries: Table,
 }
 
 impl State {
     /// A state holding `entries`.
     pub fn from_entries(entries: BTreeMap<Vec<u8>, Vec<u8>>) -> State {
-        State { entries }
+        State {
+            entries: entries.into_iter().collect(),
+        }
     }
 
     /// Applies writes.
@@ -63,19 +80,28 @@ impl State {
         }
     }
 
-    /// Every entry, in key order.
+    /// Every entry, in key order (sorts: O(n log n)).
     pub fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.entries
+        let mut sorted: Vec<(&[u8], &[u8])> = self
+            .entries
             .iter()
             .map(|(key, value)| (key.as_slice(), value.as_slice()))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sorted.into_iter()
     }
 
-    /// Entries whose key starts with `prefix`, in key order.
+    /// Entries whose key starts with `prefix`, in key order (scans and sorts: for audits and
+    /// queries, not for transactions).
     pub fn prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
-        self.entries
-            .range(prefix.to_vec()..)
-            .take_while(move |(key, _)| key.starts_with(prefix))
+        let mut sorted: Vec<(&[u8], &[u8])> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
             .map(|(key, value)| (key.as_slice(), value.as_slice()))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sorted.into_iter()
     }
 
     /// Number of keys.
