@@ -55,6 +55,18 @@ pub struct UserRewards {
     /// Settled, unclaimed VCAI scaled by [`PRECISION`]: kept unrounded so that settling often
     /// (every lock change) loses nothing; only a claim rounds, and its remainder stays here.
     pub pending_scaled: U256,
+    /// The account's weight line as the vote escrow last reported it (slope 0: no lock). Kept
+    /// here so that a claim reads one record, not two.
+    pub line: Line,
+}
+
+/// A lock's weight line, `slope·(end − t)` before `end`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Line {
+    /// Weight lost per second.
+    pub slope: u128,
+    /// End, seconds after genesis.
+    pub end_s: u64,
 }
 
 /// The VCAI being released over the current interval.
@@ -260,7 +272,7 @@ fn accumulate(acc: Accumulators, r: u128, now: u64, weight: u128) -> Accumulator
 }
 
 /// What a lock earned between `from` and `to`, scaled by [`PRECISION`] (not rounded).
-fn earned_scaled(lock: &ve::Lock, from: &Accumulators, to: &Accumulators) -> U256 {
+fn earned_scaled(lock: &Line, from: &Accumulators, to: &Accumulators) -> U256 {
     let (Some(delta_a), Some(delta_b)) = (to.a.checked_sub(from.a), to.b.checked_sub(from.b))
     else {
         return U256::ZERO;
@@ -276,7 +288,7 @@ fn earned_scaled(lock: &ve::Lock, from: &Accumulators, to: &Accumulators) -> U25
 }
 
 /// The accumulators a lock earns up to now: the current ones, or those at its end.
-fn earned_until(state: &impl StateRead, lock: &ve::Lock, now: u64) -> Accumulators {
+fn earned_until(state: &impl StateRead, lock: &Line, now: u64) -> Accumulators {
     let acc = accumulators(state);
     if now < lock.end_s {
         acc
@@ -303,7 +315,8 @@ fn settled(
     now: u64,
 ) -> UserRewards {
     let mut position = user(state, account);
-    if let Some(lock) = ve::lock(state, account) {
+    let lock = position.line;
+    if lock.slope > 0 {
         let until = if now < lock.end_s {
             acc
         } else {
@@ -326,13 +339,26 @@ pub(crate) fn settle(state: &mut Overlay<'_>, account: &AccountId) {
     state.put(user_key(account), &position);
 }
 
+/// Records the account's new line after the vote escrow changed its lock (right after
+/// [`settle`], in the same transaction).
+pub(crate) fn record_line(state: &mut Overlay<'_>, account: &AccountId, lock: Option<&ve::Lock>) {
+    let mut position = user(state, account);
+    position.line = lock.map_or(Line::default(), |lock| Line {
+        slope: lock.slope,
+        end_s: lock.end_s,
+    });
+    state.put(user_key(account), &position);
+}
+
 /// Claimable now (settled plus accrued, rounded down), without writing.
 pub fn claimable(state: &impl StateRead, account: &AccountId) -> Amount {
     let now = elapsed_s(state);
     let position = user(state, account);
-    let accrued = match ve::lock(state, account) {
-        Some(lock) => earned_scaled(&lock, &position.at, &earned_until(state, &lock, now)),
-        None => U256::ZERO,
+    let lock = position.line;
+    let accrued = if lock.slope > 0 {
+        earned_scaled(&lock, &position.at, &earned_until(state, &lock, now))
+    } else {
+        U256::ZERO
     };
     unscale(
         position

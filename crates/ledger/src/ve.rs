@@ -367,6 +367,7 @@ pub fn execute_lock(
     };
     checkpoint(state, sender, None, Some(&new), now);
     state.put(lock_key(sender), &new);
+    crate::rewards::record_line(state, sender, Some(&new));
     state.emit(Event::VeLocked {
         account: *sender,
         amount: new.amount,
@@ -404,6 +405,7 @@ pub(crate) fn execute_increase(
     };
     checkpoint(state, sender, Some(&old), Some(&new), now);
     state.put(lock_key(sender), &new);
+    crate::rewards::record_line(state, sender, Some(&new));
     state.emit(Event::VeLocked {
         account: *sender,
         amount: new.amount,
@@ -434,6 +436,7 @@ pub(crate) fn execute_extend(
     };
     checkpoint(state, sender, Some(&old), Some(&new), now);
     state.put(lock_key(sender), &new);
+    crate::rewards::record_line(state, sender, Some(&new));
     state.emit(Event::VeLocked {
         account: *sender,
         amount: new.amount,
@@ -456,6 +459,7 @@ pub(crate) fn execute_withdraw(state: &mut Overlay<'_>, sender: &AccountId) -> R
     crate::rewards::settle(state, sender);
     checkpoint(state, sender, Some(&old), None, now);
     state.delete(lock_key(sender));
+    crate::rewards::record_line(state, sender, None);
     bank::transfer(state, &ve_account(), sender, Denom::Vcai, old.amount)?;
     state.emit(Event::VeWithdrawn {
         account: *sender,
