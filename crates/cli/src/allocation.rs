@@ -95,15 +95,28 @@ pub fn vesting(settings: &Settings, command: VestingCommand, json: bool) -> anyh
             if view.grants.is_empty() {
                 println!("no vesting grants");
             }
+            let month = vcity_ledger::vesting::MONTH_S;
+            let span = |seconds: u64| {
+                if seconds % month == 0 {
+                    format!("{} months", seconds / month)
+                } else {
+                    format!("{seconds} s")
+                }
+            };
             for grant in &view.grants {
+                let steps = if grant.step_s == month {
+                    "monthly".to_string()
+                } else {
+                    format!("in steps of {} s", grant.step_s)
+                };
                 println!(
-                    "{:<20} total {} VCAI, {} at TGE, cliff {} s, linear {} s in steps of {} s",
+                    "{:<20} total {} VCAI, {} at TGE, cliff {}, then over {} {}",
                     grant.allocation,
                     vcai(grant.total),
                     vcai(grant.at_tge),
-                    grant.cliff_s,
-                    grant.duration_s,
-                    grant.step_s
+                    span(grant.cliff_s),
+                    span(grant.duration_s),
+                    steps
                 );
                 println!(
                     "{:<20} vested {}, claimed {}, claimable {}",

@@ -85,6 +85,20 @@ pub struct TxRefused {
 }
 
 fn main() -> ExitCode {
+    // `vcity ... | head` closes stdout early; that is not an error worth a panic message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let json = cli.json;
     let outcome = run(cli);
