@@ -10,6 +10,7 @@ mod config;
 mod devnet;
 mod escrow;
 mod market;
+mod registry;
 mod revenue;
 
 use clap::{Parser, Subcommand};
@@ -70,6 +71,9 @@ pub enum Command {
     /// The treasury: revenue, buyback, distributor (SPEC §8).
     #[command(subcommand)]
     Treasury(revenue::TreasuryCommand),
+    /// The node registry: compute, scheduler and verifier nodes (SPEC §4).
+    #[command(subcommand)]
+    Nodes(registry::NodesCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -173,5 +177,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pool(command) => market::pool_command(&settings, command, cli.json),
         Command::Rewards(command) => revenue::rewards(&settings, command, cli.json),
         Command::Treasury(command) => revenue::treasury(&settings, command, cli.json),
+        Command::Nodes(command) => registry::nodes(&settings, command, cli.json),
     }
 }

@@ -813,3 +813,96 @@ fn revenue_is_bought_back_and_streamed_to_lockers_through_the_cli() {
     let nothing = vcity(&home, Some(&api), &["rewards", "claim", "--from", "bob"]);
     assert_eq!(nothing.json["code"], 16, "{}", nothing.stdout);
 }
+
+#[test]
+fn node_registry_through_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+
+    // 1 H100 + 8 cores = 2.08 CU: 20,800 VCAI at 10,000 per CU.
+    let register = |stake: &str| {
+        vcity(
+            &home,
+            Some(&api),
+            &[
+                "nodes",
+                "register",
+                "--from",
+                "alice",
+                "--role",
+                "compute",
+                "--kind",
+                "stable",
+                "--gpu",
+                "H100:1:81920",
+                "--cpu-cores",
+                "8",
+                "--ram-mib",
+                "65536",
+                "--region",
+                "eu-west",
+                "--endpoint",
+                "https://alice.example",
+                "--price-per-cu",
+                "0.0005",
+                "--stake",
+                stake,
+            ],
+        )
+    };
+    let low = register("20000");
+    assert_eq!(low.json["code"], 24, "{}", low.stdout);
+    let registered = register("25000");
+    assert_eq!(registered.code, 0, "{}", registered.stdout);
+
+    ok(vcity(
+        &home,
+        Some(&api),
+        &[
+            "nodes",
+            "heartbeat",
+            "--from",
+            "alice",
+            "--load-percent",
+            "30",
+            "--running-tasks",
+            "2",
+        ],
+    ));
+    let view = ok(vcity(&home, Some(&api), &["nodes", "show", "alice"]));
+    assert_eq!(view["online"], true);
+    assert_eq!(view["node"]["capacity_cu_ppm"], 2_080_000);
+    assert_eq!(view["node"]["load_ppm"], 300_000);
+    assert_eq!(view["required_stake"], "20800000000000000000000");
+
+    let too_much = vcity(
+        &home,
+        Some(&api),
+        &["nodes", "unbond", "--from", "alice", "--amount", "5000"],
+    );
+    assert_eq!(too_much.json["code"], 24, "{}", too_much.stdout);
+    ok(vcity(
+        &home,
+        Some(&api),
+        &["nodes", "unbond", "--from", "alice", "--amount", "4200"],
+    ));
+    let view = ok(vcity(&home, Some(&api), &["nodes", "show", "alice"]));
+    assert_eq!(view["unbonding"], "4200000000000000000000");
+    let early = vcity(&home, Some(&api), &["nodes", "withdraw", "--from", "alice"]);
+    assert_eq!(early.json["code"], 16, "{}", early.stdout);
+
+    let list = ok(vcity(
+        &home,
+        Some(&api),
+        &["nodes", "list", "--role", "compute"],
+    ));
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    let none = ok(vcity(
+        &home,
+        Some(&api),
+        &["nodes", "list", "--role", "scheduler"],
+    ));
+    assert_eq!(none.as_array().expect("list").len(), 0);
+}

@@ -16,7 +16,9 @@
 //!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
 //!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
 //!      [`ve`], which first settles the account in [`rewards`]; `AddLiquidity`,
-//!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]; `ClaimRewards` → [`rewards`]).
+//!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]; `ClaimRewards` → [`rewards`];
+//!      `RegisterNode`, `NodeHeartbeat`, `UpdateNode`, `AddStake`, `Unbond`, `WithdrawUnbonded` →
+//!      [`nodes`]).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
@@ -31,12 +33,13 @@
 //! [`pool`]: crate::pool
 //! [`treasury`]: crate::treasury
 //! [`rewards`]: crate::rewards
+//! [`nodes`]: crate::nodes
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
-use crate::{auth, bank, chain, invariants, nft, pool, rewards, treasury, ve, vesting};
+use crate::{auth, bank, chain, invariants, nft, nodes, pool, rewards, treasury, ve, vesting};
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
@@ -451,6 +454,12 @@ fn execute_message(
         Message::SwapExactIn(message) => pool::execute_swap_exact_in(state, sender, message),
         Message::SwapExactOut(message) => pool::execute_swap_exact_out(state, sender, message),
         Message::ClaimRewards(_) => rewards::execute_claim(state, sender),
+        Message::RegisterNode(message) => nodes::execute_register(state, sender, message),
+        Message::NodeHeartbeat(message) => nodes::execute_heartbeat(state, sender, message),
+        Message::UpdateNode(message) => nodes::execute_update(state, sender, message),
+        Message::AddStake(message) => nodes::execute_add_stake(state, sender, message),
+        Message::Unbond(message) => nodes::execute_unbond(state, sender, message),
+        Message::WithdrawUnbonded(_) => nodes::execute_withdraw(state, sender),
     }
 }
 

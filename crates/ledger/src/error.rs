@@ -105,6 +105,17 @@ pub enum TxError {
     /// Code 19.
     #[error("insufficient liquidity: {0}")]
     InsufficientLiquidity(String),
+    /// Code 23.
+    #[error("invalid node: {0}")]
+    InvalidNode(String),
+    /// Code 24.
+    #[error("stake {stake} VCAI base units is below the requirement of {required}")]
+    StakeBelowRequirement {
+        /// Bonded stake.
+        stake: Amount,
+        /// Required.
+        required: Amount,
+    },
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -145,6 +156,8 @@ impl TxError {
             TxError::InvalidLock(_) => 17,
             TxError::Slippage(_) => 18,
             TxError::InsufficientLiquidity(_) => 19,
+            TxError::InvalidNode(_) => 23,
+            TxError::StakeBelowRequirement { .. } => 24,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -173,6 +186,8 @@ impl TxError {
             TxError::InvalidLock(_) => "invalid_lock",
             TxError::Slippage(_) => "slippage",
             TxError::InsufficientLiquidity(_) => "insufficient_liquidity",
+            TxError::InvalidNode(_) => "invalid_node",
+            TxError::StakeBelowRequirement { .. } => "stake_below_requirement",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -238,6 +253,11 @@ mod tests {
             TxError::InvalidLock(String::new()),
             TxError::Slippage(String::new()),
             TxError::InsufficientLiquidity(String::new()),
+            TxError::InvalidNode(String::new()),
+            TxError::StakeBelowRequirement {
+                stake: Amount::ZERO,
+                required: Amount::ZERO,
+            },
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

@@ -16,7 +16,8 @@
 //! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
 //! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
 //! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool), [`treasury`] (the
-//! buyback), [`rewards`] (the per-block distributor).
+//! buyback), [`rewards`] (the per-block distributor), [`nodes`] (the compute, scheduler and
+//! verifier node registry).
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -31,6 +32,7 @@ mod error;
 pub mod genesis;
 mod invariants;
 pub mod nft;
+pub mod nodes;
 pub mod pool;
 pub mod rewards;
 pub mod smt;

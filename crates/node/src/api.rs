@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/ve"),
     ("get", "/v1/pool"),
     ("get", "/v1/treasury"),
+    ("get", "/v1/nodes"),
+    ("get", "/v1/nodes/{id}"),
     ("get", "/v1/accounts/{id}/rewards"),
     ("get", "/v1/accounts/{id}/pool"),
     ("get", "/v1/supply"),
@@ -65,6 +67,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/ve", get(get_ve_total))
         .route("/v1/pool", get(get_pool))
         .route("/v1/treasury", get(get_treasury))
+        .route("/v1/nodes", get(get_nodes))
+        .route("/v1/nodes/{id}", get(get_node))
         .route("/v1/accounts/{id}/rewards", get(get_rewards))
         .route("/v1/accounts/{id}/pool", get(get_pool_position))
         .route("/v1/supply", get(get_supply))
@@ -258,6 +262,33 @@ async fn get_rewards(
         .parse()
         .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
     Ok(Json(node.rewards(&id)))
+}
+
+#[derive(Debug, Deserialize)]
+struct NodesQuery {
+    role: Option<vcity_types::compute::Role>,
+    offset: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn get_nodes(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<NodesQuery>,
+) -> Json<Vec<vcity_types::api::NodeView>> {
+    let limit = query.limit.unwrap_or(100).min(1_000);
+    Json(node.nodes(query.role, query.offset.unwrap_or(0), limit))
+}
+
+async fn get_node(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::NodeView> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad node id: {error}")))?;
+    node.node(&id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("{id} is not a registered node")))
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

@@ -24,13 +24,13 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, nft, pool, rewards, treasury, ve, vesting, BlockContext, Execution, Genesis,
-    Ledger, Mode, TxError,
+    bank, chain, nft, nodes, pool, rewards, treasury, ve, vesting, BlockContext, Execution,
+    Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::api::{
     AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
-    PoolPositionView, PoolView, ProofView, RewardsView, StatusView, SupplyView, TreasuryView,
-    TxStatus, TxView, VeAccountView, VeTotalView, VestingView,
+    NodeView, PoolPositionView, PoolView, ProofView, RewardsView, StatusView, SupplyView,
+    TreasuryView, TxStatus, TxView, VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::block::{next_beacon, Block, Header};
 use vcity_types::{codec, AccountId, Amount, Denom, Hash, Height};
@@ -498,6 +498,28 @@ impl Node {
         }
     }
 
+    /// Registered nodes in registration order, optionally one role's.
+    pub fn nodes(
+        &self,
+        role: Option<vcity_types::compute::Role>,
+        offset: u64,
+        limit: u64,
+    ) -> Vec<NodeView> {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        nodes::list(ledger, offset, limit)
+            .into_iter()
+            .filter(|record| role.is_none_or(|role| record.role == role))
+            .map(|record| node_view(ledger, record))
+            .collect()
+    }
+
+    /// One registered node.
+    pub fn node(&self, id: &AccountId) -> Option<NodeView> {
+        let chain = self.read();
+        nodes::node(&chain.ledger, id).map(|record| node_view(&chain.ledger, record))
+    }
+
     /// Genesis NFTs, all or one holder's, in id order.
     pub fn nfts(&self, owner: Option<&AccountId>) -> Vec<NftView> {
         let chain = self.read();
@@ -686,6 +708,23 @@ fn weight_display(weight: u128) -> String {
     let whole = weight / ve::WEIGHT_SCALE;
     let fraction = (weight % ve::WEIGHT_SCALE) / 1_000_000_000_000_000_000;
     format!("{whole}.{fraction:09}")
+}
+
+fn node_view(ledger: &Ledger, record: vcity_types::compute::NodeRecord) -> NodeView {
+    let params = nodes::params(ledger);
+    let now = vesting::elapsed_s(ledger);
+    let unbonding = nodes::unbonding(ledger, &record.id)
+        .iter()
+        .fold(Amount::ZERO, |sum, entry| {
+            sum.checked_add(entry.amount).unwrap_or(sum)
+        });
+    NodeView {
+        online: nodes::is_online(&params, &record, now),
+        required_stake: nodes::required_stake(&params, record.role, record.capacity_cu_ppm),
+        unbonding,
+        height: ledger.height(),
+        node: record,
+    }
 }
 
 fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {

@@ -4,9 +4,9 @@ use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 use vcity_types::api::{
-    AccountView, ApiError, BlockView, NftView, PoolPositionView, PoolView, ProofView, RewardsView,
-    StatusView, SubmitTxRequest, SubmitTxResponse, SupplyView, TreasuryView, TxView, VeAccountView,
-    VeTotalView, VestingView,
+    AccountView, ApiError, BlockView, NftView, NodeView, PoolPositionView, PoolView, ProofView,
+    RewardsView, StatusView, SubmitTxRequest, SubmitTxResponse, SupplyView, TreasuryView, TxView,
+    VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Hash};
@@ -179,6 +179,31 @@ impl Client {
     /// `GET /v1/accounts/{id}/pool`.
     pub fn pool_position(&self, id: &AccountId) -> Result<PoolPositionView, ClientError> {
         self.get(&format!("/v1/accounts/{id}/pool"))
+    }
+
+    /// `GET /v1/nodes`.
+    pub fn nodes(
+        &self,
+        role: Option<vcity_types::compute::Role>,
+    ) -> Result<Vec<NodeView>, ClientError> {
+        match role {
+            Some(role) => {
+                let name = serde_json::to_value(role).map_err(|error| ClientError::Decode {
+                    url: self.url("/v1/nodes"),
+                    message: error.to_string(),
+                })?;
+                self.get(&format!(
+                    "/v1/nodes?role={}",
+                    name.as_str().unwrap_or_default()
+                ))
+            }
+            None => self.get("/v1/nodes"),
+        }
+    }
+
+    /// `GET /v1/nodes/{id}`.
+    pub fn node(&self, id: &AccountId) -> Result<NodeView, ClientError> {
+        self.get(&format!("/v1/nodes/{id}"))
     }
 
     /// `GET /v1/treasury`.

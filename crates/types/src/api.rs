@@ -384,3 +384,18 @@ pub struct RewardsView {
     /// Height read at.
     pub height: Height,
 }
+
+/// `GET /v1/nodes` items and `GET /v1/nodes/{id}`: a registered node and its derived status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeView {
+    /// The record.
+    pub node: crate::compute::NodeRecord,
+    /// Heartbeat within the offline threshold.
+    pub online: bool,
+    /// The bond it must keep.
+    pub required_stake: Amount,
+    /// VCAI unbonding, not yet withdrawable or waiting to be withdrawn.
+    pub unbonding: Amount,
+    /// Height read at.
+    pub height: Height,
+}

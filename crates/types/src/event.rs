@@ -117,6 +117,45 @@ pub enum Event {
         /// VCAI base units.
         amount: Amount,
     },
+    /// A node registered.
+    NodeRegistered {
+        /// The node.
+        node: AccountId,
+        /// Its role.
+        role: crate::compute::Role,
+        /// Capacity, CU ppm.
+        capacity_cu_ppm: u64,
+        /// Bonded VCAI.
+        stake: Amount,
+    },
+    /// A node reported its status.
+    NodeHeartbeat {
+        /// The node.
+        node: AccountId,
+        /// Load, ppm.
+        load_ppm: u32,
+        /// Health.
+        healthy: bool,
+    },
+    /// A node changed its offer or inventory.
+    NodeUpdated {
+        /// The node.
+        node: AccountId,
+    },
+    /// A node's bonded stake changed (added, or moved to unbonding).
+    StakeChanged {
+        /// The node.
+        node: AccountId,
+        /// Bonded VCAI now.
+        stake: Amount,
+    },
+    /// Unbonded stake came back to its owner.
+    UnbondedWithdrawn {
+        /// The node.
+        node: AccountId,
+        /// VCAI base units.
+        amount: Amount,
+    },
     /// A Genesis NFT's unlocked VCAI was claimed.
     NftClaimed {
         /// The NFT.

@@ -17,6 +17,7 @@ mod amount;
 pub mod api;
 pub mod block;
 pub mod codec;
+pub mod compute;
 mod did;
 pub mod event;
 pub mod hash;

@@ -176,6 +176,18 @@ pub enum Message {
     SwapExactOut(SwapExactOut),
     /// Tag 14.
     ClaimRewards(ClaimRewards),
+    /// Tag 15.
+    RegisterNode(crate::compute::RegisterNode),
+    /// Tag 16.
+    NodeHeartbeat(crate::compute::NodeHeartbeat),
+    /// Tag 17.
+    UpdateNode(crate::compute::UpdateNode),
+    /// Tag 18.
+    AddStake(crate::compute::AddStake),
+    /// Tag 19.
+    Unbond(crate::compute::Unbond),
+    /// Tag 20.
+    WithdrawUnbonded(crate::compute::WithdrawUnbonded),
 }
 
 impl Message {
@@ -197,6 +209,12 @@ impl Message {
             Message::SwapExactIn(_) => 12,
             Message::SwapExactOut(_) => 13,
             Message::ClaimRewards(_) => 14,
+            Message::RegisterNode(_) => 15,
+            Message::NodeHeartbeat(_) => 16,
+            Message::UpdateNode(_) => 17,
+            Message::AddStake(_) => 18,
+            Message::Unbond(_) => 19,
+            Message::WithdrawUnbonded(_) => 20,
         }
     }
 
@@ -218,6 +236,12 @@ impl Message {
             Message::SwapExactIn(_) => "swap_exact_in",
             Message::SwapExactOut(_) => "swap_exact_out",
             Message::ClaimRewards(_) => "claim_rewards",
+            Message::RegisterNode(_) => "register_node",
+            Message::NodeHeartbeat(_) => "node_heartbeat",
+            Message::UpdateNode(_) => "update_node",
+            Message::AddStake(_) => "add_stake",
+            Message::Unbond(_) => "unbond",
+            Message::WithdrawUnbonded(_) => "withdraw_unbonded",
         }
     }
 }
@@ -247,6 +271,12 @@ impl BorshDeserialize for Message {
             12 => Message::SwapExactIn(SwapExactIn::deserialize_reader(reader)?),
             13 => Message::SwapExactOut(SwapExactOut::deserialize_reader(reader)?),
             14 => Message::ClaimRewards(ClaimRewards::deserialize_reader(reader)?),
+            15 => Message::RegisterNode(BorshDeserialize::deserialize_reader(reader)?),
+            16 => Message::NodeHeartbeat(BorshDeserialize::deserialize_reader(reader)?),
+            17 => Message::UpdateNode(BorshDeserialize::deserialize_reader(reader)?),
+            18 => Message::AddStake(BorshDeserialize::deserialize_reader(reader)?),
+            19 => Message::Unbond(BorshDeserialize::deserialize_reader(reader)?),
+            20 => Message::WithdrawUnbonded(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

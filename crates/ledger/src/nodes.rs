@@ -1,0 +1,436 @@
+//! The node registry (whitepaper §2.4; SPEC §4): compute, scheduler and verifier nodes, their
+//! stake, status and unbonding.
+//!
+//! A node is an account: its key signs its registration and its heartbeats. A compute node states
+//! its kind, hardware, region, endpoint and price per compute unit (CU: one second of one
+//! reference GPU). Its capacity is the sum of its devices' performance factors from a table in
+//! state (gov), with a small factor per CPU core so that CPU-only nodes can run tests. It must
+//! bond at least `capacity × stake_per_cu` VCAI (a flat requirement for now; the economy issue
+//! prices it in USD at the pool's TWAP). Scheduler and verifier nodes bond a flat minimum.
+//!
+//! Heartbeats carry load and health; a node silent for `offline_after` intervals (3 × 60 s) is
+//! offline. Online time, the basis of Proof of Capacity, accrues between heartbeats no more than
+//! one offline threshold apart. Unbonding moves stake into a queue released after the unbonding
+//! period (14 days), during which it can still be slashed; bonded stake may not fall below the
+//! requirement while the node stays registered.
+//!
+//! All stake, bonded or unbonding, sits in the `node_stake` module account.
+//!
+//! Keys (owned here): `nodes/params`, `nodes/node/{hex}`, `nodes/unbonding/{hex}` (at most
+//! [`MAX_UNBONDING_ENTRIES`]), `nodes/count` and `nodes/index/{n, 10 digits}` (registration order,
+//! for listing without scanning state).
+
+use crate::bank;
+use crate::error::TxError;
+use crate::state::{Overlay, StateRead};
+use crate::vesting::elapsed_s;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use vcity_types::compute::{
+    AddStake, Hardware, NodeHeartbeat, NodeRecord, RegisterNode, Role, Unbond, UpdateNode,
+    MAX_ENDPOINT_BYTES, MAX_GPU_ENTRIES, MAX_LABEL_BYTES,
+};
+use vcity_types::event::Event;
+use vcity_types::{AccountId, Amount, Denom, Rounding};
+
+/// Most pending unbonding entries per node.
+pub const MAX_UNBONDING_ENTRIES: usize = 8;
+
+/// Holds every node's stake.
+pub fn stake_account() -> AccountId {
+    AccountId::module("node_stake")
+}
+
+/// Governance parameters of the registry (SPEC §4 defaults).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct NodeParams {
+    /// Performance factor per GPU model, ppm of the reference GPU (CU per second × 10^6).
+    pub gpu_factors_ppm: Vec<(String, u64)>,
+    /// Factor per CPU core, ppm.
+    pub cpu_core_factor_ppm: u64,
+    /// VCAI bonded per CU of capacity.
+    pub stake_per_cu: Amount,
+    /// Bond of a scheduler or verifier node.
+    pub min_service_stake: Amount,
+    /// Heartbeat interval.
+    pub heartbeat_interval_s: u64,
+    /// Intervals of silence after which a node is offline.
+    pub offline_after_intervals: u64,
+    /// Unbonding period.
+    pub unbonding_s: u64,
+}
+
+impl Default for NodeParams {
+    fn default() -> Self {
+        let vcai = |whole| Amount::whole(whole, Denom::Vcai).expect("fits");
+        NodeParams {
+            // The reference GPU (factor 1.0) is the A100; the table is governance's to extend.
+            gpu_factors_ppm: vec![
+                ("A100".into(), 1_000_000),
+                ("H100".into(), 2_000_000),
+                ("H200".into(), 2_400_000),
+                ("L40S".into(), 900_000),
+                ("RTX4090".into(), 800_000),
+                ("RTX3090".into(), 450_000),
+            ],
+            cpu_core_factor_ppm: 10_000,
+            stake_per_cu: vcai(10_000),
+            min_service_stake: vcai(50_000),
+            heartbeat_interval_s: 60,
+            offline_after_intervals: 3,
+            unbonding_s: 14 * 86_400,
+        }
+    }
+}
+
+/// One unbonding entry.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Unbonding {
+    /// VCAI base units.
+    pub amount: Amount,
+    /// When it can be withdrawn, seconds after genesis.
+    pub release_s: u64,
+}
+
+const KEY_PARAMS: &[u8] = b"nodes/params";
+const KEY_COUNT: &[u8] = b"nodes/count";
+
+fn index_key(index: u64) -> Vec<u8> {
+    format!("nodes/index/{index:010}").into_bytes()
+}
+
+fn node_key(id: &AccountId) -> Vec<u8> {
+    format!("nodes/node/{}", id.to_hex()).into_bytes()
+}
+
+fn unbonding_key(id: &AccountId) -> Vec<u8> {
+    format!("nodes/unbonding/{}", id.to_hex()).into_bytes()
+}
+
+/// The parameters.
+pub fn params(state: &impl StateRead) -> NodeParams {
+    state.get(KEY_PARAMS).unwrap_or_default()
+}
+
+/// A node.
+pub fn node(state: &impl StateRead, id: &AccountId) -> Option<NodeRecord> {
+    state.get(&node_key(id))
+}
+
+/// How many nodes ever registered.
+pub fn count(state: &impl StateRead) -> u64 {
+    state.get(KEY_COUNT).unwrap_or(0)
+}
+
+/// Nodes in registration order, `offset` onwards, at most `limit` (point lookups only).
+pub fn list(state: &impl StateRead, offset: u64, limit: u64) -> Vec<NodeRecord> {
+    let end = count(state).min(offset.saturating_add(limit));
+    (offset..end)
+        .filter_map(|index| state.get::<AccountId>(&index_key(index)))
+        .filter_map(|id| node(state, &id))
+        .collect()
+}
+
+/// A node's unbonding entries.
+pub fn unbonding(state: &impl StateRead, id: &AccountId) -> Vec<Unbonding> {
+    state.get(&unbonding_key(id)).unwrap_or_default()
+}
+
+/// True if the node has sent a heartbeat within the offline threshold at `now_s`.
+pub fn is_online(params: &NodeParams, node: &NodeRecord, now_s: u64) -> bool {
+    now_s.saturating_sub(node.last_heartbeat_s)
+        <= params
+            .heartbeat_interval_s
+            .saturating_mul(params.offline_after_intervals)
+}
+
+/// Capacity of an inventory in CU ppm; unknown GPU models are refused.
+pub fn capacity_ppm(params: &NodeParams, hardware: &Hardware) -> Result<u64, TxError> {
+    let mut total = u64::from(hardware.cpu_cores).saturating_mul(params.cpu_core_factor_ppm);
+    for gpu in &hardware.gpus {
+        let factor = params
+            .gpu_factors_ppm
+            .iter()
+            .find(|(model, _)| model == &gpu.model)
+            .map(|(_, factor)| *factor)
+            .ok_or_else(|| {
+                TxError::InvalidNode(format!(
+                    "GPU model {:?} is not in the performance table",
+                    gpu.model
+                ))
+            })?;
+        total = total.saturating_add(factor.saturating_mul(u64::from(gpu.count)));
+    }
+    Ok(total)
+}
+
+/// The bond a node must keep.
+pub fn required_stake(params: &NodeParams, role: Role, capacity_ppm: u64) -> Amount {
+    match role {
+        Role::Compute => params
+            .stake_per_cu
+            .mul_div(u128::from(capacity_ppm), 1_000_000, Rounding::Up)
+            .expect("a requirement fits"),
+        Role::Scheduler | Role::Verifier => params.min_service_stake,
+    }
+}
+
+fn check_label(what: &str, text: &str, max: usize) -> Result<(), TxError> {
+    if text.len() > max || text.chars().any(char::is_control) {
+        return Err(TxError::InvalidNode(format!(
+            "{what} must be at most {max} bytes of printable text"
+        )));
+    }
+    Ok(())
+}
+
+fn check_hardware(role: Role, hardware: &Hardware) -> Result<(), TxError> {
+    if hardware.gpus.len() > MAX_GPU_ENTRIES {
+        return Err(TxError::InvalidNode(format!(
+            "at most {MAX_GPU_ENTRIES} GPU entries"
+        )));
+    }
+    for gpu in &hardware.gpus {
+        check_label("GPU model", &gpu.model, MAX_LABEL_BYTES)?;
+        if gpu.count == 0 || gpu.count > 64 || gpu.vram_mib == 0 {
+            return Err(TxError::InvalidNode(
+                "each GPU entry needs 1-64 GPUs with some memory".into(),
+            ));
+        }
+    }
+    if role == Role::Compute && hardware.gpus.is_empty() && hardware.cpu_cores == 0 {
+        return Err(TxError::InvalidNode(
+            "a compute node needs GPUs or CPU cores".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `RegisterNode`.
+pub(crate) fn execute_register(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &RegisterNode,
+) -> Result<(), TxError> {
+    if node(state, sender).is_some() {
+        return Err(TxError::InvalidNode(format!(
+            "account {sender} is already a registered node"
+        )));
+    }
+    check_label("region", &message.region, MAX_LABEL_BYTES)?;
+    check_label("endpoint", &message.endpoint, MAX_ENDPOINT_BYTES)?;
+    check_hardware(message.role, &message.hardware)?;
+    let settings = params(state);
+    let capacity = capacity_ppm(&settings, &message.hardware)?;
+    let required = required_stake(&settings, message.role, capacity);
+    if message.stake < required {
+        return Err(TxError::StakeBelowRequirement {
+            stake: message.stake,
+            required,
+        });
+    }
+    if message.role == Role::Compute && message.price_per_cu_usd.is_zero() {
+        return Err(TxError::InvalidNode(
+            "a compute node needs a price per CU".into(),
+        ));
+    }
+    bank::transfer(state, sender, &stake_account(), Denom::Vcai, message.stake)?;
+    let now = elapsed_s(state);
+    let record = NodeRecord {
+        id: *sender,
+        role: message.role,
+        kind: message.kind,
+        hardware: message.hardware.clone(),
+        region: message.region.clone(),
+        endpoint: message.endpoint.clone(),
+        price_per_cu_usd: message.price_per_cu_usd,
+        stake: message.stake,
+        capacity_cu_ppm: capacity,
+        registered_s: now,
+        last_heartbeat_s: now,
+        load_ppm: 0,
+        healthy: true,
+        running_tasks: 0,
+        online_s: 0,
+    };
+    state.put(node_key(sender), &record);
+    let index = count(state);
+    state.put(index_key(index), sender);
+    state.put(KEY_COUNT.to_vec(), &(index + 1));
+    state.emit(Event::NodeRegistered {
+        node: *sender,
+        role: record.role,
+        capacity_cu_ppm: capacity,
+        stake: record.stake,
+    });
+    Ok(())
+}
+
+fn registered(state: &Overlay<'_>, sender: &AccountId) -> Result<NodeRecord, TxError> {
+    node(state, sender)
+        .ok_or_else(|| TxError::NotFound(format!("account {sender} is not a registered node")))
+}
+
+/// `NodeHeartbeat`.
+pub(crate) fn execute_heartbeat(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &NodeHeartbeat,
+) -> Result<(), TxError> {
+    let mut record = registered(state, sender)?;
+    if message.load_ppm > 1_000_000 {
+        return Err(TxError::InvalidNode("load is at most 1,000,000 ppm".into()));
+    }
+    let settings = params(state);
+    let now = elapsed_s(state);
+    // Online time accrues only across gaps short enough that the node was never offline.
+    if is_online(&settings, &record, now) {
+        record.online_s = record
+            .online_s
+            .saturating_add(now.saturating_sub(record.last_heartbeat_s));
+    }
+    record.last_heartbeat_s = now;
+    record.load_ppm = message.load_ppm;
+    record.healthy = message.healthy;
+    record.running_tasks = message.running_tasks;
+    state.put(node_key(sender), &record);
+    state.emit(Event::NodeHeartbeat {
+        node: *sender,
+        load_ppm: message.load_ppm,
+        healthy: message.healthy,
+    });
+    Ok(())
+}
+
+/// `UpdateNode`.
+pub(crate) fn execute_update(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &UpdateNode,
+) -> Result<(), TxError> {
+    let mut record = registered(state, sender)?;
+    let settings = params(state);
+    if let Some(price) = message.price_per_cu_usd {
+        if record.role == Role::Compute && price.is_zero() {
+            return Err(TxError::InvalidNode(
+                "a compute node needs a price per CU".into(),
+            ));
+        }
+        record.price_per_cu_usd = price;
+    }
+    if let Some(endpoint) = &message.endpoint {
+        check_label("endpoint", endpoint, MAX_ENDPOINT_BYTES)?;
+        record.endpoint = endpoint.clone();
+    }
+    if let Some(hardware) = &message.hardware {
+        check_hardware(record.role, hardware)?;
+        let capacity = capacity_ppm(&settings, hardware)?;
+        let required = required_stake(&settings, record.role, capacity);
+        if record.stake < required {
+            return Err(TxError::StakeBelowRequirement {
+                stake: record.stake,
+                required,
+            });
+        }
+        record.hardware = hardware.clone();
+        record.capacity_cu_ppm = capacity;
+    }
+    state.put(node_key(sender), &record);
+    state.emit(Event::NodeUpdated { node: *sender });
+    Ok(())
+}
+
+/// `AddStake`.
+pub(crate) fn execute_add_stake(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &AddStake,
+) -> Result<(), TxError> {
+    let mut record = registered(state, sender)?;
+    bank::transfer(state, sender, &stake_account(), Denom::Vcai, message.amount)?;
+    record.stake = record.stake.checked_add(message.amount)?;
+    state.put(node_key(sender), &record);
+    state.emit(Event::StakeChanged {
+        node: *sender,
+        stake: record.stake,
+    });
+    Ok(())
+}
+
+/// `Unbond`: moves stake into the unbonding queue. The bond may not fall below the requirement.
+pub(crate) fn execute_unbond(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &Unbond,
+) -> Result<(), TxError> {
+    let mut record = registered(state, sender)?;
+    if message.amount.is_zero() {
+        return Err(TxError::InvalidAmount(
+            "unbond amount must be positive".into(),
+        ));
+    }
+    let settings = params(state);
+    let remaining =
+        record
+            .stake
+            .checked_sub(message.amount)
+            .map_err(|_| TxError::InsufficientFunds {
+                account: *sender,
+                denom: Denom::Vcai,
+                available: record.stake,
+                needed: message.amount,
+            })?;
+    let required = required_stake(&settings, record.role, record.capacity_cu_ppm);
+    if remaining < required {
+        return Err(TxError::StakeBelowRequirement {
+            stake: remaining,
+            required,
+        });
+    }
+    let mut queue = unbonding(state, sender);
+    if queue.len() >= MAX_UNBONDING_ENTRIES {
+        return Err(TxError::InvalidNode(format!(
+            "at most {MAX_UNBONDING_ENTRIES} unbonding entries; withdraw released ones first"
+        )));
+    }
+    queue.push(Unbonding {
+        amount: message.amount,
+        release_s: elapsed_s(state).saturating_add(settings.unbonding_s),
+    });
+    state.put(unbonding_key(sender), &queue);
+    record.stake = remaining;
+    state.put(node_key(sender), &record);
+    state.emit(Event::StakeChanged {
+        node: *sender,
+        stake: record.stake,
+    });
+    Ok(())
+}
+
+/// `WithdrawUnbonded`: every released entry back to the node's account.
+pub(crate) fn execute_withdraw(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
+    let now = elapsed_s(state);
+    let queue = unbonding(state, sender);
+    let (released, waiting): (Vec<Unbonding>, Vec<Unbonding>) =
+        queue.into_iter().partition(|entry| entry.release_s <= now);
+    let mut total = Amount::ZERO;
+    for entry in &released {
+        total = total.checked_add(entry.amount)?;
+    }
+    if total.is_zero() {
+        return Err(TxError::NothingToClaim(
+            "no unbonding entry has been released yet".into(),
+        ));
+    }
+    if waiting.is_empty() {
+        state.delete(unbonding_key(sender));
+    } else {
+        state.put(unbonding_key(sender), &waiting);
+    }
+    bank::transfer(state, &stake_account(), sender, Denom::Vcai, total)?;
+    state.emit(Event::UnbondedWithdrawn {
+        node: *sender,
+        amount: total,
+    });
+    Ok(())
+}
