@@ -7,7 +7,8 @@
 //!    vote-escrow weight over the week boundaries passed), then [`treasury`] (rolls the buyback
 //!    interval over, handing the last interval's VCAI to the distributor, and buys this block's
 //!    slice), then [`rewards`] (snapshots at week boundaries, then releases this block's share of
-//!    the stream to the current weights).
+//!    the stream to the current weights), then [`jobs`] (walks the deadline buckets: expired
+//!    assignments back to pending, overrunning tasks failed, closed verification windows settled).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
 //!      charges the fee to the treasury. If either fails, the transaction cannot be included
@@ -18,7 +19,8 @@
 //!      [`ve`], which first settles the account in [`rewards`]; `AddLiquidity`,
 //!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]; `ClaimRewards` → [`rewards`];
 //!      `RegisterNode`, `NodeHeartbeat`, `UpdateNode`, `AddStake`, `Unbond`, `WithdrawUnbonded` →
-//!      [`nodes`]).
+//!      [`nodes`]; `SubmitJob`, `AssignTask`, `StartTask`, `SubmitResult`, `FailTask`,
+//!      `CancelJob` → [`jobs`]).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
@@ -34,12 +36,15 @@
 //! [`treasury`]: crate::treasury
 //! [`rewards`]: crate::rewards
 //! [`nodes`]: crate::nodes
+//! [`jobs`]: crate::jobs
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
-use crate::{auth, bank, chain, invariants, nft, nodes, pool, rewards, treasury, ve, vesting};
+use crate::{
+    auth, bank, chain, invariants, jobs, nft, nodes, pool, rewards, treasury, ve, vesting,
+};
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
@@ -280,6 +285,7 @@ impl Ledger {
         ve::begin_block(&mut hook);
         treasury::begin_block(&mut hook);
         rewards::begin_block(&mut hook);
+        jobs::begin_block(&mut hook);
         let (writes, events) = hook.into_parts();
         block.merge(writes, Vec::new());
         block_events.extend(events);
@@ -460,6 +466,12 @@ fn execute_message(
         Message::AddStake(message) => nodes::execute_add_stake(state, sender, message),
         Message::Unbond(message) => nodes::execute_unbond(state, sender, message),
         Message::WithdrawUnbonded(_) => nodes::execute_withdraw(state, sender),
+        Message::SubmitJob(message) => jobs::execute_submit(state, sender, message),
+        Message::AssignTask(message) => jobs::execute_assign(state, sender, message),
+        Message::StartTask(message) => jobs::execute_start(state, sender, message),
+        Message::SubmitResult(message) => jobs::execute_result(state, sender, message),
+        Message::FailTask(message) => jobs::execute_fail(state, sender, message),
+        Message::CancelJob(message) => jobs::execute_cancel(state, sender, message),
     }
 }
 

@@ -116,6 +116,9 @@ pub enum TxError {
         /// Required.
         required: Amount,
     },
+    /// Code 25.
+    #[error("invalid job: {0}")]
+    InvalidJob(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -158,6 +161,7 @@ impl TxError {
             TxError::InsufficientLiquidity(_) => 19,
             TxError::InvalidNode(_) => 23,
             TxError::StakeBelowRequirement { .. } => 24,
+            TxError::InvalidJob(_) => 25,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -188,6 +192,7 @@ impl TxError {
             TxError::InsufficientLiquidity(_) => "insufficient_liquidity",
             TxError::InvalidNode(_) => "invalid_node",
             TxError::StakeBelowRequirement { .. } => "stake_below_requirement",
+            TxError::InvalidJob(_) => "invalid_job",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -258,6 +263,7 @@ mod tests {
                 stake: Amount::ZERO,
                 required: Amount::ZERO,
             },
+            TxError::InvalidJob(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

@@ -17,7 +17,7 @@
 //! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
 //! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool), [`treasury`] (the
 //! buyback), [`rewards`] (the per-block distributor), [`nodes`] (the compute, scheduler and
-//! verifier node registry).
+//! verifier node registry), [`jobs`] (jobs with escrow, assignment, results and settlement).
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -31,6 +31,7 @@ pub mod chain;
 mod error;
 pub mod genesis;
 mod invariants;
+pub mod jobs;
 pub mod nft;
 pub mod nodes;
 pub mod pool;

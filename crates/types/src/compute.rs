@@ -166,3 +166,204 @@ pub struct NodeRecord {
     /// Seconds online so far, counted from heartbeats (SPEC §4, for Proof of Capacity).
     pub online_s: u64,
 }
+
+/// Most tasks in one job.
+pub const MAX_TASKS_PER_JOB: u32 = 64;
+/// Largest inline task input.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024;
+
+/// What runs: a deterministic WASM module by content hash, with an input.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Workload {
+    /// BLAKE3 of the module bytes (the node fetches the module by this hash).
+    pub module_hash: crate::Hash,
+    /// Input given to every task, at most [`MAX_INPUT_BYTES`] (larger inputs go by hash later).
+    pub input: Vec<u8>,
+}
+
+/// What a task needs from a node (hard constraints).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Requirements {
+    /// A GPU model, if one is required.
+    pub gpu_model: Option<String>,
+    /// GPUs needed on one node (0: CPU is enough).
+    pub gpu_count: u32,
+    /// Memory per GPU, MiB.
+    pub min_vram_mib: u32,
+    /// Region, if it matters.
+    pub region: Option<String>,
+    /// Longest a task may run once started, seconds.
+    pub max_duration_s: u64,
+}
+
+/// How the job pays (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "model")]
+pub enum Billing {
+    /// Actual CU used × the node's price (at most `max_price_per_cu_usd`).
+    PayAsYouGo,
+    /// A fixed USD price per completed task.
+    FixedPerTask {
+        /// USD base units per task.
+        price_usd: Amount,
+    },
+}
+
+/// Submit a job; its maximum cost goes into escrow.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SubmitJob {
+    /// What runs.
+    pub workload: Workload,
+    /// Number of tasks (non-splittable units), 1 to [`MAX_TASKS_PER_JOB`].
+    pub tasks: u32,
+    /// Hard constraints.
+    pub requirements: Requirements,
+    /// Most CU one task may use, × 10^6 (the executor stops it there).
+    pub max_cu_ppm_per_task: u64,
+    /// Most the job pays per CU, USD base units.
+    pub max_price_per_cu_usd: Amount,
+    /// Billing model.
+    pub billing: Billing,
+}
+
+/// A scheduler places a pending task on a compute node.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AssignTask {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+    /// The compute node.
+    pub node: AccountId,
+}
+
+/// The assigned node starts the task (before the start deadline).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct StartTask {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+}
+
+/// The node's signed result: the output's hash and the CU it used.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SubmitResult {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+    /// BLAKE3 of the output.
+    pub output_hash: crate::Hash,
+    /// CU used × 10^6 (at most the job's per-task maximum).
+    pub cu_used_ppm: u64,
+}
+
+/// The node gives up a task it could not run; it goes back to pending.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct FailTask {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+    /// Why, for the owner.
+    pub reason: String,
+}
+
+/// The owner cancels every task not yet started; their escrow comes back.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct CancelJob {
+    /// The job.
+    pub job_id: u64,
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum TaskState {
+    /// Waiting for a scheduler.
+    Pending,
+    /// Placed; the node must start it by `deadline_s`.
+    Assigned {
+        /// The node.
+        node: AccountId,
+        /// Start deadline, seconds after genesis.
+        deadline_s: u64,
+        /// The node's price per CU when assigned: the agreed price.
+        price_per_cu_usd: Amount,
+    },
+    /// Running on `node` since `started_s`.
+    Running {
+        /// The node.
+        node: AccountId,
+        /// Start, seconds after genesis.
+        started_s: u64,
+        /// The agreed price per CU.
+        price_per_cu_usd: Amount,
+    },
+    /// Result committed; paid when the verification window closes.
+    Completed {
+        /// The node.
+        node: AccountId,
+        /// Output hash.
+        output_hash: crate::Hash,
+        /// CU used × 10^6.
+        cu_used_ppm: u64,
+        /// What the user pays for it, USD base units.
+        cost_usd: Amount,
+        /// When the window closes, seconds after genesis.
+        settle_at_s: u64,
+    },
+    /// Paid out.
+    Settled {
+        /// The node.
+        node: AccountId,
+        /// Output hash.
+        output_hash: crate::Hash,
+        /// Paid by the user.
+        cost_usd: Amount,
+    },
+    /// Given up after too many attempts or overran its duration; refunded.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Cancelled by the owner before it started; refunded.
+    Cancelled,
+}
+
+/// One task of a job.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Task {
+    /// Its state.
+    pub state: TaskState,
+    /// Assignments so far.
+    pub attempts: u32,
+    /// Escrow still held for it, USD base units.
+    pub escrow_usd: Amount,
+}
+
+/// A job as the ledger records it (also the API view).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Job {
+    /// Sequential id.
+    pub id: u64,
+    /// Who submitted and pays.
+    pub owner: AccountId,
+    /// What runs.
+    pub workload: Workload,
+    /// Hard constraints.
+    pub requirements: Requirements,
+    /// Most CU per task × 10^6.
+    pub max_cu_ppm_per_task: u64,
+    /// Most per CU.
+    pub max_price_per_cu_usd: Amount,
+    /// Billing.
+    pub billing: Billing,
+    /// Submission time, seconds after genesis.
+    pub submitted_s: u64,
+    /// Its tasks.
+    pub tasks: Vec<Task>,
+}

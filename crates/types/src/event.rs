@@ -156,6 +156,96 @@ pub enum Event {
         /// VCAI base units.
         amount: Amount,
     },
+    /// A job was submitted and its maximum cost escrowed.
+    JobSubmitted {
+        /// The job.
+        job_id: u64,
+        /// Its owner.
+        owner: AccountId,
+        /// Tasks.
+        tasks: u32,
+        /// USD escrowed.
+        escrow_usd: Amount,
+    },
+    /// A task was placed on a node.
+    TaskAssigned {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The node.
+        node: AccountId,
+        /// Agreed price per CU.
+        price_per_cu_usd: Amount,
+    },
+    /// A task started.
+    TaskStarted {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The node.
+        node: AccountId,
+    },
+    /// A node committed a task's result.
+    TaskCompleted {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The node.
+        node: AccountId,
+        /// Output hash.
+        output_hash: crate::Hash,
+        /// CU used × 10^6.
+        cu_used_ppm: u64,
+        /// What the user pays, USD base units.
+        cost_usd: Amount,
+    },
+    /// A task went back to pending (missed start deadline or the node gave up).
+    TaskReturned {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A task was paid out after its verification window.
+    TaskSettled {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The node.
+        node: AccountId,
+        /// To the node.
+        node_usd: Amount,
+        /// Network fee to the treasury.
+        fee_usd: Amount,
+        /// Unused escrow back to the owner.
+        refund_usd: Amount,
+    },
+    /// A task ended without a result; its escrow went back.
+    TaskFailed {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// Why.
+        reason: String,
+        /// Escrow returned.
+        refund_usd: Amount,
+    },
+    /// The owner cancelled the job's unstarted tasks.
+    JobCancelled {
+        /// The job.
+        job_id: u64,
+        /// Tasks cancelled.
+        tasks: u32,
+        /// Escrow returned.
+        refund_usd: Amount,
+    },
     /// A Genesis NFT's unlocked VCAI was claimed.
     NftClaimed {
         /// The NFT.

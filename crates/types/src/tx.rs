@@ -188,6 +188,18 @@ pub enum Message {
     Unbond(crate::compute::Unbond),
     /// Tag 20.
     WithdrawUnbonded(crate::compute::WithdrawUnbonded),
+    /// Tag 21.
+    SubmitJob(crate::compute::SubmitJob),
+    /// Tag 22.
+    AssignTask(crate::compute::AssignTask),
+    /// Tag 23.
+    StartTask(crate::compute::StartTask),
+    /// Tag 24.
+    SubmitResult(crate::compute::SubmitResult),
+    /// Tag 25.
+    FailTask(crate::compute::FailTask),
+    /// Tag 26.
+    CancelJob(crate::compute::CancelJob),
 }
 
 impl Message {
@@ -215,6 +227,12 @@ impl Message {
             Message::AddStake(_) => 18,
             Message::Unbond(_) => 19,
             Message::WithdrawUnbonded(_) => 20,
+            Message::SubmitJob(_) => 21,
+            Message::AssignTask(_) => 22,
+            Message::StartTask(_) => 23,
+            Message::SubmitResult(_) => 24,
+            Message::FailTask(_) => 25,
+            Message::CancelJob(_) => 26,
         }
     }
 
@@ -242,6 +260,12 @@ impl Message {
             Message::AddStake(_) => "add_stake",
             Message::Unbond(_) => "unbond",
             Message::WithdrawUnbonded(_) => "withdraw_unbonded",
+            Message::SubmitJob(_) => "submit_job",
+            Message::AssignTask(_) => "assign_task",
+            Message::StartTask(_) => "start_task",
+            Message::SubmitResult(_) => "submit_result",
+            Message::FailTask(_) => "fail_task",
+            Message::CancelJob(_) => "cancel_job",
         }
     }
 }
@@ -277,6 +301,12 @@ impl BorshDeserialize for Message {
             18 => Message::AddStake(BorshDeserialize::deserialize_reader(reader)?),
             19 => Message::Unbond(BorshDeserialize::deserialize_reader(reader)?),
             20 => Message::WithdrawUnbonded(BorshDeserialize::deserialize_reader(reader)?),
+            21 => Message::SubmitJob(BorshDeserialize::deserialize_reader(reader)?),
+            22 => Message::AssignTask(BorshDeserialize::deserialize_reader(reader)?),
+            23 => Message::StartTask(BorshDeserialize::deserialize_reader(reader)?),
+            24 => Message::SubmitResult(BorshDeserialize::deserialize_reader(reader)?),
+            25 => Message::FailTask(BorshDeserialize::deserialize_reader(reader)?),
+            26 => Message::CancelJob(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

@@ -1,0 +1,666 @@
+//! Jobs with escrow (whitepaper §2.2.1, §2.5.2; SPEC §5).
+//!
+//! A job is a workload (a WASM module by content hash, plus an input) split into tasks, the
+//! non-splittable units a node runs. Submitting it moves its maximum cost into the `job_escrow`
+//! module account: per task, `max CU × max price per CU` (pay-as-you-go) or the fixed price.
+//! A registered scheduler assigns each pending task to a compute node that [`fits`] it, at the
+//! node's current price (the agreed price); the node must start it before the start deadline or
+//! the task goes back to pending, and after `max_attempts` assignments it fails. The node commits
+//! its result (output hash, CU used) in a transaction signed by its key. When the verification
+//! window closes the task settles: the user pays `CU used × agreed price` (or the fixed price);
+//! the network fee (10%, gov) goes to the treasury, the rest to the node, and the unused escrow
+//! back to the owner. A task running past its maximum duration fails and is refunded. The owner
+//! can cancel every task not yet started.
+//!
+//! Deadlines are kept in time buckets (`jobs/due/{bucket}`) that `begin_block` walks from a
+//! cursor, a bounded number per block, so no block ever scans the jobs. A bucket entry is only a
+//! reminder: the task's own state decides what, if anything, happens.
+//!
+//! Keys (owned here): `jobs/params`, `jobs/count`, `jobs/job/{id, 12 digits}`,
+//! `jobs/due/{bucket, 12 digits}`, `jobs/cursor`.
+
+use crate::bank;
+use crate::error::TxError;
+use crate::nodes;
+use crate::state::{Overlay, StateRead};
+use crate::vesting::elapsed_s;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use vcity_types::compute::{
+    AssignTask, Billing, CancelJob, FailTask, Job, NodeRecord, Requirements, Role, StartTask,
+    SubmitJob, SubmitResult, Task, TaskState, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
+};
+use vcity_types::event::Event;
+use vcity_types::{AccountId, Amount, Denom, Rounding};
+
+/// Holds every job's escrow.
+pub fn escrow_account() -> AccountId {
+    AccountId::module("job_escrow")
+}
+
+/// Governance parameters (SPEC §5 defaults).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct JobParams {
+    /// How long an assigned node has to start a task.
+    pub start_deadline_s: u64,
+    /// Between a result and its payment.
+    pub verification_window_s: u64,
+    /// Network fee, ppm of each payment (SPEC §5: 10%).
+    pub network_fee_ppm: u32,
+    /// Assignments before a task fails.
+    pub max_attempts: u32,
+    /// Width of a deadline bucket.
+    pub bucket_s: u64,
+    /// Most buckets `begin_block` walks in one block.
+    pub max_buckets_per_block: u64,
+}
+
+impl Default for JobParams {
+    fn default() -> Self {
+        JobParams {
+            start_deadline_s: 120,
+            verification_window_s: 600,
+            network_fee_ppm: 100_000,
+            max_attempts: 3,
+            bucket_s: 10,
+            max_buckets_per_block: 1_000,
+        }
+    }
+}
+
+/// Why a node cannot take a task: the scheduler reports these, counted per reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Misfit {
+    /// Not a compute node.
+    NotCompute,
+    /// No recent heartbeat.
+    Offline,
+    /// Reported itself unhealthy.
+    Unhealthy,
+    /// Bond below its requirement.
+    Understaked,
+    /// Asks more per CU than the job pays.
+    TooExpensive,
+    /// Not in the required region.
+    WrongRegion,
+    /// Lacks the GPU model.
+    NoSuchGpu,
+    /// Too few GPUs of the model on one node.
+    TooFewGpus,
+    /// GPUs with too little memory.
+    TooLittleVram,
+}
+
+impl fmt::Display for Misfit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Misfit::NotCompute => "not a compute node",
+            Misfit::Offline => "offline",
+            Misfit::Unhealthy => "unhealthy",
+            Misfit::Understaked => "stake below requirement",
+            Misfit::TooExpensive => "price above the job's maximum",
+            Misfit::WrongRegion => "wrong region",
+            Misfit::NoSuchGpu => "lacks the GPU model",
+            Misfit::TooFewGpus => "too few GPUs",
+            Misfit::TooLittleVram => "too little GPU memory",
+        })
+    }
+}
+
+/// The one matching rule (DEVELOPERS.md principle 8): whether `node` may run a task of a job
+/// with `requirements` paying at most `max_price` per CU, at time `now_s`. The ledger checks it
+/// on every assignment; the scheduler and the SDK call the same function.
+pub fn fits(
+    params: &nodes::NodeParams,
+    node: &NodeRecord,
+    requirements: &Requirements,
+    max_price: Amount,
+    now_s: u64,
+) -> Result<(), Misfit> {
+    if node.role != Role::Compute {
+        return Err(Misfit::NotCompute);
+    }
+    if !nodes::is_online(params, node, now_s) {
+        return Err(Misfit::Offline);
+    }
+    if !node.healthy {
+        return Err(Misfit::Unhealthy);
+    }
+    if node.stake < nodes::required_stake(params, node.role, node.capacity_cu_ppm) {
+        return Err(Misfit::Understaked);
+    }
+    if node.price_per_cu_usd > max_price {
+        return Err(Misfit::TooExpensive);
+    }
+    if requirements
+        .region
+        .as_ref()
+        .is_some_and(|region| region != &node.region)
+    {
+        return Err(Misfit::WrongRegion);
+    }
+    if requirements.gpu_count > 0 || requirements.gpu_model.is_some() {
+        let matching: Vec<_> = node
+            .hardware
+            .gpus
+            .iter()
+            .filter(|gpu| {
+                requirements
+                    .gpu_model
+                    .as_ref()
+                    .is_none_or(|model| model == &gpu.model)
+            })
+            .collect();
+        if matching.is_empty() {
+            return Err(Misfit::NoSuchGpu);
+        }
+        let big_enough: Vec<_> = matching
+            .iter()
+            .filter(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
+            .collect();
+        if big_enough.is_empty() {
+            return Err(Misfit::TooLittleVram);
+        }
+        let count: u32 = big_enough.iter().map(|gpu| gpu.count).sum();
+        if count < requirements.gpu_count.max(1) {
+            return Err(Misfit::TooFewGpus);
+        }
+    }
+    Ok(())
+}
+
+const KEY_PARAMS: &[u8] = b"jobs/params";
+const KEY_COUNT: &[u8] = b"jobs/count";
+const KEY_CURSOR: &[u8] = b"jobs/cursor";
+
+fn job_key(id: u64) -> Vec<u8> {
+    format!("jobs/job/{id:012}").into_bytes()
+}
+
+fn due_key(bucket: u64) -> Vec<u8> {
+    format!("jobs/due/{bucket:012}").into_bytes()
+}
+
+/// The parameters.
+pub fn params(state: &impl StateRead) -> JobParams {
+    state.get(KEY_PARAMS).unwrap_or_default()
+}
+
+/// Jobs submitted so far (ids run from 1).
+pub fn count(state: &impl StateRead) -> u64 {
+    state.get(KEY_COUNT).unwrap_or(0)
+}
+
+/// A job.
+pub fn job(state: &impl StateRead, id: u64) -> Option<Job> {
+    state.get(&job_key(id))
+}
+
+/// The escrow one task needs.
+pub fn task_escrow(message: &SubmitJob) -> Result<Amount, TxError> {
+    match &message.billing {
+        Billing::PayAsYouGo => Ok(message.max_price_per_cu_usd.mul_div(
+            u128::from(message.max_cu_ppm_per_task),
+            1_000_000,
+            Rounding::Up,
+        )?),
+        Billing::FixedPerTask { price_usd } => Ok(*price_usd),
+    }
+}
+
+fn remind(state: &mut Overlay<'_>, at_s: u64, job_id: u64, task: u32) {
+    let bucket = at_s.div_ceil(params(state).bucket_s.max(1));
+    let key = due_key(bucket);
+    let mut list: Vec<(u64, u32)> = state.get(&key).unwrap_or_default();
+    list.push((job_id, task));
+    state.put(key, &list);
+}
+
+fn load(state: &Overlay<'_>, job_id: u64, task: u32) -> Result<Job, TxError> {
+    let found = job(state, job_id).ok_or_else(|| TxError::NotFound(format!("no job {job_id}")))?;
+    if task as usize >= found.tasks.len() {
+        return Err(TxError::NotFound(format!(
+            "job {job_id} has no task {task}"
+        )));
+    }
+    Ok(found)
+}
+
+/// `SubmitJob`.
+pub(crate) fn execute_submit(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &SubmitJob,
+) -> Result<(), TxError> {
+    if message.tasks == 0 || message.tasks > MAX_TASKS_PER_JOB {
+        return Err(TxError::InvalidJob(format!(
+            "a job has 1 to {MAX_TASKS_PER_JOB} tasks"
+        )));
+    }
+    if message.workload.input.len() > MAX_INPUT_BYTES {
+        return Err(TxError::InvalidJob(format!(
+            "input is over {MAX_INPUT_BYTES} bytes"
+        )));
+    }
+    let requirements = &message.requirements;
+    for label in [&requirements.gpu_model, &requirements.region]
+        .into_iter()
+        .flatten()
+    {
+        if label.len() > MAX_LABEL_BYTES {
+            return Err(TxError::InvalidJob("labels are at most 32 bytes".into()));
+        }
+    }
+    if message.max_cu_ppm_per_task == 0 || requirements.max_duration_s == 0 {
+        return Err(TxError::InvalidJob(
+            "a task needs a CU budget and a maximum duration".into(),
+        ));
+    }
+    let per_task = task_escrow(message)?;
+    if per_task.is_zero() {
+        return Err(TxError::InvalidJob("a job must pay something".into()));
+    }
+    let total = per_task.mul_div(u128::from(message.tasks), 1, Rounding::Down)?;
+    bank::transfer(state, sender, &escrow_account(), Denom::Usd, total)?;
+    let id = count(state) + 1;
+    state.put(KEY_COUNT.to_vec(), &id);
+    let record = Job {
+        id,
+        owner: *sender,
+        workload: message.workload.clone(),
+        requirements: message.requirements.clone(),
+        max_cu_ppm_per_task: message.max_cu_ppm_per_task,
+        max_price_per_cu_usd: message.max_price_per_cu_usd,
+        billing: message.billing.clone(),
+        submitted_s: elapsed_s(state),
+        tasks: (0..message.tasks)
+            .map(|_| Task {
+                state: TaskState::Pending,
+                attempts: 0,
+                escrow_usd: per_task,
+            })
+            .collect(),
+    };
+    state.put(job_key(id), &record);
+    state.emit(Event::JobSubmitted {
+        job_id: id,
+        owner: *sender,
+        tasks: message.tasks,
+        escrow_usd: total,
+    });
+    Ok(())
+}
+
+/// `AssignTask`: by a registered scheduler, to a node that fits.
+pub(crate) fn execute_assign(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &AssignTask,
+) -> Result<(), TxError> {
+    let scheduler = nodes::node(state, sender)
+        .filter(|node| node.role == Role::Scheduler)
+        .ok_or_else(|| TxError::Unauthorized("only a registered scheduler assigns tasks".into()))?;
+    let node_params = nodes::params(state);
+    if scheduler.stake < nodes::required_stake(&node_params, Role::Scheduler, 0) {
+        return Err(TxError::Unauthorized(
+            "the scheduler's stake is below its requirement".into(),
+        ));
+    }
+    let mut record = load(state, message.job_id, message.task)?;
+    let task = &mut record.tasks[message.task as usize];
+    if task.state != TaskState::Pending {
+        return Err(TxError::InvalidJob(format!(
+            "task {} of job {} is not pending",
+            message.task, message.job_id
+        )));
+    }
+    let node = nodes::node(state, &message.node)
+        .ok_or_else(|| TxError::NotFound(format!("{} is not a registered node", message.node)))?;
+    let now = elapsed_s(state);
+    fits(
+        &node_params,
+        &node,
+        &record.requirements,
+        record.max_price_per_cu_usd,
+        now,
+    )
+    .map_err(|misfit| TxError::InvalidJob(format!("node {} cannot take it: {misfit}", node.id)))?;
+    let deadline_s = now.saturating_add(params(state).start_deadline_s);
+    task.state = TaskState::Assigned {
+        node: node.id,
+        deadline_s,
+        price_per_cu_usd: node.price_per_cu_usd,
+    };
+    task.attempts = task.attempts.saturating_add(1);
+    state.put(job_key(message.job_id), &record);
+    // Starting at the deadline itself is still allowed; the reminder fires just after it.
+    remind(state, deadline_s + 1, message.job_id, message.task);
+    state.emit(Event::TaskAssigned {
+        job_id: message.job_id,
+        task: message.task,
+        node: node.id,
+        price_per_cu_usd: node.price_per_cu_usd,
+    });
+    Ok(())
+}
+
+/// `StartTask`: the assigned node, before the deadline.
+pub(crate) fn execute_start(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &StartTask,
+) -> Result<(), TxError> {
+    let mut record = load(state, message.job_id, message.task)?;
+    let now = elapsed_s(state);
+    let task = &mut record.tasks[message.task as usize];
+    let TaskState::Assigned {
+        node,
+        deadline_s,
+        price_per_cu_usd,
+    } = task.state.clone()
+    else {
+        return Err(TxError::InvalidJob("the task is not assigned".into()));
+    };
+    if node != *sender {
+        return Err(TxError::Unauthorized(
+            "the task is assigned to another node".into(),
+        ));
+    }
+    if now > deadline_s {
+        return Err(TxError::InvalidJob("the start deadline has passed".into()));
+    }
+    task.state = TaskState::Running {
+        node,
+        started_s: now,
+        price_per_cu_usd,
+    };
+    let overrun_at = now.saturating_add(record.requirements.max_duration_s);
+    state.put(job_key(message.job_id), &record);
+    remind(state, overrun_at, message.job_id, message.task);
+    state.emit(Event::TaskStarted {
+        job_id: message.job_id,
+        task: message.task,
+        node,
+    });
+    Ok(())
+}
+
+/// `SubmitResult`: the running node commits its output hash and CU used.
+pub(crate) fn execute_result(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &SubmitResult,
+) -> Result<(), TxError> {
+    let mut record = load(state, message.job_id, message.task)?;
+    let now = elapsed_s(state);
+    let max_cu = record.max_cu_ppm_per_task;
+    let billing = record.billing.clone();
+    let task = &mut record.tasks[message.task as usize];
+    let TaskState::Running {
+        node,
+        price_per_cu_usd,
+        ..
+    } = task.state.clone()
+    else {
+        return Err(TxError::InvalidJob("the task is not running".into()));
+    };
+    if node != *sender {
+        return Err(TxError::Unauthorized(
+            "the task runs on another node".into(),
+        ));
+    }
+    if message.cu_used_ppm > max_cu {
+        return Err(TxError::InvalidJob(format!(
+            "{} CU ppm used, over the task's budget of {max_cu}",
+            message.cu_used_ppm
+        )));
+    }
+    // The user pays at most the escrow: the agreed price is at most the job's maximum and the
+    // CU at most its budget, both rounded the same way.
+    let cost_usd = match billing {
+        Billing::PayAsYouGo => price_per_cu_usd
+            .mul_div(u128::from(message.cu_used_ppm), 1_000_000, Rounding::Up)?
+            .min(task.escrow_usd),
+        Billing::FixedPerTask { price_usd } => price_usd,
+    };
+    let settle_at_s = now.saturating_add(params(state).verification_window_s);
+    task.state = TaskState::Completed {
+        node,
+        output_hash: message.output_hash,
+        cu_used_ppm: message.cu_used_ppm,
+        cost_usd,
+        settle_at_s,
+    };
+    state.put(job_key(message.job_id), &record);
+    remind(state, settle_at_s, message.job_id, message.task);
+    state.emit(Event::TaskCompleted {
+        job_id: message.job_id,
+        task: message.task,
+        node,
+        output_hash: message.output_hash,
+        cu_used_ppm: message.cu_used_ppm,
+        cost_usd,
+    });
+    Ok(())
+}
+
+/// Puts a task back to pending, or fails it after too many attempts.
+fn return_or_fail(
+    state: &mut Overlay<'_>,
+    record: &mut Job,
+    index: u32,
+    reason: String,
+) -> Result<(), TxError> {
+    let max_attempts = params(state).max_attempts;
+    let task = &mut record.tasks[index as usize];
+    if task.attempts >= max_attempts {
+        let refund = task.escrow_usd;
+        task.escrow_usd = Amount::ZERO;
+        task.state = TaskState::Failed {
+            reason: format!("{reason} (after {} attempts)", task.attempts),
+        };
+        if !refund.is_zero() {
+            bank::transfer(state, &escrow_account(), &record.owner, Denom::Usd, refund)?;
+        }
+        state.emit(Event::TaskFailed {
+            job_id: record.id,
+            task: index,
+            reason,
+            refund_usd: refund,
+        });
+    } else {
+        task.state = TaskState::Pending;
+        state.emit(Event::TaskReturned {
+            job_id: record.id,
+            task: index,
+            reason,
+        });
+    }
+    Ok(())
+}
+
+/// `FailTask`: the assigned or running node gives the task up.
+pub(crate) fn execute_fail(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &FailTask,
+) -> Result<(), TxError> {
+    if message.reason.len() > 256 {
+        return Err(TxError::InvalidJob("reason is at most 256 bytes".into()));
+    }
+    let mut record = load(state, message.job_id, message.task)?;
+    let holder = match &record.tasks[message.task as usize].state {
+        TaskState::Assigned { node, .. } | TaskState::Running { node, .. } => *node,
+        _ => {
+            return Err(TxError::InvalidJob(
+                "the task is not assigned or running".into(),
+            ))
+        }
+    };
+    if holder != *sender {
+        return Err(TxError::Unauthorized(
+            "the task belongs to another node".into(),
+        ));
+    }
+    return_or_fail(
+        state,
+        &mut record,
+        message.task,
+        format!("node gave up: {}", message.reason),
+    )?;
+    state.put(job_key(message.job_id), &record);
+    Ok(())
+}
+
+/// `CancelJob`: every task not yet started, refunded.
+pub(crate) fn execute_cancel(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &CancelJob,
+) -> Result<(), TxError> {
+    let mut record = job(state, message.job_id)
+        .ok_or_else(|| TxError::NotFound(format!("no job {}", message.job_id)))?;
+    if record.owner != *sender {
+        return Err(TxError::Unauthorized(
+            "only the job's owner cancels it".into(),
+        ));
+    }
+    let mut refund = Amount::ZERO;
+    let mut cancelled = 0u32;
+    for task in &mut record.tasks {
+        if matches!(task.state, TaskState::Pending | TaskState::Assigned { .. }) {
+            refund = refund.checked_add(task.escrow_usd)?;
+            task.escrow_usd = Amount::ZERO;
+            task.state = TaskState::Cancelled;
+            cancelled += 1;
+        }
+    }
+    if cancelled == 0 {
+        return Err(TxError::InvalidJob("no task is left to cancel".into()));
+    }
+    if !refund.is_zero() {
+        bank::transfer(state, &escrow_account(), sender, Denom::Usd, refund)?;
+    }
+    state.put(job_key(message.job_id), &record);
+    state.emit(Event::JobCancelled {
+        job_id: message.job_id,
+        tasks: cancelled,
+        refund_usd: refund,
+    });
+    Ok(())
+}
+
+fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), TxError> {
+    let fee_ppm = params(state).network_fee_ppm;
+    let task = &mut record.tasks[index as usize];
+    let TaskState::Completed {
+        node,
+        output_hash,
+        cost_usd,
+        ..
+    } = task.state.clone()
+    else {
+        return Ok(());
+    };
+    // The fee rounds up: the protocol's share never loses to rounding.
+    let fee_usd = cost_usd.mul_div(u128::from(fee_ppm), 1_000_000, Rounding::Up)?;
+    let node_usd = cost_usd.checked_sub(fee_usd)?;
+    let refund_usd = task.escrow_usd.checked_sub(cost_usd)?;
+    task.escrow_usd = Amount::ZERO;
+    task.state = TaskState::Settled {
+        node,
+        output_hash,
+        cost_usd,
+    };
+    let escrow = escrow_account();
+    for (to, amount) in [
+        (node, node_usd),
+        (bank::treasury(), fee_usd),
+        (record.owner, refund_usd),
+    ] {
+        if !amount.is_zero() {
+            bank::transfer(state, &escrow, &to, Denom::Usd, amount)?;
+        }
+    }
+    state.emit(Event::TaskSettled {
+        job_id: record.id,
+        task: index,
+        node,
+        node_usd,
+        fee_usd,
+        refund_usd,
+    });
+    Ok(())
+}
+
+/// Acts on one reminder if the task's state calls for it at `now`.
+fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(), TxError> {
+    let Some(mut record) = job(state, job_id) else {
+        return Ok(());
+    };
+    let Some(task) = record.tasks.get(index as usize) else {
+        return Ok(());
+    };
+    match task.state.clone() {
+        TaskState::Assigned { deadline_s, .. } if deadline_s < now => {
+            return_or_fail(
+                state,
+                &mut record,
+                index,
+                "missed the start deadline".into(),
+            )?;
+        }
+        TaskState::Running { started_s, .. }
+            if started_s.saturating_add(record.requirements.max_duration_s) <= now =>
+        {
+            let refund = task.escrow_usd;
+            let owner = record.owner;
+            let slot = &mut record.tasks[index as usize];
+            slot.escrow_usd = Amount::ZERO;
+            slot.state = TaskState::Failed {
+                reason: "ran past its maximum duration".into(),
+            };
+            if !refund.is_zero() {
+                bank::transfer(state, &escrow_account(), &owner, Denom::Usd, refund)?;
+            }
+            state.emit(Event::TaskFailed {
+                job_id,
+                task: index,
+                reason: "ran past its maximum duration".into(),
+                refund_usd: refund,
+            });
+        }
+        TaskState::Completed { settle_at_s, .. } if settle_at_s <= now => {
+            settle(state, &mut record, index)?;
+        }
+        _ => return Ok(()),
+    }
+    state.put(job_key(job_id), &record);
+    Ok(())
+}
+
+/// `begin_block`: walks the deadline buckets up to now (a bounded number per block).
+pub(crate) fn begin_block(state: &mut Overlay<'_>) {
+    let settings = params(state);
+    let width = settings.bucket_s.max(1);
+    let now = elapsed_s(state);
+    let last = now / width;
+    let mut bucket: u64 = state.get(KEY_CURSOR).unwrap_or(0);
+    let mut walked = 0;
+    while bucket <= last && walked < settings.max_buckets_per_block {
+        let key = due_key(bucket);
+        if let Some(entries) = state.get::<Vec<(u64, u32)>>(&key) {
+            state.delete(key);
+            for (job_id, index) in entries {
+                // A reminder whose transfer fails would mean the escrow is short: a broken
+                // invariant, never a user error.
+                due(state, job_id, index, now).expect("job escrow covers every settlement");
+            }
+        }
+        bucket += 1;
+        walked += 1;
+    }
+    state.put(KEY_CURSOR.to_vec(), &bucket);
+}

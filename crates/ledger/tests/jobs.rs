@@ -1,0 +1,501 @@
+//! Jobs with escrow through blocks: the whole lifecycle, deadlines, misfits, cancellation and
+//! overruns, with the books balancing to the base unit (escrow in = payments + fees + refunds).
+
+use ed25519_dalek::SigningKey;
+use std::collections::BTreeMap;
+use vcity_ledger::chain::Validator;
+use vcity_ledger::{audit_supply, bank, jobs, BlockContext, Genesis, GenesisAccount, Ledger, Mode};
+use vcity_types::compute::{
+    AssignTask, Billing, CancelJob, FailTask, GpuSpec, Hardware, NodeHeartbeat, NodeKind,
+    RegisterNode, Requirements, Role, StartTask, SubmitJob, SubmitResult, TaskState, Workload,
+};
+use vcity_types::event::Event;
+use vcity_types::receipt::Receipt;
+use vcity_types::tx::{Message, TxBody};
+use vcity_types::{AccountId, Amount, Denom, Hash};
+
+const CHAIN: &str = "vcity-jobs";
+const GENESIS_MS: u64 = 1_800_000_000_000;
+const USER: u8 = 1;
+const NODE: u8 = 2;
+const SCHEDULER: u8 = 3;
+const CPU_NODE: u8 = 4;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn account(seed: u8) -> AccountId {
+    AccountId::from_public_key(&key(seed).verifying_key())
+}
+
+fn usd(base: u128) -> Amount {
+    Amount::new(base)
+}
+
+struct Chain {
+    ledger: Ledger,
+    nonces: BTreeMap<u8, u64>,
+    events: Vec<Event>,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let genesis = Genesis {
+            chain_id: CHAIN.into(),
+            genesis_time_ms: GENESIS_MS,
+            usd_issuer: account(9),
+            validators: vec![Validator {
+                name: "v".into(),
+                public_key: account(100),
+                power: 1,
+            }],
+            accounts: [USER, NODE, SCHEDULER, CPU_NODE]
+                .into_iter()
+                .map(|seed| GenesisAccount {
+                    name: None,
+                    id: account(seed),
+                    vcai: Amount::whole(100_000, Denom::Vcai).expect("fits"),
+                    usd: Amount::whole(1_000, Denom::Usd).expect("fits"),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut chain = Chain {
+            ledger: Ledger::from_genesis(&genesis).expect("genesis"),
+            nonces: BTreeMap::new(),
+            events: Vec::new(),
+        };
+        let gpu = RegisterNode {
+            role: Role::Compute,
+            kind: NodeKind::Stable,
+            hardware: Hardware {
+                gpus: vec![GpuSpec {
+                    model: "H100".into(),
+                    count: 1,
+                    vram_mib: 81_920,
+                }],
+                cpu_cores: 8,
+                ram_mib: 65_536,
+            },
+            region: "eu-west".into(),
+            endpoint: "https://gpu.example".into(),
+            price_per_cu_usd: usd(500),
+            stake: Amount::whole(30_000, Denom::Vcai).expect("fits"),
+        };
+        assert_eq!(chain.at(0, NODE, Message::RegisterNode(gpu)).code, 0);
+        let cpu = RegisterNode {
+            role: Role::Compute,
+            kind: NodeKind::Flexible,
+            hardware: Hardware {
+                gpus: vec![],
+                cpu_cores: 8,
+                ram_mib: 16_384,
+            },
+            region: "us-east".into(),
+            endpoint: "https://cpu.example".into(),
+            price_per_cu_usd: usd(100),
+            stake: Amount::whole(1_000, Denom::Vcai).expect("fits"),
+        };
+        assert_eq!(chain.at(0, CPU_NODE, Message::RegisterNode(cpu)).code, 0);
+        let scheduler = RegisterNode {
+            role: Role::Scheduler,
+            kind: NodeKind::Stable,
+            hardware: Hardware::default(),
+            region: "eu-west".into(),
+            endpoint: "https://scheduler.example".into(),
+            price_per_cu_usd: Amount::ZERO,
+            stake: Amount::whole(50_000, Denom::Vcai).expect("fits"),
+        };
+        assert_eq!(
+            chain
+                .at(0, SCHEDULER, Message::RegisterNode(scheduler))
+                .code,
+            0
+        );
+        chain
+    }
+
+    fn at(&mut self, t_s: u64, seed: u8, message: Message) -> Receipt {
+        let nonce = self.nonces.entry(seed).or_insert(0);
+        let body = TxBody {
+            chain_id: CHAIN.into(),
+            sender: account(seed),
+            nonce: *nonce,
+            fee: Amount::new(1_000),
+            messages: vec![message],
+        };
+        *nonce += 1;
+        let tx = self
+            .ledger
+            .prepare(body.sign(&key(seed)).to_bytes())
+            .expect("well-formed");
+        let context = BlockContext {
+            height: self.ledger.height().next(),
+            time_ms: GENESIS_MS + t_s * 1_000,
+            beacon: Hash::ZERO,
+            proposer: account(100),
+        };
+        let execution = self
+            .ledger
+            .execute(context, vec![tx], Mode::Verify)
+            .expect("valid block");
+        self.ledger.commit(&execution);
+        audit_supply(self.ledger.state()).expect("supply conserved");
+        self.events.extend(execution.block_events.iter().cloned());
+        let receipt = execution.receipts.into_iter().next().expect("receipt");
+        self.events.extend(receipt.events.iter().cloned());
+        receipt
+    }
+
+    fn usd(&self, seed: u8) -> u128 {
+        bank::balance(self.ledger.state(), &account(seed), Denom::Usd).base_units()
+    }
+
+    fn heartbeat(&mut self, t_s: u64, seed: u8) {
+        assert_eq!(
+            self.at(
+                t_s,
+                seed,
+                Message::NodeHeartbeat(NodeHeartbeat {
+                    load_ppm: 0,
+                    healthy: true,
+                    running_tasks: 0
+                })
+            )
+            .code,
+            0
+        );
+    }
+}
+
+fn gpu_job(tasks: u32) -> SubmitJob {
+    SubmitJob {
+        workload: Workload {
+            module_hash: Hash([7; 32]),
+            input: b"matrix 64".to_vec(),
+        },
+        tasks,
+        requirements: Requirements {
+            gpu_model: Some("H100".into()),
+            gpu_count: 1,
+            min_vram_mib: 40_000,
+            region: None,
+            max_duration_s: 300,
+        },
+        max_cu_ppm_per_task: 100_000_000, // 100 CU
+        max_price_per_cu_usd: usd(1_000),
+        billing: Billing::PayAsYouGo,
+    }
+}
+
+fn state_of(chain: &Chain, job: u64, task: usize) -> TaskState {
+    jobs::job(chain.ledger.state(), job).expect("job").tasks[task]
+        .state
+        .clone()
+}
+
+#[test]
+fn lifecycle_pays_node_fee_and_refund_exactly() {
+    let mut chain = Chain::new();
+    let user_before = chain.usd(USER);
+    let node_before = chain.usd(NODE);
+    let treasury_before =
+        bank::balance(chain.ledger.state(), &bank::treasury(), Denom::Usd).base_units();
+    // Escrow: 2 tasks × 100 CU × 1,000 base units per CU = 200,000.
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(2))).code, 0);
+    assert_eq!(
+        bank::balance(chain.ledger.state(), &jobs::escrow_account(), Denom::Usd),
+        usd(200_000)
+    );
+
+    for task in 0..2u32 {
+        let assign = Message::AssignTask(AssignTask {
+            job_id: 1,
+            task,
+            node: account(NODE),
+        });
+        let t = 20 + u64::from(task) * 100;
+        assert_eq!(chain.at(t, SCHEDULER, assign).code, 0);
+        assert_eq!(
+            chain
+                .at(
+                    t + 10,
+                    NODE,
+                    Message::StartTask(StartTask { job_id: 1, task })
+                )
+                .code,
+            0
+        );
+        // 40 CU at the node's 500 per CU = 20,000.
+        let result = Message::SubmitResult(SubmitResult {
+            job_id: 1,
+            task,
+            output_hash: Hash([task as u8; 32]),
+            cu_used_ppm: 40_000_000,
+        });
+        assert_eq!(chain.at(t + 40, NODE, result).code, 0);
+    }
+    assert!(
+        matches!(state_of(&chain, 1, 0), TaskState::Completed { cost_usd, .. } if cost_usd == usd(20_000))
+    );
+    // Nothing is paid before the verification window closes (600 s after the result).
+    chain.heartbeat(659, NODE);
+    assert!(matches!(
+        state_of(&chain, 1, 0),
+        TaskState::Completed { .. }
+    ));
+    chain.heartbeat(670, NODE);
+    assert!(matches!(state_of(&chain, 1, 0), TaskState::Settled { .. }));
+    assert!(matches!(
+        state_of(&chain, 1, 1),
+        TaskState::Completed { .. }
+    ));
+    chain.heartbeat(770, NODE);
+    assert!(matches!(state_of(&chain, 1, 1), TaskState::Settled { .. }));
+
+    // Per task: fee ⌈10% of 20,000⌉ = 2,000; node 18,000; refund 80,000.
+    assert_eq!(
+        bank::balance(chain.ledger.state(), &jobs::escrow_account(), Denom::Usd),
+        Amount::ZERO
+    );
+    let tx_fees = |txs: u128| txs * 1_000;
+    assert_eq!(
+        chain.usd(USER),
+        user_before - 200_000 + 2 * 80_000 - tx_fees(1)
+    );
+    assert_eq!(chain.usd(NODE), node_before + 2 * 18_000 - tx_fees(7));
+    let settled: u128 = chain
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::TaskSettled {
+                node_usd,
+                fee_usd,
+                refund_usd,
+                ..
+            } => Some(node_usd.base_units() + fee_usd.base_units() + refund_usd.base_units()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(settled, 200_000, "escrow in = payments + fees + refunds");
+    let treasury_after =
+        bank::balance(chain.ledger.state(), &bank::treasury(), Denom::Usd).base_units();
+    assert_eq!(
+        treasury_after - treasury_before,
+        2 * 2_000 + tx_fees(1 + 2 + 7)
+    );
+}
+
+#[test]
+fn misfits_are_explained_and_only_schedulers_assign() {
+    let mut chain = Chain::new();
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
+    let by_user = chain.at(
+        11,
+        USER,
+        Message::AssignTask(AssignTask {
+            job_id: 1,
+            task: 0,
+            node: account(NODE),
+        }),
+    );
+    assert_eq!(by_user.code, 10);
+    let cpu = chain.at(
+        12,
+        SCHEDULER,
+        Message::AssignTask(AssignTask {
+            job_id: 1,
+            task: 0,
+            node: account(CPU_NODE),
+        }),
+    );
+    assert_eq!(cpu.code, 25);
+    assert!(cpu.error.contains("lacks the GPU model"), "{}", cpu.error);
+    // Silent for more than three heartbeat intervals: offline.
+    let offline = chain.at(
+        500,
+        SCHEDULER,
+        Message::AssignTask(AssignTask {
+            job_id: 1,
+            task: 0,
+            node: account(NODE),
+        }),
+    );
+    assert!(offline.error.contains("offline"), "{}", offline.error);
+    chain.heartbeat(501, NODE);
+    assert_eq!(
+        chain
+            .at(
+                502,
+                SCHEDULER,
+                Message::AssignTask(AssignTask {
+                    job_id: 1,
+                    task: 0,
+                    node: account(NODE)
+                })
+            )
+            .code,
+        0
+    );
+    // Only the assigned node starts it.
+    assert_eq!(
+        chain
+            .at(
+                503,
+                CPU_NODE,
+                Message::StartTask(StartTask { job_id: 1, task: 0 })
+            )
+            .code,
+        10
+    );
+}
+
+#[test]
+fn missed_deadlines_reassign_then_fail_and_refund() {
+    let mut chain = Chain::new();
+    let user_before = chain.usd(USER);
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
+    let mut t = 10;
+    for attempt in 1..=3 {
+        chain.heartbeat(t + 1, NODE);
+        assert_eq!(
+            chain
+                .at(
+                    t + 2,
+                    SCHEDULER,
+                    Message::AssignTask(AssignTask {
+                        job_id: 1,
+                        task: 0,
+                        node: account(NODE)
+                    })
+                )
+                .code,
+            0,
+            "attempt {attempt}"
+        );
+        // The node never starts it: 120 s later the task returns (or fails on the third).
+        t += 140;
+        chain.heartbeat(t, NODE);
+    }
+    assert!(matches!(state_of(&chain, 1, 0), TaskState::Failed { .. }));
+    assert_eq!(
+        chain.usd(USER),
+        user_before - 1_000,
+        "only the submission fee is lost"
+    );
+    assert_eq!(
+        bank::balance(chain.ledger.state(), &jobs::escrow_account(), Denom::Usd),
+        Amount::ZERO
+    );
+}
+
+#[test]
+fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
+    let mut chain = Chain::new();
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(3))).code, 0);
+    assert_eq!(
+        chain
+            .at(
+                11,
+                SCHEDULER,
+                Message::AssignTask(AssignTask {
+                    job_id: 1,
+                    task: 0,
+                    node: account(NODE)
+                })
+            )
+            .code,
+        0
+    );
+    assert_eq!(
+        chain
+            .at(
+                12,
+                NODE,
+                Message::StartTask(StartTask { job_id: 1, task: 0 })
+            )
+            .code,
+        0
+    );
+    assert_eq!(
+        chain
+            .at(
+                13,
+                NODE,
+                Message::SubmitResult(SubmitResult {
+                    job_id: 1,
+                    task: 0,
+                    output_hash: Hash([1; 32]),
+                    cu_used_ppm: 100_000_001
+                })
+            )
+            .code,
+        25,
+        "over budget"
+    );
+    assert_eq!(
+        chain
+            .at(14, CPU_NODE, Message::CancelJob(CancelJob { job_id: 1 }))
+            .code,
+        10,
+        "not the owner"
+    );
+    let user_before = chain.usd(USER);
+    assert_eq!(
+        chain
+            .at(15, USER, Message::CancelJob(CancelJob { job_id: 1 }))
+            .code,
+        0
+    );
+    assert_eq!(
+        chain.usd(USER),
+        user_before + 2 * 100_000 - 1_000,
+        "two unstarted tasks refunded"
+    );
+    assert!(matches!(state_of(&chain, 1, 1), TaskState::Cancelled));
+    assert!(matches!(state_of(&chain, 1, 0), TaskState::Running { .. }));
+    // The running task overruns its 300 s: failed and refunded.
+    chain.heartbeat(200, NODE);
+    chain.heartbeat(330, NODE);
+    assert!(
+        matches!(state_of(&chain, 1, 0), TaskState::Failed { .. }),
+        "{:?}",
+        state_of(&chain, 1, 0)
+    );
+    assert_eq!(
+        bank::balance(chain.ledger.state(), &jobs::escrow_account(), Denom::Usd),
+        Amount::ZERO
+    );
+    // A node that gives up returns its task to pending.
+    assert_eq!(chain.at(331, USER, Message::SubmitJob(gpu_job(1))).code, 0);
+    assert_eq!(
+        chain
+            .at(
+                332,
+                SCHEDULER,
+                Message::AssignTask(AssignTask {
+                    job_id: 2,
+                    task: 0,
+                    node: account(NODE)
+                })
+            )
+            .code,
+        0
+    );
+    assert_eq!(
+        chain
+            .at(
+                333,
+                NODE,
+                Message::FailTask(FailTask {
+                    job_id: 2,
+                    task: 0,
+                    reason: "driver reset".into()
+                })
+            )
+            .code,
+        0
+    );
+    assert!(matches!(state_of(&chain, 2, 0), TaskState::Pending));
+}
