@@ -12,6 +12,7 @@ mod escrow;
 mod market;
 mod registry;
 mod revenue;
+mod work;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ pub enum Command {
     /// The node registry: compute, scheduler and verifier nodes (SPEC §4).
     #[command(subcommand)]
     Nodes(registry::NodesCommand),
+    /// Jobs with escrow: submit, follow, cancel; and the daemons' task messages (SPEC §5).
+    #[command(subcommand)]
+    Job(work::JobCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -178,5 +182,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rewards(command) => revenue::rewards(&settings, command, cli.json),
         Command::Treasury(command) => revenue::treasury(&settings, command, cli.json),
         Command::Nodes(command) => registry::nodes(&settings, command, cli.json),
+        Command::Job(command) => work::job(&settings, command, cli.json),
     }
 }

@@ -906,3 +906,133 @@ fn node_registry_through_the_cli() {
     ));
     assert_eq!(none.as_array().expect("list").len(), 0);
 }
+
+#[test]
+fn a_job_through_the_cli_from_submission_to_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let api = devnet.api.clone();
+    let run = |args: &[&str]| vcity(&home, Some(&api), args);
+
+    ok(run(&[
+        "nodes",
+        "register",
+        "--from",
+        "bob",
+        "--cpu-cores",
+        "8",
+        "--ram-mib",
+        "16384",
+        "--price-per-cu",
+        "0.0001",
+        "--stake",
+        "1000",
+    ]));
+    ok(run(&[
+        "nodes",
+        "register",
+        "--from",
+        "alice",
+        "--role",
+        "scheduler",
+        "--stake",
+        "50000",
+    ]));
+    let module = "07".repeat(32);
+    let submitted = ok(run(&[
+        "job",
+        "submit",
+        "--from",
+        "carol",
+        "--module-hash",
+        &module,
+        "--input",
+        "hello",
+        "--tasks",
+        "2",
+        "--max-cu",
+        "10",
+        "--max-price-per-cu",
+        "0.001",
+    ]));
+    assert_eq!(submitted["ok"], true);
+    let job = ok(run(&["job", "status", "1"]));
+    assert_eq!(job["tasks"][0]["state"]["state"], "pending");
+    assert_eq!(job["tasks"][0]["escrow_usd"], "10000", "10 CU × 0.001 USD");
+
+    let misfit = run(&[
+        "job",
+        "assign",
+        "--from",
+        "alice",
+        "--id",
+        "1",
+        "--task",
+        "1",
+        "--compute-node",
+        "alice",
+    ]);
+    assert_eq!(misfit.json["code"], 25, "{}", misfit.stdout);
+    assert!(
+        misfit.stdout.contains("not a compute node"),
+        "{}",
+        misfit.stdout
+    );
+    let not_scheduler = run(&[
+        "job",
+        "assign",
+        "--from",
+        "carol",
+        "--id",
+        "1",
+        "--task",
+        "0",
+        "--compute-node",
+        "bob",
+    ]);
+    assert_eq!(not_scheduler.json["code"], 10, "{}", not_scheduler.stdout);
+
+    ok(run(&[
+        "job",
+        "assign",
+        "--from",
+        "alice",
+        "--id",
+        "1",
+        "--task",
+        "0",
+        "--compute-node",
+        "bob",
+    ]));
+    ok(run(&[
+        "job", "start", "--from", "bob", "--id", "1", "--task", "0",
+    ]));
+    ok(run(&[
+        "job",
+        "result",
+        "--from",
+        "bob",
+        "--id",
+        "1",
+        "--task",
+        "0",
+        "--output-hash",
+        &"ab".repeat(32),
+        "--cu",
+        "4",
+    ]));
+    let job = ok(run(&["job", "status", "1"]));
+    assert_eq!(job["tasks"][0]["state"]["state"], "completed");
+    assert_eq!(
+        job["tasks"][0]["state"]["cost_usd"], "400",
+        "4 CU × 0.0001 USD"
+    );
+
+    let cancelled = ok(run(&["job", "cancel", "--from", "carol", "--id", "1"]));
+    assert_eq!(cancelled["ok"], true);
+    let job = ok(run(&["job", "status", "1"]));
+    assert_eq!(job["tasks"][1]["state"]["state"], "cancelled");
+    let list = ok(run(&["job", "list", "--owner", "carol"]));
+    assert_eq!(list.as_array().expect("list").len(), 1);
+}

@@ -37,6 +37,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/pool"),
     ("get", "/v1/treasury"),
     ("get", "/v1/nodes"),
+    ("get", "/v1/jobs"),
+    ("get", "/v1/jobs/{id}"),
     ("get", "/v1/nodes/{id}"),
     ("get", "/v1/accounts/{id}/rewards"),
     ("get", "/v1/accounts/{id}/pool"),
@@ -68,6 +70,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/pool", get(get_pool))
         .route("/v1/treasury", get(get_treasury))
         .route("/v1/nodes", get(get_nodes))
+        .route("/v1/jobs", get(get_jobs))
+        .route("/v1/jobs/{id}", get(get_job))
         .route("/v1/nodes/{id}", get(get_node))
         .route("/v1/accounts/{id}/rewards", get(get_rewards))
         .route("/v1/accounts/{id}/pool", get(get_pool_position))
@@ -289,6 +293,40 @@ async fn get_node(
     node.node(&id)
         .map(Json)
         .ok_or_else(|| ApiFailure::not_found(format!("{id} is not a registered node")))
+}
+
+#[derive(Debug, Deserialize)]
+struct JobsQuery {
+    owner: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn get_jobs(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<JobsQuery>,
+) -> ApiResult<Vec<vcity_types::compute::Job>> {
+    let owner = match query.owner {
+        Some(text) => Some(
+            text.parse::<AccountId>()
+                .map_err(|error| ApiFailure::bad_request(format!("bad owner: {error}")))?,
+        ),
+        None => None,
+    };
+    Ok(Json(
+        node.jobs(owner.as_ref(), query.limit.unwrap_or(50).min(500)),
+    ))
+}
+
+async fn get_job(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::compute::Job> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad job id {id:?}")))?;
+    node.job(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no job {id}")))
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

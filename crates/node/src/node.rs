@@ -24,7 +24,7 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, nft, nodes, pool, rewards, treasury, ve, vesting, BlockContext, Execution,
+    bank, chain, jobs, nft, nodes, pool, rewards, treasury, ve, vesting, BlockContext, Execution,
     Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::api::{
@@ -518,6 +518,26 @@ impl Node {
     pub fn node(&self, id: &AccountId) -> Option<NodeView> {
         let chain = self.read();
         nodes::node(&chain.ledger, id).map(|record| node_view(&chain.ledger, record))
+    }
+
+    /// A job.
+    pub fn job(&self, id: u64) -> Option<vcity_types::compute::Job> {
+        jobs::job(&self.read().ledger, id)
+    }
+
+    /// The latest jobs, newest first, optionally one owner's: at most `limit`, looking back at
+    /// most 10,000 jobs.
+    pub fn jobs(&self, owner: Option<&AccountId>, limit: usize) -> Vec<vcity_types::compute::Job> {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let newest = jobs::count(ledger);
+        (newest.saturating_sub(10_000)..=newest)
+            .rev()
+            .filter(|id| *id > 0)
+            .filter_map(|id| jobs::job(ledger, id))
+            .filter(|job| owner.is_none_or(|owner| job.owner == *owner))
+            .take(limit)
+            .collect()
     }
 
     /// Genesis NFTs, all or one holder's, in id order.

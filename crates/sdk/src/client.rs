@@ -206,6 +206,22 @@ impl Client {
         self.get(&format!("/v1/nodes/{id}"))
     }
 
+    /// `GET /v1/jobs/{id}`.
+    pub fn job(&self, id: u64) -> Result<vcity_types::compute::Job, ClientError> {
+        self.get(&format!("/v1/jobs/{id}"))
+    }
+
+    /// `GET /v1/jobs`, newest first.
+    pub fn jobs(
+        &self,
+        owner: Option<&AccountId>,
+    ) -> Result<Vec<vcity_types::compute::Job>, ClientError> {
+        match owner {
+            Some(owner) => self.get(&format!("/v1/jobs?owner={owner}")),
+            None => self.get("/v1/jobs"),
+        }
+    }
+
     /// `GET /v1/treasury`.
     pub fn treasury(&self) -> Result<TreasuryView, ClientError> {
         self.get("/v1/treasury")

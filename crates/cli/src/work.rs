@@ -1,0 +1,352 @@
+//! `vcity job ...`: jobs with escrow (SPEC §5). `submit`, `status`, `list` and `cancel` are the
+//! user's; `assign`, `start`, `result` and `fail` are what scheduler and compute daemons send,
+//! exposed for operators and for driving a devnet by hand.
+
+use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::config::{parse_duration, Settings};
+use anyhow::{bail, Context as _};
+use clap::Subcommand;
+use vcity_sdk::{Client, Keyring};
+use vcity_types::compute::{
+    AssignTask, Billing, CancelJob, FailTask, Job, Requirements, StartTask, SubmitJob,
+    SubmitResult, TaskState, Workload,
+};
+use vcity_types::tx::Message;
+use vcity_types::{Amount, Denom, Hash};
+
+/// `vcity job ...`
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Submit a job; its maximum cost goes into escrow.
+    Submit {
+        /// Your keyring name.
+        #[arg(long)]
+        from: String,
+        /// BLAKE3 of the WASM module, hex.
+        #[arg(long)]
+        module_hash: String,
+        /// Input text given to every task.
+        #[arg(long, default_value = "")]
+        input: String,
+        /// Number of tasks.
+        #[arg(long, default_value_t = 1)]
+        tasks: u32,
+        /// Most CU one task may use.
+        #[arg(long)]
+        max_cu: String,
+        /// Most USD per CU.
+        #[arg(long)]
+        max_price_per_cu: String,
+        /// Pay a fixed USD price per task instead of per CU.
+        #[arg(long)]
+        fixed_price: Option<String>,
+        /// Required GPU model.
+        #[arg(long)]
+        gpu_model: Option<String>,
+        /// GPUs needed on one node.
+        #[arg(long, default_value_t = 0)]
+        gpu_count: u32,
+        /// Memory per GPU, MiB.
+        #[arg(long, default_value_t = 0)]
+        min_vram_mib: u32,
+        /// Required region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Longest a task may run, e.g. 5m.
+        #[arg(long, default_value = "5m")]
+        max_duration: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// A job and its tasks.
+    Status {
+        /// Job id.
+        id: u64,
+    },
+    /// The latest jobs.
+    List {
+        /// Only this owner's (hex, did:key or keyring name).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Cancel your job's unstarted tasks (refunded).
+    Cancel {
+        /// Your keyring name.
+        #[arg(long)]
+        from: String,
+        /// Job id.
+        #[arg(long)]
+        id: u64,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// (scheduler) Assign a pending task to a compute node.
+    Assign {
+        /// The scheduler's keyring name.
+        #[arg(long)]
+        from: String,
+        /// Job id.
+        #[arg(long)]
+        id: u64,
+        /// Task index.
+        #[arg(long)]
+        task: u32,
+        /// The compute node (hex, did:key or keyring name).
+        #[arg(long)]
+        compute_node: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// (compute node) Start an assigned task.
+    Start {
+        /// The node's keyring name.
+        #[arg(long)]
+        from: String,
+        /// Job id.
+        #[arg(long)]
+        id: u64,
+        /// Task index.
+        #[arg(long)]
+        task: u32,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// (compute node) Commit a task's result.
+    Result {
+        /// The node's keyring name.
+        #[arg(long)]
+        from: String,
+        /// Job id.
+        #[arg(long)]
+        id: u64,
+        /// Task index.
+        #[arg(long)]
+        task: u32,
+        /// BLAKE3 of the output, hex.
+        #[arg(long)]
+        output_hash: String,
+        /// CU used, e.g. 12.5.
+        #[arg(long)]
+        cu: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// (compute node) Give a task back.
+    Fail {
+        /// The node's keyring name.
+        #[arg(long)]
+        from: String,
+        /// Job id.
+        #[arg(long)]
+        id: u64,
+        /// Task index.
+        #[arg(long)]
+        task: u32,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+}
+
+/// CU given as a decimal with up to six places, to CU × 10^6.
+fn cu_ppm(text: &str) -> anyhow::Result<u64> {
+    // USD has six decimals too: reuse its exact decimal parser.
+    let parsed = Amount::parse_decimal(text, Denom::Usd).with_context(|| format!("CU {text:?}"))?;
+    u64::try_from(parsed.base_units()).context("CU out of range")
+}
+
+fn describe(state: &TaskState) -> String {
+    match state {
+        TaskState::Pending => "pending".into(),
+        TaskState::Assigned {
+            node, deadline_s, ..
+        } => format!("assigned to {node}, start by {deadline_s} s"),
+        TaskState::Running {
+            node, started_s, ..
+        } => format!("running on {node} since {started_s} s"),
+        TaskState::Completed {
+            node,
+            cu_used_ppm,
+            cost_usd,
+            settle_at_s,
+            ..
+        } => format!(
+            "completed on {node}: {} CU, {} USD, paid at {settle_at_s} s",
+            *cu_used_ppm as f64 / 1e6,
+            cost_usd.to_decimal(Denom::Usd)
+        ),
+        TaskState::Settled {
+            node,
+            cost_usd,
+            output_hash,
+        } => {
+            format!(
+                "settled: {} USD to {node}, output {output_hash}",
+                cost_usd.to_decimal(Denom::Usd)
+            )
+        }
+        TaskState::Failed { reason } => format!("failed: {reason}"),
+        TaskState::Cancelled => "cancelled".into(),
+    }
+}
+
+fn print_job(job: &Job) {
+    println!(
+        "job {} by {} ({} tasks, submitted at {} s)",
+        job.id,
+        job.owner,
+        job.tasks.len(),
+        job.submitted_s
+    );
+    for (index, task) in job.tasks.iter().enumerate() {
+        println!(
+            "  task {index}: {} (attempts {}, escrow {} USD)",
+            describe(&task.state),
+            task.attempts,
+            task.escrow_usd.to_decimal(Denom::Usd)
+        );
+    }
+}
+
+/// Runs a job command.
+pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Result<()> {
+    let ring = Keyring::open(&settings.keyring_dir())?;
+    let client = Client::new(&settings.node);
+    let hash = |text: &str| Hash::from_hex(text).with_context(|| format!("hash {text:?}"));
+    let (from, message, options) = match command {
+        JobCommand::Status { id } => {
+            let view = client.job(id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                print_job(&view);
+            }
+            return Ok(());
+        }
+        JobCommand::List { owner } => {
+            let owner = owner
+                .map(|text| resolve_account(&ring, &text))
+                .transpose()?;
+            let list = client.jobs(owner.as_ref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no jobs");
+            } else {
+                list.iter().for_each(print_job);
+            }
+            return Ok(());
+        }
+        JobCommand::Submit {
+            from,
+            module_hash,
+            input,
+            tasks,
+            max_cu,
+            max_price_per_cu,
+            fixed_price,
+            gpu_model,
+            gpu_count,
+            min_vram_mib,
+            region,
+            max_duration,
+            options,
+        } => {
+            let billing = match fixed_price {
+                Some(price) => Billing::FixedPerTask {
+                    price_usd: Amount::parse_decimal(&price, Denom::Usd)
+                        .with_context(|| format!("price {price:?}"))?,
+                },
+                None => Billing::PayAsYouGo,
+            };
+            let max_duration_s = parse_duration(&max_duration)?.as_secs();
+            if max_duration_s == 0 {
+                bail!("max duration must be at least one second");
+            }
+            let message = Message::SubmitJob(SubmitJob {
+                workload: Workload {
+                    module_hash: hash(&module_hash)?,
+                    input: input.into_bytes(),
+                },
+                tasks,
+                requirements: Requirements {
+                    gpu_model,
+                    gpu_count,
+                    min_vram_mib,
+                    region,
+                    max_duration_s,
+                },
+                max_cu_ppm_per_task: cu_ppm(&max_cu)?,
+                max_price_per_cu_usd: Amount::parse_decimal(&max_price_per_cu, Denom::Usd)
+                    .with_context(|| format!("price {max_price_per_cu:?}"))?,
+                billing,
+            });
+            (from, message, options)
+        }
+        JobCommand::Cancel { from, id, options } => {
+            (from, Message::CancelJob(CancelJob { job_id: id }), options)
+        }
+        JobCommand::Assign {
+            from,
+            id,
+            task,
+            compute_node,
+            options,
+        } => {
+            let node = resolve_account(&ring, &compute_node)?;
+            (
+                from,
+                Message::AssignTask(AssignTask {
+                    job_id: id,
+                    task,
+                    node,
+                }),
+                options,
+            )
+        }
+        JobCommand::Start {
+            from,
+            id,
+            task,
+            options,
+        } => (
+            from,
+            Message::StartTask(StartTask { job_id: id, task }),
+            options,
+        ),
+        JobCommand::Result {
+            from,
+            id,
+            task,
+            output_hash,
+            cu,
+            options,
+        } => {
+            let message = Message::SubmitResult(SubmitResult {
+                job_id: id,
+                task,
+                output_hash: hash(&output_hash)?,
+                cu_used_ppm: cu_ppm(&cu)?,
+            });
+            (from, message, options)
+        }
+        JobCommand::Fail {
+            from,
+            id,
+            task,
+            reason,
+            options,
+        } => (
+            from,
+            Message::FailTask(FailTask {
+                job_id: id,
+                task,
+                reason,
+            }),
+            options,
+        ),
+    };
+    sign_and_send(&ring, &client, &from, vec![message], options, json)
+}
