@@ -1,18 +1,12 @@
 //! `vcity vesting ...` and `vcity nft ...`: the SPEC §2 genesis allocation and Genesis NFTs.
 
-use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::Settings;
 use clap::Subcommand;
-use serde::Serialize;
 use vcity_sdk::{Client, Keyring};
 use vcity_types::api::NftView;
 use vcity_types::tx::{ClaimNft, ClaimVesting, Message, TransferNft};
 use vcity_types::Denom;
-
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
 
 fn vcai(amount: vcity_types::Amount) -> String {
     amount.to_decimal(Denom::Vcai)

@@ -49,7 +49,8 @@ fn key_view(ring: &Keyring, key: &KeyFile) -> KeyView {
     }
 }
 
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+/// Pretty JSON on stdout: the `--json` output of every command.
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

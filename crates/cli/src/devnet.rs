@@ -10,14 +10,14 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use vcity_ledger::chain::{Params, Validator};
 use vcity_ledger::genesis::SpecBeneficiaries;
 use vcity_ledger::{Genesis, GenesisAccount};
 use vcity_node::{DataDir, LaunchConfig, MempoolConfig, RunningNode};
 use vcity_sdk::{Client, Keyring};
-use vcity_types::keyfile::{write_private_file, KeyFile};
+use vcity_types::keyfile::{create_private_dir, write_private_file, KeyFile};
 use vcity_types::tx::{Message, Transfer};
 use vcity_types::{AccountId, Amount, Denom};
 
@@ -101,25 +101,6 @@ fn init_tracing(json: bool) {
         .try_init();
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
-
-fn create_private_dir(path: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder
-        .create(path)
-        .with_context(|| format!("creating {}", path.display()))
-}
-
 /// Creates the devnet's data directory: keys, validator key, genesis.
 fn create_devnet(
     data_dir: &DataDir,
@@ -149,7 +130,7 @@ fn create_devnet(
     write_private_file(&data_dir.validator_key(), &validator_file.to_json())?;
     let genesis = Genesis {
         chain_id: DEVNET_CHAIN_ID.into(),
-        genesis_time_ms: now_ms(),
+        genesis_time_ms: (vcity_node::node::system_clock())(),
         usd_issuer: id("issuer")?,
         params: Params::default(),
         validators: vec![Validator {

@@ -1,6 +1,6 @@
 //! `vcity ve ...`: the vote escrow (SPEC §7).
 
-use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::Settings;
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -84,7 +84,7 @@ pub fn ve(settings: &Settings, command: VeCommand, json: bool) -> anyhow::Result
                 None => {
                     let view = client.ve_total(at_s)?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&view)?);
+                        print_json(&view)?;
                     } else {
                         println!(
                             "total weight {} veVCAI at {} s",
@@ -104,7 +104,7 @@ pub fn ve(settings: &Settings, command: VeCommand, json: bool) -> anyhow::Result
                 Some(account) => {
                     let view = client.ve_account(&resolve_account(&ring, &account)?, at_s)?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&view)?);
+                        print_json(&view)?;
                     } else {
                         println!("account {}", view.account);
                         match view.unlock_week {

@@ -1,7 +1,7 @@
 //! `vcity pool ...`: the VCAI/USD pool (SPEC §8). Quotes use the ledger's own pool math, so
 //! what the CLI promises is what the chain computes.
 
-use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::Settings;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
@@ -67,13 +67,6 @@ pub enum PoolCommand {
     },
 }
 
-fn other(denom: Denom) -> Denom {
-    match denom {
-        Denom::Vcai => Denom::Usd,
-        Denom::Usd => Denom::Vcai,
-    }
-}
-
 fn reserve(view: &vcity_types::api::PoolView, denom: Denom) -> u128 {
     match denom {
         Denom::Vcai => view.vcai_reserve.base_units(),
@@ -89,7 +82,7 @@ pub fn pool_command(settings: &Settings, command: PoolCommand, json: bool) -> an
         PoolCommand::Price => {
             let view = client.pool()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_json(&view)?;
                 return Ok(());
             }
             println!("price    {} USD per VCAI", view.price_usd_per_vcai);
@@ -105,7 +98,7 @@ pub fn pool_command(settings: &Settings, command: PoolCommand, json: bool) -> an
         PoolCommand::Position { account } => {
             let view = client.pool_position(&resolve_account(&ring, &account)?)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_json(&view)?;
                 return Ok(());
             }
             println!(
@@ -134,7 +127,7 @@ pub fn pool_command(settings: &Settings, command: PoolCommand, json: bool) -> an
                     let quote = pool::amount_out(
                         amount_in.base_units(),
                         reserve(&view, denom),
-                        reserve(&view, other(denom)),
+                        reserve(&view, denom.other()),
                         view.fee_bps,
                     )
                     .context("quote overflows")?;
@@ -150,7 +143,7 @@ pub fn pool_command(settings: &Settings, command: PoolCommand, json: bool) -> an
                         .with_context(|| format!("amount {buy:?}"))?;
                     let quote = pool::amount_in(
                         amount_out.base_units(),
-                        reserve(&view, other(denom)),
+                        reserve(&view, denom.other()),
                         reserve(&view, denom),
                         view.fee_bps,
                     )

@@ -1,7 +1,7 @@
 //! `vcity nodes ...`: the node registry (SPEC §4). Registration and heartbeats are what the node
 //! daemons send; these commands let an operator do it by hand and inspect the registry.
 
-use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::Settings;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
@@ -174,7 +174,7 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             let role = role.as_deref().map(parse_role).transpose()?;
             let list = client.nodes(role)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                print_json(&list)?;
             } else if list.is_empty() {
                 println!("no nodes registered");
             } else {
@@ -185,7 +185,7 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
         NodesCommand::Show { id } => {
             let view = client.node(&resolve_account(&ring, &id)?)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_json(&view)?;
             } else {
                 print_node(&view);
             }

@@ -1,6 +1,6 @@
 //! `vcity rewards ...` and `vcity treasury show`: buyback revenue to lockers (SPEC §8).
 
-use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::Settings;
 use clap::Subcommand;
 use vcity_sdk::{Client, Keyring};
@@ -40,7 +40,7 @@ pub fn rewards(settings: &Settings, command: RewardsCommand, json: bool) -> anyh
         RewardsCommand::Show { account } => {
             let view = client.rewards(&resolve_account(&ring, &account)?)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_json(&view)?;
             } else {
                 println!(
                     "{} can claim {} VCAI (height {})",
@@ -69,7 +69,7 @@ pub fn treasury(settings: &Settings, command: TreasuryCommand, json: bool) -> an
         TreasuryCommand::Show => {
             let view = client.treasury()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_json(&view)?;
                 return Ok(());
             }
             let vcai = |amount: vcity_types::Amount| amount.to_decimal(Denom::Vcai);

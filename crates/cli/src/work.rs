@@ -2,7 +2,7 @@
 //! user's; `assign`, `start`, `result` and `fail` are what scheduler and compute daemons send,
 //! exposed for operators and for driving a devnet by hand.
 
-use crate::commands::{resolve_account, sign_and_send, TxOptions};
+use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::{parse_duration, Settings};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
@@ -219,7 +219,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
         JobCommand::Status { id } => {
             let view = client.job(id)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&view)?);
+                print_json(&view)?;
             } else {
                 print_job(&view);
             }
@@ -231,7 +231,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 .transpose()?;
             let list = client.jobs(owner.as_ref())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                print_json(&list)?;
             } else if list.is_empty() {
                 println!("no jobs");
             } else {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_vcity");
 
 struct Devnet {
+    home: PathBuf,
     child: Child,
     api: String,
     started: Value,
@@ -42,10 +43,16 @@ impl Devnet {
         assert_eq!(started["event"], "started");
         let api = started["api"].as_str().expect("api").to_string();
         Devnet {
+            home: home.to_path_buf(),
             child,
             api,
             started,
         }
+    }
+
+    /// `vcity --json --home HOME --node API ARGS`.
+    fn cli(&self, args: &[&str]) -> Run {
+        vcity(&self.home, Some(&self.api), args)
     }
 
     fn kill9(mut self) {
@@ -87,6 +94,12 @@ fn vcity(home: &Path, node: Option<&str>, args: &[&str]) -> Run {
         json,
         stdout,
     }
+}
+
+/// Asserts the network refused with `code` (exit status 1).
+fn refused(run: &Run, code: u64) {
+    assert_eq!(run.code, 1, "exit status: {}", run.stdout);
+    assert_eq!(run.json["code"].as_u64(), Some(code), "{}", run.stdout);
 }
 
 fn ok(run: Run) -> Value {
@@ -134,13 +147,9 @@ fn transfer_then_kill_9_then_resume_with_the_same_state() {
         .collect();
     assert_eq!(names, ["alice", "bob", "carol", "dave", "issuer"]);
 
-    let sent = ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1.5", "--denom", "usd",
-        ],
-    ));
+    let sent = ok(devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1.5", "--denom", "usd",
+    ]));
     assert_eq!(sent["ok"], true);
     let tx_hash = sent["tx_hash"].as_str().expect("hash").to_string();
     let tx_height = sent["transaction"]["receipt"]["height"]
@@ -149,60 +158,43 @@ fn transfer_then_kill_9_then_resume_with_the_same_state() {
     assert_eq!(usd(&home, &api, "bob"), "100001.5");
     assert_eq!(usd(&home, &api, "alice"), "99998.499");
 
-    let proof = ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "query",
-            "proof",
-            &format!(
-                "bank/balance/{}/usd",
-                devnet.started["accounts"][1]["account"]
-                    .as_str()
-                    .expect("bob")
-            ),
-        ],
-    ));
+    let proof = ok(devnet.cli(&[
+        "query",
+        "proof",
+        &format!(
+            "bank/balance/{}/usd",
+            devnet.started["accounts"][1]["account"]
+                .as_str()
+                .expect("bob")
+        ),
+    ]));
     assert_eq!(proof["verified"], true);
 
-    let before = ok(vcity(&home, Some(&api), &["query", "status"]));
+    let before = ok(devnet.cli(&["query", "status"]));
     let height_before = before["height"].as_u64().expect("height");
-    let block_before = ok(vcity(
-        &home,
-        Some(&api),
-        &["query", "block", &height_before.to_string()],
-    ));
+    let block_before = ok(devnet.cli(&["query", "block", &height_before.to_string()]));
     devnet.kill9();
 
     let devnet = Devnet::start(&home);
     let api = devnet.api.clone();
     let resumed_height = devnet.started["height"].as_u64().expect("height");
     assert!(resumed_height >= height_before, "lost committed blocks");
-    let block_after = ok(vcity(
-        &home,
-        Some(&api),
-        &["query", "block", &height_before.to_string()],
-    ));
+    let block_after = ok(devnet.cli(&["query", "block", &height_before.to_string()]));
     assert_eq!(block_after["hash"], block_before["hash"]);
     assert_eq!(
         block_after["header"]["state_root"],
         block_before["header"]["state_root"]
     );
-    let tx = ok(vcity(&home, Some(&api), &["query", "tx", &tx_hash]));
+    let tx = ok(devnet.cli(&["query", "tx", &tx_hash]));
     assert_eq!(tx["status"], "committed");
     assert_eq!(tx["receipt"]["height"].as_u64(), Some(tx_height));
     assert_eq!(usd(&home, &api, "bob"), "100001.5");
     assert_eq!(usd(&home, &api, "alice"), "99998.499");
 
     // The chain goes on: alice's next nonce is 1.
-    let sent = ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "tx", "transfer", "--from", "alice", "--to", "carol", "--amount", "2", "--denom",
-            "vcai",
-        ],
-    ));
+    let sent = ok(devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", "carol", "--amount", "2", "--denom", "vcai",
+    ]));
     assert_eq!(sent["transaction"]["body"]["nonce"], 1);
 }
 
@@ -215,26 +207,20 @@ fn kill_9_at_random_moments_never_loses_a_committed_block() {
     // A fixed sequence of kill delays (ms) so a failure replays the same way.
     for (round, delay_ms) in [0u64, 37, 150, 5, 260].into_iter().enumerate() {
         let devnet = Devnet::start(&home);
-        let api = devnet.api.clone();
         let height = devnet.started["height"].as_u64().expect("height");
         assert!(
             height >= highest_seen,
             "round {round}: resumed at {height}, but {highest_seen} was committed"
         );
         for (hash, at) in &committed {
-            let tx = ok(vcity(&home, Some(&api), &["query", "tx", hash]));
+            let tx = ok(devnet.cli(&["query", "tx", hash]));
             assert_eq!(tx["status"], "committed", "round {round}: {hash} lost");
             assert_eq!(tx["receipt"]["height"].as_u64(), Some(*at));
         }
         // One transfer waited for, then a few left in flight when the kill lands.
-        let sent = ok(vcity(
-            &home,
-            Some(&api),
-            &[
-                "tx", "transfer", "--from", "bob", "--to", "carol", "--amount", "1", "--denom",
-                "usd",
-            ],
-        ));
+        let sent = ok(devnet.cli(&[
+            "tx", "transfer", "--from", "bob", "--to", "carol", "--amount", "1", "--denom", "usd",
+        ]));
         committed.push((
             sent["tx_hash"].as_str().expect("hash").to_string(),
             sent["transaction"]["receipt"]["height"]
@@ -242,25 +228,21 @@ fn kill_9_at_random_moments_never_loses_a_committed_block() {
                 .expect("height"),
         ));
         for _ in 0..3 {
-            ok(vcity(
-                &home,
-                Some(&api),
-                &[
-                    "tx",
-                    "transfer",
-                    "--from",
-                    "carol",
-                    "--to",
-                    "bob",
-                    "--amount",
-                    "0.1",
-                    "--denom",
-                    "usd",
-                    "--no-wait",
-                ],
-            ));
+            ok(devnet.cli(&[
+                "tx",
+                "transfer",
+                "--from",
+                "carol",
+                "--to",
+                "bob",
+                "--amount",
+                "0.1",
+                "--denom",
+                "usd",
+                "--no-wait",
+            ]));
         }
-        let status = ok(vcity(&home, Some(&api), &["query", "status"]));
+        let status = ok(devnet.cli(&["query", "status"]));
         highest_seen = highest_seen.max(status["height"].as_u64().expect("height"));
         std::thread::sleep(Duration::from_millis(delay_ms));
         devnet.kill9();
@@ -276,14 +258,10 @@ fn every_bad_input_through_the_cli_is_refused_with_its_code_and_changes_nothing(
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start(&home);
     let api = devnet.api.clone();
-    ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom", "usd",
-        ],
-    ));
-    let alice_before = ok(vcity(&home, Some(&api), &["query", "account", "alice"]));
+    ok(devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom", "usd",
+    ]));
+    let alice_before = ok(devnet.cli(&["query", "account", "alice"]));
     assert_eq!(alice_before["next_nonce"], 1);
 
     let offline = |chain: &str, nonce: &str| -> String {
@@ -321,7 +299,7 @@ fn every_bad_input_through_the_cli_is_refused_with_its_code_and_changes_nothing(
     bytes[4 + "vcity-devnet".len() + 32 + 8 + 16 + 4] = 200;
     let unknown_message = hex::encode(&bytes);
 
-    let broadcast = |hex: &str| vcity(&home, Some(&api), &["tx", "broadcast", hex]);
+    let broadcast = |hex: &str| devnet.cli(&["tx", "broadcast", hex]);
     let cases: Vec<(&str, Run, u64)> = vec![
         ("not hex", broadcast("zz"), 2),
         ("malformed", broadcast("0102"), 2),
@@ -330,38 +308,26 @@ fn every_bad_input_through_the_cli_is_refused_with_its_code_and_changes_nothing(
         ("unknown message", broadcast(&unknown_message), 3),
         (
             "replay",
-            vcity(
-                &home,
-                Some(&api),
-                &[
-                    "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom",
-                    "usd", "--nonce", "0",
-                ],
-            ),
+            devnet.cli(&[
+                "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom",
+                "usd", "--nonce", "0",
+            ]),
             6,
         ),
         (
             "gap",
-            vcity(
-                &home,
-                Some(&api),
-                &[
-                    "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom",
-                    "usd", "--nonce", "9",
-                ],
-            ),
+            devnet.cli(&[
+                "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom",
+                "usd", "--nonce", "9",
+            ]),
             7,
         ),
         (
             "overdraft",
-            vcity(
-                &home,
-                Some(&api),
-                &[
-                    "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "5000000",
-                    "--denom", "usd",
-                ],
-            ),
+            devnet.cli(&[
+                "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "5000000",
+                "--denom", "usd",
+            ]),
             9,
         ),
     ];
@@ -377,36 +343,27 @@ fn every_bad_input_through_the_cli_is_refused_with_its_code_and_changes_nothing(
     }
 
     // Bad arguments are exit status 2, not a refusal.
-    let run = vcity(
-        &home,
-        Some(&api),
-        &[
-            "tx", "transfer", "--from", "alice", "--to", "nobody", "--amount", "1", "--denom",
-            "usd",
-        ],
-    );
+    let run = devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", "nobody", "--amount", "1", "--denom", "usd",
+    ]);
     assert_eq!(run.code, 2, "{}", run.stdout);
-    let run = vcity(
-        &home,
-        Some(&api),
-        &[
-            "tx",
-            "transfer",
-            "--from",
-            "alice",
-            "--to",
-            "bob",
-            "--amount",
-            "1.0000001",
-            "--denom",
-            "usd",
-        ],
-    );
+    let run = devnet.cli(&[
+        "tx",
+        "transfer",
+        "--from",
+        "alice",
+        "--to",
+        "bob",
+        "--amount",
+        "1.0000001",
+        "--denom",
+        "usd",
+    ]);
     assert_eq!(run.code, 2, "too many decimals: {}", run.stdout);
 
-    let status = ok(vcity(&home, Some(&api), &["query", "status"]));
+    let status = ok(devnet.cli(&["query", "status"]));
     wait_for_height(&home, &api, status["height"].as_u64().expect("h") + 2);
-    let alice_after = ok(vcity(&home, Some(&api), &["query", "account", "alice"]));
+    let alice_after = ok(devnet.cli(&["query", "account", "alice"]));
     assert_eq!(alice_after["next_nonce"], 1);
     assert_eq!(alice_after["balances"], alice_before["balances"]);
 
@@ -469,17 +426,16 @@ fn the_spec_allocation_vesting_and_genesis_nfts_work_through_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start(&home);
-    let api = devnet.api.clone();
 
-    let supply = ok(vcity(&home, Some(&api), &["query", "supply"]));
+    let supply = ok(devnet.cli(&["query", "supply"]));
     assert_eq!(supply["vcai_total"], "10000000000000000000000000000");
     assert_eq!(supply["vcai_circulating"], "784890000000000000000000000");
 
     // alice holds the Private Sale grant: its TGE part is paid, the rest releases monthly.
-    let vesting = ok(vcity(&home, Some(&api), &["vesting", "show", "alice"]));
+    let vesting = ok(devnet.cli(&["vesting", "show", "alice"]));
     assert_eq!(vesting["grants"][0]["allocation"], "private_sale");
     assert_eq!(vesting["claimable"], "0");
-    let early = vcity(&home, Some(&api), &["vesting", "claim", "--from", "alice"]);
+    let early = devnet.cli(&["vesting", "claim", "--from", "alice"]);
     assert_eq!(early.code, 1, "{}", early.stdout);
     assert_eq!(
         early.json["code"], 16,
@@ -488,11 +444,7 @@ fn the_spec_allocation_vesting_and_genesis_nfts_work_through_the_cli() {
     );
 
     // Genesis NFTs: alice holds 1 and 2, bob holds 3; 25% is claimable at TGE.
-    let alice_nfts = ok(vcity(
-        &home,
-        Some(&api),
-        &["nft", "list", "--owner", "alice"],
-    ));
+    let alice_nfts = ok(devnet.cli(&["nft", "list", "--owner", "alice"]));
     let ids: Vec<u64> = alice_nfts
         .as_array()
         .expect("list")
@@ -501,41 +453,25 @@ fn the_spec_allocation_vesting_and_genesis_nfts_work_through_the_cli() {
         .collect();
     assert_eq!(ids, [1, 2]);
     assert_eq!(alice_nfts[0]["claimable"], "2500000000000000000000");
-    let claimed = ok(vcity(
-        &home,
-        Some(&api),
-        &["nft", "claim", "--from", "alice", "--id", "1"],
-    ));
+    let claimed = ok(devnet.cli(&["nft", "claim", "--from", "alice", "--id", "1"]));
     assert_eq!(claimed["ok"], true);
-    let again = vcity(
-        &home,
-        Some(&api),
-        &["nft", "claim", "--from", "alice", "--id", "1"],
+    refused(
+        &devnet.cli(&["nft", "claim", "--from", "alice", "--id", "1"]),
+        16,
     );
-    assert_eq!(again.json["code"], 16, "{}", again.stdout);
-    let not_hers = vcity(
-        &home,
-        Some(&api),
-        &["nft", "claim", "--from", "alice", "--id", "3"],
+    refused(
+        &devnet.cli(&["nft", "claim", "--from", "alice", "--id", "3"]),
+        10,
     );
-    assert_eq!(not_hers.json["code"], 10, "{}", not_hers.stdout);
 
     // The claim right moves with the NFT.
-    ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "nft", "transfer", "--from", "alice", "--id", "2", "--to", "carol",
-        ],
-    ));
-    let moved = ok(vcity(&home, Some(&api), &["nft", "show", "2"]));
+    ok(devnet.cli(&[
+        "nft", "transfer", "--from", "alice", "--id", "2", "--to", "carol",
+    ]));
+    let moved = ok(devnet.cli(&["nft", "show", "2"]));
     assert_eq!(moved["owner"], devnet.started["accounts"][2]["account"]);
-    ok(vcity(
-        &home,
-        Some(&api),
-        &["nft", "claim", "--from", "carol", "--id", "2"],
-    ));
-    let carol = ok(vcity(&home, Some(&api), &["query", "account", "carol"]));
+    ok(devnet.cli(&["nft", "claim", "--from", "carol", "--id", "2"]));
+    let carol = ok(devnet.cli(&["query", "account", "carol"]));
     let carol_vcai = carol["balances"]
         .as_array()
         .expect("balances")
@@ -546,7 +482,7 @@ fn the_spec_allocation_vesting_and_genesis_nfts_work_through_the_cli() {
     assert_eq!(carol_vcai, "2500");
 
     // NFT claims come out of Initial Liquidity, which is already circulating.
-    let supply = ok(vcity(&home, Some(&api), &["query", "supply"]));
+    let supply = ok(devnet.cli(&["query", "supply"]));
     assert_eq!(supply["vcai_circulating"], "784890000000000000000000000");
     assert_eq!(supply["vcai_nft_reserve"], "25000000000000000000000");
 }
@@ -556,47 +492,32 @@ fn vote_escrow_through_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start(&home);
-    let api = devnet.api.clone();
 
-    let too_small = vcity(
-        &home,
-        Some(&api),
-        &[
+    refused(
+        &devnet.cli(&[
             "ve", "lock", "--from", "alice", "--amount", "999", "--weeks", "52",
-        ],
+        ]),
+        17,
     );
-    assert_eq!(too_small.json["code"], 17, "{}", too_small.stdout);
-    let too_long = vcity(
-        &home,
-        Some(&api),
-        &[
+    refused(
+        &devnet.cli(&[
             "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "209",
-        ],
+        ]),
+        17,
     );
-    assert_eq!(too_long.json["code"], 17, "{}", too_long.stdout);
 
-    let locked = ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "104",
-        ],
-    ));
+    let locked = ok(devnet.cli(&[
+        "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "104",
+    ]));
     assert_eq!(locked["ok"], true);
-    let twice = vcity(
-        &home,
-        Some(&api),
-        &[
+    refused(
+        &devnet.cli(&[
             "ve", "lock", "--from", "alice", "--amount", "10000", "--weeks", "10",
-        ],
-    );
-    assert_eq!(
-        twice.json["code"], 17,
-        "one lock per account: {}",
-        twice.stdout
+        ]),
+        17,
     );
 
-    let view = ok(vcity(&home, Some(&api), &["ve", "show", "alice"]));
+    let view = ok(devnet.cli(&["ve", "show", "alice"]));
     assert_eq!(view["amount"], "10000000000000000000000");
     assert_eq!(view["unlock_week"], 104);
     // sqrt(10,000) = 100, times (104 weeks minus the time already passed in week 0) / T_max: just under 49.8.
@@ -607,35 +528,16 @@ fn vote_escrow_through_the_cli() {
         .expect("number");
     assert!(weight > 49.0 && weight < 49.9, "{weight}");
 
-    ok(vcity(
-        &home,
-        Some(&api),
-        &["ve", "increase", "--from", "alice", "--amount", "30000"],
-    ));
-    ok(vcity(
-        &home,
-        Some(&api),
-        &["ve", "extend", "--from", "alice", "--weeks", "208"],
-    ));
-    let shorter = vcity(
-        &home,
-        Some(&api),
-        &["ve", "extend", "--from", "alice", "--weeks", "100"],
+    ok(devnet.cli(&["ve", "increase", "--from", "alice", "--amount", "30000"]));
+    ok(devnet.cli(&["ve", "extend", "--from", "alice", "--weeks", "208"]));
+    refused(
+        &devnet.cli(&["ve", "extend", "--from", "alice", "--weeks", "100"]),
+        17,
     );
-    assert_eq!(
-        shorter.json["code"], 17,
-        "never shortened: {}",
-        shorter.stdout
-    );
-    let early = vcity(&home, Some(&api), &["ve", "withdraw", "--from", "alice"]);
-    assert_eq!(
-        early.json["code"], 17,
-        "withdraw only after unlock: {}",
-        early.stdout
-    );
+    refused(&devnet.cli(&["ve", "withdraw", "--from", "alice"]), 17);
 
-    let view = ok(vcity(&home, Some(&api), &["ve", "show", "alice"]));
-    let total = ok(vcity(&home, Some(&api), &["ve", "show"]));
+    let view = ok(devnet.cli(&["ve", "show", "alice"]));
+    let total = ok(devnet.cli(&["ve", "show"]));
     assert_eq!(
         total["total_weight"], view["weight"],
         "alice is the only locker"
@@ -648,20 +550,15 @@ fn pool_swaps_and_liquidity_through_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start(&home);
-    let api = devnet.api.clone();
 
-    let price = ok(vcity(&home, Some(&api), &["pool", "price"]));
+    let price = ok(devnet.cli(&["pool", "price"]));
     assert_eq!(price["price_usd_per_vcai"], "0.1");
     assert_eq!(price["fee_bps"], 30);
 
     // Sell 1,000 USD: about 9,970 VCAI less price impact.
-    let sold = ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "pool", "swap", "--from", "bob", "--sell", "1000", "--denom", "usd",
-        ],
-    ));
+    let sold = ok(devnet.cli(&[
+        "pool", "swap", "--from", "bob", "--sell", "1000", "--denom", "usd",
+    ]));
     assert_eq!(sold["ok"], true);
     let event = &sold["transaction"]["receipt"]["events"]
         .as_array()
@@ -681,48 +578,34 @@ fn pool_swaps_and_liquidity_through_the_cli() {
     );
 
     // Buy exactly 500 VCAI.
-    ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "pool", "swap", "--from", "bob", "--buy", "500", "--denom", "vcai",
-        ],
-    ));
+    ok(devnet.cli(&[
+        "pool", "swap", "--from", "bob", "--buy", "500", "--denom", "vcai",
+    ]));
     // More than the whole reserve is refused before signing; an affordable-to-the-pool but not
     // to bob purchase is refused by the chain.
-    let impossible = vcity(
-        &home,
-        Some(&api),
-        &[
-            "pool",
-            "swap",
-            "--from",
-            "bob",
-            "--buy",
-            "100000000",
-            "--denom",
-            "vcai",
-        ],
-    );
+    let impossible = devnet.cli(&[
+        "pool",
+        "swap",
+        "--from",
+        "bob",
+        "--buy",
+        "100000000",
+        "--denom",
+        "vcai",
+    ]);
     assert_eq!(impossible.code, 2, "{}", impossible.stdout);
-    let too_dear = vcity(
-        &home,
-        Some(&api),
-        &[
+    refused(
+        &devnet.cli(&[
             "pool", "swap", "--from", "bob", "--buy", "80000000", "--denom", "vcai",
-        ],
+        ]),
+        9,
     );
-    assert_eq!(too_dear.json["code"], 9, "{}", too_dear.stdout);
     // Provide liquidity, then take all of it back.
-    let added = ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "pool", "add", "--from", "alice", "--vcai", "100000", "--usd", "20000",
-        ],
-    ));
+    let added = ok(devnet.cli(&[
+        "pool", "add", "--from", "alice", "--vcai", "100000", "--usd", "20000",
+    ]));
     assert_eq!(added["ok"], true);
-    let position = ok(vcity(&home, Some(&api), &["pool", "position", "alice"]));
+    let position = ok(devnet.cli(&["pool", "position", "alice"]));
     assert_ne!(position["shares"], "0");
     // At ~0.1 USD per VCAI, 100,000 VCAI pairs with ~10,000 USD; the excess USD stays with alice.
     let usd_in: f64 = position["usd"]
@@ -732,12 +615,8 @@ fn pool_swaps_and_liquidity_through_the_cli() {
         .expect("n")
         / 1e6;
     assert!(usd_in > 9_900.0 && usd_in < 10_200.0, "{usd_in}");
-    ok(vcity(
-        &home,
-        Some(&api),
-        &["pool", "remove", "--from", "alice", "--shares", "all"],
-    ));
-    let position = ok(vcity(&home, Some(&api), &["pool", "position", "alice"]));
+    ok(devnet.cli(&["pool", "remove", "--from", "alice", "--shares", "all"]));
+    let position = ok(devnet.cli(&["pool", "position", "alice"]));
     assert_eq!(position["shares"], "0");
 }
 
@@ -746,36 +625,26 @@ fn revenue_is_bought_back_and_streamed_to_lockers_through_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start_with(&home, &["--buyback-interval", "2s"]);
-    let api = devnet.api.clone();
 
-    ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "ve", "lock", "--from", "alice", "--amount", "50000", "--weeks", "52",
-        ],
-    ));
+    ok(devnet.cli(&[
+        "ve", "lock", "--from", "alice", "--amount", "50000", "--weeks", "52",
+    ]));
     let treasury = vcity_types::AccountId::module("treasury").to_hex();
-    ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "tx", "transfer", "--from", "bob", "--to", &treasury, "--amount", "1000", "--denom",
-            "usd",
-        ],
-    ));
+    ok(devnet.cli(&[
+        "tx", "transfer", "--from", "bob", "--to", &treasury, "--amount", "1000", "--denom", "usd",
+    ]));
 
     // The revenue becomes the next interval's budget, is bought back within it, and streams to
     // alice over the interval after.
     let deadline = Instant::now() + Duration::from_secs(30);
     let claimable = loop {
-        let view = ok(vcity(&home, Some(&api), &["rewards", "show", "alice"]));
+        let view = ok(devnet.cli(&["rewards", "show", "alice"]));
         let claimable: u128 = view["claimable_vcai"]
             .as_str()
             .expect("amount")
             .parse()
             .expect("number");
-        let treasury_view = ok(vcity(&home, Some(&api), &["treasury", "show"]));
+        let treasury_view = ok(devnet.cli(&["treasury", "show"]));
         // Fees of later transactions keep adding small streams; the revenue's is the large one.
         if claimable > 9_000 * 10u128.pow(18) {
             break claimable;
@@ -788,13 +657,9 @@ fn revenue_is_bought_back_and_streamed_to_lockers_through_the_cli() {
     };
     // About 1,000 USD at ~0.1 USD/VCAI.
     assert!(claimable > 9_000 * 10u128.pow(18), "{claimable}");
-    let claimed = ok(vcity(
-        &home,
-        Some(&api),
-        &["rewards", "claim", "--from", "alice"],
-    ));
+    let claimed = ok(devnet.cli(&["rewards", "claim", "--from", "alice"]));
     assert_eq!(claimed["ok"], true);
-    let view = ok(vcity(&home, Some(&api), &["treasury", "show"]));
+    let view = ok(devnet.cli(&["treasury", "show"]));
     let distributed: u128 = view["distributed_vcai"]
         .as_str()
         .expect("a")
@@ -810,8 +675,7 @@ fn revenue_is_bought_back_and_streamed_to_lockers_through_the_cli() {
         "{view}"
     );
     // bob has no lock: nothing to claim.
-    let nothing = vcity(&home, Some(&api), &["rewards", "claim", "--from", "bob"]);
-    assert_eq!(nothing.json["code"], 16, "{}", nothing.stdout);
+    refused(&devnet.cli(&["rewards", "claim", "--from", "bob"]), 16);
 }
 
 #[test]
@@ -819,91 +683,67 @@ fn node_registry_through_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start(&home);
-    let api = devnet.api.clone();
 
     // 1 H100 + 8 cores = 2.08 CU: 20,800 VCAI at 10,000 per CU.
     let register = |stake: &str| {
-        vcity(
-            &home,
-            Some(&api),
-            &[
-                "nodes",
-                "register",
-                "--from",
-                "alice",
-                "--role",
-                "compute",
-                "--kind",
-                "stable",
-                "--gpu",
-                "H100:1:81920",
-                "--cpu-cores",
-                "8",
-                "--ram-mib",
-                "65536",
-                "--region",
-                "eu-west",
-                "--endpoint",
-                "https://alice.example",
-                "--price-per-cu",
-                "0.0005",
-                "--stake",
-                stake,
-            ],
-        )
+        devnet.cli(&[
+            "nodes",
+            "register",
+            "--from",
+            "alice",
+            "--role",
+            "compute",
+            "--kind",
+            "stable",
+            "--gpu",
+            "H100:1:81920",
+            "--cpu-cores",
+            "8",
+            "--ram-mib",
+            "65536",
+            "--region",
+            "eu-west",
+            "--endpoint",
+            "https://alice.example",
+            "--price-per-cu",
+            "0.0005",
+            "--stake",
+            stake,
+        ])
     };
     let low = register("20000");
     assert_eq!(low.json["code"], 24, "{}", low.stdout);
     let registered = register("25000");
     assert_eq!(registered.code, 0, "{}", registered.stdout);
 
-    ok(vcity(
-        &home,
-        Some(&api),
-        &[
-            "nodes",
-            "heartbeat",
-            "--from",
-            "alice",
-            "--load-percent",
-            "30",
-            "--running-tasks",
-            "2",
-        ],
-    ));
-    let view = ok(vcity(&home, Some(&api), &["nodes", "show", "alice"]));
+    ok(devnet.cli(&[
+        "nodes",
+        "heartbeat",
+        "--from",
+        "alice",
+        "--load-percent",
+        "30",
+        "--running-tasks",
+        "2",
+    ]));
+    let view = ok(devnet.cli(&["nodes", "show", "alice"]));
     assert_eq!(view["online"], true);
     assert_eq!(view["node"]["capacity_cu_ppm"], 2_080_000);
     assert_eq!(view["node"]["load_ppm"], 300_000);
     assert_eq!(view["required_stake"], "20800000000000000000000");
 
-    let too_much = vcity(
-        &home,
-        Some(&api),
-        &["nodes", "unbond", "--from", "alice", "--amount", "5000"],
+    refused(
+        &devnet.cli(&["nodes", "unbond", "--from", "alice", "--amount", "5000"]),
+        24,
     );
-    assert_eq!(too_much.json["code"], 24, "{}", too_much.stdout);
-    ok(vcity(
-        &home,
-        Some(&api),
-        &["nodes", "unbond", "--from", "alice", "--amount", "4200"],
-    ));
-    let view = ok(vcity(&home, Some(&api), &["nodes", "show", "alice"]));
+    ok(devnet.cli(&["nodes", "unbond", "--from", "alice", "--amount", "4200"]));
+    let view = ok(devnet.cli(&["nodes", "show", "alice"]));
     assert_eq!(view["unbonding"], "4200000000000000000000");
-    let early = vcity(&home, Some(&api), &["nodes", "withdraw", "--from", "alice"]);
-    assert_eq!(early.json["code"], 16, "{}", early.stdout);
+    refused(&devnet.cli(&["nodes", "withdraw", "--from", "alice"]), 16);
 
-    let list = ok(vcity(
-        &home,
-        Some(&api),
-        &["nodes", "list", "--role", "compute"],
-    ));
+    let list = ok(devnet.cli(&["nodes", "list", "--role", "compute"]));
     assert_eq!(list.as_array().expect("list").len(), 1);
-    let none = ok(vcity(
-        &home,
-        Some(&api),
-        &["nodes", "list", "--role", "scheduler"],
-    ));
+    let none = ok(devnet.cli(&["nodes", "list", "--role", "scheduler"]));
     assert_eq!(none.as_array().expect("list").len(), 0);
 }
 
@@ -912,8 +752,7 @@ fn a_job_through_the_cli_from_submission_to_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_path_buf();
     let devnet = Devnet::start(&home);
-    let api = devnet.api.clone();
-    let run = |args: &[&str]| vcity(&home, Some(&api), args);
+    let run = |args: &[&str]| devnet.cli(args);
 
     ok(run(&[
         "nodes",

@@ -391,18 +391,17 @@ impl Genesis {
     }
 
     fn credit_vcai(&mut self, id: AccountId, amount: Amount) -> Result<(), GenesisError> {
-        let liquidity = amount;
         match self.accounts.iter_mut().find(|a| a.id == id) {
             Some(account) => {
                 account.vcai = account
                     .vcai
-                    .checked_add(liquidity)
+                    .checked_add(amount)
                     .map_err(|_| GenesisError::Overflow)?;
             }
             None => self.accounts.push(GenesisAccount {
                 name: Some("initial_liquidity".into()),
                 id,
-                vcai: liquidity,
+                vcai: amount,
                 usd: Amount::ZERO,
             }),
         }

@@ -453,31 +453,46 @@ fn return_or_fail(
     index: u32,
     reason: String,
 ) -> Result<(), TxError> {
-    let max_attempts = params(state).max_attempts;
-    let task = &mut record.tasks[index as usize];
-    if task.attempts >= max_attempts {
-        let refund = task.escrow_usd;
-        task.escrow_usd = Amount::ZERO;
-        task.state = TaskState::Failed {
-            reason: format!("{reason} (after {} attempts)", task.attempts),
-        };
-        if !refund.is_zero() {
-            bank::transfer(state, &escrow_account(), &record.owner, Denom::Usd, refund)?;
-        }
-        state.emit(Event::TaskFailed {
-            job_id: record.id,
-            task: index,
-            reason,
-            refund_usd: refund,
-        });
-    } else {
-        task.state = TaskState::Pending;
-        state.emit(Event::TaskReturned {
-            job_id: record.id,
-            task: index,
-            reason,
-        });
+    let attempts = record.tasks[index as usize].attempts;
+    if attempts >= params(state).max_attempts {
+        return fail(
+            state,
+            record,
+            index,
+            format!("{reason} (after {attempts} attempts)"),
+        );
     }
+    record.tasks[index as usize].state = TaskState::Pending;
+    state.emit(Event::TaskReturned {
+        job_id: record.id,
+        task: index,
+        reason,
+    });
+    Ok(())
+}
+
+/// Ends a task without a result and refunds its escrow to the owner.
+fn fail(
+    state: &mut Overlay<'_>,
+    record: &mut Job,
+    index: u32,
+    reason: String,
+) -> Result<(), TxError> {
+    let task = &mut record.tasks[index as usize];
+    let refund = task.escrow_usd;
+    task.escrow_usd = Amount::ZERO;
+    task.state = TaskState::Failed {
+        reason: reason.clone(),
+    };
+    if !refund.is_zero() {
+        bank::transfer(state, &escrow_account(), &record.owner, Denom::Usd, refund)?;
+    }
+    state.emit(Event::TaskFailed {
+        job_id: record.id,
+        task: index,
+        reason,
+        refund_usd: refund,
+    });
     Ok(())
 }
 
@@ -615,22 +630,12 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
         TaskState::Running { started_s, .. }
             if started_s.saturating_add(record.requirements.max_duration_s) <= now =>
         {
-            let refund = task.escrow_usd;
-            let owner = record.owner;
-            let slot = &mut record.tasks[index as usize];
-            slot.escrow_usd = Amount::ZERO;
-            slot.state = TaskState::Failed {
-                reason: "ran past its maximum duration".into(),
-            };
-            if !refund.is_zero() {
-                bank::transfer(state, &escrow_account(), &owner, Denom::Usd, refund)?;
-            }
-            state.emit(Event::TaskFailed {
-                job_id,
-                task: index,
-                reason: "ran past its maximum duration".into(),
-                refund_usd: refund,
-            });
+            fail(
+                state,
+                &mut record,
+                index,
+                "ran past its maximum duration".into(),
+            )?;
         }
         TaskState::Completed { settle_at_s, .. } if settle_at_s <= now => {
             settle(state, &mut record, index)?;

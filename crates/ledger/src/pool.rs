@@ -386,13 +386,6 @@ pub(crate) fn execute_remove(
     Ok(())
 }
 
-fn other(denom: Denom) -> Denom {
-    match denom {
-        Denom::Vcai => Denom::Usd,
-        Denom::Usd => Denom::Vcai,
-    }
-}
-
 /// Moves `amount_in` of `denom_in` from `account` into the pool and `amount_out` of the other
 /// denomination out to `recipient`.
 fn settle_swap(
@@ -410,13 +403,13 @@ fn settle_swap(
         state,
         &pool_account(),
         recipient,
-        other(denom_in),
+        denom_in.other(),
         amount_out,
     )?;
     reserves.set(denom_in, reserves.of(denom_in).checked_add(amount_in)?);
     reserves.set(
-        other(denom_in),
-        reserves.of(other(denom_in)).checked_sub(amount_out)?,
+        denom_in.other(),
+        reserves.of(denom_in.other()).checked_sub(amount_out)?,
     );
     let after = wide::mul(reserves.vcai.base_units(), reserves.usd.base_units());
     assert!(
@@ -455,7 +448,7 @@ pub(crate) fn swap_exact_in(
     let out = amount_out(
         amount_in.base_units(),
         current.of(denom_in).base_units(),
-        current.of(other(denom_in)).base_units(),
+        current.of(denom_in.other()).base_units(),
         params(state).fee_bps,
     )
     .ok_or(TxError::Overflow)?;
@@ -504,7 +497,7 @@ pub(crate) fn execute_swap_exact_out(
     }
     update_twap(state);
     let current = reserves(state);
-    let denom_in = other(message.denom_out);
+    let denom_in = message.denom_out.other();
     if current.vcai.is_zero() || current.usd.is_zero() {
         return Err(TxError::InsufficientLiquidity("the pool is empty".into()));
     }

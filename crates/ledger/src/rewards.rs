@@ -287,9 +287,8 @@ fn earned_scaled(lock: &Line, from: &Accumulators, to: &Accumulators) -> U256 {
         .expect("s·(e·ΔA − ΔB) fits 256 bits")
 }
 
-/// The accumulators a lock earns up to now: the current ones, or those at its end.
-fn earned_until(state: &impl StateRead, lock: &Line, now: u64) -> Accumulators {
-    let acc = accumulators(state);
+/// The accumulators a lock earns up to `now`: `acc` while it runs, the snapshot at its end after.
+fn earned_until(state: &impl StateRead, lock: &Line, acc: Accumulators, now: u64) -> Accumulators {
     if now < lock.end_s {
         acc
     } else {
@@ -317,11 +316,7 @@ fn settled(
     let mut position = user(state, account);
     let lock = position.line;
     if lock.slope > 0 {
-        let until = if now < lock.end_s {
-            acc
-        } else {
-            state.get(&snap_key(lock.end_s)).unwrap_or(acc)
-        };
+        let until = earned_until(state, &lock, acc, now);
         let gained = earned_scaled(&lock, &position.at, &until);
         position.pending_scaled = position
             .pending_scaled
@@ -352,21 +347,8 @@ pub(crate) fn record_line(state: &mut Overlay<'_>, account: &AccountId, lock: Op
 
 /// Claimable now (settled plus accrued, rounded down), without writing.
 pub fn claimable(state: &impl StateRead, account: &AccountId) -> Amount {
-    let now = elapsed_s(state);
-    let position = user(state, account);
-    let lock = position.line;
-    let accrued = if lock.slope > 0 {
-        earned_scaled(&lock, &position.at, &earned_until(state, &lock, now))
-    } else {
-        U256::ZERO
-    };
-    unscale(
-        position
-            .pending_scaled
-            .checked_add(accrued)
-            .expect("pending fits 256 bits"),
-    )
-    .0
+    let position = settled(state, account, accumulators(state), elapsed_s(state));
+    unscale(position.pending_scaled).0
 }
 
 /// `ClaimRewards`.

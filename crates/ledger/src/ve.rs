@@ -235,51 +235,39 @@ pub fn weight(state: &impl StateRead, account: &AccountId) -> u128 {
     lock(state, account).map_or(0, |lock| lock.weight_at(elapsed_s(state)))
 }
 
-/// Total weight at a past time `t_s` (seconds after genesis), from the history points.
-pub fn total_weight_at(state: &impl StateRead, t_s: u64) -> u128 {
-    let epochs: u64 = state.get(KEY_EPOCH).unwrap_or(0);
-    // Last point with ts ≤ t.
+/// The last of the points `1..=epochs` (read with `key`) whose time is at most `t_s`, by binary
+/// search; points are appended in time order.
+fn last_point_at(
+    state: &impl StateRead,
+    epochs: u64,
+    key: impl Fn(u64) -> Vec<u8>,
+    t_s: u64,
+) -> Option<Point> {
+    let read = |epoch: u64| -> Point { state.get(&key(epoch)).expect("history is contiguous") };
     let (mut low, mut high) = (0u64, epochs);
     while low < high {
         let middle = (low + high).div_ceil(2);
-        let point: Point = state
-            .get(&history_key(middle))
-            .expect("history is contiguous");
-        if point.ts_s <= t_s {
+        if read(middle).ts_s <= t_s {
             low = middle;
         } else {
             high = middle - 1;
         }
     }
-    if low == 0 {
-        return 0;
-    }
-    let point: Point = state.get(&history_key(low)).expect("history is contiguous");
-    advance(state, point, t_s, |_| {}).bias
+    (low > 0).then(|| read(low))
+}
+
+/// Total weight at a past time `t_s` (seconds after genesis), from the history points.
+pub fn total_weight_at(state: &impl StateRead, t_s: u64) -> u128 {
+    let epochs: u64 = state.get(KEY_EPOCH).unwrap_or(0);
+    last_point_at(state, epochs, history_key, t_s)
+        .map_or(0, |point| advance(state, point, t_s, |_| {}).bias)
 }
 
 /// An account's weight at a past time `t_s`, from its history points.
 pub fn weight_at(state: &impl StateRead, account: &AccountId, t_s: u64) -> u128 {
     let epochs: u64 = state.get(&user_epoch_key(account)).unwrap_or(0);
-    let (mut low, mut high) = (0u64, epochs);
-    while low < high {
-        let middle = (low + high).div_ceil(2);
-        let point: Point = state
-            .get(&user_history_key(account, middle))
-            .expect("history is contiguous");
-        if point.ts_s <= t_s {
-            low = middle;
-        } else {
-            high = middle - 1;
-        }
-    }
-    if low == 0 {
-        return 0;
-    }
-    let point: Point = state
-        .get(&user_history_key(account, low))
-        .expect("history is contiguous");
-    point.at(t_s)
+    last_point_at(state, epochs, |n| user_history_key(account, n), t_s)
+        .map_or(0, |point| point.at(t_s))
 }
 
 /// Records a change of one account's line from `old` to `new` (either may be absent) at `now`.

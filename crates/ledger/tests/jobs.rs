@@ -1,172 +1,96 @@
 //! Jobs with escrow through blocks: the whole lifecycle, deadlines, misfits, cancellation and
 //! overruns, with the books balancing to the base unit (escrow in = payments + fees + refunds).
 
-use ed25519_dalek::SigningKey;
-use std::collections::BTreeMap;
-use vcity_ledger::chain::Validator;
-use vcity_ledger::{audit_supply, bank, jobs, BlockContext, Genesis, GenesisAccount, Ledger, Mode};
+mod common;
+
+use common::{account, funded, vcai, Harness};
+use vcity_ledger::{bank, jobs};
 use vcity_types::compute::{
     AssignTask, Billing, CancelJob, FailTask, GpuSpec, Hardware, NodeHeartbeat, NodeKind,
     RegisterNode, Requirements, Role, StartTask, SubmitJob, SubmitResult, TaskState, Workload,
 };
 use vcity_types::event::Event;
-use vcity_types::receipt::Receipt;
-use vcity_types::tx::{Message, TxBody};
-use vcity_types::{AccountId, Amount, Denom, Hash};
+use vcity_types::tx::Message;
+use vcity_types::{Amount, Denom, Hash};
 
-const CHAIN: &str = "vcity-jobs";
-const GENESIS_MS: u64 = 1_800_000_000_000;
 const USER: u8 = 1;
 const NODE: u8 = 2;
 const SCHEDULER: u8 = 3;
 const CPU_NODE: u8 = 4;
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn account(seed: u8) -> AccountId {
-    AccountId::from_public_key(&key(seed).verifying_key())
-}
-
+/// USD in base units.
 fn usd(base: u128) -> Amount {
     Amount::new(base)
 }
 
-struct Chain {
-    ledger: Ledger,
-    nonces: BTreeMap<u8, u64>,
-    events: Vec<Event>,
+/// A GPU node, a CPU node and a scheduler, registered at genesis time.
+fn new_chain() -> Harness {
+    let accounts = [USER, NODE, SCHEDULER, CPU_NODE]
+        .into_iter()
+        .map(|seed| funded(seed, vcai(100_000), common::usd(1_000)))
+        .collect();
+    let mut chain = Harness::new(&common::genesis("vcity-jobs", accounts));
+    let gpu = RegisterNode {
+        role: Role::Compute,
+        kind: NodeKind::Stable,
+        hardware: Hardware {
+            gpus: vec![GpuSpec {
+                model: "H100".into(),
+                count: 1,
+                vram_mib: 81_920,
+            }],
+            cpu_cores: 8,
+            ram_mib: 65_536,
+        },
+        region: "eu-west".into(),
+        endpoint: "https://gpu.example".into(),
+        price_per_cu_usd: usd(500),
+        stake: vcai(30_000),
+    };
+    assert_eq!(chain.at(0, NODE, Message::RegisterNode(gpu)).code, 0);
+    let cpu = RegisterNode {
+        role: Role::Compute,
+        kind: NodeKind::Flexible,
+        hardware: Hardware {
+            gpus: vec![],
+            cpu_cores: 8,
+            ram_mib: 16_384,
+        },
+        region: "us-east".into(),
+        endpoint: "https://cpu.example".into(),
+        price_per_cu_usd: usd(100),
+        stake: vcai(1_000),
+    };
+    assert_eq!(chain.at(0, CPU_NODE, Message::RegisterNode(cpu)).code, 0);
+    let scheduler = RegisterNode {
+        role: Role::Scheduler,
+        kind: NodeKind::Stable,
+        hardware: Hardware::default(),
+        region: "eu-west".into(),
+        endpoint: "https://scheduler.example".into(),
+        price_per_cu_usd: Amount::ZERO,
+        stake: vcai(50_000),
+    };
+    assert_eq!(
+        chain
+            .at(0, SCHEDULER, Message::RegisterNode(scheduler))
+            .code,
+        0
+    );
+    chain
 }
 
-impl Chain {
-    fn new() -> Chain {
-        let genesis = Genesis {
-            chain_id: CHAIN.into(),
-            genesis_time_ms: GENESIS_MS,
-            usd_issuer: account(9),
-            validators: vec![Validator {
-                name: "v".into(),
-                public_key: account(100),
-                power: 1,
-            }],
-            accounts: [USER, NODE, SCHEDULER, CPU_NODE]
-                .into_iter()
-                .map(|seed| GenesisAccount {
-                    name: None,
-                    id: account(seed),
-                    vcai: Amount::whole(100_000, Denom::Vcai).expect("fits"),
-                    usd: Amount::whole(1_000, Denom::Usd).expect("fits"),
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let mut chain = Chain {
-            ledger: Ledger::from_genesis(&genesis).expect("genesis"),
-            nonces: BTreeMap::new(),
-            events: Vec::new(),
-        };
-        let gpu = RegisterNode {
-            role: Role::Compute,
-            kind: NodeKind::Stable,
-            hardware: Hardware {
-                gpus: vec![GpuSpec {
-                    model: "H100".into(),
-                    count: 1,
-                    vram_mib: 81_920,
-                }],
-                cpu_cores: 8,
-                ram_mib: 65_536,
-            },
-            region: "eu-west".into(),
-            endpoint: "https://gpu.example".into(),
-            price_per_cu_usd: usd(500),
-            stake: Amount::whole(30_000, Denom::Vcai).expect("fits"),
-        };
-        assert_eq!(chain.at(0, NODE, Message::RegisterNode(gpu)).code, 0);
-        let cpu = RegisterNode {
-            role: Role::Compute,
-            kind: NodeKind::Flexible,
-            hardware: Hardware {
-                gpus: vec![],
-                cpu_cores: 8,
-                ram_mib: 16_384,
-            },
-            region: "us-east".into(),
-            endpoint: "https://cpu.example".into(),
-            price_per_cu_usd: usd(100),
-            stake: Amount::whole(1_000, Denom::Vcai).expect("fits"),
-        };
-        assert_eq!(chain.at(0, CPU_NODE, Message::RegisterNode(cpu)).code, 0);
-        let scheduler = RegisterNode {
-            role: Role::Scheduler,
-            kind: NodeKind::Stable,
-            hardware: Hardware::default(),
-            region: "eu-west".into(),
-            endpoint: "https://scheduler.example".into(),
-            price_per_cu_usd: Amount::ZERO,
-            stake: Amount::whole(50_000, Denom::Vcai).expect("fits"),
-        };
-        assert_eq!(
-            chain
-                .at(0, SCHEDULER, Message::RegisterNode(scheduler))
-                .code,
-            0
-        );
-        chain
-    }
+fn usd_of(chain: &Harness, seed: u8) -> u128 {
+    bank::balance(chain.ledger.state(), &account(seed), Denom::Usd).base_units()
+}
 
-    fn at(&mut self, t_s: u64, seed: u8, message: Message) -> Receipt {
-        let nonce = self.nonces.entry(seed).or_insert(0);
-        let body = TxBody {
-            chain_id: CHAIN.into(),
-            sender: account(seed),
-            nonce: *nonce,
-            fee: Amount::new(1_000),
-            messages: vec![message],
-        };
-        *nonce += 1;
-        let tx = self
-            .ledger
-            .prepare(body.sign(&key(seed)).to_bytes())
-            .expect("well-formed");
-        let context = BlockContext {
-            height: self.ledger.height().next(),
-            time_ms: GENESIS_MS + t_s * 1_000,
-            beacon: Hash::ZERO,
-            proposer: account(100),
-        };
-        let execution = self
-            .ledger
-            .execute(context, vec![tx], Mode::Verify)
-            .expect("valid block");
-        self.ledger.commit(&execution);
-        audit_supply(self.ledger.state()).expect("supply conserved");
-        self.events.extend(execution.block_events.iter().cloned());
-        let receipt = execution.receipts.into_iter().next().expect("receipt");
-        self.events.extend(receipt.events.iter().cloned());
-        receipt
-    }
-
-    fn usd(&self, seed: u8) -> u128 {
-        bank::balance(self.ledger.state(), &account(seed), Denom::Usd).base_units()
-    }
-
-    fn heartbeat(&mut self, t_s: u64, seed: u8) {
-        assert_eq!(
-            self.at(
-                t_s,
-                seed,
-                Message::NodeHeartbeat(NodeHeartbeat {
-                    load_ppm: 0,
-                    healthy: true,
-                    running_tasks: 0
-                })
-            )
-            .code,
-            0
-        );
-    }
+fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
+    let beat = NodeHeartbeat {
+        load_ppm: 0,
+        healthy: true,
+        running_tasks: 0,
+    };
+    assert_eq!(chain.at(t_s, seed, Message::NodeHeartbeat(beat)).code, 0);
 }
 
 fn gpu_job(tasks: u32) -> SubmitJob {
@@ -189,7 +113,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
     }
 }
 
-fn state_of(chain: &Chain, job: u64, task: usize) -> TaskState {
+fn state_of(chain: &Harness, job: u64, task: usize) -> TaskState {
     jobs::job(chain.ledger.state(), job).expect("job").tasks[task]
         .state
         .clone()
@@ -197,9 +121,9 @@ fn state_of(chain: &Chain, job: u64, task: usize) -> TaskState {
 
 #[test]
 fn lifecycle_pays_node_fee_and_refund_exactly() {
-    let mut chain = Chain::new();
-    let user_before = chain.usd(USER);
-    let node_before = chain.usd(NODE);
+    let mut chain = new_chain();
+    let user_before = usd_of(&chain, USER);
+    let node_before = usd_of(&chain, NODE);
     let treasury_before =
         bank::balance(chain.ledger.state(), &bank::treasury(), Denom::Usd).base_units();
     // Escrow: 2 tasks × 100 CU × 1,000 base units per CU = 200,000.
@@ -240,18 +164,18 @@ fn lifecycle_pays_node_fee_and_refund_exactly() {
         matches!(state_of(&chain, 1, 0), TaskState::Completed { cost_usd, .. } if cost_usd == usd(20_000))
     );
     // Nothing is paid before the verification window closes (600 s after the result).
-    chain.heartbeat(659, NODE);
+    heartbeat(&mut chain, 659, NODE);
     assert!(matches!(
         state_of(&chain, 1, 0),
         TaskState::Completed { .. }
     ));
-    chain.heartbeat(670, NODE);
+    heartbeat(&mut chain, 670, NODE);
     assert!(matches!(state_of(&chain, 1, 0), TaskState::Settled { .. }));
     assert!(matches!(
         state_of(&chain, 1, 1),
         TaskState::Completed { .. }
     ));
-    chain.heartbeat(770, NODE);
+    heartbeat(&mut chain, 770, NODE);
     assert!(matches!(state_of(&chain, 1, 1), TaskState::Settled { .. }));
 
     // Per task: fee ⌈10% of 20,000⌉ = 2,000; node 18,000; refund 80,000.
@@ -261,10 +185,10 @@ fn lifecycle_pays_node_fee_and_refund_exactly() {
     );
     let tx_fees = |txs: u128| txs * 1_000;
     assert_eq!(
-        chain.usd(USER),
+        usd_of(&chain, USER),
         user_before - 200_000 + 2 * 80_000 - tx_fees(1)
     );
-    assert_eq!(chain.usd(NODE), node_before + 2 * 18_000 - tx_fees(7));
+    assert_eq!(usd_of(&chain, NODE), node_before + 2 * 18_000 - tx_fees(7));
     let settled: u128 = chain
         .events
         .iter()
@@ -289,7 +213,7 @@ fn lifecycle_pays_node_fee_and_refund_exactly() {
 
 #[test]
 fn misfits_are_explained_and_only_schedulers_assign() {
-    let mut chain = Chain::new();
+    let mut chain = new_chain();
     assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
     let by_user = chain.at(
         11,
@@ -323,7 +247,7 @@ fn misfits_are_explained_and_only_schedulers_assign() {
         }),
     );
     assert!(offline.error.contains("offline"), "{}", offline.error);
-    chain.heartbeat(501, NODE);
+    heartbeat(&mut chain, 501, NODE);
     assert_eq!(
         chain
             .at(
@@ -353,12 +277,12 @@ fn misfits_are_explained_and_only_schedulers_assign() {
 
 #[test]
 fn missed_deadlines_reassign_then_fail_and_refund() {
-    let mut chain = Chain::new();
-    let user_before = chain.usd(USER);
+    let mut chain = new_chain();
+    let user_before = usd_of(&chain, USER);
     assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
     let mut t = 10;
     for attempt in 1..=3 {
-        chain.heartbeat(t + 1, NODE);
+        heartbeat(&mut chain, t + 1, NODE);
         assert_eq!(
             chain
                 .at(
@@ -376,11 +300,11 @@ fn missed_deadlines_reassign_then_fail_and_refund() {
         );
         // The node never starts it: 120 s later the task returns (or fails on the third).
         t += 140;
-        chain.heartbeat(t, NODE);
+        heartbeat(&mut chain, t, NODE);
     }
     assert!(matches!(state_of(&chain, 1, 0), TaskState::Failed { .. }));
     assert_eq!(
-        chain.usd(USER),
+        usd_of(&chain, USER),
         user_before - 1_000,
         "only the submission fee is lost"
     );
@@ -392,7 +316,7 @@ fn missed_deadlines_reassign_then_fail_and_refund() {
 
 #[test]
 fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
-    let mut chain = Chain::new();
+    let mut chain = new_chain();
     assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(3))).code, 0);
     assert_eq!(
         chain
@@ -441,7 +365,7 @@ fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
         10,
         "not the owner"
     );
-    let user_before = chain.usd(USER);
+    let user_before = usd_of(&chain, USER);
     assert_eq!(
         chain
             .at(15, USER, Message::CancelJob(CancelJob { job_id: 1 }))
@@ -449,15 +373,15 @@ fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
         0
     );
     assert_eq!(
-        chain.usd(USER),
+        usd_of(&chain, USER),
         user_before + 2 * 100_000 - 1_000,
         "two unstarted tasks refunded"
     );
     assert!(matches!(state_of(&chain, 1, 1), TaskState::Cancelled));
     assert!(matches!(state_of(&chain, 1, 0), TaskState::Running { .. }));
     // The running task overruns its 300 s: failed and refunded.
-    chain.heartbeat(200, NODE);
-    chain.heartbeat(330, NODE);
+    heartbeat(&mut chain, 200, NODE);
+    heartbeat(&mut chain, 330, NODE);
     assert!(
         matches!(state_of(&chain, 1, 0), TaskState::Failed { .. }),
         "{:?}",

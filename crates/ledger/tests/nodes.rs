@@ -1,94 +1,23 @@
 //! The node registry through blocks: registration with its stake requirement, heartbeats and
 //! online time, offline detection, unbonding with its waiting period.
 
-use ed25519_dalek::SigningKey;
-use std::collections::BTreeMap;
-use vcity_ledger::chain::Validator;
+mod common;
+
+use common::{account, funded, usd, vcai, Harness};
+use vcity_ledger::bank;
 use vcity_ledger::nodes::{self, NodeParams};
-use vcity_ledger::{audit_supply, bank, BlockContext, Genesis, GenesisAccount, Ledger, Mode};
 use vcity_types::compute::{
     AddStake, GpuSpec, Hardware, NodeHeartbeat, NodeKind, RegisterNode, Role, Unbond, UpdateNode,
     WithdrawUnbonded,
 };
-use vcity_types::receipt::Receipt;
-use vcity_types::tx::{Message, TxBody};
-use vcity_types::{AccountId, Amount, Denom, Hash};
+use vcity_types::tx::Message;
+use vcity_types::{Amount, Denom};
 
-const CHAIN: &str = "vcity-nodes";
-const GENESIS_MS: u64 = 1_800_000_000_000;
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn account(seed: u8) -> AccountId {
-    AccountId::from_public_key(&key(seed).verifying_key())
-}
-
-fn vcai(whole: u128) -> Amount {
-    Amount::whole(whole, Denom::Vcai).expect("fits")
-}
-
-struct Chain {
-    ledger: Ledger,
-    nonces: BTreeMap<u8, u64>,
-}
-
-impl Chain {
-    fn new() -> Chain {
-        let genesis = Genesis {
-            chain_id: CHAIN.into(),
-            genesis_time_ms: GENESIS_MS,
-            usd_issuer: account(9),
-            validators: vec![Validator {
-                name: "v".into(),
-                public_key: account(100),
-                power: 1,
-            }],
-            accounts: (1..=3)
-                .map(|seed| GenesisAccount {
-                    name: None,
-                    id: account(seed),
-                    vcai: vcai(200_000),
-                    usd: Amount::whole(100, Denom::Usd).expect("fits"),
-                })
-                .collect(),
-            ..Default::default()
-        };
-        Chain {
-            ledger: Ledger::from_genesis(&genesis).expect("genesis"),
-            nonces: BTreeMap::new(),
-        }
-    }
-
-    fn at(&mut self, t_s: u64, seed: u8, message: Message) -> Receipt {
-        let nonce = self.nonces.entry(seed).or_insert(0);
-        let body = TxBody {
-            chain_id: CHAIN.into(),
-            sender: account(seed),
-            nonce: *nonce,
-            fee: Amount::new(1_000),
-            messages: vec![message],
-        };
-        *nonce += 1;
-        let tx = self
-            .ledger
-            .prepare(body.sign(&key(seed)).to_bytes())
-            .expect("well-formed");
-        let context = BlockContext {
-            height: self.ledger.height().next(),
-            time_ms: GENESIS_MS + t_s * 1_000,
-            beacon: Hash::ZERO,
-            proposer: account(100),
-        };
-        let execution = self
-            .ledger
-            .execute(context, vec![tx], Mode::Verify)
-            .expect("valid block");
-        self.ledger.commit(&execution);
-        audit_supply(self.ledger.state()).expect("supply conserved");
-        execution.receipts.into_iter().next().expect("receipt")
-    }
+fn new_chain() -> Harness {
+    let accounts = (1..=3)
+        .map(|seed| funded(seed, vcai(200_000), usd(100)))
+        .collect();
+    Harness::new(&common::genesis("vcity-nodes", accounts))
 }
 
 fn gpu_node(stake: u128) -> RegisterNode {
@@ -113,7 +42,7 @@ fn gpu_node(stake: u128) -> RegisterNode {
 
 #[test]
 fn registration_enforces_the_stake_requirement_and_the_table() {
-    let mut chain = Chain::new();
+    let mut chain = new_chain();
     // 2 × H100 (2.0) + 16 cores × 0.01 = 4.16 CU → 41,600 VCAI at 10,000 per CU.
     let params = NodeParams::default();
     let capacity = nodes::capacity_ppm(&params, &gpu_node(0).hardware).expect("known models");
@@ -190,7 +119,7 @@ fn registration_enforces_the_stake_requirement_and_the_table() {
 
 #[test]
 fn heartbeats_count_online_time_and_silence_means_offline() {
-    let mut chain = Chain::new();
+    let mut chain = new_chain();
     chain.at(0, 1, Message::RegisterNode(gpu_node(50_000)));
     let beat = |load| {
         Message::NodeHeartbeat(NodeHeartbeat {
@@ -229,7 +158,7 @@ fn heartbeats_count_online_time_and_silence_means_offline() {
 
 #[test]
 fn unbonding_waits_its_period_and_keeps_the_requirement() {
-    let mut chain = Chain::new();
+    let mut chain = new_chain();
     chain.at(0, 1, Message::RegisterNode(gpu_node(60_000)));
     let before = bank::balance(chain.ledger.state(), &account(1), Denom::Vcai);
     assert_eq!(
@@ -291,14 +220,9 @@ fn unbonding_waits_its_period_and_keeps_the_requirement() {
             .code,
         0
     );
-    let fees = Amount::ZERO; // fees are paid in USD
     assert_eq!(
         bank::balance(chain.ledger.state(), &account(1), Denom::Vcai),
-        before
-            .checked_add(vcai(18_400))
-            .expect("fits")
-            .checked_add(fees)
-            .expect("fits")
+        before.checked_add(vcai(18_400)).expect("fits"), // fees are paid in USD
     );
     assert_eq!(
         bank::balance(chain.ledger.state(), &nodes::stake_account(), Denom::Vcai),

@@ -2,50 +2,26 @@
 //! swap, never decrease the value of a share, keep the recorded reserves equal to the pool's
 //! balances and conserve supply.
 
-use ed25519_dalek::SigningKey;
+mod common;
+
+use common::{account, funded, usd, vcai, Harness};
 use proptest::prelude::*;
-use std::collections::BTreeMap;
-use vcity_ledger::chain::Validator;
 use vcity_ledger::genesis::GenesisPool;
 use vcity_ledger::pool::{self, MINIMUM_LIQUIDITY};
-use vcity_ledger::{audit_supply, bank, BlockContext, Genesis, GenesisAccount, Ledger, Mode};
-use vcity_types::tx::{AddLiquidity, Message, RemoveLiquidity, SwapExactIn, SwapExactOut, TxBody};
-use vcity_types::{wide, AccountId, Amount, Denom, Hash};
-
-const CHAIN: &str = "vcity-pool";
-const GENESIS_MS: u64 = 1_800_000_000_000;
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn account(seed: u8) -> AccountId {
-    AccountId::from_public_key(&key(seed).verifying_key())
-}
+use vcity_ledger::{audit_supply, bank, Genesis, Ledger};
+use vcity_types::tx::{AddLiquidity, Message, RemoveLiquidity, SwapExactIn, SwapExactOut};
+use vcity_types::{wide, Amount, Denom};
 
 fn genesis() -> Genesis {
+    let accounts = (1..=3)
+        .map(|seed| funded(seed, vcai(10_000_000), usd(1_000_000)))
+        .collect();
     Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: GENESIS_MS,
-        usd_issuer: account(9),
-        validators: vec![Validator {
-            name: "v".into(),
-            public_key: account(100),
-            power: 1,
-        }],
-        accounts: (1..=3)
-            .map(|seed| GenesisAccount {
-                name: None,
-                id: account(seed),
-                vcai: Amount::whole(10_000_000, Denom::Vcai).expect("fits"),
-                usd: Amount::whole(1_000_000, Denom::Usd).expect("fits"),
-            })
-            .collect(),
         pool: Some(GenesisPool {
-            vcai: Amount::whole(69_970_000, Denom::Vcai).expect("fits"),
-            usd: Amount::whole(6_997_000, Denom::Usd).expect("fits"),
+            vcai: vcai(69_970_000),
+            usd: usd(6_997_000),
         }),
-        ..Default::default()
+        ..common::genesis("vcity-pool", accounts)
     }
 }
 
@@ -75,8 +51,8 @@ fn genesis_seed_belongs_to_the_treasury_at_the_seed_price() {
 
 #[test]
 fn slippage_bounds_are_enforced_and_change_nothing() {
-    let mut ledger = Ledger::from_genesis(&genesis()).expect("genesis");
-    let reserves = pool::reserves(ledger.state());
+    let mut chain = Harness::new(&genesis());
+    let reserves = pool::reserves(chain.ledger.state());
     let usd_in = Amount::whole(1_000, Denom::Usd).expect("fits");
     let quote = pool::amount_out(
         usd_in.base_units(),
@@ -102,63 +78,19 @@ fn slippage_bounds_are_enforced_and_change_nothing() {
             min_shares: Amount::new(u128::MAX),
         }),
     ];
-    for (nonce, message) in messages.into_iter().enumerate() {
-        let body = TxBody {
-            chain_id: CHAIN.into(),
-            sender: account(1),
-            nonce: nonce as u64,
-            fee: Amount::new(1_000),
-            messages: vec![message],
-        };
-        let tx = ledger
-            .prepare(body.sign(&key(1)).to_bytes())
-            .expect("well-formed");
-        let context = BlockContext {
-            height: ledger.height().next(),
-            time_ms: GENESIS_MS + 1_000 * (nonce as u64 + 1),
-            beacon: Hash::ZERO,
-            proposer: account(100),
-        };
-        let execution = ledger
-            .execute(context, vec![tx], Mode::Verify)
-            .expect("valid block");
-        ledger.commit(&execution);
-        assert_eq!(
-            execution.receipts[0].code, 18,
-            "{}",
-            execution.receipts[0].error
-        );
-        assert_eq!(pool::reserves(ledger.state()), reserves);
+    for (index, message) in messages.into_iter().enumerate() {
+        let receipt = chain.at(1 + index as u64, 1, message);
+        assert_eq!(receipt.code, 18, "{}", receipt.error);
+        assert_eq!(pool::reserves(chain.ledger.state()), reserves);
     }
     // Exactly the quote succeeds.
-    let body = TxBody {
-        chain_id: CHAIN.into(),
-        sender: account(1),
-        nonce: 3,
-        fee: Amount::new(1_000),
-        messages: vec![Message::SwapExactIn(SwapExactIn {
-            denom_in: Denom::Usd,
-            amount_in: usd_in,
-            min_out: Amount::new(quote),
-        })],
-    };
-    let tx = ledger
-        .prepare(body.sign(&key(1)).to_bytes())
-        .expect("well-formed");
-    let context = BlockContext {
-        height: ledger.height().next(),
-        time_ms: GENESIS_MS + 10_000,
-        beacon: Hash::ZERO,
-        proposer: account(100),
-    };
-    let execution = ledger
-        .execute(context, vec![tx], Mode::Verify)
-        .expect("valid block");
-    assert_eq!(
-        execution.receipts[0].code, 0,
-        "{}",
-        execution.receipts[0].error
-    );
+    let exact = Message::SwapExactIn(SwapExactIn {
+        denom_in: Denom::Usd,
+        amount_in: usd_in,
+        min_out: Amount::new(quote),
+    });
+    let receipt = chain.at(10, 1, exact);
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
 }
 
 #[derive(Debug, Clone)]
@@ -197,14 +129,13 @@ proptest! {
     fn swaps_never_decrease_k_and_shares_never_lose_value(
         blocks in proptest::collection::vec(proptest::collection::vec(action(), 1..5), 1..25)
     ) {
-        let mut ledger = Ledger::from_genesis(&genesis()).expect("genesis");
-        let mut nonces: BTreeMap<u8, u64> = BTreeMap::new();
+        let mut chain = Harness::new(&genesis());
         let mut now_s = 0u64;
         for actions in blocks {
             now_s += 5;
             let mut txs = Vec::new();
             for action in &actions {
-                let state = ledger.state();
+                let state = chain.ledger.state();
                 let (who, message) = match *action {
                     Action::SwapIn { who, usd, amount } => (who, Message::SwapExactIn(SwapExactIn { denom_in: denom(usd), amount_in: Amount::new(amount), min_out: Amount::ZERO })),
                     Action::SwapOut { who, usd, amount } => (who, Message::SwapExactOut(SwapExactOut { denom_out: denom(usd), amount_out: Amount::new(amount), max_in: Amount::new(u128::MAX) })),
@@ -214,22 +145,16 @@ proptest! {
                         (who, Message::RemoveLiquidity(RemoveLiquidity { shares: Amount::new(held * per_mille / 1_000), min_vcai: Amount::ZERO, min_usd: Amount::ZERO }))
                     }
                 };
-                let nonce = nonces.entry(who).or_insert(0);
-                let body = TxBody { chain_id: CHAIN.into(), sender: account(who), nonce: *nonce, fee: Amount::new(1_000), messages: vec![message] };
-                *nonce += 1;
-                txs.push(ledger.prepare(body.sign(&key(who)).to_bytes()).expect("well-formed"));
+                txs.push(chain.tx(who, message));
             }
             // Check each transaction on its own, in order, so k and share value are compared
             // across exactly one operation.
             for tx in txs {
-                let before = pool::reserves(ledger.state());
-                let shares_before = pool::total_shares(ledger.state()).base_units();
-                let context = BlockContext { height: ledger.height().next(), time_ms: GENESIS_MS + now_s * 1_000, beacon: Hash::ZERO, proposer: account(100) };
-                let execution = ledger.execute(context, vec![tx], Mode::Verify).expect("valid block");
-                ledger.commit(&execution);
+                let before = pool::reserves(chain.ledger.state());
+                let shares_before = pool::total_shares(chain.ledger.state()).base_units();
+                chain.block_at(now_s, vec![tx]);
                 now_s += 1;
-                let state = ledger.state();
-                audit_supply(state).expect("supply conserved");
+                let state = chain.ledger.state();
                 let after = pool::reserves(state);
                 let shares_after = pool::total_shares(state).base_units();
                 prop_assert_eq!(after.vcai, bank::balance(state, &pool::pool_account(), Denom::Vcai));

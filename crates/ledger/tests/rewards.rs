@@ -4,75 +4,41 @@
 //! `r_k·w_u(t_k)/W_k` within one base unit and never above it; the distributor's VCAI is always
 //! accounted for; claims never exceed what was released.
 
-use ed25519_dalek::SigningKey;
+mod common;
+
+use common::{account, funded, usd, vcai, Harness};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use vcity_ledger::chain::Validator;
 use vcity_ledger::genesis::GenesisPool;
 use vcity_ledger::ve::{self, Lock, MAX_LOCK_S, WEEK_S};
-use vcity_ledger::{
-    audit_supply, bank, rewards, treasury, BlockContext, Genesis, GenesisAccount, Ledger, Mode,
-};
+use vcity_ledger::{bank, rewards, treasury, Execution, Genesis};
 use vcity_types::event::Event;
-use vcity_types::tx::{
-    ClaimRewards, Message, Transfer, TxBody, VeExtend, VeIncrease, VeLock, VeWithdraw,
-};
+use vcity_types::tx::{ClaimRewards, Message, Transfer, VeExtend, VeIncrease, VeLock, VeWithdraw};
 use vcity_types::wide::U256;
-use vcity_types::{AccountId, Amount, Denom, Hash};
+use vcity_types::{Amount, Denom};
 
-const CHAIN: &str = "vcity-rewards";
-const GENESIS_MS: u64 = 1_800_000_000_000;
 const USERS: u8 = 4;
 const CUSTOMER: u8 = 7;
 const SCALE: u128 = 1_000_000_000_000;
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn account(seed: u8) -> AccountId {
-    AccountId::from_public_key(&key(seed).verifying_key())
-}
-
-fn vcai(whole: u128) -> Amount {
-    Amount::whole(whole, Denom::Vcai).expect("fits")
-}
-
-fn usd(whole: u128) -> Amount {
-    Amount::whole(whole, Denom::Usd).expect("fits")
-}
-
 fn genesis() -> Genesis {
-    let mut accounts: Vec<GenesisAccount> = (1..=USERS)
-        .map(|seed| GenesisAccount {
-            name: None,
-            id: account(seed),
-            vcai: vcai(10_000_000),
-            usd: usd(1_000),
-        })
+    let mut accounts: Vec<_> = (1..=USERS)
+        .map(|seed| funded(seed, vcai(10_000_000), usd(1_000)))
         .collect();
-    accounts.push(GenesisAccount {
-        name: None,
-        id: account(CUSTOMER),
-        vcai: Amount::ZERO,
-        usd: usd(100_000_000),
-    });
+    accounts.push(funded(CUSTOMER, Amount::ZERO, usd(100_000_000)));
     Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: GENESIS_MS,
-        usd_issuer: account(9),
-        validators: vec![Validator {
-            name: "v".into(),
-            public_key: account(100),
-            power: 1,
-        }],
-        accounts,
         pool: Some(GenesisPool {
             vcai: vcai(100_000_000),
             usd: usd(10_000_000),
         }),
-        ..Default::default()
+        ..common::genesis("vcity-rewards", accounts)
     }
+}
+
+/// One transaction in a block at `now`.
+fn run(chain: &mut Harness, now: u64, who: u8, message: Message) -> Execution {
+    let tx = chain.tx(who, message);
+    chain.block_at(now, vec![tx])
 }
 
 #[derive(Debug, Clone)]
@@ -180,8 +146,7 @@ proptest! {
     fn every_account_gets_its_exact_share_within_one_base_unit_and_never_more(
         steps in proptest::collection::vec((1u64..(30 * 3_600), proptest::collection::vec(action(), 0..4)), 1..80)
     ) {
-        let mut ledger = Ledger::from_genesis(&genesis()).expect("genesis");
-        let mut nonces: BTreeMap<u8, u64> = BTreeMap::new();
+        let mut chain = Harness::new(&genesis());
         let mut locks: BTreeMap<u8, Lock> = BTreeMap::new();
         // Exact reference, scaled by SCALE: lower and upper bounds of Σ r_k·w_u/W_k.
         let mut lower: BTreeMap<u8, U256> = BTreeMap::new();
@@ -190,20 +155,14 @@ proptest! {
         let mut now = 0u64;
         for (advance, actions) in steps {
             now += advance;
-            let distributed_before = rewards::totals(ledger.state()).distributed;
+            let distributed_before = rewards::totals(chain.ledger.state()).distributed;
             let mut txs = Vec::new();
             for action in &actions {
                 let (who, message) = message(now, action);
-                let nonce = nonces.entry(who).or_insert(0u64);
-                let body = TxBody { chain_id: CHAIN.into(), sender: account(who), nonce: *nonce, fee: Amount::new(1_000), messages: vec![message] };
-                *nonce += 1;
-                txs.push(ledger.prepare(body.sign(&key(who)).to_bytes()).expect("well-formed"));
+                txs.push(chain.tx(who, message));
             }
-            let context = BlockContext { height: ledger.height().next(), time_ms: GENESIS_MS + now * 1_000, beacon: Hash::ZERO, proposer: account(100) };
-            let execution = ledger.execute(context, txs, Mode::Verify).expect("valid block");
-            ledger.commit(&execution);
-            let state = ledger.state();
-            audit_supply(state).expect("supply conserved");
+            let execution = chain.block_at(now, txs);
+            let state = chain.ledger.state();
 
             // This block's release went to the weights before its transactions.
             let released = rewards::totals(state).distributed.checked_sub(distributed_before).expect("monotone").base_units();
@@ -242,7 +201,7 @@ proptest! {
                 .checked_add(treasury::buyback(state).map_or(Amount::ZERO, |b| b.bought)).expect("fits");
             prop_assert_eq!(bank::balance(state, &rewards::distributor_account(), Denom::Vcai), expected_balance);
         }
-        let state = ledger.state();
+        let state = chain.ledger.state();
         for who in 1..=USERS {
             let got = rewards::claimable(state, &account(who)).base_units() + claimed.get(&who).copied().unwrap_or(0);
             let (low, _) = lower.get(&who).copied().unwrap_or_default().div_rem_u128(SCALE).expect("scale");
@@ -257,36 +216,10 @@ proptest! {
 
 #[test]
 fn buyback_streams_over_the_next_interval_and_lockers_claim_it() {
-    let mut ledger = Ledger::from_genesis(&genesis()).expect("genesis");
-    let mut nonce = BTreeMap::new();
-    let mut block = |ledger: &mut Ledger, now: u64, who: u8, message: Message| {
-        let n = nonce.entry(who).or_insert(0u64);
-        let body = TxBody {
-            chain_id: CHAIN.into(),
-            sender: account(who),
-            nonce: *n,
-            fee: Amount::new(1_000),
-            messages: vec![message],
-        };
-        *n += 1;
-        let tx = ledger
-            .prepare(body.sign(&key(who)).to_bytes())
-            .expect("well-formed");
-        let context = BlockContext {
-            height: ledger.height().next(),
-            time_ms: GENESIS_MS + now * 1_000,
-            beacon: Hash::ZERO,
-            proposer: account(100),
-        };
-        let execution = ledger
-            .execute(context, vec![tx], Mode::Verify)
-            .expect("valid");
-        ledger.commit(&execution);
-        execution
-    };
+    let mut chain = Harness::new(&genesis());
     // Day 0: alice locks; 10,000 USD of revenue arrives.
-    block(
-        &mut ledger,
+    run(
+        &mut chain,
         10,
         1,
         Message::VeLock(VeLock {
@@ -294,8 +227,8 @@ fn buyback_streams_over_the_next_interval_and_lockers_claim_it() {
             unlock_week: 52,
         }),
     );
-    block(
-        &mut ledger,
+    run(
+        &mut chain,
         20,
         CUSTOMER,
         Message::Transfer(Transfer {
@@ -306,8 +239,8 @@ fn buyback_streams_over_the_next_interval_and_lockers_claim_it() {
     );
     // Day 1: the budget is set from the treasury; hourly blocks spend it through the day.
     for hour in 0..=24u64 {
-        block(
-            &mut ledger,
+        run(
+            &mut chain,
             86_400 + hour * 3_600,
             CUSTOMER,
             Message::Transfer(Transfer {
@@ -317,16 +250,23 @@ fn buyback_streams_over_the_next_interval_and_lockers_claim_it() {
             }),
         );
     }
-    let bought = bank::balance(ledger.state(), &rewards::distributor_account(), Denom::Vcai);
+    let bought = bank::balance(
+        chain.ledger.state(),
+        &rewards::distributor_account(),
+        Denom::Vcai,
+    );
     assert!(
         bought > vcai(90_000),
         "about 10,000 USD at ~0.1 USD/VCAI, less fees and impact: {bought:?}"
     );
     // Nothing was released yet: day 1's purchases stream over day 2.
-    assert_eq!(rewards::totals(ledger.state()).distributed, Amount::ZERO);
+    assert_eq!(
+        rewards::totals(chain.ledger.state()).distributed,
+        Amount::ZERO
+    );
     for hour in 1..=24u64 {
-        block(
-            &mut ledger,
+        run(
+            &mut chain,
             2 * 86_400 + hour * 3_600,
             CUSTOMER,
             Message::Transfer(Transfer {
@@ -336,10 +276,10 @@ fn buyback_streams_over_the_next_interval_and_lockers_claim_it() {
             }),
         );
     }
-    let claimable = rewards::claimable(ledger.state(), &account(1));
+    let claimable = rewards::claimable(chain.ledger.state(), &account(1));
     assert!(claimable > Amount::ZERO);
-    let execution = block(
-        &mut ledger,
+    let execution = run(
+        &mut chain,
         3 * 86_400 + 100,
         1,
         Message::ClaimRewards(ClaimRewards {}),
@@ -350,13 +290,13 @@ fn buyback_streams_over_the_next_interval_and_lockers_claim_it() {
         execution.receipts[0].error
     );
     // Alice is the only locker: she gets everything released, less at most one base unit.
-    let totals = rewards::totals(ledger.state());
+    let totals = rewards::totals(chain.ledger.state());
     assert!(
         totals.distributed.base_units() - totals.claimed.base_units() <= 1,
         "{totals:?}"
     );
-    let again = block(
-        &mut ledger,
+    let again = run(
+        &mut chain,
         3 * 86_400 + 100,
         1,
         Message::ClaimRewards(ClaimRewards {}),

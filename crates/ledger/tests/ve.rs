@@ -3,30 +3,17 @@
 //! account's weight computed from its lock, and at the end every past total and every past account
 //! weight equals what was observed at that time.
 
-use ed25519_dalek::SigningKey;
+mod common;
+
+use common::{account, funded, usd, vcai, Harness};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use vcity_ledger::chain::Validator;
+use vcity_ledger::bank;
 use vcity_ledger::ve::{self, Lock, MAX_LOCK_S, WEEK_S};
-use vcity_ledger::{audit_supply, bank, BlockContext, Genesis, GenesisAccount, Ledger, Mode};
-use vcity_types::tx::{Message, TxBody, VeExtend, VeIncrease, VeLock, VeWithdraw};
-use vcity_types::{AccountId, Amount, Denom, Hash};
+use vcity_types::tx::{Message, VeExtend, VeIncrease, VeLock, VeWithdraw};
+use vcity_types::{Amount, Denom};
 
-const CHAIN: &str = "vcity-ve";
-const GENESIS_MS: u64 = 1_800_000_000_000;
 const USERS: u8 = 4;
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
-fn account(seed: u8) -> AccountId {
-    AccountId::from_public_key(&key(seed).verifying_key())
-}
-
-fn vcai(whole: u128) -> Amount {
-    Amount::whole(whole, Denom::Vcai).expect("fits")
-}
 
 #[derive(Debug, Clone)]
 enum Action {
@@ -132,18 +119,8 @@ proptest! {
     fn total_equals_the_sum_of_weights_at_every_block_and_in_the_past(
         steps in proptest::collection::vec((0u64..(3 * WEEK_S), proptest::collection::vec(action(), 0..4)), 1..40)
     ) {
-        let genesis = Genesis {
-            chain_id: CHAIN.into(),
-            genesis_time_ms: GENESIS_MS,
-            usd_issuer: account(9),
-            validators: vec![Validator { name: "v".into(), public_key: account(100), power: 1 }],
-            accounts: (1..=USERS)
-                .map(|seed| GenesisAccount { name: None, id: account(seed), vcai: vcai(100_000_000), usd: vcai(0).checked_add(Amount::new(1_000_000_000)).expect("fits") })
-                .collect(),
-            ..Default::default()
-        };
-        let mut ledger = Ledger::from_genesis(&genesis).expect("genesis");
-        let mut nonces = BTreeMap::new();
+        let accounts = (1..=USERS).map(|seed| funded(seed, vcai(100_000_000), usd(1_000))).collect();
+        let mut chain = Harness::new(&common::genesis("vcity-ve", accounts));
         let mut model: BTreeMap<u8, Lock> = BTreeMap::new();
         let mut now = 0u64;
         let mut observed: Vec<(u64, u128, Vec<u128>)> = Vec::new();
@@ -153,20 +130,14 @@ proptest! {
             let mut expected = Vec::new();
             for action in &actions {
                 let (who, message) = message(now, action);
-                let nonce = nonces.entry(who).or_insert(0u64);
-                let body = TxBody { chain_id: CHAIN.into(), sender: account(who), nonce: *nonce, fee: Amount::new(1_000), messages: vec![message] };
-                *nonce += 1;
-                txs.push(ledger.prepare(body.sign(&key(who)).to_bytes()).expect("well-formed"));
+                txs.push(chain.tx(who, message));
                 expected.push(model_apply(&mut model, now, action));
             }
-            let context = BlockContext { height: ledger.height().next(), time_ms: GENESIS_MS + now * 1_000, beacon: Hash::ZERO, proposer: account(100) };
-            let execution = ledger.execute(context, txs, Mode::Verify).expect("valid block");
-            ledger.commit(&execution);
-            audit_supply(ledger.state()).expect("supply conserved");
+            let execution = chain.block_at(now, txs);
             for ((receipt, expected), action) in execution.receipts.iter().zip(expected).zip(&actions) {
                 prop_assert_eq!(receipt.code == 0, expected, "{:?}: {}", action, receipt.error);
             }
-            let state = ledger.state();
+            let state = chain.ledger.state();
             let weights: Vec<u128> = (1..=USERS).map(|who| ve::weight(state, &account(who))).collect();
             for who in 1..=USERS {
                 prop_assert_eq!(ve::lock(state, &account(who)), model.get(&who).cloned());
@@ -178,7 +149,7 @@ proptest! {
             prop_assert_eq!(bank::balance(state, &ve::ve_account(), Denom::Vcai), locked);
             observed.push((now, brute, weights));
         }
-        let state = ledger.state();
+        let state = chain.ledger.state();
         for (t, total, weights) in observed {
             prop_assert_eq!(ve::total_weight_at(state, t), total, "total at {}", t);
             for (index, weight) in weights.iter().enumerate() {

@@ -12,9 +12,7 @@
 //! is refused loudly rather than served.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::BTreeMap;
 use std::path::Path;
 use vcity_consensus::Certificate;
@@ -307,13 +305,6 @@ impl Store {
                 StoreError::Corrupt(format!("receipt {index} of block {height} is missing"))
             })?;
         Ok(Some((block, receipt)))
-    }
-
-    /// Number of state entries (for metrics).
-    pub fn state_len(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(fail)?;
-        let table = txn.open_table(STATE).map_err(fail)?;
-        table.len().map_err(fail)
     }
 }
 

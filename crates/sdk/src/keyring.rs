@@ -5,7 +5,9 @@
 
 use ed25519_dalek::SigningKey;
 use std::path::{Path, PathBuf};
-use vcity_types::keyfile::{read_key_file, write_private_file, KeyFile, KeyFileError};
+use vcity_types::keyfile::{
+    create_private_dir, read_key_file, write_private_file, KeyFile, KeyFileError,
+};
 
 /// Keyring failures.
 #[derive(Debug, thiserror::Error)]
@@ -57,19 +59,8 @@ fn valid_name(name: &str) -> bool {
 impl Keyring {
     /// Opens the keyring at `dir`, creating it (mode 0700) if needed.
     pub fn open(dir: &Path) -> Result<Keyring, KeyringError> {
-        let io = |error: std::io::Error| KeyringError::Io {
-            dir: dir.display().to_string(),
-            message: error.to_string(),
-        };
         if !dir.exists() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt as _;
-                builder.mode(0o700);
-            }
-            builder.create(dir).map_err(io)?;
+            create_private_dir(dir)?;
         }
         Ok(Keyring {
             dir: dir.to_path_buf(),

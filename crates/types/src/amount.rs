@@ -51,6 +51,14 @@ impl Denom {
         10u128.pow(self.decimals())
     }
 
+    /// The other denomination of the VCAI/USD pair.
+    pub const fn other(self) -> Denom {
+        match self {
+            Denom::Vcai => Denom::Usd,
+            Denom::Usd => Denom::Vcai,
+        }
+    }
+
     /// The lowercase code used in keys, JSON and on the command line.
     pub const fn code(self) -> &'static str {
         match self {

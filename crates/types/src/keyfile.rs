@@ -79,6 +79,19 @@ pub fn read_key_file(path: &Path) -> Result<KeyFile, KeyFileError> {
     KeyFile::from_json(&text)
 }
 
+/// Creates the directory `path` (and its parents) with mode 0700, for key files and data
+/// directories. An existing directory is left as it is.
+pub fn create_private_dir(path: &Path) -> Result<(), KeyFileError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(|error| io_error(path, &error))
+}
+
 /// Creates `path` with mode 0600 and writes `contents`, durably. Never overwrites a file.
 pub fn write_private_file(path: &Path, contents: &str) -> Result<(), KeyFileError> {
     use std::io::Write as _;

@@ -1,0 +1,138 @@
+//! The block-building harness the ledger's integration tests share: deterministic keys, a
+//! genesis with the usual validator and USD issuer, signed transactions with per-sender nonces,
+//! and blocks executed and committed at a chosen time with the supply audited after each.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use ed25519_dalek::SigningKey;
+use std::collections::BTreeMap;
+use vcity_ledger::chain::Validator;
+use vcity_ledger::{
+    audit_supply, BlockContext, Execution, Genesis, GenesisAccount, Ledger, Mode, PreparedTx,
+};
+use vcity_types::event::Event;
+use vcity_types::receipt::Receipt;
+use vcity_types::tx::{Message, TxBody};
+use vcity_types::{AccountId, Amount, Denom, Hash};
+
+/// Genesis time of every harness chain, Unix ms.
+pub const GENESIS_MS: u64 = 1_800_000_000_000;
+/// Seed of the USD issuer.
+pub const ISSUER: u8 = 9;
+/// Seed of the validator.
+pub const VALIDATOR: u8 = 100;
+
+/// The key of `seed`.
+pub fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// The account of `seed`.
+pub fn account(seed: u8) -> AccountId {
+    AccountId::from_public_key(&key(seed).verifying_key())
+}
+
+/// Whole VCAI.
+pub fn vcai(whole: u128) -> Amount {
+    Amount::whole(whole, Denom::Vcai).expect("fits")
+}
+
+/// Whole USD.
+pub fn usd(whole: u128) -> Amount {
+    Amount::whole(whole, Denom::Usd).expect("fits")
+}
+
+/// A funded account of `seed`.
+pub fn funded(seed: u8, vcai: Amount, usd: Amount) -> GenesisAccount {
+    GenesisAccount {
+        name: None,
+        id: account(seed),
+        vcai,
+        usd,
+    }
+}
+
+/// A genesis for `chain_id` at [`GENESIS_MS`] with the harness validator and issuer.
+pub fn genesis(chain_id: &str, accounts: Vec<GenesisAccount>) -> Genesis {
+    Genesis {
+        chain_id: chain_id.into(),
+        genesis_time_ms: GENESIS_MS,
+        usd_issuer: account(ISSUER),
+        validators: vec![Validator {
+            name: "v".into(),
+            public_key: account(VALIDATOR),
+            power: 1,
+        }],
+        accounts,
+        ..Default::default()
+    }
+}
+
+/// A ledger driven block by block.
+pub struct Harness {
+    /// The ledger.
+    pub ledger: Ledger,
+    /// Every event so far (block hooks and transactions).
+    pub events: Vec<Event>,
+    chain_id: String,
+    nonces: BTreeMap<u8, u64>,
+}
+
+impl Harness {
+    /// A chain at height 0.
+    pub fn new(genesis: &Genesis) -> Harness {
+        Harness {
+            ledger: Ledger::from_genesis(genesis).expect("valid genesis"),
+            events: Vec::new(),
+            chain_id: genesis.chain_id.clone(),
+            nonces: BTreeMap::new(),
+        }
+    }
+
+    /// A transaction of `seed` carrying `message`, with its next nonce and the minimum fee.
+    pub fn tx(&mut self, seed: u8, message: Message) -> PreparedTx {
+        let nonce = self.nonces.entry(seed).or_insert(0);
+        let body = TxBody {
+            chain_id: self.chain_id.clone(),
+            sender: account(seed),
+            nonce: *nonce,
+            fee: Amount::new(1_000),
+            messages: vec![message],
+        };
+        *nonce += 1;
+        self.ledger
+            .prepare(body.sign(&key(seed)).to_bytes())
+            .expect("well-formed")
+    }
+
+    /// Executes and commits a block `t_s` seconds after genesis; audits supply.
+    pub fn block_at(&mut self, t_s: u64, txs: Vec<PreparedTx>) -> Execution {
+        let context = BlockContext {
+            height: self.ledger.height().next(),
+            time_ms: GENESIS_MS + t_s * 1_000,
+            beacon: Hash::ZERO,
+            proposer: account(VALIDATOR),
+        };
+        let execution = self
+            .ledger
+            .execute(context, txs, Mode::Verify)
+            .expect("valid block");
+        self.ledger.commit(&execution);
+        audit_supply(self.ledger.state()).expect("supply conserved");
+        self.events.extend(execution.block_events.iter().cloned());
+        for receipt in &execution.receipts {
+            self.events.extend(receipt.events.iter().cloned());
+        }
+        execution
+    }
+
+    /// One transaction in a block at `t_s`; its receipt.
+    pub fn at(&mut self, t_s: u64, seed: u8, message: Message) -> Receipt {
+        let tx = self.tx(seed, message);
+        self.block_at(t_s, vec![tx])
+            .receipts
+            .into_iter()
+            .next()
+            .expect("one receipt")
+    }
+}
