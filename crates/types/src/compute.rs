@@ -367,3 +367,87 @@ pub struct Job {
     /// Its tasks.
     pub tasks: Vec<Task>,
 }
+
+/// How a task's program ended. Every variant is deterministic: the same module, input and limits
+/// end the same way on every node (a wall-clock timeout is not a result; the node gives the task
+/// up with `FailTask` instead).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "exit")]
+pub enum TaskExit {
+    /// Returned from `_start` or called `proc_exit(0)`.
+    Success,
+    /// Called `proc_exit` with a non-zero code.
+    ExitCode {
+        /// The code.
+        code: i32,
+    },
+    /// A WebAssembly trap (unreachable, out-of-bounds access, stack overflow, ...).
+    Trap {
+        /// The trap's name.
+        trap: String,
+    },
+    /// Used its whole CU budget (fuel).
+    OutOfFuel,
+    /// Asked for more memory than the executor allows.
+    MemoryLimit,
+    /// Wrote more output than the executor allows.
+    OutputLimit,
+    /// The module is not valid WebAssembly, imports something the executor does not provide, or
+    /// calls an unsupported WASI function.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a compute node commits to for one task (the one result format, used by the node, the
+/// SDK and verifiers): `SubmitResult::output_hash` is `H(0x0e ‖ borsh(this))`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ResultCommitment {
+    /// How the program ended.
+    pub exit: TaskExit,
+    /// Content address of its standard output (`H(0x0d ‖ output)`).
+    pub output: crate::Hash,
+    /// Output length in bytes.
+    pub output_bytes: u64,
+    /// CU used × 10^6, from fuel at the documented rate.
+    pub cu_used_ppm: u64,
+}
+
+impl ResultCommitment {
+    /// The commitment's hash, the `output_hash` of `SubmitResult`.
+    pub fn hash(&self) -> crate::Hash {
+        crate::Hash::of(
+            crate::hash::Domain::TaskResult,
+            &[&crate::codec::encode(self)],
+        )
+    }
+}
+
+/// The content address of a blob (a WASM module, a task's output): `H(0x0d ‖ bytes)`.
+pub fn content_address(bytes: &[u8]) -> crate::Hash {
+    crate::Hash::of(crate::hash::Domain::Content, &[bytes])
+}
+
+/// A task's deterministic random seed (what the executor's `random_get` streams from).
+pub fn task_seed(job_id: u64, task: u32) -> crate::Hash {
+    crate::Hash::of(
+        crate::hash::Domain::TaskSeed,
+        &[&job_id.to_le_bytes(), &task.to_le_bytes()],
+    )
+}
+
+/// What the owner signs to fetch a task's output or logs from a compute node:
+/// `H(0x0f ‖ method ‖ 0 ‖ path ‖ 0 ‖ time_ms LE)`.
+pub fn owner_request_digest(method: &str, path: &str, time_ms: u64) -> crate::Hash {
+    crate::Hash::of(
+        crate::hash::Domain::OwnerRequest,
+        &[
+            method.as_bytes(),
+            &[0],
+            path.as_bytes(),
+            &[0],
+            &time_ms.to_le_bytes(),
+        ],
+    )
+}

@@ -19,6 +19,10 @@
 //! | 0x0a | a receipt's canonical bytes |
 //! | 0x0b | a module account's name (accounts no key controls) |
 //! | 0x0c | a genesis document's canonical JSON (the genesis id a data directory is bound to) |
+//! | 0x0d | a blob's bytes: its content address (WASM modules, task outputs) |
+//! | 0x0e | a task's result commitment (what a compute node signs into `SubmitResult`) |
+//! | 0x0f | an owner's signed request to a compute node (fetching outputs and logs) |
+//! | 0x10 | a task's deterministic random seed: job id ‖ task index |
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -52,6 +56,14 @@ pub enum Domain {
     ModuleAccount = 0x0b,
     /// Genesis document.
     Genesis = 0x0c,
+    /// Content address of a blob.
+    Content = 0x0d,
+    /// Task result commitment.
+    TaskResult = 0x0e,
+    /// Owner's signed request to a compute node.
+    OwnerRequest = 0x0f,
+    /// A task's random seed.
+    TaskSeed = 0x10,
 }
 
 /// A 32-byte BLAKE3 digest.
