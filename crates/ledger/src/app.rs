@@ -472,6 +472,7 @@ fn execute_message(
         Message::SubmitResult(message) => jobs::execute_result(state, sender, message),
         Message::FailTask(message) => jobs::execute_fail(state, sender, message),
         Message::CancelJob(message) => jobs::execute_cancel(state, sender, message),
+        Message::ReportUnplaceable(message) => jobs::execute_unplaceable(state, sender, message),
     }
 }
 

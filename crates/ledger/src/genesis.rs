@@ -97,6 +97,12 @@ pub struct Genesis {
     /// Buyback parameters [default: 24 h interval, 100 bps maximum premium].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treasury: Option<crate::treasury::TreasuryParams>,
+    /// Node registry parameters [default: SPEC §4].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<crate::nodes::NodeParams>,
+    /// Job parameters [default: SPEC §5].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::jobs::JobParams>,
 }
 
 /// The pool seed (SPEC §8: from Initial Liquidity and a USD amount in genesis config).
@@ -273,6 +279,26 @@ impl Genesis {
                 ));
             }
             crate::treasury::init(&mut overlay, params);
+        }
+        if let Some(params) = &self.nodes {
+            if params.heartbeat_interval_s == 0 {
+                return Err(GenesisError::Params(
+                    "the heartbeat interval must be positive".into(),
+                ));
+            }
+            crate::nodes::init(&mut overlay, params);
+        }
+        if let Some(params) = &self.jobs {
+            if params.bucket_s == 0
+                || params.network_fee_ppm > 1_000_000
+                || params.max_attempts == 0
+            {
+                return Err(GenesisError::Params(
+                    "job buckets must be positive, the fee at most 100% and attempts at least 1"
+                        .into(),
+                ));
+            }
+            crate::jobs::init(&mut overlay, params);
         }
         if let Some(pool) = &self.pool {
             let treasury = crate::bank::treasury();

@@ -28,8 +28,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use vcity_types::compute::{
-    AssignTask, Billing, CancelJob, FailTask, Job, NodeRecord, Requirements, Role, StartTask,
-    SubmitJob, SubmitResult, Task, TaskState, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
+    AssignTask, Billing, CancelJob, FailTask, Job, NodeRecord, ReportUnplaceable, Requirements,
+    Role, StartTask, SubmitJob, SubmitResult, Task, TaskState, MAX_EXPLANATION_BYTES,
+    MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
 };
 use vcity_types::event::Event;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
@@ -54,6 +55,9 @@ pub struct JobParams {
     pub bucket_s: u64,
     /// Most buckets `begin_block` walks in one block.
     pub max_buckets_per_block: u64,
+    /// How long a task may stay pending before it fails and is refunded (with the last
+    /// scheduler's explanation).
+    pub placement_timeout_s: u64,
 }
 
 impl Default for JobParams {
@@ -65,6 +69,7 @@ impl Default for JobParams {
             max_attempts: 3,
             bucket_s: 10,
             max_buckets_per_block: 1_000,
+            placement_timeout_s: 3_600,
         }
     }
 }
@@ -171,6 +176,56 @@ pub fn fits(
     Ok(())
 }
 
+/// Why no node in `nodes` can take a task: how many compute nodes each constraint excluded
+/// (a node counts once, under the first rule of [`fits`] it fails), as one line for people,
+/// e.g. `no compute node fits (3 considered): 2 lacks the GPU model (needs B200), 1 offline`.
+/// `None` when some node fits. The scheduler records it on the ledger (`ReportUnplaceable`).
+pub fn explain(
+    params: &nodes::NodeParams,
+    nodes: &[NodeRecord],
+    requirements: &Requirements,
+    max_price: Amount,
+    now_s: u64,
+) -> Option<String> {
+    let mut excluded = std::collections::BTreeMap::<Misfit, u32>::new();
+    let mut considered = 0u32;
+    for node in nodes.iter().filter(|node| node.role == Role::Compute) {
+        considered += 1;
+        match fits(params, node, requirements, max_price, now_s) {
+            Ok(()) => return None,
+            Err(misfit) => *excluded.entry(misfit).or_default() += 1,
+        }
+    }
+    if considered == 0 {
+        return Some("no compute node is registered".into());
+    }
+    let reasons: Vec<String> = excluded
+        .iter()
+        .map(|(misfit, count)| {
+            let detail = match misfit {
+                Misfit::NoSuchGpu | Misfit::TooFewGpus => requirements
+                    .gpu_model
+                    .as_ref()
+                    .map(|model| format!(" (needs {}× {model})", requirements.gpu_count.max(1))),
+                Misfit::TooLittleVram => {
+                    Some(format!(" (needs {} MiB)", requirements.min_vram_mib))
+                }
+                Misfit::WrongRegion => requirements
+                    .region
+                    .as_ref()
+                    .map(|region| format!(" (needs {region})")),
+                Misfit::TooExpensive => Some(format!(" (pays at most {max_price} per CU)")),
+                _ => None,
+            };
+            format!("{count} {misfit}{}", detail.unwrap_or_default())
+        })
+        .collect();
+    Some(format!(
+        "no compute node fits ({considered} considered): {}",
+        reasons.join(", ")
+    ))
+}
+
 const KEY_PARAMS: &[u8] = b"jobs/params";
 const KEY_COUNT: &[u8] = b"jobs/count";
 const KEY_CURSOR: &[u8] = b"jobs/cursor";
@@ -186,6 +241,11 @@ fn due_key(bucket: u64) -> Vec<u8> {
 /// The parameters.
 pub fn params(state: &impl StateRead) -> JobParams {
     state.get(KEY_PARAMS).unwrap_or_default()
+}
+
+/// Sets the parameters (genesis).
+pub(crate) fn init(state: &mut Overlay<'_>, params: &JobParams) {
+    state.put(KEY_PARAMS.to_vec(), params);
 }
 
 /// Jobs submitted so far (ids run from 1).
@@ -208,6 +268,15 @@ pub fn task_escrow(message: &SubmitJob) -> Result<Amount, TxError> {
         )?),
         Billing::FixedPerTask { price_usd } => Ok(*price_usd),
     }
+}
+
+/// How long after its last heartbeat a node counts as offline (SPEC §4: 3 intervals).
+fn offline_after_s(state: &impl StateRead) -> u64 {
+    let params = nodes::params(state);
+    params
+        .heartbeat_interval_s
+        .saturating_mul(params.offline_after_intervals)
+        .max(1)
 }
 
 fn remind(state: &mut Overlay<'_>, at_s: u64, job_id: u64, task: u32) {
@@ -266,6 +335,8 @@ pub(crate) fn execute_submit(
     bank::transfer(state, sender, &escrow_account(), Denom::Usd, total)?;
     let id = count(state) + 1;
     state.put(KEY_COUNT.to_vec(), &id);
+    let now = elapsed_s(state);
+    let placement_timeout_s = params(state).placement_timeout_s;
     let record = Job {
         id,
         owner: *sender,
@@ -274,16 +345,21 @@ pub(crate) fn execute_submit(
         max_cu_ppm_per_task: message.max_cu_ppm_per_task,
         max_price_per_cu_usd: message.max_price_per_cu_usd,
         billing: message.billing.clone(),
-        submitted_s: elapsed_s(state),
+        submitted_s: now,
         tasks: (0..message.tasks)
             .map(|_| Task {
                 state: TaskState::Pending,
                 attempts: 0,
                 escrow_usd: per_task,
+                pending_since_s: now,
+                unplaceable: None,
             })
             .collect(),
     };
     state.put(job_key(id), &record);
+    for task in 0..message.tasks {
+        remind(state, now.saturating_add(placement_timeout_s), id, task);
+    }
     state.emit(Event::JobSubmitted {
         job_id: id,
         owner: *sender,
@@ -379,6 +455,13 @@ pub(crate) fn execute_start(
     let overrun_at = now.saturating_add(record.requirements.max_duration_s);
     state.put(job_key(message.job_id), &record);
     remind(state, overrun_at, message.job_id, message.task);
+    // Also check on the node while it runs: a node that goes offline loses the task.
+    remind(
+        state,
+        now.saturating_add(offline_after_s(state)),
+        message.job_id,
+        message.task,
+    );
     state.emit(Event::TaskStarted {
         job_id: message.job_id,
         task: message.task,
@@ -462,7 +545,16 @@ fn return_or_fail(
             format!("{reason} (after {attempts} attempts)"),
         );
     }
-    record.tasks[index as usize].state = TaskState::Pending;
+    let now = elapsed_s(state);
+    let task = &mut record.tasks[index as usize];
+    task.state = TaskState::Pending;
+    task.pending_since_s = now;
+    remind(
+        state,
+        now.saturating_add(params(state).placement_timeout_s),
+        record.id,
+        index,
+    );
     state.emit(Event::TaskReturned {
         job_id: record.id,
         task: index,
@@ -526,6 +618,39 @@ pub(crate) fn execute_fail(
         format!("node gave up: {}", message.reason),
     )?;
     state.put(job_key(message.job_id), &record);
+    Ok(())
+}
+
+/// `ReportUnplaceable`: a registered scheduler explains why a pending task cannot be placed.
+pub(crate) fn execute_unplaceable(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &ReportUnplaceable,
+) -> Result<(), TxError> {
+    if message.explanation.is_empty() || message.explanation.len() > MAX_EXPLANATION_BYTES {
+        return Err(TxError::InvalidJob(format!(
+            "an explanation is 1 to {MAX_EXPLANATION_BYTES} bytes"
+        )));
+    }
+    let is_scheduler = nodes::node(state, sender).is_some_and(|node| node.role == Role::Scheduler);
+    if !is_scheduler {
+        return Err(TxError::Unauthorized(
+            "only a registered scheduler reports placements".into(),
+        ));
+    }
+    let mut record = load(state, message.job_id, message.task)?;
+    let task = &mut record.tasks[message.task as usize];
+    if task.state != TaskState::Pending {
+        return Err(TxError::InvalidJob("the task is not pending".into()));
+    }
+    task.unplaceable = Some(message.explanation.clone());
+    state.put(job_key(message.job_id), &record);
+    state.emit(Event::TaskUnplaceable {
+        job_id: message.job_id,
+        task: message.task,
+        scheduler: *sender,
+        explanation: message.explanation.clone(),
+    });
     Ok(())
 }
 
@@ -619,6 +744,18 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
         return Ok(());
     };
     match task.state.clone() {
+        TaskState::Pending
+            if task
+                .pending_since_s
+                .saturating_add(params(state).placement_timeout_s)
+                <= now =>
+        {
+            let reason = match &task.unplaceable {
+                Some(explanation) => format!("no node could take it: {explanation}"),
+                None => "no scheduler placed it in time".into(),
+            };
+            fail(state, &mut record, index, reason)?;
+        }
         TaskState::Assigned { deadline_s, .. } if deadline_s < now => {
             return_or_fail(
                 state,
@@ -627,15 +764,30 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
                 "missed the start deadline".into(),
             )?;
         }
-        TaskState::Running { started_s, .. }
-            if started_s.saturating_add(record.requirements.max_duration_s) <= now =>
-        {
-            fail(
-                state,
-                &mut record,
-                index,
-                "ran past its maximum duration".into(),
-            )?;
+        TaskState::Running {
+            started_s, node, ..
+        } => {
+            if started_s.saturating_add(record.requirements.max_duration_s) <= now {
+                fail(
+                    state,
+                    &mut record,
+                    index,
+                    "ran past its maximum duration".into(),
+                )?;
+            } else if nodes::node(state, &node)
+                .is_none_or(|found| !nodes::is_online(&nodes::params(state), &found, now))
+            {
+                return_or_fail(state, &mut record, index, "the node went offline".into())?;
+            } else {
+                // Still running on a live node: look again one offline threshold later.
+                remind(
+                    state,
+                    now.saturating_add(offline_after_s(state)),
+                    job_id,
+                    index,
+                );
+                return Ok(());
+            }
         }
         TaskState::Completed { settle_at_s, .. } if settle_at_s <= now => {
             settle(state, &mut record, index)?;

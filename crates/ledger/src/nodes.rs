@@ -112,6 +112,11 @@ pub fn params(state: &impl StateRead) -> NodeParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }
 
+/// Sets the parameters (genesis).
+pub(crate) fn init(state: &mut Overlay<'_>, params: &NodeParams) {
+    state.put(KEY_PARAMS.to_vec(), params);
+}
+
 /// A node.
 pub fn node(state: &impl StateRead, id: &AccountId) -> Option<NodeRecord> {
     state.get(&node_key(id))

@@ -379,9 +379,10 @@ fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
     );
     assert!(matches!(state_of(&chain, 1, 1), TaskState::Cancelled));
     assert!(matches!(state_of(&chain, 1, 0), TaskState::Running { .. }));
-    // The running task overruns its 300 s: failed and refunded.
-    heartbeat(&mut chain, 200, NODE);
-    heartbeat(&mut chain, 330, NODE);
+    // The running task overruns its 300 s on a live node: failed and refunded.
+    for t_s in [100, 190, 270, 330] {
+        heartbeat(&mut chain, t_s, NODE);
+    }
     assert!(
         matches!(state_of(&chain, 1, 0), TaskState::Failed { .. }),
         "{:?}",
@@ -422,4 +423,112 @@ fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
         0
     );
     assert!(matches!(state_of(&chain, 2, 0), TaskState::Pending));
+}
+
+#[test]
+fn an_unplaceable_task_shows_why_then_fails_at_the_placement_timeout_and_is_refunded() {
+    let mut chain = new_chain();
+    let user_before = usd_of(&chain, USER);
+    let mut job = gpu_job(1);
+    job.requirements.gpu_model = Some("B200".into());
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(job)).code, 0);
+    let report = |explanation: &str| {
+        Message::ReportUnplaceable(vcity_types::compute::ReportUnplaceable {
+            job_id: 1,
+            task: 0,
+            explanation: explanation.into(),
+        })
+    };
+    // Only a registered scheduler may explain, and not with an empty text.
+    assert_ne!(chain.at(20, USER, report("no")).code, 0);
+    assert_ne!(chain.at(20, SCHEDULER, report("")).code, 0);
+    let why = "2 nodes: lacks the GPU model 1, offline 1";
+    assert_eq!(chain.at(20, SCHEDULER, report(why)).code, 0);
+    let record = jobs::job(chain.ledger.state(), 1).expect("job");
+    assert_eq!(record.tasks[0].unplaceable.as_deref(), Some(why));
+    assert!(chain.events.iter().any(|event| matches!(
+        event,
+        Event::TaskUnplaceable { explanation, .. } if explanation == why
+    )));
+    // Still pending just before the timeout (1 h by default); failed and refunded after it.
+    chain.block_at(10 + 3_590, vec![]);
+    assert_eq!(state_of(&chain, 1, 0), TaskState::Pending);
+    chain.block_at(10 + 3_620, vec![]);
+    match state_of(&chain, 1, 0) {
+        TaskState::Failed { reason } => assert!(reason.contains(why), "{reason}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // Back to where it started but for two transaction fees (submit, the refused report).
+    assert_eq!(usd_of(&chain, USER), user_before - 2_000);
+    assert!(bank::balance(chain.ledger.state(), &jobs::escrow_account(), Denom::Usd).is_zero());
+    // A failed task takes no more explanations.
+    assert_ne!(chain.at(10 + 3_630, SCHEDULER, report(why)).code, 0);
+}
+
+#[test]
+fn a_running_task_whose_node_goes_silent_is_returned_and_reassigned() {
+    let mut chain = new_chain();
+    heartbeat(&mut chain, 5, NODE);
+    heartbeat(&mut chain, 5, CPU_NODE);
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
+    let assign = Message::AssignTask(AssignTask {
+        job_id: 1,
+        task: 0,
+        node: account(NODE),
+    });
+    assert_eq!(chain.at(11, SCHEDULER, assign.clone()).code, 0);
+    let start = Message::StartTask(StartTask { job_id: 1, task: 0 });
+    assert_eq!(chain.at(12, NODE, start.clone()).code, 0);
+    // Silent for more than 3 heartbeat intervals (180 s): back to pending, attempt counted.
+    chain.block_at(12 + 200, vec![]);
+    assert_eq!(state_of(&chain, 1, 0), TaskState::Pending);
+    assert!(chain.events.iter().any(|event| matches!(
+        event,
+        Event::TaskReturned { reason, .. } if reason.contains("offline")
+    )));
+    // The node comes back and is assigned again; it completes once and is paid once.
+    heartbeat(&mut chain, 220, NODE);
+    assert_eq!(chain.at(221, SCHEDULER, assign).code, 0);
+    assert_eq!(chain.at(222, NODE, start).code, 0);
+    let result = Message::SubmitResult(SubmitResult {
+        job_id: 1,
+        task: 0,
+        output_hash: Hash([1; 32]),
+        cu_used_ppm: 1_000_000,
+    });
+    assert_eq!(chain.at(223, NODE, result).code, 0);
+    let record = jobs::job(chain.ledger.state(), 1).expect("job");
+    assert_eq!(record.tasks[0].attempts, 2);
+    assert!(matches!(record.tasks[0].state, TaskState::Completed { .. }));
+}
+
+#[test]
+fn explain_counts_each_node_under_its_first_misfit() {
+    let chain = new_chain();
+    let state = chain.ledger.state();
+    let nodes: Vec<_> = [NODE, CPU_NODE, SCHEDULER]
+        .into_iter()
+        .filter_map(|seed| vcity_ledger::nodes::node(state, &account(seed)))
+        .collect();
+    let params = vcity_ledger::nodes::params(state);
+    let mut requirements = gpu_job(1).requirements;
+    requirements.gpu_model = Some("B200".into());
+    // At genesis time both compute nodes are online (registration counts as a heartbeat).
+    let text = jobs::explain(&params, &nodes, &requirements, usd(1_000), 0).expect("misfit");
+    assert_eq!(
+        text,
+        "no compute node fits (2 considered): 2 lacks the GPU model (needs 1× B200)"
+    );
+    let text = jobs::explain(&params, &nodes, &requirements, usd(1_000), 10_000).expect("misfit");
+    assert_eq!(text, "no compute node fits (2 considered): 2 offline");
+    requirements.gpu_model = None;
+    requirements.gpu_count = 0;
+    assert_eq!(
+        jobs::explain(&params, &nodes, &requirements, usd(1_000), 0),
+        None
+    );
+    assert_eq!(
+        jobs::explain(&params, &[], &requirements, usd(1_000), 0).as_deref(),
+        Some("no compute node is registered")
+    );
 }

@@ -39,6 +39,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/nodes"),
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
+    ("post", "/v1/blobs"),
+    ("get", "/v1/blobs/{hash}"),
     ("get", "/v1/nodes/{id}"),
     ("get", "/v1/accounts/{id}/rewards"),
     ("get", "/v1/accounts/{id}/pool"),
@@ -72,6 +74,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/nodes", get(get_nodes))
         .route("/v1/jobs", get(get_jobs))
         .route("/v1/jobs/{id}", get(get_job))
+        .route(
+            "/v1/blobs",
+            post(put_blob).layer(DefaultBodyLimit::max(crate::store::MAX_BLOB_BYTES)),
+        )
+        .route("/v1/blobs/{hash}", get(get_blob))
         .route("/v1/nodes/{id}", get(get_node))
         .route("/v1/accounts/{id}/rewards", get(get_rewards))
         .route("/v1/accounts/{id}/pool", get(get_pool_position))
@@ -299,6 +306,10 @@ async fn get_node(
 struct JobsQuery {
     owner: Option<String>,
     limit: Option<usize>,
+    /// Only jobs with unfinished tasks, oldest first.
+    open: Option<bool>,
+    /// Only jobs with a task assigned to or running on this node (implies `open`).
+    node: Option<String>,
 }
 
 async fn get_jobs(
@@ -312,9 +323,21 @@ async fn get_jobs(
         ),
         None => None,
     };
-    Ok(Json(
-        node.jobs(owner.as_ref(), query.limit.unwrap_or(50).min(500)),
-    ))
+    let limit = query.limit.unwrap_or(50).min(500);
+    if let Some(text) = &query.node {
+        let id = text
+            .parse::<AccountId>()
+            .map_err(|error| ApiFailure::bad_request(format!("bad node: {error}")))?;
+        return Ok(Json(node.open_jobs(Some(&id), limit)));
+    }
+    if query.open == Some(true) {
+        let mut found = node.open_jobs(None, limit);
+        if let Some(owner) = &owner {
+            found.retain(|job| job.owner == *owner);
+        }
+        return Ok(Json(found));
+    }
+    Ok(Json(node.jobs(owner.as_ref(), limit)))
 }
 
 async fn get_job(
@@ -327,6 +350,43 @@ async fn get_job(
     node.job(id)
         .map(Json)
         .ok_or_else(|| ApiFailure::not_found(format!("no job {id}")))
+}
+
+async fn put_blob(
+    State(node): State<Arc<Node>>,
+    body: axum::body::Bytes,
+) -> ApiResult<vcity_types::api::BlobView> {
+    if body.is_empty() {
+        return Err(ApiFailure::bad_request("an empty blob"));
+    }
+    let bytes = body.len() as u64;
+    match node.put_blob(&body) {
+        Ok(address) => Ok(Json(vcity_types::api::BlobView { address, bytes })),
+        Err(crate::store::StoreError::Full(message)) => Err(ApiFailure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            message,
+        )),
+        Err(error) => Err(ApiFailure::internal(error)),
+    }
+}
+
+async fn get_blob(State(node): State<Arc<Node>>, Path(hash): Path<String>) -> Response {
+    let address = match Hash::from_hex(&hash) {
+        Ok(address) => address,
+        Err(_) => {
+            return ApiFailure::bad_request(format!("bad content address {hash:?}")).into_response()
+        }
+    };
+    match node.blob(&address) {
+        Ok(Some(bytes)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => ApiFailure::not_found(format!("no blob {address}")).into_response(),
+        Err(error) => ApiFailure::internal(error).into_response(),
+    }
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

@@ -140,6 +140,9 @@ pub struct Node {
     events: broadcast::Sender<CommittedBlock>,
     last_commit: Mutex<Instant>,
     metrics: Metrics,
+    /// Every job below this id has only finished tasks (a task's end is final, so it only
+    /// grows): where scans for open jobs start.
+    open_from: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Node {
@@ -201,6 +204,7 @@ impl Node {
             events,
             last_commit: Mutex::new(Instant::now()),
             metrics,
+            open_from: std::sync::atomic::AtomicU64::new(1),
         })
     }
 
@@ -266,6 +270,7 @@ impl Node {
             height: chain.ledger.height(),
             latest_block_hash,
             latest_block_time_ms,
+            chain_time_s: vcity_ledger::vesting::elapsed_s(&chain.ledger),
             state_root: chain.ledger.state_root(),
             min_fee_usd: chain.ledger.params().min_fee_usd,
             usd_issuer: bank::usd_issuer(&chain.ledger),
@@ -538,6 +543,70 @@ impl Node {
             .filter(|job| owner.is_none_or(|owner| job.owner == *owner))
             .take(limit)
             .collect()
+    }
+
+    /// Jobs with a task not yet finished (pending, assigned, running or awaiting settlement), in
+    /// id order, optionally only those with a task assigned to or running on `node`: at most
+    /// `limit`, looking at most 10,000 jobs past the oldest open one.
+    pub fn open_jobs(
+        &self,
+        node: Option<&AccountId>,
+        limit: usize,
+    ) -> Vec<vcity_types::compute::Job> {
+        use std::sync::atomic::Ordering;
+        use vcity_types::compute::TaskState;
+        let open = |state: &TaskState| {
+            matches!(
+                state,
+                TaskState::Pending
+                    | TaskState::Assigned { .. }
+                    | TaskState::Running { .. }
+                    | TaskState::Completed { .. }
+            )
+        };
+        let holds = |state: &TaskState, id: &AccountId| match state {
+            TaskState::Assigned { node, .. } | TaskState::Running { node, .. } => node == id,
+            _ => false,
+        };
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let newest = jobs::count(ledger);
+        let mut start = self.open_from.load(Ordering::Relaxed);
+        let mut advancing = true;
+        let mut found = Vec::new();
+        for id in start..=newest.min(start.saturating_add(10_000)) {
+            let Some(job) = jobs::job(ledger, id) else {
+                continue;
+            };
+            let is_open = job.tasks.iter().any(|task| open(&task.state));
+            if advancing && !is_open {
+                start = id + 1;
+                continue;
+            }
+            advancing = false;
+            let wanted = match node {
+                Some(node) => job.tasks.iter().any(|task| holds(&task.state, node)),
+                None => is_open,
+            };
+            if wanted {
+                found.push(job);
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        self.open_from.fetch_max(start, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores a blob (a WASM module) under its content address.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Hash, StoreError> {
+        self.store.put_blob(bytes)
+    }
+
+    /// A blob by content address.
+    pub fn blob(&self, address: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.blob(address)
     }
 
     /// Genesis NFTs, all or one holder's, in id order.

@@ -32,6 +32,14 @@ const RESULTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("results")
 const TX_INDEX: TableDefinition<'_, &[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
 /// Ledger state: `key → value`.
 const STATE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("state");
+/// Content-addressed blobs (WASM modules): `H(0x0d ‖ bytes)` → bytes. Not consensus state: a
+/// side store the API serves so compute nodes can fetch the modules jobs name.
+const BLOBS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("blobs");
+
+/// Largest blob.
+pub const MAX_BLOB_BYTES: usize = 16 * 1024 * 1024;
+/// Most bytes of blobs one store keeps.
+pub const MAX_BLOB_STORE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// A stored block: its canonical bytes (what consensus decided) and the certificate.
 #[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
@@ -78,6 +86,9 @@ pub enum StoreError {
         /// Hash of the genesis given now.
         given: Hash,
     },
+    /// A bound was reached (blob size or blob store size).
+    #[error("{0}")]
+    Full(String),
 }
 
 fn fail<E: Into<redb::Error>>(error: E) -> StoreError {
@@ -103,6 +114,7 @@ impl Store {
             txn.open_table(RESULTS).map_err(fail)?;
             txn.open_table(TX_INDEX).map_err(fail)?;
             txn.open_table(STATE).map_err(fail)?;
+            txn.open_table(BLOBS).map_err(fail)?;
         }
         txn.commit().map_err(fail)?;
         Ok(Store { db })
@@ -257,6 +269,49 @@ impl Store {
         }
         txn.commit().map_err(fail)?;
         Ok(())
+    }
+
+    /// Stores a blob under its content address (idempotent); refuses one over
+    /// [`MAX_BLOB_BYTES`] or one that would take the store past [`MAX_BLOB_STORE_BYTES`].
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Hash, StoreError> {
+        if bytes.len() > MAX_BLOB_BYTES {
+            return Err(StoreError::Full(format!(
+                "a blob is at most {MAX_BLOB_BYTES} bytes"
+            )));
+        }
+        let address = vcity_types::compute::content_address(bytes);
+        let mut txn = self.db.begin_write().map_err(fail)?;
+        txn.set_durability(Durability::Immediate).map_err(fail)?;
+        {
+            let mut blobs = txn.open_table(BLOBS).map_err(fail)?;
+            if blobs.get(address.as_bytes()).map_err(fail)?.is_some() {
+                return Ok(address);
+            }
+            let mut meta = txn.open_table(META).map_err(fail)?;
+            let used = match meta.get("blob_bytes").map_err(fail)? {
+                None => 0,
+                Some(value) => decode_u64(value.value())?,
+            };
+            let total = used.saturating_add(bytes.len() as u64);
+            if total > MAX_BLOB_STORE_BYTES {
+                return Err(StoreError::Full("the blob store is full".into()));
+            }
+            blobs.insert(address.as_bytes(), bytes).map_err(fail)?;
+            meta.insert("blob_bytes", total.to_le_bytes().as_slice())
+                .map_err(fail)?;
+        }
+        txn.commit().map_err(fail)?;
+        Ok(address)
+    }
+
+    /// A blob by its content address.
+    pub fn blob(&self, address: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(fail)?;
+        let table = txn.open_table(BLOBS).map_err(fail)?;
+        Ok(table
+            .get(address.as_bytes())
+            .map_err(fail)?
+            .map(|guard| guard.value().to_vec()))
     }
 
     /// The block at `height`.

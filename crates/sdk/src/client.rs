@@ -222,6 +222,95 @@ impl Client {
         }
     }
 
+    /// `GET /v1/jobs?open=true`: jobs with unfinished tasks, oldest first (what a scheduler
+    /// polls); with `node`, only those with a task assigned to or running on it (what a compute
+    /// node polls).
+    pub fn open_jobs(
+        &self,
+        node: Option<&AccountId>,
+        limit: usize,
+    ) -> Result<Vec<vcity_types::compute::Job>, ClientError> {
+        match node {
+            Some(node) => self.get(&format!("/v1/jobs?node={node}&limit={limit}")),
+            None => self.get(&format!("/v1/jobs?open=true&limit={limit}")),
+        }
+    }
+
+    /// `POST /v1/blobs`: stores a blob (a WASM module); returns its content address.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<vcity_types::api::BlobView, ClientError> {
+        let url = self.url("/v1/blobs");
+        let view: vcity_types::api::BlobView = Self::answer(
+            &url,
+            self.agent
+                .post(&url)
+                .header("content-type", "application/octet-stream")
+                .send(bytes),
+        )?;
+        let expected = vcity_types::compute::content_address(bytes);
+        if view.address != expected {
+            return Err(ClientError::Decode {
+                url,
+                message: format!("stored as {}, expected {expected}", view.address),
+            });
+        }
+        Ok(view)
+    }
+
+    /// `GET /v1/blobs/{hash}`, checked against its content address.
+    pub fn blob(&self, address: &Hash) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(&format!("/v1/blobs/{address}"));
+        let bytes = Self::bytes(
+            &url,
+            self.agent.get(&url).call(),
+            crate::compute::MAX_BLOB_BYTES,
+        )?;
+        if vcity_types::compute::content_address(&bytes) != *address {
+            return Err(ClientError::Decode {
+                url,
+                message: "the blob does not match its content address".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// A raw body of at most `limit` bytes, or the API's error.
+    pub(crate) fn bytes(
+        url: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut response = result.map_err(|error| ClientError::Transport {
+            url: url.to_string(),
+            message: error.to_string(),
+        })?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(limit as u64)
+            .read_to_vec()
+            .map_err(|error| ClientError::Transport {
+                url: url.to_string(),
+                message: error.to_string(),
+            })?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        match serde_json::from_slice::<ApiError>(&body) {
+            Ok(error) if status.as_u16() == 404 => Err(ClientError::NotFound(error.message)),
+            Ok(error) => Err(ClientError::Rejected(error)),
+            Err(_) => Err(ClientError::Decode {
+                url: url.to_string(),
+                message: format!("status {status}: {}", String::from_utf8_lossy(&body)),
+            }),
+        }
+    }
+
+    /// The agent (for talking to other services with the same settings).
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
     /// `GET /v1/treasury`.
     pub fn treasury(&self) -> Result<TreasuryView, ClientError> {
         self.get("/v1/treasury")

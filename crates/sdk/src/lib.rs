@@ -7,6 +7,7 @@
 //!   over; [`Client::send`] fills in chain id and nonce, signs, submits and waits for the receipt.
 
 pub mod client;
+pub mod compute;
 pub mod keyring;
 pub mod transaction;
 

@@ -134,6 +134,10 @@ pub struct StatusView {
     pub latest_block_hash: Hash,
     /// Latest block time, Unix ms.
     pub latest_block_time_ms: u64,
+    /// Latest block time in seconds after genesis (the ledger's clock for deadlines, heartbeats
+    /// and matching).
+    #[serde(default)]
+    pub chain_time_s: u64,
     /// State root after the latest block.
     pub state_root: Hash,
     /// Smallest fee a transaction may carry, USD base units.
@@ -182,6 +186,15 @@ pub struct BlockSummaryView {
     pub tx_count: u32,
     /// State root after it.
     pub state_root: Hash,
+}
+
+/// `POST /v1/blobs`: where a blob was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobView {
+    /// Its content address, `H(0x0d ‖ bytes)`.
+    pub address: Hash,
+    /// Its length.
+    pub bytes: u64,
 }
 
 /// `GET /v1/supply`: where the VCAI is (SPEC §2).

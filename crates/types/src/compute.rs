@@ -272,6 +272,21 @@ pub struct FailTask {
     pub reason: String,
 }
 
+/// Longest placement explanation.
+pub const MAX_EXPLANATION_BYTES: usize = 512;
+
+/// A scheduler records why it cannot place a pending task (which constraint excluded how many
+/// nodes), so the owner sees it in the job's status.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ReportUnplaceable {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+    /// Why, at most [`MAX_EXPLANATION_BYTES`].
+    pub explanation: String,
+}
+
 /// The owner cancels every task not yet started; their escrow comes back.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct CancelJob {
@@ -343,6 +358,12 @@ pub struct Task {
     pub attempts: u32,
     /// Escrow still held for it, USD base units.
     pub escrow_usd: Amount,
+    /// When it last became pending, seconds after genesis (the placement timeout counts from
+    /// here).
+    pub pending_since_s: u64,
+    /// The last scheduler's explanation of why it could not be placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unplaceable: Option<String>,
 }
 
 /// A job as the ledger records it (also the API view).

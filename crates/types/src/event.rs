@@ -237,6 +237,17 @@ pub enum Event {
         /// Escrow returned.
         refund_usd: Amount,
     },
+    /// A scheduler could not place a pending task.
+    TaskUnplaceable {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The scheduler.
+        scheduler: AccountId,
+        /// Why.
+        explanation: String,
+    },
     /// The owner cancelled the job's unstarted tasks.
     JobCancelled {
         /// The job.

@@ -200,6 +200,8 @@ pub enum Message {
     FailTask(crate::compute::FailTask),
     /// Tag 26.
     CancelJob(crate::compute::CancelJob),
+    /// Tag 27.
+    ReportUnplaceable(crate::compute::ReportUnplaceable),
 }
 
 impl Message {
@@ -233,6 +235,7 @@ impl Message {
             Message::SubmitResult(_) => 24,
             Message::FailTask(_) => 25,
             Message::CancelJob(_) => 26,
+            Message::ReportUnplaceable(_) => 27,
         }
     }
 
@@ -266,6 +269,7 @@ impl Message {
             Message::SubmitResult(_) => "submit_result",
             Message::FailTask(_) => "fail_task",
             Message::CancelJob(_) => "cancel_job",
+            Message::ReportUnplaceable(_) => "report_unplaceable",
         }
     }
 }
@@ -307,6 +311,7 @@ impl BorshDeserialize for Message {
             24 => Message::SubmitResult(BorshDeserialize::deserialize_reader(reader)?),
             25 => Message::FailTask(BorshDeserialize::deserialize_reader(reader)?),
             26 => Message::CancelJob(BorshDeserialize::deserialize_reader(reader)?),
+            27 => Message::ReportUnplaceable(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
