@@ -571,10 +571,11 @@ impl Node {
         let chain = self.read();
         let ledger = &chain.ledger;
         let newest = jobs::count(ledger);
-        let mut start = self.open_from.load(Ordering::Relaxed);
+        let first = self.open_from.load(Ordering::Relaxed);
+        let mut start = first;
         let mut advancing = true;
         let mut found = Vec::new();
-        for id in start..=newest.min(start.saturating_add(10_000)) {
+        for id in first..=newest.min(first.saturating_add(10_000)) {
             let Some(job) = jobs::job(ledger, id) else {
                 continue;
             };
