@@ -54,14 +54,24 @@ pub struct DevnetArgs {
     /// Buyback interval written into a new devnet's genesis, e.g. 1m [default: 24h, SPEC §8].
     #[arg(long)]
     pub buyback_interval: Option<String>,
+    /// Compute nodes to start beside the chain node (separate processes).
+    #[arg(long, default_value_t = 3)]
+    pub compute_nodes: u32,
+    /// Schedulers to start (0 or 1).
+    #[arg(long, default_value_t = 1)]
+    pub schedulers: u32,
 }
 
-/// `vcity node` options.
+/// `vcity node` options: a chain node over a data directory, or a compute-layer daemon.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct NodeArgs {
+    /// A compute-layer daemon instead of a chain node.
+    #[command(subcommand)]
+    pub role: Option<crate::daemons::NodeRole>,
     /// Data directory holding genesis.json and validator_key.json.
     #[arg(long, env = "VCITY_DATA_DIR")]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
     /// API listen address [default: config, else 127.0.0.1:8710].
     #[arg(long, env = "VCITY_LISTEN")]
     pub listen: Option<String>,
@@ -88,9 +98,10 @@ struct Started {
     height: u64,
     state_root: String,
     accounts: Vec<AccountLine>,
+    daemons: Vec<crate::devnet_daemons::DaemonLine>,
 }
 
-fn init_tracing(json: bool) {
+pub(crate) fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("VCITY_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
@@ -153,6 +164,19 @@ fn create_devnet(
         pool_usd: Amount::whole(9_997_000, Denom::Usd)?,
     })?;
     let mut genesis = genesis;
+    // Short clocks so a devnet shows the whole job lifecycle in seconds: heartbeats every 3 s
+    // (offline after 9 s), 15 s to start an assigned task, results paid 5 s after they land.
+    genesis.nodes = Some(vcity_ledger::nodes::NodeParams {
+        heartbeat_interval_s: 3,
+        ..Default::default()
+    });
+    genesis.jobs = Some(vcity_ledger::jobs::JobParams {
+        start_deadline_s: 15,
+        verification_window_s: 5,
+        bucket_s: 1,
+        placement_timeout_s: 300,
+        ..Default::default()
+    });
     if let Some(interval) = buyback_interval {
         genesis.treasury = Some(vcity_ledger::treasury::TreasuryParams {
             buyback_interval_s: interval.as_secs().max(1),
@@ -174,6 +198,10 @@ struct RunOptions {
     block_time: Duration,
     demo: bool,
     keyring: Option<Keyring>,
+    /// The home directory the daemons share (their keys are in its keyring).
+    home: Option<PathBuf>,
+    compute_nodes: u32,
+    schedulers: u32,
 }
 
 fn listen_address(flag: Option<String>, settings: &Settings) -> anyhow::Result<SocketAddr> {
@@ -224,6 +252,9 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             block_time: block_time(args.block_time, settings)?,
             demo: args.demo,
             keyring: Some(ring),
+            home: Some(settings.home.clone()),
+            compute_nodes: args.compute_nodes.min(64),
+            schedulers: args.schedulers.min(1),
         },
         json,
     )
@@ -231,14 +262,23 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
 
 /// `vcity node`.
 pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<()> {
+    if let Some(role) = args.role {
+        return crate::daemons::run(settings, role, json);
+    }
     init_tracing(json);
+    let Some(data_dir) = args.data_dir else {
+        bail!("give --data-dir (a chain node), or a role: vcity node compute|scheduler");
+    };
     run(
         RunOptions {
-            data_dir: DataDir::new(args.data_dir),
+            data_dir: DataDir::new(data_dir),
             listen: listen_address(args.listen, settings)?,
             block_time: block_time(args.block_time, settings)?,
             demo: false,
             keyring: None,
+            home: None,
+            compute_nodes: 0,
+            schedulers: 0,
         },
         json,
     )
@@ -262,6 +302,19 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
     })
     .await?;
     let api = format!("http://{}", running.addr);
+    let mut daemons = crate::devnet_daemons::Daemons::default();
+    if let (Some(ring), Some(home)) = (&options.keyring, &options.home) {
+        if options.compute_nodes + options.schedulers > 0 {
+            let (ring, home, api) = (ring.clone(), home.clone(), api.clone());
+            let (root, compute_nodes, schedulers) =
+                (options.data_dir.root.clone(), options.compute_nodes, options.schedulers);
+            daemons = tokio::task::spawn_blocking(move || {
+                crate::devnet_daemons::start(&api, &ring, &home, &root, compute_nodes, schedulers)
+            })
+            .await
+            .context("starting the daemons")??;
+        }
+    }
     let status = running.node.status();
     let accounts = genesis
         .accounts
@@ -291,6 +344,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         height: status.height.0,
         state_root: status.state_root.to_hex(),
         accounts,
+        daemons: daemons.lines(),
     };
     if json {
         println!("{}", serde_json::to_string(&started)?);
@@ -307,6 +361,15 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
                 line.name, line.account, line.vcai, line.usd
             );
         }
+        if !started.daemons.is_empty() {
+            println!("  daemons:");
+            for line in &started.daemons {
+                println!(
+                    "    {:<11} {}  pid {:<7} log {}",
+                    line.name, line.account, line.pid, line.log
+                );
+            }
+        }
         println!("  try:  vcity --node {api} query account alice");
         println!(
             "        vcity --node {api} tx transfer --from alice --to bob --amount 5 --denom usd"
@@ -319,7 +382,15 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
             bail!("--demo needs the devnet keyring");
         };
         let api = api.clone();
-        let demo = tokio::task::spawn_blocking(move || run_demo(&api, &ring, json)).await;
+        let with_jobs = options.compute_nodes > 0 && options.schedulers > 0;
+        let demo = tokio::task::spawn_blocking(move || {
+            run_demo(&api, &ring, json)?;
+            if with_jobs {
+                crate::devnet_daemons::job_demo(&api, &ring, json)?;
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+        .await;
         match demo {
             Ok(Ok(())) => {}
             Ok(Err(error)) => eprintln!("demo failed: {error:#}"),
@@ -328,6 +399,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
     }
 
     let stopped_by = wait_for_stop(&running).await;
+    daemons.stop();
     let height = running.node.height().0;
     running.shutdown().await?;
     match stopped_by {

@@ -7,8 +7,12 @@
 mod allocation;
 mod commands;
 mod config;
+mod daemons;
 mod devnet;
+mod devnet_daemons;
+mod manifest;
 mod escrow;
+mod jobrun;
 mod market;
 mod registry;
 mod revenue;

@@ -12,19 +12,23 @@ use vcity_types::compute::{
     SubmitResult, TaskState, Workload,
 };
 use vcity_types::tx::Message;
+use std::path::PathBuf;
 use vcity_types::{Amount, Denom, Hash};
 
 /// `vcity job ...`
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
-    /// Submit a job; its maximum cost goes into escrow.
+    /// Submit a job from a manifest (docs/job-spec.md), or from flags; its maximum cost goes
+    /// into escrow.
     Submit {
+        /// The job manifest (TOML); uploads its module to the node's blob store.
+        manifest: Option<PathBuf>,
         /// Your keyring name.
         #[arg(long)]
         from: String,
-        /// BLAKE3 of the WASM module, hex.
-        #[arg(long)]
-        module_hash: String,
+        /// Without a manifest: the module's content address, hex.
+        #[arg(long, required_unless_present = "manifest")]
+        module_hash: Option<String>,
         /// Input text given to every task.
         #[arg(long, default_value = "")]
         input: String,
@@ -32,11 +36,11 @@ pub enum JobCommand {
         #[arg(long, default_value_t = 1)]
         tasks: u32,
         /// Most CU one task may use.
-        #[arg(long)]
-        max_cu: String,
+        #[arg(long, required_unless_present = "manifest")]
+        max_cu: Option<String>,
         /// Most USD per CU.
-        #[arg(long)]
-        max_price_per_cu: String,
+        #[arg(long, required_unless_present = "manifest")]
+        max_price_per_cu: Option<String>,
         /// Pay a fixed USD price per task instead of per CU.
         #[arg(long)]
         fixed_price: Option<String>,
@@ -57,6 +61,48 @@ pub enum JobCommand {
         max_duration: String,
         #[command(flatten)]
         options: TxOptions,
+    },
+    /// Submit a job from a manifest, wait with a progress bar, then print or save the outputs.
+    Run {
+        /// The job manifest (TOML).
+        manifest: PathBuf,
+        /// Your keyring name.
+        #[arg(long)]
+        from: String,
+        /// Save each task's output as {dir}/task-{n}.out instead of printing it.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Give up waiting after this long (the job goes on).
+        #[arg(long, default_value = "10m")]
+        timeout: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// Fetch task outputs from the nodes that ran them (signed by your key, checked against the
+    /// ledger's commitment).
+    Result {
+        /// Job id.
+        id: u64,
+        /// Your keyring name (the job's owner).
+        #[arg(long)]
+        from: String,
+        /// Only this task.
+        #[arg(long)]
+        task: Option<u32>,
+        /// Save each output as {dir}/task-{n}.out instead of printing it.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// A task's log from the node that ran it (kept after the task ends).
+    Logs {
+        /// Job id.
+        id: u64,
+        /// Your keyring name (the job's owner).
+        #[arg(long)]
+        from: String,
+        /// The task.
+        #[arg(long, default_value_t = 0)]
+        task: u32,
     },
     /// A job and its tasks.
     Status {
@@ -111,8 +157,8 @@ pub enum JobCommand {
         #[command(flatten)]
         options: TxOptions,
     },
-    /// (compute node) Commit a task's result.
-    Result {
+    /// (compute node) Commit a task's result by hand.
+    Commit {
         /// The node's keyring name.
         #[arg(long)]
         from: String,
@@ -157,7 +203,7 @@ fn cu_ppm(text: &str) -> anyhow::Result<u64> {
     u64::try_from(parsed.base_units()).context("CU out of range")
 }
 
-fn describe(state: &TaskState) -> String {
+pub(crate) fn describe(state: &TaskState) -> String {
     match state {
         TaskState::Pending => "pending".into(),
         TaskState::Assigned {
@@ -207,6 +253,9 @@ fn print_job(job: &Job) {
             task.attempts,
             task.escrow_usd.to_decimal(Denom::Usd)
         );
+        if let (TaskState::Pending, Some(why)) = (&task.state, &task.unplaceable) {
+            println!("          cannot be placed: {why}");
+        }
     }
 }
 
@@ -239,7 +288,81 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             }
             return Ok(());
         }
+        JobCommand::Run {
+            manifest,
+            from,
+            output,
+            timeout,
+            options,
+        } => {
+            return crate::jobrun::run(
+                &ring,
+                &client,
+                crate::jobrun::RunRequest {
+                    manifest: &manifest,
+                    from: &from,
+                    output: output.as_deref(),
+                    timeout: parse_duration(&timeout)?,
+                    options,
+                },
+                json,
+            )
+        }
+        JobCommand::Result {
+            id,
+            from,
+            task,
+            output,
+        } => {
+            let key = ring.get(&from)?.signing_key()?;
+            let job = client.job(id)?;
+            let tasks: Vec<u32> = match task {
+                Some(task) => vec![task],
+                None => (0..job.tasks.len() as u32).collect(),
+            };
+            return crate::jobrun::show_outputs(&client, &key, &job, &tasks, output.as_deref(), json);
+        }
+        JobCommand::Logs { id, from, task } => {
+            let key = ring.get(&from)?.signing_key()?;
+            let job = client.job(id)?;
+            let node = match job.tasks.get(task as usize).map(|task| &task.state) {
+                Some(
+                    TaskState::Assigned { node, .. }
+                    | TaskState::Running { node, .. }
+                    | TaskState::Completed { node, .. }
+                    | TaskState::Settled { node, .. },
+                ) => *node,
+                Some(_) => bail!("task {task} of job {id} is not on a node (see `vcity job status {id}`)"),
+                None => bail!("job {id} has no task {task}"),
+            };
+            let log = client.task_log(&key, id, task, &node)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "job_id": id,
+                    "task": task,
+                    "node": node,
+                    "log": String::from_utf8_lossy(&log),
+                }))?;
+            } else {
+                use std::io::Write as _;
+                std::io::stdout().write_all(&log)?;
+            }
+            return Ok(());
+        }
         JobCommand::Submit {
+            manifest: Some(manifest),
+            from,
+            options,
+            ..
+        } => {
+            let resolved = crate::manifest::load(&manifest)?;
+            client
+                .put_blob(&resolved.module)
+                .context("uploading the module to the node's blob store")?;
+            (from, Message::SubmitJob(resolved.message), options)
+        }
+        JobCommand::Submit {
+            manifest: None,
             from,
             module_hash,
             input,
@@ -267,7 +390,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             }
             let message = Message::SubmitJob(SubmitJob {
                 workload: Workload {
-                    module_hash: hash(&module_hash)?,
+                    module_hash: hash(module_hash.as_deref().unwrap_or_default())?,
                     input: input.into_bytes(),
                 },
                 tasks,
@@ -278,9 +401,12 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     region,
                     max_duration_s,
                 },
-                max_cu_ppm_per_task: cu_ppm(&max_cu)?,
-                max_price_per_cu_usd: Amount::parse_decimal(&max_price_per_cu, Denom::Usd)
-                    .with_context(|| format!("price {max_price_per_cu:?}"))?,
+                max_cu_ppm_per_task: cu_ppm(max_cu.as_deref().unwrap_or_default())?,
+                max_price_per_cu_usd: {
+                    let text = max_price_per_cu.unwrap_or_default();
+                    Amount::parse_decimal(&text, Denom::Usd)
+                        .with_context(|| format!("price {text:?}"))?
+                },
                 billing,
             });
             (from, message, options)
@@ -316,7 +442,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             Message::StartTask(StartTask { job_id: id, task }),
             options,
         ),
-        JobCommand::Result {
+        JobCommand::Commit {
             from,
             id,
             task,

@@ -42,6 +42,26 @@ pub mod treasury;
 pub mod ve;
 pub mod vesting;
 
+/// `GET /v1/params`: the governance parameters daemons need (matching, heartbeats, deadlines).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ParamsView {
+    /// Node registry (SPEC §4).
+    pub nodes: nodes::NodeParams,
+    /// Jobs (SPEC §5).
+    pub jobs: jobs::JobParams,
+    /// Treasury buyback (SPEC §8).
+    pub treasury: treasury::TreasuryParams,
+}
+
+/// The parameters in `state`.
+pub fn params_view(state: &impl StateRead) -> ParamsView {
+    ParamsView {
+        nodes: nodes::params(state),
+        jobs: jobs::params(state),
+        treasury: treasury::params(state),
+    }
+}
+
 pub use app::{BlockContext, BlockError, Execution, Ledger, Mode, PreparedTx};
 pub use error::TxError;
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};

@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{id}/rewards"),
     ("get", "/v1/accounts/{id}/pool"),
     ("get", "/v1/supply"),
+    ("get", "/v1/params"),
     ("get", "/v1/nfts"),
     ("get", "/v1/nfts/{id}"),
     ("get", "/v1/blocks/latest"),
@@ -83,6 +84,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/accounts/{id}/rewards", get(get_rewards))
         .route("/v1/accounts/{id}/pool", get(get_pool_position))
         .route("/v1/supply", get(get_supply))
+        .route("/v1/params", get(get_params))
         .route("/v1/nfts", get(get_nfts))
         .route("/v1/nfts/{id}", get(get_nft))
         .route("/v1/blocks/latest", get(get_latest_block))
@@ -387,6 +389,10 @@ async fn get_blob(State(node): State<Arc<Node>>, Path(hash): Path<String>) -> Re
         Ok(None) => ApiFailure::not_found(format!("no blob {address}")).into_response(),
         Err(error) => ApiFailure::internal(error).into_response(),
     }
+}
+
+async fn get_params(State(node): State<Arc<Node>>) -> Json<vcity_ledger::ParamsView> {
+    Json(node.params())
 }
 
 async fn get_supply(State(node): State<Arc<Node>>) -> Json<vcity_types::api::SupplyView> {

@@ -600,6 +600,11 @@ impl Node {
         found
     }
 
+    /// The governance parameters daemons need.
+    pub fn params(&self) -> vcity_ledger::ParamsView {
+        vcity_ledger::params_view(&self.read().ledger)
+    }
+
     /// Stores a blob (a WASM module) under its content address.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<Hash, StoreError> {
         self.store.put_blob(bytes)

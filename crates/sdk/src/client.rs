@@ -201,6 +201,34 @@ impl Client {
         }
     }
 
+    /// Every registered node (of `role`), paging through `GET /v1/nodes`.
+    pub fn all_nodes(
+        &self,
+        role: Option<vcity_types::compute::Role>,
+    ) -> Result<Vec<NodeView>, ClientError> {
+        const PAGE: u64 = 1_000;
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page: Vec<NodeView> =
+                self.get(&format!("/v1/nodes?offset={offset}&limit={PAGE}"))?;
+            let full = page.len() as u64 == PAGE;
+            found.extend(
+                page.into_iter()
+                    .filter(|view| role.is_none_or(|role| view.node.role == role)),
+            );
+            if !full {
+                return Ok(found);
+            }
+            offset += PAGE;
+        }
+    }
+
+    /// `GET /v1/params`.
+    pub fn params(&self) -> Result<vcity_ledger::ParamsView, ClientError> {
+        self.get("/v1/params")
+    }
+
     /// `GET /v1/nodes/{id}`.
     pub fn node(&self, id: &AccountId) -> Result<NodeView, ClientError> {
         self.get(&format!("/v1/nodes/{id}"))

@@ -14,3 +14,9 @@ pub mod transaction;
 pub use client::{Client, ClientError};
 pub use keyring::{Keyring, KeyringError};
 pub use vcity_types as types;
+
+/// The one matching rule, shared with the ledger and the scheduler (principle 8): whether a node
+/// fits a task, and why no node does.
+pub mod matching {
+    pub use vcity_ledger::jobs::{explain, fits, Misfit};
+}

@@ -1,0 +1,158 @@
+//! `vcity node compute` and `vcity node scheduler`: the compute-layer daemons (crate
+//! `vcity-compute`) against any chain node's API (`--node`), with their keys from the keyring.
+
+use crate::config::{parse_duration, Settings};
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use vcity_compute::{ComputeOptions, SchedulerOptions};
+use vcity_sdk::Keyring;
+use vcity_types::compute::NodeKind;
+use vcity_types::{Amount, Denom};
+
+/// `vcity node <role>`.
+#[derive(Debug, Subcommand)]
+pub enum NodeRole {
+    /// Run a compute node: detect hardware, register, heartbeat, run assigned tasks.
+    Compute(ComputeArgs),
+    /// Run a scheduler: place pending tasks on compute nodes.
+    Scheduler(SchedulerArgs),
+}
+
+/// `vcity node compute` options.
+#[derive(Debug, Args)]
+pub struct ComputeArgs {
+    /// The node's keyring name (its account registers and signs).
+    #[arg(long)]
+    pub key: String,
+    /// Journal, outputs and logs [default: {home}/compute/{key}].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Where to serve outputs, logs and metrics; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8720")]
+    pub listen: String,
+    /// The URL to register [default: http://{listen}].
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Region label.
+    #[arg(long, default_value = "local")]
+    pub region: String,
+    /// `stable` (data center) or `flexible` (individual or edge).
+    #[arg(long, default_value = "flexible")]
+    pub kind: String,
+    /// Price offer per CU, USD.
+    #[arg(long, default_value = "0.05")]
+    pub price_per_cu: String,
+    /// VCAI to stake at registration [default: the requirement for the detected capacity].
+    #[arg(long)]
+    pub stake: Option<String>,
+    /// Tasks at once [default: CPU cores].
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// How often to look for assignments.
+    #[arg(long, default_value = "500ms")]
+    pub poll_interval: String,
+}
+
+/// `vcity node scheduler` options.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The scheduler's keyring name.
+    #[arg(long)]
+    pub key: String,
+    /// Region label.
+    #[arg(long, default_value = "local")]
+    pub region: String,
+    /// VCAI to stake at registration [default: the service minimum].
+    #[arg(long)]
+    pub stake: Option<String>,
+    /// How often to look for pending tasks.
+    #[arg(long, default_value = "500ms")]
+    pub poll_interval: String,
+}
+
+/// A flag set by Ctrl-C or SIGTERM.
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                #[cfg(unix)]
+                let terminate = async {
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(mut signal) => {
+                            signal.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                };
+                #[cfg(not(unix))]
+                let terminate = std::future::pending::<()>();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = terminate => {}
+                }
+            });
+            flag.store(true, Ordering::Relaxed);
+        })?;
+    Ok(stop)
+}
+
+fn vcai(text: &str) -> anyhow::Result<Amount> {
+    Amount::parse_decimal(text, Denom::Vcai).with_context(|| format!("VCAI amount {text:?}"))
+}
+
+/// Runs `vcity node compute|scheduler`.
+pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()> {
+    crate::devnet::init_tracing(json);
+    let ring = Keyring::open(&settings.keyring_dir())?;
+    let stop = stop_on_signal()?;
+    match role {
+        NodeRole::Compute(args) => {
+            let key = ring.get(&args.key)?.signing_key()?;
+            let kind = match args.kind.as_str() {
+                "stable" => NodeKind::Stable,
+                "flexible" => NodeKind::Flexible,
+                other => anyhow::bail!("kind must be stable or flexible, not {other:?}"),
+            };
+            let options = ComputeOptions {
+                api: settings.node.clone(),
+                data_dir: args
+                    .work_dir
+                    .unwrap_or_else(|| settings.home.join("compute").join(&args.key)),
+                listen: args
+                    .listen
+                    .parse()
+                    .with_context(|| format!("listen address {:?}", args.listen))?,
+                endpoint: args.endpoint,
+                region: args.region,
+                kind,
+                price_per_cu_usd: Amount::parse_decimal(&args.price_per_cu, Denom::Usd)
+                    .with_context(|| format!("price {:?}", args.price_per_cu))?,
+                stake: args.stake.as_deref().map(vcai).transpose()?,
+                slots: args.slots,
+                poll_interval: parse_duration(&args.poll_interval)?,
+                limits: vcity_executor::Limits::default(),
+            };
+            vcity_compute::run_compute(options, key, stop)
+        }
+        NodeRole::Scheduler(args) => {
+            let key = ring.get(&args.key)?.signing_key()?;
+            let options = SchedulerOptions {
+                api: settings.node.clone(),
+                region: args.region,
+                stake: args.stake.as_deref().map(vcai).transpose()?,
+                poll_interval: parse_duration(&args.poll_interval)?,
+            };
+            vcity_compute::run_scheduler(options, key, stop)
+        }
+    }
+}

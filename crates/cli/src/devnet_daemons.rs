@@ -1,0 +1,300 @@
+//! The devnet's compute layer: `vcity devnet` starts compute nodes and a scheduler as separate
+//! processes of this binary (`vcity node compute|scheduler`), funds their accounts from alice
+//! (VCAI to stake, USD for fees), and stops them when it stops. Each daemon also watches the
+//! devnet's process id and exits with it, so a devnet killed with SIGKILL leaves nothing behind.
+//! `--demo` then runs real jobs of the example workloads through them ([`job_demo`]).
+
+use anyhow::Context as _;
+use serde::Serialize;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vcity_sdk::{Client, Keyring};
+use vcity_types::compute::{Billing, Requirements, SubmitJob, TaskState, Workload};
+use vcity_types::tx::{Message, Transfer};
+use vcity_types::{AccountId, Amount, Denom};
+
+/// Compute nodes' regions and prices, in turn.
+const OFFERS: [(&str, &str); 3] = [("eu-west", "0.04"), ("us-east", "0.05"), ("ap-south", "0.06")];
+
+/// One started daemon, as `vcity devnet` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonLine {
+    /// Keyring name.
+    pub name: String,
+    /// `compute` or `scheduler`.
+    pub role: &'static str,
+    /// Its account.
+    pub account: AccountId,
+    /// Process id.
+    pub pid: u32,
+    /// Its log file.
+    pub log: String,
+}
+
+/// The started daemons.
+#[derive(Debug, Default)]
+pub struct Daemons {
+    children: Vec<(DaemonLine, Child)>,
+}
+
+impl Daemons {
+    /// What to report.
+    pub fn lines(&self) -> Vec<DaemonLine> {
+        self.children.iter().map(|(line, _)| line.clone()).collect()
+    }
+
+    /// Stops every daemon (they are crash-safe, so a kill loses nothing).
+    pub fn stop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn key_of(ring: &Keyring, name: &str) -> anyhow::Result<AccountId> {
+    Ok(if ring.contains(name) {
+        ring.get(name)?.account
+    } else {
+        ring.create(name)?.account
+    })
+}
+
+/// Funds, then starts, `compute_nodes` compute nodes and `schedulers` schedulers.
+pub fn start(
+    api: &str,
+    ring: &Keyring,
+    home: &Path,
+    root: &Path,
+    compute_nodes: u32,
+    schedulers: u32,
+) -> anyhow::Result<Daemons> {
+    let client = Client::new(api);
+    let vcai = |whole| Amount::whole(whole, Denom::Vcai);
+    let usd = |whole| Amount::whole(whole, Denom::Usd);
+    let mut plan: Vec<(String, &'static str, Amount, Amount)> = Vec::new();
+    for index in 1..=compute_nodes {
+        plan.push((format!("compute-{index}"), "compute", vcai(1_000)?, usd(100)?));
+    }
+    for index in 1..=schedulers {
+        plan.push((format!("scheduler-{index}"), "scheduler", vcai(60_000)?, usd(100)?));
+    }
+    // Top every account up from alice in one transaction.
+    let mut transfers = Vec::new();
+    for (name, _, vcai_target, usd_target) in &plan {
+        let account = key_of(ring, name)?;
+        let view = client.account(&account)?;
+        let held = |denom: Denom| {
+            view.balances
+                .iter()
+                .find(|balance| balance.denom == denom)
+                .map_or(Amount::ZERO, |balance| balance.amount)
+        };
+        for (denom, target) in [(Denom::Vcai, *vcai_target), (Denom::Usd, *usd_target)] {
+            if held(denom) < target.mul_div(1, 2, vcity_types::Rounding::Down)? {
+                transfers.push(Message::Transfer(Transfer {
+                    to: account,
+                    denom,
+                    amount: target,
+                }));
+            }
+        }
+    }
+    if !transfers.is_empty() {
+        let alice = ring.get("alice")?.signing_key()?;
+        let hash = client.send(&alice, transfers, None)?;
+        let view = client.wait_for_transaction(&hash, Duration::from_secs(30))?;
+        let code = view.receipt.map_or(u32::MAX, |receipt| receipt.code);
+        anyhow::ensure!(code == 0, "funding the daemons from alice failed (code {code})");
+    }
+    let exe = std::env::current_exe().context("locating the vcity binary")?;
+    let logs = root.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut daemons = Daemons::default();
+    for (index, (name, role, _, _)) in plan.iter().enumerate() {
+        let log_path = logs.join(format!("{name}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let mut command = Command::new(&exe);
+        command
+            .arg("--home")
+            .arg(home)
+            .args(["--node", api, "node", role, "--key", name]);
+        if *role == "compute" {
+            let (region, price) = OFFERS[index % OFFERS.len()];
+            command
+                .arg("--work-dir")
+                .arg(root.join(name))
+                .args(["--listen", "127.0.0.1:0", "--region", region])
+                .args(["--price-per-cu", price, "--poll-interval", "200ms"]);
+        } else {
+            command.args(["--poll-interval", "200ms"]);
+        }
+        let child = command
+            .env("VCITY_PARENT_PID", std::process::id().to_string())
+            .env_remove("VCITY_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        daemons.children.push((
+            DaemonLine {
+                name: name.clone(),
+                role,
+                account: ring.get(name)?.account,
+                pid: child.id(),
+                log: log_path.display().to_string(),
+            },
+            child,
+        ));
+    }
+    // Ready when every compute node is registered and online.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let online = client
+            .all_nodes(None)?
+            .iter()
+            .filter(|view| view.online && daemons.lines().iter().any(|line| line.account == view.node.id))
+            .count();
+        if online == daemons.children.len() {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the daemons did not come online in 60 s; see the logs in {}",
+            logs.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(daemons)
+}
+
+/// `vcity devnet --demo`, part two: bob runs each example workload as a two-task job; the
+/// outputs are fetched from the nodes, checked against the ledger and against the native
+/// reference, and the settlement is printed: what each node earned, the treasury's fee, bob's
+/// refund.
+pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
+    let client = Client::new(api);
+    let bob = ring.get("bob")?.signing_key()?;
+    let params = client.params()?;
+    let mut submitted = Vec::new();
+    for workload in vcity_workloads::ALL {
+        client.put_blob(workload.module)?;
+        let input = (workload.example_input)();
+        let message = SubmitJob {
+            workload: Workload {
+                module_hash: vcity_types::compute::content_address(workload.module),
+                input: input.clone(),
+            },
+            tasks: 2,
+            requirements: Requirements {
+                max_duration_s: 60,
+                ..Requirements::default()
+            },
+            max_cu_ppm_per_task: 50_000, // 0.05 CU
+            max_price_per_cu_usd: Amount::parse_decimal("0.10", Denom::Usd)?,
+            billing: Billing::PayAsYouGo,
+        };
+        let hash = client.send(&bob, vec![Message::SubmitJob(message)], None)?;
+        let receipt = client
+            .wait_for_transaction(&hash, Duration::from_secs(30))?
+            .receipt
+            .context("no receipt")?;
+        anyhow::ensure!(receipt.code == 0, "job refused: {}", receipt.error);
+        let job_id = receipt
+            .events
+            .iter()
+            .find_map(|event| match event {
+                vcity_types::event::Event::JobSubmitted { job_id, .. } => Some(*job_id),
+                _ => None,
+            })
+            .context("no job id")?;
+        submitted.push((workload, input, job_id));
+    }
+    // Wait for settlement (the devnet's verification window is a few seconds).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut rows = Vec::new();
+    for (workload, input, job_id) in &submitted {
+        let job = loop {
+            let job = client.job(*job_id)?;
+            let over = job.tasks.iter().all(|task| {
+                matches!(task.state, TaskState::Settled { .. } | TaskState::Failed { .. } | TaskState::Cancelled)
+            });
+            if over {
+                break job;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "job {job_id} did not settle in time");
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        let reference = (workload.reference)(input).map_err(|error| anyhow::anyhow!("{error}"))?;
+        let escrow_per_task = vcity_ledger::jobs::task_escrow(&SubmitJob {
+            workload: job.workload.clone(),
+            tasks: 1,
+            requirements: job.requirements.clone(),
+            max_cu_ppm_per_task: job.max_cu_ppm_per_task,
+            max_price_per_cu_usd: job.max_price_per_cu_usd,
+            billing: job.billing.clone(),
+        })
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+        for (index, task) in job.tasks.iter().enumerate() {
+            let TaskState::Settled { node, cost_usd, .. } = &task.state else {
+                anyhow::bail!("job {job_id} task {index}: {}", crate::work::describe(&task.state));
+            };
+            let verified = client.task_output(&bob, *job_id, index as u32)?;
+            let matches = verified.output == reference;
+            let fee = cost_usd.mul_div(
+                u128::from(params.jobs.network_fee_ppm),
+                1_000_000,
+                vcity_types::Rounding::Up,
+            )?;
+            rows.push(serde_json::json!({
+                "workload": workload.name,
+                "job_id": job_id,
+                "task": index,
+                "node": node,
+                "cu_used": verified.commitment.cu_used_ppm as f64 / 1e6,
+                "paid_usd": cost_usd.to_decimal(Denom::Usd),
+                "node_usd": cost_usd.checked_sub(fee)?.to_decimal(Denom::Usd),
+                "treasury_usd": fee.to_decimal(Denom::Usd),
+                "refund_usd": escrow_per_task.checked_sub(*cost_usd)?.to_decimal(Denom::Usd),
+                "output_bytes": verified.output.len(),
+                "matches_native_reference": matches,
+            }));
+            anyhow::ensure!(matches, "job {job_id} task {index}: output differs from the native reference");
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({"event": "job_demo", "tasks": rows}));
+        return Ok(());
+    }
+    println!("demo: bob ran {} jobs of the example workloads on the compute nodes:", submitted.len());
+    for row in &rows {
+        let text = |key: &str| row[key].as_str().unwrap_or_default().to_string();
+        let node = text("node");
+        println!(
+            "      {:<9} job {} task {}: {:.6} CU on {}…  paid {} USD = {} to the node + {} fee to the treasury; {} USD refunded; output = native reference",
+            text("workload"),
+            row["job_id"],
+            row["task"],
+            row["cu_used"].as_f64().unwrap_or_default(),
+            &node[..node.len().min(12)],
+            text("paid_usd"),
+            text("node_usd"),
+            text("treasury_usd"),
+            text("refund_usd"),
+        );
+    }
+    Ok(())
+}

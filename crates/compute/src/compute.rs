@@ -1,0 +1,580 @@
+//! The compute node daemon (`vcity node compute`; issue 3 point 3; whitepaper §2.4.1, §6.2;
+//! SPEC §4, §5).
+//!
+//! It detects its hardware, registers (or updates its registration), heartbeats at the ledger's
+//! interval, and polls the chain for tasks assigned to it. For each new assignment it records the
+//! task in its [`Journal`], sends `StartTask`, fetches the module (content-addressed, cached) and
+//! runs the task in the deterministic executor on a worker thread, at most `slots` at a time.
+//! When a run ends it stores the output and log, records the commitment, and sends
+//! `SubmitResult` (or `FailTask` when only the wall-clock net stopped it). Every transaction goes
+//! out from the one control loop, so nonces never race.
+//!
+//! After a crash the journal decides: a task executing when the node died is run again from the
+//! start; a result not yet seen on the ledger is reported again; a task the ledger shows running
+//! here that the journal does not know is given up with a reason. Nothing is dropped silently.
+
+use crate::journal::{now_ms, Entry, Journal, Stage};
+use crate::server::{self, Shared};
+use anyhow::Context as _;
+use ed25519_dalek::SigningKey;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use vcity_executor::{fuel_for_cu_ppm, Ending, Executor, Limits, Outcome, Task};
+use vcity_sdk::{Client, ClientError};
+use vcity_types::compute::{
+    task_seed, FailTask, Job, NodeHeartbeat, NodeKind, RegisterNode, Role, StartTask,
+    SubmitResult, TaskState, UpdateNode,
+};
+use vcity_types::tx::Message;
+use vcity_types::{AccountId, Amount};
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct ComputeOptions {
+    /// The chain node's API.
+    pub api: String,
+    /// Where the journal, outputs and logs live.
+    pub data_dir: PathBuf,
+    /// Where this node serves outputs and metrics.
+    pub listen: SocketAddr,
+    /// The URL registered on the ledger [default: `http://{listen}`].
+    pub endpoint: Option<String>,
+    /// Region label.
+    pub region: String,
+    /// SPEC §4 kind.
+    pub kind: NodeKind,
+    /// Price offer per CU, USD base units.
+    pub price_per_cu_usd: Amount,
+    /// VCAI to stake at registration [default: the requirement for the detected capacity].
+    pub stake: Option<Amount>,
+    /// Tasks run at once [default: CPU cores].
+    pub slots: Option<usize>,
+    /// How often to look for assignments.
+    pub poll_interval: Duration,
+    /// Executor bounds.
+    pub limits: Limits,
+}
+
+/// A finished run, from a worker to the control loop.
+struct Finished {
+    job_id: u64,
+    task: u32,
+    outcome: Outcome,
+}
+
+/// Resend a report the ledger has not reflected after this long.
+const RESEND_AFTER_MS: u64 = 15_000;
+/// Open jobs fetched per poll.
+const POLL_LIMIT: usize = 500;
+
+/// The daemon's state across loop turns.
+struct Daemon {
+    options: ComputeOptions,
+    key: SigningKey,
+    me: AccountId,
+    client: Client,
+    journal: Journal,
+    executor: Arc<Executor>,
+    shared: Arc<Shared>,
+    slots: usize,
+    running: BTreeSet<(u64, u32)>,
+    done_sender: mpsc::Sender<Finished>,
+    done_receiver: mpsc::Receiver<Finished>,
+}
+
+/// Runs the compute daemon until `stop` is set.
+pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let me = AccountId::from_public_key(&key.verifying_key());
+    let client = Client::new(&options.api);
+    let journal = Journal::open(&options.data_dir)
+        .with_context(|| format!("opening the journal in {}", options.data_dir.display()))?;
+    let params = wait_for_chain(&client, &stop)?;
+    let known_models: Vec<String> = params
+        .nodes
+        .gpu_factors_ppm
+        .iter()
+        .map(|(model, _)| model.clone())
+        .collect();
+    let detected = crate::hardware::detect(&known_models);
+    for note in &detected.notes {
+        tracing::info!(note = %note, "hardware");
+    }
+    tracing::info!(
+        cpu_cores = detected.hardware.cpu_cores,
+        ram_mib = detected.hardware.ram_mib,
+        gpus = ?detected.hardware.gpus,
+        "detected hardware"
+    );
+    let slots = options
+        .slots
+        .unwrap_or(detected.hardware.cpu_cores as usize)
+        .max(1);
+    let executor = Arc::new(Executor::new(options.limits.clone()).context("starting the executor")?);
+    let shared = Arc::new(Shared::new(me, client.clone(), journal.clone(), detected.clone()));
+    let listener = std::net::TcpListener::bind(options.listen)
+        .with_context(|| format!("binding {}", options.listen))?;
+    let bound = listener.local_addr()?;
+    let endpoint = options
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    server::spawn(listener, shared.clone())?;
+    register(&client, &key, &options, &endpoint, &detected.hardware, &params)?;
+    tracing::info!(account = %me, endpoint = %endpoint, slots, "compute node ready");
+    let (done_sender, done_receiver) = mpsc::channel();
+    let mut daemon = Daemon {
+        options,
+        key,
+        me,
+        client,
+        journal,
+        executor,
+        shared,
+        slots,
+        running: BTreeSet::new(),
+        done_sender,
+        done_receiver,
+    };
+    let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1));
+    // The first heartbeat goes out at once; later ones at a third of the interval before it is
+    // due, so a slow block never makes the node look offline.
+    let mut next_heartbeat = Instant::now();
+    while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
+        if Instant::now() >= next_heartbeat {
+            match daemon.heartbeat() {
+                Ok(()) => next_heartbeat = Instant::now() + heartbeat_every * 2 / 3,
+                Err(error) => {
+                    tracing::warn!(%error, "heartbeat failed; retrying");
+                    next_heartbeat = Instant::now() + Duration::from_secs(1);
+                }
+            }
+        }
+        if let Err(error) = daemon.turn() {
+            tracing::warn!(error = %format!("{error:#}"), "poll failed; retrying");
+        }
+        // Wait for a worker or the next poll, whichever comes first.
+        match daemon.done_receiver.recv_timeout(daemon.options.poll_interval) {
+            Ok(finished) => daemon.finish(finished),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the chain answers; returns its parameters.
+fn wait_for_chain(client: &Client, stop: &AtomicBool) -> anyhow::Result<vcity_ledger::ParamsView> {
+    let mut warned = false;
+    loop {
+        match client.params() {
+            Ok(params) => return Ok(params),
+            Err(error) if !stop.load(Ordering::Relaxed) && !crate::parent_gone() => {
+                if !warned {
+                    tracing::info!(%error, "waiting for the chain node");
+                    warned = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(error) => return Err(error).context("the chain node did not answer"),
+        }
+    }
+}
+
+/// Registers, or brings the registration up to date.
+fn register(
+    client: &Client,
+    key: &SigningKey,
+    options: &ComputeOptions,
+    endpoint: &str,
+    hardware: &vcity_types::compute::Hardware,
+    params: &vcity_ledger::ParamsView,
+) -> anyhow::Result<()> {
+    let me = AccountId::from_public_key(&key.verifying_key());
+    let message = match client.node(&me) {
+        Ok(view) => {
+            let record = view.node;
+            if record.role != Role::Compute {
+                anyhow::bail!("account {me} is registered as a {:?} node", record.role);
+            }
+            let update = UpdateNode {
+                price_per_cu_usd: (record.price_per_cu_usd != options.price_per_cu_usd)
+                    .then_some(options.price_per_cu_usd),
+                endpoint: (record.endpoint != endpoint).then(|| endpoint.to_string()),
+                hardware: (record.hardware != *hardware).then(|| hardware.clone()),
+            };
+            if update.price_per_cu_usd.is_none() && update.endpoint.is_none() && update.hardware.is_none() {
+                return Ok(());
+            }
+            Message::UpdateNode(update)
+        }
+        Err(ClientError::NotFound(_)) => {
+            let capacity = vcity_ledger::nodes::capacity_ppm(&params.nodes, hardware)
+                .context("the detected hardware")?;
+            let stake = match options.stake {
+                Some(stake) => stake,
+                None => vcity_ledger::nodes::required_stake(&params.nodes, Role::Compute, capacity),
+            };
+            Message::RegisterNode(RegisterNode {
+                role: Role::Compute,
+                kind: options.kind,
+                hardware: hardware.clone(),
+                region: options.region.clone(),
+                endpoint: endpoint.to_string(),
+                price_per_cu_usd: options.price_per_cu_usd,
+                stake,
+            })
+        }
+        Err(error) => return Err(error).context("looking up this node's registration"),
+    };
+    send_and_wait(client, key, message).context("registering the compute node")
+}
+
+/// Sends one message and waits for its receipt; a refusal is an error.
+pub(crate) fn send_and_wait(client: &Client, key: &SigningKey, message: Message) -> anyhow::Result<()> {
+    let name = message.name();
+    let hash = client.send(key, vec![message], None)?;
+    let view = client.wait_for_transaction(&hash, Duration::from_secs(60))?;
+    match view.receipt {
+        Some(receipt) if receipt.code == 0 => Ok(()),
+        Some(receipt) => anyhow::bail!("{name} refused (code {}): {}", receipt.code, receipt.error),
+        None => anyhow::bail!("{name}: no receipt"),
+    }
+}
+
+impl Daemon {
+    fn send(&self, message: Message) -> anyhow::Result<()> {
+        let name = message.name();
+        self.client
+            .send(&self.key, vec![message], None)
+            .with_context(|| format!("sending {name}"))?;
+        Ok(())
+    }
+
+    fn heartbeat(&self) -> anyhow::Result<()> {
+        let running = self.running.len() as u32;
+        self.send(Message::NodeHeartbeat(NodeHeartbeat {
+            load_ppm: (u64::from(running) * 1_000_000 / self.slots as u64).min(1_000_000) as u32,
+            healthy: true,
+            running_tasks: running,
+        }))
+    }
+
+    /// One poll: act on every task the ledger shows assigned to or running on this node, then on
+    /// journal entries the ledger no longer shows here.
+    fn turn(&mut self) -> anyhow::Result<()> {
+        let jobs = self.client.open_jobs(Some(&self.me), POLL_LIMIT)?;
+        let mut seen = BTreeSet::new();
+        for job in &jobs {
+            for (index, task) in job.tasks.iter().enumerate() {
+                let index = index as u32;
+                let (assigned, running) = match &task.state {
+                    TaskState::Assigned { node, .. } if *node == self.me => (true, false),
+                    TaskState::Running { node, .. } if *node == self.me => (false, true),
+                    _ => continue,
+                };
+                seen.insert((job.id, index));
+                if let Err(error) = self.act(job, index, assigned, running, task.attempts) {
+                    tracing::warn!(job = job.id, task = index, error = %format!("{error:#}"), "task step failed");
+                }
+            }
+        }
+        // Entries the ledger no longer shows here: finished (settled, completed, reassigned).
+        for entry in self.journal.unfinished()? {
+            let key = (entry.job_id, entry.task);
+            if seen.contains(&key) || self.running.contains(&key) {
+                continue;
+            }
+            if matches!(entry.stage, Stage::Ran { .. } | Stage::TimedOut) {
+                // Not reported yet; `act` reports it once the ledger shows the task here again,
+                // or below if the ledger moved on.
+            }
+            let job = match self.client.job(entry.job_id) {
+                Ok(job) => job,
+                Err(ClientError::NotFound(_)) => {
+                    self.finish_entry(entry, "the job does not exist".into())?;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let outcome = match job.tasks.get(entry.task as usize).map(|task| &task.state) {
+                Some(TaskState::Completed { node, .. }) if *node == self.me => "completed".into(),
+                Some(TaskState::Settled { node, .. }) if *node == self.me => "settled".into(),
+                Some(TaskState::Assigned { node, .. } | TaskState::Running { node, .. })
+                    if *node == self.me =>
+                {
+                    // Listed after our poll: next turn.
+                    continue;
+                }
+                Some(state) => format!("the ledger moved on: {}", describe(state)),
+                None => "the task does not exist".into(),
+            };
+            self.finish_entry(entry, outcome)?;
+        }
+        self.shared.set_running(self.running.len());
+        Ok(())
+    }
+
+    fn finish_entry(&self, entry: Entry, outcome: String) -> anyhow::Result<()> {
+        let _ = self
+            .journal
+            .log_line(entry.job_id, entry.task, &format!("finished: {outcome}"));
+        let commitment = entry.commitment().cloned();
+        self.journal.put(&Entry {
+            stage: Stage::Finished {
+                outcome,
+                commitment,
+            },
+            updated_ms: now_ms(),
+            ..entry
+        })?;
+        Ok(())
+    }
+
+    /// One task the ledger shows assigned to (`assigned`) or running on (`running`) this node.
+    fn act(
+        &mut self,
+        job: &Job,
+        task: u32,
+        assigned: bool,
+        running: bool,
+        attempts: u32,
+    ) -> anyhow::Result<()> {
+        let key = (job.id, task);
+        let entry = self.journal.get(job.id, task)?;
+        // A new assignment, or a reassignment of a task this node finished before.
+        let fresh = match &entry {
+            None => true,
+            Some(entry) => matches!(entry.stage, Stage::Finished { .. }) || entry.attempt < attempts && assigned,
+        };
+        if fresh {
+            if running {
+                // The ledger has it running here but this node has no record of it (its journal
+                // was lost): give it up so it is reassigned, rather than leave it hanging.
+                self.send(Message::FailTask(FailTask {
+                    job_id: job.id,
+                    task,
+                    reason: "the node has no record of this task (restarted without its journal)".into(),
+                }))?;
+                return Ok(());
+            }
+            self.journal.put(&Entry {
+                job_id: job.id,
+                task,
+                attempt: attempts,
+                stage: Stage::Accepted,
+                updated_ms: now_ms(),
+            })?;
+            self.journal.log_line(job.id, task, &format!("assigned (attempt {attempts}); starting"))?;
+            self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+            self.spawn(job, task)?;
+            return Ok(());
+        }
+        let Some(entry) = entry else { return Ok(()) };
+        match &entry.stage {
+            Stage::Accepted => {
+                if self.running.contains(&key) {
+                    return Ok(());
+                }
+                // Executing when the node stopped: run it again from the start.
+                self.journal.log_line(job.id, task, "resuming after a restart: running again")?;
+                if assigned {
+                    self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                }
+                self.spawn(job, task)?;
+            }
+            Stage::Ran { commitment } => {
+                if assigned {
+                    self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                }
+                self.report(job.id, task, entry.attempt, Some(commitment.clone()))?;
+            }
+            Stage::TimedOut => {
+                if assigned {
+                    self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                }
+                self.report(job.id, task, entry.attempt, None)?;
+            }
+            Stage::Reported { commitment, sent_ms } => {
+                if now_ms().saturating_sub(*sent_ms) > RESEND_AFTER_MS {
+                    if assigned {
+                        self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                    }
+                    self.report(job.id, task, entry.attempt, commitment.clone())?;
+                }
+            }
+            Stage::Finished { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Sends the result (or gives the task up) and records that it was sent.
+    fn report(
+        &self,
+        job_id: u64,
+        task: u32,
+        attempt: u32,
+        commitment: Option<vcity_types::compute::ResultCommitment>,
+    ) -> anyhow::Result<()> {
+        let message = match &commitment {
+            Some(commitment) => Message::SubmitResult(SubmitResult {
+                job_id,
+                task,
+                output_hash: commitment.hash(),
+                cu_used_ppm: commitment.cu_used_ppm,
+            }),
+            None => Message::FailTask(FailTask {
+                job_id,
+                task,
+                reason: "stopped by the executor's wall-clock limit".into(),
+            }),
+        };
+        self.send(message)?;
+        self.journal.put(&Entry {
+            job_id,
+            task,
+            attempt,
+            stage: Stage::Reported {
+                commitment,
+                sent_ms: now_ms(),
+            },
+            updated_ms: now_ms(),
+        })?;
+        Ok(())
+    }
+
+    /// Runs a task on a worker thread (when a slot is free; otherwise a later turn does).
+    fn spawn(&mut self, job: &Job, task: u32) -> anyhow::Result<()> {
+        let key = (job.id, task);
+        if self.running.contains(&key) || self.running.len() >= self.slots {
+            return Ok(());
+        }
+        let module = match self.journal.module(&job.workload.module_hash) {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = self
+                    .client
+                    .blob(&job.workload.module_hash)
+                    .with_context(|| format!("fetching module {}", job.workload.module_hash))?;
+                self.journal.put_module(&bytes)?;
+                bytes
+            }
+        };
+        self.running.insert(key);
+        self.shared.set_running(self.running.len());
+        let executor = self.executor.clone();
+        let input = job.workload.input.clone();
+        let fuel = fuel_for_cu_ppm(job.max_cu_ppm_per_task);
+        let wall_clock = Duration::from_secs(job.requirements.max_duration_s);
+        let sender = self.done_sender.clone();
+        let job_id = job.id;
+        std::thread::Builder::new()
+            .name(format!("task-{job_id}-{task}"))
+            .spawn(move || {
+                let outcome = executor.run(&Task {
+                    module: &module,
+                    input: &input,
+                    fuel,
+                    seed: task_seed(job_id, task),
+                    wall_clock: Some(wall_clock),
+                });
+                let _ = sender.send(Finished {
+                    job_id,
+                    task,
+                    outcome,
+                });
+            })
+            .context("starting a worker thread")?;
+        Ok(())
+    }
+
+    /// A worker finished: store, record, report.
+    fn finish(&mut self, finished: Finished) {
+        let Finished {
+            job_id,
+            task,
+            outcome,
+        } = finished;
+        self.running.remove(&(job_id, task));
+        self.shared.set_running(self.running.len());
+        let attempt = self
+            .journal
+            .get(job_id, task)
+            .ok()
+            .flatten()
+            .map_or(0, |entry| entry.attempt);
+        let result = (|| -> anyhow::Result<()> {
+            self.journal.log_program(job_id, task, &outcome.log)?;
+            let stage = match (&outcome.ending, outcome.commitment()) {
+                (Ending::Exit(exit), Some(commitment)) => {
+                    self.journal.put_output(&outcome.output)?;
+                    self.journal.log_line(
+                        job_id,
+                        task,
+                        &format!(
+                            "ended: {exit:?}; {} output bytes; {} fuel = {} µCU; {:.3} s",
+                            outcome.output.len(),
+                            outcome.fuel_used,
+                            outcome.cu_used_ppm,
+                            outcome.elapsed.as_secs_f64()
+                        ),
+                    )?;
+                    self.shared.task_ran(outcome.cu_used_ppm);
+                    Stage::Ran { commitment }
+                }
+                _ => {
+                    self.journal.log_line(job_id, task, "stopped by the wall-clock limit; giving it up")?;
+                    self.shared.task_failed();
+                    Stage::TimedOut
+                }
+            };
+            let commitment = match &stage {
+                Stage::Ran { commitment } => Some(commitment.clone()),
+                _ => None,
+            };
+            self.journal.put(&Entry {
+                job_id,
+                task,
+                attempt,
+                stage,
+                updated_ms: now_ms(),
+            })?;
+            self.report(job_id, task, attempt, commitment)
+        })();
+        if let Err(error) = result {
+            // The journal keeps the run; the next turn reports it again.
+            tracing::warn!(job = job_id, task, error = %format!("{error:#}"), "reporting a result failed; will retry");
+        } else {
+            tracing::info!(job = job_id, task, cu_ppm = outcome.cu_used_ppm, "task done");
+        }
+    }
+}
+
+/// A task state in a few words.
+pub fn describe(state: &TaskState) -> String {
+    match state {
+        TaskState::Pending => "pending".into(),
+        TaskState::Assigned { node, .. } => format!("assigned to {node}"),
+        TaskState::Running { node, .. } => format!("running on {node}"),
+        TaskState::Completed { node, .. } => format!("completed by {node}"),
+        TaskState::Settled { node, .. } => format!("settled with {node}"),
+        TaskState::Failed { reason } => format!("failed: {reason}"),
+        TaskState::Cancelled => "cancelled".into(),
+    }
+}
+
+/// Tasks per node, counted from open jobs (assigned or running), for load-aware placement.
+pub fn busy_by_node(jobs: &[Job]) -> BTreeMap<AccountId, usize> {
+    let mut busy = BTreeMap::new();
+    for job in jobs {
+        for task in &job.tasks {
+            if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } = &task.state {
+                *busy.entry(*node).or_default() += 1;
+            }
+        }
+    }
+    busy
+}

@@ -1,0 +1,284 @@
+//! The compute node's journal (issue 3 point 3): what it knows about each task it was given,
+//! on disk, so that a crash at any point loses nothing. One small JSON file per task, replaced
+//! atomically (write, fsync, rename, fsync the directory), and a content-addressed output store.
+//!
+//! A task moves through [`Stage`]s: `Accepted` (seen assigned; executing) → `Ran` (output and log
+//! on disk, the commitment computed) or `TimedOut` (the wall-clock net fired: not a result) →
+//! `Reported` (the result or failure was sent) → `Finished` (the ledger shows its end). After a
+//! restart the daemon reads every unfinished entry: an `Accepted` task is run again from the
+//! start (execution is deterministic, so a rerun is the same run), a `Ran` one is reported again.
+//!
+//! Layout under the data directory: `tasks/{job:012}-{task:04}.json`, `outputs/{address}` (hex
+//! of `H(0x0d ‖ output)`), `logs/{job:012}-{task:04}.log` (kept after the task ends).
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use vcity_types::compute::{content_address, ResultCommitment};
+use vcity_types::Hash;
+
+/// Where a task is, as far as this node knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "stage")]
+pub enum Stage {
+    /// Assigned to this node; being executed.
+    Accepted,
+    /// Executed; output and log stored.
+    Ran {
+        /// The commitment to report.
+        commitment: ResultCommitment,
+    },
+    /// The wall-clock safety net fired: to be given up.
+    TimedOut,
+    /// Reported to the ledger; waiting to see it there.
+    Reported {
+        /// The commitment sent, if a result (none: the task was given up).
+        commitment: Option<ResultCommitment>,
+        /// When it was sent, Unix ms (resent if the ledger still shows the task running long after).
+        sent_ms: u64,
+    },
+    /// Done, for whatever reason; the files are kept for the owner.
+    Finished {
+        /// How it ended, for people.
+        outcome: String,
+        /// The commitment, if there was a result.
+        commitment: Option<ResultCommitment>,
+    },
+}
+
+/// One task's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+    /// Assignments seen so far by this node (a reassigned task starts a new attempt).
+    pub attempt: u32,
+    /// Where it is.
+    pub stage: Stage,
+    /// Last change, Unix ms.
+    pub updated_ms: u64,
+}
+
+impl Entry {
+    /// The result's commitment, at whatever stage it is known.
+    pub fn commitment(&self) -> Option<&ResultCommitment> {
+        match &self.stage {
+            Stage::Ran { commitment } => Some(commitment),
+            Stage::Reported { commitment, .. } | Stage::Finished { commitment, .. } => {
+                commitment.as_ref()
+            }
+            Stage::Accepted | Stage::TimedOut => None,
+        }
+    }
+}
+
+/// The journal.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    root: PathBuf,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let temporary = path.with_extension("tmp");
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(directory)?.sync_all()
+}
+
+impl Journal {
+    /// Opens (creating) the journal under `root`.
+    pub fn open(root: &Path) -> std::io::Result<Journal> {
+        for sub in ["tasks", "outputs", "logs", "modules"] {
+            std::fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(Journal {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn entry_path(&self, job_id: u64, task: u32) -> PathBuf {
+        self.root
+            .join("tasks")
+            .join(format!("{job_id:012}-{task:04}.json"))
+    }
+
+    /// Where a task's log lives.
+    pub fn log_path(&self, job_id: u64, task: u32) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(format!("{job_id:012}-{task:04}.log"))
+    }
+
+    /// Records `entry` durably.
+    pub fn put(&self, entry: &Entry) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?;
+        write_atomically(&self.entry_path(entry.job_id, entry.task), &bytes)
+    }
+
+    /// A task's entry.
+    pub fn get(&self, job_id: u64, task: u32) -> std::io::Result<Option<Entry>> {
+        match std::fs::read(self.entry_path(job_id, task)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(std::io::Error::other),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Every entry not finished.
+    pub fn unfinished(&self) -> std::io::Result<Vec<Entry>> {
+        let mut found = Vec::new();
+        for item in std::fs::read_dir(self.root.join("tasks"))? {
+            let path = item?.path();
+            if path.extension().is_none_or(|extension| extension != "json") {
+                continue;
+            }
+            let entry: Entry = serde_json::from_slice(&std::fs::read(&path)?)
+                .map_err(|error| std::io::Error::other(format!("{}: {error}", path.display())))?;
+            if !matches!(entry.stage, Stage::Finished { .. }) {
+                found.push(entry);
+            }
+        }
+        found.sort_by_key(|entry| (entry.job_id, entry.task));
+        Ok(found)
+    }
+
+    /// Stores an output under its content address; returns the address.
+    pub fn put_output(&self, bytes: &[u8]) -> std::io::Result<Hash> {
+        let address = content_address(bytes);
+        let path = self.root.join("outputs").join(address.to_string());
+        if !path.exists() {
+            write_atomically(&path, bytes)?;
+        }
+        Ok(address)
+    }
+
+    /// An output by content address (checked on read).
+    pub fn output(&self, address: &Hash) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.root.join("outputs").join(address.to_string())) {
+            Ok(bytes) if content_address(&bytes) == *address => Ok(Some(bytes)),
+            Ok(_) => Err(std::io::Error::other(format!(
+                "output {address} is corrupt on disk"
+            ))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Appends a line of the node's own to a task's log.
+    pub fn log_line(&self, job_id: u64, task: u32, line: &str) -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(job_id, task))?;
+        writeln!(file, "[node {}] {line}", now_ms())
+    }
+
+    /// Appends the program's own log (its standard error).
+    pub fn log_program(&self, job_id: u64, task: u32, bytes: &[u8]) -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(job_id, task))?;
+        file.write_all(bytes)?;
+        if !bytes.ends_with(b"\n") && !bytes.is_empty() {
+            file.write_all(b"\n")?;
+        }
+        file.sync_all()
+    }
+
+    /// A task's log.
+    pub fn log(&self, job_id: u64, task: u32) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.log_path(job_id, task)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A cached module, by content address.
+    pub fn module(&self, address: &Hash) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.root.join("modules").join(address.to_string())).ok()?;
+        (content_address(&bytes) == *address).then_some(bytes)
+    }
+
+    /// Caches a module.
+    pub fn put_module(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let address = content_address(bytes);
+        write_atomically(&self.root.join("modules").join(address.to_string()), bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vcity_types::compute::TaskExit;
+
+    #[test]
+    fn entries_survive_reopening_and_finished_ones_are_not_unfinished() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(directory.path()).expect("open");
+        let commitment = ResultCommitment {
+            exit: TaskExit::Success,
+            output: journal.put_output(b"out").expect("output"),
+            output_bytes: 3,
+            cu_used_ppm: 7,
+        };
+        for (task, stage) in [
+            (0, Stage::Accepted),
+            (
+                1,
+                Stage::Ran {
+                    commitment: commitment.clone(),
+                },
+            ),
+            (
+                2,
+                Stage::Finished {
+                    outcome: "settled".into(),
+                    commitment: None,
+                },
+            ),
+        ] {
+            journal
+                .put(&Entry {
+                    job_id: 5,
+                    task,
+                    attempt: 1,
+                    stage,
+                    updated_ms: 1,
+                })
+                .expect("put");
+        }
+        let reopened = Journal::open(directory.path()).expect("reopen");
+        let unfinished = reopened.unfinished().expect("list");
+        assert_eq!(
+            unfinished.iter().map(|entry| entry.task).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert_eq!(unfinished[1].commitment(), Some(&commitment));
+        assert_eq!(
+            reopened.output(&commitment.output).expect("read"),
+            Some(b"out".to_vec())
+        );
+        reopened.log_line(5, 0, "started").expect("log");
+        reopened.log_program(5, 0, b"hello").expect("log");
+        let log = String::from_utf8(reopened.log(5, 0).expect("log").expect("some")).expect("utf8");
+        assert!(log.contains("started") && log.ends_with("hello\n"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The compute layer's daemons (whitepaper §2.4, §6.2; SPEC §4, §5): the compute node
+//! ([`compute`]: hardware detection, registration, heartbeats, deterministic execution with a
+//! crash-safe [`journal`], owner-only outputs over its own [`server`]) and the scheduler
+//! ([`scheduler`]: placement by the ledger's one matching rule, explained refusals). Both talk to
+//! any chain node's HTTP API through the SDK; neither links consensus or the store.
+
+pub mod compute;
+pub mod hardware;
+pub mod journal;
+pub mod scheduler;
+pub mod server;
+
+pub use compute::{run as run_compute, ComputeOptions};
+
+/// True when the process named by `VCITY_PARENT_PID` (set by `vcity devnet` for the daemons it
+/// starts) has exited: a devnet's daemons end with it, even when it was killed with SIGKILL.
+pub fn parent_gone() -> bool {
+    std::env::var("VCITY_PARENT_PID")
+        .ok()
+        .and_then(|text| text.parse::<u32>().ok())
+        .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+pub use scheduler::{run as run_scheduler, SchedulerOptions};

@@ -1,0 +1,247 @@
+//! The scheduler daemon (`vcity node scheduler`; issue 3 point 5; whitepaper §2.4.3, §2.5.2;
+//! SPEC §5).
+//!
+//! It registers as a scheduler (with the service stake), then polls the open jobs and the compute
+//! nodes and places every pending task, oldest job first: the candidates are the nodes that
+//! [`fits`] (the one matching rule the ledger checks again on `AssignTask`) and that have a free
+//! slot (one per CPU core, counting the tasks the ledger shows assigned to or running on each
+//! node); among them it prefers, in order, the least loaded relative to its size, the cheapest,
+//! the one in the job's region, the lowest reported load, then the account id (deterministic
+//! ties). A task no node fits gets an explanation on the ledger (`ReportUnplaceable`: how many
+//! nodes each constraint excluded), so `vcity job status` can say why. Tasks whose node missed
+//! the start deadline come back as pending through the ledger and are placed again here.
+//!
+//! This is the simple engine; the scheduler-at-scale issue replaces the candidate search with
+//! indexed, scored placement.
+
+use crate::compute::{busy_by_node, send_and_wait};
+use anyhow::Context as _;
+use ed25519_dalek::SigningKey;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vcity_ledger::jobs::{explain, fits};
+use vcity_sdk::{Client, ClientError};
+use vcity_types::api::NodeView;
+use vcity_types::compute::{
+    AssignTask, Hardware, Job, NodeHeartbeat, NodeKind, RegisterNode, ReportUnplaceable, Role,
+    TaskState, MAX_EXPLANATION_BYTES,
+};
+use vcity_types::tx::Message;
+use vcity_types::{AccountId, Amount};
+
+/// How the scheduler runs.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// The chain node's API.
+    pub api: String,
+    /// Region label.
+    pub region: String,
+    /// VCAI to stake at registration [default: the service minimum].
+    pub stake: Option<Amount>,
+    /// How often to look for pending tasks.
+    pub poll_interval: Duration,
+}
+
+/// Do not place the same task again this soon (its assignment may still be in the mempool).
+const IN_FLIGHT: Duration = Duration::from_secs(6);
+/// Open jobs fetched per poll.
+const POLL_LIMIT: usize = 500;
+
+/// One placement decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Assign to this node.
+    Assign(AccountId),
+    /// Some node fits, but all that fit are full: wait.
+    Wait,
+    /// No node fits; why.
+    Unplaceable(String),
+}
+
+/// Chooses a node for a task of `job` (pure: the same inputs give the same decision).
+pub fn place(
+    params: &vcity_ledger::nodes::NodeParams,
+    nodes: &[NodeView],
+    busy: &BTreeMap<AccountId, usize>,
+    job: &Job,
+    now_s: u64,
+) -> Decision {
+    let records: Vec<_> = nodes.iter().map(|view| view.node.clone()).collect();
+    let fitting: Vec<_> = records
+        .iter()
+        .filter(|node| {
+            fits(params, node, &job.requirements, job.max_price_per_cu_usd, now_s).is_ok()
+        })
+        .collect();
+    if fitting.is_empty() {
+        let why = explain(
+            params,
+            &records,
+            &job.requirements,
+            job.max_price_per_cu_usd,
+            now_s,
+        )
+        .unwrap_or_else(|| "no compute node fits".into());
+        return Decision::Unplaceable(why);
+    }
+    let slots = |hardware: &Hardware| hardware.cpu_cores.max(1) as usize;
+    fitting
+        .into_iter()
+        .filter(|node| busy.get(&node.id).copied().unwrap_or(0) < slots(&node.hardware))
+        .min_by(|a, b| {
+            let used = |node: &vcity_types::compute::NodeRecord| {
+                // Parts per million of its slots in use.
+                busy.get(&node.id).copied().unwrap_or(0) * 1_000_000 / slots(&node.hardware)
+            };
+            let away = |node: &vcity_types::compute::NodeRecord| {
+                job.requirements
+                    .region
+                    .as_ref()
+                    .is_some_and(|region| *region != node.region)
+            };
+            used(a)
+                .cmp(&used(b))
+                .then(a.price_per_cu_usd.cmp(&b.price_per_cu_usd))
+                .then(away(a).cmp(&away(b)))
+                .then(a.load_ppm.cmp(&b.load_ppm))
+                .then(a.id.cmp(&b.id))
+        })
+        .map_or(Decision::Wait, |node| Decision::Assign(node.id))
+}
+
+/// Runs the scheduler until `stop` is set.
+pub fn run(options: SchedulerOptions, key: SigningKey, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let me = AccountId::from_public_key(&key.verifying_key());
+    let client = Client::new(&options.api);
+    let params = loop {
+        match client.params() {
+            Ok(params) => break params,
+            Err(_) if !stop.load(Ordering::Relaxed) && !crate::parent_gone() => std::thread::sleep(Duration::from_millis(500)),
+            Err(error) => return Err(error).context("the chain node did not answer"),
+        }
+    };
+    match client.node(&me) {
+        Ok(view) if view.node.role == Role::Scheduler => {}
+        Ok(view) => anyhow::bail!("account {me} is registered as a {:?} node", view.node.role),
+        Err(ClientError::NotFound(_)) => {
+            let stake = options
+                .stake
+                .unwrap_or_else(|| vcity_ledger::nodes::required_stake(&params.nodes, Role::Scheduler, 0));
+            send_and_wait(
+                &client,
+                &key,
+                Message::RegisterNode(RegisterNode {
+                    role: Role::Scheduler,
+                    kind: NodeKind::Stable,
+                    hardware: Hardware::default(),
+                    region: options.region.clone(),
+                    endpoint: String::new(),
+                    price_per_cu_usd: Amount::ZERO,
+                    stake,
+                }),
+            )
+            .context("registering the scheduler")?;
+        }
+        Err(error) => return Err(error).context("looking up the scheduler's registration"),
+    }
+    tracing::info!(account = %me, "scheduler ready");
+    let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1)) * 2 / 3;
+    let mut next_heartbeat = Instant::now();
+    let mut in_flight: BTreeMap<(u64, u32), Instant> = BTreeMap::new();
+    let mut reported: BTreeMap<(u64, u32), String> = BTreeMap::new();
+    while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
+        if Instant::now() >= next_heartbeat {
+            let beat = Message::NodeHeartbeat(NodeHeartbeat {
+                load_ppm: 0,
+                healthy: true,
+                running_tasks: 0,
+            });
+            match client.send(&key, vec![beat], None) {
+                Ok(_) => next_heartbeat = Instant::now() + heartbeat_every,
+                Err(error) => tracing::warn!(%error, "scheduler heartbeat failed"),
+            }
+        }
+        if let Err(error) = turn(&client, &key, &params, &mut in_flight, &mut reported) {
+            tracing::warn!(error = %format!("{error:#}"), "placement round failed; retrying");
+        }
+        std::thread::sleep(options.poll_interval);
+    }
+    Ok(())
+}
+
+fn turn(
+    client: &Client,
+    key: &SigningKey,
+    params: &vcity_ledger::ParamsView,
+    in_flight: &mut BTreeMap<(u64, u32), Instant>,
+    reported: &mut BTreeMap<(u64, u32), String>,
+) -> anyhow::Result<()> {
+    let jobs = client.open_jobs(None, POLL_LIMIT)?;
+    let pending = jobs
+        .iter()
+        .any(|job| job.tasks.iter().any(|task| task.state == TaskState::Pending));
+    in_flight.retain(|_, since| since.elapsed() < IN_FLIGHT);
+    if !pending {
+        return Ok(());
+    }
+    let now_s = client.status()?.chain_time_s;
+    let nodes = client.all_nodes(Some(Role::Compute))?;
+    let mut busy = busy_by_node(&jobs);
+    // Assignments sent but not yet on the ledger still take a slot.
+    for job in &jobs {
+        for (index, task) in job.tasks.iter().enumerate() {
+            if task.state != TaskState::Pending {
+                reported.remove(&(job.id, index as u32));
+            }
+        }
+    }
+    for job in &jobs {
+        for (index, task) in job.tasks.iter().enumerate() {
+            let id = (job.id, index as u32);
+            if task.state != TaskState::Pending || in_flight.contains_key(&id) {
+                continue;
+            }
+            match place(&params.nodes, &nodes, &busy, job, now_s) {
+                Decision::Assign(node) => {
+                    let message = Message::AssignTask(AssignTask {
+                        job_id: job.id,
+                        task: index as u32,
+                        node,
+                    });
+                    match client.send(key, vec![message], None) {
+                        Ok(_) => {
+                            *busy.entry(node).or_default() += 1;
+                            in_flight.insert(id, Instant::now());
+                            tracing::info!(job = job.id, task = index, node = %node, "assigned");
+                        }
+                        Err(error) => tracing::warn!(job = job.id, task = index, %error, "assignment not sent"),
+                    }
+                }
+                Decision::Wait => {}
+                Decision::Unplaceable(mut why) => {
+                    let mut end = why.len().min(MAX_EXPLANATION_BYTES);
+                    while !why.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    why.truncate(end);
+                    let already = task.unplaceable.as_deref() == Some(why.as_str())
+                        || reported.get(&id) == Some(&why);
+                    if !already {
+                        let message = Message::ReportUnplaceable(ReportUnplaceable {
+                            job_id: job.id,
+                            task: index as u32,
+                            explanation: why.clone(),
+                        });
+                        if client.send(key, vec![message], None).is_ok() {
+                            tracing::info!(job = job.id, task = index, why = %why, "cannot place");
+                            reported.insert(id, why);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! The compute node's own HTTP server: task results, outputs and logs for the job's owner only
+//! (requests signed by the owner's key, see `vcity_sdk::compute`), plus health, hardware and
+//! Prometheus metrics.
+//!
+//! | route | who |
+//! |---|---|
+//! | `GET /v1/tasks/{job}/{task}/result` | owner: the commitment (JSON) |
+//! | `GET /v1/tasks/{job}/{task}/output` | owner: the output bytes |
+//! | `GET /v1/tasks/{job}/{task}/log` | owner: the task's log (kept after it ends) |
+//! | `GET /v1/health`, `GET /v1/hardware`, `GET /metrics` | anyone |
+
+use crate::hardware::Detected;
+use crate::journal::Journal;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use vcity_sdk::compute::{
+    verify_owner_request, TaskResultView, HEADER_ACCOUNT, HEADER_SIGNATURE, HEADER_TIME,
+};
+use vcity_sdk::Client;
+use vcity_types::AccountId;
+
+/// What the control loop and the server share.
+#[derive(Debug)]
+pub struct Shared {
+    me: AccountId,
+    client: Client,
+    journal: Journal,
+    detected: Detected,
+    running: AtomicU64,
+    tasks_ran: AtomicU64,
+    tasks_failed: AtomicU64,
+    cu_used_ppm: AtomicU64,
+    requests_refused: AtomicU64,
+}
+
+impl Shared {
+    /// Shared state for the node `me`.
+    pub fn new(me: AccountId, client: Client, journal: Journal, detected: Detected) -> Shared {
+        Shared {
+            me,
+            client,
+            journal,
+            detected,
+            running: AtomicU64::new(0),
+            tasks_ran: AtomicU64::new(0),
+            tasks_failed: AtomicU64::new(0),
+            cu_used_ppm: AtomicU64::new(0),
+            requests_refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Tasks executing now.
+    pub fn set_running(&self, count: usize) {
+        self.running.store(count as u64, Ordering::Relaxed);
+    }
+
+    /// A task ran to a result.
+    pub fn task_ran(&self, cu_used_ppm: u64) {
+        self.tasks_ran.fetch_add(1, Ordering::Relaxed);
+        self.cu_used_ppm.fetch_add(cu_used_ppm, Ordering::Relaxed);
+    }
+
+    /// A task was given up.
+    pub fn task_failed(&self) {
+        self.tasks_failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves on `listener` from a runtime of its own thread.
+pub fn spawn(listener: std::net::TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("compute-api".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::error!(%error, "compute API listener");
+                        return;
+                    }
+                };
+                if let Err(error) = axum::serve(listener, router(shared)).await {
+                    tracing::error!(%error, "compute API stopped");
+                }
+            });
+        })?;
+    Ok(())
+}
+
+/// The routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/hardware", get(hardware))
+        .route("/metrics", get(metrics))
+        .route("/v1/tasks/{job}/{task}/{what}", get(task_file))
+        .with_state(shared)
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "account": shared.me.to_string(),
+        "running_tasks": shared.running.load(Ordering::Relaxed),
+    }))
+}
+
+async fn hardware(State(shared): State<Arc<Shared>>) -> Json<Detected> {
+    Json(shared.detected.clone())
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> String {
+    let line = |name: &str, kind: &str, help: &str, value: u64| {
+        format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
+    };
+    [
+        line("vcity_compute_running_tasks", "gauge", "Tasks executing now.", shared.running.load(Ordering::Relaxed)),
+        line("vcity_compute_tasks_ran_total", "counter", "Tasks run to a result.", shared.tasks_ran.load(Ordering::Relaxed)),
+        line("vcity_compute_tasks_failed_total", "counter", "Tasks given up.", shared.tasks_failed.load(Ordering::Relaxed)),
+        line("vcity_compute_cu_used_ppm_total", "counter", "CU used by results, millionths.", shared.cu_used_ppm.load(Ordering::Relaxed)),
+        line("vcity_compute_requests_refused_total", "counter", "Output requests refused (not the owner, bad signature).", shared.requests_refused.load(Ordering::Relaxed)),
+    ]
+    .concat()
+}
+
+fn refuse(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"code": 0, "error": error, "message": message.into()})),
+    )
+        .into_response()
+}
+
+async fn task_file(
+    State(shared): State<Arc<Shared>>,
+    Path((job_id, task, what)): Path<(u64, u32, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !matches!(what.as_str(), "result" | "output" | "log") {
+        return refuse(StatusCode::NOT_FOUND, "no_route", "result, output or log");
+    }
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let path = format!("/v1/tasks/{job_id}/{task}/{what}");
+    let signer = match verify_owner_request(
+        "GET",
+        &path,
+        header(HEADER_ACCOUNT),
+        header(HEADER_TIME),
+        header(HEADER_SIGNATURE),
+        crate::journal::now_ms(),
+    ) {
+        Ok(signer) => signer,
+        Err(error) => {
+            shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string());
+        }
+    };
+    // The ledger says who owns the job.
+    let lookup = shared.clone();
+    let job = match tokio::task::spawn_blocking(move || lookup.client.job(job_id)).await {
+        Ok(Ok(job)) => job,
+        Ok(Err(vcity_sdk::ClientError::NotFound(message))) => {
+            return refuse(StatusCode::NOT_FOUND, "not_found", message)
+        }
+        Ok(Err(error)) => {
+            return refuse(StatusCode::BAD_GATEWAY, "chain_unavailable", error.to_string())
+        }
+        Err(error) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+    };
+    if job.owner != signer {
+        shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the job's owner may fetch its results",
+        );
+    }
+    let entry = match shared.journal.get(job_id, task) {
+        Ok(Some(entry)) => entry,
+        Ok(None) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("this node has no task {task} of job {job_id}"),
+            )
+        }
+        Err(error) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+    };
+    match what.as_str() {
+        "log" => match shared.journal.log(job_id, task) {
+            Ok(Some(bytes)) => ([("content-type", "text/plain; charset=utf-8")], bytes).into_response(),
+            Ok(None) => refuse(StatusCode::NOT_FOUND, "not_found", "no log yet"),
+            Err(error) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+        },
+        _ => {
+            let Some(commitment) = entry.commitment().cloned() else {
+                return refuse(StatusCode::NOT_FOUND, "not_found", "the task has no result yet");
+            };
+            if what == "result" {
+                return Json(TaskResultView {
+                    job_id,
+                    task,
+                    commitment_hash: commitment.hash(),
+                    commitment,
+                })
+                .into_response();
+            }
+            match shared.journal.output(&commitment.output) {
+                Ok(Some(bytes)) => ([("content-type", "application/octet-stream")], bytes).into_response(),
+                Ok(None) => refuse(StatusCode::NOT_FOUND, "not_found", "the output is gone"),
+                Err(error) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+            }
+        }
+    }
+}
