@@ -306,8 +306,11 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
     if let (Some(ring), Some(home)) = (&options.keyring, &options.home) {
         if options.compute_nodes + options.schedulers > 0 {
             let (ring, home, api) = (ring.clone(), home.clone(), api.clone());
-            let (root, compute_nodes, schedulers) =
-                (options.data_dir.root.clone(), options.compute_nodes, options.schedulers);
+            let (root, compute_nodes, schedulers) = (
+                options.data_dir.root.clone(),
+                options.compute_nodes,
+                options.schedulers,
+            );
             daemons = tokio::task::spawn_blocking(move || {
                 crate::devnet_daemons::start(&api, &ring, &home, &root, compute_nodes, schedulers)
             })

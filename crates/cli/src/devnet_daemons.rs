@@ -15,7 +15,11 @@ use vcity_types::tx::{Message, Transfer};
 use vcity_types::{AccountId, Amount, Denom};
 
 /// Compute nodes' regions and prices, in turn.
-const OFFERS: [(&str, &str); 3] = [("eu-west", "0.04"), ("us-east", "0.05"), ("ap-south", "0.06")];
+const OFFERS: [(&str, &str); 3] = [
+    ("eu-west", "0.04"),
+    ("us-east", "0.05"),
+    ("ap-south", "0.06"),
+];
 
 /// One started daemon, as `vcity devnet` reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -82,10 +86,20 @@ pub fn start(
     let usd = |whole| Amount::whole(whole, Denom::Usd);
     let mut plan: Vec<(String, &'static str, Amount, Amount)> = Vec::new();
     for index in 1..=compute_nodes {
-        plan.push((format!("compute-{index}"), "compute", vcai(1_000)?, usd(100)?));
+        plan.push((
+            format!("compute-{index}"),
+            "compute",
+            vcai(1_000)?,
+            usd(100)?,
+        ));
     }
     for index in 1..=schedulers {
-        plan.push((format!("scheduler-{index}"), "scheduler", vcai(60_000)?, usd(100)?));
+        plan.push((
+            format!("scheduler-{index}"),
+            "scheduler",
+            vcai(60_000)?,
+            usd(100)?,
+        ));
     }
     // Top every account up from alice in one transaction.
     let mut transfers = Vec::new();
@@ -113,7 +127,10 @@ pub fn start(
         let hash = client.send(&alice, transfers, None)?;
         let view = client.wait_for_transaction(&hash, Duration::from_secs(30))?;
         let code = view.receipt.map_or(u32::MAX, |receipt| receipt.code);
-        anyhow::ensure!(code == 0, "funding the daemons from alice failed (code {code})");
+        anyhow::ensure!(
+            code == 0,
+            "funding the daemons from alice failed (code {code})"
+        );
     }
     let exe = std::env::current_exe().context("locating the vcity binary")?;
     let logs = root.join("logs");
@@ -166,7 +183,13 @@ pub fn start(
         let online = client
             .all_nodes(None)?
             .iter()
-            .filter(|view| view.online && daemons.lines().iter().any(|line| line.account == view.node.id))
+            .filter(|view| {
+                view.online
+                    && daemons
+                        .lines()
+                        .iter()
+                        .any(|line| line.account == view.node.id)
+            })
             .count();
         if online == daemons.children.len() {
             break;
@@ -230,12 +253,18 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
         let job = loop {
             let job = client.job(*job_id)?;
             let over = job.tasks.iter().all(|task| {
-                matches!(task.state, TaskState::Settled { .. } | TaskState::Failed { .. } | TaskState::Cancelled)
+                matches!(
+                    task.state,
+                    TaskState::Settled { .. } | TaskState::Failed { .. } | TaskState::Cancelled
+                )
             });
             if over {
                 break job;
             }
-            anyhow::ensure!(Instant::now() < deadline, "job {job_id} did not settle in time");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "job {job_id} did not settle in time"
+            );
             std::thread::sleep(Duration::from_millis(250));
         };
         let reference = (workload.reference)(input).map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -250,7 +279,10 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("{error}"))?;
         for (index, task) in job.tasks.iter().enumerate() {
             let TaskState::Settled { node, cost_usd, .. } = &task.state else {
-                anyhow::bail!("job {job_id} task {index}: {}", crate::work::describe(&task.state));
+                anyhow::bail!(
+                    "job {job_id} task {index}: {}",
+                    crate::work::describe(&task.state)
+                );
             };
             let verified = client.task_output(&bob, *job_id, index as u32)?;
             let matches = verified.output == reference;
@@ -272,14 +304,23 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 "output_bytes": verified.output.len(),
                 "matches_native_reference": matches,
             }));
-            anyhow::ensure!(matches, "job {job_id} task {index}: output differs from the native reference");
+            anyhow::ensure!(
+                matches,
+                "job {job_id} task {index}: output differs from the native reference"
+            );
         }
     }
     if json {
-        println!("{}", serde_json::json!({"event": "job_demo", "tasks": rows}));
+        println!(
+            "{}",
+            serde_json::json!({"event": "job_demo", "tasks": rows})
+        );
         return Ok(());
     }
-    println!("demo: bob ran {} jobs of the example workloads on the compute nodes:", submitted.len());
+    println!(
+        "demo: bob ran {} jobs of the example workloads on the compute nodes:",
+        submitted.len()
+    );
     for row in &rows {
         let text = |key: &str| row[key].as_str().unwrap_or_default().to_string();
         let node = text("node");

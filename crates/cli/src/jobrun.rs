@@ -30,7 +30,10 @@ pub struct RunRequest<'a> {
 }
 
 fn has_result(state: &TaskState) -> bool {
-    matches!(state, TaskState::Completed { .. } | TaskState::Settled { .. })
+    matches!(
+        state,
+        TaskState::Completed { .. } | TaskState::Settled { .. }
+    )
 }
 
 fn ended(state: &TaskState) -> bool {
@@ -38,7 +41,12 @@ fn ended(state: &TaskState) -> bool {
 }
 
 /// Submits the manifest's job and waits for it.
-pub fn run(ring: &Keyring, client: &Client, request: RunRequest<'_>, json: bool) -> anyhow::Result<()> {
+pub fn run(
+    ring: &Keyring,
+    client: &Client,
+    request: RunRequest<'_>,
+    json: bool,
+) -> anyhow::Result<()> {
     let resolved = crate::manifest::load(request.manifest)?;
     let key = ring.get(request.from)?.signing_key()?;
     client
@@ -79,15 +87,19 @@ pub fn run(ring: &Keyring, client: &Client, request: RunRequest<'_>, json: bool)
         );
         let bar = indicatif::ProgressBar::new(u64::from(tasks));
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     };
     let started = Instant::now();
     let job = loop {
         let job = client.job(job_id)?;
-        let count = |test: fn(&TaskState) -> bool| job.tasks.iter().filter(|task| test(&task.state)).count();
+        let count = |test: fn(&TaskState) -> bool| {
+            job.tasks.iter().filter(|task| test(&task.state)).count()
+        };
         let done = count(ended);
         bar.set_position(done as u64);
         let mut message = format!(
@@ -98,7 +110,11 @@ pub fn run(ring: &Keyring, client: &Client, request: RunRequest<'_>, json: bool)
             done
         );
         if let Some(why) = job.tasks.iter().find_map(|task| task.unplaceable.as_ref()) {
-            if job.tasks.iter().any(|task| task.state == TaskState::Pending) {
+            if job
+                .tasks
+                .iter()
+                .any(|task| task.state == TaskState::Pending)
+            {
                 message = format!("{message} · {why}");
             }
         }
@@ -118,9 +134,16 @@ pub fn run(ring: &Keyring, client: &Client, request: RunRequest<'_>, json: bool)
     bar.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
     let all: Vec<u32> = (0..job.tasks.len() as u32).collect();
     show_outputs(client, &key, &job, &all, request.output, json)?;
-    let failed = job.tasks.iter().filter(|task| !has_result(&task.state)).count();
+    let failed = job
+        .tasks
+        .iter()
+        .filter(|task| !has_result(&task.state))
+        .count();
     if failed > 0 {
-        bail!("{failed} of {} task(s) ended without a result", job.tasks.len());
+        bail!(
+            "{failed} of {} task(s) ended without a result",
+            job.tasks.len()
+        );
     }
     Ok(())
 }
@@ -156,7 +179,9 @@ pub fn show_outputs(
             .task_output(key, job.id, task)
             .with_context(|| format!("fetching the output of task {task}"))?;
         let cost = match state {
-            TaskState::Completed { cost_usd, .. } | TaskState::Settled { cost_usd, .. } => *cost_usd,
+            TaskState::Completed { cost_usd, .. } | TaskState::Settled { cost_usd, .. } => {
+                *cost_usd
+            }
             _ => Amount::ZERO,
         };
         let exit = &verified.commitment.exit;

@@ -116,8 +116,8 @@ fn decimal(number: &Number, denom: Denom, what: &str) -> anyhow::Result<Amount> 
 pub fn load(path: &Path) -> anyhow::Result<Resolved> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the manifest {}", path.display()))?;
-    let manifest: Manifest =
-        toml::from_str(&text).with_context(|| format!("parsing the manifest {}", path.display()))?;
+    let manifest: Manifest = toml::from_str(&text)
+        .with_context(|| format!("parsing the manifest {}", path.display()))?;
     resolve(manifest, path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -127,7 +127,10 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
         (Some(name), None) => {
             let workload = vcity_workloads::by_name(name).with_context(|| {
                 let names: Vec<_> = vcity_workloads::ALL.iter().map(|w| w.name).collect();
-                format!("no example workload {name:?}; there are {}", names.join(", "))
+                format!(
+                    "no example workload {name:?}; there are {}",
+                    names.join(", ")
+                )
             })?;
             (workload.module.to_vec(), name.clone())
         }
@@ -191,7 +194,11 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 max_duration_s,
             },
             max_cu_ppm_per_task,
-            max_price_per_cu_usd: decimal(&manifest.max_price_per_cu, Denom::Usd, "max_price_per_cu")?,
+            max_price_per_cu_usd: decimal(
+                &manifest.max_price_per_cu,
+                Denom::Usd,
+                "max_price_per_cu",
+            )?,
             billing,
         },
         module,
@@ -209,8 +216,9 @@ mod tests {
 
     #[test]
     fn a_minimal_manifest_resolves_with_defaults() {
-        let resolved = parse("workload = \"matmul\"\ninput = \"8 1\"\nmax_cu = 0.5\nmax_price_per_cu = 2\n")
-            .expect("valid");
+        let resolved =
+            parse("workload = \"matmul\"\ninput = \"8 1\"\nmax_cu = 0.5\nmax_price_per_cu = 2\n")
+                .expect("valid");
         let message = resolved.message;
         assert_eq!(message.tasks, 1);
         assert_eq!(message.max_cu_ppm_per_task, 500_000);
@@ -246,9 +254,17 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
-        assert!(error("workload = \"nope\"\nmax_cu = 1\nmax_price_per_cu = 1\n").contains("no example workload"));
+        assert!(
+            error("workload = \"nope\"\nmax_cu = 1\nmax_price_per_cu = 1\n")
+                .contains("no example workload")
+        );
         assert!(error("max_cu = 1\nmax_price_per_cu = 1\n").contains("exactly one"));
-        assert!(error("workload = \"blur\"\nmax_cu = 0\nmax_price_per_cu = 1\n").contains("positive"));
-        assert!(toml::from_str::<Manifest>("workload = \"blur\"\nmax_cu = 1\nmax_price_per_cu = 1\ncolour = 2\n").is_err());
+        assert!(
+            error("workload = \"blur\"\nmax_cu = 0\nmax_price_per_cu = 1\n").contains("positive")
+        );
+        assert!(toml::from_str::<Manifest>(
+            "workload = \"blur\"\nmax_cu = 1\nmax_price_per_cu = 1\ncolour = 2\n"
+        )
+        .is_err());
     }
 }

@@ -6,13 +6,13 @@ use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::{parse_duration, Settings};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
+use std::path::PathBuf;
 use vcity_sdk::{Client, Keyring};
 use vcity_types::compute::{
     AssignTask, Billing, CancelJob, FailTask, Job, Requirements, StartTask, SubmitJob,
     SubmitResult, TaskState, Workload,
 };
 use vcity_types::tx::Message;
-use std::path::PathBuf;
 use vcity_types::{Amount, Denom, Hash};
 
 /// `vcity job ...`
@@ -320,7 +320,14 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 Some(task) => vec![task],
                 None => (0..job.tasks.len() as u32).collect(),
             };
-            return crate::jobrun::show_outputs(&client, &key, &job, &tasks, output.as_deref(), json);
+            return crate::jobrun::show_outputs(
+                &client,
+                &key,
+                &job,
+                &tasks,
+                output.as_deref(),
+                json,
+            );
         }
         JobCommand::Logs { id, from, task } => {
             let key = ring.get(&from)?.signing_key()?;
@@ -332,7 +339,9 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     | TaskState::Completed { node, .. }
                     | TaskState::Settled { node, .. },
                 ) => *node,
-                Some(_) => bail!("task {task} of job {id} is not on a node (see `vcity job status {id}`)"),
+                Some(_) => {
+                    bail!("task {task} of job {id} is not on a node (see `vcity job status {id}`)")
+                }
                 None => bail!("job {id} has no task {task}"),
             };
             let log = client.task_log(&key, id, task, &node)?;

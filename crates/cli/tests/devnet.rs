@@ -1,136 +1,12 @@
 //! End to end: the real `vcity` binary. A devnet is started as a child process, driven through
 //! the CLI, killed with SIGKILL and restarted on the same data directory.
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vcity");
-
-struct Devnet {
-    home: PathBuf,
-    child: Child,
-    api: String,
-    started: Value,
-}
-
-impl Devnet {
-    fn start(home: &Path) -> Devnet {
-        Devnet::start_with(home, &[])
-    }
-
-    fn start_with(home: &Path, extra: &[&str]) -> Devnet {
-        let mut child = Command::new(BIN)
-            .args(["--json", "--home"])
-            .arg(home)
-            .args(["devnet", "--listen", "127.0.0.1:0", "--block-time", "100ms"])
-            .args(extra)
-            .env_remove("VCITY_NODE")
-            .env_remove("VCITY_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("vcity devnet starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reads the start line");
-        let started: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|error| panic!("start line is JSON ({error}): {line:?}"));
-        assert_eq!(started["event"], "started");
-        let api = started["api"].as_str().expect("api").to_string();
-        Devnet {
-            home: home.to_path_buf(),
-            child,
-            api,
-            started,
-        }
-    }
-
-    /// `vcity --json --home HOME --node API ARGS`.
-    fn cli(&self, args: &[&str]) -> Run {
-        vcity(&self.home, Some(&self.api), args)
-    }
-
-    fn kill9(mut self) {
-        // std's Child::kill sends SIGKILL on Unix: no shutdown path runs.
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Run {
-    code: i32,
-    json: Value,
-    stdout: String,
-}
-
-fn vcity(home: &Path, node: Option<&str>, args: &[&str]) -> Run {
-    let mut command = Command::new(BIN);
-    command.arg("--json").arg("--home").arg(home);
-    if let Some(node) = node {
-        command.args(["--node", node]);
-    }
-    let output = command
-        .args(args)
-        .env_remove("VCITY_NODE")
-        .env_remove("VCITY_CONFIG")
-        .output()
-        .expect("vcity runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        json,
-        stdout,
-    }
-}
-
-/// Asserts the network refused with `code` (exit status 1).
-fn refused(run: &Run, code: u64) {
-    assert_eq!(run.code, 1, "exit status: {}", run.stdout);
-    assert_eq!(run.json["code"].as_u64(), Some(code), "{}", run.stdout);
-}
-
-fn ok(run: Run) -> Value {
-    assert_eq!(run.code, 0, "command failed: {}", run.stdout);
-    run.json
-}
-
-fn usd(home: &Path, api: &str, who: &str) -> String {
-    let account = ok(vcity(home, Some(api), &["query", "account", who]));
-    account["balances"]
-        .as_array()
-        .expect("balances")
-        .iter()
-        .find(|b| b["denom"] == "usd")
-        .expect("usd")["display"]
-        .as_str()
-        .expect("display")
-        .to_string()
-}
-
-fn wait_for_height(home: &Path, api: &str, height: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let status = vcity(home, Some(api), &["query", "status"]);
-        if status.code == 0 && status.json["height"].as_u64().unwrap_or(0) >= height {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("height {height} never reached");
-}
 
 #[test]
 fn transfer_then_kill_9_then_resume_with_the_same_state() {
@@ -849,7 +725,7 @@ fn a_job_through_the_cli_from_submission_to_result() {
     ]));
     ok(run(&[
         "job",
-        "result",
+        "commit",
         "--from",
         "bob",
         "--id",

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use vcity_executor::{fuel_for_cu_ppm, Ending, Executor, Limits, Outcome, Task};
 use vcity_sdk::{Client, ClientError};
 use vcity_types::compute::{
-    task_seed, FailTask, Job, NodeHeartbeat, NodeKind, RegisterNode, Role, StartTask,
-    SubmitResult, TaskState, UpdateNode,
+    task_seed, FailTask, Job, NodeHeartbeat, NodeKind, RegisterNode, Role, StartTask, SubmitResult,
+    TaskState, UpdateNode,
 };
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount};
@@ -113,8 +113,14 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         .slots
         .unwrap_or(detected.hardware.cpu_cores as usize)
         .max(1);
-    let executor = Arc::new(Executor::new(options.limits.clone()).context("starting the executor")?);
-    let shared = Arc::new(Shared::new(me, client.clone(), journal.clone(), detected.clone()));
+    let executor =
+        Arc::new(Executor::new(options.limits.clone()).context("starting the executor")?);
+    let shared = Arc::new(Shared::new(
+        me,
+        client.clone(),
+        journal.clone(),
+        detected.clone(),
+    ));
     let listener = std::net::TcpListener::bind(options.listen)
         .with_context(|| format!("binding {}", options.listen))?;
     let bound = listener.local_addr()?;
@@ -123,7 +129,14 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
     server::spawn(listener, shared.clone())?;
-    register(&client, &key, &options, &endpoint, &detected.hardware, &params)?;
+    register(
+        &client,
+        &key,
+        &options,
+        &endpoint,
+        &detected.hardware,
+        &params,
+    )?;
     tracing::info!(account = %me, endpoint = %endpoint, slots, "compute node ready");
     let (done_sender, done_receiver) = mpsc::channel();
     let mut daemon = Daemon {
@@ -157,7 +170,10 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
             tracing::warn!(error = %format!("{error:#}"), "poll failed; retrying");
         }
         // Wait for a worker or the next poll, whichever comes first.
-        match daemon.done_receiver.recv_timeout(daemon.options.poll_interval) {
+        match daemon
+            .done_receiver
+            .recv_timeout(daemon.options.poll_interval)
+        {
             Ok(finished) => daemon.finish(finished),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -206,7 +222,10 @@ fn register(
                 endpoint: (record.endpoint != endpoint).then(|| endpoint.to_string()),
                 hardware: (record.hardware != *hardware).then(|| hardware.clone()),
             };
-            if update.price_per_cu_usd.is_none() && update.endpoint.is_none() && update.hardware.is_none() {
+            if update.price_per_cu_usd.is_none()
+                && update.endpoint.is_none()
+                && update.hardware.is_none()
+            {
                 return Ok(());
             }
             Message::UpdateNode(update)
@@ -234,7 +253,11 @@ fn register(
 }
 
 /// Sends one message and waits for its receipt; a refusal is an error.
-pub(crate) fn send_and_wait(client: &Client, key: &SigningKey, message: Message) -> anyhow::Result<()> {
+pub(crate) fn send_and_wait(
+    client: &Client,
+    key: &SigningKey,
+    message: Message,
+) -> anyhow::Result<()> {
     let name = message.name();
     let hash = client.send(key, vec![message], None)?;
     let view = client.wait_for_transaction(&hash, Duration::from_secs(60))?;
@@ -348,7 +371,10 @@ impl Daemon {
         // A new assignment, or a reassignment of a task this node finished before.
         let fresh = match &entry {
             None => true,
-            Some(entry) => matches!(entry.stage, Stage::Finished { .. }) || entry.attempt < attempts && assigned,
+            Some(entry) => {
+                matches!(entry.stage, Stage::Finished { .. })
+                    || entry.attempt < attempts && assigned
+            }
         };
         if fresh {
             if running {
@@ -357,7 +383,8 @@ impl Daemon {
                 self.send(Message::FailTask(FailTask {
                     job_id: job.id,
                     task,
-                    reason: "the node has no record of this task (restarted without its journal)".into(),
+                    reason: "the node has no record of this task (restarted without its journal)"
+                        .into(),
                 }))?;
                 return Ok(());
             }
@@ -368,8 +395,15 @@ impl Daemon {
                 stage: Stage::Accepted,
                 updated_ms: now_ms(),
             })?;
-            self.journal.log_line(job.id, task, &format!("assigned (attempt {attempts}); starting"))?;
-            self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+            self.journal.log_line(
+                job.id,
+                task,
+                &format!("assigned (attempt {attempts}); starting"),
+            )?;
+            self.send(Message::StartTask(StartTask {
+                job_id: job.id,
+                task,
+            }))?;
             self.spawn(job, task)?;
             return Ok(());
         }
@@ -380,28 +414,44 @@ impl Daemon {
                     return Ok(());
                 }
                 // Executing when the node stopped: run it again from the start.
-                self.journal.log_line(job.id, task, "resuming after a restart: running again")?;
+                self.journal
+                    .log_line(job.id, task, "resuming after a restart: running again")?;
                 if assigned {
-                    self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                    self.send(Message::StartTask(StartTask {
+                        job_id: job.id,
+                        task,
+                    }))?;
                 }
                 self.spawn(job, task)?;
             }
             Stage::Ran { commitment } => {
                 if assigned {
-                    self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                    self.send(Message::StartTask(StartTask {
+                        job_id: job.id,
+                        task,
+                    }))?;
                 }
                 self.report(job.id, task, entry.attempt, Some(commitment.clone()))?;
             }
             Stage::TimedOut => {
                 if assigned {
-                    self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                    self.send(Message::StartTask(StartTask {
+                        job_id: job.id,
+                        task,
+                    }))?;
                 }
                 self.report(job.id, task, entry.attempt, None)?;
             }
-            Stage::Reported { commitment, sent_ms } => {
+            Stage::Reported {
+                commitment,
+                sent_ms,
+            } => {
                 if now_ms().saturating_sub(*sent_ms) > RESEND_AFTER_MS {
                     if assigned {
-                        self.send(Message::StartTask(StartTask { job_id: job.id, task }))?;
+                        self.send(Message::StartTask(StartTask {
+                            job_id: job.id,
+                            task,
+                        }))?;
                     }
                     self.report(job.id, task, entry.attempt, commitment.clone())?;
                 }
@@ -526,7 +576,11 @@ impl Daemon {
                     Stage::Ran { commitment }
                 }
                 _ => {
-                    self.journal.log_line(job_id, task, "stopped by the wall-clock limit; giving it up")?;
+                    self.journal.log_line(
+                        job_id,
+                        task,
+                        "stopped by the wall-clock limit; giving it up",
+                    )?;
                     self.shared.task_failed();
                     Stage::TimedOut
                 }
@@ -548,7 +602,12 @@ impl Daemon {
             // The journal keeps the run; the next turn reports it again.
             tracing::warn!(job = job_id, task, error = %format!("{error:#}"), "reporting a result failed; will retry");
         } else {
-            tracing::info!(job = job_id, task, cu_ppm = outcome.cu_used_ppm, "task done");
+            tracing::info!(
+                job = job_id,
+                task,
+                cu_ppm = outcome.cu_used_ppm,
+                "task done"
+            );
         }
     }
 }
@@ -571,7 +630,8 @@ pub fn busy_by_node(jobs: &[Job]) -> BTreeMap<AccountId, usize> {
     let mut busy = BTreeMap::new();
     for job in jobs {
         for task in &job.tasks {
-            if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } = &task.state {
+            if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } = &task.state
+            {
                 *busy.entry(*node).or_default() += 1;
             }
         }

@@ -66,9 +66,8 @@ pub struct Device {
 }
 
 fn nvidia_gpus() -> Result<(Vec<Device>, String), String> {
-    let nvml = nvml_wrapper::Nvml::init().map_err(|error| {
-        format!("NVML did not load ({error}); is the NVIDIA driver installed?")
-    })?;
+    let nvml = nvml_wrapper::Nvml::init()
+        .map_err(|error| format!("NVML did not load ({error}); is the NVIDIA driver installed?"))?;
     let driver = nvml
         .sys_driver_version()
         .unwrap_or_else(|_| "unknown".into());
@@ -146,7 +145,13 @@ fn memory_mib() -> Result<u64, String> {
     let text = std::fs::read_to_string("/proc/meminfo").map_err(|error| error.to_string())?;
     text.lines()
         .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kib| kib / 1024)
         .ok_or_else(|| "no MemTotal in /proc/meminfo".into())
 }
@@ -164,9 +169,18 @@ mod tests {
     #[test]
     fn nvml_names_map_to_the_table() {
         let known = table();
-        assert_eq!(table_model("NVIDIA H100 80GB HBM3", &known).as_deref(), Some("H100"));
-        assert_eq!(table_model("NVIDIA GeForce RTX 4090", &known).as_deref(), Some("RTX4090"));
-        assert_eq!(table_model("NVIDIA A100-SXM4-80GB", &known).as_deref(), Some("A100"));
+        assert_eq!(
+            table_model("NVIDIA H100 80GB HBM3", &known).as_deref(),
+            Some("H100")
+        );
+        assert_eq!(
+            table_model("NVIDIA GeForce RTX 4090", &known).as_deref(),
+            Some("RTX4090")
+        );
+        assert_eq!(
+            table_model("NVIDIA A100-SXM4-80GB", &known).as_deref(),
+            Some("A100")
+        );
         assert_eq!(table_model("Tesla T4", &known), None);
     }
 
@@ -210,7 +224,10 @@ mod tests {
         let detected = detect(&table());
         assert!(detected.hardware.cpu_cores >= 1);
         if detected.hardware.gpus.is_empty() {
-            assert!(!detected.notes.is_empty(), "no GPUs must come with a reason");
+            assert!(
+                !detected.notes.is_empty(),
+                "no GPUs must come with a reason"
+            );
         }
     }
 }

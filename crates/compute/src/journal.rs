@@ -268,7 +268,10 @@ mod tests {
         let reopened = Journal::open(directory.path()).expect("reopen");
         let unfinished = reopened.unfinished().expect("list");
         assert_eq!(
-            unfinished.iter().map(|entry| entry.task).collect::<Vec<_>>(),
+            unfinished
+                .iter()
+                .map(|entry| entry.task)
+                .collect::<Vec<_>>(),
             vec![0, 1]
         );
         assert_eq!(unfinished[1].commitment(), Some(&commitment));

@@ -72,7 +72,14 @@ pub fn place(
     let fitting: Vec<_> = records
         .iter()
         .filter(|node| {
-            fits(params, node, &job.requirements, job.max_price_per_cu_usd, now_s).is_ok()
+            fits(
+                params,
+                node,
+                &job.requirements,
+                job.max_price_per_cu_usd,
+                now_s,
+            )
+            .is_ok()
         })
         .collect();
     if fitting.is_empty() {
@@ -112,13 +119,19 @@ pub fn place(
 }
 
 /// Runs the scheduler until `stop` is set.
-pub fn run(options: SchedulerOptions, key: SigningKey, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+pub fn run(
+    options: SchedulerOptions,
+    key: SigningKey,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let me = AccountId::from_public_key(&key.verifying_key());
     let client = Client::new(&options.api);
     let params = loop {
         match client.params() {
             Ok(params) => break params,
-            Err(_) if !stop.load(Ordering::Relaxed) && !crate::parent_gone() => std::thread::sleep(Duration::from_millis(500)),
+            Err(_) if !stop.load(Ordering::Relaxed) && !crate::parent_gone() => {
+                std::thread::sleep(Duration::from_millis(500))
+            }
             Err(error) => return Err(error).context("the chain node did not answer"),
         }
     };
@@ -126,9 +139,9 @@ pub fn run(options: SchedulerOptions, key: SigningKey, stop: Arc<AtomicBool>) ->
         Ok(view) if view.node.role == Role::Scheduler => {}
         Ok(view) => anyhow::bail!("account {me} is registered as a {:?} node", view.node.role),
         Err(ClientError::NotFound(_)) => {
-            let stake = options
-                .stake
-                .unwrap_or_else(|| vcity_ledger::nodes::required_stake(&params.nodes, Role::Scheduler, 0));
+            let stake = options.stake.unwrap_or_else(|| {
+                vcity_ledger::nodes::required_stake(&params.nodes, Role::Scheduler, 0)
+            });
             send_and_wait(
                 &client,
                 &key,
@@ -179,9 +192,11 @@ fn turn(
     reported: &mut BTreeMap<(u64, u32), String>,
 ) -> anyhow::Result<()> {
     let jobs = client.open_jobs(None, POLL_LIMIT)?;
-    let pending = jobs
-        .iter()
-        .any(|job| job.tasks.iter().any(|task| task.state == TaskState::Pending));
+    let pending = jobs.iter().any(|job| {
+        job.tasks
+            .iter()
+            .any(|task| task.state == TaskState::Pending)
+    });
     in_flight.retain(|_, since| since.elapsed() < IN_FLIGHT);
     if !pending {
         return Ok(());
@@ -216,7 +231,9 @@ fn turn(
                             in_flight.insert(id, Instant::now());
                             tracing::info!(job = job.id, task = index, node = %node, "assigned");
                         }
-                        Err(error) => tracing::warn!(job = job.id, task = index, %error, "assignment not sent"),
+                        Err(error) => {
+                            tracing::warn!(job = job.id, task = index, %error, "assignment not sent")
+                        }
                     }
                 }
                 Decision::Wait => {}

@@ -123,11 +123,36 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> String {
         format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
     };
     [
-        line("vcity_compute_running_tasks", "gauge", "Tasks executing now.", shared.running.load(Ordering::Relaxed)),
-        line("vcity_compute_tasks_ran_total", "counter", "Tasks run to a result.", shared.tasks_ran.load(Ordering::Relaxed)),
-        line("vcity_compute_tasks_failed_total", "counter", "Tasks given up.", shared.tasks_failed.load(Ordering::Relaxed)),
-        line("vcity_compute_cu_used_ppm_total", "counter", "CU used by results, millionths.", shared.cu_used_ppm.load(Ordering::Relaxed)),
-        line("vcity_compute_requests_refused_total", "counter", "Output requests refused (not the owner, bad signature).", shared.requests_refused.load(Ordering::Relaxed)),
+        line(
+            "vcity_compute_running_tasks",
+            "gauge",
+            "Tasks executing now.",
+            shared.running.load(Ordering::Relaxed),
+        ),
+        line(
+            "vcity_compute_tasks_ran_total",
+            "counter",
+            "Tasks run to a result.",
+            shared.tasks_ran.load(Ordering::Relaxed),
+        ),
+        line(
+            "vcity_compute_tasks_failed_total",
+            "counter",
+            "Tasks given up.",
+            shared.tasks_failed.load(Ordering::Relaxed),
+        ),
+        line(
+            "vcity_compute_cu_used_ppm_total",
+            "counter",
+            "CU used by results, millionths.",
+            shared.cu_used_ppm.load(Ordering::Relaxed),
+        ),
+        line(
+            "vcity_compute_requests_refused_total",
+            "counter",
+            "Output requests refused (not the owner, bad signature).",
+            shared.requests_refused.load(Ordering::Relaxed),
+        ),
     ]
     .concat()
 }
@@ -172,9 +197,19 @@ async fn task_file(
             return refuse(StatusCode::NOT_FOUND, "not_found", message)
         }
         Ok(Err(error)) => {
-            return refuse(StatusCode::BAD_GATEWAY, "chain_unavailable", error.to_string())
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                "chain_unavailable",
+                error.to_string(),
+            )
         }
-        Err(error) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+        Err(error) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            )
+        }
     };
     if job.owner != signer {
         shared.requests_refused.fetch_add(1, Ordering::Relaxed);
@@ -193,17 +228,33 @@ async fn task_file(
                 format!("this node has no task {task} of job {job_id}"),
             )
         }
-        Err(error) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+        Err(error) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            )
+        }
     };
     match what.as_str() {
         "log" => match shared.journal.log(job_id, task) {
-            Ok(Some(bytes)) => ([("content-type", "text/plain; charset=utf-8")], bytes).into_response(),
+            Ok(Some(bytes)) => {
+                ([("content-type", "text/plain; charset=utf-8")], bytes).into_response()
+            }
             Ok(None) => refuse(StatusCode::NOT_FOUND, "not_found", "no log yet"),
-            Err(error) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+            Err(error) => refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            ),
         },
         _ => {
             let Some(commitment) = entry.commitment().cloned() else {
-                return refuse(StatusCode::NOT_FOUND, "not_found", "the task has no result yet");
+                return refuse(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "the task has no result yet",
+                );
             };
             if what == "result" {
                 return Json(TaskResultView {
@@ -215,9 +266,15 @@ async fn task_file(
                 .into_response();
             }
             match shared.journal.output(&commitment.output) {
-                Ok(Some(bytes)) => ([("content-type", "application/octet-stream")], bytes).into_response(),
+                Ok(Some(bytes)) => {
+                    ([("content-type", "application/octet-stream")], bytes).into_response()
+                }
                 Ok(None) => refuse(StatusCode::NOT_FOUND, "not_found", "the output is gone"),
-                Err(error) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
+                Err(error) => refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    error.to_string(),
+                ),
             }
         }
     }

@@ -1,0 +1,168 @@
+//! Shared by the end-to-end tests: a devnet started as a child process of the real `vcity`
+//! binary, and the CLI run against it.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vcity");
+
+pub struct Devnet {
+    pub home: PathBuf,
+    pub child: Child,
+    pub api: String,
+    pub started: Value,
+}
+
+impl Devnet {
+    pub fn start(home: &Path) -> Devnet {
+        Devnet::start_with(home, &[])
+    }
+
+    /// A devnet without daemons, with `extra` devnet flags.
+    pub fn start_with(home: &Path, extra: &[&str]) -> Devnet {
+        let mut flags = vec!["--compute-nodes", "0", "--schedulers", "0"];
+        flags.extend_from_slice(extra);
+        Devnet::launch(home, &flags)
+    }
+
+    /// A devnet with `compute_nodes` compute nodes and a scheduler.
+    pub fn start_with_daemons(home: &Path, compute_nodes: u32) -> Devnet {
+        let count = compute_nodes.to_string();
+        Devnet::launch(
+            home,
+            &[
+                "--compute-nodes",
+                &count,
+                "--schedulers",
+                "1",
+                "--block-time",
+                "250ms",
+            ],
+        )
+    }
+
+    fn launch(home: &Path, extra: &[&str]) -> Devnet {
+        let block_time = if extra.contains(&"--block-time") {
+            None
+        } else {
+            Some("100ms")
+        };
+        let mut command = Command::new(BIN);
+        command
+            .args(["--json", "--home"])
+            .arg(home)
+            .args(["devnet", "--listen", "127.0.0.1:0"]);
+        if let Some(block_time) = block_time {
+            command.args(["--block-time", block_time]);
+        }
+        let mut child = command
+            .args(extra)
+            .env_remove("VCITY_NODE")
+            .env_remove("VCITY_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vcity devnet starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reads the start line");
+        let started: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("start line is JSON ({error}): {line:?}"));
+        assert_eq!(started["event"], "started");
+        let api = started["api"].as_str().expect("api").to_string();
+        Devnet {
+            home: home.to_path_buf(),
+            child,
+            api,
+            started,
+        }
+    }
+
+    /// `vcity --json --home HOME --node API ARGS`.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        vcity(&self.home, Some(&self.api), args)
+    }
+
+    pub fn kill9(mut self) {
+        // std's Child::kill sends SIGKILL on Unix: no shutdown path runs.
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub json: Value,
+    pub stdout: String,
+}
+
+pub fn vcity(home: &Path, node: Option<&str>, args: &[&str]) -> Run {
+    let mut command = Command::new(BIN);
+    command.arg("--json").arg("--home").arg(home);
+    if let Some(node) = node {
+        command.args(["--node", node]);
+    }
+    let output = command
+        .args(args)
+        .env_remove("VCITY_NODE")
+        .env_remove("VCITY_CONFIG")
+        .output()
+        .expect("vcity runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        json,
+        stdout,
+    }
+}
+
+/// Asserts the network refused with `code` (exit status 1).
+pub fn refused(run: &Run, code: u64) {
+    assert_eq!(run.code, 1, "exit status: {}", run.stdout);
+    assert_eq!(run.json["code"].as_u64(), Some(code), "{}", run.stdout);
+}
+
+pub fn ok(run: Run) -> Value {
+    assert_eq!(run.code, 0, "command failed: {}", run.stdout);
+    run.json
+}
+
+pub fn usd(home: &Path, api: &str, who: &str) -> String {
+    let account = ok(vcity(home, Some(api), &["query", "account", who]));
+    account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| b["denom"] == "usd")
+        .expect("usd")["display"]
+        .as_str()
+        .expect("display")
+        .to_string()
+}
+
+pub fn wait_for_height(home: &Path, api: &str, height: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let status = vcity(home, Some(api), &["query", "status"]);
+        if status.code == 0 && status.json["height"].as_u64().unwrap_or(0) >= height {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("height {height} never reached");
+}

@@ -1,0 +1,305 @@
+//! End to end through the compute layer: a devnet started as processes (chain node, compute
+//! nodes, scheduler), driven by the `vcity` CLI. Jobs of the example workloads complete with the
+//! native reference's outputs and the books balance to the base unit; a compute node killed with
+//! SIGKILL mid-task loses the task to another node and the owner pays once; a job no node can
+//! run says why; hostile modules are contained and billed up to their budget; only the owner can
+//! fetch a result.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn manifest(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, body).expect("manifest written");
+    path
+}
+
+/// USD decimal text to base units.
+fn base_units(text: &str) -> u128 {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let mut fraction = fraction.to_string();
+    fraction.extend(std::iter::repeat_n('0', 6 - fraction.len()));
+    whole.parse::<u128>().expect("whole") * 1_000_000 + fraction.parse::<u128>().expect("fraction")
+}
+
+fn submit(devnet: &Devnet, path: &Path) -> u64 {
+    let run = devnet.cli(&[
+        "job",
+        "submit",
+        path.to_str().expect("utf8"),
+        "--from",
+        "bob",
+    ]);
+    let json = ok(run);
+    json["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "job_submitted")
+        .and_then(|event| event["job_id"].as_u64())
+        .unwrap_or_else(|| panic!("no job id in {json}"))
+}
+
+fn job(devnet: &Devnet, id: u64) -> Value {
+    ok(devnet.cli(&["job", "status", &id.to_string()]))
+}
+
+fn state(job: &Value, task: usize) -> String {
+    job["tasks"][task]["state"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until every task of every job in `ids` is in one of `states`.
+fn wait_for(devnet: &Devnet, ids: &[u64], states: &[&str], timeout: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let jobs: Vec<Value> = ids.iter().map(|id| job(devnet, *id)).collect();
+        let done =
+            jobs.iter().all(|job| {
+                job["tasks"].as_array().expect("tasks").iter().all(|task| {
+                    states.contains(&task["state"]["state"].as_str().unwrap_or_default())
+                })
+            });
+        if done {
+            return jobs;
+        }
+        if Instant::now() > deadline {
+            panic!("jobs {ids:?} did not reach {states:?}: {jobs:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn escrow_usd(devnet: &Devnet) -> String {
+    let escrow = vcity_types::AccountId::module("job_escrow").to_hex();
+    usd(&devnet.home, &devnet.api, &escrow)
+}
+
+#[test]
+fn twenty_jobs_match_the_native_references_and_the_books_balance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 3);
+    assert_eq!(devnet.started["daemons"].as_array().map(Vec::len), Some(4));
+    let bob_before = base_units(&usd(&home, &devnet.api, "bob"));
+    let mut jobs = Vec::new();
+    for index in 0..20u64 {
+        let (workload, input): (&str, Vec<u8>) = match index % 3 {
+            0 => ("matmul", format!("{} {index}", 16 + index).into_bytes()),
+            1 => (
+                "hashchain",
+                format!("{} seed-{index}", 500 + index * 10).into_bytes(),
+            ),
+            _ => (
+                "blur",
+                vcity_kernels::blur::Image::synthetic(20 + index as usize, 16, index).to_pgm(),
+            ),
+        };
+        let input_file = dir.path().join(format!("input-{index}"));
+        std::fs::write(&input_file, &input).expect("input");
+        let path = manifest(
+            dir.path(),
+            &format!("job-{index}"),
+            &format!(
+                "workload = \"{workload}\"\ninput_file = \"input-{index}\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n"
+            ),
+        );
+        jobs.push((submit(&devnet, &path), workload, input));
+    }
+    let ids: Vec<u64> = jobs.iter().map(|(id, _, _)| *id).collect();
+    let settled = wait_for(&devnet, &ids, &["settled"], Duration::from_secs(240));
+    let mut paid = 0u128;
+    for ((id, workload, input), record) in jobs.iter().zip(&settled) {
+        let out = dir.path().join(format!("out-{id}"));
+        let run = devnet.cli(&[
+            "job",
+            "result",
+            &id.to_string(),
+            "--from",
+            "bob",
+            "--output",
+            out.to_str().expect("utf8"),
+        ]);
+        let json = ok(run);
+        assert_eq!(json["tasks"][0]["exit"]["exit"], "success", "{json}");
+        let output = std::fs::read(out.join("task-0.out")).expect("saved output");
+        let reference = (vcity_workloads::by_name(workload)
+            .expect("workload")
+            .reference)(input)
+        .expect("reference");
+        assert_eq!(output, reference, "job {id} ({workload})");
+        // JSON amounts are base units.
+        paid += record["tasks"][0]["state"]["cost_usd"]
+            .as_str()
+            .expect("cost")
+            .parse::<u128>()
+            .expect("units");
+    }
+    // Every escrowed base unit went to a node, the treasury or back to bob: the escrow is
+    // empty, and bob paid exactly the settled costs plus 20 transaction fees of 0.001 USD.
+    assert_eq!(escrow_usd(&devnet), "0");
+    let bob_after = base_units(&usd(&home, &devnet.api, "bob"));
+    assert_eq!(bob_before - bob_after, paid + 20 * 1_000);
+}
+
+#[test]
+fn a_node_killed_mid_task_loses_it_to_another_and_the_owner_pays_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 2);
+    let bob_before = base_units(&usd(&home, &devnet.api, "bob"));
+    // About ten seconds of hashing: long enough to kill the node in the middle.
+    let path = manifest(
+        dir.path(),
+        "long",
+        "workload = \"hashchain\"\ninput = \"20000000 kill-me\"\nmax_cu = 5\nmax_price_per_cu = 0.1\n",
+    );
+    let id = submit(&devnet, &path);
+    let running = wait_for(&devnet, &[id], &["running"], Duration::from_secs(60));
+    let first = running[0]["tasks"][0]["state"]["node"]
+        .as_str()
+        .expect("node")
+        .to_string();
+    let daemons = devnet.started["daemons"].as_array().expect("daemons");
+    let victim = daemons
+        .iter()
+        .find(|daemon| daemon["account"] == first.as_str())
+        .expect("the node is one of the devnet's");
+    let pid = victim["pid"].as_u64().expect("pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    // Offline after three missed heartbeats (9 s); the ledger returns the task, the scheduler
+    // places it on the other node, which runs it to the end.
+    let settled = wait_for(&devnet, &[id], &["settled"], Duration::from_secs(180));
+    let task = &settled[0]["tasks"][0];
+    assert_ne!(task["state"]["node"].as_str(), Some(first.as_str()));
+    assert_eq!(task["attempts"], 2);
+    let cost: u128 = task["state"]["cost_usd"]
+        .as_str()
+        .expect("cost")
+        .parse()
+        .expect("units");
+    let bob_after = base_units(&usd(&home, &devnet.api, "bob"));
+    assert_eq!(
+        bob_before - bob_after,
+        cost + 1_000,
+        "charged once, plus the submit fee"
+    );
+    assert_eq!(escrow_usd(&devnet), "0");
+}
+
+#[test]
+fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fetches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 1);
+    // No devnet node has a GPU.
+    let path = manifest(
+        dir.path(),
+        "gpu",
+        "workload = \"matmul\"\ninput = \"8 1\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n\
+         [requirements]\ngpu_model = \"H100\"\ngpu_count = 1\n",
+    );
+    let gpu_job = submit(&devnet, &path);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let why = loop {
+        let record = job(&devnet, gpu_job);
+        if let Some(why) = record["tasks"][0]["unplaceable"].as_str() {
+            break why.to_string();
+        }
+        assert!(Instant::now() < deadline, "no explanation: {record}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(state(&job(&devnet, gpu_job), 0), "pending");
+    assert!(
+        why.contains("1 lacks the GPU model (needs 1× H100)"),
+        "{why}"
+    );
+    let text = vcity(
+        &home,
+        Some(&devnet.api),
+        &["job", "status", &gpu_job.to_string()],
+    );
+    assert_eq!(text.code, 0);
+
+    // Hostile modules: an endless loop, a memory bomb, a program reading a host file.
+    let hostile = [
+        ("loop", "(module (memory (export \"memory\") 1) (func (export \"_start\") (loop $l (br $l))))", "out_of_fuel"),
+        (
+            "bomb",
+            "(module (memory (export \"memory\") 1) (func (export \"_start\") \
+             (loop $l (br_if $l (i32.ne (memory.grow (i32.const 64)) (i32.const -1))))))",
+            "memory_limit",
+        ),
+        (
+            "escape",
+            "(module (import \"wasi_snapshot_preview1\" \"path_open\" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32))) \
+             (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32))) \
+             (memory (export \"memory\") 1) (data (i32.const 100) \"../../../../etc/passwd\") \
+             (func (export \"_start\") (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 22) \
+             (i32.const 0) (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 200)))))",
+            "exit_code",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (name, text, _) in hostile {
+        std::fs::write(
+            dir.path().join(format!("{name}.wasm")),
+            wat::parse_str(text).expect("wat"),
+        )
+        .expect("module");
+        let path = manifest(
+            dir.path(),
+            name,
+            &format!("module = \"{name}.wasm\"\nmax_cu = 0.02\nmax_price_per_cu = 0.1\n"),
+        );
+        ids.push(submit(&devnet, &path));
+    }
+    let settled = wait_for(&devnet, &ids, &["settled"], Duration::from_secs(120));
+    for ((id, (name, _, exit)), record) in ids.iter().zip(hostile).zip(&settled) {
+        let json = ok(devnet.cli(&["job", "result", &id.to_string(), "--from", "bob"]));
+        assert_eq!(json["tasks"][0]["exit"]["exit"], exit, "{name}: {json}");
+        if exit == "exit_code" {
+            assert_eq!(json["tasks"][0]["exit"]["code"], 76, "ENOTCAPABLE");
+        }
+        if exit == "out_of_fuel" {
+            // Billed exactly its budget: 0.02 CU × the node's 0.04 USD.
+            assert_eq!(record["tasks"][0]["state"]["cost_usd"], "800");
+        }
+    }
+    // The node is still healthy: a normal job runs after them.
+    let path = manifest(
+        dir.path(),
+        "after",
+        "workload = \"hashchain\"\ninput = \"1 abc\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n",
+    );
+    let after = submit(&devnet, &path);
+    wait_for(
+        &devnet,
+        &[after],
+        &["completed", "settled"],
+        Duration::from_secs(60),
+    );
+    let json = ok(devnet.cli(&["job", "result", &after.to_string(), "--from", "bob"]));
+    assert_eq!(
+        json["tasks"][0]["output_text"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+    );
+    // Carol is not the owner: the node refuses her, signed request or not.
+    let refused = devnet.cli(&["job", "result", &after.to_string(), "--from", "carol"]);
+    assert_ne!(refused.code, 0);
+    let logs = devnet.cli(&["job", "logs", &after.to_string(), "--from", "bob"]);
+    assert!(ok(logs)["log"]
+        .as_str()
+        .expect("log")
+        .contains("ended: Success"));
+}
