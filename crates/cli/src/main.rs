@@ -189,3 +189,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(command) => work::job(&settings, command, cli.json),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap checks every subcommand's arguments (unique names, valid defaults) here, in
+        // every build, not only when a debug build happens to parse that subcommand.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

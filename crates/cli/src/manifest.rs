@@ -252,6 +252,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_manifests_load() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs");
+        for name in ["matmul", "hashchain", "blur"] {
+            let resolved = load(&examples.join(format!("{name}.toml"))).expect(name);
+            let workload = vcity_workloads::by_name(name).expect("workload");
+            assert_eq!(resolved.module, workload.module);
+            assert!(
+                (workload.reference)(&resolved.message.workload.input).is_ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
         assert!(

@@ -74,7 +74,7 @@ pub enum JobCommand {
         output: Option<PathBuf>,
         /// Give up waiting after this long (the job goes on).
         #[arg(long, default_value = "10m")]
-        timeout: String,
+        max_wait: String,
         #[command(flatten)]
         options: TxOptions,
     },
@@ -292,7 +292,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             manifest,
             from,
             output,
-            timeout,
+            max_wait,
             options,
         } => {
             return crate::jobrun::run(
@@ -302,7 +302,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     manifest: &manifest,
                     from: &from,
                     output: output.as_deref(),
-                    timeout: parse_duration(&timeout)?,
+                    timeout: parse_duration(&max_wait)?,
                     options,
                 },
                 json,

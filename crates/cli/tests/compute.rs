@@ -276,23 +276,20 @@ fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fet
             assert_eq!(record["tasks"][0]["state"]["cost_usd"], "800");
         }
     }
-    // The node is still healthy: a normal job runs after them.
-    let path = manifest(
-        dir.path(),
-        "after",
-        "workload = \"hashchain\"\ninput = \"1 abc\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n",
-    );
-    let after = submit(&devnet, &path);
-    wait_for(
-        &devnet,
-        &[after],
-        &["completed", "settled"],
-        Duration::from_secs(60),
-    );
-    let json = ok(devnet.cli(&["job", "result", &after.to_string(), "--from", "bob"]));
+    // The node is still healthy: the example manifest runs after them, through `job run`.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs/hashchain.toml");
+    let json = ok(devnet.cli(&[
+        "job",
+        "run",
+        example.to_str().expect("utf8"),
+        "--from",
+        "bob",
+    ]));
+    let after = json["job_id"].as_u64().expect("job id");
+    let reference = vcity_kernels::hashchain::run(b"100000 vcity").expect("reference");
     assert_eq!(
-        json["tasks"][0]["output_text"],
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+        json["tasks"][0]["output_text"].as_str().map(str::as_bytes),
+        Some(reference.as_slice())
     );
     // Carol is not the owner: the node refuses her, signed request or not.
     let refused = devnet.cli(&["job", "result", &after.to_string(), "--from", "carol"]);
