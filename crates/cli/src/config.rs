@@ -92,7 +92,7 @@ impl Settings {
     }
 }
 
-/// Parses "1s", "250ms", "2m", or a bare number of seconds.
+/// Parses "1s", "250ms", "2m", "12h", "30d", or a bare number of seconds.
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -106,7 +106,9 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
         "ms" => Duration::from_millis(value),
         "s" => Duration::from_secs(value),
         "m" => Duration::from_secs(value.saturating_mul(60)),
-        _ => bail!("bad duration {text:?}: unit must be ms, s or m"),
+        "h" => Duration::from_secs(value.saturating_mul(3_600)),
+        "d" => Duration::from_secs(value.saturating_mul(86_400)),
+        _ => bail!("bad duration {text:?}: unit must be ms, s, m, h or d"),
     };
     if duration.is_zero() {
         bail!("duration {text:?} must be positive");

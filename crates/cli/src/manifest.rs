@@ -9,6 +9,7 @@
 //! max_cu = 0.5                 # most CU one task may use
 //! max_price_per_cu = 2         # most USD per CU
 //! # fixed_price = 0.01         # pay a fixed USD price per task instead of per CU
+//! # subscription = 3           # or bill a prepaid subscription (`vcity job subscribe`)
 //!
 //! [requirements]               # all optional
 //! gpu_model = "H100"
@@ -46,6 +47,8 @@ pub struct Manifest {
     pub max_price_per_cu: Number,
     /// Fixed USD per task.
     pub fixed_price: Option<Number>,
+    /// Bill to this prepaid subscription (`vcity job subscribe`).
+    pub subscription: Option<u64>,
     /// Hard constraints.
     #[serde(default)]
     pub requirements: RequirementsSection,
@@ -165,11 +168,13 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
     if max_cu_ppm_per_task == 0 {
         bail!("max_cu must be positive");
     }
-    let billing = match &manifest.fixed_price {
-        Some(price) => Billing::FixedPerTask {
+    let billing = match (&manifest.fixed_price, manifest.subscription) {
+        (Some(price), None) => Billing::FixedPerTask {
             price_usd: decimal(price, Denom::Usd, "fixed_price")?,
         },
-        None => Billing::PayAsYouGo,
+        (None, Some(subscription_id)) => Billing::Subscription { subscription_id },
+        (None, None) => Billing::PayAsYouGo,
+        (Some(_), Some(_)) => bail!("give `fixed_price` or `subscription`, not both"),
     };
     let requirements = &manifest.requirements;
     let max_duration_s = match &requirements.max_duration {

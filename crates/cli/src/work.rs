@@ -104,6 +104,28 @@ pub enum JobCommand {
         #[arg(long, default_value_t = 0)]
         task: u32,
     },
+    /// Prepay CU over a term (SPEC §5); bill jobs to it with `subscription = ID` in a manifest.
+    Subscribe {
+        /// Your keyring name.
+        #[arg(long)]
+        from: String,
+        /// CU to prepay, e.g. 10.
+        #[arg(long)]
+        cu: String,
+        /// Most USD per CU it pays.
+        #[arg(long)]
+        price_per_cu: String,
+        /// How long it lasts, e.g. 30d or 12h.
+        #[arg(long)]
+        term: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+    /// A prepaid subscription: what is left, what was used, when it ends.
+    Subscription {
+        /// Subscription id.
+        id: u64,
+    },
     /// A job and its tasks.
     Status {
         /// Job id.
@@ -265,6 +287,41 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
     let client = Client::new(&settings.node);
     let hash = |text: &str| Hash::from_hex(text).with_context(|| format!("hash {text:?}"));
     let (from, message, options) = match command {
+        JobCommand::Subscription { id } => {
+            let view = client.subscription(id)?;
+            if json {
+                print_json(&view)?;
+            } else {
+                println!(
+                    "subscription {} by {}: {} of {} CU used, {} USD available, up to {} USD per CU, {} s to {} s{}",
+                    view.id,
+                    view.owner,
+                    view.cu_used_ppm as f64 / 1e6,
+                    view.cu_ppm as f64 / 1e6,
+                    view.available_usd.to_decimal(Denom::Usd),
+                    view.price_per_cu_usd.to_decimal(Denom::Usd),
+                    view.starts_s,
+                    view.ends_s,
+                    if view.closed { " (ended)" } else { "" }
+                );
+            }
+            return Ok(());
+        }
+        JobCommand::Subscribe {
+            from,
+            cu,
+            price_per_cu,
+            term,
+            options,
+        } => {
+            let message = Message::Subscribe(vcity_types::compute::Subscribe {
+                cu_ppm: cu_ppm(&cu)?,
+                price_per_cu_usd: Amount::parse_decimal(&price_per_cu, Denom::Usd)
+                    .with_context(|| format!("price {price_per_cu:?}"))?,
+                term_s: parse_duration(&term)?.as_secs(),
+            });
+            (from, message, options)
+        }
         JobCommand::Status { id } => {
             let view = client.job(id)?;
             if json {

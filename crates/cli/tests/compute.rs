@@ -291,6 +291,41 @@ fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fet
         json["tasks"][0]["output_text"].as_str().map(str::as_bytes),
         Some(reference.as_slice())
     );
+    // A prepaid subscription pays for a job; what the job did not use goes back to it.
+    let subscribed = ok(devnet.cli(&[
+        "job",
+        "subscribe",
+        "--from",
+        "bob",
+        "--cu",
+        "1",
+        "--price-per-cu",
+        "0.1",
+        "--term",
+        "1h",
+    ]));
+    assert_eq!(subscribed["ok"], true);
+    let path = manifest(
+        dir.path(),
+        "prepaid",
+        "workload = \"hashchain\"\ninput = \"5 prepaid\"\nmax_cu = 0.5\nmax_price_per_cu = 0.1\nsubscription = 1\n",
+    );
+    let prepaid = submit(&devnet, &path);
+    let settled = wait_for(&devnet, &[prepaid], &["settled"], Duration::from_secs(60));
+    let cost: u128 = settled[0]["tasks"][0]["state"]["cost_usd"]
+        .as_str()
+        .expect("cost")
+        .parse()
+        .expect("units");
+    let view = ok(devnet.cli(&["job", "subscription", "1"]));
+    assert!(view["cu_used_ppm"].as_u64().expect("used") > 0);
+    assert_eq!(
+        view["available_usd"]
+            .as_str()
+            .map(|text| text.parse::<u128>().expect("units")),
+        Some(100_000 - cost),
+        "0.1 USD prepaid, less the one task's cost: {view}"
+    );
     // Carol is not the owner: the node refuses her, signed request or not.
     let refused = devnet.cli(&["job", "result", &after.to_string(), "--from", "carol"]);
     assert_ne!(refused.code, 0);

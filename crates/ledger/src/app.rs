@@ -473,6 +473,7 @@ fn execute_message(
         Message::FailTask(message) => jobs::execute_fail(state, sender, message),
         Message::CancelJob(message) => jobs::execute_cancel(state, sender, message),
         Message::ReportUnplaceable(message) => jobs::execute_unplaceable(state, sender, message),
+        Message::Subscribe(message) => jobs::execute_subscribe(state, sender, message),
     }
 }
 

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use vcity_types::compute::{
     AssignTask, Billing, CancelJob, FailTask, Job, NodeRecord, ReportUnplaceable, Requirements,
-    Role, StartTask, SubmitJob, SubmitResult, Task, TaskState, MAX_EXPLANATION_BYTES,
-    MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
+    Role, StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task, TaskState,
+    MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
 };
 use vcity_types::event::Event;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
@@ -227,6 +227,154 @@ pub fn explain(
 }
 
 const KEY_PARAMS: &[u8] = b"jobs/params";
+const KEY_SUBSCRIPTIONS: &[u8] = b"jobs/sub_count";
+/// Longest subscription term: ten years.
+pub const MAX_TERM_S: u64 = 10 * 365 * 86_400;
+
+fn subscription_key(id: u64) -> Vec<u8> {
+    format!("jobs/sub/{id:012}").into_bytes()
+}
+
+fn subscription_due_key(bucket: u64) -> Vec<u8> {
+    format!("jobs/sub_due/{bucket:012}").into_bytes()
+}
+
+/// A subscription.
+pub fn subscription(state: &impl StateRead, id: u64) -> Option<Subscription> {
+    state.get(&subscription_key(id))
+}
+
+/// `Subscribe`: prepay CU over a term.
+pub(crate) fn execute_subscribe(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &Subscribe,
+) -> Result<(), TxError> {
+    if message.term_s == 0 || message.term_s > MAX_TERM_S {
+        return Err(TxError::InvalidJob(format!(
+            "a term is 1 s to {MAX_TERM_S} s"
+        )));
+    }
+    let escrow_usd =
+        message
+            .price_per_cu_usd
+            .mul_div(u128::from(message.cu_ppm), 1_000_000, Rounding::Up)?;
+    if escrow_usd.is_zero() {
+        return Err(TxError::InvalidJob(
+            "a subscription must prepay something".into(),
+        ));
+    }
+    bank::transfer(state, sender, &escrow_account(), Denom::Usd, escrow_usd)?;
+    let id = state.get::<u64>(KEY_SUBSCRIPTIONS).unwrap_or(0) + 1;
+    state.put(KEY_SUBSCRIPTIONS.to_vec(), &id);
+    let now = elapsed_s(state);
+    let ends_s = now.saturating_add(message.term_s);
+    state.put(
+        subscription_key(id),
+        &Subscription {
+            id,
+            owner: *sender,
+            price_per_cu_usd: message.price_per_cu_usd,
+            cu_ppm: message.cu_ppm,
+            cu_used_ppm: 0,
+            available_usd: escrow_usd,
+            starts_s: now,
+            ends_s,
+            closed: false,
+        },
+    );
+    let bucket = ends_s.div_ceil(params(state).bucket_s.max(1));
+    let key = subscription_due_key(bucket);
+    let mut due: Vec<u64> = state.get(&key).unwrap_or_default();
+    due.push(id);
+    state.put(key, &due);
+    state.emit(Event::Subscribed {
+        subscription_id: id,
+        owner: *sender,
+        escrow_usd,
+        ends_s,
+    });
+    Ok(())
+}
+
+/// Moves a job's escrow out of the subscription's available balance (the USD is already in the
+/// escrow account).
+fn draw_on_subscription(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    id: u64,
+    message: &SubmitJob,
+    total: Amount,
+) -> Result<(), TxError> {
+    let mut found = subscription(state, id)
+        .ok_or_else(|| TxError::NotFound(format!("no subscription {id}")))?;
+    if found.owner != *sender {
+        return Err(TxError::Unauthorized(
+            "only the subscription's owner bills jobs to it".into(),
+        ));
+    }
+    if found.closed || elapsed_s(state) >= found.ends_s {
+        return Err(TxError::InvalidJob(format!("subscription {id} has ended")));
+    }
+    if message.max_price_per_cu_usd > found.price_per_cu_usd {
+        return Err(TxError::InvalidJob(format!(
+            "the job pays up to {} per CU; the subscription covers {}",
+            message.max_price_per_cu_usd, found.price_per_cu_usd
+        )));
+    }
+    found.available_usd = found.available_usd.checked_sub(total).map_err(|_| {
+        TxError::InvalidJob(format!(
+            "the job needs {total} USD base units; subscription {id} has {} left",
+            found.available_usd
+        ))
+    })?;
+    state.put(subscription_key(id), &found);
+    Ok(())
+}
+
+/// Returns unused escrow: to the job's open subscription, or to the owner.
+fn give_back(state: &mut Overlay<'_>, record: &Job, amount: Amount) -> Result<(), TxError> {
+    if amount.is_zero() {
+        return Ok(());
+    }
+    if let Billing::Subscription { subscription_id } = record.billing {
+        if let Some(mut found) = subscription(state, subscription_id).filter(|found| !found.closed)
+        {
+            found.available_usd = found.available_usd.checked_add(amount)?;
+            state.put(subscription_key(subscription_id), &found);
+            return Ok(());
+        }
+    }
+    bank::transfer(state, &escrow_account(), &record.owner, Denom::Usd, amount)
+}
+
+/// A subscription's term is over: refund what no task holds.
+fn close_subscription(state: &mut Overlay<'_>, id: u64) -> Result<(), TxError> {
+    let Some(mut found) = subscription(state, id) else {
+        return Ok(());
+    };
+    if found.closed {
+        return Ok(());
+    }
+    let refund_usd = found.available_usd;
+    found.available_usd = Amount::ZERO;
+    found.closed = true;
+    state.put(subscription_key(id), &found);
+    if !refund_usd.is_zero() {
+        bank::transfer(
+            state,
+            &escrow_account(),
+            &found.owner,
+            Denom::Usd,
+            refund_usd,
+        )?;
+    }
+    state.emit(Event::SubscriptionClosed {
+        subscription_id: id,
+        refund_usd,
+    });
+    Ok(())
+}
 const KEY_COUNT: &[u8] = b"jobs/count";
 const KEY_CURSOR: &[u8] = b"jobs/cursor";
 
@@ -261,11 +409,13 @@ pub fn job(state: &impl StateRead, id: u64) -> Option<Job> {
 /// The escrow one task needs.
 pub fn task_escrow(message: &SubmitJob) -> Result<Amount, TxError> {
     match &message.billing {
-        Billing::PayAsYouGo => Ok(message.max_price_per_cu_usd.mul_div(
-            u128::from(message.max_cu_ppm_per_task),
-            1_000_000,
-            Rounding::Up,
-        )?),
+        Billing::PayAsYouGo | Billing::Subscription { .. } => {
+            Ok(message.max_price_per_cu_usd.mul_div(
+                u128::from(message.max_cu_ppm_per_task),
+                1_000_000,
+                Rounding::Up,
+            )?)
+        }
         Billing::FixedPerTask { price_usd } => Ok(*price_usd),
     }
 }
@@ -332,7 +482,14 @@ pub(crate) fn execute_submit(
         return Err(TxError::InvalidJob("a job must pay something".into()));
     }
     let total = per_task.mul_div(u128::from(message.tasks), 1, Rounding::Down)?;
-    bank::transfer(state, sender, &escrow_account(), Denom::Usd, total)?;
+    match &message.billing {
+        Billing::Subscription { subscription_id } => {
+            draw_on_subscription(state, sender, *subscription_id, message, total)?;
+        }
+        Billing::PayAsYouGo | Billing::FixedPerTask { .. } => {
+            bank::transfer(state, sender, &escrow_account(), Denom::Usd, total)?;
+        }
+    }
     let id = count(state) + 1;
     state.put(KEY_COUNT.to_vec(), &id);
     let now = elapsed_s(state);
@@ -503,7 +660,7 @@ pub(crate) fn execute_result(
     // The user pays at most the escrow: the agreed price is at most the job's maximum and the
     // CU at most its budget, both rounded the same way.
     let cost_usd = match billing {
-        Billing::PayAsYouGo => price_per_cu_usd
+        Billing::PayAsYouGo | Billing::Subscription { .. } => price_per_cu_usd
             .mul_div(u128::from(message.cu_used_ppm), 1_000_000, Rounding::Up)?
             .min(task.escrow_usd),
         Billing::FixedPerTask { price_usd } => price_usd,
@@ -576,9 +733,7 @@ fn fail(
     task.state = TaskState::Failed {
         reason: reason.clone(),
     };
-    if !refund.is_zero() {
-        bank::transfer(state, &escrow_account(), &record.owner, Denom::Usd, refund)?;
-    }
+    give_back(state, record, refund)?;
     state.emit(Event::TaskFailed {
         job_id: record.id,
         task: index,
@@ -680,9 +835,7 @@ pub(crate) fn execute_cancel(
     if cancelled == 0 {
         return Err(TxError::InvalidJob("no task is left to cancel".into()));
     }
-    if !refund.is_zero() {
-        bank::transfer(state, &escrow_account(), sender, Denom::Usd, refund)?;
-    }
+    give_back(state, &record, refund)?;
     state.put(job_key(message.job_id), &record);
     state.emit(Event::JobCancelled {
         job_id: message.job_id,
@@ -699,6 +852,7 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         node,
         output_hash,
         cost_usd,
+        cu_used_ppm,
         ..
     } = task.state.clone()
     else {
@@ -715,13 +869,16 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         cost_usd,
     };
     let escrow = escrow_account();
-    for (to, amount) in [
-        (node, node_usd),
-        (bank::treasury(), fee_usd),
-        (record.owner, refund_usd),
-    ] {
+    for (to, amount) in [(node, node_usd), (bank::treasury(), fee_usd)] {
         if !amount.is_zero() {
             bank::transfer(state, &escrow, &to, Denom::Usd, amount)?;
+        }
+    }
+    give_back(state, record, refund_usd)?;
+    if let Billing::Subscription { subscription_id } = record.billing {
+        if let Some(mut subscription) = subscription(state, subscription_id) {
+            subscription.cu_used_ppm = subscription.cu_used_ppm.saturating_add(cu_used_ppm);
+            state.put(subscription_key(subscription_id), &subscription);
         }
     }
     state.emit(Event::TaskSettled {
@@ -814,6 +971,13 @@ pub(crate) fn begin_block(state: &mut Overlay<'_>) {
                 // A reminder whose transfer fails would mean the escrow is short: a broken
                 // invariant, never a user error.
                 due(state, job_id, index, now).expect("job escrow covers every settlement");
+            }
+        }
+        let key = subscription_due_key(bucket);
+        if let Some(ids) = state.get::<Vec<u64>>(&key) {
+            state.delete(key);
+            for id in ids {
+                close_subscription(state, id).expect("job escrow covers every subscription");
             }
         }
         bucket += 1;

@@ -532,3 +532,93 @@ fn explain_counts_each_node_under_its_first_misfit() {
         Some("no compute node is registered")
     );
 }
+
+#[test]
+fn a_subscription_prepays_jobs_takes_back_their_refunds_and_returns_the_rest_at_its_end() {
+    use vcity_types::compute::Subscribe;
+    let mut chain = new_chain();
+    heartbeat(&mut chain, 1, NODE);
+    let user_start = usd_of(&chain, USER);
+    // 10 CU at up to 1,000 base units per CU, for 1,000 s.
+    let subscribe = Message::Subscribe(Subscribe {
+        cu_ppm: 10_000_000,
+        price_per_cu_usd: usd(1_000),
+        term_s: 1_000,
+    });
+    assert_eq!(chain.at(2, USER, subscribe).code, 0);
+    let fee = 1_000;
+    assert_eq!(usd_of(&chain, USER), user_start - 10_000 - fee);
+    let subscription =
+        |chain: &Harness| jobs::subscription(chain.ledger.state(), 1).expect("subscription");
+    assert_eq!(subscription(&chain).available_usd, usd(10_000));
+    let billed = |tasks: u32, max_cu_ppm: u64, max_price: u128| {
+        let mut job = gpu_job(tasks);
+        job.max_cu_ppm_per_task = max_cu_ppm;
+        job.max_price_per_cu_usd = usd(max_price);
+        job.billing = Billing::Subscription { subscription_id: 1 };
+        Message::SubmitJob(job)
+    };
+    // Two tasks of up to 2 CU: 4,000 drawn from the subscription, nothing from the balance.
+    let before = usd_of(&chain, USER);
+    assert_eq!(chain.at(3, USER, billed(2, 2_000_000, 1_000)).code, 0);
+    assert_eq!(usd_of(&chain, USER), before - fee);
+    assert_eq!(subscription(&chain).available_usd, usd(6_000));
+    // Refused: more than is left, a higher price than prepaid, someone else's subscription.
+    assert_ne!(chain.at(4, USER, billed(4, 2_000_000, 1_000)).code, 0);
+    assert_ne!(chain.at(4, USER, billed(1, 1_000_000, 2_000)).code, 0);
+    assert_ne!(chain.at(4, CPU_NODE, billed(1, 1_000_000, 1_000)).code, 0);
+    assert_eq!(subscription(&chain).available_usd, usd(6_000));
+    // Task 0 runs on the GPU node (500 per CU) and uses 1 CU: 500 paid, 1,500 back to the
+    // subscription at settlement; task 1 is cancelled: its 2,000 go back too.
+    let assign = AssignTask {
+        job_id: 1,
+        task: 0,
+        node: account(NODE),
+    };
+    assert_eq!(chain.at(5, SCHEDULER, Message::AssignTask(assign)).code, 0);
+    assert_eq!(
+        chain
+            .at(
+                6,
+                NODE,
+                Message::StartTask(StartTask { job_id: 1, task: 0 })
+            )
+            .code,
+        0
+    );
+    let result = SubmitResult {
+        job_id: 1,
+        task: 0,
+        output_hash: Hash([3; 32]),
+        cu_used_ppm: 1_000_000,
+    };
+    assert_eq!(chain.at(7, NODE, Message::SubmitResult(result)).code, 0);
+    assert_eq!(
+        chain
+            .at(8, USER, Message::CancelJob(CancelJob { job_id: 1 }))
+            .code,
+        0
+    );
+    assert_eq!(subscription(&chain).available_usd, usd(8_000));
+    heartbeat(&mut chain, 100, NODE);
+    chain.block_at(7 + 600 + 1, vec![]);
+    assert!(matches!(state_of(&chain, 1, 0), TaskState::Settled { .. }));
+    assert_eq!(subscription(&chain).available_usd, usd(9_500));
+    assert_eq!(subscription(&chain).cu_used_ppm, 1_000_000);
+    // At the end of the term the rest comes back; the subscription takes no more jobs.
+    let before = usd_of(&chain, USER);
+    // (Reminders fire by 10 s bucket: at the first block of the bucket after the end.)
+    chain.block_at(2 + 1_000 + 10, vec![]);
+    let closed = subscription(&chain);
+    assert!(closed.closed);
+    assert!(closed.available_usd.is_zero());
+    assert_eq!(usd_of(&chain, USER), before + 9_500);
+    assert_ne!(chain.at(1_020, USER, billed(1, 1_000_000, 1_000)).code, 0);
+    // Over the whole life the user paid the one CU used and six fees (subscribe, submit, two
+    // refused jobs, cancel, the job after the end), nothing else.
+    assert_eq!(
+        bank::balance(chain.ledger.state(), &jobs::escrow_account(), Denom::Usd),
+        Amount::ZERO
+    );
+    assert_eq!(usd_of(&chain, USER), user_start - 500 - 6 * fee);
+}

@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/nodes"),
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
+    ("get", "/v1/subscriptions/{id}"),
     ("post", "/v1/blobs"),
     ("get", "/v1/blobs/{hash}"),
     ("get", "/v1/nodes/{id}"),
@@ -75,6 +76,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/nodes", get(get_nodes))
         .route("/v1/jobs", get(get_jobs))
         .route("/v1/jobs/{id}", get(get_job))
+        .route("/v1/subscriptions/{id}", get(get_subscription))
         .route(
             "/v1/blobs",
             post(put_blob).layer(DefaultBodyLimit::max(crate::store::MAX_BLOB_BYTES)),
@@ -352,6 +354,18 @@ async fn get_job(
     node.job(id)
         .map(Json)
         .ok_or_else(|| ApiFailure::not_found(format!("no job {id}")))
+}
+
+async fn get_subscription(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::compute::Subscription> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad subscription id {id:?}")))?;
+    node.subscription(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no subscription {id}")))
 }
 
 async fn put_blob(

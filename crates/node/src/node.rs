@@ -600,6 +600,11 @@ impl Node {
         found
     }
 
+    /// A prepaid subscription.
+    pub fn subscription(&self, id: u64) -> Option<vcity_types::compute::Subscription> {
+        jobs::subscription(&self.read().ledger, id)
+    }
+
     /// The governance parameters daemons need.
     pub fn params(&self) -> vcity_ledger::ParamsView {
         vcity_ledger::params_view(&self.read().ledger)

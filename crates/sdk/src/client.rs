@@ -224,6 +224,11 @@ impl Client {
         }
     }
 
+    /// `GET /v1/subscriptions/{id}`.
+    pub fn subscription(&self, id: u64) -> Result<vcity_types::compute::Subscription, ClientError> {
+        self.get(&format!("/v1/subscriptions/{id}"))
+    }
+
     /// `GET /v1/params`.
     pub fn params(&self) -> Result<vcity_ledger::ParamsView, ClientError> {
         self.get("/v1/params")

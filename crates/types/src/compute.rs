@@ -209,6 +209,48 @@ pub enum Billing {
         /// USD base units per task.
         price_usd: Amount,
     },
+    /// Paid from a prepaid subscription (SPEC §5): CU × the node's price, at most the
+    /// subscription's price per CU, drawn from its escrow instead of the owner's balance.
+    Subscription {
+        /// The subscription.
+        subscription_id: u64,
+    },
+}
+
+/// Prepay CU over a term (SPEC §5 subscriptions): `cu_ppm × price_per_cu_usd` goes into escrow
+/// now; jobs billed to the subscription draw on it until `term_s` has passed; what is left then
+/// comes back.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Subscribe {
+    /// CU × 10^6 to prepay.
+    pub cu_ppm: u64,
+    /// Most the subscription pays per CU, USD base units.
+    pub price_per_cu_usd: Amount,
+    /// How long it lasts, seconds.
+    pub term_s: u64,
+}
+
+/// A subscription as the ledger records it (also the API view).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Sequential id.
+    pub id: u64,
+    /// Who prepaid.
+    pub owner: AccountId,
+    /// Most it pays per CU.
+    pub price_per_cu_usd: Amount,
+    /// CU × 10^6 prepaid.
+    pub cu_ppm: u64,
+    /// CU × 10^6 used by settled tasks.
+    pub cu_used_ppm: u64,
+    /// Prepaid USD not held by any task.
+    pub available_usd: Amount,
+    /// Start, seconds after genesis.
+    pub starts_s: u64,
+    /// End, seconds after genesis: no new jobs after it; the rest is refunded then.
+    pub ends_s: u64,
+    /// Ended and refunded.
+    pub closed: bool,
 }
 
 /// Submit a job; its maximum cost goes into escrow.

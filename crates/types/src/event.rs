@@ -237,6 +237,24 @@ pub enum Event {
         /// Escrow returned.
         refund_usd: Amount,
     },
+    /// A subscription was prepaid.
+    Subscribed {
+        /// The subscription.
+        subscription_id: u64,
+        /// Who.
+        owner: AccountId,
+        /// USD escrowed.
+        escrow_usd: Amount,
+        /// End, seconds after genesis.
+        ends_s: u64,
+    },
+    /// A subscription's term ended; what was left came back.
+    SubscriptionClosed {
+        /// The subscription.
+        subscription_id: u64,
+        /// USD refunded.
+        refund_usd: Amount,
+    },
     /// A scheduler could not place a pending task.
     TaskUnplaceable {
         /// The job.

@@ -202,6 +202,8 @@ pub enum Message {
     CancelJob(crate::compute::CancelJob),
     /// Tag 27.
     ReportUnplaceable(crate::compute::ReportUnplaceable),
+    /// Tag 28.
+    Subscribe(crate::compute::Subscribe),
 }
 
 impl Message {
@@ -236,6 +238,7 @@ impl Message {
             Message::FailTask(_) => 25,
             Message::CancelJob(_) => 26,
             Message::ReportUnplaceable(_) => 27,
+            Message::Subscribe(_) => 28,
         }
     }
 
@@ -270,6 +273,7 @@ impl Message {
             Message::FailTask(_) => "fail_task",
             Message::CancelJob(_) => "cancel_job",
             Message::ReportUnplaceable(_) => "report_unplaceable",
+            Message::Subscribe(_) => "subscribe",
         }
     }
 }
@@ -312,6 +316,7 @@ impl BorshDeserialize for Message {
             25 => Message::FailTask(BorshDeserialize::deserialize_reader(reader)?),
             26 => Message::CancelJob(BorshDeserialize::deserialize_reader(reader)?),
             27 => Message::ReportUnplaceable(BorshDeserialize::deserialize_reader(reader)?),
+            28 => Message::Subscribe(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
