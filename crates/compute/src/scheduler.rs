@@ -5,9 +5,11 @@
 //! nodes and places every pending task, oldest job first: the candidates are the nodes that
 //! [`fits`] (the one matching rule the ledger checks again on `AssignTask`) and that have a free
 //! slot (one per CPU core, counting the tasks the ledger shows assigned to or running on each
-//! node); among them it prefers, in order, the least loaded relative to its size, the cheapest,
-//! the one in the job's region, the lowest reported load, then the account id (deterministic
-//! ties). A task no node fits gets an explanation on the ledger (`ReportUnplaceable`: how many
+//! node); among them it prefers, in order: the least loaded relative to its size; the more
+//! reliable (its service record on the ledger: tasks lost ÷ tasks taken, in 10% steps); the
+//! cheapest; the one in the job's region; the closest (TCP connect time to its endpoint, measured
+//! every minute, in 10 ms steps; unreachable counts as far); the lowest reported load; then the
+//! account id (deterministic ties). A task no node fits gets an explanation on the ledger (`ReportUnplaceable`: how many
 //! nodes each constraint excluded), so `vcity job status` can say why. Tasks whose node missed
 //! the start deadline come back as pending through the ledger and are placed again here.
 //!
@@ -65,6 +67,7 @@ pub fn place(
     params: &vcity_ledger::nodes::NodeParams,
     nodes: &[NodeView],
     busy: &BTreeMap<AccountId, usize>,
+    latency_ms: &BTreeMap<AccountId, u32>,
     job: &Job,
     now_s: u64,
 ) -> Decision {
@@ -108,10 +111,20 @@ pub fn place(
                     .as_ref()
                     .is_some_and(|region| *region != node.region)
             };
+            let unreliable = |node: &vcity_types::compute::NodeRecord| {
+                // Tenths of the tasks it took that it lost (a new node counts as reliable).
+                let taken = node.tasks_completed.saturating_add(node.tasks_lost);
+                node.tasks_lost.saturating_mul(10) / taken.max(1)
+            };
+            let distance = |node: &vcity_types::compute::NodeRecord| {
+                latency_ms.get(&node.id).copied().unwrap_or(u32::MAX) / 10
+            };
             used(a)
                 .cmp(&used(b))
+                .then(unreliable(a).cmp(&unreliable(b)))
                 .then(a.price_per_cu_usd.cmp(&b.price_per_cu_usd))
                 .then(away(a).cmp(&away(b)))
+                .then(distance(a).cmp(&distance(b)))
                 .then(a.load_ppm.cmp(&b.load_ppm))
                 .then(a.id.cmp(&b.id))
         })
@@ -164,6 +177,7 @@ pub fn run(
     let mut next_heartbeat = Instant::now();
     let mut in_flight: BTreeMap<(u64, u32), Instant> = BTreeMap::new();
     let mut reported: BTreeMap<(u64, u32), String> = BTreeMap::new();
+    let mut latency = Latency::default();
     while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
         if Instant::now() >= next_heartbeat {
             let beat = Message::NodeHeartbeat(NodeHeartbeat {
@@ -176,12 +190,73 @@ pub fn run(
                 Err(error) => tracing::warn!(%error, "scheduler heartbeat failed"),
             }
         }
-        if let Err(error) = turn(&client, &key, &params, &mut in_flight, &mut reported) {
+        if let Err(error) = turn(
+            &client,
+            &key,
+            &params,
+            &mut in_flight,
+            &mut reported,
+            &mut latency,
+        ) {
             tracing::warn!(error = %format!("{error:#}"), "placement round failed; retrying");
         }
         std::thread::sleep(options.poll_interval);
     }
     Ok(())
+}
+
+/// Round trips to compute nodes' endpoints (TCP connect time), refreshed every minute.
+#[derive(Debug, Default)]
+struct Latency {
+    measured: BTreeMap<AccountId, (u32, Instant)>,
+}
+
+/// Nodes measured per placement round (the rest wait for later rounds).
+const LATENCY_PROBES_PER_ROUND: usize = 16;
+/// How long a measurement is used.
+const LATENCY_TTL: Duration = Duration::from_secs(60);
+
+impl Latency {
+    fn refresh(&mut self, nodes: &[NodeView]) {
+        let stale: Vec<_> = nodes
+            .iter()
+            .filter(|view| {
+                self.measured
+                    .get(&view.node.id)
+                    .is_none_or(|(_, at)| at.elapsed() > LATENCY_TTL)
+            })
+            .take(LATENCY_PROBES_PER_ROUND)
+            .collect();
+        for view in stale {
+            let ms = connect_ms(&view.node.endpoint).unwrap_or(u32::MAX);
+            self.measured.insert(view.node.id, (ms, Instant::now()));
+        }
+    }
+
+    fn snapshot(&self) -> BTreeMap<AccountId, u32> {
+        self.measured
+            .iter()
+            .map(|(id, (ms, _))| (*id, *ms))
+            .collect()
+    }
+}
+
+/// TCP connect time to an `http://host:port` endpoint, in ms (at most 1 s).
+fn connect_ms(endpoint: &str) -> Option<u32> {
+    use std::net::ToSocketAddrs;
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))?;
+    let authority = rest.split('/').next()?;
+    let address = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let target = address.to_socket_addrs().ok()?.next()?;
+    let started = Instant::now();
+    std::net::TcpStream::connect_timeout(&target, Duration::from_secs(1)).ok()?;
+    Some(started.elapsed().as_millis().min(u128::from(u32::MAX - 1)) as u32)
 }
 
 fn turn(
@@ -190,6 +265,7 @@ fn turn(
     params: &vcity_ledger::ParamsView,
     in_flight: &mut BTreeMap<(u64, u32), Instant>,
     reported: &mut BTreeMap<(u64, u32), String>,
+    latency: &mut Latency,
 ) -> anyhow::Result<()> {
     let jobs = client.open_jobs(None, POLL_LIMIT)?;
     let pending = jobs.iter().any(|job| {
@@ -203,6 +279,8 @@ fn turn(
     }
     let now_s = client.status()?.chain_time_s;
     let nodes = client.all_nodes(Some(Role::Compute))?;
+    latency.refresh(&nodes);
+    let latency_ms = latency.snapshot();
     let mut busy = busy_by_node(&jobs);
     // Assignments sent but not yet on the ledger still take a slot.
     for job in &jobs {
@@ -218,7 +296,7 @@ fn turn(
             if task.state != TaskState::Pending || in_flight.contains_key(&id) {
                 continue;
             }
-            match place(&params.nodes, &nodes, &busy, job, now_s) {
+            match place(&params.nodes, &nodes, &busy, &latency_ms, job, now_s) {
                 Decision::Assign(node) => {
                     let message = Message::AssignTask(AssignTask {
                         job_id: job.id,
@@ -261,4 +339,134 @@ fn turn(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vcity_types::compute::{Billing, NodeRecord, Requirements, Task, Workload};
+    use vcity_types::{Hash, Height};
+
+    fn node(seed: u8, price: u128, completed: u64, lost: u64) -> NodeView {
+        NodeView {
+            node: NodeRecord {
+                id: AccountId([seed; 32]),
+                role: Role::Compute,
+                kind: NodeKind::Flexible,
+                hardware: Hardware {
+                    gpus: vec![],
+                    cpu_cores: 2,
+                    ram_mib: 1_024,
+                },
+                region: "eu-west".into(),
+                endpoint: String::new(),
+                price_per_cu_usd: Amount::new(price),
+                stake: Amount::whole(1_000, vcity_types::Denom::Vcai).expect("amount"),
+                capacity_cu_ppm: 20_000,
+                registered_s: 0,
+                last_heartbeat_s: 100,
+                load_ppm: 0,
+                healthy: true,
+                running_tasks: 0,
+                online_s: 0,
+                tasks_completed: completed,
+                tasks_lost: lost,
+            },
+            online: true,
+            required_stake: Amount::ZERO,
+            unbonding: Amount::ZERO,
+            height: Height(1),
+        }
+    }
+
+    fn job(requirements: Requirements) -> Job {
+        Job {
+            id: 1,
+            owner: AccountId([9; 32]),
+            workload: Workload {
+                module_hash: Hash::ZERO,
+                input: vec![],
+            },
+            requirements,
+            max_cu_ppm_per_task: 1_000,
+            max_price_per_cu_usd: Amount::new(100_000),
+            billing: Billing::PayAsYouGo,
+            submitted_s: 0,
+            tasks: vec![Task {
+                state: TaskState::Pending,
+                attempts: 0,
+                escrow_usd: Amount::new(1),
+                pending_since_s: 0,
+                unplaceable: None,
+            }],
+        }
+    }
+
+    fn cpu() -> Requirements {
+        Requirements {
+            max_duration_s: 60,
+            ..Requirements::default()
+        }
+    }
+
+    #[test]
+    fn placement_prefers_free_then_reliable_then_cheap_then_close() {
+        let params = vcity_ledger::nodes::NodeParams::default();
+        let none: BTreeMap<AccountId, usize> = BTreeMap::new();
+        let far: BTreeMap<AccountId, u32> = BTreeMap::new();
+        let cheap_flaky = node(1, 40_000, 1, 9);
+        let dear_reliable = node(2, 60_000, 10, 0);
+        let cheap_reliable = node(3, 40_000, 10, 0);
+        let nodes = vec![
+            cheap_flaky.clone(),
+            dear_reliable.clone(),
+            cheap_reliable.clone(),
+        ];
+        assert_eq!(
+            place(&params, &nodes, &none, &far, &job(cpu()), 100),
+            Decision::Assign(cheap_reliable.node.id)
+        );
+        // A busier node loses to an idle one, whatever its price.
+        let busy = BTreeMap::from([(cheap_reliable.node.id, 1)]);
+        assert_eq!(
+            place(&params, &nodes, &busy, &far, &job(cpu()), 100),
+            Decision::Assign(dear_reliable.node.id)
+        );
+        // Equal in all else, the closer node wins; an unmeasured one counts as far.
+        let twin = node(4, 40_000, 10, 0);
+        let latency = BTreeMap::from([(twin.node.id, 3)]);
+        assert_eq!(
+            place(
+                &params,
+                &[cheap_reliable.clone(), twin.clone()],
+                &none,
+                &latency,
+                &job(cpu()),
+                100
+            ),
+            Decision::Assign(twin.node.id)
+        );
+        // Full everywhere: wait. Nothing fits: say why.
+        let full = BTreeMap::from([(cheap_reliable.node.id, 2)]);
+        assert_eq!(
+            place(
+                &params,
+                std::slice::from_ref(&cheap_reliable),
+                &full,
+                &far,
+                &job(cpu()),
+                100
+            ),
+            Decision::Wait
+        );
+        let gpu = Requirements {
+            gpu_model: Some("H100".into()),
+            gpu_count: 1,
+            ..cpu()
+        };
+        match place(&params, &nodes, &none, &far, &job(gpu), 100) {
+            Decision::Unplaceable(why) => assert!(why.contains("3 lacks the GPU model"), "{why}"),
+            other => panic!("expected unplaceable, got {other:?}"),
+        }
+    }
 }

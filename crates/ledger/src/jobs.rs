@@ -693,6 +693,12 @@ fn return_or_fail(
     index: u32,
     reason: String,
 ) -> Result<(), TxError> {
+    // Every caller takes the task from the node holding it: that node's record counts a loss.
+    if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } =
+        &record.tasks[index as usize].state
+    {
+        nodes::record_service(state, node, false);
+    }
     let attempts = record.tasks[index as usize].attempts;
     if attempts >= params(state).max_attempts {
         return fail(
@@ -875,6 +881,7 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         }
     }
     give_back(state, record, refund_usd)?;
+    nodes::record_service(state, &node, true);
     if let Billing::Subscription { subscription_id } = record.billing {
         if let Some(mut subscription) = subscription(state, subscription_id) {
             subscription.cu_used_ppm = subscription.cu_used_ppm.saturating_add(cu_used_ppm);
@@ -925,6 +932,7 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
             started_s, node, ..
         } => {
             if started_s.saturating_add(record.requirements.max_duration_s) <= now {
+                nodes::record_service(state, &node, false);
                 fail(
                     state,
                     &mut record,

@@ -112,6 +112,18 @@ pub fn params(state: &impl StateRead) -> NodeParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }
 
+/// Adds one task to a node's service record: completed (settled) or lost.
+pub(crate) fn record_service(state: &mut Overlay<'_>, id: &AccountId, completed: bool) {
+    if let Some(mut record) = node(state, id) {
+        if completed {
+            record.tasks_completed = record.tasks_completed.saturating_add(1);
+        } else {
+            record.tasks_lost = record.tasks_lost.saturating_add(1);
+        }
+        state.put(node_key(id), &record);
+    }
+}
+
 /// Sets the parameters (genesis).
 pub(crate) fn init(state: &mut Overlay<'_>, params: &NodeParams) {
     state.put(KEY_PARAMS.to_vec(), params);
@@ -257,6 +269,8 @@ pub(crate) fn execute_register(
         healthy: true,
         running_tasks: 0,
         online_s: 0,
+        tasks_completed: 0,
+        tasks_lost: 0,
     };
     state.put(node_key(sender), &record);
     let index = count(state);

@@ -500,6 +500,20 @@ fn a_running_task_whose_node_goes_silent_is_returned_and_reassigned() {
     let record = jobs::job(chain.ledger.state(), 1).expect("job");
     assert_eq!(record.tasks[0].attempts, 2);
     assert!(matches!(record.tasks[0].state, TaskState::Completed { .. }));
+    // The node's service record: one task lost, then, once paid, one completed.
+    let service = |chain: &Harness| {
+        let node = vcity_ledger::nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
+        (node.tasks_completed, node.tasks_lost)
+    };
+    assert_eq!(service(&chain), (0, 1));
+    heartbeat(&mut chain, 300, NODE);
+    heartbeat(&mut chain, 400, NODE);
+    heartbeat(&mut chain, 500, NODE);
+    heartbeat(&mut chain, 600, NODE);
+    heartbeat(&mut chain, 700, NODE);
+    heartbeat(&mut chain, 830, NODE);
+    assert!(matches!(state_of(&chain, 1, 0), TaskState::Settled { .. }));
+    assert_eq!(service(&chain), (1, 1));
 }
 
 #[test]

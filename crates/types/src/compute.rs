@@ -165,6 +165,10 @@ pub struct NodeRecord {
     pub running_tasks: u32,
     /// Seconds online so far, counted from heartbeats (SPEC §4, for Proof of Capacity).
     pub online_s: u64,
+    /// Service record (SPEC §10: the DID's record): tasks it completed and was paid for.
+    pub tasks_completed: u64,
+    /// Tasks it lost: missed the start deadline, went offline while running, gave up, or overran.
+    pub tasks_lost: u64,
 }
 
 /// Most tasks in one job.
