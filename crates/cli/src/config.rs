@@ -130,8 +130,14 @@ mod tests {
         assert_eq!(parse_duration("2m").expect("ok"), Duration::from_secs(120));
         assert_eq!(parse_duration("3").expect("ok"), Duration::from_secs(3));
         assert!(parse_duration("0s").is_err());
-        assert_eq!(parse_duration("2h").expect("ok"), Duration::from_secs(7_200));
-        assert_eq!(parse_duration("30d").expect("ok"), Duration::from_secs(2_592_000));
+        assert_eq!(
+            parse_duration("2h").expect("ok"),
+            Duration::from_secs(7_200)
+        );
+        assert_eq!(
+            parse_duration("30d").expect("ok"),
+            Duration::from_secs(2_592_000)
+        );
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("fast").is_err());
     }
