@@ -222,7 +222,12 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
     let mut submitted = Vec::new();
     for workload in vcity_workloads::ALL {
         client.put_blob(workload.module)?;
-        let input = (workload.example_input)();
+        // Inputs big enough to cost something visible (a few thousandths of a CU each).
+        let input = match workload.name {
+            "matmul" => b"256 7".to_vec(),
+            "hashchain" => b"300000 vcity".to_vec(),
+            _ => vcity_kernels::blur::Image::synthetic(120, 120, 11).to_pgm(),
+        };
         let message = SubmitJob {
             workload: Workload {
                 module_hash: vcity_types::compute::content_address(workload.module),
