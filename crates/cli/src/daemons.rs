@@ -71,6 +71,9 @@ pub struct SchedulerArgs {
     /// How often to look for pending tasks.
     #[arg(long, default_value = "500ms")]
     pub poll_interval: String,
+    /// Where to serve /metrics and /v1/health; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8730")]
+    pub listen: String,
 }
 
 /// A flag set by Ctrl-C or SIGTERM.
@@ -151,6 +154,10 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                 region: args.region,
                 stake: args.stake.as_deref().map(vcai).transpose()?,
                 poll_interval: parse_duration(&args.poll_interval)?,
+                listen: args
+                    .listen
+                    .parse()
+                    .with_context(|| format!("listen address {:?}", args.listen))?,
             };
             vcity_compute::run_scheduler(options, key, stop)
         }

@@ -161,7 +161,7 @@ pub fn start(
                 .args(["--listen", "127.0.0.1:0", "--region", region])
                 .args(["--price-per-cu", price, "--poll-interval", "200ms"]);
         } else {
-            command.args(["--poll-interval", "200ms"]);
+            command.args(["--poll-interval", "200ms", "--listen", "127.0.0.1:0"]);
         }
         let child = command
             .env("VCITY_PARENT_PID", std::process::id().to_string())

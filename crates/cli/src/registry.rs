@@ -146,7 +146,7 @@ fn parse_gpu(text: &str) -> anyhow::Result<GpuSpec> {
 fn print_node(view: &NodeView) {
     let node = &view.node;
     println!(
-        "{} {:?} {:?} in {} — {} CU, {} USD/CU, stake {} VCAI (needs {}), {}",
+        "{} {:?} {:?} in {} — {} CU, {} USD/CU, stake {} VCAI (needs {}), {}, tasks {} done / {} lost",
         node.id,
         node.role,
         node.kind,
@@ -155,7 +155,9 @@ fn print_node(view: &NodeView) {
         node.price_per_cu_usd.to_decimal(Denom::Usd),
         node.stake.to_decimal(Denom::Vcai),
         view.required_stake.to_decimal(Denom::Vcai),
-        if view.online { "online" } else { "offline" }
+        if view.online { "online" } else { "offline" },
+        node.tasks_completed,
+        node.tasks_lost
     );
 }
 

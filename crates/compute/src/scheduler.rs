@@ -44,6 +44,76 @@ pub struct SchedulerOptions {
     pub stake: Option<Amount>,
     /// How often to look for pending tasks.
     pub poll_interval: Duration,
+    /// Where to serve `/metrics` and `/v1/health`.
+    pub listen: std::net::SocketAddr,
+}
+
+/// The scheduler's counters, served at `/metrics`.
+#[derive(Debug, Default)]
+pub struct SchedulerMetrics {
+    rounds: std::sync::atomic::AtomicU64,
+    assigned: std::sync::atomic::AtomicU64,
+    unplaceable: std::sync::atomic::AtomicU64,
+    failed_rounds: std::sync::atomic::AtomicU64,
+    pending: std::sync::atomic::AtomicU64,
+}
+
+impl SchedulerMetrics {
+    fn render(&self) -> String {
+        let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        let line = crate::server::metric_line;
+        [
+            line(
+                "vcity_scheduler_rounds_total",
+                "counter",
+                "Placement rounds run.",
+                get(&self.rounds),
+            ),
+            line(
+                "vcity_scheduler_rounds_failed_total",
+                "counter",
+                "Rounds that failed (chain unreachable, ...).",
+                get(&self.failed_rounds),
+            ),
+            line(
+                "vcity_scheduler_assignments_total",
+                "counter",
+                "AssignTask transactions sent.",
+                get(&self.assigned),
+            ),
+            line(
+                "vcity_scheduler_unplaceable_total",
+                "counter",
+                "ReportUnplaceable transactions sent.",
+                get(&self.unplaceable),
+            ),
+            line(
+                "vcity_scheduler_pending_tasks",
+                "gauge",
+                "Pending tasks seen in the last round.",
+                get(&self.pending),
+            ),
+        ]
+        .concat()
+    }
+}
+
+fn serve_metrics(
+    listen: std::net::SocketAddr,
+    metrics: Arc<SchedulerMetrics>,
+) -> anyhow::Result<()> {
+    use axum::routing::get;
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "scheduler metrics");
+    let for_metrics = metrics.clone();
+    let app = axum::Router::new()
+        .route("/metrics", get(move || async move { for_metrics.render() }))
+        .route(
+            "/v1/health",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        );
+    crate::server::serve(listener, app)
 }
 
 /// Do not place the same task again this soon (its assignment may still be in the mempool).
@@ -172,6 +242,8 @@ pub fn run(
         }
         Err(error) => return Err(error).context("looking up the scheduler's registration"),
     }
+    let metrics = Arc::new(SchedulerMetrics::default());
+    serve_metrics(options.listen, metrics.clone())?;
     tracing::info!(account = %me, "scheduler ready");
     let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1)) * 2 / 3;
     let mut next_heartbeat = Instant::now();
@@ -190,6 +262,7 @@ pub fn run(
                 Err(error) => tracing::warn!(%error, "scheduler heartbeat failed"),
             }
         }
+        metrics.rounds.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = turn(
             &client,
             &key,
@@ -197,7 +270,9 @@ pub fn run(
             &mut in_flight,
             &mut reported,
             &mut latency,
+            &metrics,
         ) {
+            metrics.failed_rounds.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %format!("{error:#}"), "placement round failed; retrying");
         }
         std::thread::sleep(options.poll_interval);
@@ -266,8 +341,17 @@ fn turn(
     in_flight: &mut BTreeMap<(u64, u32), Instant>,
     reported: &mut BTreeMap<(u64, u32), String>,
     latency: &mut Latency,
+    metrics: &SchedulerMetrics,
 ) -> anyhow::Result<()> {
     let jobs = client.open_jobs(None, POLL_LIMIT)?;
+    let pending_count = jobs
+        .iter()
+        .flat_map(|job| &job.tasks)
+        .filter(|task| task.state == TaskState::Pending)
+        .count();
+    metrics
+        .pending
+        .store(pending_count as u64, Ordering::Relaxed);
     let pending = jobs.iter().any(|job| {
         job.tasks
             .iter()
@@ -307,6 +391,7 @@ fn turn(
                         Ok(_) => {
                             *busy.entry(node).or_default() += 1;
                             in_flight.insert(id, Instant::now());
+                            metrics.assigned.fetch_add(1, Ordering::Relaxed);
                             tracing::info!(job = job.id, task = index, node = %node, "assigned");
                         }
                         Err(error) => {
@@ -330,6 +415,7 @@ fn turn(
                             explanation: why.clone(),
                         });
                         if client.send(key, vec![message], None).is_ok() {
+                            metrics.unplaceable.fetch_add(1, Ordering::Relaxed);
                             tracing::info!(job = job.id, task = index, why = %why, "cannot place");
                             reported.insert(id, why);
                         }
@@ -407,6 +493,15 @@ mod tests {
             max_duration_s: 60,
             ..Requirements::default()
         }
+    }
+
+    #[test]
+    fn metrics_render_in_the_prometheus_text_format() {
+        let metrics = SchedulerMetrics::default();
+        metrics.assigned.fetch_add(3, Ordering::Relaxed);
+        let text = metrics.render();
+        assert!(text.contains("# TYPE vcity_scheduler_assignments_total counter\nvcity_scheduler_assignments_total 3\n"));
+        assert!(text.contains("vcity_scheduler_pending_tasks 0\n"));
     }
 
     #[test]

@@ -71,8 +71,13 @@ impl Shared {
     }
 }
 
-/// Serves on `listener` from a runtime of its own thread.
+/// Serves the compute node's routes on `listener` from a runtime of its own thread.
 pub fn spawn(listener: std::net::TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
+    serve(listener, router(shared))
+}
+
+/// Serves `app` on `listener` from a runtime of its own thread.
+pub fn serve(listener: std::net::TcpListener, app: Router) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -88,7 +93,7 @@ pub fn spawn(listener: std::net::TcpListener, shared: Arc<Shared>) -> anyhow::Re
                         return;
                     }
                 };
-                if let Err(error) = axum::serve(listener, router(shared)).await {
+                if let Err(error) = axum::serve(listener, app).await {
                     tracing::error!(%error, "compute API stopped");
                 }
             });
@@ -118,10 +123,13 @@ async fn hardware(State(shared): State<Arc<Shared>>) -> Json<Detected> {
     Json(shared.detected.clone())
 }
 
+/// One Prometheus metric in the text format.
+pub fn metric_line(name: &str, kind: &str, help: &str, value: u64) -> String {
+    format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
+}
+
 async fn metrics(State(shared): State<Arc<Shared>>) -> String {
-    let line = |name: &str, kind: &str, help: &str, value: u64| {
-        format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
-    };
+    let line = metric_line;
     [
         line(
             "vcity_compute_running_tasks",
