@@ -86,24 +86,7 @@ fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            runtime.block_on(async {
-                #[cfg(unix)]
-                let terminate = async {
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(mut signal) => {
-                            signal.recv().await;
-                        }
-                        Err(_) => std::future::pending::<()>().await,
-                    }
-                };
-                #[cfg(not(unix))]
-                let terminate = std::future::pending::<()>();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    () = terminate => {}
-                }
-            });
+            runtime.block_on(crate::devnet::termination_signal());
             flag.store(true, Ordering::Relaxed);
         })?;
     Ok(stop)

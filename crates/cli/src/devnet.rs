@@ -426,7 +426,8 @@ enum Stop {
     Engine,
 }
 
-async fn wait_for_stop(running: &RunningNode) -> Stop {
+/// Waits for Ctrl-C or SIGTERM; returns the signal's name.
+pub(crate) async fn termination_signal() -> &'static str {
     #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -439,8 +440,14 @@ async fn wait_for_stop(running: &RunningNode) -> Stop {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => Stop::Signal("SIGINT"),
-        () = terminate => Stop::Signal("SIGTERM"),
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        () = terminate => "SIGTERM",
+    }
+}
+
+async fn wait_for_stop(running: &RunningNode) -> Stop {
+    tokio::select! {
+        name = termination_signal() => Stop::Signal(name),
         () = running.engine_stopped() => Stop::Engine,
     }
 }

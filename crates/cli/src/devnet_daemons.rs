@@ -185,17 +185,13 @@ pub fn start(
     // Ready when every compute node is registered and online.
     let patience = Duration::from_secs(60 + daemons.children.len() as u64);
     let deadline = Instant::now() + patience;
+    let accounts: std::collections::BTreeSet<AccountId> =
+        daemons.lines().iter().map(|line| line.account).collect();
     loop {
         let online = client
             .all_nodes(None)?
             .iter()
-            .filter(|view| {
-                view.online
-                    && daemons
-                        .lines()
-                        .iter()
-                        .any(|line| line.account == view.node.id)
-            })
+            .filter(|view| view.online && accounts.contains(&view.node.id))
             .count();
         if online == daemons.children.len() {
             break;
@@ -291,10 +287,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("{error}"))?;
         for (index, task) in job.tasks.iter().enumerate() {
             let TaskState::Settled { node, cost_usd, .. } = &task.state else {
-                anyhow::bail!(
-                    "job {job_id} task {index}: {}",
-                    crate::work::describe(&task.state)
-                );
+                anyhow::bail!("job {job_id} task {index}: {}", task.state.describe());
             };
             let verified = client.task_output(&bob, *job_id, index as u32)?;
             let matches = verified.output == reference;

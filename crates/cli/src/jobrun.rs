@@ -168,9 +168,9 @@ pub fn show_outputs(
             .with_context(|| format!("job {} has no task {task}", job.id))?
             .state;
         if !has_result(state) {
-            let line = serde_json::json!({"task": task, "state": crate::work::describe(state)});
+            let line = serde_json::json!({"task": task, "state": state.describe()});
             if !json {
-                println!("task {task}: {}", crate::work::describe(state));
+                println!("task {task}: {}", state.describe());
             }
             lines.push(line);
             continue;

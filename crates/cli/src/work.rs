@@ -225,41 +225,6 @@ fn cu_ppm(text: &str) -> anyhow::Result<u64> {
     u64::try_from(parsed.base_units()).context("CU out of range")
 }
 
-pub(crate) fn describe(state: &TaskState) -> String {
-    match state {
-        TaskState::Pending => "pending".into(),
-        TaskState::Assigned {
-            node, deadline_s, ..
-        } => format!("assigned to {node}, start by {deadline_s} s"),
-        TaskState::Running {
-            node, started_s, ..
-        } => format!("running on {node} since {started_s} s"),
-        TaskState::Completed {
-            node,
-            cu_used_ppm,
-            cost_usd,
-            settle_at_s,
-            ..
-        } => format!(
-            "completed on {node}: {} CU, {} USD, paid at {settle_at_s} s",
-            *cu_used_ppm as f64 / 1e6,
-            cost_usd.to_decimal(Denom::Usd)
-        ),
-        TaskState::Settled {
-            node,
-            cost_usd,
-            output_hash,
-        } => {
-            format!(
-                "settled: {} USD to {node}, output {output_hash}",
-                cost_usd.to_decimal(Denom::Usd)
-            )
-        }
-        TaskState::Failed { reason } => format!("failed: {reason}"),
-        TaskState::Cancelled => "cancelled".into(),
-    }
-}
-
 fn print_job(job: &Job) {
     println!(
         "job {} by {} ({} tasks, submitted at {} s)",
@@ -271,7 +236,7 @@ fn print_job(job: &Job) {
     for (index, task) in job.tasks.iter().enumerate() {
         println!(
             "  task {index}: {} (attempts {}, escrow {} USD)",
-            describe(&task.state),
+            task.state.describe(),
             task.attempts,
             task.escrow_usd.to_decimal(Denom::Usd)
         );

@@ -20,10 +20,9 @@ fn manifest(dir: &Path, name: &str, body: &str) -> PathBuf {
 
 /// USD decimal text to base units.
 fn base_units(text: &str) -> u128 {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let mut fraction = fraction.to_string();
-    fraction.extend(std::iter::repeat_n('0', 6 - fraction.len()));
-    whole.parse::<u128>().expect("whole") * 1_000_000 + fraction.parse::<u128>().expect("fraction")
+    vcity_types::Amount::parse_decimal(text, vcity_types::Denom::Usd)
+        .expect("a USD amount")
+        .base_units()
 }
 
 fn submit(devnet: &Devnet, path: &Path) -> u64 {

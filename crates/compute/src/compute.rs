@@ -17,7 +17,7 @@ use crate::journal::{now_ms, Entry, Journal, Stage};
 use crate::server::{self, Shared};
 use anyhow::Context as _;
 use ed25519_dalek::SigningKey;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -183,7 +183,10 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
 }
 
 /// Waits until the chain answers; returns its parameters.
-fn wait_for_chain(client: &Client, stop: &AtomicBool) -> anyhow::Result<vcity_ledger::ParamsView> {
+pub(crate) fn wait_for_chain(
+    client: &Client,
+    stop: &AtomicBool,
+) -> anyhow::Result<vcity_ledger::ParamsView> {
     let mut warned = false;
     loop {
         match client.params() {
@@ -311,10 +314,6 @@ impl Daemon {
             if seen.contains(&key) || self.running.contains(&key) {
                 continue;
             }
-            if matches!(entry.stage, Stage::Ran { .. } | Stage::TimedOut) {
-                // Not reported yet; `act` reports it once the ledger shows the task here again,
-                // or below if the ledger moved on.
-            }
             let job = match self.client.job(entry.job_id) {
                 Ok(job) => job,
                 Err(ClientError::NotFound(_)) => {
@@ -332,7 +331,7 @@ impl Daemon {
                     // Listed after our poll: next turn.
                     continue;
                 }
-                Some(state) => format!("the ledger moved on: {}", describe(state)),
+                Some(state) => format!("the ledger moved on: {}", state.describe()),
                 None => "the task does not exist".into(),
             };
             self.finish_entry(entry, outcome)?;
@@ -610,31 +609,4 @@ impl Daemon {
             );
         }
     }
-}
-
-/// A task state in a few words.
-pub fn describe(state: &TaskState) -> String {
-    match state {
-        TaskState::Pending => "pending".into(),
-        TaskState::Assigned { node, .. } => format!("assigned to {node}"),
-        TaskState::Running { node, .. } => format!("running on {node}"),
-        TaskState::Completed { node, .. } => format!("completed by {node}"),
-        TaskState::Settled { node, .. } => format!("settled with {node}"),
-        TaskState::Failed { reason } => format!("failed: {reason}"),
-        TaskState::Cancelled => "cancelled".into(),
-    }
-}
-
-/// Tasks per node, counted from open jobs (assigned or running), for load-aware placement.
-pub fn busy_by_node(jobs: &[Job]) -> BTreeMap<AccountId, usize> {
-    let mut busy = BTreeMap::new();
-    for job in jobs {
-        for task in &job.tasks {
-            if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } = &task.state
-            {
-                *busy.entry(*node).or_default() += 1;
-            }
-        }
-    }
-    busy
 }

@@ -16,7 +16,7 @@
 //! This is the simple engine; the scheduler-at-scale issue replaces the candidate search with
 //! indexed, scored placement.
 
-use crate::compute::{busy_by_node, send_and_wait};
+use crate::compute::{send_and_wait, wait_for_chain};
 use anyhow::Context as _;
 use ed25519_dalek::SigningKey;
 use std::collections::BTreeMap;
@@ -201,6 +201,20 @@ pub fn place(
         .map_or(Decision::Wait, |node| Decision::Assign(node.id))
 }
 
+/// Tasks per node, counted from open jobs (assigned or running), for load-aware placement.
+pub fn busy_by_node(jobs: &[Job]) -> BTreeMap<AccountId, usize> {
+    let mut busy = BTreeMap::new();
+    for job in jobs {
+        for task in &job.tasks {
+            if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } = &task.state
+            {
+                *busy.entry(*node).or_default() += 1;
+            }
+        }
+    }
+    busy
+}
+
 /// Runs the scheduler until `stop` is set.
 pub fn run(
     options: SchedulerOptions,
@@ -209,15 +223,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let me = AccountId::from_public_key(&key.verifying_key());
     let client = Client::new(&options.api);
-    let params = loop {
-        match client.params() {
-            Ok(params) => break params,
-            Err(_) if !stop.load(Ordering::Relaxed) && !crate::parent_gone() => {
-                std::thread::sleep(Duration::from_millis(500))
-            }
-            Err(error) => return Err(error).context("the chain node did not answer"),
-        }
-    };
+    let params = wait_for_chain(&client, &stop)?;
     match client.node(&me) {
         Ok(view) if view.node.role == Role::Scheduler => {}
         Ok(view) => anyhow::bail!("account {me} is registered as a {:?} node", view.node.role),

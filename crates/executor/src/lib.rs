@@ -335,12 +335,10 @@ fn classify(error: &wasmtime::Error, context: &wasi::Context) -> Ending {
             trap: format!("{trap:?}"),
         }),
         None => {
+            // Foreign imports are refused before instantiation and unsupported WASI calls come
+            // back as `Unsupported`, so what is left is a module that cannot start.
             let text = format!("{error:#}");
-            if text.contains("unknown import") {
-                Ending::Exit(TaskExit::Invalid {
-                    reason: "called a WASI function the executor does not provide".into(),
-                })
-            } else if text.contains("_start") {
+            if text.contains("_start") {
                 Ending::Exit(TaskExit::Invalid {
                     reason: "the module exports no `_start` function".into(),
                 })

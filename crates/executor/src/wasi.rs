@@ -427,7 +427,6 @@ pub fn add_to_linker(linker: &mut Linker<Context>) -> wasmtime::Result<()> {
                         usize::try_from(file.position).unwrap_or(usize::MAX)
                     }
                     (INPUT_DIR, _) => return Some(ERRNO_ISDIR),
-                    (STDOUT | STDERR, _) => return Some(ERRNO_BADF),
                     _ => return Some(ERRNO_BADF),
                 };
                 let mut total = 0usize;

@@ -113,6 +113,18 @@ fn gpu_job(tasks: u32) -> SubmitJob {
     }
 }
 
+fn assign(job_id: u64, task: u32, node: u8) -> Message {
+    Message::AssignTask(AssignTask {
+        job_id,
+        task,
+        node: account(node),
+    })
+}
+
+fn start(job_id: u64, task: u32) -> Message {
+    Message::StartTask(StartTask { job_id, task })
+}
+
 fn state_of(chain: &Harness, job: u64, task: usize) -> TaskState {
     jobs::job(chain.ledger.state(), job).expect("job").tasks[task]
         .state
@@ -215,64 +227,18 @@ fn lifecycle_pays_node_fee_and_refund_exactly() {
 fn misfits_are_explained_and_only_schedulers_assign() {
     let mut chain = new_chain();
     assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
-    let by_user = chain.at(
-        11,
-        USER,
-        Message::AssignTask(AssignTask {
-            job_id: 1,
-            task: 0,
-            node: account(NODE),
-        }),
-    );
+    let by_user = chain.at(11, USER, assign(1, 0, NODE));
     assert_eq!(by_user.code, 10);
-    let cpu = chain.at(
-        12,
-        SCHEDULER,
-        Message::AssignTask(AssignTask {
-            job_id: 1,
-            task: 0,
-            node: account(CPU_NODE),
-        }),
-    );
+    let cpu = chain.at(12, SCHEDULER, assign(1, 0, CPU_NODE));
     assert_eq!(cpu.code, 25);
     assert!(cpu.error.contains("lacks the GPU model"), "{}", cpu.error);
     // Silent for more than three heartbeat intervals: offline.
-    let offline = chain.at(
-        500,
-        SCHEDULER,
-        Message::AssignTask(AssignTask {
-            job_id: 1,
-            task: 0,
-            node: account(NODE),
-        }),
-    );
+    let offline = chain.at(500, SCHEDULER, assign(1, 0, NODE));
     assert!(offline.error.contains("offline"), "{}", offline.error);
     heartbeat(&mut chain, 501, NODE);
-    assert_eq!(
-        chain
-            .at(
-                502,
-                SCHEDULER,
-                Message::AssignTask(AssignTask {
-                    job_id: 1,
-                    task: 0,
-                    node: account(NODE)
-                })
-            )
-            .code,
-        0
-    );
+    assert_eq!(chain.at(502, SCHEDULER, assign(1, 0, NODE)).code, 0);
     // Only the assigned node starts it.
-    assert_eq!(
-        chain
-            .at(
-                503,
-                CPU_NODE,
-                Message::StartTask(StartTask { job_id: 1, task: 0 })
-            )
-            .code,
-        10
-    );
+    assert_eq!(chain.at(503, CPU_NODE, start(1, 0)).code, 10);
 }
 
 #[test]
@@ -284,17 +250,7 @@ fn missed_deadlines_reassign_then_fail_and_refund() {
     for attempt in 1..=3 {
         heartbeat(&mut chain, t + 1, NODE);
         assert_eq!(
-            chain
-                .at(
-                    t + 2,
-                    SCHEDULER,
-                    Message::AssignTask(AssignTask {
-                        job_id: 1,
-                        task: 0,
-                        node: account(NODE)
-                    })
-                )
-                .code,
+            chain.at(t + 2, SCHEDULER, assign(1, 0, NODE)).code,
             0,
             "attempt {attempt}"
         );
@@ -318,30 +274,8 @@ fn missed_deadlines_reassign_then_fail_and_refund() {
 fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
     let mut chain = new_chain();
     assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(3))).code, 0);
-    assert_eq!(
-        chain
-            .at(
-                11,
-                SCHEDULER,
-                Message::AssignTask(AssignTask {
-                    job_id: 1,
-                    task: 0,
-                    node: account(NODE)
-                })
-            )
-            .code,
-        0
-    );
-    assert_eq!(
-        chain
-            .at(
-                12,
-                NODE,
-                Message::StartTask(StartTask { job_id: 1, task: 0 })
-            )
-            .code,
-        0
-    );
+    assert_eq!(chain.at(11, SCHEDULER, assign(1, 0, NODE)).code, 0);
+    assert_eq!(chain.at(12, NODE, start(1, 0)).code, 0);
     assert_eq!(
         chain
             .at(
@@ -394,20 +328,7 @@ fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
     );
     // A node that gives up returns its task to pending.
     assert_eq!(chain.at(331, USER, Message::SubmitJob(gpu_job(1))).code, 0);
-    assert_eq!(
-        chain
-            .at(
-                332,
-                SCHEDULER,
-                Message::AssignTask(AssignTask {
-                    job_id: 2,
-                    task: 0,
-                    node: account(NODE)
-                })
-            )
-            .code,
-        0
-    );
+    assert_eq!(chain.at(332, SCHEDULER, assign(2, 0, NODE)).code, 0);
     assert_eq!(
         chain
             .at(
@@ -471,13 +392,9 @@ fn a_running_task_whose_node_goes_silent_is_returned_and_reassigned() {
     heartbeat(&mut chain, 5, NODE);
     heartbeat(&mut chain, 5, CPU_NODE);
     assert_eq!(chain.at(10, USER, Message::SubmitJob(gpu_job(1))).code, 0);
-    let assign = Message::AssignTask(AssignTask {
-        job_id: 1,
-        task: 0,
-        node: account(NODE),
-    });
+    let assign = assign(1, 0, NODE);
     assert_eq!(chain.at(11, SCHEDULER, assign.clone()).code, 0);
-    let start = Message::StartTask(StartTask { job_id: 1, task: 0 });
+    let start = start(1, 0);
     assert_eq!(chain.at(12, NODE, start.clone()).code, 0);
     // Silent for more than 3 heartbeat intervals (180 s): back to pending, attempt counted.
     chain.block_at(12 + 200, vec![]);
@@ -590,16 +507,7 @@ fn a_subscription_prepays_jobs_takes_back_their_refunds_and_returns_the_rest_at_
         node: account(NODE),
     };
     assert_eq!(chain.at(5, SCHEDULER, Message::AssignTask(assign)).code, 0);
-    assert_eq!(
-        chain
-            .at(
-                6,
-                NODE,
-                Message::StartTask(StartTask { job_id: 1, task: 0 })
-            )
-            .code,
-        0
-    );
+    assert_eq!(chain.at(6, NODE, start(1, 0)).code, 0);
     let result = SubmitResult {
         job_id: 1,
         task: 0,

@@ -63,6 +63,9 @@ pub struct VerifiedProof {
     pub value: Option<Vec<u8>>,
 }
 
+/// Largest JSON answer read.
+const MAX_JSON_BYTES: usize = 16 * 1024 * 1024;
+
 /// The client.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -93,37 +96,16 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
+    /// A JSON answer, or the API's error.
     fn answer<T: DeserializeOwned>(
         url: &str,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, ClientError> {
-        let mut response = result.map_err(|error| ClientError::Transport {
+        let body = Self::bytes(url, result, MAX_JSON_BYTES)?;
+        serde_json::from_slice(&body).map_err(|error| ClientError::Decode {
             url: url.to_string(),
-            message: error.to_string(),
-        })?;
-        let status = response.status();
-        let body =
-            response
-                .body_mut()
-                .read_to_string()
-                .map_err(|error| ClientError::Transport {
-                    url: url.to_string(),
-                    message: error.to_string(),
-                })?;
-        if status.is_success() {
-            return serde_json::from_str(&body).map_err(|error| ClientError::Decode {
-                url: url.to_string(),
-                message: format!("{error}: {body}"),
-            });
-        }
-        match serde_json::from_str::<ApiError>(&body) {
-            Ok(error) if status.as_u16() == 404 => Err(ClientError::NotFound(error.message)),
-            Ok(error) => Err(ClientError::Rejected(error)),
-            Err(_) => Err(ClientError::Decode {
-                url: url.to_string(),
-                message: format!("status {status}: {body}"),
-            }),
-        }
+            message: format!("{error}: {}", String::from_utf8_lossy(&body)),
+        })
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

@@ -126,7 +126,8 @@ pub struct VerifiedOutput {
     pub output: Vec<u8>,
 }
 
-fn now_ms() -> u64 {
+/// Unix milliseconds now (the time an owner request carries).
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64)

@@ -395,6 +395,44 @@ pub enum TaskState {
     Cancelled,
 }
 
+impl TaskState {
+    /// The state in a few words, for people (CLI output, node logs).
+    pub fn describe(&self) -> String {
+        match self {
+            TaskState::Pending => "pending".into(),
+            TaskState::Assigned {
+                node, deadline_s, ..
+            } => format!("assigned to {node}, start by {deadline_s} s"),
+            TaskState::Running {
+                node, started_s, ..
+            } => format!("running on {node} since {started_s} s"),
+            TaskState::Completed {
+                node,
+                cu_used_ppm,
+                cost_usd,
+                settle_at_s,
+                ..
+            } => format!(
+                "completed on {node}: {} CU, {} USD, paid at {settle_at_s} s",
+                *cu_used_ppm as f64 / 1e6,
+                cost_usd.to_decimal(crate::Denom::Usd)
+            ),
+            TaskState::Settled {
+                node,
+                cost_usd,
+                output_hash,
+            } => {
+                format!(
+                    "settled: {} USD to {node}, output {output_hash}",
+                    cost_usd.to_decimal(crate::Denom::Usd)
+                )
+            }
+            TaskState::Failed { reason } => format!("failed: {reason}"),
+            TaskState::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
 /// One task of a job.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Task {
