@@ -74,6 +74,12 @@ pub struct SchedulerArgs {
     /// Where to serve /metrics and /v1/health; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8730")]
     pub listen: String,
+    /// spread: prefer the least used node; pack: fill nodes before opening new ones.
+    #[arg(long, default_value = "spread")]
+    pub packing: String,
+    /// Placements per thousand reserved for new nodes, so they can earn a record.
+    #[arg(long, default_value_t = 50)]
+    pub exploration_per_mille: u32,
 }
 
 /// A flag set by Ctrl-C or SIGTERM.
@@ -141,6 +147,12 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                     .listen
                     .parse()
                     .with_context(|| format!("listen address {:?}", args.listen))?,
+                packing: match args.packing.as_str() {
+                    "spread" => vcity_compute::scheduler::Packing::Spread,
+                    "pack" => vcity_compute::scheduler::Packing::Pack,
+                    other => anyhow::bail!("packing {other:?} must be spread or pack"),
+                },
+                exploration_per_mille: args.exploration_per_mille.min(1_000),
             };
             vcity_compute::run_scheduler(options, key, stop)
         }

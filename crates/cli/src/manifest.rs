@@ -16,14 +16,16 @@
 //! gpu_count = 1
 //! min_vram_mib = 40000
 //! region = "eu-west"
+//! node_kind = "stable"
 //! max_duration = "5m"
+//! gang = true                  # place all tasks at once or none
 //! ```
 
 use crate::config::parse_duration;
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use vcity_types::compute::{Billing, Requirements, SubmitJob, Workload, MAX_INPUT_BYTES};
+use vcity_types::compute::{Billing, NodeKind, Requirements, SubmitJob, Workload, MAX_INPUT_BYTES};
 use vcity_types::{Amount, Denom};
 
 /// The file's shape.
@@ -94,8 +96,13 @@ pub struct RequirementsSection {
     pub min_vram_mib: u32,
     /// Region.
     pub region: Option<String>,
+    /// Node kind (`stable` or `flexible`).
+    pub node_kind: Option<NodeKind>,
     /// Longest a task may run.
     pub max_duration: Option<String>,
+    /// Place all tasks together or none.
+    #[serde(default)]
+    pub gang: bool,
 }
 
 /// A manifest resolved into what to upload and what to submit.
@@ -197,6 +204,8 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 min_vram_mib: requirements.min_vram_mib,
                 region: requirements.region.clone(),
                 max_duration_s,
+                node_kind: requirements.node_kind,
+                gang: requirements.gang,
             },
             max_cu_ppm_per_task,
             max_price_per_cu_usd: decimal(
@@ -241,7 +250,8 @@ mod tests {
         let resolved = parse(
             "workload = \"hashchain\"\ninput = \"10 x\"\ntasks = 3\nmax_cu = \"0.25\"\n\
              max_price_per_cu = 1.5\nfixed_price = 0.01\n[requirements]\ngpu_model = \"H100\"\n\
-             gpu_count = 2\nmin_vram_mib = 40000\nregion = \"eu-west\"\nmax_duration = \"2m\"\n",
+             gpu_count = 2\nmin_vram_mib = 40000\nregion = \"eu-west\"\nmax_duration = \"2m\"\n\
+             node_kind = \"stable\"\ngang = true\n",
         )
         .expect("valid");
         let message = resolved.message;
@@ -254,6 +264,8 @@ mod tests {
         );
         assert_eq!(message.requirements.gpu_count, 2);
         assert_eq!(message.requirements.max_duration_s, 120);
+        assert_eq!(message.requirements.node_kind, Some(NodeKind::Stable));
+        assert!(message.requirements.gang);
     }
 
     #[test]

@@ -206,11 +206,7 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             stake,
             options,
         } => {
-            let kind = match kind.as_str() {
-                "stable" => NodeKind::Stable,
-                "flexible" => NodeKind::Flexible,
-                other => bail!("kind {other:?} must be stable or flexible"),
-            };
+            let kind = parse_kind(&kind)?;
             let gpus = gpu
                 .iter()
                 .map(|text| parse_gpu(text))
@@ -287,4 +283,13 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
         ),
     };
     sign_and_send(&ring, &client, &from, vec![message], options, json)
+}
+
+/// `stable` or `flexible` (SPEC §4).
+pub fn parse_kind(text: &str) -> anyhow::Result<NodeKind> {
+    match text {
+        "stable" => Ok(NodeKind::Stable),
+        "flexible" => Ok(NodeKind::Flexible),
+        other => bail!("kind {other:?} must be stable or flexible"),
+    }
 }

@@ -56,6 +56,12 @@ pub enum JobCommand {
         /// Required region.
         #[arg(long)]
         region: Option<String>,
+        /// Required node kind: stable or flexible.
+        #[arg(long)]
+        node_kind: Option<String>,
+        /// Place all tasks together or none (gang placement).
+        #[arg(long)]
+        gang: bool,
         /// Longest a task may run, e.g. 5m.
         #[arg(long, default_value = "5m")]
         max_duration: String,
@@ -405,6 +411,8 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             gpu_count,
             min_vram_mib,
             region,
+            node_kind,
+            gang,
             max_duration,
             options,
         } => {
@@ -431,6 +439,11 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     min_vram_mib,
                     region,
                     max_duration_s,
+                    node_kind: node_kind
+                        .as_deref()
+                        .map(crate::registry::parse_kind)
+                        .transpose()?,
+                    gang,
                 },
                 max_cu_ppm_per_task: cu_ppm(max_cu.as_deref().unwrap_or_default())?,
                 max_price_per_cu_usd: {

@@ -1,29 +1,26 @@
 //! The scheduler daemon (`vcity node scheduler`; issue 3 point 5; whitepaper §2.4.3, §2.5.2;
 //! SPEC §5).
 //!
-//! It registers as a scheduler (with the service stake), then polls the open jobs and the compute
-//! nodes and places every pending task, oldest job first: the candidates are the nodes that
-//! [`fits`] (the one matching rule the ledger checks again on `AssignTask`) and that have a free
-//! slot (one per CPU core, counting the tasks the ledger shows assigned to or running on each
-//! node); among them it prefers, in order: the least loaded relative to its size; the more
-//! reliable (its service record on the ledger: tasks lost ÷ tasks taken, in 10% steps); the
-//! cheapest; the one in the job's region; the closest (TCP connect time to its endpoint, measured
-//! every minute, in 10 ms steps; unreachable counts as far); the lowest reported load; then the
-//! account id (deterministic ties). A task no node fits gets an explanation on the ledger (`ReportUnplaceable`: how many
-//! nodes each constraint excluded), so `vcity job status` can say why. Tasks whose node missed
-//! the start deadline come back as pending through the ledger and are placed again here.
-//!
-//! This is the simple engine; the scheduler-at-scale issue replaces the candidate search with
-//! indexed, scored placement.
+//! It registers as a scheduler (with the service stake), then, every poll, brings its placement
+//! engine (`vcity-scheduler`: indexed, scored, fair; see that crate) up to date with the chain —
+//! every compute node's record and the round trip measured to its endpoint (TCP connect time,
+//! every minute), and every task the ledger shows assigned or running, which holds its slot and
+//! GPUs — and places the pending tasks, oldest first within each user, users by dominant
+//! resource fairness. A placed task becomes an `AssignTask`; a gang job's tasks go in one
+//! transaction, which the ledger applies all or nothing. A task no node may take gets the
+//! engine's explanation on the ledger (`ReportUnplaceable`: how many nodes each rule excluded
+//! and the closest near-misses), so `vcity job status` can say why. Tasks whose node missed the
+//! start deadline come back as pending through the ledger and are placed again here.
 
 use crate::compute::{send_and_wait, wait_for_chain};
 use anyhow::Context as _;
 use ed25519_dalek::SigningKey;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vcity_ledger::jobs::{explain, fits};
+pub use vcity_scheduler::Packing;
+use vcity_scheduler::{Engine, Request, Round, UnitDecision, Weights};
 use vcity_sdk::{Client, ClientError};
 use vcity_types::api::NodeView;
 use vcity_types::compute::{
@@ -46,6 +43,10 @@ pub struct SchedulerOptions {
     pub poll_interval: Duration,
     /// Where to serve `/metrics` and `/v1/health`.
     pub listen: std::net::SocketAddr,
+    /// Spread work over nodes or pack it.
+    pub packing: Packing,
+    /// Decisions per thousand given to newcomer nodes.
+    pub exploration_per_mille: u32,
 }
 
 /// The scheduler's counters, served at `/metrics`.
@@ -56,9 +57,19 @@ pub struct SchedulerMetrics {
     unplaceable: std::sync::atomic::AtomicU64,
     failed_rounds: std::sync::atomic::AtomicU64,
     pending: std::sync::atomic::AtomicU64,
+    decisions: std::sync::atomic::AtomicU64,
+    decision_ns: std::sync::atomic::AtomicU64,
 }
 
 impl SchedulerMetrics {
+    fn record_decision(&self, took: Duration) {
+        self.decisions.fetch_add(1, Ordering::Relaxed);
+        self.decision_ns.fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
     fn render(&self) -> String {
         let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
         let line = crate::server::metric_line;
@@ -86,6 +97,18 @@ impl SchedulerMetrics {
                 "counter",
                 "ReportUnplaceable transactions sent.",
                 get(&self.unplaceable),
+            ),
+            line(
+                "vcity_scheduler_decisions_total",
+                "counter",
+                "Placement decisions made by the engine.",
+                get(&self.decisions),
+            ),
+            line(
+                "vcity_scheduler_decision_nanoseconds_total",
+                "counter",
+                "Time spent deciding (divide by decisions for the mean).",
+                get(&self.decision_ns),
             ),
             line(
                 "vcity_scheduler_pending_tasks",
@@ -120,100 +143,6 @@ fn serve_metrics(
 const IN_FLIGHT: Duration = Duration::from_secs(6);
 /// Open jobs fetched per poll.
 const POLL_LIMIT: usize = 500;
-
-/// One placement decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Assign to this node.
-    Assign(AccountId),
-    /// Some node fits, but all that fit are full: wait.
-    Wait,
-    /// No node fits; why.
-    Unplaceable(String),
-}
-
-/// Chooses a node for a task of `job` (pure: the same inputs give the same decision).
-pub fn place(
-    params: &vcity_ledger::nodes::NodeParams,
-    nodes: &[NodeView],
-    busy: &BTreeMap<AccountId, usize>,
-    latency_ms: &BTreeMap<AccountId, u32>,
-    job: &Job,
-    now_s: u64,
-) -> Decision {
-    let records: Vec<_> = nodes.iter().map(|view| view.node.clone()).collect();
-    let fitting: Vec<_> = records
-        .iter()
-        .filter(|node| {
-            fits(
-                params,
-                node,
-                &job.requirements,
-                job.max_price_per_cu_usd,
-                now_s,
-            )
-            .is_ok()
-        })
-        .collect();
-    if fitting.is_empty() {
-        let why = explain(
-            params,
-            &records,
-            &job.requirements,
-            job.max_price_per_cu_usd,
-            now_s,
-        )
-        .unwrap_or_else(|| "no compute node fits".into());
-        return Decision::Unplaceable(why);
-    }
-    let slots = |hardware: &Hardware| hardware.cpu_cores.max(1) as usize;
-    fitting
-        .into_iter()
-        .filter(|node| busy.get(&node.id).copied().unwrap_or(0) < slots(&node.hardware))
-        .min_by(|a, b| {
-            let used = |node: &vcity_types::compute::NodeRecord| {
-                // Parts per million of its slots in use.
-                busy.get(&node.id).copied().unwrap_or(0) * 1_000_000 / slots(&node.hardware)
-            };
-            let away = |node: &vcity_types::compute::NodeRecord| {
-                job.requirements
-                    .region
-                    .as_ref()
-                    .is_some_and(|region| *region != node.region)
-            };
-            let unreliable = |node: &vcity_types::compute::NodeRecord| {
-                // Tenths of the tasks it took that it lost (a new node counts as reliable).
-                let taken = node.tasks_completed.saturating_add(node.tasks_lost);
-                node.tasks_lost.saturating_mul(10) / taken.max(1)
-            };
-            let distance = |node: &vcity_types::compute::NodeRecord| {
-                latency_ms.get(&node.id).copied().unwrap_or(u32::MAX) / 10
-            };
-            used(a)
-                .cmp(&used(b))
-                .then(unreliable(a).cmp(&unreliable(b)))
-                .then(a.price_per_cu_usd.cmp(&b.price_per_cu_usd))
-                .then(away(a).cmp(&away(b)))
-                .then(distance(a).cmp(&distance(b)))
-                .then(a.load_ppm.cmp(&b.load_ppm))
-                .then(a.id.cmp(&b.id))
-        })
-        .map_or(Decision::Wait, |node| Decision::Assign(node.id))
-}
-
-/// Tasks per node, counted from open jobs (assigned or running), for load-aware placement.
-pub fn busy_by_node(jobs: &[Job]) -> BTreeMap<AccountId, usize> {
-    let mut busy = BTreeMap::new();
-    for job in jobs {
-        for task in &job.tasks {
-            if let TaskState::Assigned { node, .. } | TaskState::Running { node, .. } = &task.state
-            {
-                *busy.entry(*node).or_default() += 1;
-            }
-        }
-    }
-    busy
-}
 
 /// Runs the scheduler until `stop` is set.
 pub fn run(
@@ -253,9 +182,20 @@ pub fn run(
     tracing::info!(account = %me, "scheduler ready");
     let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1)) * 2 / 3;
     let mut next_heartbeat = Instant::now();
-    let mut in_flight: BTreeMap<(u64, u32), Instant> = BTreeMap::new();
-    let mut reported: BTreeMap<(u64, u32), String> = BTreeMap::new();
-    let mut latency = Latency::default();
+    let mut memory = Memory {
+        engine: Engine::new(
+            params.nodes.clone(),
+            Weights {
+                packing: options.packing,
+                exploration_per_mille: options.exploration_per_mille,
+                ..Weights::default()
+            },
+        ),
+        in_flight: BTreeMap::new(),
+        reported: BTreeMap::new(),
+        latency: Latency::default(),
+        known: BTreeSet::new(),
+    };
     while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
         if Instant::now() >= next_heartbeat {
             let beat = Message::NodeHeartbeat(NodeHeartbeat {
@@ -269,15 +209,7 @@ pub fn run(
             }
         }
         metrics.rounds.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = turn(
-            &client,
-            &key,
-            &params,
-            &mut in_flight,
-            &mut reported,
-            &mut latency,
-            &metrics,
-        ) {
+        if let Err(error) = turn(&client, &key, &mut memory, &metrics) {
             metrics.failed_rounds.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %format!("{error:#}"), "placement round failed; retrying");
         }
@@ -340,13 +272,63 @@ fn connect_ms(endpoint: &str) -> Option<u32> {
     Some(started.elapsed().as_millis().min(u128::from(u32::MAX - 1)) as u32)
 }
 
+/// What the scheduler remembers between rounds.
+struct Memory {
+    engine: Engine,
+    /// Assignments sent but not seen on the ledger yet: when, to which node.
+    in_flight: BTreeMap<(u64, u32), (Instant, AccountId)>,
+    /// Explanations already reported, per task.
+    reported: BTreeMap<(u64, u32), String>,
+    latency: Latency,
+    /// Compute nodes the engine knows.
+    known: BTreeSet<AccountId>,
+}
+
+/// The engine's view of a job's task.
+fn request(job: &Job, task: u32) -> Request {
+    Request {
+        job: job.id,
+        task,
+        owner: job.owner,
+        requirements: job.requirements.clone(),
+        max_price_per_cu_usd: job.max_price_per_cu_usd,
+    }
+}
+
+/// Brings the engine's usage up to date: every task the ledger shows on a node, and every
+/// assignment sent but not on the ledger yet, holds its resources. Returns the pending tasks
+/// not in flight, oldest job first.
+fn load_usage(
+    engine: &mut Engine,
+    jobs: &[Job],
+    in_flight: &BTreeMap<(u64, u32), (Instant, AccountId)>,
+) -> Vec<Request> {
+    engine.clear_usage();
+    let mut pending = Vec::new();
+    for job in jobs {
+        for (index, task) in job.tasks.iter().enumerate() {
+            let index = index as u32;
+            match &task.state {
+                TaskState::Assigned { node, .. } | TaskState::Running { node, .. } => {
+                    engine.occupy(node, &request(job, index));
+                }
+                TaskState::Pending => match in_flight.get(&(job.id, index)) {
+                    Some((_, node)) => {
+                        engine.occupy(node, &request(job, index));
+                    }
+                    None => pending.push(request(job, index)),
+                },
+                _ => {}
+            }
+        }
+    }
+    pending
+}
+
 fn turn(
     client: &Client,
     key: &SigningKey,
-    params: &vcity_ledger::ParamsView,
-    in_flight: &mut BTreeMap<(u64, u32), Instant>,
-    reported: &mut BTreeMap<(u64, u32), String>,
-    latency: &mut Latency,
+    memory: &mut Memory,
     metrics: &SchedulerMetrics,
 ) -> anyhow::Result<()> {
     let jobs = client.open_jobs(None, POLL_LIMIT)?;
@@ -358,73 +340,99 @@ fn turn(
     metrics
         .pending
         .store(pending_count as u64, Ordering::Relaxed);
-    let pending = jobs.iter().any(|job| {
-        job.tasks
-            .iter()
-            .any(|task| task.state == TaskState::Pending)
-    });
-    in_flight.retain(|_, since| since.elapsed() < IN_FLIGHT);
-    if !pending {
+    memory
+        .in_flight
+        .retain(|_, (since, _)| since.elapsed() < IN_FLIGHT);
+    for job in &jobs {
+        for (index, task) in job.tasks.iter().enumerate() {
+            if task.state != TaskState::Pending {
+                memory.reported.remove(&(job.id, index as u32));
+            }
+        }
+    }
+    if pending_count == 0 {
         return Ok(());
     }
     let now_s = client.status()?.chain_time_s;
     let nodes = client.all_nodes(Some(Role::Compute))?;
-    latency.refresh(&nodes);
-    let latency_ms = latency.snapshot();
-    let mut busy = busy_by_node(&jobs);
-    // Assignments sent but not yet on the ledger still take a slot.
-    for job in &jobs {
-        for (index, task) in job.tasks.iter().enumerate() {
-            if task.state != TaskState::Pending {
-                reported.remove(&(job.id, index as u32));
-            }
-        }
+    memory.latency.refresh(&nodes);
+    let latency_ms = memory.latency.snapshot();
+    let engine = &mut memory.engine;
+    engine.advance(now_s);
+    let listed: BTreeSet<AccountId> = nodes.iter().map(|view| view.node.id).collect();
+    for gone in memory.known.difference(&listed) {
+        engine.remove(gone);
     }
-    for job in &jobs {
-        for (index, task) in job.tasks.iter().enumerate() {
-            let id = (job.id, index as u32);
-            if task.state != TaskState::Pending || in_flight.contains_key(&id) {
-                continue;
-            }
-            match place(&params.nodes, &nodes, &busy, &latency_ms, job, now_s) {
-                Decision::Assign(node) => {
-                    let message = Message::AssignTask(AssignTask {
-                        job_id: job.id,
-                        task: index as u32,
-                        node,
-                    });
-                    match client.send(key, vec![message], None) {
-                        Ok(_) => {
-                            *busy.entry(node).or_default() += 1;
-                            in_flight.insert(id, Instant::now());
+    for view in &nodes {
+        engine.upsert(&view.node, latency_ms.get(&view.node.id).copied());
+    }
+    memory.known = listed;
+    let pending = load_usage(engine, &jobs, &memory.in_flight);
+    let mut round = Round::new(engine, pending);
+    loop {
+        let started = Instant::now();
+        let Some((unit, decision)) = round.next(engine) else {
+            break;
+        };
+        metrics.record_decision(started.elapsed());
+        match decision {
+            UnitDecision::Assign(allocations) => {
+                let messages = allocations
+                    .iter()
+                    .map(|allocation| {
+                        Message::AssignTask(AssignTask {
+                            job_id: allocation.job,
+                            task: allocation.task,
+                            node: allocation.node,
+                        })
+                    })
+                    .collect();
+                match client.send(key, messages, None) {
+                    Ok(_) => {
+                        for allocation in &allocations {
+                            memory.in_flight.insert(
+                                (allocation.job, allocation.task),
+                                (Instant::now(), allocation.node),
+                            );
                             metrics.assigned.fetch_add(1, Ordering::Relaxed);
-                            tracing::info!(job = job.id, task = index, node = %node, "assigned");
+                            tracing::info!(job = allocation.job, task = allocation.task, node = %allocation.node, "assigned");
                         }
-                        Err(error) => {
-                            tracing::warn!(job = job.id, task = index, %error, "assignment not sent")
+                    }
+                    Err(error) => {
+                        for allocation in &allocations {
+                            engine.release(allocation);
                         }
+                        tracing::warn!(job = unit.requests[0].job, %error, "assignment not sent");
                     }
                 }
-                Decision::Wait => {}
-                Decision::Unplaceable(mut why) => {
-                    let mut end = why.len().min(MAX_EXPLANATION_BYTES);
-                    while !why.is_char_boundary(end) {
-                        end -= 1;
+            }
+            UnitDecision::Wait => {}
+            UnitDecision::Unplaceable { explanation, .. } => {
+                let first = &unit.requests[0];
+                let why = explanation.render(
+                    &first.requirements,
+                    first.max_price_per_cu_usd,
+                    MAX_EXPLANATION_BYTES,
+                );
+                for request in &unit.requests {
+                    let id = (request.job, request.task);
+                    let on_chain = jobs
+                        .iter()
+                        .find(|job| job.id == request.job)
+                        .and_then(|job| job.tasks.get(request.task as usize))
+                        .and_then(|task| task.unplaceable.as_deref());
+                    if on_chain == Some(why.as_str()) || memory.reported.get(&id) == Some(&why) {
+                        continue;
                     }
-                    why.truncate(end);
-                    let already = task.unplaceable.as_deref() == Some(why.as_str())
-                        || reported.get(&id) == Some(&why);
-                    if !already {
-                        let message = Message::ReportUnplaceable(ReportUnplaceable {
-                            job_id: job.id,
-                            task: index as u32,
-                            explanation: why.clone(),
-                        });
-                        if client.send(key, vec![message], None).is_ok() {
-                            metrics.unplaceable.fetch_add(1, Ordering::Relaxed);
-                            tracing::info!(job = job.id, task = index, why = %why, "cannot place");
-                            reported.insert(id, why);
-                        }
+                    let message = Message::ReportUnplaceable(ReportUnplaceable {
+                        job_id: request.job,
+                        task: request.task,
+                        explanation: why.clone(),
+                    });
+                    if client.send(key, vec![message], None).is_ok() {
+                        metrics.unplaceable.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(job = request.job, task = request.task, why = %why, "cannot place");
+                        memory.reported.insert(id, why.clone());
                     }
                 }
             }
@@ -436,33 +444,47 @@ fn turn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vcity_types::compute::{Billing, NodeRecord, Requirements, Task, Workload};
-    use vcity_types::{Hash, Height};
+    use vcity_types::compute::{Billing, Requirements, Task, Workload};
+    use vcity_types::{Amount, Hash, Height};
 
-    fn node(seed: u8, price: u128, completed: u64, lost: u64) -> NodeView {
+    #[test]
+    fn metrics_render_in_the_prometheus_text_format() {
+        let metrics = SchedulerMetrics::default();
+        metrics.assigned.fetch_add(3, Ordering::Relaxed);
+        metrics.record_decision(Duration::from_micros(2));
+        let text = metrics.render();
+        assert!(text.contains("# TYPE vcity_scheduler_assignments_total counter\nvcity_scheduler_assignments_total 3\n"));
+        assert!(text.contains("vcity_scheduler_pending_tasks 0\n"));
+        assert!(text.contains("vcity_scheduler_decision_nanoseconds_total 2000\n"));
+    }
+
+    fn compute_node(seed: u8, cores: u32) -> NodeView {
+        let params = vcity_ledger::nodes::NodeParams::default();
+        let hardware = Hardware {
+            gpus: vec![],
+            cpu_cores: cores,
+            ram_mib: 1_024,
+        };
+        let capacity = vcity_ledger::nodes::capacity_ppm(&params, &hardware).expect("cpu");
         NodeView {
-            node: NodeRecord {
+            node: vcity_types::compute::NodeRecord {
                 id: AccountId([seed; 32]),
                 role: Role::Compute,
                 kind: NodeKind::Flexible,
-                hardware: Hardware {
-                    gpus: vec![],
-                    cpu_cores: 2,
-                    ram_mib: 1_024,
-                },
+                hardware,
                 region: "eu-west".into(),
                 endpoint: String::new(),
-                price_per_cu_usd: Amount::new(price),
-                stake: Amount::whole(1_000, vcity_types::Denom::Vcai).expect("amount"),
-                capacity_cu_ppm: 20_000,
+                price_per_cu_usd: Amount::new(40_000),
+                stake: vcity_ledger::nodes::required_stake(&params, Role::Compute, capacity),
+                capacity_cu_ppm: capacity,
                 registered_s: 0,
                 last_heartbeat_s: 100,
                 load_ppm: 0,
                 healthy: true,
                 running_tasks: 0,
                 online_s: 0,
-                tasks_completed: completed,
-                tasks_lost: lost,
+                tasks_completed: 10,
+                tasks_lost: 0,
             },
             online: true,
             required_stake: Amount::ZERO,
@@ -471,103 +493,69 @@ mod tests {
         }
     }
 
-    fn job(requirements: Requirements) -> Job {
+    fn job(id: u64, states: Vec<TaskState>) -> Job {
         Job {
-            id: 1,
+            id,
             owner: AccountId([9; 32]),
             workload: Workload {
                 module_hash: Hash::ZERO,
                 input: vec![],
             },
-            requirements,
+            requirements: Requirements {
+                max_duration_s: 60,
+                ..Requirements::default()
+            },
             max_cu_ppm_per_task: 1_000,
             max_price_per_cu_usd: Amount::new(100_000),
             billing: Billing::PayAsYouGo,
             submitted_s: 0,
-            tasks: vec![Task {
-                state: TaskState::Pending,
-                attempts: 0,
-                escrow_usd: Amount::new(1),
-                pending_since_s: 0,
-                unplaceable: None,
-            }],
-        }
-    }
-
-    fn cpu() -> Requirements {
-        Requirements {
-            max_duration_s: 60,
-            ..Requirements::default()
+            tasks: states
+                .into_iter()
+                .map(|state| Task {
+                    state,
+                    attempts: 0,
+                    escrow_usd: Amount::new(1),
+                    pending_since_s: 0,
+                    unplaceable: None,
+                })
+                .collect(),
         }
     }
 
     #[test]
-    fn metrics_render_in_the_prometheus_text_format() {
-        let metrics = SchedulerMetrics::default();
-        metrics.assigned.fetch_add(3, Ordering::Relaxed);
-        let text = metrics.render();
-        assert!(text.contains("# TYPE vcity_scheduler_assignments_total counter\nvcity_scheduler_assignments_total 3\n"));
-        assert!(text.contains("vcity_scheduler_pending_tasks 0\n"));
-    }
-
-    #[test]
-    fn placement_prefers_free_then_reliable_then_cheap_then_close() {
-        let params = vcity_ledger::nodes::NodeParams::default();
-        let none: BTreeMap<AccountId, usize> = BTreeMap::new();
-        let far: BTreeMap<AccountId, u32> = BTreeMap::new();
-        let cheap_flaky = node(1, 40_000, 1, 9);
-        let dear_reliable = node(2, 60_000, 10, 0);
-        let cheap_reliable = node(3, 40_000, 10, 0);
-        let nodes = vec![
-            cheap_flaky.clone(),
-            dear_reliable.clone(),
-            cheap_reliable.clone(),
-        ];
-        assert_eq!(
-            place(&params, &nodes, &none, &far, &job(cpu()), 100),
-            Decision::Assign(cheap_reliable.node.id)
+    fn tasks_on_the_ledger_and_in_flight_hold_their_slots() {
+        let mut engine = Engine::new(
+            vcity_ledger::nodes::NodeParams::default(),
+            Weights::default(),
         );
-        // A busier node loses to an idle one, whatever its price.
-        let busy = BTreeMap::from([(cheap_reliable.node.id, 1)]);
-        assert_eq!(
-            place(&params, &nodes, &busy, &far, &job(cpu()), 100),
-            Decision::Assign(dear_reliable.node.id)
-        );
-        // Equal in all else, the closer node wins; an unmeasured one counts as far.
-        let twin = node(4, 40_000, 10, 0);
-        let latency = BTreeMap::from([(twin.node.id, 3)]);
-        assert_eq!(
-            place(
-                &params,
-                &[cheap_reliable.clone(), twin.clone()],
-                &none,
-                &latency,
-                &job(cpu()),
-                100
-            ),
-            Decision::Assign(twin.node.id)
-        );
-        // Full everywhere: wait. Nothing fits: say why.
-        let full = BTreeMap::from([(cheap_reliable.node.id, 2)]);
-        assert_eq!(
-            place(
-                &params,
-                std::slice::from_ref(&cheap_reliable),
-                &full,
-                &far,
-                &job(cpu()),
-                100
-            ),
-            Decision::Wait
-        );
-        let gpu = Requirements {
-            gpu_model: Some("H100".into()),
-            gpu_count: 1,
-            ..cpu()
+        engine.advance(100);
+        let small = compute_node(1, 2);
+        engine.upsert(&small.node, Some(5));
+        let running = TaskState::Running {
+            node: small.node.id,
+            price_per_cu_usd: Amount::new(40_000),
+            started_s: 90,
         };
-        match place(&params, &nodes, &none, &far, &job(gpu), 100) {
-            Decision::Unplaceable(why) => assert!(why.contains("3 lacks the GPU model"), "{why}"),
-            other => panic!("expected unplaceable, got {other:?}"),
-        }
+        let jobs = vec![job(
+            1,
+            vec![running, TaskState::Pending, TaskState::Pending],
+        )];
+        // Task 1 was sent to the node a moment ago: both slots are taken, task 2 must wait.
+        let in_flight = BTreeMap::from([((1, 1), (Instant::now(), small.node.id))]);
+        let pending = load_usage(&mut engine, &jobs, &in_flight);
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].task, 2);
+        assert_eq!(
+            engine.node_usage(&small.node.id).expect("known").cpu_used,
+            2
+        );
+        let decisions = Round::new(&engine, pending).run(&mut engine);
+        assert_eq!(decisions[0].1, UnitDecision::Wait);
+        // Without the in-flight assignment there is room again.
+        let pending = load_usage(&mut engine, &jobs, &BTreeMap::new());
+        assert_eq!(pending.len(), 2);
+        let decisions = Round::new(&engine, pending).run(&mut engine);
+        assert!(matches!(decisions[0].1, UnitDecision::Assign(_)));
+        assert_eq!(decisions[1].1, UnitDecision::Wait);
     }
 }

@@ -74,7 +74,8 @@ impl Default for JobParams {
     }
 }
 
-/// Why a node cannot take a task: the scheduler reports these, counted per reason.
+/// Why a node cannot take a task: the scheduler reports these, counted per reason. The order of
+/// the variants is the order [`fits`] checks them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Misfit {
@@ -90,12 +91,30 @@ pub enum Misfit {
     TooExpensive,
     /// Not in the required region.
     WrongRegion,
+    /// Not of the required node kind.
+    WrongKind,
     /// Lacks the GPU model.
     NoSuchGpu,
-    /// Too few GPUs of the model on one node.
-    TooFewGpus,
     /// GPUs with too little memory.
     TooLittleVram,
+    /// Too few GPUs of the model on one node.
+    TooFewGpus,
+}
+
+impl Misfit {
+    /// Every rule, in the order [`fits`] checks them.
+    pub const ALL: [Misfit; 10] = [
+        Misfit::NotCompute,
+        Misfit::Offline,
+        Misfit::Unhealthy,
+        Misfit::Understaked,
+        Misfit::TooExpensive,
+        Misfit::WrongRegion,
+        Misfit::WrongKind,
+        Misfit::NoSuchGpu,
+        Misfit::TooLittleVram,
+        Misfit::TooFewGpus,
+    ];
 }
 
 impl fmt::Display for Misfit {
@@ -107,6 +126,7 @@ impl fmt::Display for Misfit {
             Misfit::Understaked => "stake below requirement",
             Misfit::TooExpensive => "price above the job's maximum",
             Misfit::WrongRegion => "wrong region",
+            Misfit::WrongKind => "wrong node kind",
             Misfit::NoSuchGpu => "lacks the GPU model",
             Misfit::TooFewGpus => "too few GPUs",
             Misfit::TooLittleVram => "too little GPU memory",
@@ -114,9 +134,66 @@ impl fmt::Display for Misfit {
     }
 }
 
+/// Whether `node` passes one rule of [`fits`].
+fn passes(
+    rule: Misfit,
+    params: &nodes::NodeParams,
+    node: &NodeRecord,
+    requirements: &Requirements,
+    max_price: Amount,
+    now_s: u64,
+) -> bool {
+    let wants_gpu = requirements.gpu_count > 0 || requirements.gpu_model.is_some();
+    let of_model = |gpu: &&vcity_types::compute::GpuSpec| {
+        requirements
+            .gpu_model
+            .as_ref()
+            .is_none_or(|model| model == &gpu.model)
+    };
+    match rule {
+        Misfit::NotCompute => node.role == Role::Compute,
+        Misfit::Offline => nodes::is_online(params, node, now_s),
+        Misfit::Unhealthy => node.healthy,
+        Misfit::Understaked => {
+            node.stake >= nodes::required_stake(params, node.role, node.capacity_cu_ppm)
+        }
+        Misfit::TooExpensive => node.price_per_cu_usd <= max_price,
+        Misfit::WrongRegion => requirements
+            .region
+            .as_ref()
+            .is_none_or(|region| region == &node.region),
+        Misfit::WrongKind => requirements.node_kind.is_none_or(|kind| kind == node.kind),
+        Misfit::NoSuchGpu => !wants_gpu || node.hardware.gpus.iter().any(|gpu| of_model(&gpu)),
+        // Each GPU rule fails only where the one before it passed, so a node's list of failed
+        // rules says how far it is from fitting (a node without the model is not also short
+        // of memory and of GPUs).
+        Misfit::TooLittleVram => {
+            let mut of_the_model = node.hardware.gpus.iter().filter(of_model).peekable();
+            !wants_gpu
+                || of_the_model.peek().is_none()
+                || of_the_model.any(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
+        }
+        Misfit::TooFewGpus => {
+            let big_enough: Vec<u32> = node
+                .hardware
+                .gpus
+                .iter()
+                .filter(of_model)
+                .filter(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
+                .map(|gpu| gpu.count)
+                .collect();
+            !wants_gpu
+                || big_enough.is_empty()
+                || big_enough.iter().sum::<u32>() >= requirements.gpu_count.max(1)
+        }
+    }
+}
+
 /// The one matching rule (DEVELOPERS.md principle 8): whether `node` may run a task of a job
-/// with `requirements` paying at most `max_price` per CU, at time `now_s`. The ledger checks it
-/// on every assignment; the scheduler and the SDK call the same function.
+/// with `requirements` paying at most `max_price` per CU, at time `now_s`; if not, the first
+/// rule (in [`Misfit::ALL`] order) it fails. A GPU task needs `gpu_count` GPUs of the model (any
+/// model when none is named), each with at least `min_vram_mib`, on this one node. The ledger
+/// checks it on every assignment; the scheduler and the SDK call the same function.
 pub fn fits(
     params: &nodes::NodeParams,
     node: &NodeRecord,
@@ -124,62 +201,237 @@ pub fn fits(
     max_price: Amount,
     now_s: u64,
 ) -> Result<(), Misfit> {
-    if node.role != Role::Compute {
-        return Err(Misfit::NotCompute);
-    }
-    if !nodes::is_online(params, node, now_s) {
-        return Err(Misfit::Offline);
-    }
-    if !node.healthy {
-        return Err(Misfit::Unhealthy);
-    }
-    if node.stake < nodes::required_stake(params, node.role, node.capacity_cu_ppm) {
-        return Err(Misfit::Understaked);
-    }
-    if node.price_per_cu_usd > max_price {
-        return Err(Misfit::TooExpensive);
-    }
-    if requirements
-        .region
-        .as_ref()
-        .is_some_and(|region| region != &node.region)
+    match Misfit::ALL
+        .into_iter()
+        .find(|rule| !passes(*rule, params, node, requirements, max_price, now_s))
     {
-        return Err(Misfit::WrongRegion);
+        None => Ok(()),
+        Some(misfit) => Err(misfit),
     }
-    if requirements.gpu_count > 0 || requirements.gpu_model.is_some() {
-        let matching: Vec<_> = node
-            .hardware
-            .gpus
-            .iter()
-            .filter(|gpu| {
-                requirements
-                    .gpu_model
-                    .as_ref()
-                    .is_none_or(|model| model == &gpu.model)
-            })
-            .collect();
-        if matching.is_empty() {
-            return Err(Misfit::NoSuchGpu);
-        }
-        let big_enough: Vec<_> = matching
-            .iter()
-            .filter(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
-            .collect();
-        if big_enough.is_empty() {
-            return Err(Misfit::TooLittleVram);
-        }
-        let count: u32 = big_enough.iter().map(|gpu| gpu.count).sum();
-        if count < requirements.gpu_count.max(1) {
-            return Err(Misfit::TooFewGpus);
-        }
-    }
-    Ok(())
 }
 
-/// Why no node in `nodes` can take a task: how many compute nodes each constraint excluded
-/// (a node counts once, under the first rule of [`fits`] it fails), as one line for people,
-/// e.g. `no compute node fits (3 considered): 2 lacks the GPU model (needs B200), 1 offline`.
-/// `None` when some node fits. The scheduler records it on the ledger (`ReportUnplaceable`).
+/// Every rule of [`fits`] that `node` fails, in order (empty when it fits).
+pub fn misfits(
+    params: &nodes::NodeParams,
+    node: &NodeRecord,
+    requirements: &Requirements,
+    max_price: Amount,
+    now_s: u64,
+) -> Vec<Misfit> {
+    Misfit::ALL
+        .into_iter()
+        .filter(|rule| !passes(*rule, params, node, requirements, max_price, now_s))
+        .collect()
+}
+
+/// How close a node that does not fit came: it fails only `misfits`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NearMiss {
+    /// The node.
+    pub node: AccountId,
+    /// The rules it fails (the fewest of any node considered).
+    pub misfits: Vec<Misfit>,
+    /// What it has instead, e.g. `40960 MiB` or `asks 0.300000 USD`.
+    pub detail: String,
+}
+
+/// Why no compute node can take a task: how many nodes each rule excluded (a node counts once,
+/// under the first rule of [`fits`] it fails, so the counts add up to `considered`), and the
+/// closest near-misses (the nodes failing the fewest rules, at most [`NEAR_MISSES`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// Compute nodes looked at.
+    pub considered: u32,
+    /// Nodes excluded, by the first rule they fail.
+    pub excluded: std::collections::BTreeMap<Misfit, u32>,
+    /// The closest nodes, fewest failed rules first, then by id.
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// Near-misses an [`Explanation`] keeps.
+pub const NEAR_MISSES: usize = 3;
+
+fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -> String {
+    let of_model = |gpu: &&vcity_types::compute::GpuSpec| {
+        requirements
+            .gpu_model
+            .as_ref()
+            .is_none_or(|model| model == &gpu.model)
+    };
+    match misfit {
+        Misfit::TooExpensive => format!("asks {} per CU", node.price_per_cu_usd),
+        Misfit::WrongRegion => format!("in {}", node.region),
+        Misfit::WrongKind => format!("{:?}", node.kind).to_lowercase(),
+        Misfit::NoSuchGpu => {
+            let models: Vec<_> = node
+                .hardware
+                .gpus
+                .iter()
+                .map(|gpu| gpu.model.as_str())
+                .collect();
+            if models.is_empty() {
+                "no GPU".into()
+            } else {
+                format!("has {}", models.join("+"))
+            }
+        }
+        Misfit::TooLittleVram => {
+            let most = node
+                .hardware
+                .gpus
+                .iter()
+                .filter(of_model)
+                .map(|gpu| gpu.vram_mib)
+                .max()
+                .unwrap_or(0);
+            format!("{most} MiB")
+        }
+        Misfit::TooFewGpus => {
+            let count: u32 = node
+                .hardware
+                .gpus
+                .iter()
+                .filter(of_model)
+                .filter(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
+                .map(|gpu| gpu.count)
+                .sum();
+            format!("{count} GPU(s)")
+        }
+        Misfit::Offline => format!("last heartbeat at {} s", node.last_heartbeat_s),
+        Misfit::Understaked => format!("stake {}", node.stake),
+        Misfit::NotCompute | Misfit::Unhealthy => String::new(),
+    }
+}
+
+impl Explanation {
+    /// One line for people, e.g. `no compute node fits (3 considered): 2 lacks the GPU model
+    /// (needs 1× B200), 1 offline; closest: 1a2b3c4d… (too little GPU memory: 40960 MiB)`.
+    /// At most `max_bytes` long: near-misses are dropped first, then the line is cut.
+    pub fn render(
+        &self,
+        requirements: &Requirements,
+        max_price: Amount,
+        max_bytes: usize,
+    ) -> String {
+        if self.considered == 0 {
+            return "no compute node is registered".into();
+        }
+        let reasons: Vec<String> = self
+            .excluded
+            .iter()
+            .map(|(misfit, count)| {
+                let detail = match misfit {
+                    Misfit::NoSuchGpu | Misfit::TooFewGpus => Some(format!(
+                        " (needs {}× {})",
+                        requirements.gpu_count.max(1),
+                        requirements.gpu_model.as_deref().unwrap_or("GPU")
+                    )),
+                    Misfit::TooLittleVram => {
+                        Some(format!(" (needs {} MiB)", requirements.min_vram_mib))
+                    }
+                    Misfit::WrongRegion => requirements
+                        .region
+                        .as_ref()
+                        .map(|region| format!(" (needs {region})")),
+                    Misfit::WrongKind => requirements
+                        .node_kind
+                        .map(|kind| format!(" (needs {})", format!("{kind:?}").to_lowercase())),
+                    Misfit::TooExpensive => Some(format!(" (pays at most {max_price} per CU)")),
+                    _ => None,
+                };
+                format!("{count} {misfit}{}", detail.unwrap_or_default())
+            })
+            .collect();
+        let head = format!(
+            "no compute node fits ({} considered): {}",
+            self.considered,
+            reasons.join(", ")
+        );
+        let misses: Vec<String> = self
+            .near_misses
+            .iter()
+            .map(|miss| {
+                let id = miss.node.to_string();
+                let rules: Vec<String> = miss.misfits.iter().map(Misfit::to_string).collect();
+                format!(
+                    "{}… ({}: {})",
+                    &id[..id.len().min(8)],
+                    rules.join(", "),
+                    miss.detail
+                )
+            })
+            .collect();
+        for keep in (0..=misses.len()).rev() {
+            let line = if keep == 0 {
+                head.clone()
+            } else {
+                format!("{head}; closest: {}", misses[..keep].join(", "))
+            };
+            if line.len() <= max_bytes {
+                return line;
+            }
+        }
+        let mut end = head.len().min(max_bytes);
+        while !head.is_char_boundary(end) {
+            end -= 1;
+        }
+        head[..end].to_string()
+    }
+}
+
+/// Why no node in `nodes` can take a task (see [`Explanation`]); `None` when some node fits.
+/// The scheduler records its rendering on the ledger (`ReportUnplaceable`). One pass, and no
+/// allocation per node: a registry of any size can be explained.
+pub fn explanation<'a>(
+    params: &nodes::NodeParams,
+    nodes: impl IntoIterator<Item = &'a NodeRecord>,
+    requirements: &Requirements,
+    max_price: Amount,
+    now_s: u64,
+) -> Option<Explanation> {
+    let mut explanation = Explanation::default();
+    // (rules failed, id, node): the closest few so far.
+    let mut closest: Vec<(usize, AccountId, &NodeRecord)> = Vec::new();
+    for node in nodes.into_iter().filter(|node| node.role == Role::Compute) {
+        explanation.considered += 1;
+        let first = fits(params, node, requirements, max_price, now_s).err()?;
+        *explanation.excluded.entry(first).or_default() += 1;
+        let failed = Misfit::ALL
+            .into_iter()
+            .filter(|rule| !passes(*rule, params, node, requirements, max_price, now_s))
+            .count();
+        if closest.len() < NEAR_MISSES
+            || closest
+                .last()
+                .is_some_and(|worst| (failed, node.id) < (worst.0, worst.1))
+        {
+            closest.push((failed, node.id, node));
+            closest.sort_by_key(|entry| (entry.0, entry.1));
+            closest.truncate(NEAR_MISSES);
+        }
+    }
+    let fewest = closest.first().map_or(0, |entry| entry.0);
+    explanation.near_misses = closest
+        .into_iter()
+        .filter(|entry| entry.0 == fewest)
+        .map(|(_, id, node)| {
+            let failed = misfits(params, node, requirements, max_price, now_s);
+            NearMiss {
+                node: id,
+                detail: failed
+                    .iter()
+                    .map(|misfit| miss_detail(*misfit, node, requirements))
+                    .filter(|detail| !detail.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                misfits: failed,
+            }
+        })
+        .collect();
+    Some(explanation)
+}
+
+/// [`explanation`] as one line of at most [`MAX_EXPLANATION_BYTES`].
 pub fn explain(
     params: &nodes::NodeParams,
     nodes: &[NodeRecord],
@@ -187,43 +439,11 @@ pub fn explain(
     max_price: Amount,
     now_s: u64,
 ) -> Option<String> {
-    let mut excluded = std::collections::BTreeMap::<Misfit, u32>::new();
-    let mut considered = 0u32;
-    for node in nodes.iter().filter(|node| node.role == Role::Compute) {
-        considered += 1;
-        match fits(params, node, requirements, max_price, now_s) {
-            Ok(()) => return None,
-            Err(misfit) => *excluded.entry(misfit).or_default() += 1,
-        }
-    }
-    if considered == 0 {
+    if !nodes.iter().any(|node| node.role == Role::Compute) {
         return Some("no compute node is registered".into());
     }
-    let reasons: Vec<String> = excluded
-        .iter()
-        .map(|(misfit, count)| {
-            let detail = match misfit {
-                Misfit::NoSuchGpu | Misfit::TooFewGpus => requirements
-                    .gpu_model
-                    .as_ref()
-                    .map(|model| format!(" (needs {}× {model})", requirements.gpu_count.max(1))),
-                Misfit::TooLittleVram => {
-                    Some(format!(" (needs {} MiB)", requirements.min_vram_mib))
-                }
-                Misfit::WrongRegion => requirements
-                    .region
-                    .as_ref()
-                    .map(|region| format!(" (needs {region})")),
-                Misfit::TooExpensive => Some(format!(" (pays at most {max_price} per CU)")),
-                _ => None,
-            };
-            format!("{count} {misfit}{}", detail.unwrap_or_default())
-        })
-        .collect();
-    Some(format!(
-        "no compute node fits ({considered} considered): {}",
-        reasons.join(", ")
-    ))
+    explanation(params, nodes, requirements, max_price, now_s)
+        .map(|found| found.render(requirements, max_price, MAX_EXPLANATION_BYTES))
 }
 
 const KEY_PARAMS: &[u8] = b"jobs/params";

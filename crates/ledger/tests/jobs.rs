@@ -106,6 +106,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
             min_vram_mib: 40_000,
             region: None,
             max_duration_s: 300,
+            ..Requirements::default()
         },
         max_cu_ppm_per_task: 100_000_000, // 100 CU
         max_price_per_cu_usd: usd(1_000),
@@ -446,12 +447,46 @@ fn explain_counts_each_node_under_its_first_misfit() {
     requirements.gpu_model = Some("B200".into());
     // At genesis time both compute nodes are online (registration counts as a heartbeat).
     let text = jobs::explain(&params, &nodes, &requirements, usd(1_000), 0).expect("misfit");
+    let short = |id: u8| account(id).to_string()[..8].to_string();
     assert_eq!(
         text,
-        "no compute node fits (2 considered): 2 lacks the GPU model (needs 1× B200)"
+        format!(
+            "no compute node fits (2 considered): 2 lacks the GPU model (needs 1× B200); \
+             closest: {}… (lacks the GPU model: {}), {}… (lacks the GPU model: {})",
+            // Near-misses come in id order; the GPU node has an H100, the CPU node none.
+            short(NODE.min(CPU_NODE)),
+            if account(NODE) < account(CPU_NODE) {
+                "has H100"
+            } else {
+                "no GPU"
+            },
+            short(NODE.max(CPU_NODE)),
+            if account(NODE) < account(CPU_NODE) {
+                "no GPU"
+            } else {
+                "has H100"
+            },
+        )
     );
     let text = jobs::explain(&params, &nodes, &requirements, usd(1_000), 10_000).expect("misfit");
-    assert_eq!(text, "no compute node fits (2 considered): 2 offline");
+    assert!(
+        text.starts_with("no compute node fits (2 considered): 2 offline; closest: "),
+        "{text}"
+    );
+    // The structured form: counts add up; each node misses by one rule, the GPU node on memory.
+    requirements.gpu_model = Some("H100".into());
+    requirements.min_vram_mib = 1_000_000;
+    let found = jobs::explanation(&params, &nodes, &requirements, usd(1_000), 0).expect("misfit");
+    assert_eq!(found.considered, 2);
+    assert_eq!(found.excluded.values().sum::<u32>(), 2);
+    let gpu_node = found
+        .near_misses
+        .iter()
+        .find(|miss| miss.node == account(NODE))
+        .expect("a near miss");
+    assert_eq!(gpu_node.misfits, vec![jobs::Misfit::TooLittleVram]);
+    assert_eq!(gpu_node.detail, "81920 MiB");
+    requirements.min_vram_mib = 0;
     requirements.gpu_model = None;
     requirements.gpu_count = 0;
     assert_eq!(

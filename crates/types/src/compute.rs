@@ -39,7 +39,17 @@ pub enum Role {
 
 /// SPEC §4 node kinds.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
@@ -50,7 +60,18 @@ pub enum NodeKind {
 }
 
 /// One kind of GPU in a node.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
 pub struct GpuSpec {
     /// Model name as in the performance-factor table, e.g. `H100`.
     pub model: String,
@@ -200,6 +221,13 @@ pub struct Requirements {
     pub region: Option<String>,
     /// Longest a task may run once started, seconds.
     pub max_duration_s: u64,
+    /// Only nodes of this kind (SPEC §4: stable data-center nodes or flexible edge nodes).
+    #[serde(default)]
+    pub node_kind: Option<NodeKind>,
+    /// Place the job's tasks together or not at all (gang placement): the scheduler assigns
+    /// them in one transaction, which the ledger applies all or nothing.
+    #[serde(default)]
+    pub gang: bool,
 }
 
 /// How the job pays (SPEC §5).

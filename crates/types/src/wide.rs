@@ -31,6 +31,14 @@ pub fn mul_div(a: u128, b: u128, c: u128, rounding: Rounding) -> Option<u128> {
         return None;
     }
     let (high, low) = mul(a, b);
+    if high == 0 {
+        // The common case: the product fits 128 bits, so native division is exact.
+        let quotient = low / c;
+        return match rounding {
+            Rounding::Up if low % c > 0 => quotient.checked_add(1),
+            _ => Some(quotient),
+        };
+    }
     if high >= c {
         return None; // the quotient would need more than 128 bits
     }
