@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vcity_compute::{ComputeOptions, SchedulerOptions};
 use vcity_sdk::Keyring;
-use vcity_types::compute::NodeKind;
 use vcity_types::{Amount, Denom};
 
 /// `vcity node <role>`.
@@ -110,11 +109,7 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
     match role {
         NodeRole::Compute(args) => {
             let key = ring.get(&args.key)?.signing_key()?;
-            let kind = match args.kind.as_str() {
-                "stable" => NodeKind::Stable,
-                "flexible" => NodeKind::Flexible,
-                other => anyhow::bail!("kind must be stable or flexible, not {other:?}"),
-            };
+            let kind = crate::registry::parse_kind(&args.kind)?;
             let options = ComputeOptions {
                 api: settings.node.clone(),
                 data_dir: args

@@ -223,12 +223,50 @@ fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fet
         why.contains("1 lacks the GPU model (needs 1× H100)"),
         "{why}"
     );
+    // The closest near-miss is named, with what it has instead.
+    assert!(why.contains("; closest: "), "{why}");
+    assert!(why.ends_with("(lacks the GPU model: no GPU)"), "{why}");
     let text = vcity(
         &home,
         Some(&devnet.api),
         &["job", "status", &gpu_job.to_string()],
     );
     assert_eq!(text.code, 0);
+    assert!(text.stdout.contains("closest: "), "{}", text.stdout);
+
+    // A gang of two on the node kind the devnet's nodes are: assigned together, then run.
+    let gang = manifest(
+        dir.path(),
+        "gang",
+        "workload = \"hashchain\"\ninput = \"10 g\"\ntasks = 2\nmax_cu = 0.01\n\
+         max_price_per_cu = 0.1\n[requirements]\nnode_kind = \"flexible\"\ngang = true\n",
+    );
+    let gang_job = submit(&devnet, &gang);
+    let done = wait_for(
+        &devnet,
+        &[gang_job],
+        &["completed", "settled"],
+        Duration::from_secs(90),
+    );
+    assert_eq!(done[0]["requirements"]["gang"], true, "{}", done[0]);
+    // A stable-only job on this flexible-only devnet says so.
+    let stable = manifest(
+        dir.path(),
+        "stable",
+        "workload = \"hashchain\"\ninput = \"10 s\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n\
+         [requirements]\nnode_kind = \"stable\"\n",
+    );
+    let stable_job = submit(&devnet, &stable);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let record = job(&devnet, stable_job);
+        if let Some(why) = record["tasks"][0]["unplaceable"].as_str() {
+            assert!(why.contains("1 wrong node kind (needs stable)"), "{why}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no explanation: {record}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 
     // Hostile modules: an endless loop, a memory bomb, a program reading a host file.
     let hostile = [
