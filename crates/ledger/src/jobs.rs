@@ -28,9 +28,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use vcity_types::compute::{
-    AssignTask, Billing, CancelJob, FailTask, Job, NodeRecord, ReportUnplaceable, Requirements,
-    Role, StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task, TaskState,
-    MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
+    AssignTask, Billing, CancelJob, FailTask, GpuSpec, Job, NodeRecord, ReportUnplaceable,
+    Requirements, Role, StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task,
+    TaskState, MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
 };
 use vcity_types::event::Event;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
@@ -134,6 +134,26 @@ impl fmt::Display for Misfit {
     }
 }
 
+/// Whether `gpu` is of the model the job asks for (any model when it names none).
+fn of_the_model(requirements: &Requirements, gpu: &GpuSpec) -> bool {
+    requirements
+        .gpu_model
+        .as_ref()
+        .is_none_or(|model| model == &gpu.model)
+}
+
+/// How many of `node`'s GPUs are of the model with enough memory, if any such GPU exists.
+fn usable_gpus(node: &NodeRecord, requirements: &Requirements) -> Option<u32> {
+    let mut usable = node
+        .hardware
+        .gpus
+        .iter()
+        .filter(|gpu| of_the_model(requirements, gpu) && gpu.vram_mib >= requirements.min_vram_mib)
+        .peekable();
+    usable.peek()?;
+    Some(usable.map(|gpu| gpu.count).sum())
+}
+
 /// Whether `node` passes one rule of [`fits`].
 fn passes(
     rule: Misfit,
@@ -144,12 +164,7 @@ fn passes(
     now_s: u64,
 ) -> bool {
     let wants_gpu = requirements.gpu_count > 0 || requirements.gpu_model.is_some();
-    let of_model = |gpu: &&vcity_types::compute::GpuSpec| {
-        requirements
-            .gpu_model
-            .as_ref()
-            .is_none_or(|model| model == &gpu.model)
-    };
+    let of_model = |gpu: &&GpuSpec| of_the_model(requirements, gpu);
     match rule {
         Misfit::NotCompute => node.role == Role::Compute,
         Misfit::Offline => nodes::is_online(params, node, now_s),
@@ -174,17 +189,9 @@ fn passes(
                 || of_the_model.any(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
         }
         Misfit::TooFewGpus => {
-            let big_enough: Vec<u32> = node
-                .hardware
-                .gpus
-                .iter()
-                .filter(of_model)
-                .filter(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
-                .map(|gpu| gpu.count)
-                .collect();
             !wants_gpu
-                || big_enough.is_empty()
-                || big_enough.iter().sum::<u32>() >= requirements.gpu_count.max(1)
+                || usable_gpus(node, requirements)
+                    .is_none_or(|count| count >= requirements.gpu_count.max(1))
         }
     }
 }
@@ -252,12 +259,7 @@ pub struct Explanation {
 pub const NEAR_MISSES: usize = 3;
 
 fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -> String {
-    let of_model = |gpu: &&vcity_types::compute::GpuSpec| {
-        requirements
-            .gpu_model
-            .as_ref()
-            .is_none_or(|model| model == &gpu.model)
-    };
+    let of_model = |gpu: &&GpuSpec| of_the_model(requirements, gpu);
     match misfit {
         Misfit::TooExpensive => format!("asks {} per CU", node.price_per_cu_usd),
         Misfit::WrongRegion => format!("in {}", node.region),
@@ -287,15 +289,7 @@ fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -
             format!("{most} MiB")
         }
         Misfit::TooFewGpus => {
-            let count: u32 = node
-                .hardware
-                .gpus
-                .iter()
-                .filter(of_model)
-                .filter(|gpu| gpu.vram_mib >= requirements.min_vram_mib)
-                .map(|gpu| gpu.count)
-                .sum();
-            format!("{count} GPU(s)")
+            format!("{} GPU(s)", usable_gpus(node, requirements).unwrap_or(0))
         }
         Misfit::Offline => format!("last heartbeat at {} s", node.last_heartbeat_s),
         Misfit::Understaked => format!("stake {}", node.stake),

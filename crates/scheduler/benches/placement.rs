@@ -23,8 +23,8 @@
 use std::time::{Duration, Instant};
 use vcity_ledger::nodes::NodeParams;
 use vcity_scheduler::synthetic::{self, Rng};
-use vcity_scheduler::{jain, optimum, Engine, Request, Round, UnitDecision, Weights};
-use vcity_types::compute::{Hardware, NodeKind, NodeRecord, Requirements, Role};
+use vcity_scheduler::{jain, optimum, Engine, Request, Round, Unit, UnitDecision, Weights};
+use vcity_types::compute::{Hardware, NodeRecord, Requirements};
 use vcity_types::{AccountId, Amount};
 
 const NOW_S: u64 = 1_000;
@@ -42,6 +42,27 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
     sorted[(sorted.len() * per_mille / 1_000).min(sorted.len() - 1)]
 }
 
+/// Runs `round` to the end, timing every decision.
+fn timed(
+    mut round: Round,
+    engine: &mut Engine,
+    latencies: &mut Vec<Duration>,
+    busy: &mut Duration,
+) -> Vec<(Unit, UnitDecision)> {
+    let mut decisions = Vec::new();
+    loop {
+        let started = Instant::now();
+        let Some(decision) = round.next(engine) else {
+            break;
+        };
+        let took = started.elapsed();
+        *busy += took;
+        latencies.push(took);
+        decisions.push(decision);
+    }
+    decisions
+}
+
 fn scale(nodes: usize, tasks: usize, seed: u64) {
     let params = NodeParams::default();
     let mut rng = Rng::new(seed);
@@ -53,17 +74,14 @@ fn scale(nodes: usize, tasks: usize, seed: u64) {
 
     let mut latencies = Vec::with_capacity(tasks);
     let mut busy = Duration::ZERO;
-    let mut decisions = 0usize;
     let (mut placed, mut waited, mut unplaceable) = (Vec::new(), Vec::new(), 0usize);
-    let mut round = Round::new(&engine, queue);
-    loop {
-        let started = Instant::now();
-        let Some((unit, decision)) = round.next(&mut engine) else {
-            break;
-        };
-        let took = started.elapsed();
-        busy += took;
-        latencies.push(took);
+    let mut decisions = 0usize;
+    for (unit, decision) in timed(
+        Round::new(&engine, queue),
+        &mut engine,
+        &mut latencies,
+        &mut busy,
+    ) {
         decisions += unit.requests.len();
         match decision {
             UnitDecision::Assign(allocations) => placed.extend(allocations),
@@ -88,16 +106,13 @@ fn scale(nodes: usize, tasks: usize, seed: u64) {
         finished += 1;
     }
     let retry = std::mem::take(&mut waited);
-    let mut round = Round::new(&engine, retry);
     let mut placed_two = 0usize;
-    loop {
-        let started = Instant::now();
-        let Some((unit, decision)) = round.next(&mut engine) else {
-            break;
-        };
-        let took = started.elapsed();
-        busy += took;
-        latencies.push(took);
+    for (unit, decision) in timed(
+        Round::new(&engine, retry),
+        &mut engine,
+        &mut latencies,
+        &mut busy,
+    ) {
         decisions += unit.requests.len();
         if let UnitDecision::Assign(allocations) = decision {
             placed_two += allocations.len();
@@ -209,33 +224,14 @@ fn providers_fairness() -> f64 {
         cpu_cores: 16,
         ram_mib: 65_536,
     };
-    let capacity = vcity_ledger::nodes::capacity_ppm(&params, &hardware).expect("cpu");
     let mut engine = Engine::new(params.clone(), Weights::default());
     engine.advance(NOW_S);
     let ids: Vec<AccountId> = (0..100).map(|n| synthetic::account(3, n)).collect();
     for id in &ids {
-        engine.upsert(
-            &NodeRecord {
-                id: *id,
-                role: Role::Compute,
-                kind: NodeKind::Stable,
-                hardware: hardware.clone(),
-                region: "eu-west".into(),
-                endpoint: String::new(),
-                price_per_cu_usd: Amount::new(50_000),
-                stake: vcity_ledger::nodes::required_stake(&params, Role::Compute, capacity),
-                capacity_cu_ppm: capacity,
-                registered_s: 0,
-                last_heartbeat_s: NOW_S,
-                load_ppm: 0,
-                healthy: true,
-                running_tasks: 0,
-                online_s: 0,
-                tasks_completed: 100,
-                tasks_lost: 0,
-            },
-            Some(20),
-        );
+        let mut record =
+            synthetic::node(&params, *id, hardware.clone(), Amount::new(50_000), NOW_S);
+        record.tasks_completed = 100;
+        engine.upsert(&record, Some(20));
     }
     let mut count = std::collections::BTreeMap::<AccountId, u64>::new();
     let mut job = 0u64;

@@ -155,6 +155,37 @@ pub fn account(tag: u8, number: u64) -> AccountId {
     AccountId(bytes)
 }
 
+/// A healthy compute node with `hardware`, staked exactly as the ledger requires, heartbeating
+/// at `now_s`, stable, in `eu-west`, with no record yet.
+pub fn node(
+    params: &NodeParams,
+    id: AccountId,
+    hardware: Hardware,
+    price_per_cu_usd: Amount,
+    now_s: u64,
+) -> NodeRecord {
+    let capacity = nodes::capacity_ppm(params, &hardware).expect("known GPU models");
+    NodeRecord {
+        id,
+        role: Role::Compute,
+        kind: NodeKind::Stable,
+        hardware,
+        region: "eu-west".into(),
+        endpoint: String::new(),
+        price_per_cu_usd,
+        stake: nodes::required_stake(params, Role::Compute, capacity),
+        capacity_cu_ppm: capacity,
+        registered_s: 0,
+        last_heartbeat_s: now_s,
+        load_ppm: 0,
+        healthy: true,
+        running_tasks: 0,
+        online_s: 0,
+        tasks_completed: 0,
+        tasks_lost: 0,
+    }
+}
+
 /// `count` compute nodes, all online at `now_s` and staked as the ledger requires, with their
 /// round trips (ms) as the scheduler would measure them. With `one_slot`, every node has one
 /// core: it runs one task at a time (the shape the reference solver handles exactly).
@@ -188,7 +219,6 @@ pub fn fleet(
                 },
                 ram_mib: 65_536,
             };
-            let capacity = nodes::capacity_ppm(params, &hardware).expect("known GPU models");
             let (completed, lost) = if rng.chance(100) {
                 (0, 0)
             } else if rng.chance(50) {
@@ -202,27 +232,12 @@ pub fn fleet(
             // Round trips: a base per region pair (the scheduler sits in us-east) plus jitter.
             let base_ms = [8, 60, 80, 90, 180, 160][region];
             let latency_ms = (base_ms + rng.below(20)) as u32;
-            let record = NodeRecord {
-                id: account(1, number as u64),
-                role: Role::Compute,
-                kind: shape.kind,
-                hardware,
-                region: REGIONS[region].0.to_string(),
-                endpoint: String::new(),
-                price_per_cu_usd: Amount::new(u128::from(
-                    rng.between(shape.price.0, shape.price.1),
-                )),
-                stake: nodes::required_stake(params, Role::Compute, capacity),
-                capacity_cu_ppm: capacity,
-                registered_s: 0,
-                last_heartbeat_s: now_s,
-                load_ppm: 0,
-                healthy: true,
-                running_tasks: 0,
-                online_s: 0,
-                tasks_completed: completed,
-                tasks_lost: lost,
-            };
+            let price = Amount::new(u128::from(rng.between(shape.price.0, shape.price.1)));
+            let mut record = node(params, account(1, number as u64), hardware, price, now_s);
+            record.kind = shape.kind;
+            record.region = REGIONS[region].0.to_string();
+            record.tasks_completed = completed;
+            record.tasks_lost = lost;
             (record, latency_ms)
         })
         .collect()

@@ -8,7 +8,7 @@ use vcity_scheduler::synthetic::{self, Rng};
 use vcity_scheduler::{
     Allocation, Decision, Engine, Packing, Request, Round, UnitDecision, Weights,
 };
-use vcity_types::compute::{GpuSpec, Hardware, NodeKind, NodeRecord, Requirements, Role};
+use vcity_types::compute::{GpuSpec, Hardware, NodeRecord, Requirements};
 use vcity_types::{AccountId, Amount};
 
 const NOW_S: u64 = 10_000;
@@ -297,32 +297,20 @@ proptest! {
 }
 
 fn node(seed: u8, gpus: Vec<GpuSpec>, cores: u32, price: u128, record: (u64, u64)) -> NodeRecord {
-    let params = NodeParams::default();
     let hardware = Hardware {
         gpus,
         cpu_cores: cores,
         ram_mib: 1_024,
     };
-    let capacity = vcity_ledger::nodes::capacity_ppm(&params, &hardware).expect("known models");
-    NodeRecord {
-        id: AccountId([seed; 32]),
-        role: Role::Compute,
-        kind: NodeKind::Stable,
+    let mut node = synthetic::node(
+        &NodeParams::default(),
+        AccountId([seed; 32]),
         hardware,
-        region: "eu-west".into(),
-        endpoint: String::new(),
-        price_per_cu_usd: Amount::new(price),
-        stake: vcity_ledger::nodes::required_stake(&params, Role::Compute, capacity),
-        capacity_cu_ppm: capacity,
-        registered_s: 0,
-        last_heartbeat_s: NOW_S,
-        load_ppm: 0,
-        healthy: true,
-        running_tasks: 0,
-        online_s: 0,
-        tasks_completed: record.0,
-        tasks_lost: record.1,
-    }
+        Amount::new(price),
+        NOW_S,
+    );
+    (node.tasks_completed, node.tasks_lost) = record;
+    node
 }
 
 fn h100(count: u32) -> Vec<GpuSpec> {
