@@ -420,7 +420,7 @@ fn deliver_tx(
         for message in &body.messages {
             execute_message(messages, &sender, message)?;
         }
-        Ok(())
+        jobs::check_gangs(messages, &body.messages)
     });
 
     let (writes, events) = overlay.into_parts();

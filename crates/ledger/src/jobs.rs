@@ -33,6 +33,7 @@ use vcity_types::compute::{
     TaskState, MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
 };
 use vcity_types::event::Event;
+use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
 /// Holds every job's escrow.
@@ -737,6 +738,41 @@ pub(crate) fn execute_submit(
         tasks: message.tasks,
         escrow_usd: total,
     });
+    Ok(())
+}
+
+/// A gang job is placed whole: after a transaction that assigns any of its tasks, none of its
+/// tasks may still be pending. A scheduler therefore assigns a gang's pending tasks in one
+/// transaction, which the ledger applies all or nothing (a task that comes back to pending later,
+/// its node having missed the start deadline, is placed again the same way: it is then the only
+/// pending one).
+pub(crate) fn check_gangs(state: &Overlay<'_>, messages: &[Message]) -> Result<(), TxError> {
+    let mut checked = std::collections::BTreeSet::new();
+    for message in messages {
+        let Message::AssignTask(assign) = message else {
+            continue;
+        };
+        if !checked.insert(assign.job_id) {
+            continue;
+        }
+        let Some(record) = job(state, assign.job_id) else {
+            continue;
+        };
+        if !record.requirements.gang {
+            continue;
+        }
+        if let Some(pending) = record
+            .tasks
+            .iter()
+            .position(|task| task.state == TaskState::Pending)
+        {
+            return Err(TxError::InvalidJob(format!(
+                "job {} is a gang: assign all its pending tasks in one transaction \
+                 (task {pending} is still pending)",
+                assign.job_id
+            )));
+        }
+    }
     Ok(())
 }
 

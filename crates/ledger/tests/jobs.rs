@@ -579,3 +579,27 @@ fn a_subscription_prepays_jobs_takes_back_their_refunds_and_returns_the_rest_at_
     );
     assert_eq!(usd_of(&chain, USER), user_start - 500 - 6 * fee);
 }
+
+#[test]
+fn a_gang_is_assigned_whole_or_not_at_all() {
+    let mut chain = new_chain();
+    let mut gang = gpu_job(2);
+    gang.requirements.gang = true;
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(gang)).code, 0);
+    // One task alone: refused, and nothing changes.
+    let alone = chain.at(20, SCHEDULER, assign(1, 0, NODE));
+    assert_ne!(alone.code, 0);
+    assert!(alone.error.contains("is a gang"), "{}", alone.error);
+    assert_eq!(state_of(&chain, 1, 0), TaskState::Pending);
+    // Both in one transaction: accepted.
+    let both = chain.at_all(30, SCHEDULER, vec![assign(1, 0, NODE), assign(1, 1, NODE)]);
+    assert_eq!(both.code, 0, "{}", both.error);
+    assert!(matches!(state_of(&chain, 1, 1), TaskState::Assigned { .. }));
+    // Task 1's node misses its start deadline: it alone is pending again, and is placed alone.
+    assert_eq!(chain.at(40, NODE, start(1, 0)).code, 0);
+    heartbeat(&mut chain, 100, NODE);
+    heartbeat(&mut chain, 200, NODE);
+    assert_eq!(state_of(&chain, 1, 1), TaskState::Pending);
+    assert!(matches!(state_of(&chain, 1, 0), TaskState::Running { .. }));
+    assert_eq!(chain.at(210, SCHEDULER, assign(1, 1, NODE)).code, 0);
+}

@@ -91,13 +91,18 @@ impl Harness {
 
     /// A transaction of `seed` carrying `message`, with its next nonce and the minimum fee.
     pub fn tx(&mut self, seed: u8, message: Message) -> PreparedTx {
+        self.tx_of(seed, vec![message])
+    }
+
+    /// A transaction of `seed` carrying `messages` (applied all or nothing).
+    pub fn tx_of(&mut self, seed: u8, messages: Vec<Message>) -> PreparedTx {
         let nonce = self.nonces.entry(seed).or_insert(0);
         let body = TxBody {
             chain_id: self.chain_id.clone(),
             sender: account(seed),
             nonce: *nonce,
             fee: Amount::new(1_000),
-            messages: vec![message],
+            messages,
         };
         *nonce += 1;
         self.ledger
@@ -128,7 +133,12 @@ impl Harness {
 
     /// One transaction in a block at `t_s`; its receipt.
     pub fn at(&mut self, t_s: u64, seed: u8, message: Message) -> Receipt {
-        let tx = self.tx(seed, message);
+        self.at_all(t_s, seed, vec![message])
+    }
+
+    /// One transaction of several messages in a block at `t_s`; its receipt.
+    pub fn at_all(&mut self, t_s: u64, seed: u8, messages: Vec<Message>) -> Receipt {
+        let tx = self.tx_of(seed, messages);
         self.block_at(t_s, vec![tx])
             .receipts
             .into_iter()
