@@ -224,8 +224,8 @@ pub struct Requirements {
     /// Only nodes of this kind (SPEC §4: stable data-center nodes or flexible edge nodes).
     #[serde(default)]
     pub node_kind: Option<NodeKind>,
-    /// Place the job's tasks together or not at all (gang placement): the scheduler assigns
-    /// them in one transaction, which the ledger applies all or nothing.
+    /// Place the job's tasks together or not at all (gang placement): the ledger refuses a
+    /// transaction that assigns some of its pending tasks and leaves others pending.
     #[serde(default)]
     pub gang: bool,
 }
