@@ -411,8 +411,16 @@ impl Engine {
             kind: record.kind,
             gpus: gpus.clone(),
         };
-        let bucket = self.bucket_for(profile);
         let static_cost = self.static_cost(record, latency_ms);
+        if let Some(&index) = self.by_id.get(&record.id) {
+            let slot = &self.nodes[index as usize];
+            if slot.present && slot.record == *record && slot.static_cost == static_cost {
+                // Nothing the engine uses changed (a daemon re-sends every node every poll);
+                // keeping plans and explanations cached. Going offline is `advance`'s job.
+                return;
+            }
+        }
+        let bucket = self.bucket_for(profile);
         let newcomer =
             record.tasks_completed.saturating_add(record.tasks_lost) < self.weights.newcomer_tasks;
         let index = match self.by_id.get(&record.id) {

@@ -474,6 +474,8 @@ fn a_node_that_stops_heartbeating_stops_getting_work() {
         Decision::Assign(_)
     ));
     engine.advance(offline_at);
+    // The same record again (a daemon re-sends every node each poll) does not revive it.
+    engine.upsert(&node(1, vec![], 4, 50_000, (100, 0)), Some(10));
     match engine.place(&request(3, Requirements::default())) {
         Decision::Unplaceable(explanation) => {
             assert_eq!(explanation.excluded.get(&Misfit::Offline), Some(&1))
