@@ -209,13 +209,23 @@ pub fn fits(
     max_price: Amount,
     now_s: u64,
 ) -> Result<(), Misfit> {
-    match Misfit::ALL
-        .into_iter()
-        .find(|rule| !passes(*rule, params, node, requirements, max_price, now_s))
-    {
+    match failed_rules(params, node, requirements, max_price, now_s).next() {
         None => Ok(()),
         Some(misfit) => Err(misfit),
     }
+}
+
+/// The rules of [`fits`] that `node` fails, in order, evaluated lazily.
+fn failed_rules<'a>(
+    params: &'a nodes::NodeParams,
+    node: &'a NodeRecord,
+    requirements: &'a Requirements,
+    max_price: Amount,
+    now_s: u64,
+) -> impl Iterator<Item = Misfit> + 'a {
+    Misfit::ALL
+        .into_iter()
+        .filter(move |rule| !passes(*rule, params, node, requirements, max_price, now_s))
 }
 
 /// Every rule of [`fits`] that `node` fails, in order (empty when it fits).
@@ -226,10 +236,7 @@ pub fn misfits(
     max_price: Amount,
     now_s: u64,
 ) -> Vec<Misfit> {
-    Misfit::ALL
-        .into_iter()
-        .filter(|rule| !passes(*rule, params, node, requirements, max_price, now_s))
-        .collect()
+    failed_rules(params, node, requirements, max_price, now_s).collect()
 }
 
 /// How close a node that does not fit came: it fails only `misfits`.
@@ -389,12 +396,10 @@ pub fn explanation<'a>(
     let mut closest: Vec<(usize, AccountId, &NodeRecord)> = Vec::new();
     for node in nodes.into_iter().filter(|node| node.role == Role::Compute) {
         explanation.considered += 1;
-        let first = fits(params, node, requirements, max_price, now_s).err()?;
+        let mut rules = failed_rules(params, node, requirements, max_price, now_s);
+        let first = rules.next()?;
         *explanation.excluded.entry(first).or_default() += 1;
-        let failed = Misfit::ALL
-            .into_iter()
-            .filter(|rule| !passes(*rule, params, node, requirements, max_price, now_s))
-            .count();
+        let failed = 1 + rules.count();
         if closest.len() < NEAR_MISSES
             || closest
                 .last()
@@ -434,9 +439,7 @@ pub fn explain(
     max_price: Amount,
     now_s: u64,
 ) -> Option<String> {
-    if !nodes.iter().any(|node| node.role == Role::Compute) {
-        return Some("no compute node is registered".into());
-    }
+    // With no compute node at all, the explanation considered none and says so.
     explanation(params, nodes, requirements, max_price, now_s)
         .map(|found| found.render(requirements, max_price, MAX_EXPLANATION_BYTES))
 }

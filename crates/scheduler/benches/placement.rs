@@ -30,12 +30,7 @@ use vcity_types::{AccountId, Amount};
 const NOW_S: u64 = 1_000;
 
 fn engine_with(fleet: &[(NodeRecord, u32)], weights: Weights) -> Engine {
-    let mut engine = Engine::new(NodeParams::default(), weights);
-    engine.advance(NOW_S);
-    for (record, latency_ms) in fleet {
-        engine.upsert(record, Some(*latency_ms));
-    }
-    engine
+    synthetic::engine(fleet, weights, NOW_S)
 }
 
 fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {

@@ -43,7 +43,7 @@
 //! `vcity job status` shows. A task some node may take but none has room for waits.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use vcity_ledger::jobs::{explanation, misfits, Explanation, Misfit};
+use vcity_ledger::jobs::{explanation, fits, misfits, Explanation, Misfit};
 use vcity_ledger::nodes::{self, NodeParams};
 use vcity_types::compute::{GpuSpec, NodeKind, NodeRecord, Requirements, Role};
 use vcity_types::{AccountId, Amount};
@@ -224,7 +224,6 @@ type Key = (u64, u64, AccountId, u32);
 
 #[derive(Debug)]
 struct Bucket {
-    profile: Profile,
     total_gpus: u32,
     /// Available nodes (eligible, a free CPU slot) by their number of free GPUs.
     levels: Vec<BTreeSet<Key>>,
@@ -234,8 +233,8 @@ struct Bucket {
     static_costs: BTreeMap<u64, u32>,
     /// Prices of the eligible members (a multiset).
     prices: BTreeMap<Amount, u32>,
-    /// A record with the profile and neutral dynamic fields, to ask the ledger's rule which
-    /// classes the profile can serve.
+    /// A record with the profile (its GPUs sorted) and neutral dynamic fields, to ask the
+    /// ledger's rule which classes the profile can serve.
     exemplar: NodeRecord,
 }
 
@@ -339,8 +338,9 @@ pub struct Engine {
     explanations: BTreeMap<(Class, Amount), (u64, Explanation)>,
 }
 
-/// Bound on cached explanations (each class and price a task asked with).
-const MAX_CACHED_EXPLANATIONS: usize = 4_096;
+/// Bound on each cache (plans per class; explanations per class and price): past it the cache
+/// starts over, so a stream of distinct requirements cannot grow memory.
+const MAX_CACHED: usize = 4_096;
 
 fn saturate(amount: Amount) -> u64 {
     u64::try_from(amount.base_units()).unwrap_or(u64::MAX)
@@ -399,6 +399,15 @@ impl Engine {
             self.remove(&record.id);
             return;
         }
+        let static_cost = self.static_cost(record, latency_ms);
+        if let Some(&index) = self.by_id.get(&record.id) {
+            let slot = &self.nodes[index as usize];
+            if slot.present && slot.record == *record && slot.static_cost == static_cost {
+                // Nothing the engine uses changed (a daemon re-sends every node every poll):
+                // plans and explanations stay cached. Going offline is `advance`'s job.
+                return;
+            }
+        }
         let mut gpus = record.hardware.gpus.clone();
         gpus.sort();
         if gpus.len() > 64 {
@@ -411,15 +420,6 @@ impl Engine {
             kind: record.kind,
             gpus: gpus.clone(),
         };
-        let static_cost = self.static_cost(record, latency_ms);
-        if let Some(&index) = self.by_id.get(&record.id) {
-            let slot = &self.nodes[index as usize];
-            if slot.present && slot.record == *record && slot.static_cost == static_cost {
-                // Nothing the engine uses changed (a daemon re-sends every node every poll);
-                // keeping plans and explanations cached. Going offline is `advance`'s job.
-                return;
-            }
-        }
         let bucket = self.bucket_for(profile);
         let newcomer =
             record.tasks_completed.saturating_add(record.tasks_lost) < self.weights.newcomer_tasks;
@@ -591,14 +591,14 @@ impl Engine {
         let index = *self.by_id.get(node)?;
         let slot = &self.nodes[index as usize];
         if !slot.present
-            || !misfits(
+            || fits(
                 &self.params,
                 &slot.record,
                 &request.requirements,
                 request.max_price_per_cu_usd,
                 self.now_s,
             )
-            .is_empty()
+            .is_err()
         {
             return None;
         }
@@ -727,7 +727,6 @@ impl Engine {
         let levels = (total_gpus as usize).saturating_add(1);
         let bucket = u32::try_from(self.buckets.len()).expect("fewer than 2^32 profiles");
         self.buckets.push(Bucket {
-            profile: profile.clone(),
             total_gpus,
             levels: vec![BTreeSet::new(); levels],
             fresh: vec![BTreeSet::new(); levels],
@@ -851,8 +850,9 @@ impl Engine {
             if fails.iter().any(|misfit| *misfit != Misfit::TooExpensive) {
                 continue;
             }
-            let mask = self.mask(&bucket.profile.gpus, class);
-            let fit_cost = self.fit_cost(&bucket.profile.gpus, class, mask);
+            let gpus = &bucket.exemplar.hardware.gpus;
+            let mask = self.mask(gpus, class);
+            let fit_cost = self.fit_cost(gpus, class, mask);
             candidates.push((
                 cheapest.saturating_add(fit_cost),
                 Candidate {
@@ -863,7 +863,7 @@ impl Engine {
             ));
         }
         candidates.sort_by_key(|(bound, candidate)| (*bound, candidate.bucket));
-        if self.plans.len() >= MAX_CACHED_EXPLANATIONS {
+        if self.plans.len() >= MAX_CACHED {
             self.plans.clear();
         }
         self.plans.insert(
@@ -950,7 +950,7 @@ impl Engine {
             self.now_s,
         )
         .unwrap_or_default();
-        if self.explanations.len() >= MAX_CACHED_EXPLANATIONS {
+        if self.explanations.len() >= MAX_CACHED {
             self.explanations.clear();
         }
         self.explanations.insert(key, (self.version, found.clone()));
@@ -1026,7 +1026,6 @@ pub struct Round {
     queues: BTreeMap<AccountId, VecDeque<Unit>>,
     /// (dominant share ppm, the user's first position in the queue, user).
     order: BTreeSet<(u64, usize, AccountId)>,
-    first_seen: BTreeMap<AccountId, usize>,
 }
 
 impl Round {
@@ -1055,11 +1054,7 @@ impl Round {
             .iter()
             .map(|(owner, position)| (engine.dominant_share_ppm(owner), *position, *owner))
             .collect();
-        Round {
-            queues,
-            order,
-            first_seen,
-        }
+        Round { queues, order }
     }
 
     /// Places the next unit: the oldest of the user with the smallest dominant share. `None`
@@ -1084,7 +1079,6 @@ impl Round {
             self.order
                 .insert((engine.dominant_share_ppm(&owner), position, owner));
         }
-        debug_assert_eq!(self.first_seen.get(&owner), Some(&position));
         Some((unit, decision))
     }
 

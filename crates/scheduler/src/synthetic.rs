@@ -9,7 +9,7 @@
 //! (often any model with enough memory), and a few want whole 8-GPU nodes; a quarter pin a
 //! region, some want stable nodes, some pay little, and some jobs are gangs.
 
-use crate::engine::Request;
+use crate::engine::{Engine, Request, Weights};
 use vcity_ledger::nodes::{self, NodeParams};
 use vcity_types::compute::{GpuSpec, Hardware, NodeKind, NodeRecord, Requirements, Role};
 use vcity_types::{AccountId, Amount};
@@ -184,6 +184,16 @@ pub fn node(
         tasks_completed: 0,
         tasks_lost: 0,
     }
+}
+
+/// An engine at `now_s` holding `fleet` (records with their measured round trips).
+pub fn engine(fleet: &[(NodeRecord, u32)], weights: Weights, now_s: u64) -> Engine {
+    let mut engine = Engine::new(NodeParams::default(), weights);
+    engine.advance(now_s);
+    for (record, latency_ms) in fleet {
+        engine.upsert(record, Some(*latency_ms));
+    }
+    engine
 }
 
 /// `count` compute nodes, all online at `now_s` and staked as the ledger requires, with their

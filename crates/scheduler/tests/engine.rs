@@ -33,12 +33,7 @@ fn fleet(seed: u64, count: usize) -> Vec<(NodeRecord, u32)> {
 }
 
 fn engine(fleet: &[(NodeRecord, u32)], weights: Weights) -> Engine {
-    let mut engine = Engine::new(NodeParams::default(), weights);
-    engine.advance(NOW_S);
-    for (record, latency_ms) in fleet {
-        engine.upsert(record, Some(*latency_ms));
-    }
-    engine
+    synthetic::engine(fleet, weights, NOW_S)
 }
 
 fn queue(seed: u64, count: usize) -> Vec<Request> {
