@@ -19,6 +19,7 @@
 //! node_kind = "stable"
 //! max_duration = "5m"
 //! gang = true                  # place all tasks at once or none
+//! high_load = true             # only nodes with >= 96 GB of GPU memory in all
 //! ```
 
 use crate::config::parse_duration;
@@ -103,6 +104,9 @@ pub struct RequirementsSection {
     /// Place all tasks together or none.
     #[serde(default)]
     pub gang: bool,
+    /// A high-load job: only nodes with at least 96 GB of GPU memory in all.
+    #[serde(default)]
+    pub high_load: bool,
 }
 
 /// A manifest resolved into what to upload and what to submit.
@@ -206,6 +210,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 max_duration_s,
                 node_kind: requirements.node_kind,
                 gang: requirements.gang,
+                high_load: requirements.high_load,
             },
             max_cu_ppm_per_task,
             max_price_per_cu_usd: decimal(

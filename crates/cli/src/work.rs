@@ -62,6 +62,9 @@ pub enum JobCommand {
         /// Place all tasks together or none (gang placement).
         #[arg(long)]
         gang: bool,
+        /// A high-load job: only nodes with at least 96 GB of GPU memory in all.
+        #[arg(long)]
+        high_load: bool,
         /// Longest a task may run, e.g. 5m.
         #[arg(long, default_value = "5m")]
         max_duration: String,
@@ -413,6 +416,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             region,
             node_kind,
             gang,
+            high_load,
             max_duration,
             options,
         } => {
@@ -444,6 +448,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                         .map(crate::registry::parse_kind)
                         .transpose()?,
                     gang,
+                    high_load,
                 },
                 max_cu_ppm_per_task: cu_ppm(max_cu.as_deref().unwrap_or_default())?,
                 max_price_per_cu_usd: {

@@ -7,7 +7,10 @@
 //!    vote-escrow weight over the week boundaries passed), then [`treasury`] (rolls the buyback
 //!    interval over, handing the last interval's VCAI to the distributor, and buys this block's
 //!    slice), then [`rewards`] (snapshots at week boundaries, then releases this block's share of
-//!    the stream to the current weights), then [`jobs`] (walks the deadline buckets: expired
+//!    the stream to the current weights), then [`nodes`] (reprices the stake requirement at the
+//!    pool's time-weighted price once a week), then [`incentives`] (closes ended incentive
+//!    periods, runs the supply-demand controller, opens the next period, credits closed periods'
+//!    members a bounded number per block), then [`jobs`] (walks the deadline buckets: expired
 //!    assignments back to pending, overrunning tasks failed, closed verification windows settled).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
@@ -17,10 +20,12 @@
 //!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
 //!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
 //!      [`ve`], which first settles the account in [`rewards`]; `AddLiquidity`,
-//!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`]; `ClaimRewards` → [`rewards`];
+//!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`];
 //!      `RegisterNode`, `NodeHeartbeat`, `UpdateNode`, `AddStake`, `Unbond`, `WithdrawUnbonded` →
-//!      [`nodes`]; `SubmitJob`, `AssignTask`, `StartTask`, `SubmitResult`, `FailTask`,
-//!      `CancelJob` → [`jobs`]).
+//!      [`nodes`] (a heartbeat reports online time and outages to [`incentives`]); `SubmitJob`, `AssignTask`, `StartTask`, `SubmitResult`, `FailTask`,
+//!      `CancelJob`, `ReportUnplaceable`, `Subscribe` → [`jobs`] (a settlement reports delivery
+//!      and spending to [`incentives`]); `SetParam` → [`governance`]; `ClaimRewards` →
+//!      [`rewards`] and [`incentives`]).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
@@ -37,13 +42,16 @@
 //! [`rewards`]: crate::rewards
 //! [`nodes`]: crate::nodes
 //! [`jobs`]: crate::jobs
+//! [`incentives`]: crate::incentives
+//! [`governance`]: crate::governance
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
 use crate::{
-    auth, bank, chain, invariants, jobs, nft, nodes, pool, rewards, treasury, ve, vesting,
+    auth, bank, chain, governance, incentives, invariants, jobs, nft, nodes, pool, rewards,
+    treasury, ve, vesting,
 };
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
@@ -285,6 +293,8 @@ impl Ledger {
         ve::begin_block(&mut hook);
         treasury::begin_block(&mut hook);
         rewards::begin_block(&mut hook);
+        nodes::begin_block(&mut hook);
+        incentives::begin_block(&mut hook);
         jobs::begin_block(&mut hook);
         let (writes, events) = hook.into_parts();
         block.merge(writes, Vec::new());
@@ -459,7 +469,7 @@ fn execute_message(
         Message::RemoveLiquidity(message) => pool::execute_remove(state, sender, message),
         Message::SwapExactIn(message) => pool::execute_swap_exact_in(state, sender, message),
         Message::SwapExactOut(message) => pool::execute_swap_exact_out(state, sender, message),
-        Message::ClaimRewards(_) => rewards::execute_claim(state, sender),
+        Message::ClaimRewards(_) => claim_rewards(state, sender),
         Message::RegisterNode(message) => nodes::execute_register(state, sender, message),
         Message::NodeHeartbeat(message) => nodes::execute_heartbeat(state, sender, message),
         Message::UpdateNode(message) => nodes::execute_update(state, sender, message),
@@ -474,6 +484,22 @@ fn execute_message(
         Message::CancelJob(message) => jobs::execute_cancel(state, sender, message),
         Message::ReportUnplaceable(message) => jobs::execute_unplaceable(state, sender, message),
         Message::Subscribe(message) => jobs::execute_subscribe(state, sender, message),
+        Message::SetParam(message) => governance::execute_set_param(state, sender, message),
+    }
+}
+
+/// `ClaimRewards` claims both kinds of VCAI reward: the distributor's buyback share and the
+/// incentive pool's credits. It fails only when there is neither.
+fn claim_rewards(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
+    let distributor = rewards::execute_claim(state, sender);
+    let incentive = incentives::execute_claim(state, sender);
+    match (distributor, incentive) {
+        (Err(TxError::NothingToClaim(_)), Err(TxError::NothingToClaim(_))) => Err(
+            TxError::NothingToClaim("no rewards accrued since the last claim".into()),
+        ),
+        (Err(error), _) if !matches!(error, TxError::NothingToClaim(_)) => Err(error),
+        (_, Err(error)) if !matches!(error, TxError::NothingToClaim(_)) => Err(error),
+        _ => Ok(()),
     }
 }
 

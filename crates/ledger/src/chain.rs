@@ -8,7 +8,11 @@
 //!
 //! Keys (owned here): `chain/chain_id`, `chain/height`, `chain/time_ms`, `chain/genesis_time_ms`,
 //! `chain/beacon`,
-//! `chain/params`, `chain/validators`.
+//! `chain/params`, `chain/validators`, `chain/authority`.
+//!
+//! The governance authority (optional, from genesis) is the one account whose `SetParam`
+//! messages change governance parameters until the DAO exists; a chain without one has fixed
+//! parameters.
 
 use crate::app::BlockContext;
 use crate::state::{Overlay, StateRead};
@@ -23,6 +27,16 @@ const KEY_GENESIS_TIME_MS: &[u8] = b"chain/genesis_time_ms";
 const KEY_BEACON: &[u8] = b"chain/beacon";
 const KEY_PARAMS: &[u8] = b"chain/params";
 const KEY_VALIDATORS: &[u8] = b"chain/validators";
+const KEY_AUTHORITY: &[u8] = b"chain/authority";
+
+/// The governance authority named in genesis, if any.
+pub fn authority(state: &impl StateRead) -> Option<AccountId> {
+    state.get(KEY_AUTHORITY)
+}
+
+pub(crate) fn set_authority(state: &mut Overlay<'_>, authority: &AccountId) {
+    state.put(KEY_AUTHORITY.to_vec(), authority);
+}
 
 /// Chain-wide limits and prices. Every field is a governance parameter (SPEC: "(gov)").
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

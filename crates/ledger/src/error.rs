@@ -119,6 +119,9 @@ pub enum TxError {
     /// Code 25.
     #[error("invalid job: {0}")]
     InvalidJob(String),
+    /// Code 26: a governance parameter change that cannot work.
+    #[error("invalid parameter: {0}")]
+    InvalidParam(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -162,6 +165,7 @@ impl TxError {
             TxError::InvalidNode(_) => 23,
             TxError::StakeBelowRequirement { .. } => 24,
             TxError::InvalidJob(_) => 25,
+            TxError::InvalidParam(_) => 26,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -193,6 +197,7 @@ impl TxError {
             TxError::InvalidNode(_) => "invalid_node",
             TxError::StakeBelowRequirement { .. } => "stake_below_requirement",
             TxError::InvalidJob(_) => "invalid_job",
+            TxError::InvalidParam(_) => "invalid_param",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",

@@ -103,6 +103,13 @@ pub struct Genesis {
     /// Job parameters [default: SPEC §5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<crate::jobs::JobParams>,
+    /// Incentive pool and controller parameters [default: SPEC §6].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incentives: Option<crate::incentives::IncentiveParams>,
+    /// The account whose `SetParam` messages change governance parameters until the DAO exists
+    /// [default: none, parameters fixed].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance_authority: Option<AccountId>,
 }
 
 /// The pool seed (SPEC §8: from Initial Liquidity and a USD amount in genesis config).
@@ -299,6 +306,12 @@ impl Genesis {
                 ));
             }
             crate::jobs::init(&mut overlay, params);
+        }
+        let incentive_params = self.incentives.clone().unwrap_or_default();
+        incentive_params.validate().map_err(GenesisError::Params)?;
+        crate::incentives::init(&mut overlay, &incentive_params, self.incentive_pool_vcai);
+        if let Some(authority) = &self.governance_authority {
+            crate::chain::set_authority(&mut overlay, authority);
         }
         if let Some(pool) = &self.pool {
             let treasury = crate::bank::treasury();

@@ -33,6 +33,7 @@ use vcity_types::compute::{
     TaskState, MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
 };
 use vcity_types::event::Event;
+use vcity_types::incentives::{FeeTier, MAX_TIERS};
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
@@ -43,13 +44,16 @@ pub fn escrow_account() -> AccountId {
 
 /// Governance parameters (SPEC §5 defaults).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default)]
 pub struct JobParams {
     /// How long an assigned node has to start a task.
     pub start_deadline_s: u64,
     /// Between a result and its payment.
     pub verification_window_s: u64,
-    /// Network fee, ppm of each payment (SPEC §5: 10%).
+    /// Network fee, ppm of each payment (SPEC §5: 10%), for nodes in no fee tier.
     pub network_fee_ppm: u32,
+    /// Lower fees for nodes of proven quality (SPEC §5: tiered); see [`fee_ppm`].
+    pub fee_tiers: Vec<FeeTier>,
     /// Assignments before a task fails.
     pub max_attempts: u32,
     /// Width of a deadline bucket.
@@ -67,12 +71,57 @@ impl Default for JobParams {
             start_deadline_s: 120,
             verification_window_s: 600,
             network_fee_ppm: 100_000,
+            // 8% at 95% reputation over 100 tasks, 6% at 99% over 1,000.
+            fee_tiers: vec![
+                FeeTier {
+                    min_reputation_ppm: 950_000,
+                    min_completed: 100,
+                    fee_ppm: 80_000,
+                },
+                FeeTier {
+                    min_reputation_ppm: 990_000,
+                    min_completed: 1_000,
+                    fee_ppm: 60_000,
+                },
+            ],
             max_attempts: 3,
             bucket_s: 10,
             max_buckets_per_block: 1_000,
             placement_timeout_s: 3_600,
         }
     }
+}
+
+/// The network fee on a payment to `node`, ppm: the lowest fee of the tiers whose reputation and
+/// completed-task minimums it meets (reputation by [`nodes::reputation_ppm`]), else the base fee.
+pub fn fee_ppm(params: &JobParams, node: &NodeRecord) -> u32 {
+    let reputation = nodes::reputation_ppm(node);
+    params
+        .fee_tiers
+        .iter()
+        .filter(|tier| {
+            reputation >= tier.min_reputation_ppm && node.tasks_completed >= tier.min_completed
+        })
+        .map(|tier| tier.fee_ppm)
+        .fold(params.network_fee_ppm, u32::min)
+}
+
+/// `SetParam` for the network fee (the caller checked the authority).
+pub(crate) fn set_fee(
+    state: &mut Overlay<'_>,
+    fee_ppm: u32,
+    tiers: &[FeeTier],
+) -> Result<(), TxError> {
+    if fee_ppm > 1_000_000 || tiers.len() > MAX_TIERS || tiers.iter().any(|t| t.fee_ppm > fee_ppm) {
+        return Err(TxError::InvalidParam(format!(
+            "the fee is at most 1,000,000 ppm, with at most {MAX_TIERS} tiers each at most the base fee"
+        )));
+    }
+    let mut settings = params(state);
+    settings.network_fee_ppm = fee_ppm;
+    settings.fee_tiers = tiers.to_vec();
+    state.put(KEY_PARAMS.to_vec(), &settings);
+    Ok(())
 }
 
 /// Why a node cannot take a task: the scheduler reports these, counted per reason. The order of
@@ -100,11 +149,13 @@ pub enum Misfit {
     TooLittleVram,
     /// Too few GPUs of the model on one node.
     TooFewGpus,
+    /// A high-load job on a node with less than 96 GB of GPU memory in total.
+    NotHighLoad,
 }
 
 impl Misfit {
     /// Every rule, in the order [`fits`] checks them.
-    pub const ALL: [Misfit; 10] = [
+    pub const ALL: [Misfit; 11] = [
         Misfit::NotCompute,
         Misfit::Offline,
         Misfit::Unhealthy,
@@ -115,6 +166,7 @@ impl Misfit {
         Misfit::NoSuchGpu,
         Misfit::TooLittleVram,
         Misfit::TooFewGpus,
+        Misfit::NotHighLoad,
     ];
 }
 
@@ -131,6 +183,7 @@ impl fmt::Display for Misfit {
             Misfit::NoSuchGpu => "lacks the GPU model",
             Misfit::TooFewGpus => "too few GPUs",
             Misfit::TooLittleVram => "too little GPU memory",
+            Misfit::NotHighLoad => "under 96 GB of GPU memory for a high-load job",
         })
     }
 }
@@ -170,9 +223,7 @@ fn passes(
         Misfit::NotCompute => node.role == Role::Compute,
         Misfit::Offline => nodes::is_online(params, node, now_s),
         Misfit::Unhealthy => node.healthy,
-        Misfit::Understaked => {
-            node.stake >= nodes::required_stake(params, node.role, node.capacity_cu_ppm)
-        }
+        Misfit::Understaked => nodes::standing(params, node, now_s) != nodes::Standing::Paused,
         Misfit::TooExpensive => node.price_per_cu_usd <= max_price,
         Misfit::WrongRegion => requirements
             .region
@@ -193,6 +244,10 @@ fn passes(
             !wants_gpu
                 || usable_gpus(node, requirements)
                     .is_none_or(|count| count >= requirements.gpu_count.max(1))
+        }
+        Misfit::NotHighLoad => {
+            !requirements.high_load
+                || nodes::total_vram_mib(&node.hardware) >= params.high_load_min_vram_mib
         }
     }
 }
@@ -301,6 +356,7 @@ fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -
         }
         Misfit::Offline => format!("last heartbeat at {} s", node.last_heartbeat_s),
         Misfit::Understaked => format!("stake {}", node.stake),
+        Misfit::NotHighLoad => format!("{} MiB in all", nodes::total_vram_mib(&node.hardware)),
         Misfit::NotCompute | Misfit::Unhealthy => String::new(),
     }
 }
@@ -1105,7 +1161,7 @@ pub(crate) fn execute_cancel(
 }
 
 fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), TxError> {
-    let fee_ppm = params(state).network_fee_ppm;
+    let settings = params(state);
     let task = &mut record.tasks[index as usize];
     let TaskState::Completed {
         node,
@@ -1117,6 +1173,10 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
     else {
         return Ok(());
     };
+    let node_record = nodes::node(state, &node);
+    let fee_ppm = node_record
+        .as_ref()
+        .map_or(settings.network_fee_ppm, |found| fee_ppm(&settings, found));
     // The fee rounds up: the protocol's share never loses to rounding.
     let fee_usd = cost_usd.mul_div(u128::from(fee_ppm), 1_000_000, Rounding::Up)?;
     let node_usd = cost_usd.checked_sub(fee_usd)?;
@@ -1134,6 +1194,16 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         }
     }
     give_back(state, record, refund_usd)?;
+    if let Some(found) = &node_record {
+        crate::incentives::record_settlement(
+            state,
+            &record.owner,
+            found,
+            cu_used_ppm,
+            cost_usd,
+            fee_usd,
+        );
+    }
     nodes::record_service(state, &node, true);
     if let Billing::Subscription { subscription_id } = record.billing {
         if let Some(mut subscription) = subscription(state, subscription_id) {

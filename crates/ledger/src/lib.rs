@@ -17,7 +17,10 @@
 //! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
 //! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool), [`treasury`] (the
 //! buyback), [`rewards`] (the per-block distributor), [`nodes`] (the compute, scheduler and
-//! verifier node registry), [`jobs`] (jobs with escrow, assignment, results and settlement).
+//! verifier node registry), [`jobs`] (jobs with escrow, assignment, results and settlement),
+//! [`incentives`] (the Ecosystem Incentive Pool: release, supply-demand controller, Proof of
+//! Capacity, Proof of Delivery and rebates), [`governance`] (the parameter authority that stands
+//! in for the DAO).
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -30,6 +33,8 @@ pub mod bank;
 pub mod chain;
 mod error;
 pub mod genesis;
+pub mod governance;
+pub mod incentives;
 mod invariants;
 pub mod jobs;
 pub mod nft;
@@ -51,6 +56,9 @@ pub struct ParamsView {
     pub jobs: jobs::JobParams,
     /// Treasury buyback (SPEC §8).
     pub treasury: treasury::TreasuryParams,
+    /// Incentive pool and controller (SPEC §6).
+    #[serde(default)]
+    pub incentives: incentives::IncentiveParams,
 }
 
 /// The parameters in `state`.
@@ -59,6 +67,7 @@ pub fn params_view(state: &impl StateRead) -> ParamsView {
         nodes: nodes::params(state),
         jobs: jobs::params(state),
         treasury: treasury::params(state),
+        incentives: incentives::params(state),
     }
 }
 

@@ -5,8 +5,17 @@
 //! its kind, hardware, region, endpoint and price per compute unit (CU: one second of one
 //! reference GPU). Its capacity is the sum of its devices' performance factors from a table in
 //! state (gov), with a small factor per CPU core so that CPU-only nodes can run tests. It must
-//! bond at least `capacity × stake_per_cu` VCAI (a flat requirement for now; the economy issue
-//! prices it in USD at the pool's TWAP). Scheduler and verifier nodes bond a flat minimum.
+//! bond at least `capacity × stake_per_cu` VCAI. Scheduler and verifier nodes bond a flat minimum.
+//!
+//! The stake requirement is priced in USD (SPEC §4): every `stake_recompute_s` (a week),
+//! `begin_block` converts `stake_usd_per_cu` to VCAI at the VCAI/USD pool's time-weighted price
+//! over the week just ended (rounded up: the protocol asks for the larger bond) and records it as
+//! `stake_per_cu`, keeping the previous value and the time of the change. Genesis gives the first
+//! value; without a pool price it stays. A node whose bond falls below a raised requirement keeps
+//! working for `stake_grace_s` (3 days) to top up; after that, or at once if it was already below
+//! the previous requirement (it had its grace then), it is *paused*: [`standing`] says so, the
+//! matching rule refuses it, and it earns no Proof of Capacity, until its bond meets the
+//! requirement again. A paused node can always top up with `AddStake`.
 //!
 //! Heartbeats carry load and health; a node silent for `offline_after` intervals (3 × 60 s) is
 //! offline. Online time, the basis of Proof of Capacity, accrues between heartbeats no more than
@@ -16,7 +25,7 @@
 //!
 //! All stake, bonded or unbonding, sits in the `node_stake` module account.
 //!
-//! Keys (owned here): `nodes/params`, `nodes/node/{hex}`, `nodes/unbonding/{hex}` (at most
+//! Keys (owned here): `nodes/params`, `nodes/price_window`, `nodes/node/{hex}`, `nodes/unbonding/{hex}` (at most
 //! [`MAX_UNBONDING_ENTRIES`]), `nodes/count` and `nodes/index/{n, 10 digits}` (registration order,
 //! for listing without scanning state).
 
@@ -41,15 +50,30 @@ pub fn stake_account() -> AccountId {
     AccountId::module("node_stake")
 }
 
-/// Governance parameters of the registry (SPEC §4 defaults).
+/// Governance parameters of the registry (SPEC §4 defaults), and the stake requirement the
+/// ledger derives from them.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NodeParams {
     /// Performance factor per GPU model, ppm of the reference GPU (CU per second × 10^6).
     pub gpu_factors_ppm: Vec<(String, u64)>,
     /// Factor per CPU core, ppm.
     pub cpu_core_factor_ppm: u64,
-    /// VCAI bonded per CU of capacity.
+    /// VCAI bonded per CU of capacity: from genesis, then recomputed weekly from
+    /// `stake_usd_per_cu` (derived, not voted).
     pub stake_per_cu: Amount,
+    /// The requirement before the last recomputation (zero: none yet).
+    pub previous_stake_per_cu: Amount,
+    /// When `stake_per_cu` last changed, seconds after genesis.
+    pub stake_changed_s: u64,
+    /// USD (base units) of bond per CU of capacity (gov).
+    pub stake_usd_per_cu: Amount,
+    /// How often the requirement is recomputed (a week).
+    pub stake_recompute_s: u64,
+    /// How long a node below a raised requirement may keep working (gov, 3 days).
+    pub stake_grace_s: u64,
+    /// Least total GPU memory for high-load jobs and scheduling priority (SPEC §6: 96 GB).
+    pub high_load_min_vram_mib: u64,
     /// Bond of a scheduler or verifier node.
     pub min_service_stake: Amount,
     /// Heartbeat interval.
@@ -75,6 +99,13 @@ impl Default for NodeParams {
             ],
             cpu_core_factor_ppm: 10_000,
             stake_per_cu: vcai(10_000),
+            previous_stake_per_cu: Amount::ZERO,
+            stake_changed_s: 0,
+            // 10,000 VCAI at 0.05 USD.
+            stake_usd_per_cu: Amount::whole(500, Denom::Usd).expect("fits"),
+            stake_recompute_s: 7 * 86_400,
+            stake_grace_s: 3 * 86_400,
+            high_load_min_vram_mib: 96 * 1_024,
             min_service_stake: vcai(50_000),
             heartbeat_interval_s: 60,
             offline_after_intervals: 3,
@@ -93,6 +124,7 @@ pub struct Unbonding {
 }
 
 const KEY_PARAMS: &[u8] = b"nodes/params";
+const KEY_PRICE_WINDOW: &[u8] = b"nodes/price_window";
 const KEY_COUNT: &[u8] = b"nodes/count";
 
 fn index_key(index: u64) -> Vec<u8> {
@@ -190,6 +222,148 @@ pub fn required_stake(params: &NodeParams, role: Role, capacity_ppm: u64) -> Amo
             .expect("a requirement fits"),
         Role::Scheduler | Role::Verifier => params.min_service_stake,
     }
+}
+
+/// Where a node's bond stands against the requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "standing")]
+pub enum Standing {
+    /// At or above the requirement.
+    Met,
+    /// Below a requirement raised at the last recomputation; schedulable until `until_s`.
+    Grace {
+        /// Seconds after genesis.
+        until_s: u64,
+    },
+    /// Below the requirement past its grace: excluded from scheduling and Proof of Capacity.
+    Paused,
+}
+
+/// `node`'s standing at `now_s` (see the module documentation).
+pub fn standing(params: &NodeParams, node: &NodeRecord, now_s: u64) -> Standing {
+    if node.stake >= required_stake(params, node.role, node.capacity_cu_ppm) {
+        return Standing::Met;
+    }
+    let previous = match node.role {
+        Role::Compute => params
+            .previous_stake_per_cu
+            .mul_div(u128::from(node.capacity_cu_ppm), 1_000_000, Rounding::Up)
+            .expect("a requirement fits"),
+        Role::Scheduler | Role::Verifier => Amount::ZERO,
+    };
+    let until_s = params.stake_changed_s.saturating_add(params.stake_grace_s);
+    if node.stake < previous || now_s >= until_s {
+        Standing::Paused
+    } else {
+        Standing::Grace { until_s }
+    }
+}
+
+/// The bond as a share of the requirement, ppm, at most 10^6 (Proof of Capacity's stake factor).
+pub fn stake_factor_ppm(params: &NodeParams, node: &NodeRecord) -> u64 {
+    let required = required_stake(params, node.role, node.capacity_cu_ppm);
+    if node.stake >= required || required.is_zero() {
+        return 1_000_000;
+    }
+    let factor = node
+        .stake
+        .mul_div(1_000_000, required.base_units(), Rounding::Down)
+        .expect("below the requirement");
+    u64::try_from(factor.base_units()).expect("below 10^6")
+}
+
+/// Reputation (SPEC §12), ppm: the share of tasks completed among those taken, with one success
+/// and one loss assumed before the first task (Laplace's rule), so a new node starts at 0.5 and
+/// one lucky task does not make a node perfect:
+/// `(completed + 1) / (completed + lost + 2)`, rounded down. It sets the node's fee tier and
+/// weighs its Proof of Delivery.
+pub fn reputation_ppm(node: &NodeRecord) -> u32 {
+    let completed = u128::from(node.tasks_completed);
+    let taken = completed + u128::from(node.tasks_lost) + 2;
+    u32::try_from((completed + 1) * 1_000_000 / taken).expect("at most 10^6")
+}
+
+/// Total GPU memory on the node, MiB.
+pub fn total_vram_mib(hardware: &Hardware) -> u64 {
+    hardware
+        .gpus
+        .iter()
+        .map(|gpu| u64::from(gpu.count).saturating_mul(u64::from(gpu.vram_mib)))
+        .fold(0, u64::saturating_add)
+}
+
+/// The pool's price accumulator at the start of the current recomputation window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct PriceWindow {
+    start_s: u64,
+    cumulative: u128,
+}
+
+/// `begin_block`: at the end of each recomputation window, the stake requirement is priced again
+/// at the pool's time-weighted price over the window.
+pub(crate) fn begin_block(state: &mut Overlay<'_>) {
+    let now = elapsed_s(state);
+    let Some(window) = state.get::<PriceWindow>(KEY_PRICE_WINDOW) else {
+        let cumulative = crate::pool::cumulative_at(state, now);
+        state.put(
+            KEY_PRICE_WINDOW.to_vec(),
+            &PriceWindow {
+                start_s: now,
+                cumulative,
+            },
+        );
+        return;
+    };
+    let mut settings = params(state);
+    if now
+        < window
+            .start_s
+            .saturating_add(settings.stake_recompute_s.max(1))
+    {
+        return;
+    }
+    let cumulative = crate::pool::cumulative_at(state, now);
+    let price = cumulative.wrapping_sub(window.cumulative) / u128::from(now - window.start_s);
+    state.put(
+        KEY_PRICE_WINDOW.to_vec(),
+        &PriceWindow {
+            start_s: now,
+            cumulative,
+        },
+    );
+    if price == 0 || settings.stake_usd_per_cu.is_zero() {
+        return;
+    }
+    let Some(vcai_per_cu) = vcity_types::wide::mul_div(
+        settings.stake_usd_per_cu.base_units(),
+        crate::pool::PRICE_SCALE,
+        price,
+        Rounding::Up,
+    ) else {
+        return;
+    };
+    let vcai_per_cu = Amount::new(vcai_per_cu);
+    if vcai_per_cu == settings.stake_per_cu {
+        return;
+    }
+    settings.previous_stake_per_cu = settings.stake_per_cu;
+    settings.stake_per_cu = vcai_per_cu;
+    settings.stake_changed_s = now;
+    state.put(KEY_PARAMS.to_vec(), &settings);
+    state.emit(Event::StakeRequirementChanged { vcai_per_cu });
+}
+
+/// `SetParam` for the stake requirement (the caller checked the authority).
+pub(crate) fn set_stake_rule(
+    state: &mut Overlay<'_>,
+    usd_per_cu: Amount,
+    grace_s: u64,
+) -> Result<(), TxError> {
+    let mut settings = params(state);
+    settings.stake_usd_per_cu = usd_per_cu;
+    settings.stake_grace_s = grace_s;
+    state.put(KEY_PARAMS.to_vec(), &settings);
+    Ok(())
 }
 
 fn check_label(what: &str, text: &str, max: usize) -> Result<(), TxError> {
@@ -302,11 +476,20 @@ pub(crate) fn execute_heartbeat(
     }
     let settings = params(state);
     let now = elapsed_s(state);
-    // Online time accrues only across gaps short enough that the node was never offline.
+    // Online time accrues only across gaps short enough that the node was never offline; a
+    // longer gap is an outage, which Proof of Capacity's stability counts.
+    let online_s = now.saturating_sub(record.last_heartbeat_s);
     if is_online(&settings, &record, now) {
-        record.online_s = record
-            .online_s
-            .saturating_add(now.saturating_sub(record.last_heartbeat_s));
+        record.online_s = record.online_s.saturating_add(online_s);
+        if record.role == Role::Compute
+            && online_s > 0
+            && standing(&settings, &record, now) != Standing::Paused
+        {
+            let stake_factor = stake_factor_ppm(&settings, &record);
+            crate::incentives::record_capacity(state, &record, online_s, stake_factor);
+        }
+    } else if record.role == Role::Compute {
+        crate::incentives::record_outage(state, &record);
     }
     record.last_heartbeat_s = now;
     record.load_ppm = message.load_ppm;

@@ -151,13 +151,14 @@ pub fn elapsed_s(state: &impl StateRead) -> u64 {
     (chain::time_ms(state) / 1_000).saturating_sub(chain::genesis_time_ms(state) / 1_000)
 }
 
-/// Total supply minus what the vesting, reserve and incentive-pool accounts hold.
+/// Total supply minus what the vesting, reserve, incentive-pool and grants accounts hold.
 pub fn circulating(state: &impl StateRead) -> Amount {
     let mut held = Amount::ZERO;
     for account in [
         vesting_account(),
         reserve_account(),
         incentive_pool_account(),
+        crate::incentives::grants_account(),
     ] {
         held = held
             .checked_add(bank::balance(state, &account, Denom::Vcai))

@@ -18,7 +18,10 @@
 //!   fills nodes before it opens new ones;
 //! - a fit term: each of the node's GPUs the task leaves idle × [`Weights::idle_gpu`] and each GiB
 //!   of VRAM above the task's need × [`Weights::spare_vram_per_gib`], so an 8-GPU node is not
-//!   taken by CPU work that any node could run.
+//!   taken by CPU work that any node could run;
+//! - less [`Weights::large_node_priority`] for a GPU task on a node with at least 96 GB of GPU
+//!   memory in all (whitepaper §2.5.4: such nodes get scheduling priority; only they may take
+//!   high-load jobs, a rule of `fits`).
 //!
 //! Ties go to the node least recently given a task (fairness among equally good providers), then
 //! to the lower account id. Every [`Weights::exploration_per_mille`] ‰ of decisions go to the
@@ -80,6 +83,9 @@ pub struct Weights {
     pub spare_vram_per_gib: u64,
     /// Decisions per thousand reserved for newcomers.
     pub exploration_per_mille: u32,
+    /// Subtracted from the fit term of a GPU task on a node with at least the high-load VRAM
+    /// (96 GB) in all.
+    pub large_node_priority: u64,
     /// A node with fewer tasks than this on its record is a newcomer.
     pub newcomer_tasks: u64,
 }
@@ -99,6 +105,7 @@ impl Default for Weights {
             idle_gpu: 10_000,
             spare_vram_per_gib: 100,
             exploration_per_mille: 50,
+            large_node_priority: 20_000,
             newcomer_tasks: 10,
         }
     }
@@ -192,6 +199,7 @@ struct Class {
     min_vram_mib: u32,
     region: Option<String>,
     node_kind: Option<NodeKind>,
+    high_load: bool,
 }
 
 impl Class {
@@ -202,6 +210,7 @@ impl Class {
             min_vram_mib: requirements.min_vram_mib,
             region: requirements.region.clone(),
             node_kind: requirements.node_kind,
+            high_load: requirements.high_load,
         }
     }
 
@@ -368,6 +377,26 @@ impl Engine {
         }
     }
 
+    /// Takes the ledger's current node parameters (the stake requirement is repriced weekly):
+    /// when they changed, every node's eligibility is decided again and the plans rebuilt.
+    pub fn set_params(&mut self, params: NodeParams) {
+        if params == self.params {
+            return;
+        }
+        self.params = params;
+        self.version += 1;
+        self.plans.clear();
+        self.explanations.clear();
+        for index in 0..self.nodes.len() {
+            let slot = &self.nodes[index];
+            if !slot.present {
+                continue;
+            }
+            let (record, static_cost) = (slot.record.clone(), slot.static_cost);
+            self.upsert_with_cost(&record, static_cost, true);
+        }
+    }
+
     /// The weights in use.
     pub fn weights(&self) -> &Weights {
         &self.weights
@@ -400,9 +429,15 @@ impl Engine {
             return;
         }
         let static_cost = self.static_cost(record, latency_ms);
+        self.upsert_with_cost(record, static_cost, false);
+    }
+
+    /// [`Engine::upsert`] with the static cost computed; `force` decides eligibility again even
+    /// for an unchanged record.
+    fn upsert_with_cost(&mut self, record: &NodeRecord, static_cost: u64, force: bool) {
         if let Some(&index) = self.by_id.get(&record.id) {
             let slot = &self.nodes[index as usize];
-            if slot.present && slot.record == *record && slot.static_cost == static_cost {
+            if !force && slot.present && slot.record == *record && slot.static_cost == static_cost {
                 // Nothing the engine uses changed (a daemon re-sends every node every poll):
                 // plans and explanations stay cached. Going offline is `advance`'s job.
                 return;
@@ -466,7 +501,9 @@ impl Engine {
         }
         let eligible = self.node_eligible(record);
         if eligible {
-            let at_s = record
+            // Eligible until the heartbeat goes stale or, for a node in its stake grace, the
+            // grace ends.
+            let mut at_s = record
                 .last_heartbeat_s
                 .saturating_add(
                     self.params
@@ -474,6 +511,11 @@ impl Engine {
                         .saturating_mul(self.params.offline_after_intervals),
                 )
                 .saturating_add(1);
+            if let nodes::Standing::Grace { until_s } =
+                nodes::standing(&self.params, record, self.now_s)
+            {
+                at_s = at_s.min(until_s);
+            }
             self.nodes[index as usize].expiry_s = Some(at_s);
             self.expiries.insert((at_s, index));
         }
@@ -638,8 +680,7 @@ impl Engine {
         record.role == Role::Compute
             && nodes::is_online(&self.params, record, self.now_s)
             && record.healthy
-            && record.stake
-                >= nodes::required_stake(&self.params, record.role, record.capacity_cu_ppm)
+            && nodes::standing(&self.params, record, self.now_s) != nodes::Standing::Paused
     }
 
     fn static_cost(&self, record: &NodeRecord, latency_ms: Option<u32>) -> u64 {
@@ -693,7 +734,16 @@ impl Engine {
         let spare = (u64::from(spare_mib) / 1_024)
             .saturating_mul(u64::from(needed))
             .saturating_mul(self.weights.spare_vram_per_gib);
-        idle.saturating_add(spare)
+        let vram_mib: u64 = gpus
+            .iter()
+            .map(|gpu| u64::from(gpu.count) * u64::from(gpu.vram_mib))
+            .sum();
+        let priority = if vram_mib >= self.params.high_load_min_vram_mib {
+            self.weights.large_node_priority
+        } else {
+            0
+        };
+        idle.saturating_add(spare).saturating_sub(priority)
     }
 
     fn bucket_for(&mut self, profile: Profile) -> u32 {
@@ -833,6 +883,7 @@ impl Engine {
             max_duration_s: 0,
             node_kind: class.node_kind,
             gang: false,
+            high_load: class.high_load,
         };
         let mut candidates = Vec::new();
         for (bucket_index, bucket) in self.buckets.iter().enumerate() {

@@ -228,6 +228,10 @@ pub struct Requirements {
     /// transaction that assigns some of its pending tasks and leaves others pending.
     #[serde(default)]
     pub gang: bool,
+    /// A high-load training job (whitepaper §2.5.4, SPEC §6): only nodes with at least 96 GB of
+    /// GPU memory in total may take it.
+    #[serde(default)]
+    pub high_load: bool,
 }
 
 /// How the job pays (SPEC §5).

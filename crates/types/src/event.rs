@@ -284,4 +284,52 @@ pub enum Event {
         /// VCAI base units.
         amount: Amount,
     },
+    /// An incentive period began (SPEC §6).
+    IncentivePeriodStarted {
+        /// The period.
+        period: u64,
+        /// Utilization of the period before, ppm (0 for the first).
+        previous_utilization_ppm: u64,
+        /// The supply side's share for this period, ppm.
+        supply_share_ppm: u64,
+        /// VCAI released as rewards this period.
+        released: Amount,
+        /// VCAI sent to the grants fund this period.
+        grants: Amount,
+    },
+    /// Every account of a closed period was credited; what no one earned went back to the pool.
+    IncentivePeriodSettled {
+        /// The period.
+        period: u64,
+        /// Credited, by stream.
+        credited: crate::incentives::RewardParts,
+        /// Back to the pool (unearned budgets, capped rebates, rounding dust).
+        returned: Amount,
+    },
+    /// An account's rewards for a closed period.
+    IncentivesCredited {
+        /// Who.
+        account: AccountId,
+        /// The period.
+        period: u64,
+        /// The amounts.
+        parts: crate::incentives::RewardParts,
+    },
+    /// Incentive rewards claimed.
+    IncentivesClaimed {
+        /// Who.
+        account: AccountId,
+        /// VCAI base units.
+        amount: Amount,
+    },
+    /// The governance authority changed a parameter.
+    ParamChanged {
+        /// The change.
+        change: crate::incentives::ParamChange,
+    },
+    /// The stake requirement was recomputed at the pool's time-weighted price (SPEC §4).
+    StakeRequirementChanged {
+        /// VCAI per CU of capacity.
+        vcai_per_cu: Amount,
+    },
 }

@@ -9,6 +9,7 @@
 //! - [`merkle`]: the binary Merkle root of lists and the sparse-Merkle-tree proof format and
 //!   verifier (the tree itself lives in the ledger).
 //! - [`event`], [`receipt`]: what execution reports. [`api`]: the JSON shapes of the HTTP API.
+//! - [`incentives`]: governance parameter changes, fee and VRAM tiers, reward parts.
 //! - [`keyfile`]: the key file format of the keyring and the validator key.
 //!
 //! Nothing here reads the clock or draws randomness; only [`keyfile`] touches the filesystem.
@@ -22,6 +23,7 @@ mod did;
 pub mod event;
 pub mod hash;
 mod ids;
+pub mod incentives;
 pub mod keyfile;
 pub mod merkle;
 pub mod receipt;

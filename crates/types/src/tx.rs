@@ -204,6 +204,8 @@ pub enum Message {
     ReportUnplaceable(crate::compute::ReportUnplaceable),
     /// Tag 28.
     Subscribe(crate::compute::Subscribe),
+    /// Tag 29.
+    SetParam(crate::incentives::SetParam),
 }
 
 impl Message {
@@ -239,6 +241,7 @@ impl Message {
             Message::CancelJob(_) => 26,
             Message::ReportUnplaceable(_) => 27,
             Message::Subscribe(_) => 28,
+            Message::SetParam(_) => 29,
         }
     }
 
@@ -274,6 +277,7 @@ impl Message {
             Message::CancelJob(_) => "cancel_job",
             Message::ReportUnplaceable(_) => "report_unplaceable",
             Message::Subscribe(_) => "subscribe",
+            Message::SetParam(_) => "set_param",
         }
     }
 }
@@ -317,6 +321,7 @@ impl BorshDeserialize for Message {
             26 => Message::CancelJob(BorshDeserialize::deserialize_reader(reader)?),
             27 => Message::ReportUnplaceable(BorshDeserialize::deserialize_reader(reader)?),
             28 => Message::Subscribe(BorshDeserialize::deserialize_reader(reader)?),
+            29 => Message::SetParam(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

@@ -1,0 +1,576 @@
+//! The incentive pool through blocks (SPEC §4-§6): the whole pool released to the base unit,
+//! also when the period length and release fraction change midway; the controller's vectors;
+//! one period's Proof of Capacity, Proof of Delivery, rebates, grants and dust adding up to its
+//! release exactly, against scores computed here by hand; self-dealing earning nothing; fee tiers;
+//! the stake requirement repriced at the pool's TWAP with its grace period; high-load jobs.
+
+mod common;
+
+use common::{account, funded, vcai, Harness};
+use vcity_ledger::genesis::GenesisPool;
+use vcity_ledger::incentives::{self, IncentiveParams};
+use vcity_ledger::{bank, jobs, nodes};
+use vcity_types::compute::{
+    AddStake, AssignTask, Billing, GpuSpec, Hardware, NodeHeartbeat, NodeKind, RegisterNode,
+    Requirements, Role, StartTask, SubmitJob, SubmitResult, Workload,
+};
+use vcity_types::event::Event;
+use vcity_types::incentives::{FeeTier, ParamChange, RewardParts, SetParam};
+use vcity_types::tx::Message;
+use vcity_types::{Amount, Denom, Hash};
+
+const AUTHORITY: u8 = 1;
+const BIG: u8 = 2; // 2 × H100 80 GB: 160 GB, multi-GPU coefficient 1.2
+const SMALL: u8 = 3; // 1 × H100 80 GB
+const SCHEDULER: u8 = 4;
+const BUYER: u8 = 5;
+const OTHER_BUYER: u8 = 6;
+
+fn h100s(count: u32) -> Hardware {
+    Hardware {
+        gpus: vec![GpuSpec {
+            model: "H100".into(),
+            count,
+            vram_mib: 81_920,
+        }],
+        cpu_cores: 8,
+        ram_mib: 65_536,
+    }
+}
+
+fn register(chain: &mut Harness, t_s: u64, seed: u8, role: Role, hardware: Hardware, stake: u128) {
+    let message = RegisterNode {
+        role,
+        kind: NodeKind::Stable,
+        hardware,
+        region: "eu-west".into(),
+        endpoint: "https://node.example".into(),
+        price_per_cu_usd: if role == Role::Compute {
+            Amount::new(500)
+        } else {
+            Amount::ZERO
+        },
+        stake: vcai(stake),
+    };
+    let receipt = chain.at(t_s, seed, Message::RegisterNode(message));
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+}
+
+fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
+    let beat = NodeHeartbeat {
+        load_ppm: 0,
+        healthy: true,
+        running_tasks: 0,
+    };
+    let receipt = chain.at(t_s, seed, Message::NodeHeartbeat(beat));
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+}
+
+fn gpu_job() -> SubmitJob {
+    SubmitJob {
+        workload: Workload {
+            module_hash: Hash([7; 32]),
+            input: b"x".to_vec(),
+        },
+        tasks: 1,
+        requirements: Requirements {
+            gpu_model: Some("H100".into()),
+            gpu_count: 1,
+            min_vram_mib: 40_000,
+            max_duration_s: 300,
+            ..Requirements::default()
+        },
+        max_cu_ppm_per_task: 100_000_000,
+        max_price_per_cu_usd: Amount::new(1_000),
+        billing: Billing::PayAsYouGo,
+    }
+}
+
+/// Submit, assign, start and commit a result of `cu` CU, from `t_s` on (4 blocks).
+fn run_job(chain: &mut Harness, t_s: u64, owner: u8, node: u8, cu: u64) -> u64 {
+    let receipt = chain.at(t_s, owner, Message::SubmitJob(gpu_job()));
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+    let job_id = jobs::count(chain.ledger.state());
+    let steps = [
+        (
+            SCHEDULER,
+            Message::AssignTask(AssignTask {
+                job_id,
+                task: 0,
+                node: account(node),
+            }),
+        ),
+        (node, Message::StartTask(StartTask { job_id, task: 0 })),
+        (
+            node,
+            Message::SubmitResult(SubmitResult {
+                job_id,
+                task: 0,
+                output_hash: Hash([1; 32]),
+                cu_used_ppm: cu * 1_000_000,
+            }),
+        ),
+    ];
+    for (offset, (seed, message)) in steps.into_iter().enumerate() {
+        let receipt = chain.at(t_s + 1 + offset as u64, seed, message);
+        assert_eq!(receipt.code, 0, "{}", receipt.error);
+    }
+    job_id
+}
+
+/// A chain whose incentive pool schedules exactly 1,000 VCAI a period (522,000 over 522), with
+/// 1,000-second periods and a pool at 0.05 USD per VCAI.
+fn chain_with(params: IncentiveParams) -> Harness {
+    let accounts = [AUTHORITY, BIG, SMALL, SCHEDULER, BUYER, OTHER_BUYER]
+        .into_iter()
+        .map(|seed| funded(seed, vcai(200_000), common::usd(1_000)))
+        .collect();
+    let mut genesis = common::genesis("vcity-incentives", accounts);
+    genesis.incentive_pool_vcai = vcai(522_000);
+    genesis.incentives = Some(params);
+    genesis.governance_authority = Some(account(AUTHORITY));
+    genesis.pool = Some(GenesisPool {
+        vcai: vcai(1_000_000),
+        usd: common::usd(50_000),
+    });
+    Harness::new(&genesis)
+}
+
+fn short_periods() -> IncentiveParams {
+    IncentiveParams {
+        period_s: 1_000,
+        ..IncentiveParams::default()
+    }
+}
+
+fn vcai_of(chain: &Harness, account: &vcity_types::AccountId) -> Amount {
+    bank::balance(chain.ledger.state(), account, Denom::Vcai)
+}
+
+#[test]
+fn the_schedule_releases_the_whole_pool_to_the_base_unit() {
+    let pool = vcai(2_000_000_000);
+    let mut params = IncentiveParams::default();
+    // The first week: 2e9 / 522 = 3,831,417.624521072796934865… VCAI, rounded down.
+    let (first, grants, budget) = incentives::schedule(&params, 0, pool, 500_000);
+    assert_eq!(first, Amount::new(3_831_417_624_521_072_796_934_865));
+    assert_eq!(grants, Amount::ZERO);
+    assert_eq!(budget.total().unwrap(), first);
+    assert_eq!(budget.capacity, budget.delivery);
+    assert_eq!(
+        budget.rebate,
+        Amount::new(1_915_708_812_260_536_398_467_433)
+    );
+
+    let mut remaining = pool;
+    let mut released = Amount::ZERO;
+    let mut to_grants = Amount::ZERO;
+    for index in 0..522 {
+        if index == 200 {
+            params.release_fraction_ppm = 700_000;
+        }
+        let (scheduled, grants, budget) = incentives::schedule(&params, index, remaining, 412_345);
+        assert_eq!(
+            budget.total().unwrap().checked_add(grants).unwrap(),
+            scheduled
+        );
+        if index >= 200 {
+            assert!(!grants.is_zero());
+        }
+        remaining = remaining.checked_sub(scheduled).unwrap();
+        released = released.checked_add(budget.total().unwrap()).unwrap();
+        to_grants = to_grants.checked_add(grants).unwrap();
+    }
+    assert_eq!(remaining, Amount::ZERO);
+    assert_eq!(released.checked_add(to_grants).unwrap(), pool);
+}
+
+#[test]
+fn the_controller_matches_the_whitepaper_and_clips() {
+    let step = |share, utilization| {
+        incentives::next_supply_share_ppm(share, utilization, 100_000, 800_000)
+    };
+    // Scenario 1: U = 60% → −2 points; scenario 2: U = 95% → +1.5 points.
+    assert_eq!(step(500_000, 600_000), 480_000);
+    assert_eq!(step(500_000, 950_000), 515_000);
+    // Clipped at both ends.
+    assert_eq!(step(50_000, 0), 0);
+    assert_eq!(step(990_000, 1_000_000), 1_000_000);
+    // The product rounds toward negative infinity.
+    assert_eq!(step(500_000, 800_001), 500_000);
+    assert_eq!(step(500_000, 799_999), 499_999);
+    // Utilization: 0 with nothing available, at most 100%.
+    assert_eq!(incentives::utilization_ppm(5, 0), 0);
+    assert_eq!(incentives::utilization_ppm(3, 2), 1_000_000);
+    assert_eq!(incentives::utilization_ppm(1, 3), 333_333);
+}
+
+#[test]
+fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
+    let mut chain = chain_with(IncentiveParams {
+        period_s: 10,
+        ..IncentiveParams::default()
+    });
+    // Only the authority may change parameters.
+    let refused = chain.at(
+        0,
+        BIG,
+        Message::SetParam(SetParam {
+            change: ParamChange::ReleaseFraction { ppm: 0 },
+        }),
+    );
+    assert_eq!(refused.code, 10, "{}", refused.error);
+    let bad = chain.at(
+        0,
+        AUTHORITY,
+        Message::SetParam(SetParam {
+            change: ParamChange::ReleaseFraction { ppm: 1_000_001 },
+        }),
+    );
+    assert_eq!(bad.code, 26, "{}", bad.error);
+
+    let mut t = 0;
+    while incentives::current(chain.ledger.state()).unwrap().index < 530 {
+        let open = incentives::current(chain.ledger.state()).unwrap();
+        if open.index == 100 {
+            let change = ParamChange::IncentivePeriod { period_s: 20 };
+            let receipt = chain.at(t, AUTHORITY, Message::SetParam(SetParam { change }));
+            assert_eq!(receipt.code, 0, "{}", receipt.error);
+        }
+        if open.index == 300 {
+            let change = ParamChange::ReleaseFraction { ppm: 700_000 };
+            let receipt = chain.at(t, AUTHORITY, Message::SetParam(SetParam { change }));
+            assert_eq!(receipt.code, 0, "{}", receipt.error);
+        }
+        t = open.end_s();
+        chain.block_at(t, vec![]);
+    }
+    // The new length applied from the period after the change.
+    let state = chain.ledger.state();
+    assert_eq!(incentives::period(state, 100).unwrap().length_s, 10);
+    assert_eq!(incentives::period(state, 101).unwrap().length_s, 20);
+    assert_eq!(
+        incentives::period(state, 150).unwrap().start_s,
+        101 * 10 + 49 * 20
+    );
+
+    let (mut scheduled_before_last, mut grants) = (0u128, 0u128);
+    let mut returned_before_last = 0u128;
+    let mut last_opened = false;
+    for event in &chain.events {
+        match event {
+            Event::IncentivePeriodStarted {
+                period,
+                released,
+                grants: to_grants,
+                ..
+            } => {
+                if *period <= 521 {
+                    scheduled_before_last += released.base_units() + to_grants.base_units();
+                }
+                if *period == 521 {
+                    last_opened = true;
+                }
+                grants += to_grants.base_units();
+                assert_eq!(to_grants.is_zero(), *period <= 300, "period {period}");
+            }
+            Event::IncentivePeriodSettled { returned, .. } if !last_opened => {
+                returned_before_last += returned.base_units();
+            }
+            _ => {}
+        }
+    }
+    // What the 522 periods took out is the pool plus what came back before the last one opened:
+    // nothing is lost or created, to the base unit.
+    assert_eq!(
+        scheduled_before_last,
+        vcai(522_000).base_units() + returned_before_last
+    );
+    assert_eq!(
+        vcai_of(&chain, &incentives::grants_account()).base_units(),
+        grants
+    );
+    // The pool account holds what is unreleased plus the open period's budget.
+    let open = incentives::current(state).unwrap();
+    assert_eq!(
+        vcai_of(&chain, &incentives::pool_account()),
+        incentives::remaining(state)
+            .checked_add(open.released())
+            .unwrap()
+    );
+}
+
+#[test]
+fn a_period_pays_capacity_delivery_and_rebates_exactly() {
+    let mut chain = chain_with(short_periods());
+    register(&mut chain, 0, BIG, Role::Compute, h100s(2), 40_800);
+    register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
+    register(
+        &mut chain,
+        0,
+        SCHEDULER,
+        Role::Scheduler,
+        Hardware::default(),
+        50_000,
+    );
+
+    // Jobs: the buyer 40 CU on BIG, the other buyer 10 CU on SMALL, and SMALL 20 CU on itself.
+    run_job(&mut chain, 10, BUYER, BIG, 40);
+    run_job(&mut chain, 50, OTHER_BUYER, SMALL, 10);
+    run_job(&mut chain, 85, SMALL, SMALL, 20);
+    // Heartbeats: BIG every 100 s; SMALL goes silent for 300 s once (an outage).
+    for t in (100..=900).step_by(100) {
+        heartbeat(&mut chain, t, BIG);
+        if t != 300 && t != 400 {
+            heartbeat(&mut chain, t, SMALL);
+        }
+    }
+    let open = incentives::current(chain.ledger.state()).unwrap();
+    assert_eq!(open.index, 0);
+    // All three results settled at 700 (verification window 600 s).
+    assert_eq!(
+        open.consumed_cu_ppm, 50_000_000,
+        "self-dealt CU does not count"
+    );
+
+    // Scores by hand. Capacity: 2 × 2.0 (H100) + 8 × 0.01 (cores) = 4.08 CU/s for BIG.
+    let big_raw: u128 = 4_080_000 * 900 * 12 / 10; // 900 s online, coefficient 1.2
+    let small_raw: u128 = 2_080_000 * 600; // 600 s online (the 300 s gap does not count)
+    let small_score = small_raw / 2; // stability 1 / (1 + 1 outage)
+    let capacity_total = big_raw + small_score;
+    // Delivery: CU × reputation (0.5 for a node with no record yet).
+    let (big_delivery, small_delivery) = (40_000_000u128 / 2, 10_000_000u128 / 2);
+    assert_eq!(open.totals.capacity_score, capacity_total);
+    assert_eq!(open.totals.delivery_score, big_delivery + small_delivery);
+    assert_eq!(open.available_cu_ppm, 4_080_000 * 900 + small_raw);
+
+    chain.block_at(1_000, vec![]);
+    let state = chain.ledger.state();
+    let closed = incentives::period(state, 0).unwrap();
+    assert!(closed.closed && closed.settled);
+    // Budgets: 1,000 VCAI; P_supply 0.5 → 250 capacity, 250 delivery, 500 rebates.
+    assert_eq!(closed.scheduled, vcai(1_000));
+    assert_eq!(
+        closed.budget,
+        RewardParts {
+            capacity: vcai(250),
+            delivery: vcai(250),
+            rebate: vcai(500),
+        }
+    );
+    let share = |budget: u128, score: u128, total: u128| budget * score / total;
+    let big = incentives::account(state, &account(BIG));
+    let small = incentives::account(state, &account(SMALL));
+    assert_eq!(
+        big.total.capacity.base_units(),
+        share(vcai(250).base_units(), big_raw, capacity_total)
+    );
+    assert_eq!(
+        small.total.capacity.base_units(),
+        share(vcai(250).base_units(), small_score, capacity_total)
+    );
+    assert_eq!(big.total.delivery, vcai(200));
+    assert_eq!(small.total.delivery, vcai(50));
+    // Rebates: pro rata 400 and 100 VCAI, capped at the fees paid (2,000 and 500 USD base units)
+    // at 0.05 USD per VCAI: 0.04 and 0.01 VCAI.
+    let buyer = incentives::account(state, &account(BUYER));
+    let other = incentives::account(state, &account(OTHER_BUYER));
+    assert_eq!(buyer.total.rebate, Amount::new(40_000_000_000_000_000));
+    assert_eq!(other.total.rebate, Amount::new(10_000_000_000_000_000));
+    // Self-dealing: SMALL paid itself and earned no rebate.
+    assert_eq!(small.total.rebate, Amount::ZERO);
+
+    // Capacity + delivery + rebates + grants + returned = the period's scheduled amount.
+    let credited = [&big, &small, &buyer, &other]
+        .iter()
+        .map(|record| record.total.total().unwrap().base_units())
+        .sum::<u128>();
+    assert_eq!(closed.credited.total().unwrap().base_units(), credited);
+    assert_eq!(
+        credited + closed.grants.base_units() + closed.returned.base_units(),
+        closed.scheduled.base_units()
+    );
+    // The controller: U = 50 CU / 4,920 CU = 1.0162% → P_supply 0.5 + 0.1 × (0.010162 − 0.8).
+    assert_eq!(closed.utilization_ppm, 10_162);
+    let next = incentives::current(state).unwrap();
+    assert_eq!(next.supply_share_ppm, 500_000 - 78_984);
+    assert_eq!(
+        vcai_of(&chain, &incentives::rewards_account()).base_units(),
+        credited
+    );
+
+    // Claims pay the credited VCAI; a second claim has nothing.
+    let before = vcai_of(&chain, &account(BIG));
+    let receipt = chain.at(
+        1_001,
+        BIG,
+        Message::ClaimRewards(vcity_types::tx::ClaimRewards {}),
+    );
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+    assert_eq!(
+        vcai_of(&chain, &account(BIG)).checked_sub(before).unwrap(),
+        big.total.total().unwrap()
+    );
+    let again = chain.at(
+        1_002,
+        BIG,
+        Message::ClaimRewards(vcity_types::tx::ClaimRewards {}),
+    );
+    assert_eq!(again.code, 16, "{}", again.error);
+    assert_eq!(
+        incentives::account(chain.ledger.state(), &account(BIG)).history[0].period,
+        0
+    );
+}
+
+#[test]
+fn fee_tiers_lower_the_protocol_cut_for_proven_nodes() {
+    let params = jobs::JobParams::default();
+    let mut node = vcity_types::compute::NodeRecord {
+        id: account(BIG),
+        role: Role::Compute,
+        kind: NodeKind::Stable,
+        hardware: h100s(1),
+        region: String::new(),
+        endpoint: String::new(),
+        price_per_cu_usd: Amount::new(1),
+        stake: Amount::ZERO,
+        capacity_cu_ppm: 0,
+        registered_s: 0,
+        last_heartbeat_s: 0,
+        load_ppm: 0,
+        healthy: true,
+        running_tasks: 0,
+        online_s: 0,
+        tasks_completed: 0,
+        tasks_lost: 0,
+    };
+    assert_eq!(nodes::reputation_ppm(&node), 500_000);
+    assert_eq!(jobs::fee_ppm(&params, &node), 100_000);
+    node.tasks_completed = 200;
+    node.tasks_lost = 2; // 201 / 204 = 98.5%
+    assert_eq!(jobs::fee_ppm(&params, &node), 80_000);
+    node.tasks_completed = 2_000;
+    assert_eq!(jobs::fee_ppm(&params, &node), 60_000);
+    node.tasks_lost = 100; // 95.2%: back to the middle tier
+    assert_eq!(jobs::fee_ppm(&params, &node), 80_000);
+
+    // The authority can change the tiers; a tier above the base fee is refused.
+    let mut chain = chain_with(short_periods());
+    let change = |fee_ppm, tier_fee_ppm| {
+        Message::SetParam(SetParam {
+            change: ParamChange::NetworkFee {
+                fee_ppm,
+                tiers: vec![FeeTier {
+                    min_reputation_ppm: 0,
+                    min_completed: 0,
+                    fee_ppm: tier_fee_ppm,
+                }],
+            },
+        })
+    };
+    assert_eq!(chain.at(1, AUTHORITY, change(50_000, 60_000)).code, 26);
+    assert_eq!(chain.at(2, AUTHORITY, change(50_000, 20_000)).code, 0);
+    let settings = jobs::params(chain.ledger.state());
+    assert_eq!(settings.network_fee_ppm, 50_000);
+    assert_eq!(jobs::fee_ppm(&settings, &node), 20_000);
+}
+
+#[test]
+fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
+    let accounts = [BIG, SCHEDULER, BUYER]
+        .into_iter()
+        .map(|seed| funded(seed, vcai(200_000), common::usd(1_000)))
+        .collect();
+    let mut genesis = common::genesis("vcity-stake", accounts);
+    // 0.025 USD per VCAI: 500 USD per CU is 20,000 VCAI, twice the genesis requirement.
+    genesis.pool = Some(GenesisPool {
+        vcai: vcai(1_000_000),
+        usd: common::usd(25_000),
+    });
+    let mut chain = Harness::new(&genesis);
+    register(&mut chain, 0, BIG, Role::Compute, h100s(1), 20_800);
+    register(
+        &mut chain,
+        0,
+        SCHEDULER,
+        Role::Scheduler,
+        Hardware::default(),
+        50_000,
+    );
+    let week = 7 * 86_400;
+    heartbeat(&mut chain, week, BIG);
+    let params = nodes::params(chain.ledger.state());
+    assert_eq!(params.stake_per_cu, vcai(20_000));
+    assert_eq!(params.previous_stake_per_cu, vcai(10_000));
+    assert!(chain.events.iter().any(|event| matches!(
+        event,
+        Event::StakeRequirementChanged { vcai_per_cu } if *vcai_per_cu == vcai(20_000)
+    )));
+    let record = nodes::node(chain.ledger.state(), &account(BIG)).unwrap();
+    let grace_end = week + 3 * 86_400;
+    assert_eq!(
+        nodes::standing(&params, &record, week),
+        nodes::Standing::Grace { until_s: grace_end }
+    );
+
+    // In grace the node still takes work; after it, it is paused and refused.
+    let mut job = gpu_job();
+    job.requirements.high_load = false;
+    assert_eq!(
+        chain
+            .at(week + 1, BUYER, Message::SubmitJob(job.clone()))
+            .code,
+        0
+    );
+    let assign = |job_id| {
+        Message::AssignTask(AssignTask {
+            job_id,
+            task: 0,
+            node: account(BIG),
+        })
+    };
+    assert_eq!(chain.at(week + 2, SCHEDULER, assign(1)).code, 0);
+    heartbeat(&mut chain, grace_end, BIG);
+    assert_eq!(
+        nodes::standing(&params, &record, grace_end),
+        nodes::Standing::Paused
+    );
+    assert_eq!(chain.at(grace_end, BUYER, Message::SubmitJob(job)).code, 0);
+    let refused = chain.at(grace_end + 1, SCHEDULER, assign(2));
+    assert_eq!(refused.code, 25, "{}", refused.error);
+    assert!(
+        refused.error.contains("stake below requirement"),
+        "{}",
+        refused.error
+    );
+
+    // Topping up restores it.
+    let top_up = Message::AddStake(AddStake {
+        amount: vcai(20_800),
+    });
+    assert_eq!(chain.at(grace_end + 2, BIG, top_up).code, 0);
+    let record = nodes::node(chain.ledger.state(), &account(BIG)).unwrap();
+    assert_eq!(
+        nodes::standing(&params, &record, grace_end + 2),
+        nodes::Standing::Met
+    );
+    assert_eq!(chain.at(grace_end + 3, SCHEDULER, assign(2)).code, 0);
+}
+
+#[test]
+fn high_load_jobs_need_96_gb_of_gpu_memory() {
+    let mut chain = chain_with(short_periods());
+    register(&mut chain, 0, BIG, Role::Compute, h100s(2), 40_800);
+    register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
+    let state = chain.ledger.state();
+    let params = nodes::params(state);
+    let mut requirements = gpu_job().requirements;
+    requirements.high_load = true;
+    let fits = |seed| {
+        let node = nodes::node(state, &account(seed)).unwrap();
+        jobs::fits(&params, &node, &requirements, Amount::new(1_000), 0)
+    };
+    assert_eq!(fits(BIG), Ok(()));
+    assert_eq!(fits(SMALL), Err(jobs::Misfit::NotHighLoad));
+}

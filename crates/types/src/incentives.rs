@@ -1,0 +1,144 @@
+//! The vocabulary of the incentive layer (whitepaper §2.5.4, §3.4; SPEC §4-§6): governance
+//! parameter changes, fee and VRAM tiers, and the reward parts an account earns per period.
+
+use crate::Amount;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Most tiers in a fee or VRAM tier table.
+pub const MAX_TIERS: usize = 8;
+
+/// A network-fee tier (SPEC §5: better nodes keep more of each payment). A node is in the tier
+/// when its reputation and its completed tasks both reach the tier's minimums; the lowest fee of
+/// the tiers it is in applies, else the base network fee.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct FeeTier {
+    /// Least reputation, ppm (see the ledger's `nodes::reputation_ppm`).
+    pub min_reputation_ppm: u32,
+    /// Least tasks completed.
+    pub min_completed: u64,
+    /// The protocol's cut of each payment, ppm.
+    pub fee_ppm: u32,
+}
+
+/// A multi-GPU coefficient tier (SPEC §6): nodes with at least `min_vram_mib` of GPU memory in
+/// total earn Proof of Capacity multiplied by `coefficient_ppm / 10^6`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct VramTier {
+    /// Least total VRAM on the node, MiB (SPEC's "GB" read as GiB: 96 GB = 98,304 MiB).
+    pub min_vram_mib: u64,
+    /// The coefficient, ppm.
+    pub coefficient_ppm: u32,
+}
+
+/// One governance parameter change. Until the governance issue lands, only the governance
+/// authority named in genesis may send them (a `SetParam` message); afterwards the same changes
+/// become proposal actions.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "param", rename_all = "snake_case")]
+pub enum ParamChange {
+    /// Incentive period length, from the next period on.
+    IncentivePeriod {
+        /// Seconds (at least 1).
+        period_s: u64,
+    },
+    /// Share of each period's scheduled amount released as rewards; the rest goes to grants.
+    ReleaseFraction {
+        /// ppm (at most 10^6).
+        ppm: u32,
+    },
+    /// Share of the supply side that goes to Proof of Capacity; the rest to Proof of Delivery.
+    CapacityShare {
+        /// ppm (at most 10^6).
+        ppm: u32,
+    },
+    /// The supply-demand controller.
+    Controller {
+        /// Adjustment coefficient k, ppm.
+        k_ppm: u32,
+        /// Target utilization, ppm.
+        target_ppm: u32,
+    },
+    /// The multi-GPU coefficient tiers.
+    VramTiers {
+        /// At most [`MAX_TIERS`]; coefficients at least 10^6.
+        tiers: Vec<VramTier>,
+    },
+    /// The base network fee and its quality tiers.
+    NetworkFee {
+        /// Base fee, ppm.
+        fee_ppm: u32,
+        /// At most [`MAX_TIERS`], each fee at most the base.
+        tiers: Vec<FeeTier>,
+    },
+    /// The stake requirement: USD per CU of capacity, converted to VCAI at the pool's
+    /// time-weighted price at each recomputation.
+    StakeRequirement {
+        /// USD base units per CU.
+        usd_per_cu: Amount,
+        /// How long a node below a raised requirement may keep working.
+        grace_s: u64,
+    },
+}
+
+/// Change a governance parameter (only the governance authority; see [`ParamChange`]).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SetParam {
+    /// The change.
+    pub change: ParamChange,
+}
+
+/// VCAI earned in each of the three incentive streams.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct RewardParts {
+    /// Proof of Capacity.
+    pub capacity: Amount,
+    /// Proof of Delivery.
+    pub delivery: Amount,
+    /// Demand-side rebate.
+    pub rebate: Amount,
+}
+
+impl RewardParts {
+    /// The three together.
+    pub fn total(&self) -> Result<Amount, crate::AmountError> {
+        self.capacity
+            .checked_add(self.delivery)?
+            .checked_add(self.rebate)
+    }
+
+    /// Adds `other` part by part.
+    pub fn checked_add(&self, other: &RewardParts) -> Result<RewardParts, crate::AmountError> {
+        Ok(RewardParts {
+            capacity: self.capacity.checked_add(other.capacity)?,
+            delivery: self.delivery.checked_add(other.delivery)?,
+            rebate: self.rebate.checked_add(other.rebate)?,
+        })
+    }
+}
+
+/// What an account was credited for one period.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct PeriodReward {
+    /// The period.
+    pub period: u64,
+    /// The amounts.
+    pub parts: RewardParts,
+}
