@@ -54,6 +54,10 @@ pub struct DevnetArgs {
     /// Buyback interval written into a new devnet's genesis, e.g. 1m [default: 24h, SPEC §8].
     #[arg(long)]
     pub buyback_interval: Option<String>,
+    /// Incentive period written into a new devnet's genesis, e.g. 30s [default: 10m; SPEC §6's
+    /// week is far too long to watch the controller on a devnet].
+    #[arg(long)]
+    pub incentive_period: Option<String>,
     /// Compute nodes to start beside the chain node (separate processes).
     #[arg(long, default_value_t = 3)]
     pub compute_nodes: u32,
@@ -117,6 +121,7 @@ fn create_devnet(
     data_dir: &DataDir,
     ring: &Keyring,
     buyback_interval: Option<Duration>,
+    incentive_period: Option<Duration>,
 ) -> anyhow::Result<()> {
     create_private_dir(&data_dir.root)?;
     let mut accounts = Vec::new();
@@ -177,6 +182,13 @@ fn create_devnet(
         placement_timeout_s: 300,
         ..Default::default()
     });
+    // Incentive periods of 10 minutes, and alice as the governance authority so that parameter
+    // changes (`vcity incentives set --from alice`) can be tried.
+    genesis.incentives = Some(vcity_ledger::incentives::IncentiveParams {
+        period_s: incentive_period.map_or(600, |period| period.as_secs().max(1)),
+        ..Default::default()
+    });
+    genesis.governance_authority = Some(id("alice")?);
     if let Some(interval) = buyback_interval {
         genesis.treasury = Some(vcity_ledger::treasury::TreasuryParams {
             buyback_interval_s: interval.as_secs().max(1),
@@ -243,7 +255,12 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             .as_deref()
             .map(parse_duration)
             .transpose()?;
-        create_devnet(&data_dir, &ring, interval)?;
+        let incentive_period = args
+            .incentive_period
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?;
+        create_devnet(&data_dir, &ring, interval, incentive_period)?;
     }
     run(
         RunOptions {

@@ -11,6 +11,7 @@ mod daemons;
 mod devnet;
 mod devnet_daemons;
 mod escrow;
+mod incentives;
 mod jobrun;
 mod manifest;
 mod market;
@@ -70,9 +71,12 @@ pub enum Command {
     /// The VCAI/USD pool: price, swaps, liquidity (SPEC §8).
     #[command(subcommand)]
     Pool(market::PoolCommand),
-    /// Buyback VCAI earned by vote-escrow locks (SPEC §8).
+    /// VCAI rewards: buyback shares of vote-escrow locks (SPEC §8) and incentive credits (SPEC §6).
     #[command(subcommand)]
     Rewards(revenue::RewardsCommand),
+    /// The incentive pool: periods, utilization, the supply-demand controller (SPEC §6).
+    #[command(subcommand)]
+    Incentives(incentives::IncentivesCommand),
     /// The treasury: revenue, buyback, distributor (SPEC §8).
     #[command(subcommand)]
     Treasury(revenue::TreasuryCommand),
@@ -185,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pool(command) => market::pool_command(&settings, command, cli.json),
         Command::Rewards(command) => revenue::rewards(&settings, command, cli.json),
         Command::Treasury(command) => revenue::treasury(&settings, command, cli.json),
+        Command::Incentives(command) => incentives::incentives(&settings, command, cli.json),
         Command::Nodes(command) => registry::nodes(&settings, command, cli.json),
         Command::Job(command) => work::job(&settings, command, cli.json),
     }

@@ -159,6 +159,11 @@ fn print_node(view: &NodeView) {
         node.tasks_completed,
         node.tasks_lost
     );
+    if view.paused {
+        println!("  paused: stake below the requirement past its grace; add stake to resume");
+    } else if let Some(until_s) = view.grace_until_s {
+        println!("  below a raised stake requirement: add stake before {until_s} s after genesis");
+    }
 }
 
 /// Runs a nodes command.

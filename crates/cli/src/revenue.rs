@@ -1,4 +1,5 @@
-//! `vcity rewards ...` and `vcity treasury show`: buyback revenue to lockers (SPEC §8).
+//! `vcity rewards ...` and `vcity treasury show`: buyback revenue to lockers (SPEC §8) and the
+//! incentive pool's credits (SPEC §6), both paid by one claim.
 
 use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
 use crate::config::Settings;
@@ -10,12 +11,13 @@ use vcity_types::Denom;
 /// `vcity rewards ...`
 #[derive(Debug, Subcommand)]
 pub enum RewardsCommand {
-    /// VCAI a locker can claim now.
+    /// VCAI an account can claim now: buyback share and incentive credits (Proof of Capacity,
+    /// Proof of Delivery, rebates), with the per-period history.
     Show {
         /// The account (hex, did:key or keyring name).
         account: String,
     },
-    /// Claim your lock's rewards.
+    /// Claim your rewards (buyback share and incentive credits).
     Claim {
         /// Your keyring name.
         #[arg(long)]
@@ -42,12 +44,35 @@ pub fn rewards(settings: &Settings, command: RewardsCommand, json: bool) -> anyh
             if json {
                 print_json(&view)?;
             } else {
+                let vcai = |amount: vcity_types::Amount| amount.to_decimal(Denom::Vcai);
                 println!(
                     "{} can claim {} VCAI (height {})",
                     view.account,
-                    view.claimable_vcai.to_decimal(Denom::Vcai),
+                    vcai(view.claimable_vcai),
                     view.height
                 );
+                println!("  buyback share      {}", vcai(view.buyback_vcai));
+                let parts = [
+                    ("unclaimed", &view.incentives_unclaimed),
+                    ("all time", &view.incentives_total),
+                ];
+                for (label, part) in parts {
+                    println!(
+                        "  incentives {label:<9} capacity {} · delivery {} · rebates {}",
+                        vcai(part.capacity),
+                        vcai(part.delivery),
+                        vcai(part.rebate)
+                    );
+                }
+                for entry in &view.incentives_history {
+                    println!(
+                        "  period {:>5}: capacity {} · delivery {} · rebate {}",
+                        entry.period,
+                        vcai(entry.parts.capacity),
+                        vcai(entry.parts.delivery),
+                        vcai(entry.parts.rebate)
+                    );
+                }
             }
             Ok(())
         }

@@ -182,6 +182,7 @@ pub fn run(
     tracing::info!(account = %me, "scheduler ready");
     let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1)) * 2 / 3;
     let mut next_heartbeat = Instant::now();
+    let mut params_read_at = Instant::now();
     let mut memory = Memory {
         engine: Engine::new(
             params.nodes.clone(),
@@ -208,6 +209,17 @@ pub fn run(
                 Err(error) => tracing::warn!(%error, "scheduler heartbeat failed"),
             }
         }
+        // The stake requirement is repriced weekly and governance may change parameters: the
+        // engine's eligibility follows the chain's current ones.
+        if params_read_at.elapsed() >= PARAMS_TTL {
+            match client.params() {
+                Ok(current) => {
+                    memory.engine.set_params(current.nodes);
+                    params_read_at = Instant::now();
+                }
+                Err(error) => tracing::warn!(%error, "reading the parameters failed"),
+            }
+        }
         metrics.rounds.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = turn(&client, &key, &mut memory, &metrics) {
             metrics.failed_rounds.fetch_add(1, Ordering::Relaxed);
@@ -223,6 +235,9 @@ pub fn run(
 struct Latency {
     measured: BTreeMap<AccountId, (u32, Instant)>,
 }
+
+/// How long the scheduler uses the chain's parameters before reading them again.
+const PARAMS_TTL: Duration = Duration::from_secs(60);
 
 /// Nodes measured per placement round (the rest wait for later rounds).
 const LATENCY_PROBES_PER_ROUND: usize = 16;
@@ -488,6 +503,8 @@ mod tests {
             },
             online: true,
             required_stake: Amount::ZERO,
+            paused: false,
+            grace_until_s: None,
             unbonding: Amount::ZERO,
             height: Height(1),
         }

@@ -101,8 +101,8 @@ impl Default for NodeParams {
             stake_per_cu: vcai(10_000),
             previous_stake_per_cu: Amount::ZERO,
             stake_changed_s: 0,
-            // 10,000 VCAI at 0.05 USD.
-            stake_usd_per_cu: Amount::whole(500, Denom::Usd).expect("fits"),
+            // 10,000 VCAI at 0.10 USD, the devnet pool's opening price.
+            stake_usd_per_cu: Amount::whole(1_000, Denom::Usd).expect("fits"),
             stake_recompute_s: 7 * 86_400,
             stake_grace_s: 3 * 86_400,
             high_load_min_vram_mib: 96 * 1_024,

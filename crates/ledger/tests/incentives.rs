@@ -155,7 +155,7 @@ fn the_schedule_releases_the_whole_pool_to_the_base_unit() {
     let (first, grants, budget) = incentives::schedule(&params, 0, pool, 500_000);
     assert_eq!(first, Amount::new(3_831_417_624_521_072_796_934_865));
     assert_eq!(grants, Amount::ZERO);
-    assert_eq!(budget.total().unwrap(), first);
+    assert_eq!(budget.total().expect("fits"), first);
     assert_eq!(budget.capacity, budget.delivery);
     assert_eq!(
         budget.rebate,
@@ -171,18 +171,24 @@ fn the_schedule_releases_the_whole_pool_to_the_base_unit() {
         }
         let (scheduled, grants, budget) = incentives::schedule(&params, index, remaining, 412_345);
         assert_eq!(
-            budget.total().unwrap().checked_add(grants).unwrap(),
+            budget
+                .total()
+                .expect("fits")
+                .checked_add(grants)
+                .expect("fits"),
             scheduled
         );
         if index >= 200 {
             assert!(!grants.is_zero());
         }
-        remaining = remaining.checked_sub(scheduled).unwrap();
-        released = released.checked_add(budget.total().unwrap()).unwrap();
-        to_grants = to_grants.checked_add(grants).unwrap();
+        remaining = remaining.checked_sub(scheduled).expect("fits");
+        released = released
+            .checked_add(budget.total().expect("fits"))
+            .expect("fits");
+        to_grants = to_grants.checked_add(grants).expect("fits");
     }
     assert_eq!(remaining, Amount::ZERO);
-    assert_eq!(released.checked_add(to_grants).unwrap(), pool);
+    assert_eq!(released.checked_add(to_grants).expect("fits"), pool);
 }
 
 #[test]
@@ -230,8 +236,12 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
     assert_eq!(bad.code, 26, "{}", bad.error);
 
     let mut t = 0;
-    while incentives::current(chain.ledger.state()).unwrap().index < 530 {
-        let open = incentives::current(chain.ledger.state()).unwrap();
+    while incentives::current(chain.ledger.state())
+        .expect("fits")
+        .index
+        < 530
+    {
+        let open = incentives::current(chain.ledger.state()).expect("fits");
         if open.index == 100 {
             let change = ParamChange::IncentivePeriod { period_s: 20 };
             let receipt = chain.at(t, AUTHORITY, Message::SetParam(SetParam { change }));
@@ -247,10 +257,10 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
     }
     // The new length applied from the period after the change.
     let state = chain.ledger.state();
-    assert_eq!(incentives::period(state, 100).unwrap().length_s, 10);
-    assert_eq!(incentives::period(state, 101).unwrap().length_s, 20);
+    assert_eq!(incentives::period(state, 100).expect("fits").length_s, 10);
+    assert_eq!(incentives::period(state, 101).expect("fits").length_s, 20);
     assert_eq!(
-        incentives::period(state, 150).unwrap().start_s,
+        incentives::period(state, 150).expect("fits").start_s,
         101 * 10 + 49 * 20
     );
 
@@ -291,12 +301,12 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
         grants
     );
     // The pool account holds what is unreleased plus the open period's budget.
-    let open = incentives::current(state).unwrap();
+    let open = incentives::current(state).expect("fits");
     assert_eq!(
         vcai_of(&chain, &incentives::pool_account()),
         incentives::remaining(state)
             .checked_add(open.released())
-            .unwrap()
+            .expect("fits")
     );
 }
 
@@ -325,7 +335,7 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
             heartbeat(&mut chain, t, SMALL);
         }
     }
-    let open = incentives::current(chain.ledger.state()).unwrap();
+    let open = incentives::current(chain.ledger.state()).expect("fits");
     assert_eq!(open.index, 0);
     // All three results settled at 700 (verification window 600 s).
     assert_eq!(
@@ -346,7 +356,7 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
 
     chain.block_at(1_000, vec![]);
     let state = chain.ledger.state();
-    let closed = incentives::period(state, 0).unwrap();
+    let closed = incentives::period(state, 0).expect("fits");
     assert!(closed.closed && closed.settled);
     // Budgets: 1,000 VCAI; P_supply 0.5 → 250 capacity, 250 delivery, 500 rebates.
     assert_eq!(closed.scheduled, vcai(1_000));
@@ -383,16 +393,19 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     // Capacity + delivery + rebates + grants + returned = the period's scheduled amount.
     let credited = [&big, &small, &buyer, &other]
         .iter()
-        .map(|record| record.total.total().unwrap().base_units())
+        .map(|record| record.total.total().expect("fits").base_units())
         .sum::<u128>();
-    assert_eq!(closed.credited.total().unwrap().base_units(), credited);
+    assert_eq!(
+        closed.credited.total().expect("fits").base_units(),
+        credited
+    );
     assert_eq!(
         credited + closed.grants.base_units() + closed.returned.base_units(),
         closed.scheduled.base_units()
     );
     // The controller: U = 50 CU / 4,920 CU = 1.0162% → P_supply 0.5 + 0.1 × (0.010162 − 0.8).
     assert_eq!(closed.utilization_ppm, 10_162);
-    let next = incentives::current(state).unwrap();
+    let next = incentives::current(state).expect("fits");
     assert_eq!(next.supply_share_ppm, 500_000 - 78_984);
     assert_eq!(
         vcai_of(&chain, &incentives::rewards_account()).base_units(),
@@ -408,8 +421,10 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     );
     assert_eq!(receipt.code, 0, "{}", receipt.error);
     assert_eq!(
-        vcai_of(&chain, &account(BIG)).checked_sub(before).unwrap(),
-        big.total.total().unwrap()
+        vcai_of(&chain, &account(BIG))
+            .checked_sub(before)
+            .expect("fits"),
+        big.total.total().expect("fits")
     );
     let again = chain.at(
         1_002,
@@ -483,10 +498,10 @@ fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
         .map(|seed| funded(seed, vcai(200_000), common::usd(1_000)))
         .collect();
     let mut genesis = common::genesis("vcity-stake", accounts);
-    // 0.025 USD per VCAI: 500 USD per CU is 20,000 VCAI, twice the genesis requirement.
+    // 0.05 USD per VCAI: 1,000 USD per CU is 20,000 VCAI, twice the genesis requirement.
     genesis.pool = Some(GenesisPool {
         vcai: vcai(1_000_000),
-        usd: common::usd(25_000),
+        usd: common::usd(50_000),
     });
     let mut chain = Harness::new(&genesis);
     register(&mut chain, 0, BIG, Role::Compute, h100s(1), 20_800);
@@ -507,7 +522,7 @@ fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
         event,
         Event::StakeRequirementChanged { vcai_per_cu } if *vcai_per_cu == vcai(20_000)
     )));
-    let record = nodes::node(chain.ledger.state(), &account(BIG)).unwrap();
+    let record = nodes::node(chain.ledger.state(), &account(BIG)).expect("fits");
     let grace_end = week + 3 * 86_400;
     assert_eq!(
         nodes::standing(&params, &record, week),
@@ -550,7 +565,7 @@ fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
         amount: vcai(20_800),
     });
     assert_eq!(chain.at(grace_end + 2, BIG, top_up).code, 0);
-    let record = nodes::node(chain.ledger.state(), &account(BIG)).unwrap();
+    let record = nodes::node(chain.ledger.state(), &account(BIG)).expect("fits");
     assert_eq!(
         nodes::standing(&params, &record, grace_end + 2),
         nodes::Standing::Met
@@ -568,7 +583,7 @@ fn high_load_jobs_need_96_gb_of_gpu_memory() {
     let mut requirements = gpu_job().requirements;
     requirements.high_load = true;
     let fits = |seed| {
-        let node = nodes::node(state, &account(seed)).unwrap();
+        let node = nodes::node(state, &account(seed)).expect("fits");
         jobs::fits(&params, &node, &requirements, Amount::new(1_000), 0)
     };
     assert_eq!(fits(BIG), Ok(()));

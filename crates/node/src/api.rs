@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/ve"),
     ("get", "/v1/pool"),
     ("get", "/v1/treasury"),
+    ("get", "/v1/incentives"),
     ("get", "/v1/nodes"),
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
@@ -73,6 +74,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/ve", get(get_ve_total))
         .route("/v1/pool", get(get_pool))
         .route("/v1/treasury", get(get_treasury))
+        .route("/v1/incentives", get(get_incentives))
         .route("/v1/nodes", get(get_nodes))
         .route("/v1/jobs", get(get_jobs))
         .route("/v1/jobs/{id}", get(get_job))
@@ -267,6 +269,10 @@ async fn get_pool_position(
 
 async fn get_treasury(State(node): State<Arc<Node>>) -> Json<vcity_types::api::TreasuryView> {
     Json(node.treasury())
+}
+
+async fn get_incentives(State(node): State<Arc<Node>>) -> Json<vcity_ledger::incentives::Status> {
+    Json(node.incentives())
 }
 
 async fn get_rewards(

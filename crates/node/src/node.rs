@@ -24,8 +24,8 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, jobs, nft, nodes, pool, rewards, treasury, ve, vesting, BlockContext, Execution,
-    Genesis, Ledger, Mode, TxError,
+    bank, chain, incentives, jobs, nft, nodes, pool, rewards, treasury, ve, vesting, BlockContext,
+    Execution, Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::api::{
     AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
@@ -496,11 +496,24 @@ impl Node {
     /// A locker's claimable rewards.
     pub fn rewards(&self, account: &AccountId) -> RewardsView {
         let chain = self.read();
+        let buyback = rewards::claimable(&chain.ledger, account);
+        let incentive = incentives::account(&chain.ledger, account);
         RewardsView {
             account: *account,
-            claimable_vcai: rewards::claimable(&chain.ledger, account),
+            claimable_vcai: buyback
+                .checked_add(incentive.unclaimed.total().unwrap_or_default())
+                .unwrap_or(buyback),
+            buyback_vcai: buyback,
+            incentives_unclaimed: incentive.unclaimed,
+            incentives_total: incentive.total,
+            incentives_history: incentive.history,
             height: chain.ledger.height(),
         }
+    }
+
+    /// The incentive pool: the open period, recent closed ones, the pools (SPEC §6).
+    pub fn incentives(&self) -> incentives::Status {
+        incentives::status(&self.read().ledger)
     }
 
     /// Registered nodes in registration order, optionally one role's.
@@ -818,9 +831,15 @@ fn node_view(ledger: &Ledger, record: vcity_types::compute::NodeRecord) -> NodeV
         .fold(Amount::ZERO, |sum, entry| {
             sum.checked_add(entry.amount).unwrap_or(sum)
         });
+    let standing = nodes::standing(&params, &record, now);
     NodeView {
         online: nodes::is_online(&params, &record, now),
         required_stake: nodes::required_stake(&params, record.role, record.capacity_cu_ppm),
+        paused: standing == nodes::Standing::Paused,
+        grace_until_s: match standing {
+            nodes::Standing::Grace { until_s } => Some(until_s),
+            _ => None,
+        },
         unbonding,
         height: ledger.height(),
         node: record,

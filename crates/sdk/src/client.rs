@@ -331,6 +331,11 @@ impl Client {
         self.get("/v1/treasury")
     }
 
+    /// `GET /v1/incentives`: the incentive pool, its open and recent periods (SPEC §6).
+    pub fn incentives(&self) -> Result<vcity_ledger::incentives::Status, ClientError> {
+        self.get("/v1/incentives")
+    }
+
     /// `GET /v1/accounts/{id}/rewards`.
     pub fn rewards(&self, id: &AccountId) -> Result<RewardsView, ClientError> {
         self.get(&format!("/v1/accounts/{id}/rewards"))

@@ -387,13 +387,21 @@ pub struct TreasuryView {
     pub height: Height,
 }
 
-/// `GET /v1/accounts/{id}/rewards`.
+/// `GET /v1/accounts/{id}/rewards`: both kinds of VCAI reward `ClaimRewards` pays.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RewardsView {
-    /// The locker.
+    /// The account.
     pub account: AccountId,
-    /// VCAI claimable now.
+    /// VCAI claimable now: the buyback share plus incentive credits.
     pub claimable_vcai: Amount,
+    /// Of which the buyback distributor's share (SPEC §8, for vote-escrow lockers).
+    pub buyback_vcai: Amount,
+    /// Of which incentive credits (SPEC §6), by stream.
+    pub incentives_unclaimed: crate::incentives::RewardParts,
+    /// Incentive credits, all time, by stream.
+    pub incentives_total: crate::incentives::RewardParts,
+    /// Incentive credits of the last periods with any, oldest first.
+    pub incentives_history: Vec<crate::incentives::PeriodReward>,
     /// Height read at.
     pub height: Height,
 }
@@ -407,6 +415,12 @@ pub struct NodeView {
     pub online: bool,
     /// The bond it must keep.
     pub required_stake: Amount,
+    /// Below the requirement past its grace: excluded from scheduling and Proof of Capacity.
+    #[serde(default)]
+    pub paused: bool,
+    /// Below a raised requirement, still scheduled until this time (seconds after genesis).
+    #[serde(default)]
+    pub grace_until_s: Option<u64>,
     /// VCAI unbonding, not yet withdrawable or waiting to be withdrawn.
     pub unbonding: Amount,
     /// Height read at.

@@ -46,7 +46,8 @@ impl Devnet {
         )
     }
 
-    fn launch(home: &Path, extra: &[&str]) -> Devnet {
+    /// A devnet with exactly `extra` devnet flags (100 ms blocks unless they say otherwise).
+    pub fn launch(home: &Path, extra: &[&str]) -> Devnet {
         let block_time = if extra.contains(&"--block-time") {
             None
         } else {
