@@ -589,3 +589,183 @@ fn high_load_jobs_need_96_gb_of_gpu_memory() {
     assert_eq!(fits(BIG), Ok(()));
     assert_eq!(fits(SMALL), Err(jobs::Misfit::NotHighLoad));
 }
+
+/// One job of the random scenario: who pays, which node runs it, how many CU.
+#[derive(Debug, Clone, Copy)]
+struct ScenarioJob {
+    owner: u8,
+    node: u8,
+    cu: u64,
+}
+
+/// The period of a block at `t_s` (1,000-second periods throughout).
+fn period_of(t_s: u64) -> u64 {
+    t_s / 1_000
+}
+
+/// Brute-force reference of one period's credits: scores recomputed from the raw inputs.
+#[derive(Debug, Default, Clone)]
+struct Reference {
+    capacity_raw: BTreeMap<u8, u128>,
+    outages: BTreeMap<u8, u128>,
+    delivery: BTreeMap<u8, u128>,
+    spent: BTreeMap<u8, u128>,
+    fees: BTreeMap<u8, u128>,
+}
+
+use std::collections::BTreeMap;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Random jobs (self-dealing among them) and heartbeats with random gaps over several periods:
+    /// every period's credits equal a brute-force recomputation of the scores and caps, and
+    /// capacity + delivery + rebates + grants + returned equal what it took out of the pool.
+    #[test]
+    fn every_period_matches_a_brute_force_reference_and_adds_up(
+        jobs in proptest::collection::vec((0u8..3, 0u8..2, 1u64..50), 0..6),
+        gaps in proptest::collection::vec(1u64..400, 4..30),
+        fraction_ppm in 500_000u32..=1_000_000,
+    ) {
+        let mut chain = chain_with(short_periods());
+        let set = Message::SetParam(SetParam { change: ParamChange::ReleaseFraction { ppm: fraction_ppm } });
+        proptest::prop_assert_eq!(chain.at(0, AUTHORITY, set).code, 0);
+        register(&mut chain, 0, BIG, Role::Compute, h100s(2), 40_800);
+        register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
+        register(&mut chain, 0, SCHEDULER, Role::Scheduler, Hardware::default(), 50_000);
+        let jobs: Vec<ScenarioJob> = jobs
+            .into_iter()
+            .map(|(owner, node, cu)| {
+                let node = if node == 0 { BIG } else { SMALL };
+                let owner = [BUYER, OTHER_BUYER, node][usize::from(owner)];
+                ScenarioJob { owner, node, cu }
+            })
+            .collect();
+        let mut block_times = vec![0u64];
+        let mut results = Vec::new();
+        for (index, job) in jobs.iter().enumerate() {
+            let t = 10 + 5 * index as u64;
+            run_job(&mut chain, t, job.owner, job.node, job.cu);
+            block_times.extend(t..t + 4);
+            results.push(t + 3);
+        }
+        // Heartbeats alternate between the two nodes after random gaps.
+        let mut last_beat: BTreeMap<u8, u64> = [(BIG, 0), (SMALL, 0)].into();
+        let mut reference: BTreeMap<u64, Reference> = BTreeMap::new();
+        // Which block settled each job (settlements of one block run in deadline-bucket order,
+        // which is the order the reference must follow too).
+        let mut settled: Vec<(u64, u64)> = Vec::new();
+        let record_settled = |chain: &Harness, from: usize, t_s: u64, settled: &mut Vec<(u64, u64)>| {
+            for event in &chain.events[from..] {
+                if let Event::TaskSettled { job_id, .. } = event {
+                    settled.push((*job_id, t_s));
+                }
+            }
+        };
+        let mut t = 10 + 5 * jobs.len() as u64;
+        for (index, gap) in gaps.iter().enumerate() {
+            t += gap;
+            let seed = if index % 2 == 0 { BIG } else { SMALL };
+            let from = chain.events.len();
+            heartbeat(&mut chain, t, seed);
+            record_settled(&chain, from, t, &mut settled);
+            block_times.push(t);
+            let since = t - last_beat[&seed];
+            let entry = reference.entry(period_of(t)).or_default();
+            if since <= 180 {
+                let capacity: u128 = if seed == BIG { 4_080_000 } else { 2_080_000 };
+                let coefficient: u128 = if seed == BIG { 1_200_000 } else { 1_000_000 };
+                *entry.capacity_raw.entry(seed).or_default() +=
+                    capacity * u128::from(since) * coefficient / 1_000_000;
+            } else {
+                *entry.outages.entry(seed).or_default() += 1;
+            }
+            last_beat.insert(seed, t);
+        }
+        // Settlements: the first block at or after result + 600 s, in job order per node.
+        let end = (period_of(t) + 3) * 1_000;
+        let from = chain.events.len();
+        chain.block_at(end, vec![]);
+        record_settled(&chain, from, end, &mut settled);
+        proptest::prop_assert_eq!(settled.len(), jobs.len());
+        let mut completed: BTreeMap<u8, u128> = BTreeMap::new();
+        for (job_id, settle_s) in settled {
+            let job = jobs[usize::try_from(job_id).expect("small") - 1];
+            let result_s = results[usize::try_from(job_id).expect("small") - 1];
+            // Never before the verification window closes.
+            proptest::prop_assert!(settle_s >= result_s + 600);
+            let done = completed.entry(job.node).or_default();
+            let quality = (*done + 1) * 1_000_000 / (*done + 2);
+            *done += 1;
+            if job.owner == job.node {
+                continue;
+            }
+            let entry = reference.entry(period_of(settle_s)).or_default();
+            let cu = u128::from(job.cu) * 1_000_000;
+            *entry.delivery.entry(job.node).or_default() += cu * quality / 1_000_000;
+            let cost = u128::from(job.cu) * 500;
+            *entry.spent.entry(job.owner).or_default() += cost;
+            *entry.fees.entry(job.owner).or_default() += cost.div_ceil(10);
+        }
+
+        let state = chain.ledger.state();
+        let current = incentives::current(state).expect("open").index;
+        let mut expected_totals: BTreeMap<u8, RewardParts> = BTreeMap::new();
+        for index in 0..current {
+            let closed = incentives::period(state, index).expect("kept");
+            proptest::prop_assert!(closed.settled);
+            proptest::prop_assert_eq!(
+                closed.credited.total().expect("fits").checked_add(closed.grants).expect("fits")
+                    .checked_add(closed.returned).expect("fits"),
+                closed.scheduled
+            );
+            let empty = Reference::default();
+            let reference = reference.get(&index).unwrap_or(&empty);
+            let capacity_score = |seed: u8| {
+                reference.capacity_raw.get(&seed).copied().unwrap_or(0)
+                    / (reference.outages.get(&seed).copied().unwrap_or(0) + 1)
+            };
+            let capacity_total = capacity_score(BIG) + capacity_score(SMALL);
+            let delivery_total: u128 = reference.delivery.values().sum();
+            let spent_total: u128 = reference.spent.values().sum();
+            proptest::prop_assert_eq!(closed.totals.capacity_score, capacity_total, "period {}", index);
+            proptest::prop_assert_eq!(closed.totals.delivery_score, delivery_total, "period {}", index);
+            proptest::prop_assert_eq!(closed.totals.spent_usd.base_units(), spent_total, "period {}", index);
+            let share = |budget: Amount, score: u128, total: u128| {
+                (budget.base_units() * score).checked_div(total).unwrap_or(0)
+            };
+            for seed in [BIG, SMALL, BUYER, OTHER_BUYER] {
+                let cap = reference.fees.get(&seed).copied().unwrap_or(0) * 20_000_000_000_000;
+                let parts = RewardParts {
+                    capacity: Amount::new(share(closed.budget.capacity, capacity_score(seed), capacity_total)),
+                    delivery: Amount::new(share(
+                        closed.budget.delivery,
+                        reference.delivery.get(&seed).copied().unwrap_or(0),
+                        delivery_total,
+                    )),
+                    rebate: Amount::new(
+                        share(closed.budget.rebate, reference.spent.get(&seed).copied().unwrap_or(0), spent_total)
+                            .min(cap),
+                    ),
+                };
+                let total = expected_totals.entry(seed).or_default();
+                *total = total.checked_add(&parts).expect("fits");
+            }
+        }
+        for (seed, expected) in expected_totals {
+            proptest::prop_assert_eq!(incentives::account(state, &account(seed)).total, expected, "account {}", seed);
+        }
+        // The pool account holds the unreleased VCAI and the open period's budget; the rewards
+        // account every unclaimed credit.
+        let open = incentives::current(state).expect("open");
+        proptest::prop_assert_eq!(
+            vcai_of(&chain, &incentives::pool_account()),
+            incentives::remaining(state).checked_add(open.released()).expect("fits")
+        );
+        let unclaimed: u128 = [BIG, SMALL, BUYER, OTHER_BUYER]
+            .iter()
+            .map(|seed| incentives::claimable(state, &account(*seed)).base_units())
+            .sum();
+        proptest::prop_assert_eq!(vcai_of(&chain, &incentives::rewards_account()).base_units(), unclaimed);
+    }
+}

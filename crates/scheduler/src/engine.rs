@@ -19,8 +19,8 @@
 //! - a fit term: each of the node's GPUs the task leaves idle × [`Weights::idle_gpu`] and each GiB
 //!   of VRAM above the task's need × [`Weights::spare_vram_per_gib`], so an 8-GPU node is not
 //!   taken by CPU work that any node could run;
-//! - less [`Weights::large_node_priority`] for a GPU task on a node with at least 96 GB of GPU
-//!   memory in all (whitepaper §2.5.4: such nodes get scheduling priority; only they may take
+//! - for a GPU task, [`Weights::large_node_priority`] on every node with less than 96 GB of GPU
+//!   memory in all (whitepaper §2.5.4: larger nodes get scheduling priority; only they may take
 //!   high-load jobs, a rule of `fits`).
 //!
 //! Ties go to the node least recently given a task (fairness among equally good providers), then
@@ -83,8 +83,8 @@ pub struct Weights {
     pub spare_vram_per_gib: u64,
     /// Decisions per thousand reserved for newcomers.
     pub exploration_per_mille: u32,
-    /// Subtracted from the fit term of a GPU task on a node with at least the high-load VRAM
-    /// (96 GB) in all.
+    /// Added to the fit term of a GPU task on a node with less than the high-load VRAM (96 GB) in
+    /// all: the larger nodes' scheduling priority.
     pub large_node_priority: u64,
     /// A node with fewer tasks than this on its record is a newcomer.
     pub newcomer_tasks: u64,
@@ -738,12 +738,13 @@ impl Engine {
             .iter()
             .map(|gpu| u64::from(gpu.count) * u64::from(gpu.vram_mib))
             .sum();
-        let priority = if vram_mib >= self.params.high_load_min_vram_mib {
+        // Priority as a charge on the others, so that it never saturates against zero.
+        let below_priority = if class.wants_gpu() && vram_mib < self.params.high_load_min_vram_mib {
             self.weights.large_node_priority
         } else {
             0
         };
-        idle.saturating_add(spare).saturating_sub(priority)
+        idle.saturating_add(spare).saturating_add(below_priority)
     }
 
     fn bucket_for(&mut self, profile: Profile) -> u32 {

@@ -517,3 +517,89 @@ fn dominant_resource_fairness_serves_the_light_user_before_the_heavy_one_catches
     assert_eq!(placed.get(&heavy), Some(&2));
     assert_eq!(placed.get(&light), Some(&2));
 }
+
+#[test]
+fn a_repriced_stake_requirement_pauses_nodes_after_their_grace() {
+    let mut engine = Engine::new(NodeParams::default(), Weights::default());
+    engine.advance(NOW_S);
+    // Staked at exactly the genesis requirement; heartbeats keep coming.
+    let mut record = node(1, vec![], 4, 50_000, (100, 0));
+    engine.upsert(&record, Some(10));
+    assert!(matches!(
+        engine.place(&request(1, Requirements::default())),
+        Decision::Assign(_)
+    ));
+    // The ledger doubles the requirement at NOW_S: the node is in grace for 3 days.
+    let mut raised = NodeParams::default();
+    raised.previous_stake_per_cu = raised.stake_per_cu;
+    raised.stake_per_cu = raised
+        .stake_per_cu
+        .checked_add(raised.stake_per_cu)
+        .expect("fits");
+    raised.stake_changed_s = NOW_S;
+    engine.set_params(raised.clone());
+    assert!(matches!(
+        engine.place(&request(2, Requirements::default())),
+        Decision::Assign(_)
+    ));
+    let grace_end = NOW_S + raised.stake_grace_s;
+    record.last_heartbeat_s = grace_end - 1;
+    engine.advance(grace_end - 1);
+    engine.upsert(&record, Some(10));
+    assert!(matches!(
+        engine.place(&request(3, Requirements::default())),
+        Decision::Assign(_)
+    ));
+    // At the end of the grace it is paused, without any new record.
+    engine.advance(grace_end);
+    match engine.place(&request(4, Requirements::default())) {
+        Decision::Unplaceable(explanation) => {
+            assert_eq!(explanation.excluded.get(&Misfit::Understaked), Some(&1))
+        }
+        other => panic!("expected unplaceable, got {other:?}"),
+    }
+    // Topping up brings it back.
+    record.stake = record.stake.checked_add(record.stake).expect("fits");
+    engine.upsert(&record, Some(10));
+    assert!(matches!(
+        engine.place(&request(5, Requirements::default())),
+        Decision::Assign(_)
+    ));
+}
+
+#[test]
+fn nodes_with_96_gb_get_gpu_work_first_and_alone_take_high_load_jobs() {
+    let mut engine = Engine::new(NodeParams::default(), Weights::default());
+    engine.advance(NOW_S);
+    // Two 2-GPU nodes at one price: 2 × 40 GB and 2 × 48 GB (96 GB in all).
+    let gpus = |vram_mib| {
+        vec![GpuSpec {
+            model: "L40S".into(),
+            count: 2,
+            vram_mib,
+        }]
+    };
+    engine.upsert(&node(1, gpus(40_960), 8, 50_000, (100, 0)), Some(10));
+    engine.upsert(&node(2, gpus(49_152), 8, 50_000, (100, 0)), Some(10));
+    let task = |high_load| Requirements {
+        gpu_model: Some("L40S".into()),
+        gpu_count: 2,
+        min_vram_mib: 40_000,
+        high_load,
+        ..Requirements::default()
+    };
+    // Without the priority the smaller node would win on spare VRAM; with it the 96 GB one does.
+    match engine.place(&request(1, task(false))) {
+        Decision::Assign(allocation) => assert_eq!(allocation.node, AccountId([2; 32])),
+        other => panic!("expected an assignment, got {other:?}"),
+    }
+    // The 96 GB node is now full: a high-load job waits instead of going to the small node.
+    assert!(matches!(
+        engine.place(&request(2, task(true))),
+        Decision::Wait
+    ));
+    match engine.place(&request(3, task(false))) {
+        Decision::Assign(allocation) => assert_eq!(allocation.node, AccountId([1; 32])),
+        other => panic!("expected an assignment, got {other:?}"),
+    }
+}
