@@ -88,7 +88,12 @@ fn gpu_job() -> SubmitJob {
 
 /// Submit, assign, start and commit a result of `cu` CU, from `t_s` on (4 blocks).
 fn run_job(chain: &mut Harness, t_s: u64, owner: u8, node: u8, cu: u64) -> u64 {
-    let receipt = chain.at(t_s, owner, Message::SubmitJob(gpu_job()));
+    run_job_of(chain, t_s, owner, node, cu, gpu_job())
+}
+
+/// [`run_job`] for any job.
+fn run_job_of(chain: &mut Harness, t_s: u64, owner: u8, node: u8, cu: u64, job: SubmitJob) -> u64 {
+    let receipt = chain.at(t_s, owner, Message::SubmitJob(job));
     assert_eq!(receipt.code, 0, "{}", receipt.error);
     let job_id = jobs::count(chain.ledger.state());
     let steps = [
@@ -435,6 +440,46 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     assert_eq!(
         incentives::account(chain.ledger.state(), &account(BIG)).history[0].period,
         0
+    );
+}
+
+#[test]
+fn utilization_above_the_target_moves_supply_up() {
+    let mut chain = chain_with(short_periods());
+    // One CPU core: 0.01 CU/s, so about 10 CU available in the period; 50 CU delivered.
+    let cpu = Hardware {
+        gpus: vec![],
+        cpu_cores: 1,
+        ram_mib: 1_024,
+    };
+    register(&mut chain, 0, SMALL, Role::Compute, cpu, 100);
+    register(
+        &mut chain,
+        0,
+        SCHEDULER,
+        Role::Scheduler,
+        Hardware::default(),
+        50_000,
+    );
+    let mut job = gpu_job();
+    job.requirements = Requirements {
+        max_duration_s: 300,
+        ..Requirements::default()
+    };
+    run_job_of(&mut chain, 10, BUYER, SMALL, 50, job);
+    for t in (100..=900).step_by(100) {
+        heartbeat(&mut chain, t, SMALL);
+    }
+    chain.block_at(1_000, vec![]);
+    let state = chain.ledger.state();
+    let closed = incentives::period(state, 0).expect("closed");
+    assert_eq!(closed.available_cu_ppm, 10_000 * 900);
+    assert_eq!(closed.consumed_cu_ppm, 50_000_000);
+    // Capped at 100%: P_supply 0.5 + 0.1 × (1 − 0.8) = 0.52.
+    assert_eq!(closed.utilization_ppm, 1_000_000);
+    assert_eq!(
+        incentives::current(state).expect("open").supply_share_ppm,
+        520_000
     );
 }
 
