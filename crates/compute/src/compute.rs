@@ -156,7 +156,12 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
     // The first heartbeat goes out at once; later ones at a third of the interval before it is
     // due, so a slow block never makes the node look offline.
     let mut next_heartbeat = Instant::now();
+    let mut next_standing_check = Instant::now();
     while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
+        if Instant::now() >= next_standing_check {
+            daemon.check_standing();
+            next_standing_check = Instant::now() + STANDING_CHECK;
+        }
         if Instant::now() >= next_heartbeat {
             match daemon.heartbeat() {
                 Ok(()) => next_heartbeat = Instant::now() + heartbeat_every * 2 / 3,
@@ -271,7 +276,40 @@ pub(crate) fn send_and_wait(
     }
 }
 
+/// How often the daemon checks its bond against the (weekly repriced) requirement.
+const STANDING_CHECK: Duration = Duration::from_secs(60);
+
 impl Daemon {
+    /// Warns the operator when the bond is below the requirement: in grace (still scheduled,
+    /// until when) or paused (not scheduled, no Proof of Capacity), with the VCAI to add.
+    fn check_standing(&self) {
+        let view = match self.client.node(&self.me) {
+            Ok(view) => view,
+            Err(error) => {
+                tracing::debug!(%error, "reading this node's standing failed");
+                return;
+            }
+        };
+        let short = view
+            .required_stake
+            .checked_sub(view.node.stake)
+            .unwrap_or(Amount::ZERO)
+            .to_decimal(vcity_types::Denom::Vcai);
+        if view.paused {
+            tracing::warn!(
+                add_vcai = %short,
+                "stake below the requirement past its grace: this node is paused (no tasks, no \
+                 Proof of Capacity) until it adds stake (vcity nodes add-stake)"
+            );
+        } else if let Some(until_s) = view.grace_until_s {
+            tracing::warn!(
+                add_vcai = %short,
+                grace_until_s = until_s,
+                "the stake requirement was raised: add stake before the grace ends"
+            );
+        }
+    }
+
     fn send(&self, message: Message) -> anyhow::Result<()> {
         let name = message.name();
         self.client
