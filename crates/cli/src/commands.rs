@@ -349,14 +349,9 @@ fn finish(
             println!("  {}", serde_json::to_string(event)?);
         }
     }
-    if receipt.code != 0 {
-        // Included, fee paid, but the messages failed.
-        return Err(TxRefused {
-            code: receipt.code,
-            name: "failed".into(),
-            message: receipt.error,
-        }
-        .into());
+    // Included, fee paid, but the messages failed.
+    if let Some(refused) = TxRefused::from_receipt(&receipt) {
+        return Err(refused.into());
     }
     Ok(())
 }

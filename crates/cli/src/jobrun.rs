@@ -62,13 +62,8 @@ pub fn run(
     let hash = client.send(&key, vec![Message::SubmitJob(resolved.message)], fee)?;
     let view = client.wait_for_transaction(&hash, Duration::from_secs(60))?;
     let receipt = view.receipt.context("committed without a receipt")?;
-    if receipt.code != 0 {
-        return Err(TxRefused {
-            code: receipt.code,
-            name: "failed".into(),
-            message: receipt.error,
-        }
-        .into());
+    if let Some(refused) = TxRefused::from_receipt(&receipt) {
+        return Err(refused.into());
     }
     let job_id = receipt
         .events

@@ -100,6 +100,18 @@ pub struct TxRefused {
     pub message: String,
 }
 
+impl TxRefused {
+    /// The failure a committed transaction's receipt reports (included, fee paid, messages
+    /// failed); none for a success.
+    pub fn from_receipt(receipt: &vcity_types::receipt::Receipt) -> Option<TxRefused> {
+        (receipt.code != 0).then(|| TxRefused {
+            code: receipt.code,
+            name: "failed".into(),
+            message: receipt.error.clone(),
+        })
+    }
+}
+
 fn main() -> ExitCode {
     // `vcity ... | head` closes stdout early; that is not an error worth a panic message.
     let default_hook = std::panic::take_hook();

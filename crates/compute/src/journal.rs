@@ -7,13 +7,17 @@
 //! `Reported` (the result or failure was sent) → `Finished` (the ledger shows its end). After a
 //! restart the daemon reads every unfinished entry: an `Accepted` task is run again from the
 //! start (execution is deterministic, so a rerun is the same run), a `Ran` one is reported again.
+//! The directory is scanned once, when the journal opens; after that the unfinished entries are
+//! kept in memory beside the files, so a poll costs nothing however many tasks the node has run.
 //!
 //! Layout under the data directory: `tasks/{job:012}-{task:04}.json`, `outputs/{address}` (hex
 //! of `H(0x0d ‖ output)`), `logs/{job:012}-{task:04}.log` (kept after the task ends).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use vcity_types::compute::{content_address, ResultCommitment};
 use vcity_types::Hash;
 
@@ -78,6 +82,8 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Journal {
     root: PathBuf,
+    /// Every entry not finished, by (job, task): the files' contents, kept in step by [`Journal::put`].
+    unfinished: Arc<Mutex<BTreeMap<(u64, u32), Entry>>>,
 }
 
 pub use vcity_sdk::compute::now_ms;
@@ -100,9 +106,30 @@ impl Journal {
         for sub in ["tasks", "outputs", "logs", "modules"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
+        let mut unfinished = BTreeMap::new();
+        for item in std::fs::read_dir(root.join("tasks"))? {
+            let path = item?.path();
+            if path.extension().is_none_or(|extension| extension != "json") {
+                continue;
+            }
+            let entry: Entry = serde_json::from_slice(&std::fs::read(&path)?)
+                .map_err(|error| std::io::Error::other(format!("{}: {error}", path.display())))?;
+            if !matches!(entry.stage, Stage::Finished { .. }) {
+                unfinished.insert((entry.job_id, entry.task), entry);
+            }
+        }
         Ok(Journal {
             root: root.to_path_buf(),
+            unfinished: Arc::new(Mutex::new(unfinished)),
         })
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, BTreeMap<(u64, u32), Entry>> {
+        // A panic while holding the lock leaves a whole map (every update is one insert or
+        // remove), so a poisoned lock is still usable.
+        self.unfinished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn entry_path(&self, job_id: u64, task: u32) -> PathBuf {
@@ -121,7 +148,15 @@ impl Journal {
     /// Records `entry` durably.
     pub fn put(&self, entry: &Entry) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?;
-        write_atomically(&self.entry_path(entry.job_id, entry.task), &bytes)
+        write_atomically(&self.entry_path(entry.job_id, entry.task), &bytes)?;
+        let key = (entry.job_id, entry.task);
+        let mut index = self.index();
+        if matches!(entry.stage, Stage::Finished { .. }) {
+            index.remove(&key);
+        } else {
+            index.insert(key, entry.clone());
+        }
+        Ok(())
     }
 
     /// A task's entry.
@@ -135,22 +170,9 @@ impl Journal {
         }
     }
 
-    /// Every entry not finished.
+    /// Every entry not finished, in (job, task) order.
     pub fn unfinished(&self) -> std::io::Result<Vec<Entry>> {
-        let mut found = Vec::new();
-        for item in std::fs::read_dir(self.root.join("tasks"))? {
-            let path = item?.path();
-            if path.extension().is_none_or(|extension| extension != "json") {
-                continue;
-            }
-            let entry: Entry = serde_json::from_slice(&std::fs::read(&path)?)
-                .map_err(|error| std::io::Error::other(format!("{}: {error}", path.display())))?;
-            if !matches!(entry.stage, Stage::Finished { .. }) {
-                found.push(entry);
-            }
-        }
-        found.sort_by_key(|entry| (entry.job_id, entry.task));
-        Ok(found)
+        Ok(self.index().values().cloned().collect())
     }
 
     /// Stores an output under its content address; returns the address.
@@ -270,6 +292,30 @@ mod tests {
             vec![0, 1]
         );
         assert_eq!(unfinished[1].commitment(), Some(&commitment));
+        // The journal that wrote them lists the same without reading the directory, and
+        // finishing an entry takes it off both.
+        assert_eq!(journal.unfinished().expect("list"), unfinished);
+        journal
+            .put(&Entry {
+                job_id: 5,
+                task: 0,
+                attempt: 1,
+                stage: Stage::Finished {
+                    outcome: "settled".into(),
+                    commitment: None,
+                },
+                updated_ms: 2,
+            })
+            .expect("put");
+        assert_eq!(journal.unfinished().expect("list").len(), 1);
+        assert_eq!(
+            Journal::open(directory.path())
+                .expect("reopen")
+                .unfinished()
+                .expect("list")
+                .len(),
+            1
+        );
         assert_eq!(
             reopened.output(&commitment.output).expect("read"),
             Some(b"out".to_vec())

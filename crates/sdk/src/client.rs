@@ -71,6 +71,9 @@ const MAX_JSON_BYTES: usize = 16 * 1024 * 1024;
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// The chain id and minimum fee, read once: a chain id never changes, and [`Client::send`]
+    /// need not ask for it on every transaction.
+    chain: std::sync::Arc<std::sync::OnceLock<(String, Amount)>>,
 }
 
 impl Client {
@@ -84,6 +87,7 @@ impl Client {
         Client {
             base: base.trim_end_matches('/').to_string(),
             agent,
+            chain: std::sync::Arc::default(),
         }
     }
 
@@ -434,13 +438,21 @@ impl Client {
         messages: Vec<Message>,
         fee: Option<Amount>,
     ) -> Result<Hash, ClientError> {
-        let status = self.status()?;
+        let (chain_id, min_fee_usd) = match self.chain.get() {
+            Some(known) => known.clone(),
+            None => {
+                let status = self.status()?;
+                self.chain
+                    .get_or_init(|| (status.chain_id, status.min_fee_usd))
+                    .clone()
+            }
+        };
         let account = self.account(&AccountId::from_public_key(&key.verifying_key()))?;
         let tx = crate::transaction::sign(
             key,
-            &status.chain_id,
+            &chain_id,
             account.pending_nonce,
-            fee.unwrap_or(status.min_fee_usd),
+            fee.unwrap_or(min_fee_usd),
             messages,
         );
         self.submit(&tx.to_bytes())
