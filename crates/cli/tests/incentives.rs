@@ -174,6 +174,10 @@ fn the_controller_follows_utilization_and_rewards_reach_nodes_and_users() {
     assert!(utilization > 0, "{busy}");
     let busy_share = number(&busy["supply_share_ppm"]);
     let next = share_after(&devnet, busy_index);
+    eprintln!(
+        "idle period {idle_index}: P_supply {idle_share} -> {}; busy period {busy_index}: U {utilization} ppm, P_supply {busy_share} -> {next}",
+        idle_share.saturating_sub(80_000)
+    );
     // The controller's formula, and a smaller fall than when idle: more use moves P_supply up.
     let expected = (i128::from(busy_share)
         + (100_000 * (i128::from(utilization) - 800_000)).div_euclid(1_000_000))
