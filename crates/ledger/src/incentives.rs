@@ -38,7 +38,9 @@
 //!   with one success and one loss assumed, so it rises with a clean record and falls with every
 //!   lost task).
 //!
-//! Each node receives `budget × score / Σ scores` of each supply stream, rounded down.
+//! Each node receives `budget × score / Σ scores` of each supply stream, rounded down. A heartbeat
+//! counts in the period of the block that carries it (its gap, at most the offline threshold, may
+//! have begun in the previous period), and a task in the period of the block that settles it.
 //!
 //! **Rebates.** A job owner's rebate is `demand budget × USD spent / Σ USD spent` (rounded down),
 //! capped at the network fees it paid in the period converted to VCAI at the pool's time-weighted
