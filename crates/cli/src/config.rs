@@ -9,6 +9,7 @@
 //! data_dir = "/var/lib/vcity/devnet"
 //! listen = "127.0.0.1:8710"
 //! block_time = "1s"
+//! incentive_period = "10m"        # written into a new devnet's genesis (SPEC §6 periods)
 //! ```
 
 use anyhow::{bail, Context as _};
@@ -40,6 +41,8 @@ pub struct DevnetSection {
     pub listen: Option<String>,
     /// Block time, e.g. "1s", "250ms".
     pub block_time: Option<String>,
+    /// Incentive period of a new devnet, e.g. "30s", "10m".
+    pub incentive_period: Option<String>,
 }
 
 /// Resolved global settings.

@@ -54,9 +54,9 @@ pub struct DevnetArgs {
     /// Buyback interval written into a new devnet's genesis, e.g. 1m [default: 24h, SPEC §8].
     #[arg(long)]
     pub buyback_interval: Option<String>,
-    /// Incentive period written into a new devnet's genesis, e.g. 30s [default: 10m; SPEC §6's
-    /// week is far too long to watch the controller on a devnet].
-    #[arg(long)]
+    /// Incentive period written into a new devnet's genesis, e.g. 30s [default: config, else
+    /// 10m; SPEC §6's week is far too long to watch the controller on a devnet].
+    #[arg(long, env = "VCITY_INCENTIVE_PERIOD")]
     pub incentive_period: Option<String>,
     /// Compute nodes to start beside the chain node (separate processes).
     #[arg(long, default_value_t = 3)]
@@ -257,6 +257,7 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             .transpose()?;
         let incentive_period = args
             .incentive_period
+            .or_else(|| settings.file.devnet.incentive_period.clone())
             .as_deref()
             .map(parse_duration)
             .transpose()?;

@@ -511,7 +511,8 @@ fn open(state: &mut Overlay<'_>, at: &mut Cursor, index: u64, start_s: u64, shar
 /// closed periods' members.
 pub(crate) fn begin_block(state: &mut Overlay<'_>) {
     let now = elapsed_s(state);
-    let mut at = cursor(state);
+    let before = cursor(state);
+    let mut at = before;
     let settings = params(state);
     if !at.started {
         at.started = true;
@@ -549,7 +550,11 @@ pub(crate) fn begin_block(state: &mut Overlay<'_>) {
         open(state, &mut at, closing.index + 1, end_s, share);
     }
     credit(state, &mut at, settings.max_credits_per_block);
-    state.put(KEY_CURSOR.to_vec(), &at);
+    // Most blocks change nothing here; an unchanged cursor is not rewritten (every write costs a
+    // Merkle update).
+    if at != before {
+        state.put(KEY_CURSOR.to_vec(), &at);
+    }
 }
 
 /// Credits closed periods' members, oldest first, at most `budget` of them.
