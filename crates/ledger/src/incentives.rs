@@ -79,6 +79,8 @@ pub const RECENT_PERIODS: u64 = 8;
 /// Most period boundaries one block crosses (a chain halted for longer catches up over blocks).
 pub const MAX_PERIODS_PER_BLOCK: u32 = 16;
 const PPM: u128 = 1_000_000;
+/// Longest period: four years (T_max, SPEC §7), so that a period always ends.
+pub const MAX_PERIOD_S: u64 = 126_230_400;
 
 /// The pool's unreleased VCAI and the budgets of periods not yet fully credited.
 pub fn pool_account() -> AccountId {
@@ -150,6 +152,9 @@ impl IncentiveParams {
             return Err(
                 "period length, period count and credits per block must be positive".into(),
             );
+        }
+        if self.period_s > MAX_PERIOD_S {
+            return Err(format!("a period is at most {MAX_PERIOD_S} s (4 years)"));
         }
         for (name, value) in [
             ("release fraction", self.release_fraction_ppm),

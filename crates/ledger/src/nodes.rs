@@ -360,6 +360,12 @@ pub(crate) fn set_stake_rule(
     grace_s: u64,
 ) -> Result<(), TxError> {
     let mut settings = params(state);
+    if grace_s > settings.stake_recompute_s {
+        return Err(TxError::InvalidParam(format!(
+            "the grace period is at most the repricing interval ({} s)",
+            settings.stake_recompute_s
+        )));
+    }
     settings.stake_usd_per_cu = usd_per_cu;
     settings.stake_grace_s = grace_s;
     state.put(KEY_PARAMS.to_vec(), &settings);

@@ -239,6 +239,25 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
         }),
     );
     assert_eq!(bad.code, 26, "{}", bad.error);
+    for change in [
+        ParamChange::IncentivePeriod { period_s: 0 },
+        ParamChange::IncentivePeriod {
+            period_s: incentives::MAX_PERIOD_S + 1,
+        },
+        ParamChange::StakeRequirement {
+            usd_per_cu: Amount::new(1),
+            grace_s: 8 * 86_400,
+        },
+        ParamChange::VramTiers {
+            tiers: vec![vcity_types::incentives::VramTier {
+                min_vram_mib: 1,
+                coefficient_ppm: 999_999,
+            }],
+        },
+    ] {
+        let receipt = chain.at(0, AUTHORITY, Message::SetParam(SetParam { change }));
+        assert_eq!(receipt.code, 26, "{}", receipt.error);
+    }
 
     let mut t = 0;
     while incentives::current(chain.ledger.state())
