@@ -29,6 +29,33 @@ pub struct ConfigFile {
     /// `vcity devnet` / `vcity node` settings.
     #[serde(default)]
     pub devnet: DevnetSection,
+    /// `vcity node validator` settings (a validator's home holds them).
+    #[serde(default)]
+    pub validator: ValidatorSection,
+}
+
+/// `[validator]`: one BFT validator. `vcity testnet` writes it into each validator's home.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSection {
+    /// A name for logs.
+    pub moniker: Option<String>,
+    /// API listen address.
+    pub listen: Option<String>,
+    /// Consensus gossip listen address (TCP).
+    pub p2p_listen: Option<String>,
+    /// The other validators' gossip addresses.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// The other validators' API URLs: transactions clients submit here are relayed to them.
+    #[serde(default)]
+    pub relay: Vec<String>,
+    /// Least time between blocks, e.g. "1s".
+    pub block_time: Option<String>,
+    /// How long to wait for a round's proposal, e.g. "3s"; more than the block time.
+    pub timeout_propose: Option<String>,
+    /// How long to wait on split votes, e.g. "1s".
+    pub timeout_vote: Option<String>,
 }
 
 /// `[devnet]`.

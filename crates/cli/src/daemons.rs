@@ -18,6 +18,9 @@ pub enum NodeRole {
     Compute(ComputeArgs),
     /// Run a scheduler: place pending tasks on compute nodes.
     Scheduler(SchedulerArgs),
+    /// Run a BFT validator (Malachite) from the home directory (`--home`): genesis.json,
+    /// validator_key.json and config.toml's [validator] section.
+    Validator(crate::validator::ValidatorArgs),
 }
 
 /// `vcity node compute` options.
@@ -151,5 +154,6 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
             };
             vcity_compute::run_scheduler(options, key, stop)
         }
+        NodeRole::Validator(args) => crate::validator::run(settings, args, json),
     }
 }

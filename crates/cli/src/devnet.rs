@@ -106,10 +106,23 @@ struct Started {
 }
 
 pub(crate) fn init_tracing(json: bool) {
+    init_tracing_with(json, "");
+}
+
+/// Logs to stderr at `VCITY_LOG` (or `RUST_LOG`), else warn with `--json` and info without,
+/// plus the `quieter` directives (e.g. a chatty dependency at warn).
+pub(crate) fn init_tracing_with(json: bool, quieter: &str) {
     use tracing_subscriber::EnvFilter;
+    let default = if json { "warn" } else { "info" };
     let filter = EnvFilter::try_from_env("VCITY_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(if json { "warn" } else { "info" }));
+        .unwrap_or_else(|_| {
+            EnvFilter::new(if quieter.is_empty() {
+                default.to_string()
+            } else {
+                format!("{default},{quieter}")
+            })
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -124,6 +137,47 @@ fn create_devnet(
     incentive_period: Option<Duration>,
 ) -> anyhow::Result<()> {
     create_private_dir(&data_dir.root)?;
+    let validator_file = new_validator_key("validator")?;
+    write_private_file(&data_dir.validator_key(), &validator_file.to_json())?;
+    let genesis = dev_genesis(
+        ring,
+        DEVNET_CHAIN_ID,
+        vec![Validator {
+            name: "devnet-validator".into(),
+            public_key: validator_file.account,
+            power: 1,
+        }],
+        buyback_interval,
+        incentive_period,
+    )?;
+    genesis.validate()?;
+    // Written last: a directory with a genesis is a complete one.
+    let tmp = data_dir.root.join("genesis.json.tmp");
+    std::fs::write(&tmp, genesis.to_json())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, data_dir.genesis()).context("installing genesis.json")?;
+    Ok(())
+}
+
+/// A fresh validator key from the OS random source.
+pub(crate) fn new_validator_key(name: &str) -> anyhow::Result<KeyFile> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
+    Ok(KeyFile::new(
+        name,
+        &ed25519_dalek::SigningKey::from_bytes(&seed),
+    ))
+}
+
+/// The dev chain's genesis (the devnet's, and the testnet's with more validators): the dev
+/// accounts of `ring` funded, the SPEC §2 allocation, short clocks.
+pub(crate) fn dev_genesis(
+    ring: &Keyring,
+    chain_id: &str,
+    validators: Vec<Validator>,
+    buyback_interval: Option<Duration>,
+    incentive_period: Option<Duration>,
+) -> anyhow::Result<Genesis> {
     let mut accounts = Vec::new();
     for (name, usd) in DEV_ACCOUNTS {
         let key = if ring.contains(name) {
@@ -139,21 +193,12 @@ fn create_devnet(
         });
     }
     let id = |name: &str| -> anyhow::Result<AccountId> { Ok(ring.get(name)?.account) };
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
-    let validator_key = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let validator_file = KeyFile::new("validator", &validator_key);
-    write_private_file(&data_dir.validator_key(), &validator_file.to_json())?;
     let genesis = Genesis {
-        chain_id: DEVNET_CHAIN_ID.into(),
+        chain_id: chain_id.into(),
         genesis_time_ms: (vcity_node::node::system_clock())(),
         usd_issuer: id("issuer")?,
         params: Params::default(),
-        validators: vec![Validator {
-            name: "devnet-validator".into(),
-            public_key: validator_file.account,
-            power: 1,
-        }],
+        validators,
         accounts,
         ..Genesis::default()
     }
@@ -196,12 +241,7 @@ fn create_devnet(
         });
     }
     genesis.validate()?;
-    // Written last: a directory with a genesis is a complete one.
-    let tmp = data_dir.root.join("genesis.json.tmp");
-    std::fs::write(&tmp, genesis.to_json())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, data_dir.genesis()).context("installing genesis.json")?;
-    Ok(())
+    Ok(genesis)
 }
 
 struct RunOptions {
@@ -280,12 +320,16 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
 
 /// `vcity node`.
 pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<()> {
-    if let Some(role) = args.role {
-        return crate::daemons::run(settings, role, json);
+    match args.role {
+        Some(crate::daemons::NodeRole::Validator(validator)) => {
+            return crate::validator::run(settings, validator, json);
+        }
+        Some(role) => return crate::daemons::run(settings, role, json),
+        None => {}
     }
     init_tracing(json);
     let Some(data_dir) = args.data_dir else {
-        bail!("give --data-dir (a chain node), or a role: vcity node compute|scheduler");
+        bail!("give --data-dir (a chain node), or a role: vcity node validator|compute|scheduler");
     };
     run(
         RunOptions {
@@ -317,6 +361,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         listen: options.listen,
         block_time: options.block_time,
         mempool: MempoolConfig::default(),
+        engine: vcity_node::Engine::Solo,
     })
     .await?;
     let api = format!("http://{}", running.addr);

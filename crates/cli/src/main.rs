@@ -17,6 +17,8 @@ mod manifest;
 mod market;
 mod registry;
 mod revenue;
+mod testnet;
+mod validator;
 mod work;
 
 use clap::{Parser, Subcommand};
@@ -51,8 +53,11 @@ pub enum Command {
     Keys(commands::KeysCommand),
     /// Run the embedded single-validator network, creating it on first run.
     Devnet(devnet::DevnetArgs),
-    /// Run a node from an existing data directory (genesis.json, validator_key.json).
+    /// Run a node from an existing data directory (genesis.json, validator_key.json), a BFT
+    /// validator, or a compute-layer daemon.
     Node(devnet::NodeArgs),
+    /// Run a local multi-validator network (Malachite BFT) as separate processes on loopback.
+    Testnet(testnet::TestnetArgs),
     /// Build, sign and submit transactions.
     #[command(subcommand)]
     Tx(commands::TxCommand),
@@ -193,6 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => commands::keys(&settings, command, cli.json),
         Command::Devnet(args) => devnet::devnet(&settings, args, cli.json),
         Command::Node(args) => devnet::node(&settings, args, cli.json),
+        Command::Testnet(args) => testnet::testnet(&settings, args, cli.json),
         Command::Tx(command) => commands::tx(&settings, command, cli.json),
         Command::Query(command) => commands::query(&settings, command, cli.json),
         Command::Vesting(command) => allocation::vesting(&settings, command, cli.json),

@@ -1,13 +1,16 @@
 //! Commit certificates: the signatures of validators holding more than two thirds of the voting
-//! power on (chain id, height, value id). The solo engine's certificate has one signature, a BFT
-//! engine's a quorum; both have this format, so the node stores and serves them alike.
+//! power on (chain id, height, round, value id). The solo engine's certificate has one signature
+//! (round 0), the BFT engine's the quorum of precommits that decided the value (a BFT precommit
+//! for a value signs exactly [`Certificate::sign_bytes`], so the engine's commit certificate
+//! becomes this one without re-signing); both have this format, so the node stores, serves and
+//! verifies them alike.
 
 use crate::ValueId;
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use std::collections::BTreeSet;
 
-const SIGN_DOMAIN: &[u8] = b"vcity/commit/v1\0";
+const SIGN_DOMAIN: &[u8] = b"vcity/commit/v2\0";
 
 /// A validator as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +35,8 @@ pub struct CommitSignature {
 pub struct Certificate {
     /// The height.
     pub height: u64,
+    /// The consensus round that decided it (0 for the solo engine).
+    pub round: u32,
     /// The decided value's id.
     pub value_id: ValueId,
     /// The signatures, sorted by validator key, one per validator.
@@ -65,20 +70,22 @@ pub enum CertificateError {
 
 impl Certificate {
     /// The bytes each validator signs.
-    pub fn sign_bytes(chain_id: &str, height: u64, value_id: &ValueId) -> Vec<u8> {
+    pub fn sign_bytes(chain_id: &str, height: u64, round: u32, value_id: &ValueId) -> Vec<u8> {
         let mut bytes = SIGN_DOMAIN.to_vec();
         bytes.extend_from_slice(&(chain_id.len() as u32).to_le_bytes());
         bytes.extend_from_slice(chain_id.as_bytes());
         bytes.extend_from_slice(&height.to_le_bytes());
+        bytes.extend_from_slice(&round.to_le_bytes());
         bytes.extend_from_slice(value_id);
         bytes
     }
 
     /// A certificate signed by one key (the solo engine's).
     pub fn sign_solo(chain_id: &str, height: u64, value_id: ValueId, key: &SigningKey) -> Self {
-        let signature = key.sign(&Certificate::sign_bytes(chain_id, height, &value_id));
+        let signature = key.sign(&Certificate::sign_bytes(chain_id, height, 0, &value_id));
         Certificate {
             height,
+            round: 0,
             value_id,
             signatures: vec![CommitSignature {
                 validator: key.verifying_key().to_bytes(),
@@ -103,7 +110,7 @@ impl Certificate {
         chain_id: &str,
         validators: &[ValidatorInfo],
     ) -> Result<(), CertificateError> {
-        let message = Certificate::sign_bytes(chain_id, self.height, &self.value_id);
+        let message = Certificate::sign_bytes(chain_id, self.height, self.round, &self.value_id);
         let total: u128 = validators.iter().map(|v| u128::from(v.power)).sum();
         let mut signed: u128 = 0;
         let mut seen = BTreeSet::new();
@@ -150,6 +157,9 @@ mod tests {
         let mut moved = certificate.clone();
         moved.height = 4;
         assert!(moved.verify("c", &validators).is_err());
+        let mut other_round = certificate.clone();
+        other_round.round = 1;
+        assert!(other_round.verify("c", &validators).is_err());
         let decoded = Certificate::from_bytes(&certificate.to_bytes()).expect("decodes");
         assert_eq!(decoded, certificate);
     }
@@ -170,13 +180,14 @@ mod tests {
                 .map(|k| CommitSignature {
                     validator: k.verifying_key().to_bytes(),
                     signature: k
-                        .sign(&Certificate::sign_bytes("c", 1, &[1; 32]))
+                        .sign(&Certificate::sign_bytes("c", 1, 2, &[1; 32]))
                         .to_bytes(),
                 })
                 .collect();
             signatures.sort_by_key(|s| s.validator);
             Certificate {
                 height: 1,
+                round: 2,
                 value_id: [1; 32],
                 signatures,
             }

@@ -186,13 +186,25 @@ async fn no_route() -> ApiFailure {
     )
 }
 
-async fn submit_tx(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<SubmitTxResponse> {
+/// The header a validator sets when it relays a client's transaction to the others, so that
+/// they do not relay it again.
+pub const RELAYED_HEADER: &str = "x-vcity-relayed";
+
+async fn submit_tx(
+    State(node): State<Arc<Node>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> ApiResult<SubmitTxResponse> {
     let request: SubmitTxRequest = serde_json::from_slice(&body).map_err(|error| {
         ApiFailure::bad_request(format!("body must be {{\"tx\": \"<hex>\"}}: {error}"))
     })?;
     let bytes = hex::decode(request.tx.trim())
         .map_err(|error| ApiFailure::from(TxError::Malformed(format!("tx is not hex: {error}"))))?;
-    let tx_hash = node.submit(bytes)?;
+    let tx_hash = if headers.contains_key(RELAYED_HEADER) {
+        node.submit(bytes)?
+    } else {
+        node.submit_and_relay(bytes)?
+    };
     Ok(Json(SubmitTxResponse { tx_hash }))
 }
 

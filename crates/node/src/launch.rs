@@ -1,7 +1,8 @@
 //! From a data directory to a running node.
 //!
 //! A data directory holds `genesis.json` (the chain it belongs to), `validator_key.json` (the
-//! key the solo engine signs commit certificates with; mode 0600) and `store.redb` (blocks,
+//! key the solo engine signs commit certificates with, or a BFT validator's key; mode 0600) and
+//! `store.redb` (blocks,
 //! receipts and state). Starting a node on a directory that already has a store resumes at its
 //! last committed block; the store refuses a genesis other than the one it was created from.
 
@@ -76,6 +77,18 @@ pub struct LaunchConfig {
     pub block_time: Duration,
     /// Mempool limits.
     pub mempool: MempoolConfig,
+    /// Which consensus engine drives the node.
+    pub engine: Engine,
+}
+
+/// Which consensus engine drives the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The embedded single validator, started here (genesis must have exactly one validator).
+    Solo,
+    /// An engine the caller starts over [`RunningNode::node`] (a BFT validator); named for
+    /// `/v1/status`.
+    External(&'static str),
 }
 
 /// A running node: the solo engine on its thread and the HTTP server on the tokio runtime.
@@ -108,14 +121,17 @@ impl RunningNode {
                 config.data_dir.genesis().display()
             );
         }
-        if genesis.validators.len() > 1 {
+        if config.engine == Engine::Solo && genesis.validators.len() > 1 {
             bail!(
-                "genesis has {} validators; the solo engine needs exactly one",
+                "genesis has {} validators; the solo engine needs exactly one (run them with `vcity node validator`)",
                 genesis.validators.len()
             );
         }
         let mut options = NodeOptions::new(validator);
         options.mempool = config.mempool;
+        if let Engine::External(name) = config.engine {
+            options.engine = name.into();
+        }
         let store_path = config.data_dir.store();
         let node = tokio::task::spawn_blocking(move || Node::open(&store_path, &genesis, options))
             .await
@@ -141,28 +157,34 @@ impl RunningNode {
                 .await
         });
 
-        let engine = SoloEngine::new(
-            node.clone(),
-            key,
-            SoloConfig {
-                chain_id: node.chain_id().to_string(),
-                block_time: config.block_time,
-            },
-        )
-        .spawn();
+        let engine = (config.engine == Engine::Solo).then(|| {
+            SoloEngine::new(
+                node.clone(),
+                key,
+                SoloConfig {
+                    chain_id: node.chain_id().to_string(),
+                    block_time: config.block_time,
+                },
+            )
+            .spawn()
+        });
         Ok(RunningNode {
             node,
             addr,
-            engine: Some(engine),
+            engine,
             server,
             shutdown: Some(shutdown),
         })
     }
 
-    /// Resolves when the consensus engine stops by itself (a fatal application error).
+    /// Resolves when the solo engine stops by itself (a fatal application error); never for an
+    /// external engine, which its caller watches.
     pub async fn engine_stopped(&self) {
+        let Some(engine) = &self.engine else {
+            return std::future::pending().await;
+        };
         loop {
-            if self.engine.as_ref().is_none_or(SoloHandle::is_finished) {
+            if engine.is_finished() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -16,7 +16,7 @@ pub mod metrics;
 pub mod node;
 pub mod store;
 
-pub use launch::{DataDir, LaunchConfig, RunningNode};
+pub use launch::{DataDir, Engine, LaunchConfig, RunningNode};
 pub use mempool::{Mempool, MempoolConfig};
 pub use node::{Node, NodeError, NodeOptions};
 pub use store::{Store, StoreError};

@@ -143,6 +143,9 @@ pub struct Node {
     /// Every job below this id has only finished tasks (a task's end is final, so it only
     /// grows): where scans for open jobs start.
     open_from: std::sync::atomic::AtomicU64,
+    /// Where transactions clients submitted here go to reach the other validators' mempools
+    /// (set by a BFT validator; the solo engine has no one to tell).
+    relay: std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -205,6 +208,7 @@ impl Node {
             last_commit: Mutex::new(Instant::now()),
             metrics,
             open_from: std::sync::atomic::AtomicU64::new(1),
+            relay: std::sync::OnceLock::new(),
         })
     }
 
@@ -255,6 +259,26 @@ impl Node {
             Err(error) => self.metrics.tx_rejected(error.code()),
         }
         outcome
+    }
+
+    /// Sends every transaction a client submits here (and this mempool admits) to `relay` too,
+    /// for the other validators. Set once.
+    pub fn relay_to(&self, relay: tokio::sync::mpsc::Sender<Vec<u8>>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// [`Node::submit`] for a client's transaction: admitted ones are also relayed (best effort:
+    /// a full relay queue drops the copy, the transaction still waits here for this validator's
+    /// turn to propose).
+    pub fn submit_and_relay(&self, bytes: Vec<u8>) -> Result<Hash, TxError> {
+        let Some(relay) = self.relay.get() else {
+            return self.submit(bytes);
+        };
+        let hash = self.submit(bytes.clone())?;
+        if relay.try_send(bytes).is_err() {
+            tracing::debug!(%hash, "relay queue full; not relayed");
+        }
+        Ok(hash)
     }
 
     /// Status.
@@ -710,14 +734,45 @@ impl Node {
         lock(&self.mempool).len()
     }
 
-    fn expected_header_fields(&self, chain: &Chain) -> (Hash, Hash) {
+    /// The previous block's id and the certificate of it this node holds, as block fields.
+    fn parent_fields(chain: &Chain) -> (Hash, Vec<u8>) {
         match &chain.last {
-            None => (Hash::ZERO, next_beacon(&chain.ledger.beacon(), &[])),
-            Some((_, hash, certificate)) => (
-                *hash,
-                next_beacon(&chain.ledger.beacon(), &certificate.to_bytes()),
-            ),
+            None => (Hash::ZERO, Vec::new()),
+            Some((_, hash, certificate)) => (*hash, certificate.to_bytes()),
         }
+    }
+
+    /// Checks a block's copy of the previous block's certificate: empty at height 1, otherwise a
+    /// quorum of the validators for the previous height and id.
+    fn check_last_certificate(&self, chain: &Chain, block: &Block) -> Result<(), String> {
+        let Some((_, previous_hash, _)) = &chain.last else {
+            return if block.last_certificate.is_empty() {
+                Ok(())
+            } else {
+                Err("the first block carries a previous certificate".into())
+            };
+        };
+        let certificate = Certificate::from_bytes(&block.last_certificate)
+            .map_err(|error| format!("previous certificate: {error}"))?;
+        let previous_height = chain.ledger.height().0;
+        if certificate.height != previous_height || certificate.value_id != previous_hash.0 {
+            return Err(format!(
+                "previous certificate is for height {}, not the committed block {previous_height}",
+                certificate.height
+            ));
+        }
+        // The set that decided the previous height. It is genesis' and never changes yet; when
+        // staking changes it, this must read the set as of the previous height.
+        let validators: Vec<ValidatorInfo> = chain::validators(&chain.ledger)
+            .into_iter()
+            .map(|validator| ValidatorInfo {
+                public_key: validator.public_key.0,
+                power: validator.power,
+            })
+            .collect();
+        certificate
+            .verify(&self.chain_id, &validators)
+            .map_err(|error| format!("previous certificate: {error}"))
     }
 
     fn remember(&self, id: ValueId, proposal: Proposal) -> Arc<Proposal> {
@@ -757,11 +812,14 @@ impl Node {
                 ledger.height()
             ));
         }
-        let (previous_hash, beacon) = self.expected_header_fields(&chain);
+        let (previous_hash, _) = Node::parent_fields(&chain);
         if header.previous_hash != previous_hash {
             return invalid("previous hash does not match the committed chain".into());
         }
-        if header.beacon != beacon {
+        if let Err(reason) = self.check_last_certificate(&chain, &block) {
+            return invalid(reason);
+        }
+        if header.beacon != next_beacon(&ledger.beacon(), &block.last_certificate) {
             return invalid("beacon is not derived from the previous certificate".into());
         }
         if !chain::validators(ledger)
@@ -908,7 +966,8 @@ impl Application for Node {
             params.max_block_txs as usize,
             params.max_block_bytes as usize,
         );
-        let (previous_hash, beacon) = self.expected_header_fields(&chain);
+        let (previous_hash, last_certificate) = Node::parent_fields(&chain);
+        let beacon = next_beacon(&ledger.beacon(), &last_certificate);
         let context = BlockContext {
             height: Height(height),
             time_ms: (self.options.clock)().max(ledger.time_ms()),
@@ -940,6 +999,7 @@ impl Application for Node {
                 .iter()
                 .map(|tx| tx.bytes.clone())
                 .collect(),
+            last_certificate,
         };
         drop(chain);
         let bytes = codec::encode(&block);

@@ -340,6 +340,7 @@ impl Api {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 block_time: Duration::from_millis(50),
                 mempool: MempoolConfig::default(),
+                engine: vcity_node::Engine::Solo,
             }))
             .expect("node starts");
         let base = format!("http://{}", running.addr);

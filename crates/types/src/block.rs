@@ -54,6 +54,12 @@ pub struct Block {
     pub header: Header,
     /// Canonical bytes of each signed transaction, in execution order.
     pub transactions: Vec<Vec<u8>>,
+    /// The commit certificate of the previous block as the proposer holds it (empty at height
+    /// 1). Under BFT each validator may hold a different quorum of signatures for the same
+    /// block, so the beacon cannot hash "the" certificate a node stored: it hashes this one,
+    /// which every validator checks is a quorum for the previous block. The header binds it
+    /// through `beacon`.
+    pub last_certificate: Vec<u8>,
 }
 
 impl Block {
