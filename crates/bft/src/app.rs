@@ -48,6 +48,7 @@ pub struct AppSettings {
 #[derive(Default)]
 struct Memory {
     seen: BTreeMap<(Height, BlockId), Block>,
+    /// Our proposal per round: asked again for a round, we must not propose another block.
     own: BTreeMap<(Height, Round), Block>,
     pending: BTreeMap<(Height, Round), ProposalPart>,
 }
@@ -131,7 +132,6 @@ fn fatal(error: AppError) -> eyre::Report {
 pub async fn run(
     application: Arc<dyn Application>,
     key: PrivateKey,
-    address: Address,
     settings: AppSettings,
     mut channels: Channels<VcityContext>,
 ) -> eyre::Result<()> {
@@ -156,21 +156,8 @@ pub async fn run(
                 reply_value,
                 ..
             } => {
-                // Values already seen for this round: our own (after a restart the engine's
-                // log replays) and proposals that arrived before we reached this height.
-                let mut values: Vec<ProposedValue<VcityContext>> = memory
-                    .own
-                    .get(&(height, round))
-                    .map(|block| ProposedValue {
-                        height,
-                        round,
-                        valid_round: Round::Nil,
-                        proposer: address,
-                        value: block.clone(),
-                        validity: Validity::Valid,
-                    })
-                    .into_iter()
-                    .collect();
+                // Proposals for this round that arrived before we reached its height.
+                let mut values = Vec::new();
                 if let Some(part) = memory.pending.remove(&(height, round)) {
                     let checked = tokio::task::block_in_place(|| {
                         check_part(&context, application.as_ref(), &settings.chain_id, &part)

@@ -145,6 +145,7 @@ impl std::fmt::Debug for Seed {
 struct EngineNode {
     options: ValidatorOptions,
     config: EngineConfig,
+    application: Arc<dyn Application>,
 }
 
 /// A running validator.
@@ -174,10 +175,7 @@ impl RunningValidator {
 
     /// Stops the engine and the loop.
     pub async fn stop(self) -> eyre::Result<()> {
-        self.engine.actor.kill_and_wait(None).await?;
-        self.app.abort();
-        self.engine.handle.abort();
-        Ok(())
+        self.kill(None).await
     }
 }
 
@@ -204,12 +202,51 @@ impl Node for EngineNode {
     type SigningProvider = Ed25519Provider;
     type NodeHandle = RunningValidator;
 
+    /// Starts the engine resuming after the application's last committed height (its
+    /// write-ahead log in `home` replays an interrupted height, so a restarted validator never
+    /// signs two different votes for one round) and the loop answering it.
     async fn start(&self) -> eyre::Result<RunningValidator> {
-        eyre::bail!("start validators with vcity_bft::start")
+        let key = self.load_private_key(self.load_private_key_file()?);
+        let address = self.get_address(&self.get_public_key(&key));
+        let next = self.application.committed_height() + 1;
+        let set = crate::app::validator_set(self.application.as_ref(), next);
+        if set
+            .validators
+            .iter()
+            .all(|validator| validator.address != address)
+        {
+            eyre::bail!("this key is not in the validator set at height {next}");
+        }
+        let (channels, engine) = malachite_app_channel::start_engine(
+            VcityContext,
+            self.clone(),
+            self.config.clone(),
+            BorshCodec,
+            BorshCodec,
+            Some(Height(next)),
+            set,
+        )
+        .await?;
+        let events = channels.events.clone();
+        let settings = AppSettings {
+            chain_id: self.options.chain_id.clone(),
+            block_time: self.options.block_time,
+        };
+        let app = tokio::spawn(crate::app::run(
+            self.application.clone(),
+            key,
+            settings,
+            channels,
+        ));
+        Ok(RunningValidator {
+            engine,
+            app,
+            events,
+        })
     }
 
     async fn run(self) -> eyre::Result<()> {
-        eyre::bail!("start validators with vcity_bft::start")
+        self.start().await?.stopped().await
     }
 
     fn get_home_dir(&self) -> PathBuf {
@@ -250,55 +287,18 @@ impl Node for EngineNode {
     }
 }
 
-/// Starts a validator driving `application`: the engine resumes after the application's last
-/// committed height (its write-ahead log in `home` replays an interrupted height, so a
-/// restarted validator never signs two different votes for one round).
+/// Starts a validator driving `application` (see [`Node::start`]).
 pub async fn start(
     application: Arc<dyn Application>,
     options: ValidatorOptions,
 ) -> eyre::Result<RunningValidator> {
     options.check()?;
     std::fs::create_dir_all(&options.home)?;
-    let node = EngineNode {
+    EngineNode {
         config: options.engine_config()?,
-        options: options.clone(),
-    };
-    let key = node.load_private_key(Seed(options.seed));
-    let address = node.get_address(&node.get_public_key(&key));
-    let next = application.committed_height() + 1;
-    let set = crate::app::validator_set(application.as_ref(), next);
-    if set
-        .validators
-        .iter()
-        .all(|validator| validator.address != address)
-    {
-        eyre::bail!("this key is not in the validator set at height {next}");
-    }
-    let (channels, engine) = malachite_app_channel::start_engine(
-        VcityContext,
-        node.clone(),
-        node.config.clone(),
-        BorshCodec,
-        BorshCodec,
-        Some(Height(next)),
-        set,
-    )
-    .await?;
-    let events = channels.events.clone();
-    let settings = AppSettings {
-        chain_id: options.chain_id.clone(),
-        block_time: options.block_time,
-    };
-    let app = tokio::spawn(crate::app::run(
+        options,
         application,
-        key,
-        address,
-        settings,
-        channels,
-    ));
-    Ok(RunningValidator {
-        engine,
-        app,
-        events,
-    })
+    }
+    .start()
+    .await
 }

@@ -47,10 +47,25 @@ fn get(url: &str) -> Option<Value> {
 struct Validator {
     home: PathBuf,
     api: String,
+    /// The network namespace to run it in (none: this one).
+    namespace: Option<String>,
+    /// Flags after `node validator` (addresses overriding its config).
+    flags: Vec<String>,
     child: Option<Child>,
 }
 
 impl Validator {
+    /// A validator of `home` run with its config as written.
+    fn new(home: PathBuf, api: String) -> Validator {
+        Validator {
+            home,
+            api,
+            namespace: None,
+            flags: Vec::new(),
+            child: None,
+        }
+    }
+
     fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
         let log = std::fs::OpenOptions::new()
@@ -58,10 +73,20 @@ impl Validator {
             .append(true)
             .open(self.home.join("validator.log"))
             .expect("log opens");
-        let child = Command::new(BIN)
+        // `ip netns exec` execs the binary, so the child is the validator itself.
+        let mut command = match &self.namespace {
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", namespace, BIN]);
+                command
+            }
+            None => Command::new(BIN),
+        };
+        let child = command
             .arg("--home")
             .arg(&self.home)
             .args(["node", "validator"])
+            .args(&self.flags)
             .env_remove("VCITY_NODE")
             .env_remove("VCITY_CONFIG")
             .env_remove("VCITY_LISTEN")
@@ -106,8 +131,13 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn heights(validators: &[Validator]) -> Vec<Option<u64>> {
-    validators.iter().map(Validator::height).collect()
+/// Waits until every one of `validators` has committed `height`.
+fn wait_for(validators: &[Validator], height: u64, what: &str, limit: Duration) {
+    wait_until(what, limit, || {
+        validators
+            .iter()
+            .all(|validator| validator.height().unwrap_or(0) >= height)
+    });
 }
 
 /// The validators (running ones) agree on every block's hash and state root up to the lowest
@@ -165,19 +195,23 @@ fn four_validators_survive_crashes_and_refuse_to_fork() {
         .as_array()
         .expect("validators")
         .iter()
-        .map(|line| Validator {
-            home: PathBuf::from(line["home"].as_str().expect("home")),
-            api: line["api"].as_str().expect("api").to_string(),
-            child: None,
+        .map(|line| {
+            Validator::new(
+                PathBuf::from(line["home"].as_str().expect("home")),
+                line["api"].as_str().expect("api").to_string(),
+            )
         })
         .collect();
     assert_eq!(validators.len(), 4);
     for validator in &mut validators {
         validator.start();
     }
-    wait_until("all four reach height 3", Duration::from_secs(60), || {
-        heights(&validators).iter().all(|h| h.unwrap_or(0) >= 3)
-    });
+    wait_for(
+        &validators,
+        3,
+        "all four reach height 3",
+        Duration::from_secs(60),
+    );
     let status = get(&format!("{}/v1/status", validators[0].api)).expect("status");
     assert_eq!(status["engine"], "malachite");
 
@@ -239,22 +273,20 @@ fn four_validators_survive_crashes_and_refuse_to_fork() {
     // One validator SIGKILLed: the other three keep committing.
     validators[3].kill9();
     let before = validators[0].height().expect("answers");
-    wait_until(
+    wait_for(
+        &validators[..3],
+        before + 5,
         "three validators commit 5 more blocks",
         Duration::from_secs(30),
-        || {
-            validators[..3]
-                .iter()
-                .all(|validator| validator.height().unwrap_or(0) >= before + 5)
-        },
     );
     // Restarted, it catches up from its peers and agrees on every root.
     validators[3].start();
     let target = validators[0].height().expect("answers") + 2;
-    wait_until(
+    wait_for(
+        &validators[3..],
+        target,
         "the restarted validator catches up",
         Duration::from_secs(60),
-        || validators[3].height().unwrap_or(0) >= target,
     );
     let all: Vec<&Validator> = validators.iter().collect();
     let agreed = assert_agree(&all);
@@ -272,20 +304,20 @@ fn four_validators_survive_crashes_and_refuse_to_fork() {
     let halted_at = assert_agree(&survivors);
     // One returns: progress resumes.
     validators[2].start();
-    wait_until(
+    wait_for(
+        &validators[..3],
+        halted_at + 3,
         "progress resumes with three of four",
         Duration::from_secs(60),
-        || {
-            validators[..3]
-                .iter()
-                .all(|validator| validator.height().unwrap_or(0) >= halted_at + 3)
-        },
     );
     validators[3].start();
     let target = validators[0].height().expect("answers") + 1;
-    wait_until("the fourth catches up", Duration::from_secs(60), || {
-        validators[3].height().unwrap_or(0) >= target
-    });
+    wait_for(
+        &validators[3..],
+        target,
+        "the fourth catches up",
+        Duration::from_secs(60),
+    );
     let all: Vec<&Validator> = validators.iter().collect();
     let agreed = assert_agree(&all);
     println!("halted at {halted_at} with two down; all four agree through {agreed} after");
@@ -457,60 +489,47 @@ fn a_partitioned_validator_rejoins_after_healing() {
     };
     let api = |index: u16| format!("{}:{}", host(index), base + index);
     let p2p = |index: u16| format!("{}:{}", host(index), base + 4 + index);
-    let mut children = Vec::new();
-    for index in 0..4u16 {
-        let mut command = if index == 3 {
-            let mut command = Command::new("ip");
-            command.args(["netns", "exec", &namespace.name, BIN]);
-            command
-        } else {
-            Command::new(BIN)
-        };
-        command
-            .arg("--home")
-            .arg(&homes[index as usize])
-            .args(["node", "validator", "--listen", &api(index)])
-            .args(["--p2p-listen", &p2p(index)]);
-        for other in (0..4u16).filter(|other| *other != index) {
-            command
-                .args(["--peer", &p2p(other)])
-                .args(["--relay", &format!("http://{}", api(other))]);
-        }
-        let log = std::fs::File::create(homes[index as usize].join("validator.log")).expect("log");
-        children.push(ChildGuard(
-            command
-                .env_remove("VCITY_NODE")
-                .env_remove("VCITY_CONFIG")
-                .env_remove("VCITY_LISTEN")
-                .env("VCITY_PARENT_PID", std::process::id().to_string())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log"))
-                .stderr(log)
-                .spawn()
-                .expect("validator starts"),
-        ));
-    }
-    let validators: Vec<Validator> = (0..4u16)
-        .map(|index| Validator {
-            home: homes[index as usize].clone(),
-            api: format!("http://{}", api(index)),
-            child: None,
+    let mut validators: Vec<Validator> = (0..4u16)
+        .map(|index| {
+            let mut validator = Validator::new(
+                homes[index as usize].clone(),
+                format!("http://{}", api(index)),
+            );
+            validator.namespace = (index == 3).then(|| namespace.name.clone());
+            validator.flags = vec![
+                "--listen".into(),
+                api(index),
+                "--p2p-listen".into(),
+                p2p(index),
+            ];
+            for other in (0..4u16).filter(|other| *other != index) {
+                validator.flags.extend([
+                    "--peer".into(),
+                    p2p(other),
+                    "--relay".into(),
+                    format!("http://{}", api(other)),
+                ]);
+            }
+            validator
         })
         .collect();
-    wait_until("all four reach height 3", Duration::from_secs(60), || {
-        heights(&validators).iter().all(|h| h.unwrap_or(0) >= 3)
-    });
+    for validator in &mut validators {
+        validator.start();
+    }
+    wait_for(
+        &validators,
+        3,
+        "all four reach height 3",
+        Duration::from_secs(60),
+    );
 
     namespace.partition();
     let isolated_at = validators[0].height().expect("answers");
-    wait_until(
+    wait_for(
+        &validators[..3],
+        isolated_at + 5,
         "the majority commits 5 blocks without the isolated one",
         Duration::from_secs(30),
-        || {
-            validators[..3]
-                .iter()
-                .all(|validator| validator.height().unwrap_or(0) >= isolated_at + 5)
-        },
     );
     // The isolated validator cannot even be asked (its link is down); it cannot have gone far:
     // without the others it has no quorum.
@@ -518,23 +537,13 @@ fn a_partitioned_validator_rejoins_after_healing() {
 
     namespace.heal();
     let target = validators[0].height().expect("answers") + 2;
-    wait_until(
+    wait_for(
+        &validators[3..],
+        target,
         "the healed validator catches up",
         Duration::from_secs(60),
-        || validators[3].height().unwrap_or(0) >= target,
     );
     let all: Vec<&Validator> = validators.iter().collect();
     let agreed = assert_agree(&all);
     println!("isolated at {isolated_at}; after healing all four agree through {agreed}");
-    drop(children);
-}
-
-/// Kills its process on drop.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -763,15 +763,8 @@ impl Node {
         }
         // The set that decided the previous height. It is genesis' and never changes yet; when
         // staking changes it, this must read the set as of the previous height.
-        let validators: Vec<ValidatorInfo> = chain::validators(&chain.ledger)
-            .into_iter()
-            .map(|validator| ValidatorInfo {
-                public_key: validator.public_key.0,
-                power: validator.power,
-            })
-            .collect();
         certificate
-            .verify(&self.chain_id, &validators)
+            .verify(&self.chain_id, &validator_infos(&chain.ledger))
             .map_err(|error| format!("previous certificate: {error}"))
     }
 
@@ -917,6 +910,17 @@ fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {
         claimed: token.claimed,
         claimable: nft::claimable(ledger, token),
     }
+}
+
+/// The ledger's validator set as the consensus seam sees it.
+fn validator_infos(ledger: &Ledger) -> Vec<ValidatorInfo> {
+    chain::validators(ledger)
+        .into_iter()
+        .map(|validator| ValidatorInfo {
+            public_key: validator.public_key.0,
+            power: validator.power,
+        })
+        .collect()
 }
 
 /// The API view of a block.
@@ -1080,12 +1084,6 @@ impl Application for Node {
     }
 
     fn validators(&self, _height: u64) -> Vec<ValidatorInfo> {
-        chain::validators(&self.read().ledger)
-            .into_iter()
-            .map(|validator| ValidatorInfo {
-                public_key: validator.public_key.0,
-                power: validator.power,
-            })
-            .collect()
+        validator_infos(&self.read().ledger)
     }
 }
