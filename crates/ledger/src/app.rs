@@ -507,4 +507,8 @@ impl StateRead for Ledger {
     fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
         self.state.get_raw(key)
     }
+
+    fn get_raw_pair(&self, first: &[u8], second: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+        self.state.get_raw_pair(first, second)
+    }
 }

@@ -43,6 +43,7 @@ pub mod pool;
 pub mod rewards;
 pub mod smt;
 pub mod state;
+mod table;
 pub mod treasury;
 pub mod ve;
 pub mod vesting;

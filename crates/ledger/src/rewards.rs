@@ -21,7 +21,7 @@
 
 use crate::bank;
 use crate::error::TxError;
-use crate::state::{Overlay, StateRead};
+use crate::state::{decode_value, Overlay, StateRead};
 use crate::ve::{self, WEEK_S};
 use crate::vesting::elapsed_s;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -162,7 +162,8 @@ fn snap_key(t_s: u64) -> Vec<u8> {
     format!("rewards/snap/{t_s:012}").into_bytes()
 }
 
-fn user_key(account: &AccountId) -> Vec<u8> {
+/// The key of `account`'s rewards position.
+pub fn user_key(account: &AccountId) -> Vec<u8> {
     format!("rewards/user/{}", account.to_hex()).into_bytes()
 }
 
@@ -313,7 +314,16 @@ fn settled(
     acc: Accumulators,
     now: u64,
 ) -> UserRewards {
-    let mut position = user(state, account);
+    settled_position(state, user(state, account), acc, now)
+}
+
+/// `position` brought up to `acc` at `now`.
+fn settled_position(
+    state: &impl StateRead,
+    mut position: UserRewards,
+    acc: Accumulators,
+    now: u64,
+) -> UserRewards {
     let lock = position.line;
     if lock.slope > 0 {
         let until = earned_until(state, &lock, acc, now);
@@ -354,7 +364,15 @@ pub fn claimable(state: &impl StateRead, account: &AccountId) -> Amount {
 /// `ClaimRewards`.
 pub fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
     let mut current = distributor(state);
-    let mut position = settled(state, sender, current.acc, elapsed_s(state));
+    // The claimant's record and VCAI balance are the claim's only reads likely to be cold (the
+    // distributor's are read every block): read them together so their memory latencies
+    // overlap (the bank's own read of the balance below then finds it cached).
+    let key = user_key(sender);
+    let (position, _) = state.get_raw_pair(&key, &bank::balance_key(sender, Denom::Vcai));
+    let position = position
+        .map(|bytes| decode_value(&key, bytes))
+        .unwrap_or_default();
+    let mut position = settled_position(state, position, current.acc, elapsed_s(state));
     let (amount, remainder) = unscale(position.pending_scaled);
     if amount.is_zero() {
         return Err(TxError::NothingToClaim(
@@ -362,7 +380,7 @@ pub fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), 
         ));
     }
     position.pending_scaled = remainder;
-    state.put(user_key(sender), &position);
+    state.put(key, &position);
     current.totals.claimed = current.totals.claimed.checked_add(amount)?;
     assert!(
         current.totals.claimed <= current.totals.distributed,

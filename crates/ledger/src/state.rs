@@ -8,6 +8,7 @@
 //! Reads fall through to the parent for keys the overlay has not written.
 
 use crate::error::TxError;
+use crate::table::Table;
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
 use vcity_types::event::Event;
@@ -20,73 +21,66 @@ pub trait StateRead {
     /// The raw value under `key`.
     fn get_raw(&self, key: &[u8]) -> Option<&[u8]>;
 
+    /// The raw values under two keys, read together: a store may overlap their memory accesses,
+    /// so two cold keys (a claimant's record and balance) cost about one miss, not two.
+    fn get_raw_pair(&self, first: &[u8], second: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+        (self.get_raw(first), self.get_raw(second))
+    }
+
     /// The decoded value under `key`. A value that does not decode means the state is corrupt,
     /// which is a broken invariant, not a user error: it panics and halts the chain.
     fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Option<T>
     where
         Self: Sized,
     {
-        self.get_raw(key).map(|bytes| {
-            vcity_types::codec::decode(bytes).unwrap_or_else(|error| {
-                panic!(
-                    "state corrupt: value under {:?} does not decode: {error}",
-                    String::from_utf8_lossy(key)
-                )
-            })
-        })
+        self.get_raw(key).map(|bytes| decode_value(key, bytes))
     }
 }
 
-/// The hasher of the state's point-lookup table: SipHash with fixed keys, so no OS randomness is
-/// involved. The table is never iterated in hash order (see [`State`]), so the hasher can only
-/// affect speed, never results.
-type FixedHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
-
-/// The lookup table. The one hash map in the ledger: point lookups only, never iterated in hash
-/// order (every ordered view sorts), keyed with [`FixedHasher`].
-#[allow(clippy::disallowed_types)]
-type Table = std::collections::HashMap<Vec<u8>, Vec<u8>, FixedHasher>;
+/// Decodes the value read under `key`; see [`StateRead::get`] for why a failure panics.
+pub fn decode_value<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> T {
+    vcity_types::codec::decode(bytes).unwrap_or_else(|error| {
+        panic!(
+            "state corrupt: value under {:?} does not decode: {error}",
+            String::from_utf8_lossy(key)
+        )
+    })
+}
 
 /// The committed state.
 ///
-/// A hash table, so a lookup costs the same at 100 keys and at 10 million (the distributor's
-/// per-claim cost must not grow with the number of lockers, SPEC §8). Every ordered view
-/// ([`State::entries`], [`State::prefix`]) sorts first, so nothing ever depends on hash order;
-/// those views run at start-up and in audits, never per transaction.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A compact hash table ([`crate::table`]), so a lookup costs about the same at 100 keys and at
+/// 10 million (the distributor's per-claim cost must not grow with the number of lockers,
+/// SPEC §8). Every ordered view ([`State::entries`], [`State::prefix`]) sorts first, so nothing
+/// ever depends on hash order; those views run at start-up and in audits, never per transaction.
+#[derive(Debug, Clone, Default)]
 pub struct State {
-    entries: Table,
+    table: Table,
 }
 
 impl State {
     /// A state holding `entries`.
     pub fn from_entries(entries: BTreeMap<Vec<u8>, Vec<u8>>) -> State {
-        State {
-            entries: entries.into_iter().collect(),
+        let mut state = State::default();
+        for (key, value) in &entries {
+            state.table.insert(key, value);
         }
+        state
     }
 
     /// Applies writes.
     pub fn apply(&mut self, writes: &Writes) {
         for (key, value) in writes {
             match value {
-                Some(value) => {
-                    self.entries.insert(key.clone(), value.clone());
-                }
-                None => {
-                    self.entries.remove(key);
-                }
+                Some(value) => self.table.insert(key, value),
+                None => self.table.remove(key),
             }
         }
     }
 
     /// Every entry, in key order (sorts: O(n log n)).
     pub fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let mut sorted: Vec<(&[u8], &[u8])> = self
-            .entries
-            .iter()
-            .map(|(key, value)| (key.as_slice(), value.as_slice()))
-            .collect();
+        let mut sorted: Vec<(&[u8], &[u8])> = self.table.records().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         sorted.into_iter()
     }
@@ -95,10 +89,9 @@ impl State {
     /// queries, not for transactions).
     pub fn prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
         let mut sorted: Vec<(&[u8], &[u8])> = self
-            .entries
-            .iter()
+            .table
+            .records()
             .filter(|(key, _)| key.starts_with(prefix))
-            .map(|(key, value)| (key.as_slice(), value.as_slice()))
             .collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         sorted.into_iter()
@@ -106,18 +99,40 @@ impl State {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.table.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.table.len() == 0
+    }
+
+    /// Bytes of memory the state holds (keys, values, index and not yet compacted garbage).
+    pub fn memory_bytes(&self) -> usize {
+        self.table.bytes()
     }
 }
 
+/// Equal when both hold the same entries (however they were written).
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.len() == other.len()
+            && self
+                .table
+                .records()
+                .all(|(key, value)| other.table.get(key) == Some(value))
+    }
+}
+
+impl Eq for State {}
+
 impl StateRead for State {
     fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
-        self.entries.get(key).map(Vec::as_slice)
+        self.table.get(key)
+    }
+
+    fn get_raw_pair(&self, first: &[u8], second: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+        self.table.get_pair(first, second)
     }
 }
 
@@ -208,6 +223,13 @@ impl StateRead for Overlay<'_> {
             None => self.parent.get_raw(key),
         }
     }
+
+    fn get_raw_pair(&self, first: &[u8], second: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+        match (self.writes.get(first), self.writes.get(second)) {
+            (None, None) => self.parent.get_raw_pair(first, second),
+            _ => (self.get_raw(first), self.get_raw(second)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +249,16 @@ mod tests {
         assert_eq!(overlay.get::<u8>(b"a"), Some(7));
         assert_eq!(overlay.get_raw(b"b"), None);
         assert_eq!(state.get_raw(b"b"), Some(&[2u8][..]));
+        // A paired read sees the overlay's writes and deletions like two single reads.
+        assert_eq!(overlay.get_raw_pair(b"a", b"b"), (Some(&[7u8][..]), None));
+        assert_eq!(
+            Overlay::new(&overlay).get_raw_pair(b"b", b"a"),
+            (None, Some(&[7u8][..]))
+        );
+        assert_eq!(
+            state.get_raw_pair(b"b", b"a"),
+            (Some(&[2u8][..]), Some(&[1u8][..]))
+        );
     }
 
     #[test]
