@@ -27,7 +27,7 @@
 
 use std::time::{Duration, Instant};
 use vcity_ledger::chain::{self, Validator};
-use vcity_ledger::{rewards, ve, BlockContext, Genesis, GenesisAccount, Overlay, State};
+use vcity_ledger::{rewards, ve, BlockContext, Genesis, GenesisAccount, Overlay, State, StateRead};
 use vcity_types::tx::VeLock;
 use vcity_types::{AccountId, Amount, Denom, Hash, Height};
 
@@ -131,7 +131,6 @@ impl vcity_ledger::StateRead for Counting<'_> {
 /// The cost of the claim's two likely-cold reads alone (its claimant's rewards position and VCAI
 /// balance), best of three passes over 200,000 random claimants: what separates the sizes.
 fn claimant_reads_ns(state: &State, lockers: u64, paired: bool) -> f64 {
-    use vcity_ledger::StateRead;
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let keys: Vec<(Vec<u8>, Vec<u8>)> = (0..200_000)
         .map(|_| {
@@ -321,6 +320,29 @@ fn main() {
             measured.claim_writes
         );
     }
+    // The pause a compaction of the large state costs: every locker's reward record rewritten
+    // one byte longer (garbage ~ a third of the arena), then compacted.
+    let (lockers, large_state) = &states[1];
+    let mut rewritten = large_state.clone();
+    let writes: vcity_ledger::state::Writes = (0..*lockers)
+        .map(|index| {
+            let key = rewards::user_key(&locker(index));
+            let mut value = large_state.get_raw(&key).expect("a position").to_vec();
+            value.push(0);
+            (key, Some(value))
+        })
+        .collect();
+    rewritten.apply(&writes);
+    let before = rewritten.memory_bytes();
+    let started = Instant::now();
+    rewritten.compact();
+    println!(
+        "compaction: {} MB -> {} MB in {:.2} s",
+        before / 1_000_000,
+        rewritten.memory_bytes() / 1_000_000,
+        started.elapsed().as_secs_f64()
+    );
+    drop(rewritten);
     let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64();
     println!(
         "ratio {large}/{small}: per block {:.2}, per claim {:.2} (goal <= 1.2)",

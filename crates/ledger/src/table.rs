@@ -269,25 +269,35 @@ impl Table {
         if self.garbage_bytes < COMPACT_FLOOR_BYTES || self.garbage_bytes * 2 < self.arena.len() {
             return;
         }
-        let old = std::mem::take(&mut self.arena);
+        self.compact();
+    }
+
+    /// Rewrites the arena without its dead records: one pass over the arena and one over the
+    /// slots, a pause proportional to the memory held (see `docs/benchmarks.md`, P2).
+    pub(crate) fn compact(&mut self) {
+        let mut old = std::mem::take(&mut self.arena);
         self.arena = Vec::with_capacity(old.len() - self.garbage_bytes);
-        // Old offset → new offset, in arena order, for the slots to follow.
-        let mut moved: Vec<(usize, usize)> = Vec::with_capacity(self.len);
         let mut offset = 0;
         while offset < old.len() {
             let key_word = read_u32(&old, offset);
             let size = HEADER + (key_word & !DEAD) as usize + read_u32(&old, offset + 4) as usize;
             if key_word & DEAD == 0 {
-                moved.push((offset, self.arena.len()));
+                let moved_to = self.arena.len() as u64;
                 self.arena.extend_from_slice(&old[offset..offset + size]);
+                // The old header, no longer needed, now says where the record went: each slot
+                // then finds its new offset with one load, and the slots' loads are independent
+                // (a search through a table of moves would chain a miss per step: seconds at
+                // millions of keys).
+                old[offset..offset + HEADER].copy_from_slice(&moved_to.to_le_bytes());
             }
             offset += size;
         }
         for slot in self.slots.iter_mut().filter(|slot| !slot.is_empty()) {
-            let at = moved
-                .binary_search_by_key(&slot.offset(), |&(old, _)| old)
-                .expect("every slot names a live record");
-            *slot = Slot::new(slot.hash, moved[at].1);
+            let at = slot.offset();
+            let mut moved_to = [0u8; HEADER];
+            moved_to.copy_from_slice(&old[at..at + HEADER]);
+            let moved_to = usize::try_from(u64::from_le_bytes(moved_to)).expect("fits usize");
+            *slot = Slot::new(slot.hash, moved_to);
         }
         self.garbage_bytes = 0;
     }
