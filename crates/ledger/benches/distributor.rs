@@ -48,6 +48,14 @@ fn passes() -> u64 {
         .max(1)
 }
 
+/// A xorshift step: the bench's reproducible choice of claimants.
+fn next_random(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
 fn locker(index: u64) -> AccountId {
     AccountId::module(&format!("locker-{index}"))
 }
@@ -134,10 +142,7 @@ fn claimant_reads_ns(state: &State, lockers: u64, paired: bool) -> f64 {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let keys: Vec<(Vec<u8>, Vec<u8>)> = (0..200_000)
         .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let who = locker(seed % lockers);
+            let who = locker(next_random(&mut seed) % lockers);
             (
                 rewards::user_key(&who),
                 vcity_ledger::bank::balance_key(&who, Denom::Vcai),
@@ -170,10 +175,7 @@ fn dependent_load_ns(bytes: usize) -> f64 {
     // Sattolo's shuffle: a single cycle through every slot, so the chase never settles in cache.
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for index in (1..slots).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        next.swap(index, (seed % index as u64) as usize);
+        next.swap(index, (next_random(&mut seed) % index as u64) as usize);
     }
     let steps = 2_000_000u32;
     let mut at = 0usize;
@@ -223,17 +225,15 @@ fn measure(state: &State, lockers: u64, pass: u64) -> Measured {
         block_reads = counting.reads.get() - reads_before;
         block_writes = overlay.writes().len() - before;
 
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let who = locker(seed % lockers);
+        let drawn = next_random(&mut seed) % lockers;
+        let who = locker(drawn);
         let reads_before = counting.reads.get();
         let started = Instant::now();
         rewards::execute_claim(&mut overlay, &who).expect("claim");
         claim_time += started.elapsed();
         claim_reads = counting.reads.get() - reads_before;
         // Writes of one claim, counted on a child overlay outside the timing.
-        let next = locker((seed % lockers + 1) % lockers);
+        let next = locker((drawn + 1) % lockers);
         let mut child = Overlay::new(&overlay);
         if rewards::execute_claim(&mut child, &next).is_ok() {
             claim_writes = child.writes().len();

@@ -76,6 +76,31 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(word)
 }
 
+/// One record of an arena, parsed from its header.
+struct Record<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    /// Header, key and value: where the next record starts.
+    size: usize,
+    dead: bool,
+}
+
+impl Record<'_> {
+    fn at(arena: &[u8], offset: usize) -> Record<'_> {
+        let key_word = read_u32(arena, offset);
+        let key_length = (key_word & !DEAD) as usize;
+        let value_length = read_u32(arena, offset + 4) as usize;
+        let key_start = offset + HEADER;
+        let value_start = key_start + key_length;
+        Record {
+            key: &arena[key_start..value_start],
+            value: &arena[value_start..value_start + value_length],
+            size: HEADER + key_length + value_length,
+            dead: key_word & DEAD != 0,
+        }
+    }
+}
+
 /// Where a key is, or where it would go.
 enum Probe {
     Found(usize),
@@ -97,23 +122,14 @@ impl Table {
         (hash as usize) & self.mask()
     }
 
-    /// The record at `offset`: (key, value, whole record length).
-    fn record(&self, offset: usize) -> (&[u8], &[u8], usize) {
-        let key_length = (read_u32(&self.arena, offset) & !DEAD) as usize;
-        let value_length = read_u32(&self.arena, offset + 4) as usize;
-        let key_start = offset + HEADER;
-        let value_start = key_start + key_length;
-        (
-            &self.arena[key_start..value_start],
-            &self.arena[value_start..value_start + value_length],
-            HEADER + key_length + value_length,
-        )
+    /// The record at `offset`.
+    fn record(&self, offset: usize) -> Record<'_> {
+        Record::at(&self.arena, offset)
     }
 
     /// The key and value of the record `slot` names.
-    fn slot_record(&self, slot: Slot) -> (&[u8], &[u8]) {
-        let (key, value, _) = self.record(slot.offset());
-        (key, value)
+    fn slot_record(&self, slot: Slot) -> Record<'_> {
+        self.record(slot.offset())
     }
 
     fn probe(&self, key: &[u8], hash: u64) -> Probe {
@@ -126,7 +142,7 @@ impl Table {
             if slot.is_empty() {
                 return Probe::Vacant(index);
             }
-            if slot.hash == hash && self.slot_record(slot).0 == key {
+            if slot.hash == hash && self.slot_record(slot).key == key {
                 return Probe::Found(index);
             }
             index = (index + 1) & self.mask();
@@ -136,7 +152,7 @@ impl Table {
     /// The value under `key`.
     pub(crate) fn get(&self, key: &[u8]) -> Option<&[u8]> {
         match self.probe(key, hash_of(key)) {
-            Probe::Found(index) => Some(self.slot_record(self.slots[index]).1),
+            Probe::Found(index) => Some(self.slot_record(self.slots[index]).value),
             Probe::Vacant(_) => None,
         }
     }
@@ -163,8 +179,8 @@ impl Table {
             (Some(first_offset), Some(second_offset)) => {
                 let (first_record, second_record) =
                     (self.record(first_offset), self.record(second_offset));
-                if first_record.0 == first && second_record.0 == second {
-                    return (Some(first_record.1), Some(second_record.1));
+                if first_record.key == first && second_record.key == second {
+                    return (Some(first_record.value), Some(second_record.value));
                 }
             }
             _ if first_slot.is_empty() && second_slot.is_empty() => return (None, None),
@@ -188,7 +204,7 @@ impl Table {
     }
 
     fn kill(&mut self, offset: usize) {
-        let size = self.record(offset).2;
+        let size = self.record(offset).size;
         let word = read_u32(&self.arena, offset) | DEAD;
         self.arena[offset..offset + 4].copy_from_slice(&word.to_le_bytes());
         self.garbage_bytes += size;
@@ -204,7 +220,9 @@ impl Table {
         match self.probe(key, hash) {
             Probe::Found(index) => {
                 let offset = self.slots[index].offset();
-                let (_, old, size) = self.record(offset);
+                let Record {
+                    value: old, size, ..
+                } = self.record(offset);
                 if old.len() == value.len() {
                     let value_start = offset + size - value.len();
                     self.arena[value_start..offset + size].copy_from_slice(value);
@@ -279,9 +297,8 @@ impl Table {
         self.arena = Vec::with_capacity(old.len() - self.garbage_bytes);
         let mut offset = 0;
         while offset < old.len() {
-            let key_word = read_u32(&old, offset);
-            let size = HEADER + (key_word & !DEAD) as usize + read_u32(&old, offset + 4) as usize;
-            if key_word & DEAD == 0 {
+            let Record { size, dead, .. } = Record::at(&old, offset);
+            if !dead {
                 let moved_to = self.arena.len() as u64;
                 self.arena.extend_from_slice(&old[offset..offset + size]);
                 // The old header, no longer needed, now says where the record went: each slot
@@ -307,11 +324,10 @@ impl Table {
         let mut offset = 0;
         std::iter::from_fn(move || {
             while offset < self.arena.len() {
-                let dead = read_u32(&self.arena, offset) & DEAD != 0;
-                let (key, value, size) = self.record(offset);
-                offset += size;
-                if !dead {
-                    return Some((key, value));
+                let record = self.record(offset);
+                offset += record.size;
+                if !record.dead {
+                    return Some((record.key, record.value));
                 }
             }
             None
