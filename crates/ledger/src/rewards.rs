@@ -363,12 +363,14 @@ pub fn claimable(state: &impl StateRead, account: &AccountId) -> Amount {
 
 /// `ClaimRewards`.
 pub fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
-    let mut current = distributor(state);
     // The claimant's record and VCAI balance are the claim's only reads likely to be cold (the
     // distributor's are read every block): read them together so their memory latencies
-    // overlap (the bank's own read of the balance below then finds it cached).
+    // overlap (the bank's own read of the balance below then finds it cached). They come first
+    // so that the distributor's read and decode, which do not depend on them, run while their
+    // misses are outstanding.
     let key = user_key(sender);
     let (position, _) = state.get_raw_pair(&key, &bank::balance_key(sender, Denom::Vcai));
+    let mut current = distributor(state);
     let position = position
         .map(|bytes| decode_value(&key, bytes))
         .unwrap_or_default();
