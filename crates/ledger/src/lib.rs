@@ -77,3 +77,4 @@ pub use error::TxError;
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
 pub use invariants::audit_supply;
 pub use state::{Overlay, State, StateRead, Writes};
+pub use table::HashKey;

@@ -8,7 +8,7 @@
 //! Reads fall through to the parent for keys the overlay has not written.
 
 use crate::error::TxError;
-use crate::table::Table;
+use crate::table::{HashKey, Table};
 use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
 use vcity_types::event::Event;
@@ -61,7 +61,16 @@ pub struct State {
 impl State {
     /// A state holding `entries`.
     pub fn from_entries(entries: BTreeMap<Vec<u8>, Vec<u8>>) -> State {
-        let mut state = State::default();
+        State::from_entries_keyed(entries, HashKey::default())
+    }
+
+    /// A state holding `entries`, its table's hash keyed with `hash_key`: a secret the node
+    /// draws at start-up, so that nobody can choose keys that pile up in one run of slots
+    /// ([`HashKey`]). It changes where entries sit in memory, never what a read returns.
+    pub fn from_entries_keyed(entries: BTreeMap<Vec<u8>, Vec<u8>>, hash_key: HashKey) -> State {
+        let mut state = State {
+            table: Table::with_hash_key(hash_key),
+        };
         for (key, value) in &entries {
             state.table.insert(key, value);
         }
@@ -265,6 +274,39 @@ mod tests {
         assert_eq!(
             state.get_raw_pair(b"b", b"a"),
             (Some(&[2u8][..]), Some(&[1u8][..]))
+        );
+    }
+
+    #[test]
+    fn the_hash_key_changes_nothing_a_reader_sees() {
+        let entries: BTreeMap<Vec<u8>, Vec<u8>> = (0u32..2_000)
+            .map(|index| {
+                (
+                    format!("k/{index}").into_bytes(),
+                    index.to_le_bytes().to_vec(),
+                )
+            })
+            .collect();
+        let mut public = State::from_entries(entries.clone());
+        let mut keyed = State::from_entries_keyed(entries, [7, 11]);
+        let writes: Writes = (0u32..3_000)
+            .map(|index| {
+                let value = (index % 3 != 0).then(|| vec![1; (index % 17) as usize]);
+                (format!("k/{}", index * 7 % 2_500).into_bytes(), value)
+            })
+            .collect();
+        public.apply(&writes);
+        keyed.apply(&writes);
+        assert_eq!(public, keyed);
+        assert!(public.entries().eq(keyed.entries()));
+        assert!(public.prefix(b"k/1").eq(keyed.prefix(b"k/1")));
+        assert_eq!(
+            public.get_raw_pair(b"k/7", b"k/8"),
+            keyed.get_raw_pair(b"k/7", b"k/8")
+        );
+        assert_eq!(
+            crate::Ledger::from_state(public).state_root(),
+            crate::Ledger::from_state(keyed).state_root()
         );
     }
 

@@ -17,12 +17,17 @@
 //! never hold tombstones.
 //!
 //! Hash order never leaves this module: the only iteration, [`Table::records`], walks the arena,
-//! and every caller that needs an order sorts (`State::entries`). The hasher (SipHash with fixed
-//! keys) therefore affects speed, never results, and no OS randomness is involved.
+//! and every caller that needs an order sorts (`State::entries`). The hash therefore decides
+//! where a key sits in memory and how fast it is found, never what a read returns, so the hash
+//! key ([`HashKey`]) may differ between nodes. Keys are chosen by users (any 32 bytes can
+//! receive a transfer, and the account id is in the balance key), so with a hash everyone can
+//! compute, anyone could mint thousands of keys whose home slot is one chosen slot: a run of
+//! occupied slots that every lookup of a victim key (the distributor's state, read every block)
+//! would walk (hash flooding). A node therefore keys the hash with a secret it draws itself at
+//! start-up (`vcity-node`'s store); the ledger draws no randomness, and without a key (tests,
+//! benchmarks, the simulator) the key is zero.
 
-use std::hash::BuildHasher;
-
-type FixedHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+use std::hash::{Hash, Hasher};
 
 /// Marks a record dead in its key-length word.
 const DEAD: u32 = 1 << 31;
@@ -57,6 +62,10 @@ impl Slot {
     }
 }
 
+/// The secret that keys the table's hash (see the module docs): 128 bits, so that nobody who
+/// does not know it can predict which keys share a home slot.
+pub type HashKey = [u64; 2];
+
 /// Byte-string keys to byte-string values; see the module docs.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Table {
@@ -64,10 +73,7 @@ pub(crate) struct Table {
     arena: Vec<u8>,
     len: usize,
     garbage_bytes: usize,
-}
-
-fn hash_of(key: &[u8]) -> u64 {
-    FixedHasher::default().hash_one(key)
+    hash_key: HashKey,
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -108,6 +114,24 @@ enum Probe {
 }
 
 impl Table {
+    /// An empty table whose hash is keyed with `hash_key`.
+    pub(crate) fn with_hash_key(hash_key: HashKey) -> Table {
+        Table {
+            hash_key,
+            ..Table::default()
+        }
+    }
+
+    /// SipHash-1-3 (std's) over the secret, then the key: the secret words enter the state
+    /// before any byte of the key, so the outputs cannot be predicted without them.
+    fn hash_of(&self, key: &[u8]) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        hasher.write_u64(self.hash_key[0]);
+        hasher.write_u64(self.hash_key[1]);
+        key.hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// Number of keys.
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -151,7 +175,7 @@ impl Table {
 
     /// The value under `key`.
     pub(crate) fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        match self.probe(key, hash_of(key)) {
+        match self.probe(key, self.hash_of(key)) {
             Probe::Found(index) => Some(self.slot_record(self.slots[index]).value),
             Probe::Vacant(_) => None,
         }
@@ -164,7 +188,7 @@ impl Table {
         if self.slots.is_empty() {
             return (None, None);
         }
-        let (first_hash, second_hash) = (hash_of(first), hash_of(second));
+        let (first_hash, second_hash) = (self.hash_of(first), self.hash_of(second));
         let (first_home, second_home) = (self.home(first_hash), self.home(second_hash));
         // Two independent loads, issued back to back.
         let (first_slot, second_slot) = (self.slots[first_home], self.slots[second_home]);
@@ -216,7 +240,7 @@ impl Table {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.resize((self.slots.len() * 2).max(MIN_SLOTS));
         }
-        let hash = hash_of(key);
+        let hash = self.hash_of(key);
         match self.probe(key, hash) {
             Probe::Found(index) => {
                 let offset = self.slots[index].offset();
@@ -243,7 +267,7 @@ impl Table {
 
     /// Deletes `key` (nothing if absent).
     pub(crate) fn remove(&mut self, key: &[u8]) {
-        let Probe::Found(mut hole) = self.probe(key, hash_of(key)) else {
+        let Probe::Found(mut hole) = self.probe(key, self.hash_of(key)) else {
             return;
         };
         self.kill(self.slots[hole].offset());
@@ -334,6 +358,18 @@ impl Table {
         })
     }
 
+    /// The farthest any key sits from its home slot: the longest walk a lookup can take.
+    #[cfg(test)]
+    fn longest_displacement(&self) -> usize {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| !slot.is_empty())
+            .map(|(index, slot)| index.wrapping_sub(self.home(slot.hash)) & self.mask())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Memory held: slots and arena, garbage included.
     pub(crate) fn bytes(&self) -> usize {
         self.slots.len() * std::mem::size_of::<Slot>() + self.arena.len()
@@ -368,8 +404,11 @@ mod tests {
         // removals and lookups of absent keys over a small key space, so probe runs collide,
         // removals shift them and garbage builds up until compaction.
         #[test]
-        fn behaves_like_a_map(operations in prop::collection::vec((0u16..300, 0usize..40, any::<bool>()), 1..3_000)) {
-            let mut table = Table::default();
+        fn behaves_like_a_map(
+            operations in prop::collection::vec((0u16..300, 0usize..40, any::<bool>()), 1..3_000),
+            hash_key in any::<[u64; 2]>(),
+        ) {
+            let mut table = Table::with_hash_key(hash_key);
             let mut model = BTreeMap::new();
             for (index, (key, value_length, delete)) in operations.into_iter().enumerate() {
                 let key = format!("k/{key}").into_bytes();
@@ -409,6 +448,36 @@ mod tests {
         }
         check(&table, &model);
         assert!(table.bytes() < 4 * (2_000 * (39 * 8 + 12) + 4_096 * 16));
+    }
+
+    #[test]
+    fn a_secret_hash_key_scatters_keys_chosen_to_collide() {
+        // What an attacker can do against a hash everyone can compute: pick account ids whose
+        // balance keys all have the same home slot in a table of 512 slots (300 keys).
+        let public = Table::default();
+        let colliding: Vec<Vec<u8>> = (0u64..)
+            .map(|id| format!("bank/balance/{id:064x}/VCAI").into_bytes())
+            .filter(|key| public.hash_of(key) & 511 == 0)
+            .take(300)
+            .collect();
+        let mut flooded = Table::default();
+        let mut keyed = Table::with_hash_key([0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344]);
+        for key in &colliding {
+            flooded.insert(key, b"1");
+            keyed.insert(key, b"1");
+        }
+        assert_eq!(flooded.slots.len(), 512);
+        // One run of 300 slots: the last key is found after 299 probes.
+        assert_eq!(flooded.longest_displacement(), 299);
+        // Under a key the attacker does not know, the same keys land like any others.
+        assert!(
+            keyed.longest_displacement() < 30,
+            "{}",
+            keyed.longest_displacement()
+        );
+        for key in &colliding {
+            assert_eq!(keyed.get(key), Some(&b"1"[..]));
+        }
     }
 
     #[test]

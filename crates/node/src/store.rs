@@ -16,7 +16,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use std::collections::BTreeMap;
 use std::path::Path;
 use vcity_consensus::Certificate;
-use vcity_ledger::{Execution, Ledger, State, Writes};
+use vcity_ledger::{Execution, HashKey, Ledger, State, Writes};
 use vcity_types::block::Block;
 use vcity_types::event::Event;
 use vcity_types::receipt::Receipt;
@@ -186,7 +186,9 @@ impl Store {
             entries.insert(key.value().to_vec(), value.value().to_vec());
         }
         drop(table);
-        let state = State::from_entries(entries);
+        // The state's hash key is this process's own secret (std draws its `RandomState` keys
+        // from the OS): nobody can choose keys that pile up in one run of the table's slots.
+        let state = State::from_entries_keyed(entries, random_hash_key());
         // The full supply audit, once per start: the per-block check only sees each block's
         // writes.
         vcity_ledger::audit_supply(&state)
@@ -387,4 +389,12 @@ fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
         .try_into()
         .map_err(|_| StoreError::Corrupt("height is not 8 bytes".into()))?;
     Ok(u64::from_le_bytes(array))
+}
+
+/// A secret for the state's hash, through std's `RandomState` (its keys come from the OS once
+/// per thread, then each new one is a step away, so two draws hash under two different secrets).
+fn random_hash_key() -> HashKey {
+    use std::hash::BuildHasher;
+    let draw = || std::hash::RandomState::new().hash_one(0u8);
+    [draw(), draw()]
 }
