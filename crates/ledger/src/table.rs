@@ -122,8 +122,9 @@ impl Table {
         }
     }
 
-    /// SipHash-1-3 (std's) over the secret, then the key: the secret words enter the state
-    /// before any byte of the key, so the outputs cannot be predicted without them.
+    /// std's `DefaultHasher` (SipHash-1-3 today) over the secret, then the key: the secret words
+    /// enter the hasher's state before any byte of the key, so the outputs cannot be predicted
+    /// without them.
     fn hash_of(&self, key: &[u8]) -> u64 {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         hasher.write_u64(self.hash_key[0]);
