@@ -86,6 +86,9 @@ pub enum StoreError {
         /// Hash of the genesis given now.
         given: Hash,
     },
+    /// The OS random source failed (the state's hash key is drawn from it).
+    #[error("random source: {0}")]
+    Random(String),
     /// A bound was reached (blob size or blob store size).
     #[error("{0}")]
     Full(String),
@@ -186,9 +189,9 @@ impl Store {
             entries.insert(key.value().to_vec(), value.value().to_vec());
         }
         drop(table);
-        // The state's hash key is this process's own secret (std draws its `RandomState` keys
-        // from the OS): nobody can choose keys that pile up in one run of the table's slots.
-        let state = State::from_entries_keyed(entries, random_hash_key());
+        // The state's hash key is this process's own secret from the OS: nobody can choose keys
+        // that pile up in one run of the table's slots.
+        let state = State::from_entries_keyed(entries, random_hash_key()?);
         // The full supply audit, once per start: the per-block check only sees each block's
         // writes.
         vcity_ledger::audit_supply(&state)
@@ -391,10 +394,12 @@ fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_le_bytes(array))
 }
 
-/// A secret for the state's hash, through std's `RandomState` (its keys come from the OS once
-/// per thread, then each new one is a step away, so two draws hash under two different secrets).
-fn random_hash_key() -> HashKey {
-    use std::hash::BuildHasher;
-    let draw = || std::hash::RandomState::new().hash_one(0u8);
-    [draw(), draw()]
+/// A secret for the state's hash, from the OS random source.
+fn random_hash_key() -> Result<HashKey, StoreError> {
+    let draw = || -> Result<u64, StoreError> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|error| StoreError::Random(error.to_string()))?;
+        Ok(u64::from_le_bytes(bytes))
+    };
+    Ok([draw()?, draw()?])
 }
