@@ -46,6 +46,8 @@ fn tiny_job() -> SubmitJob {
         max_cu_ppm_per_task: 10_000,
         max_price_per_cu_usd: Amount::new(100_000),
         billing: Billing::PayAsYouGo,
+        // P5 measures the market's throughput, as before the trust layer: no sampling.
+        verification: vcity_types::trust::VerificationLevel::None,
     }
 }
 

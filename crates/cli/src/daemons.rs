@@ -1,5 +1,6 @@
-//! `vcity node compute` and `vcity node scheduler`: the compute-layer daemons (crate
-//! `vcity-compute`) against any chain node's API (`--node`), with their keys from the keyring.
+//! `vcity node compute`, `vcity node scheduler` and `vcity node verifier`: the compute-layer
+//! daemons (crate `vcity-compute`) against any chain node's API (`--node`), with their keys from
+//! the keyring.
 
 use crate::config::{parse_duration, Settings};
 use anyhow::Context as _;
@@ -7,7 +8,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use vcity_compute::{ComputeOptions, SchedulerOptions};
+use vcity_compute::{ComputeOptions, SchedulerOptions, VerifierOptions};
 use vcity_sdk::Keyring;
 use vcity_types::{Amount, Denom};
 
@@ -18,6 +19,9 @@ pub enum NodeRole {
     Compute(ComputeArgs),
     /// Run a scheduler: place pending tasks on compute nodes.
     Scheduler(SchedulerArgs),
+    /// Run a verifier: re-execute sampled results, check capacity proofs, referee disputes
+    /// (docs/verification.md).
+    Verifier(VerifierArgs),
     /// Run a BFT validator (Malachite) from the home directory (`--home`): genesis.json,
     /// validator_key.json and config.toml's [validator] section.
     Validator(crate::validator::ValidatorArgs),
@@ -56,6 +60,42 @@ pub struct ComputeArgs {
     /// How often to look for assignments.
     #[arg(long, default_value = "500ms")]
     pub poll_interval: String,
+    /// Register these GPUs instead of what NVML detects: MODEL:COUNT:VRAM_MIB, e.g.
+    /// H100:8:81559 (repeatable). Capacity challenges check them either way.
+    #[arg(long)]
+    pub gpu: Vec<String>,
+    /// Test only: lie on purpose (wrong-output or inflate-cu), to watch the trust layer catch it.
+    #[arg(long, hide = true)]
+    pub misbehave: Option<String>,
+}
+
+/// `vcity node verifier` options.
+#[derive(Debug, Args)]
+pub struct VerifierArgs {
+    /// The verifier's keyring name.
+    #[arg(long)]
+    pub key: String,
+    /// Module cache [default: {home}/verifier/{key}].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Region label.
+    #[arg(long, default_value = "local")]
+    pub region: String,
+    /// VCAI to bond at registration [default: the service minimum].
+    #[arg(long)]
+    pub stake: Option<String>,
+    /// Duties worked on at once [default: CPU cores].
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// How often to look for duties.
+    #[arg(long, default_value = "500ms")]
+    pub poll_interval: String,
+    /// Where to serve /metrics and /v1/health; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8740")]
+    pub listen: String,
+    /// Test only: answer the opposite of what it finds, to watch the referees catch it.
+    #[arg(long, hide = true)]
+    pub contrary: bool,
 }
 
 /// `vcity node scheduler` options.
@@ -131,6 +171,17 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                 slots: args.slots,
                 poll_interval: parse_duration(&args.poll_interval)?,
                 limits: vcity_executor::Limits::default(),
+                declared_gpus: if args.gpu.is_empty() {
+                    None
+                } else {
+                    Some(crate::registry::parse_gpus(&args.gpu)?)
+                },
+                misbehave: args
+                    .misbehave
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
             };
             vcity_compute::run_compute(options, key, stop)
         }
@@ -153,6 +204,26 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                 exploration_per_mille: args.exploration_per_mille.min(1_000),
             };
             vcity_compute::run_scheduler(options, key, stop)
+        }
+        NodeRole::Verifier(args) => {
+            let key = ring.get(&args.key)?.signing_key()?;
+            let options = VerifierOptions {
+                api: settings.node.clone(),
+                data_dir: args
+                    .work_dir
+                    .unwrap_or_else(|| settings.home.join("verifier").join(&args.key)),
+                listen: args
+                    .listen
+                    .parse()
+                    .with_context(|| format!("listen address {:?}", args.listen))?,
+                region: args.region,
+                stake: args.stake.as_deref().map(vcai).transpose()?,
+                slots: args.slots,
+                poll_interval: parse_duration(&args.poll_interval)?,
+                limits: vcity_executor::Limits::default(),
+                contrary: args.contrary,
+            };
+            vcity_compute::run_verifier(options, key, stop)
         }
         NodeRole::Validator(args) => crate::validator::run(settings, args, json),
     }

@@ -64,6 +64,11 @@ pub struct DevnetArgs {
     /// Schedulers to start (0 or 1).
     #[arg(long, default_value_t = 1)]
     pub schedulers: u32,
+    /// Verifiers to start: they check sampled results and capacity proofs and referee disputes
+    /// (docs/verification.md). Without one, compute nodes stay on probation (no Proof of
+    /// Capacity).
+    #[arg(long, default_value_t = 2)]
+    pub verifiers: u32,
 }
 
 /// `vcity node` options: a chain node over a data directory, or a compute-layer daemon.
@@ -222,9 +227,23 @@ pub(crate) fn dev_genesis(
     });
     genesis.jobs = Some(vcity_ledger::jobs::JobParams {
         start_deadline_s: 15,
-        verification_window_s: 5,
+        verification_window_s: 15,
         bucket_s: 1,
         placement_timeout_s: 300,
+        ..Default::default()
+    });
+    // The trust layer on the same short clocks (docs/verification.md): results checked within
+    // their 15 s window, referees given 15 s, a node's first capacity challenge within 5 s of
+    // registering (10 s of latency allowance) and then every 10 minutes or so, appeals open
+    // for a minute.
+    genesis.trust = Some(vcity_ledger::trust::TrustParams {
+        referee_window_s: 15,
+        challenge_interval_s: 600,
+        first_challenge_within_s: 5,
+        challenge_retry_s: 30,
+        commit_latency_s: 10,
+        verdict_window_s: 15,
+        appeal_window_s: 60,
         ..Default::default()
     });
     // Incentive periods of 10 minutes, and alice as the governance authority so that parameter
@@ -252,8 +271,7 @@ struct RunOptions {
     keyring: Option<Keyring>,
     /// The home directory the daemons share (their keys are in its keyring).
     home: Option<PathBuf>,
-    compute_nodes: u32,
-    schedulers: u32,
+    fleet: crate::devnet_daemons::Fleet,
 }
 
 fn listen_address(flag: Option<String>, settings: &Settings) -> anyhow::Result<SocketAddr> {
@@ -311,8 +329,11 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             demo: args.demo,
             keyring: Some(ring),
             home: Some(settings.home.clone()),
-            compute_nodes: args.compute_nodes.min(64),
-            schedulers: args.schedulers.min(1),
+            fleet: crate::devnet_daemons::Fleet {
+                compute_nodes: args.compute_nodes.min(64),
+                schedulers: args.schedulers.min(1),
+                verifiers: args.verifiers.min(16),
+            },
         },
         json,
     )
@@ -339,8 +360,7 @@ pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<(
             demo: false,
             keyring: None,
             home: None,
-            compute_nodes: 0,
-            schedulers: 0,
+            fleet: crate::devnet_daemons::Fleet::default(),
         },
         json,
     )
@@ -367,15 +387,11 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
     let api = format!("http://{}", running.addr);
     let mut daemons = crate::devnet_daemons::Daemons::default();
     if let (Some(ring), Some(home)) = (&options.keyring, &options.home) {
-        if options.compute_nodes + options.schedulers > 0 {
+        if options.fleet.total() > 0 {
             let (ring, home, api) = (ring.clone(), home.clone(), api.clone());
-            let (root, compute_nodes, schedulers) = (
-                options.data_dir.root.clone(),
-                options.compute_nodes,
-                options.schedulers,
-            );
+            let (root, fleet) = (options.data_dir.root.clone(), options.fleet);
             daemons = tokio::task::spawn_blocking(move || {
-                crate::devnet_daemons::start(&api, &ring, &home, &root, compute_nodes, schedulers)
+                crate::devnet_daemons::start(&api, &ring, &home, &root, fleet)
             })
             .await
             .context("starting the daemons")??;
@@ -448,7 +464,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
             bail!("--demo needs the devnet keyring");
         };
         let api = api.clone();
-        let with_jobs = options.compute_nodes > 0 && options.schedulers > 0;
+        let with_jobs = options.fleet.compute_nodes > 0 && options.fleet.schedulers > 0;
         let demo = tokio::task::spawn_blocking(move || {
             run_demo(&api, &ring, json)?;
             if with_jobs {

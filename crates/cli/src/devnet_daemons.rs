@@ -1,6 +1,7 @@
-//! The devnet's compute layer: `vcity devnet` starts compute nodes and a scheduler as separate
-//! processes of this binary (`vcity node compute|scheduler`), funds their accounts from alice
-//! (VCAI to stake, USD for fees), and stops them when it stops. Each daemon also watches the
+//! The devnet's compute layer: `vcity devnet` starts compute nodes, a scheduler and verifiers as
+//! separate processes of this binary (`vcity node compute|scheduler|verifier`), funds their
+//! accounts from alice (VCAI to stake and for challenge deposits, USD for fees), and stops them
+//! when it stops. Each daemon also watches the
 //! devnet's process id and exits with it, so a devnet killed with SIGKILL leaves nothing behind.
 //! `--demo` then runs real jobs of the example workloads through them ([`job_demo`]).
 
@@ -64,6 +65,24 @@ impl Drop for Daemons {
     }
 }
 
+/// How many daemons of each role a devnet starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fleet {
+    /// Compute nodes.
+    pub compute_nodes: u32,
+    /// Schedulers (0 or 1).
+    pub schedulers: u32,
+    /// Verifiers.
+    pub verifiers: u32,
+}
+
+impl Fleet {
+    /// Daemons in all.
+    pub fn total(&self) -> u32 {
+        self.compute_nodes + self.schedulers + self.verifiers
+    }
+}
+
 fn key_of(ring: &Keyring, name: &str) -> anyhow::Result<AccountId> {
     Ok(if ring.contains(name) {
         ring.get(name)?.account
@@ -72,15 +91,19 @@ fn key_of(ring: &Keyring, name: &str) -> anyhow::Result<AccountId> {
     })
 }
 
-/// Funds, then starts, `compute_nodes` compute nodes and `schedulers` schedulers.
+/// Funds, then starts, the `fleet`'s compute nodes, scheduler and verifiers.
 pub fn start(
     api: &str,
     ring: &Keyring,
     home: &Path,
     root: &Path,
-    compute_nodes: u32,
-    schedulers: u32,
+    fleet: Fleet,
 ) -> anyhow::Result<Daemons> {
+    let Fleet {
+        compute_nodes,
+        schedulers,
+        verifiers,
+    } = fleet;
     let client = Client::new(api);
     let vcai = |whole| Amount::whole(whole, Denom::Vcai);
     let usd = |whole| Amount::whole(whole, Denom::Usd);
@@ -97,6 +120,15 @@ pub fn start(
         plan.push((
             format!("scheduler-{index}"),
             "scheduler",
+            vcai(60_000)?,
+            usd(100)?,
+        ));
+    }
+    // The service bond (50,000 VCAI) and room for challenge deposits (1,000 each).
+    for index in 1..=verifiers {
+        plan.push((
+            format!("verifier-{index}"),
+            "verifier",
             vcai(60_000)?,
             usd(100)?,
         ));
@@ -153,15 +185,26 @@ pub fn start(
             .arg("--home")
             .arg(home)
             .args(["--node", api, "node", role, "--key", name]);
-        if *role == "compute" {
-            let (region, price) = OFFERS[index % OFFERS.len()];
-            command
-                .arg("--work-dir")
-                .arg(root.join(name))
-                .args(["--listen", "127.0.0.1:0", "--region", region])
-                .args(["--price-per-cu", price, "--poll-interval", "200ms"]);
-        } else {
-            command.args(["--poll-interval", "200ms", "--listen", "127.0.0.1:0"]);
+        match *role {
+            "compute" => {
+                let (region, price) = OFFERS[index % OFFERS.len()];
+                command
+                    .arg("--work-dir")
+                    .arg(root.join(name))
+                    .args(["--listen", "127.0.0.1:0", "--region", region])
+                    .args(["--price-per-cu", price, "--poll-interval", "200ms"]);
+            }
+            "verifier" => {
+                command.arg("--work-dir").arg(root.join(name)).args([
+                    "--poll-interval",
+                    "200ms",
+                    "--listen",
+                    "127.0.0.1:0",
+                ]);
+            }
+            _ => {
+                command.args(["--poll-interval", "200ms", "--listen", "127.0.0.1:0"]);
+            }
         }
         let child = command
             .env("VCITY_PARENT_PID", std::process::id().to_string())
@@ -237,6 +280,8 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
             max_cu_ppm_per_task: 50_000, // 0.05 CU
             max_price_per_cu_usd: Amount::parse_decimal("0.10", Denom::Usd)?,
             billing: Billing::PayAsYouGo,
+            // Every task re-executed by a verifier, so the demo shows the whole trust path.
+            verification: vcity_types::trust::VerificationLevel::Full,
         };
         let hash = client.send(&bob, vec![Message::SubmitJob(message)], None)?;
         let receipt = client
@@ -276,14 +321,18 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(250));
         };
         let reference = (workload.reference)(input).map_err(|error| anyhow::anyhow!("{error}"))?;
-        let escrow_per_task = vcity_ledger::jobs::task_escrow(&SubmitJob {
-            workload: job.workload.clone(),
-            tasks: 1,
-            requirements: job.requirements.clone(),
-            max_cu_ppm_per_task: job.max_cu_ppm_per_task,
-            max_price_per_cu_usd: job.max_price_per_cu_usd,
-            billing: job.billing.clone(),
-        })
+        let escrow_per_task = vcity_ledger::jobs::task_escrow(
+            &SubmitJob {
+                workload: job.workload.clone(),
+                tasks: 1,
+                requirements: job.requirements.clone(),
+                max_cu_ppm_per_task: job.max_cu_ppm_per_task,
+                max_price_per_cu_usd: job.max_price_per_cu_usd,
+                billing: job.billing.clone(),
+                verification: job.verification,
+            },
+            &params.trust,
+        )
         .map_err(|error| anyhow::anyhow!("{error}"))?;
         for (index, task) in job.tasks.iter().enumerate() {
             let TaskState::Settled { node, cost_usd, .. } = &task.state else {
@@ -296,6 +345,14 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 1_000_000,
                 vcity_types::Rounding::Up,
             )?;
+            let verification_usd = vcity_ledger::verification::fee(*cost_usd, task.sampling_ppm)
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let checked_by = match &task.check {
+                Some(check) if check.state == vcity_types::trust::CheckState::Agreed => {
+                    Some(check.verifier)
+                }
+                _ => None,
+            };
             rows.push(serde_json::json!({
                 "workload": workload.name,
                 "job_id": job_id,
@@ -305,7 +362,12 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 "paid_usd": cost_usd.to_decimal(Denom::Usd),
                 "node_usd": cost_usd.checked_sub(fee)?.to_decimal(Denom::Usd),
                 "treasury_usd": fee.to_decimal(Denom::Usd),
-                "refund_usd": escrow_per_task.checked_sub(*cost_usd)?.to_decimal(Denom::Usd),
+                "verification_usd": verification_usd.to_decimal(Denom::Usd),
+                "checked_by": checked_by,
+                "refund_usd": escrow_per_task
+                    .checked_sub(*cost_usd)?
+                    .checked_sub(verification_usd)?
+                    .to_decimal(Denom::Usd),
                 "output_bytes": verified.output.len(),
                 "matches_native_reference": matches,
             }));
@@ -329,8 +391,17 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
     for row in &rows {
         let text = |key: &str| row[key].as_str().unwrap_or_default().to_string();
         let node = text("node");
+        let checker = text("checked_by");
+        let checked = if checker.is_empty() {
+            "not checked".to_string()
+        } else {
+            format!(
+                "re-executed by verifier {}…",
+                &checker[..checker.len().min(12)]
+            )
+        };
         println!(
-            "      {:<9} job {} task {}: {:.6} CU on {}…  paid {} USD = {} to the node + {} fee to the treasury; {} USD refunded; output = native reference",
+            "      {:<9} job {} task {}: {:.6} CU on {}…  paid {} USD = {} to the node + {} fee to the treasury, {} USD for verification ({checked}); {} USD refunded; output = native reference",
             text("workload"),
             row["job_id"],
             row["task"],
@@ -339,6 +410,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
             text("paid_usd"),
             text("node_usd"),
             text("treasury_usd"),
+            text("verification_usd"),
             text("refund_usd"),
         );
     }

@@ -18,6 +18,7 @@ mod market;
 mod registry;
 mod revenue;
 mod testnet;
+mod trust;
 mod validator;
 mod work;
 
@@ -91,6 +92,10 @@ pub enum Command {
     /// Jobs with escrow: submit, follow, cancel; and the daemons' task messages (SPEC §5).
     #[command(subcommand)]
     Job(work::JobCommand),
+    /// The trust layer: checks, challenges, disputes, slashes and appeals
+    /// (docs/verification.md).
+    #[command(subcommand)]
+    Verify(trust::VerifyCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -210,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Incentives(command) => incentives::incentives(&settings, command, cli.json),
         Command::Nodes(command) => registry::nodes(&settings, command, cli.json),
         Command::Job(command) => work::job(&settings, command, cli.json),
+        Command::Verify(command) => trust::verify(&settings, command, cli.json),
     }
 }
 

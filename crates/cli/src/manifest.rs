@@ -52,6 +52,10 @@ pub struct Manifest {
     pub fixed_price: Option<Number>,
     /// Bill to this prepaid subscription (`vcity job subscribe`).
     pub subscription: Option<u64>,
+    /// How much checking the job buys: none, standard (the default), high or full
+    /// (docs/verification.md); the buyer pays `cost × the level's sampling rate`.
+    #[serde(default)]
+    pub verification: vcity_types::trust::VerificationLevel,
     /// Hard constraints.
     #[serde(default)]
     pub requirements: RequirementsSection,
@@ -219,6 +223,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 "max_price_per_cu",
             )?,
             billing,
+            verification: manifest.verification,
         },
         module,
         label,
@@ -245,6 +250,10 @@ mod tests {
         assert_eq!(message.requirements.max_duration_s, 300);
         assert_eq!(message.billing, Billing::PayAsYouGo);
         assert_eq!(
+            message.verification,
+            vcity_types::trust::VerificationLevel::Standard
+        );
+        assert_eq!(
             message.workload.module_hash,
             vcity_types::compute::content_address(vcity_workloads::MATMUL.module)
         );
@@ -256,7 +265,7 @@ mod tests {
             "workload = \"hashchain\"\ninput = \"10 x\"\ntasks = 3\nmax_cu = \"0.25\"\n\
              max_price_per_cu = 1.5\nfixed_price = 0.01\n[requirements]\ngpu_model = \"H100\"\n\
              gpu_count = 2\nmin_vram_mib = 40000\nregion = \"eu-west\"\nmax_duration = \"2m\"\n\
-             node_kind = \"stable\"\ngang = true\n",
+             node_kind = \"stable\"\ngang = true\nverification = \"full\"\n",
         )
         .expect("valid");
         let message = resolved.message;
@@ -271,6 +280,10 @@ mod tests {
         assert_eq!(message.requirements.max_duration_s, 120);
         assert_eq!(message.requirements.node_kind, Some(NodeKind::Stable));
         assert!(message.requirements.gang);
+        assert_eq!(
+            message.verification,
+            vcity_types::trust::VerificationLevel::Full
+        );
     }
 
     #[test]

@@ -63,6 +63,15 @@ pub enum NodesCommand {
         #[command(flatten)]
         options: TxOptions,
     },
+    /// Leave the network once no task is open on the node: the whole bond starts unbonding
+    /// (withdraw it with `withdraw` after the unbonding period).
+    Deregister {
+        /// The node's keyring name.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
     /// Send one heartbeat.
     Heartbeat {
         /// The node's keyring name.
@@ -129,6 +138,11 @@ fn parse_role(text: &str) -> anyhow::Result<Role> {
     }
 }
 
+/// GPU entries MODEL:COUNT:VRAM_MIB.
+pub fn parse_gpus(texts: &[String]) -> anyhow::Result<Vec<GpuSpec>> {
+    texts.iter().map(|text| parse_gpu(text)).collect()
+}
+
 fn parse_gpu(text: &str) -> anyhow::Result<GpuSpec> {
     let parts: Vec<&str> = text.split(':').collect();
     let [model, count, vram] = parts.as_slice() else {
@@ -163,6 +177,42 @@ fn print_node(view: &NodeView) {
         println!("  paused: stake below the requirement past its grace; add stake to resume");
     } else if let Some(until_s) = view.grace_until_s {
         println!("  below a raised stake requirement: add stake before {until_s} s after genesis");
+    }
+    let trust = &node.trust;
+    println!(
+        "  reputation {:.1}%{}{}{}; verified {} CU; results confirmed {} / disproved {}; capacity challenges passed {} / failed {}",
+        f64::from(view.reputation_ppm) / 10_000.0,
+        if trust.probation { ", on probation" } else { "" },
+        if trust.banned { ", BANNED" } else if trust.deregistered { ", deregistered" } else { "" },
+        if node.healthy { "" } else { ", unhealthy" },
+        trust.verified_cu_ppm as f64 / 1e6,
+        trust.results_confirmed,
+        trust.results_disproved,
+        trust.challenges_passed,
+        trust.challenges_failed,
+    );
+    for issue in &view.health_issues {
+        println!("  health: {issue}");
+    }
+    for challenge in view.challenges.iter().take(3) {
+        println!(
+            "  capacity challenge {}: {} device(s), {:?}",
+            challenge.id,
+            challenge.devices.len(),
+            challenge.state
+        );
+    }
+    for slash in &view.slashes {
+        println!(
+            "  slash {}: {} ({:?}), {} VCAI at {} s, appeal until {} s, {:?}",
+            slash.id,
+            slash.offence.name(),
+            slash.tier,
+            slash.amount.to_decimal(Denom::Vcai),
+            slash.at_s,
+            slash.appeal_until_s,
+            slash.state
+        );
     }
 }
 
@@ -231,6 +281,11 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             });
             (from, message, options)
         }
+        NodesCommand::Deregister { from, options } => (
+            from,
+            Message::Deregister(vcity_types::trust::Deregister {}),
+            options,
+        ),
         NodesCommand::Heartbeat {
             from,
             load_percent,
@@ -240,10 +295,19 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             if load_percent > 100 {
                 bail!("load is a percentage, 0-100");
             }
+            // Measured here: the executor's self-test and the free disk under the home.
+            let executor = vcity_executor::Executor::new(vcity_executor::Limits::default())
+                .context("starting the executor for its self-test")?;
+            let executor_ok = vcity_compute::health::executor_self_test(&executor).is_ok();
+            let health = vcity_compute::health::report(
+                executor_ok,
+                &settings.home,
+                &vcity_compute::health::GpuMonitor::default(),
+            );
             let message = Message::NodeHeartbeat(NodeHeartbeat {
                 load_ppm: load_percent * 10_000,
-                healthy: true,
                 running_tasks,
+                health,
             });
             (from, message, options)
         }

@@ -26,6 +26,10 @@ pub enum JobCommand {
         /// Your keyring name.
         #[arg(long)]
         from: String,
+        /// How much checking the job buys: none, standard, high or full (overrides the
+        /// manifest's `verification`; docs/verification.md).
+        #[arg(long)]
+        verification: Option<String>,
         /// Without a manifest: the module's content address, hex.
         #[arg(long, required_unless_present = "manifest")]
         module_hash: Option<String>,
@@ -199,9 +203,9 @@ pub enum JobCommand {
         /// Task index.
         #[arg(long)]
         task: u32,
-        /// BLAKE3 of the output, hex.
+        /// The output file (its content address and size go into the commitment).
         #[arg(long)]
-        output_hash: String,
+        output: std::path::PathBuf,
         /// CU used, e.g. 12.5.
         #[arg(long)]
         cu: String,
@@ -392,10 +396,14 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
         JobCommand::Submit {
             manifest: Some(manifest),
             from,
+            verification,
             options,
             ..
         } => {
-            let resolved = crate::manifest::load(&manifest)?;
+            let mut resolved = crate::manifest::load(&manifest)?;
+            if let Some(level) = verification {
+                resolved.message.verification = level.parse().map_err(anyhow::Error::msg)?;
+            }
             client
                 .put_blob(&resolved.module)
                 .context("uploading the module to the node's blob store")?;
@@ -418,8 +426,13 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             gang,
             high_load,
             max_duration,
+            verification,
             options,
         } => {
+            let verification = match verification {
+                Some(level) => level.parse().map_err(anyhow::Error::msg)?,
+                None => vcity_types::trust::VerificationLevel::default(),
+            };
             let billing = match fixed_price {
                 Some(price) => Billing::FixedPerTask {
                     price_usd: Amount::parse_decimal(&price, Denom::Usd)
@@ -457,6 +470,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                         .with_context(|| format!("price {text:?}"))?
                 },
                 billing,
+                verification,
             });
             (from, message, options)
         }
@@ -495,15 +509,38 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             from,
             id,
             task,
-            output_hash,
+            output,
             cu,
             options,
         } => {
+            let bytes =
+                std::fs::read(&output).with_context(|| format!("reading {}", output.display()))?;
+            let commitment = vcity_types::compute::ResultCommitment {
+                exit: vcity_types::compute::TaskExit::Success,
+                output: vcity_types::compute::content_address(&bytes),
+                output_bytes: bytes.len() as u64,
+                cu_used_ppm: cu_ppm(&cu)?,
+            };
+            // The statement signs the commitment for the task's current attempt.
+            let attempt = client
+                .job(id)?
+                .tasks
+                .get(task as usize)
+                .map(|entry| entry.attempts)
+                .with_context(|| format!("job {id} has no task {task}"))?;
+            let signed = vcity_types::trust::ResultStatement {
+                chain_id: client.status()?.chain_id,
+                job_id: id,
+                task,
+                attempt,
+                result_hash: commitment.hash(),
+            }
+            .sign(&ring.get(&from)?.signing_key()?);
             let message = Message::SubmitResult(SubmitResult {
                 job_id: id,
                 task,
-                output_hash: hash(&output_hash)?,
-                cu_used_ppm: cu_ppm(&cu)?,
+                commitment,
+                signature: signed.signature,
             });
             (from, message, options)
         }

@@ -12,6 +12,14 @@
 //! After a crash the journal decides: a task executing when the node died is run again from the
 //! start; a result not yet seen on the ledger is reported again; a task the ledger shows running
 //! here that the journal does not know is given up with a reason. Nothing is dropped silently.
+//!
+//! Trust (docs/verification.md): every result goes out with the node's signed statement of its
+//! commitment for the attempt; heartbeats carry measured health (the executor's self-test, free
+//! disk, GPU temperature and ECC/XID errors); and when the ledger issues a capacity challenge the
+//! node computes the products on a worker thread, commits to them before the deadline, keeps
+//! their row hashes in the journal and opens rows to the drawn verifier or referees through its
+//! server. In this build every product runs on the CPU: there is no GPU kernel yet, so a node
+//! that declares GPUs cannot meet their deadlines (the startup log says so).
 
 use crate::journal::{now_ms, Entry, Journal, Stage};
 use crate::server::{self, Shared};
@@ -26,9 +34,10 @@ use std::time::{Duration, Instant};
 use vcity_executor::{fuel_for_cu_ppm, Ending, Executor, Limits, Outcome, Task};
 use vcity_sdk::{Client, ClientError};
 use vcity_types::compute::{
-    task_seed, FailTask, Job, NodeHeartbeat, NodeKind, RegisterNode, Role, StartTask, SubmitResult,
-    TaskState, UpdateNode,
+    content_address, task_seed, FailTask, GpuSpec, Job, NodeHeartbeat, NodeKind, RegisterNode,
+    Role, StartTask, SubmitResult, TaskState, UpdateNode,
 };
+use vcity_types::trust::{ChallengeState, ResultStatement};
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount};
 
@@ -57,6 +66,33 @@ pub struct ComputeOptions {
     pub poll_interval: Duration,
     /// Executor bounds.
     pub limits: Limits,
+    /// GPUs to register instead of what NVML detects (for machines where NVML cannot see them;
+    /// capacity challenges check them either way).
+    pub declared_gpus: Option<Vec<GpuSpec>>,
+    /// Test-only: make this node lie in a chosen way, so that the trust layer's tests can watch
+    /// it being caught. Never set it on a real node.
+    pub misbehave: Option<Misbehaviour>,
+}
+
+/// The lies a test node can tell (`--misbehave`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// Commit to an output that is not the program's (one byte appended).
+    WrongOutput,
+    /// Bill twice the CU the program used (capped at the task's budget).
+    InflateCu,
+}
+
+impl std::str::FromStr for Misbehaviour {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "wrong-output" => Ok(Misbehaviour::WrongOutput),
+            "inflate-cu" => Ok(Misbehaviour::InflateCu),
+            other => Err(format!("{other:?} is wrong-output or inflate-cu")),
+        }
+    }
 }
 
 /// A finished run, from a worker to the control loop.
@@ -64,7 +100,21 @@ struct Finished {
     job_id: u64,
     task: u32,
     outcome: Outcome,
+    max_cu_ppm: u64,
 }
+
+/// What a worker hands back to the control loop.
+enum Done {
+    /// A task ran.
+    Task(Finished),
+    /// A capacity challenge's products: their roots, or `None` when the deadline passed first.
+    Proof(u64, Option<Vec<crate::capacity::DeviceProof>>),
+}
+
+/// How often the executor's self-test runs again.
+const SELF_TEST_EVERY: Duration = Duration::from_secs(600);
+/// How often the daemon looks for a capacity challenge.
+const CHALLENGE_CHECK: Duration = Duration::from_secs(1);
 
 /// Resend a report the ledger has not reflected after this long.
 const RESEND_AFTER_MS: u64 = 15_000;
@@ -82,8 +132,15 @@ struct Daemon {
     shared: Arc<Shared>,
     slots: usize,
     running: BTreeSet<(u64, u32)>,
-    done_sender: mpsc::Sender<Finished>,
-    done_receiver: mpsc::Receiver<Finished>,
+    done_sender: mpsc::Sender<Done>,
+    done_receiver: mpsc::Receiver<Done>,
+    chain_id: String,
+    executor_ok: bool,
+    self_tested: Instant,
+    gpus: crate::health::GpuMonitor,
+    /// The capacity challenge being computed, if any, and those already answered.
+    proving: Option<u64>,
+    answered: BTreeSet<u64>,
 }
 
 /// Runs the compute daemon until `stop` is set.
@@ -99,9 +156,26 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         .iter()
         .map(|(model, _)| model.clone())
         .collect();
-    let detected = crate::hardware::detect(&known_models);
+    let mut detected = crate::hardware::detect(&known_models);
+    if let Some(gpus) = &options.declared_gpus {
+        tracing::warn!(
+            ?gpus,
+            "registering the GPUs given on the command line, not NVML's"
+        );
+        detected.hardware.gpus = gpus.clone();
+    }
     for note in &detected.notes {
         tracing::info!(note = %note, "hardware");
+    }
+    if !detected.hardware.gpus.is_empty() {
+        tracing::error!(
+            "this build computes capacity challenges on the CPU only (no GPU kernel yet): a \
+             product sized for each declared GPU will miss its deadline, the GPUs will be taken \
+             off the registration and the node slashed (docs/verification.md, \"Limits\")"
+        );
+    }
+    if options.misbehave.is_some() {
+        tracing::error!(misbehave = ?options.misbehave, "TEST MODE: this node lies on purpose");
     }
     tracing::info!(
         cpu_cores = detected.hardware.cpu_cores,
@@ -115,11 +189,17 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         .max(1);
     let executor =
         Arc::new(Executor::new(options.limits.clone()).context("starting the executor")?);
+    let self_test = crate::health::executor_self_test(&executor);
+    if let Err(why) = &self_test {
+        tracing::error!(%why, "the executor's self-test failed: heartbeats will say unhealthy");
+    }
+    let chain_id = client.status().context("reading the chain id")?.chain_id;
     let shared = Arc::new(Shared::new(
         me,
         client.clone(),
         journal.clone(),
         detected.clone(),
+        Some((key.clone(), chain_id.clone())),
     ));
     let listener = std::net::TcpListener::bind(options.listen)
         .with_context(|| format!("binding {}", options.listen))?;
@@ -151,16 +231,29 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         running: BTreeSet::new(),
         done_sender,
         done_receiver,
+        chain_id,
+        executor_ok: self_test.is_ok(),
+        self_tested: Instant::now(),
+        gpus: crate::health::GpuMonitor::start(),
+        proving: None,
+        answered: BTreeSet::new(),
     };
     let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1));
     // The first heartbeat goes out at once; later ones at a third of the interval before it is
     // due, so a slow block never makes the node look offline.
     let mut next_heartbeat = Instant::now();
     let mut next_standing_check = Instant::now();
+    let mut next_challenge_check = Instant::now();
     while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
         if Instant::now() >= next_standing_check {
             daemon.check_standing();
             next_standing_check = Instant::now() + STANDING_CHECK;
+        }
+        if Instant::now() >= next_challenge_check {
+            if let Err(error) = daemon.check_challenge() {
+                tracing::warn!(error = %format!("{error:#}"), "capacity challenge step failed");
+            }
+            next_challenge_check = Instant::now() + CHALLENGE_CHECK;
         }
         if Instant::now() >= next_heartbeat {
             match daemon.heartbeat() {
@@ -179,7 +272,8 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
             .done_receiver
             .recv_timeout(daemon.options.poll_interval)
         {
-            Ok(finished) => daemon.finish(finished),
+            Ok(Done::Task(finished)) => daemon.finish(finished),
+            Ok(Done::Proof(id, proofs)) => daemon.proved(id, proofs),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -318,13 +412,117 @@ impl Daemon {
         Ok(())
     }
 
-    fn heartbeat(&self) -> anyhow::Result<()> {
+    fn heartbeat(&mut self) -> anyhow::Result<()> {
+        if self.self_tested.elapsed() >= SELF_TEST_EVERY {
+            let result = crate::health::executor_self_test(&self.executor);
+            if let Err(why) = &result {
+                tracing::error!(%why, "the executor's self-test failed");
+            }
+            self.executor_ok = result.is_ok();
+            self.self_tested = Instant::now();
+        }
         let running = self.running.len() as u32;
+        let health = crate::health::report(self.executor_ok, &self.options.data_dir, &self.gpus);
         self.send(Message::NodeHeartbeat(NodeHeartbeat {
             load_ppm: (u64::from(running) * 1_000_000 / self.slots as u64).min(1_000_000) as u32,
-            healthy: true,
             running_tasks: running,
+            health,
         }))
+    }
+
+    /// Starts computing an open capacity challenge (once), on a worker thread that gives up at
+    /// the deadline.
+    fn check_challenge(&mut self) -> anyhow::Result<()> {
+        if self.proving.is_some() {
+            return Ok(());
+        }
+        let view = self.client.node(&self.me)?;
+        let Some(challenge) = view
+            .challenges
+            .into_iter()
+            .find(|challenge| challenge.state == ChallengeState::AwaitingCommit)
+        else {
+            return Ok(());
+        };
+        if self.answered.contains(&challenge.id) {
+            return Ok(());
+        }
+        if let Some(proofs) = self.journal.proof(challenge.id) {
+            // Computed before a restart: commit again.
+            self.proved(challenge.id, Some(proofs));
+            return Ok(());
+        }
+        let now_s = self.client.status()?.chain_time_s;
+        // Leave two seconds for the commitment to reach a block.
+        let left_s = challenge
+            .commit_deadline_s
+            .saturating_sub(now_s)
+            .saturating_sub(2);
+        let deadline = Instant::now() + Duration::from_secs(left_s);
+        tracing::info!(
+            challenge = challenge.id,
+            devices = challenge.devices.len(),
+            left_s,
+            "capacity challenge: computing the products"
+        );
+        self.proving = Some(challenge.id);
+        let sender = self.done_sender.clone();
+        let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
+        std::thread::Builder::new()
+            .name(format!("capacity-{}", challenge.id))
+            .spawn(move || {
+                let mut proofs = Vec::new();
+                for (index, device) in challenge.devices.iter().enumerate() {
+                    match crate::capacity::prove_device(
+                        &challenge.seed,
+                        index as u32,
+                        device.n as usize,
+                        threads,
+                        Some(deadline),
+                    ) {
+                        Some(proof) => proofs.push(proof),
+                        None => {
+                            let _ = sender.send(Done::Proof(challenge.id, None));
+                            return;
+                        }
+                    }
+                }
+                let _ = sender.send(Done::Proof(challenge.id, Some(proofs)));
+            })
+            .context("starting the capacity worker")?;
+        Ok(())
+    }
+
+    /// A capacity worker finished: keep the proof and commit to it.
+    fn proved(&mut self, id: u64, proofs: Option<Vec<crate::capacity::DeviceProof>>) {
+        self.proving = None;
+        self.answered.insert(id);
+        let Some(proofs) = proofs else {
+            tracing::warn!(
+                challenge = id,
+                "capacity challenge: the products did not finish before the deadline"
+            );
+            return;
+        };
+        if let Err(error) = self.journal.put_proof(id, &proofs) {
+            tracing::warn!(challenge = id, %error, "keeping the capacity proof failed");
+        }
+        let roots = proofs
+            .iter()
+            .map(crate::capacity::DeviceProof::root)
+            .collect();
+        match self.send(Message::CommitCapacity(
+            vcity_types::trust::CommitCapacity {
+                challenge_id: id,
+                roots,
+            },
+        )) {
+            Ok(()) => tracing::info!(challenge = id, "capacity challenge: committed"),
+            Err(error) => {
+                tracing::warn!(challenge = id, error = %format!("{error:#}"), "committing failed; retrying");
+                self.answered.remove(&id);
+            }
+        }
     }
 
     /// One poll: act on every task the ledger shows assigned to or running on this node, then on
@@ -507,12 +705,22 @@ impl Daemon {
         commitment: Option<vcity_types::compute::ResultCommitment>,
     ) -> anyhow::Result<()> {
         let message = match &commitment {
-            Some(commitment) => Message::SubmitResult(SubmitResult {
-                job_id,
-                task,
-                output_hash: commitment.hash(),
-                cu_used_ppm: commitment.cu_used_ppm,
-            }),
+            Some(commitment) => {
+                let signed = ResultStatement {
+                    chain_id: self.chain_id.clone(),
+                    job_id,
+                    task,
+                    attempt,
+                    result_hash: commitment.hash(),
+                }
+                .sign(&self.key);
+                Message::SubmitResult(SubmitResult {
+                    job_id,
+                    task,
+                    commitment: commitment.clone(),
+                    signature: signed.signature,
+                })
+            }
             None => Message::FailTask(FailTask {
                 job_id,
                 task,
@@ -554,7 +762,14 @@ impl Daemon {
         self.shared.set_running(self.running.len());
         let executor = self.executor.clone();
         let input = job.workload.input.clone();
-        let fuel = fuel_for_cu_ppm(job.max_cu_ppm_per_task);
+        let factor_ppm = job
+            .tasks
+            .get(task as usize)
+            .map_or(vcity_executor::CPU_CORE_FACTOR_PPM, |entry| {
+                entry.factor_ppm.max(1)
+            });
+        let fuel = fuel_for_cu_ppm(job.max_cu_ppm_per_task, factor_ppm);
+        let max_cu_ppm = job.max_cu_ppm_per_task;
         let wall_clock = Duration::from_secs(job.requirements.max_duration_s);
         let sender = self.done_sender.clone();
         let job_id = job.id;
@@ -565,14 +780,16 @@ impl Daemon {
                     module: &module,
                     input: &input,
                     fuel,
+                    factor_ppm,
                     seed: task_seed(job_id, task),
                     wall_clock: Some(wall_clock),
                 });
-                let _ = sender.send(Finished {
+                let _ = sender.send(Done::Task(Finished {
                     job_id,
                     task,
                     outcome,
-                });
+                    max_cu_ppm,
+                }));
             })
             .context("starting a worker thread")?;
         Ok(())
@@ -583,8 +800,12 @@ impl Daemon {
         let Finished {
             job_id,
             task,
-            outcome,
+            mut outcome,
+            max_cu_ppm,
         } = finished;
+        if self.options.misbehave == Some(Misbehaviour::WrongOutput) {
+            outcome.output.push(b'!');
+        }
         self.running.remove(&(job_id, task));
         self.shared.set_running(self.running.len());
         let attempt = self
@@ -595,8 +816,14 @@ impl Daemon {
             .map_or(0, |entry| entry.attempt);
         let result = (|| -> anyhow::Result<()> {
             self.journal.log_program(job_id, task, &outcome.log)?;
+            let lie = self.options.misbehave;
             let stage = match (&outcome.ending, outcome.commitment()) {
-                (Ending::Exit(exit), Some(commitment)) => {
+                (Ending::Exit(exit), Some(mut commitment)) => {
+                    if lie == Some(Misbehaviour::InflateCu) {
+                        commitment.cu_used_ppm =
+                            commitment.cu_used_ppm.saturating_mul(2).min(max_cu_ppm);
+                    }
+                    debug_assert_eq!(commitment.output, content_address(&outcome.output));
                     self.journal.put_output(&outcome.output)?;
                     self.journal.log_line(
                         job_id,

@@ -103,7 +103,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 impl Journal {
     /// Opens (creating) the journal under `root`.
     pub fn open(root: &Path) -> std::io::Result<Journal> {
-        for sub in ["tasks", "outputs", "logs", "modules"] {
+        for sub in ["tasks", "outputs", "logs", "modules", "capacity"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
         let mut unfinished = BTreeMap::new();
@@ -238,6 +238,26 @@ impl Journal {
     pub fn put_module(&self, bytes: &[u8]) -> std::io::Result<()> {
         let address = content_address(bytes);
         write_atomically(&self.root.join("modules").join(address.to_string()), bytes)
+    }
+
+    /// Records the products of capacity challenge `id` (their row hashes), so a restart between
+    /// the commitment and the verifier's openings can still answer them.
+    pub fn put_proof(
+        &self,
+        id: u64,
+        proofs: &[crate::capacity::DeviceProof],
+    ) -> std::io::Result<()> {
+        let bytes = borsh::to_vec(proofs)?;
+        write_atomically(
+            &self.root.join("capacity").join(format!("{id:012}")),
+            &bytes,
+        )
+    }
+
+    /// The products of capacity challenge `id`, if this node computed them.
+    pub fn proof(&self, id: u64) -> Option<Vec<crate::capacity::DeviceProof>> {
+        let bytes = std::fs::read(self.root.join("capacity").join(format!("{id:012}"))).ok()?;
+        borsh::from_slice(&bytes).ok()
     }
 }
 

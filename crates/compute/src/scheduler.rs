@@ -201,8 +201,9 @@ pub fn run(
         if Instant::now() >= next_heartbeat {
             let beat = Message::NodeHeartbeat(NodeHeartbeat {
                 load_ppm: 0,
-                healthy: true,
                 running_tasks: 0,
+                // A scheduler runs no workloads: the ledger's health rules do not apply to it.
+                health: vcity_types::trust::HealthReport::default(),
             });
             match client.send(&key, vec![beat], None) {
                 Ok(_) => next_heartbeat = Instant::now() + heartbeat_every,
@@ -495,8 +496,9 @@ mod tests {
                 registered_s: 0,
                 last_heartbeat_s: 100,
                 load_ppm: 0,
-                healthy: true,
                 running_tasks: 0,
+                // A scheduler runs no workloads: the ledger's health rules do not apply to it.
+                health: vcity_types::trust::HealthReport::default(),
                 online_s: 0,
                 tasks_completed: 10,
                 tasks_lost: 0,

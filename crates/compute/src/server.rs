@@ -4,9 +4,10 @@
 //!
 //! | route | who |
 //! |---|---|
-//! | `GET /v1/tasks/{job}/{task}/result` | owner: the commitment (JSON) |
+//! | `GET /v1/tasks/{job}/{task}/result` | owner: the commitment and the node's signed statement (JSON) |
 //! | `GET /v1/tasks/{job}/{task}/output` | owner: the output bytes |
 //! | `GET /v1/tasks/{job}/{task}/log` | owner: the task's log (kept after it ends) |
+//! | `POST /v1/capacity/{challenge}/open` | the challenge's drawn verifier or a referee of its dispute: `C·r` and rows with proofs (docs/verification.md) |
 //! | `GET /v1/health`, `GET /v1/hardware`, `GET /metrics` | anyone |
 
 use crate::hardware::Detected;
@@ -14,8 +15,9 @@ use crate::journal::Journal;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use ed25519_dalek::SigningKey;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use vcity_sdk::compute::{
@@ -36,12 +38,23 @@ pub struct Shared {
     tasks_failed: AtomicU64,
     cu_used_ppm: AtomicU64,
     requests_refused: AtomicU64,
+    openings_served: AtomicU64,
+    /// The node's key and the chain id, to sign result statements for whoever fetches them.
+    signer: Option<(SigningKey, String)>,
 }
 
 impl Shared {
     /// Shared state for the node `me`.
-    pub fn new(me: AccountId, client: Client, journal: Journal, detected: Detected) -> Shared {
+    pub fn new(
+        me: AccountId,
+        client: Client,
+        journal: Journal,
+        detected: Detected,
+        signer: Option<(SigningKey, String)>,
+    ) -> Shared {
         Shared {
+            openings_served: AtomicU64::new(0),
+            signer,
             me,
             client,
             journal,
@@ -108,6 +121,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/hardware", get(hardware))
         .route("/metrics", get(metrics))
         .route("/v1/tasks/{job}/{task}/{what}", get(task_file))
+        .route("/v1/capacity/{challenge}/open", post(open_capacity))
         .with_state(shared)
 }
 
@@ -160,6 +174,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> String {
             "counter",
             "Output requests refused (not the owner, bad signature).",
             shared.requests_refused.load(Ordering::Relaxed),
+        ),
+        line(
+            "vcity_compute_capacity_openings_total",
+            "counter",
+            "Capacity proof openings served to verifiers and referees.",
+            shared.openings_served.load(Ordering::Relaxed),
         ),
     ]
     .concat()
@@ -265,11 +285,22 @@ async fn task_file(
                 );
             };
             if what == "result" {
+                let statement = shared.signer.as_ref().map(|(key, chain_id)| {
+                    vcity_types::trust::ResultStatement {
+                        chain_id: chain_id.clone(),
+                        job_id,
+                        task,
+                        attempt: entry.attempt,
+                        result_hash: commitment.hash(),
+                    }
+                    .sign(key)
+                });
                 return Json(TaskResultView {
                     job_id,
                     task,
                     commitment_hash: commitment.hash(),
                     commitment,
+                    statement,
                 })
                 .into_response();
             }
@@ -285,5 +316,95 @@ async fn task_file(
                 ),
             }
         }
+    }
+}
+
+/// Whether `account` may ask for openings of challenge `id`: the verifier drawn for it, or a
+/// referee of the dispute about it.
+fn may_open(
+    client: &Client,
+    id: u64,
+    account: &AccountId,
+) -> Result<vcity_types::trust::CapacityChallenge, String> {
+    let challenge = client.challenge(id).map_err(|error| error.to_string())?;
+    if challenge.verifier == Some(*account) {
+        return Ok(challenge);
+    }
+    if let vcity_types::trust::ChallengeState::Disputed { dispute_id } = challenge.state {
+        let dispute = client
+            .dispute(dispute_id)
+            .map_err(|error| error.to_string())?;
+        if dispute.referees.contains(account) {
+            return Ok(challenge);
+        }
+    }
+    Err(format!(
+        "{account} is neither the verifier nor a referee of capacity challenge {id}"
+    ))
+}
+
+async fn open_capacity(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let path = format!("/v1/capacity/{id}/open");
+    let signer = match verify_owner_request(
+        "POST",
+        &path,
+        header(HEADER_ACCOUNT),
+        header(HEADER_TIME),
+        header(HEADER_SIGNATURE),
+        crate::journal::now_ms(),
+    ) {
+        Ok(signer) => signer,
+        Err(error) => {
+            shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string());
+        }
+    };
+    let request: crate::capacity::OpenRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, "bad_request", error.to_string()),
+    };
+    let work = shared.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let challenge =
+            may_open(&work.client, id, &signer).map_err(|why| (StatusCode::FORBIDDEN, why))?;
+        let proofs = work.journal.proof(id).ok_or((
+            StatusCode::NOT_FOUND,
+            format!("this node has no proof of challenge {id}"),
+        ))?;
+        let proof = proofs
+            .iter()
+            .find(|proof| proof.device == request.device)
+            .ok_or((
+                StatusCode::NOT_FOUND,
+                format!("no device {}", request.device),
+            ))?;
+        crate::capacity::open(&challenge.seed, proof, &request).ok_or((
+            StatusCode::BAD_REQUEST,
+            "rows out of range or too many".to_string(),
+        ))
+    })
+    .await;
+    match answer {
+        Ok(Ok(opening)) => {
+            shared.openings_served.fetch_add(1, Ordering::Relaxed);
+            Json(opening).into_response()
+        }
+        Ok(Err((status, why))) => {
+            if status == StatusCode::FORBIDDEN {
+                shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+            }
+            refuse(status, "refused", why)
+        }
+        Err(error) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        ),
     }
 }

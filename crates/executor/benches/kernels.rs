@@ -61,6 +61,7 @@ fn main() {
             module,
             input: &input,
             fuel: u64::MAX / 4,
+            factor_ppm: vcity_executor::CPU_CORE_FACTOR_PPM,
             seed: task_seed(1, 0),
             wall_clock: None,
         };

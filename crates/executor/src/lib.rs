@@ -12,7 +12,7 @@
 //!   nothing else. The clock is virtual (nanoseconds = fuel consumed so far), `random_get`
 //!   streams from the task's seed, there is no network and no other file.
 //! - Fuel metering: every instruction costs fuel, a task gets exactly the fuel its CU budget buys
-//!   ([`FUEL_PER_CU_PPM`]) and ends with [`TaskExit::OutOfFuel`] when it runs out, so an endless
+//!   ([`fuel_for_cu_ppm`]) and ends with [`TaskExit::OutOfFuel`] when it runs out, so an endless
 //!   loop is billed up to its limit and no further.
 //! - Bounded memory, table and stack: a memory bomb ends with [`TaskExit::MemoryLimit`].
 //!
@@ -20,11 +20,16 @@
 //! pathological compile); it is not deterministic, so a timed-out task is not a result: the node
 //! gives it up.
 //!
-//! Fuel and CU: a CU is one second of the reference GPU (SPEC §4) and a CPU core is worth 0.01 CU
-//! per second (the ledger's `cpu_core_factor_ppm`). Cranelift runs about 10^9 fuel units
-//! (roughly WebAssembly instructions) per second on one current core, so one CU is 10^11 fuel and
-//! one millionth of a CU ("ppm", the unit on the ledger) is [`FUEL_PER_CU_PPM`] = 100,000 fuel.
-//! CU used rounds up: a task that ran at all pays for at least one millionth of a CU.
+//! Fuel and CU (docs/job-spec.md, "Compute units"): a CU is one second of the reference GPU
+//! (SPEC §4). Cranelift runs about [`FUEL_PER_SECOND`] = 10^9 fuel units (roughly WebAssembly
+//! instructions) per second on one current core, so a task's *fuel-time* is its fuel over that
+//! rate, and its CU is its fuel-time × the CU rate of the resources its assignment holds (the
+//! ledger fixes it as `Task::factor_ppm`: one CPU core's factor, 0.01 CU per second, for a CPU
+//! task; its GPUs' factors for a GPU task). So a node whose capacity is fully assigned shows
+//! consumed CU close to its available CU, and re-execution with the same factor reproduces the
+//! billed CU exactly. CU used rounds up: a task that ran at all pays for at least one millionth of
+//! a CU. At a CPU core's 10,000 ppm, one millionth of a CU ("ppm", the unit on the ledger) is
+//! 100,000 fuel.
 
 mod wasi;
 
@@ -36,20 +41,27 @@ use vcity_types::compute::{content_address, ResultCommitment, TaskExit};
 use vcity_types::Hash;
 use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, Trap};
 
-/// Fuel per millionth of a CU.
-pub const FUEL_PER_CU_PPM: u64 = 100_000;
+/// Fuel per second of fuel-time: what one current core runs in a second.
+pub const FUEL_PER_SECOND: u64 = 1_000_000_000;
+
+/// One CPU core's CU rate, ppm (the ledger's default `cpu_core_factor_ppm`).
+pub const CPU_CORE_FACTOR_PPM: u64 = 10_000;
 
 /// Largest module the executor compiles.
 pub const MAX_MODULE_BYTES: usize = 16 * 1024 * 1024;
 
-/// CU × 10^6 for `fuel` consumed (rounded up).
-pub fn cu_ppm_for_fuel(fuel: u64) -> u64 {
-    fuel.div_ceil(FUEL_PER_CU_PPM)
+/// CU × 10^6 for `fuel` consumed by a task whose resources are worth `factor_ppm` CU per second
+/// (rounded up).
+pub fn cu_ppm_for_fuel(fuel: u64, factor_ppm: u64) -> u64 {
+    let cu = (u128::from(fuel) * u128::from(factor_ppm)).div_ceil(u128::from(FUEL_PER_SECOND));
+    u64::try_from(cu).unwrap_or(u64::MAX)
 }
 
-/// Fuel that `cu_ppm` buys.
-pub fn fuel_for_cu_ppm(cu_ppm: u64) -> u64 {
-    cu_ppm.saturating_mul(FUEL_PER_CU_PPM)
+/// Fuel that `cu_ppm` buys at `factor_ppm` CU per second (rounded down: the budget is never
+/// exceeded).
+pub fn fuel_for_cu_ppm(cu_ppm: u64, factor_ppm: u64) -> u64 {
+    let fuel = u128::from(cu_ppm) * u128::from(FUEL_PER_SECOND) / u128::from(factor_ppm.max(1));
+    u64::try_from(fuel).unwrap_or(u64::MAX)
 }
 
 /// The executor's bounds (all part of the deterministic contract, apart from the wall clock).
@@ -91,6 +103,8 @@ pub struct Task<'a> {
     pub input: &'a [u8],
     /// Fuel budget (from the job's CU budget, [`fuel_for_cu_ppm`]).
     pub fuel: u64,
+    /// CU per second of the resources the task holds, ppm (the ledger's `Task::factor_ppm`).
+    pub factor_ppm: u64,
     /// Seed of `random_get` (the task's [`vcity_types::compute::task_seed`]).
     pub seed: Hash,
     /// The wall-clock limit for this task, if lower than the executor's.
@@ -299,7 +313,7 @@ impl Executor {
         let context = store.into_data();
         let (output, log) = context.into_streams();
         Outcome {
-            cu_used_ppm: cu_ppm_for_fuel(fuel_used),
+            cu_used_ppm: cu_ppm_for_fuel(fuel_used, task.factor_ppm),
             ending,
             output,
             log,

@@ -22,6 +22,7 @@ fn run(executor: &Executor, module: &[u8], input: &[u8], fuel: u64) -> Outcome {
         module,
         input,
         fuel,
+        factor_ppm: vcity_executor::CPU_CORE_FACTOR_PPM,
         seed: task_seed(1, 0),
         wall_clock: None,
     })
@@ -61,7 +62,10 @@ fn example_workloads_match_their_native_references() {
         let reference = (workload.reference)(&input).expect("reference runs");
         assert_eq!(outcome.output, reference, "{}", workload.name);
         assert!(outcome.cu_used_ppm > 0 && outcome.fuel_used < BUDGET);
-        assert_eq!(outcome.cu_used_ppm, cu_ppm_for_fuel(outcome.fuel_used));
+        assert_eq!(
+            outcome.cu_used_ppm,
+            cu_ppm_for_fuel(outcome.fuel_used, vcity_executor::CPU_CORE_FACTOR_PPM)
+        );
         // Deterministic: the same commitment (fuel included) on a second run.
         let again = run(&executor, workload.module, &input, BUDGET);
         assert_eq!(
@@ -85,7 +89,7 @@ fn a_bad_input_is_a_deterministic_non_zero_exit_with_a_log() {
 fn an_endless_loop_is_billed_exactly_its_budget() {
     let executor = executor();
     let module = program("(loop $forever (br $forever))", "");
-    let fuel = fuel_for_cu_ppm(5_000);
+    let fuel = fuel_for_cu_ppm(5_000, vcity_executor::CPU_CORE_FACTOR_PPM);
     let outcome = run(&executor, &module, b"", fuel);
     assert_eq!(outcome.ending, Ending::Exit(TaskExit::OutOfFuel));
     assert_eq!(outcome.fuel_used, fuel);
@@ -228,6 +232,7 @@ fn the_wall_clock_is_only_a_safety_net() {
         module: &module,
         input: b"",
         fuel: u64::MAX / 2,
+        factor_ppm: vcity_executor::CPU_CORE_FACTOR_PPM,
         seed: task_seed(1, 0),
         wall_clock: Some(Duration::from_millis(200)),
     });
@@ -261,6 +266,7 @@ fn nan_results_are_canonical_and_randomness_comes_from_the_seed() {
         module: &module,
         input: b"",
         fuel: BUDGET,
+        factor_ppm: vcity_executor::CPU_CORE_FACTOR_PPM,
         seed: task_seed(2, 0),
         wall_clock: None,
     });
@@ -275,7 +281,12 @@ fn the_executor_stays_healthy_after_hostile_modules() {
         "(loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))",
         "unreachable",
     ] {
-        let _ = run(&executor, &program(body, ""), b"", fuel_for_cu_ppm(1_000));
+        let _ = run(
+            &executor,
+            &program(body, ""),
+            b"",
+            fuel_for_cu_ppm(1_000, vcity_executor::CPU_CORE_FACTOR_PPM),
+        );
     }
     let workload = vcity_workloads::HASHCHAIN;
     let input = (workload.example_input)();

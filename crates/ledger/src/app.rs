@@ -10,8 +10,12 @@
 //!    the stream to the current weights), then [`nodes`] (reprices the stake requirement at the
 //!    pool's time-weighted price once a week), then [`incentives`] (closes ended incentive
 //!    periods, runs the supply-demand controller, opens the next period, credits closed periods'
-//!    members a bounded number per block), then [`jobs`] (walks the deadline buckets: expired
-//!    assignments back to pending, overrunning tasks failed, closed verification windows settled).
+//!    members a bounded number per block), then [`trust`] (with this block's beacon: samples the
+//!    previous block's results and draws their checkers, draws referees of disputes opened and
+//!    verifiers of capacity proofs committed in the previous block; then its reminders: capacity
+//!    challenges to issue, commit and verdict deadlines, referee deadlines, ended appeal windows
+//!    paid out), then [`jobs`] (walks the deadline buckets: expired assignments back to pending,
+//!    overrunning tasks failed, closed verification windows settled unless disputed).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
 //!      charges the fee to the treasury. If either fails, the transaction cannot be included
@@ -22,10 +26,14 @@
 //!      [`ve`], which first settles the account in [`rewards`]; `AddLiquidity`,
 //!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`];
 //!      `RegisterNode`, `NodeHeartbeat`, `UpdateNode`, `AddStake`, `Unbond`, `WithdrawUnbonded` →
-//!      [`nodes`] (a heartbeat reports online time and outages to [`incentives`]); `SubmitJob`, `AssignTask`, `StartTask`, `SubmitResult`, `FailTask`,
+//!      `Deregister` → [`nodes`] (a heartbeat reports online time and outages to
+//!      [`incentives`]); `SubmitJob`, `AssignTask`, `StartTask`, `SubmitResult`, `FailTask`,
 //!      `CancelJob`, `ReportUnplaceable`, `Subscribe` → [`jobs`] (a settlement reports delivery
-//!      and spending to [`incentives`]); `SetParam` → [`governance`]; `ClaimRewards` →
-//!      [`rewards`] and [`incentives`]).
+//!      and spending to [`incentives`]; a result queues its sampling draw with [`trust`]);
+//!      `VerifyResult`, `ChallengeResult` → [`verification`]; `RefereeVote`,
+//!      `ReportEquivocation` → [`disputes`]; `CommitCapacity`, `CapacityVerdict` →
+//!      [`capacity`]; `Appeal`, `DecideAppeal` → [`slashing`]; `SetParam` → [`governance`];
+//!      `ClaimRewards` → [`rewards`] and [`incentives`]).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
@@ -44,14 +52,19 @@
 //! [`jobs`]: crate::jobs
 //! [`incentives`]: crate::incentives
 //! [`governance`]: crate::governance
+//! [`trust`]: crate::trust
+//! [`verification`]: crate::verification
+//! [`disputes`]: crate::disputes
+//! [`capacity`]: crate::capacity
+//! [`slashing`]: crate::slashing
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
 use crate::{
-    auth, bank, chain, governance, incentives, invariants, jobs, nft, nodes, pool, rewards,
-    treasury, ve, vesting,
+    auth, bank, capacity, chain, disputes, governance, incentives, invariants, jobs, nft, nodes,
+    pool, rewards, slashing, treasury, trust, ve, verification, vesting,
 };
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
@@ -295,6 +308,7 @@ impl Ledger {
         rewards::begin_block(&mut hook);
         nodes::begin_block(&mut hook);
         incentives::begin_block(&mut hook);
+        trust::begin_block(&mut hook);
         jobs::begin_block(&mut hook);
         let (writes, events) = hook.into_parts();
         block.merge(writes, Vec::new());
@@ -485,6 +499,19 @@ fn execute_message(
         Message::ReportUnplaceable(message) => jobs::execute_unplaceable(state, sender, message),
         Message::Subscribe(message) => jobs::execute_subscribe(state, sender, message),
         Message::SetParam(message) => governance::execute_set_param(state, sender, message),
+        Message::VerifyResult(message) => verification::execute_verify(state, sender, message),
+        Message::ChallengeResult(message) => {
+            verification::execute_challenge(state, sender, message)
+        }
+        Message::RefereeVote(message) => disputes::execute_vote(state, sender, message),
+        Message::CommitCapacity(message) => capacity::execute_commit(state, sender, message),
+        Message::CapacityVerdict(message) => capacity::execute_verdict(state, sender, message),
+        Message::ReportEquivocation(message) => {
+            disputes::execute_equivocation(state, sender, message)
+        }
+        Message::Appeal(message) => slashing::execute_appeal(state, sender, message),
+        Message::DecideAppeal(message) => slashing::execute_decide(state, sender, message),
+        Message::Deregister(_) => nodes::execute_deregister(state, sender),
     }
 }
 

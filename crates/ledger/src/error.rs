@@ -122,6 +122,23 @@ pub enum TxError {
     /// Code 26: a governance parameter change that cannot work.
     #[error("invalid parameter: {0}")]
     InvalidParam(String),
+    /// Code 27: a check, challenge, vote, commitment or appeal after its window.
+    #[error("window closed: {0}")]
+    WindowClosed(String),
+    /// Code 28: something that may happen once happened already (a second challenge, vote,
+    /// verdict or appeal).
+    #[error("already done: {0}")]
+    Duplicate(String),
+    /// Code 29: a verifier or referee the beacon did not draw for this duty.
+    #[error("not drawn: {0}")]
+    NotDrawn(String),
+    /// Code 30: evidence that proves nothing (a commitment that agrees, mismatched statements, a
+    /// bad signature inside a proof, the wrong number of roots).
+    #[error("invalid evidence: {0}")]
+    InvalidEvidence(String),
+    /// Code 31: a DID banned for a severe offence.
+    #[error("banned: {0}")]
+    Banned(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -166,6 +183,11 @@ impl TxError {
             TxError::StakeBelowRequirement { .. } => 24,
             TxError::InvalidJob(_) => 25,
             TxError::InvalidParam(_) => 26,
+            TxError::WindowClosed(_) => 27,
+            TxError::Duplicate(_) => 28,
+            TxError::NotDrawn(_) => 29,
+            TxError::InvalidEvidence(_) => 30,
+            TxError::Banned(_) => 31,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -198,6 +220,11 @@ impl TxError {
             TxError::StakeBelowRequirement { .. } => "stake_below_requirement",
             TxError::InvalidJob(_) => "invalid_job",
             TxError::InvalidParam(_) => "invalid_param",
+            TxError::WindowClosed(_) => "window_closed",
+            TxError::Duplicate(_) => "duplicate",
+            TxError::NotDrawn(_) => "not_drawn",
+            TxError::InvalidEvidence(_) => "invalid_evidence",
+            TxError::Banned(_) => "banned",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -269,6 +296,12 @@ mod tests {
                 required: Amount::ZERO,
             },
             TxError::InvalidJob(String::new()),
+            TxError::InvalidParam(String::new()),
+            TxError::WindowClosed(String::new()),
+            TxError::Duplicate(String::new()),
+            TxError::NotDrawn(String::new()),
+            TxError::InvalidEvidence(String::new()),
+            TxError::Banned(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

@@ -106,6 +106,9 @@ pub struct Genesis {
     /// Incentive pool and controller parameters [default: SPEC §6].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incentives: Option<crate::incentives::IncentiveParams>,
+    /// Verification, capacity challenge, dispute and slashing parameters [default: SPEC §10].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<crate::trust::TrustParams>,
     /// The account whose `SetParam` messages change governance parameters until the DAO exists
     /// [default: none, parameters fixed].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,6 +313,9 @@ impl Genesis {
         let incentive_params = self.incentives.clone().unwrap_or_default();
         incentive_params.validate().map_err(GenesisError::Params)?;
         crate::incentives::init(&mut overlay, &incentive_params, self.incentive_pool_vcai);
+        let trust_params = self.trust.clone().unwrap_or_default();
+        trust_params.validate().map_err(GenesisError::Params)?;
+        crate::trust::init(&mut overlay, &trust_params);
         if let Some(authority) = &self.governance_authority {
             crate::chain::set_authority(&mut overlay, authority);
         }

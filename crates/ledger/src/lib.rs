@@ -19,8 +19,11 @@
 //! buyback), [`rewards`] (the per-block distributor), [`nodes`] (the compute, scheduler and
 //! verifier node registry), [`jobs`] (jobs with escrow, assignment, results and settlement),
 //! [`incentives`] (the Ecosystem Incentive Pool: release, supply-demand controller, Proof of
-//! Capacity, Proof of Delivery and rebates), [`governance`] (the parameter authority that stands
-//! in for the DAO).
+//! Capacity, Proof of Delivery and rebates), [`verification`], [`capacity`], [`disputes`],
+//! [`slashing`] and [`reputation`] (the trust layer: sampled re-execution, capacity challenges,
+//! referee rounds, slashes with appeals, and the reputation score), [`governance`] (the
+//! parameter authority that stands in for the DAO). The modules sit in folders by the
+//! whitepaper's parts: `token/`, `economy/`, `compute/`, `trust/`, `governance/`.
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
@@ -29,24 +32,24 @@
 
 pub mod app;
 pub mod auth;
-pub mod bank;
 pub mod chain;
+pub mod compute;
+pub mod economy;
 mod error;
 pub mod genesis;
 pub mod governance;
-pub mod incentives;
 mod invariants;
-pub mod jobs;
-pub mod nft;
-pub mod nodes;
-pub mod pool;
-pub mod rewards;
 pub mod smt;
 pub mod state;
 mod table;
-pub mod treasury;
-pub mod ve;
-pub mod vesting;
+mod timers;
+pub mod token;
+pub mod trust;
+
+pub use compute::{jobs, nodes};
+pub use economy::{incentives, pool, rewards, treasury, ve};
+pub use token::{bank, nft, vesting};
+pub use trust::{capacity, disputes, reputation, slashing, verification};
 
 /// `GET /v1/params`: the governance parameters daemons need (matching, heartbeats, deadlines).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -60,6 +63,9 @@ pub struct ParamsView {
     /// Incentive pool and controller (SPEC §6).
     #[serde(default)]
     pub incentives: incentives::IncentiveParams,
+    /// Verification, capacity challenges, disputes and slashing (SPEC §10).
+    #[serde(default)]
+    pub trust: trust::TrustParams,
 }
 
 /// The parameters in `state`.
@@ -69,6 +75,7 @@ pub fn params_view(state: &impl StateRead) -> ParamsView {
         jobs: jobs::params(state),
         treasury: treasury::params(state),
         incentives: incentives::params(state),
+        trust: trust::params(state),
     }
 }
 

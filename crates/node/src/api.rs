@@ -37,6 +37,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/pool"),
     ("get", "/v1/treasury"),
     ("get", "/v1/incentives"),
+    ("get", "/v1/trust"),
+    ("get", "/v1/trust/duties/{id}"),
+    ("get", "/v1/trust/challenges/{id}"),
+    ("get", "/v1/trust/disputes/{id}"),
+    ("get", "/v1/trust/slashes/{id}"),
     ("get", "/v1/nodes"),
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
@@ -75,6 +80,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/pool", get(get_pool))
         .route("/v1/treasury", get(get_treasury))
         .route("/v1/incentives", get(get_incentives))
+        .route("/v1/trust", get(get_trust))
+        .route("/v1/trust/duties/{id}", get(get_duties))
+        .route("/v1/trust/challenges/{id}", get(get_challenge))
+        .route("/v1/trust/disputes/{id}", get(get_dispute))
+        .route("/v1/trust/slashes/{id}", get(get_slash))
         .route("/v1/nodes", get(get_nodes))
         .route("/v1/jobs", get(get_jobs))
         .route("/v1/jobs/{id}", get(get_job))
@@ -285,6 +295,55 @@ async fn get_treasury(State(node): State<Arc<Node>>) -> Json<vcity_types::api::T
 
 async fn get_incentives(State(node): State<Arc<Node>>) -> Json<vcity_ledger::incentives::Status> {
     Json(node.incentives())
+}
+
+async fn get_trust(State(node): State<Arc<Node>>) -> Json<vcity_ledger::trust::Status> {
+    Json(node.trust())
+}
+
+async fn get_duties(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<vcity_types::trust::Duty>> {
+    let id: AccountId = id
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad verifier id: {error}")))?;
+    Ok(Json(node.duties(&id)))
+}
+
+fn record_id(text: &str, what: &str) -> Result<u64, ApiFailure> {
+    text.parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad {what} id {text:?}")))
+}
+
+async fn get_challenge(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::trust::CapacityChallenge> {
+    let id = record_id(&id, "challenge")?;
+    node.challenge(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no capacity challenge {id}")))
+}
+
+async fn get_dispute(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::trust::Dispute> {
+    let id = record_id(&id, "dispute")?;
+    node.dispute(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no dispute {id}")))
+}
+
+async fn get_slash(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::trust::Slash> {
+    let id = record_id(&id, "slash")?;
+    node.slash(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no slash {id}")))
 }
 
 async fn get_rewards(

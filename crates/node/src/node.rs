@@ -540,6 +540,31 @@ impl Node {
         incentives::status(&self.read().ledger)
     }
 
+    /// The trust layer's status (`GET /v1/trust`).
+    pub fn trust(&self) -> vcity_ledger::trust::Status {
+        vcity_ledger::trust::status(&self.read().ledger)
+    }
+
+    /// A verifier's open duties.
+    pub fn duties(&self, verifier: &AccountId) -> Vec<vcity_types::trust::Duty> {
+        vcity_ledger::trust::duties(&self.read().ledger, verifier)
+    }
+
+    /// A capacity challenge.
+    pub fn challenge(&self, id: u64) -> Option<vcity_types::trust::CapacityChallenge> {
+        vcity_ledger::capacity::challenge(&self.read().ledger, id)
+    }
+
+    /// A dispute.
+    pub fn dispute(&self, id: u64) -> Option<vcity_types::trust::Dispute> {
+        vcity_ledger::disputes::dispute(&self.read().ledger, id)
+    }
+
+    /// A slash.
+    pub fn slash(&self, id: u64) -> Option<vcity_types::trust::Slash> {
+        vcity_ledger::slashing::slash_record(&self.read().ledger, id)
+    }
+
     /// Registered nodes in registration order, optionally one role's.
     pub fn nodes(
         &self,
@@ -883,7 +908,19 @@ fn node_view(ledger: &Ledger, record: vcity_types::compute::NodeRecord) -> NodeV
             sum.checked_add(entry.amount).unwrap_or(sum)
         });
     let standing = nodes::standing(&params, &record, now);
+    let trust_params = vcity_ledger::trust::params(ledger);
+    let mut health_issues = nodes::health_issues(&trust_params, record.role, &record.health);
+    if !record.healthy && health_issues.is_empty() {
+        health_issues.push("new GPU ECC or XID errors at the last heartbeat".into());
+    }
     NodeView {
+        reputation_ppm: vcity_ledger::reputation::score_ppm(
+            &record,
+            vcity_ledger::jobs::params(ledger).start_deadline_s,
+        ),
+        health_issues,
+        challenges: vcity_ledger::capacity::recent(ledger, &record.id),
+        slashes: vcity_ledger::slashing::recent(ledger, &record.id),
         online: nodes::is_online(&params, &record, now),
         required_stake: nodes::required_stake(&params, record.role, record.capacity_cu_ppm),
         paused: standing == nodes::Standing::Paused,

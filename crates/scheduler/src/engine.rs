@@ -13,6 +13,8 @@
 //!   [`Weights::unmeasured_latency_ms`]);
 //! - its loss rate × [`Weights::unreliability`], from its service record on the ledger, with a
 //!   prior (a new node counts as having lost `prior_lost` of `prior_taken`);
+//! - [`Weights::probation`] while the node is on probation (its declared hardware not yet proven
+//!   by a capacity challenge: whitepaper §5.2.3's lower placement weight);
 //! - a load term: with [`Packing::Spread`] its dominant usage (CPU slots or GPUs, whichever is
 //!   fuller) × [`Weights::load`], so work spreads; with [`Packing::Pack`] its free share, so work
 //!   fills nodes before it opens new ones;
@@ -88,6 +90,8 @@ pub struct Weights {
     pub large_node_priority: u64,
     /// A node with fewer tasks than this on its record is a newcomer.
     pub newcomer_tasks: u64,
+    /// On a node on probation (capacity not yet proven).
+    pub probation: u64,
 }
 
 impl Default for Weights {
@@ -107,6 +111,8 @@ impl Default for Weights {
             exploration_per_mille: 50,
             large_node_priority: 20_000,
             newcomer_tasks: 10,
+            // Weighs like a node losing one task in ten.
+            probation: 20_000,
         }
     }
 }
@@ -678,6 +684,8 @@ impl Engine {
     /// The ledger's dynamic rules (role, online, healthy, stake) for `record`, now.
     fn node_eligible(&self, record: &NodeRecord) -> bool {
         record.role == Role::Compute
+            && !record.trust.deregistered
+            && !record.trust.banned
             && nodes::is_online(&self.params, record, self.now_s)
             && record.healthy
             && nodes::standing(&self.params, record, self.now_s) != nodes::Standing::Paused
@@ -696,9 +704,15 @@ impl Engine {
         let unreliability =
             u64::try_from(u128::from(weights.unreliability) * u128::from(lost) / u128::from(taken))
                 .unwrap_or(u64::MAX);
+        let probation = if record.trust.probation {
+            weights.probation
+        } else {
+            0
+        };
         saturate(record.price_per_cu_usd)
             .saturating_add(latency)
             .saturating_add(unreliability)
+            .saturating_add(probation)
     }
 
     /// Which of `gpus` (a sorted profile list) serve `class`.
@@ -774,6 +788,8 @@ impl Engine {
             online_s: 0,
             tasks_completed: 0,
             tasks_lost: 0,
+            trust: Default::default(),
+            health: Default::default(),
         };
         let levels = (total_gpus as usize).saturating_add(1);
         let bucket = u32::try_from(self.buckets.len()).expect("fewer than 2^32 profiles");

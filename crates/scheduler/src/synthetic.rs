@@ -183,6 +183,8 @@ pub fn node(
         online_s: 0,
         tasks_completed: 0,
         tasks_lost: 0,
+        trust: Default::default(),
+        health: Default::default(),
     }
 }
 

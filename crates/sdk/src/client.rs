@@ -330,6 +330,34 @@ impl Client {
         &self.agent
     }
 
+    /// `GET /v1/trust`: verification parameters, verifiers and the trust layer's accounts.
+    pub fn trust(&self) -> Result<vcity_ledger::trust::Status, ClientError> {
+        self.get("/v1/trust")
+    }
+
+    /// `GET /v1/trust/duties/{id}`: a verifier's open duties.
+    pub fn duties(
+        &self,
+        verifier: &AccountId,
+    ) -> Result<Vec<vcity_types::trust::Duty>, ClientError> {
+        self.get(&format!("/v1/trust/duties/{verifier}"))
+    }
+
+    /// `GET /v1/trust/challenges/{id}`.
+    pub fn challenge(&self, id: u64) -> Result<vcity_types::trust::CapacityChallenge, ClientError> {
+        self.get(&format!("/v1/trust/challenges/{id}"))
+    }
+
+    /// `GET /v1/trust/disputes/{id}`.
+    pub fn dispute(&self, id: u64) -> Result<vcity_types::trust::Dispute, ClientError> {
+        self.get(&format!("/v1/trust/disputes/{id}"))
+    }
+
+    /// `GET /v1/trust/slashes/{id}`.
+    pub fn slash(&self, id: u64) -> Result<vcity_types::trust::Slash, ClientError> {
+        self.get(&format!("/v1/trust/slashes/{id}"))
+    }
+
     /// `GET /v1/treasury`.
     pub fn treasury(&self) -> Result<TreasuryView, ClientError> {
         self.get("/v1/treasury")

@@ -115,6 +115,11 @@ pub struct TaskResultView {
     pub commitment: ResultCommitment,
     /// Its hash (the ledger's `output_hash`).
     pub commitment_hash: Hash,
+    /// The node's signed statement of that hash for the attempt it ran: kept by whoever fetched
+    /// it, it proves equivocation if the ledger ever holds a different one
+    /// (docs/verification.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<vcity_types::trust::SignedResult>,
 }
 
 /// A task's output, checked against the ledger.
@@ -151,6 +156,32 @@ fn signed_get(
             .header(HEADER_TIME, &headers.time_ms)
             .header(HEADER_SIGNATURE, &headers.signature)
             .call(),
+        limit,
+    )
+}
+
+/// `POST {endpoint}{path}` with a JSON body, signed by `key` like an owner request (method, path
+/// and time; the receiver decides whom it serves). At most `limit` bytes come back.
+pub fn signed_post(
+    client: &Client,
+    key: &SigningKey,
+    endpoint: &str,
+    path: &str,
+    body: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, ClientError> {
+    let headers = sign_owner_request(key, "POST", path, now_ms());
+    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+    Client::bytes(
+        &url,
+        client
+            .agent()
+            .post(&url)
+            .header(HEADER_ACCOUNT, &headers.account)
+            .header(HEADER_TIME, &headers.time_ms)
+            .header(HEADER_SIGNATURE, &headers.signature)
+            .header("content-type", "application/json")
+            .send(body),
         limit,
     )
 }

@@ -423,6 +423,18 @@ pub struct NodeView {
     pub grace_until_s: Option<u64>,
     /// VCAI unbonding, not yet withdrawable or waiting to be withdrawn.
     pub unbonding: Amount,
+    /// Reputation score, ppm (SPEC §12; docs/verification.md, "Reputation").
+    #[serde(default)]
+    pub reputation_ppm: u32,
+    /// Why the ledger finds the node unhealthy (empty when healthy).
+    #[serde(default)]
+    pub health_issues: Vec<String>,
+    /// Its recent capacity challenges, newest first.
+    #[serde(default)]
+    pub challenges: Vec<crate::trust::CapacityChallenge>,
+    /// Its recent slashes, newest first.
+    #[serde(default)]
+    pub slashes: Vec<crate::trust::Slash>,
     /// Height read at.
     pub height: Height,
 }

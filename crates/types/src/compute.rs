@@ -118,10 +118,10 @@ pub struct RegisterNode {
 pub struct NodeHeartbeat {
     /// Load, parts per million of capacity in use.
     pub load_ppm: u32,
-    /// The node's own health verdict.
-    pub healthy: bool,
     /// Tasks running now.
     pub running_tasks: u32,
+    /// What the node measured; the ledger decides from it whether the node is healthy.
+    pub health: crate::trust::HealthReport,
 }
 
 /// Change a node's offer.
@@ -180,7 +180,8 @@ pub struct NodeRecord {
     pub last_heartbeat_s: u64,
     /// Load at the last heartbeat, ppm.
     pub load_ppm: u32,
-    /// Health at the last heartbeat.
+    /// Whether the last heartbeat's measurements passed the ledger's health rules
+    /// (docs/verification.md, "Health"); an unhealthy node receives no work.
     pub healthy: bool,
     /// Tasks running at the last heartbeat.
     pub running_tasks: u32,
@@ -190,6 +191,12 @@ pub struct NodeRecord {
     pub tasks_completed: u64,
     /// Tasks it lost: missed the start deadline, went offline while running, gave up, or overran.
     pub tasks_lost: u64,
+    /// The rest of its service record and where it stands (SPEC §10, §12).
+    #[serde(default)]
+    pub trust: crate::trust::TrustRecord,
+    /// The measurements of its last heartbeat.
+    #[serde(default)]
+    pub health: crate::trust::HealthReport,
 }
 
 /// Most tasks in one job.
@@ -304,6 +311,9 @@ pub struct SubmitJob {
     pub max_price_per_cu_usd: Amount,
     /// Billing model.
     pub billing: Billing,
+    /// How much checking the job buys (SPEC §10), paid as `cost × sampling rate` per task.
+    #[serde(default)]
+    pub verification: crate::trust::VerificationLevel,
 }
 
 /// A scheduler places a pending task on a compute node.
@@ -326,17 +336,20 @@ pub struct StartTask {
     pub task: u32,
 }
 
-/// The node's signed result: the output's hash and the CU it used.
+/// The node's result: its commitment (how the program ended, the output's content address and
+/// size, the CU it used) and its signed statement of the commitment's hash for this attempt
+/// ([`crate::trust::ResultStatement`]), which makes equivocation provable.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SubmitResult {
     /// The job.
     pub job_id: u64,
     /// The task.
     pub task: u32,
-    /// BLAKE3 of the output.
-    pub output_hash: crate::Hash,
-    /// CU used × 10^6 (at most the job's per-task maximum).
-    pub cu_used_ppm: u64,
+    /// The commitment; its CU (at most the job's per-task maximum) is what the buyer pays for.
+    pub commitment: ResultCommitment,
+    /// The node's signature over the [`crate::trust::ResultStatement`] of `commitment.hash()`
+    /// for the task's current attempt.
+    pub signature: crate::trust::Signature,
 }
 
 /// The node gives up a task it could not run; it goes back to pending.
@@ -396,18 +409,25 @@ pub enum TaskState {
         /// The agreed price per CU.
         price_per_cu_usd: Amount,
     },
-    /// Result committed; paid when the verification window closes.
+    /// Result committed; paid when the verification window closes (or when a dispute about it
+    /// ends).
     Completed {
         /// The node.
         node: AccountId,
-        /// Output hash.
+        /// The commitment's hash ([`ResultCommitment::hash`]).
         output_hash: crate::Hash,
         /// CU used × 10^6.
         cu_used_ppm: u64,
         /// What the user pays for it, USD base units.
         cost_usd: Amount,
+        /// The verification fee on top (`cost × sampling rate`), USD base units.
+        verification_fee_usd: Amount,
         /// When the window closes, seconds after genesis.
         settle_at_s: u64,
+        /// The node's commitment.
+        commitment: ResultCommitment,
+        /// The node's signature over its result statement (equivocation evidence).
+        signature: crate::trust::Signature,
     },
     /// Paid out.
     Settled {
@@ -480,6 +500,24 @@ pub struct Task {
     /// The last scheduler's explanation of why it could not be placed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unplaceable: Option<String>,
+    /// CU per second of the resources the current assignment holds, ppm: the GPUs' performance
+    /// factors for a GPU task, one CPU core's factor otherwise. A deterministic task's CU is its
+    /// fuel-time × this (docs/job-spec.md, "Compute units").
+    #[serde(default)]
+    pub factor_ppm: u64,
+    /// The sampling rate fixed at assignment, ppm (the job's level, raised for nodes on
+    /// probation or of low reputation).
+    #[serde(default)]
+    pub sampling_ppm: u32,
+    /// When the current assignment was made, seconds after genesis.
+    #[serde(default)]
+    pub assigned_s: u64,
+    /// The check of the current result, if the beacon sampled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::trust::Check>,
+    /// The dispute about the current result, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<u64>,
 }
 
 /// A job as the ledger records it (also the API view).
@@ -499,6 +537,9 @@ pub struct Job {
     pub max_price_per_cu_usd: Amount,
     /// Billing.
     pub billing: Billing,
+    /// How much checking it buys.
+    #[serde(default)]
+    pub verification: crate::trust::VerificationLevel,
     /// Submission time, seconds after genesis.
     pub submitted_s: u64,
     /// Its tasks.

@@ -332,4 +332,167 @@ pub enum Event {
         /// VCAI per CU of capacity.
         vcai_per_cu: Amount,
     },
+    /// The beacon of the block after a result sampled it: `verifier` must re-execute it before
+    /// its verification window closes.
+    TaskSampled {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The drawn verifier.
+        verifier: AccountId,
+    },
+    /// A sampled task's verifier re-executed it and agreed with the node.
+    ResultConfirmed {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The verifier.
+        verifier: AccountId,
+    },
+    /// A verifier was paid from the verification fees for a check.
+    VerifierPaid {
+        /// The verifier.
+        verifier: AccountId,
+        /// USD base units.
+        amount: Amount,
+    },
+    /// A dispute opened; settlement of its subject waits for the outcome.
+    DisputeOpened {
+        /// The dispute.
+        dispute_id: u64,
+        /// About what.
+        subject: crate::trust::DisputeSubject,
+        /// The node disputed.
+        accused: AccountId,
+        /// Who disputes.
+        challenger: AccountId,
+        /// VCAI posted.
+        deposit: Amount,
+    },
+    /// A dispute's referees were drawn from the beacon.
+    RefereesDrawn {
+        /// The dispute.
+        dispute_id: u64,
+        /// The referees.
+        referees: Vec<AccountId>,
+        /// They answer by then, seconds after genesis.
+        deadline_s: u64,
+    },
+    /// A referee answered.
+    RefereeVoted {
+        /// The dispute.
+        dispute_id: u64,
+        /// The referee.
+        referee: AccountId,
+        /// The claim its answer supports.
+        claim: crate::Hash,
+    },
+    /// A dispute ended.
+    DisputeResolved {
+        /// The dispute.
+        dispute_id: u64,
+        /// How.
+        outcome: crate::trust::DisputeOutcome,
+    },
+    /// A compute node must prove its declared hardware (Proof of Capacity).
+    CapacityChallengeIssued {
+        /// The challenge.
+        challenge_id: u64,
+        /// The node.
+        node: AccountId,
+        /// Products to compute, one per device.
+        devices: u32,
+        /// The commitment is due by then, seconds after genesis.
+        commit_deadline_s: u64,
+    },
+    /// A challenged node committed to its products.
+    CapacityCommitted {
+        /// The challenge.
+        challenge_id: u64,
+        /// The node.
+        node: AccountId,
+    },
+    /// A verifier was drawn to check a capacity proof.
+    CapacityVerifierDrawn {
+        /// The challenge.
+        challenge_id: u64,
+        /// The verifier.
+        verifier: AccountId,
+        /// Its verdict is due by then, seconds after genesis.
+        verdict_deadline_s: u64,
+    },
+    /// A capacity challenge ended.
+    CapacityChallengeEnded {
+        /// The challenge.
+        challenge_id: u64,
+        /// The node.
+        node: AccountId,
+        /// How it ended.
+        state: crate::trust::ChallengeState,
+    },
+    /// A node passed its probation (its first capacity challenges).
+    ProbationEnded {
+        /// The node.
+        node: AccountId,
+    },
+    /// Capacity a node could not prove was taken off its registration.
+    CapacityRemoved {
+        /// The node.
+        node: AccountId,
+        /// Capacity left, CU ppm.
+        capacity_cu_ppm: u64,
+    },
+    /// Stake was slashed into the slash escrow for the appeal window.
+    Slashed {
+        /// The slash.
+        slash_id: u64,
+        /// The node.
+        node: AccountId,
+        /// Why.
+        offence: crate::trust::Offence,
+        /// Its tier.
+        tier: crate::trust::Tier,
+        /// VCAI taken.
+        amount: Amount,
+    },
+    /// A node was banned for a severe offence: its DID can never register again.
+    NodeBanned {
+        /// The node.
+        node: AccountId,
+    },
+    /// A slashed node appealed.
+    SlashAppealed {
+        /// The slash.
+        slash_id: u64,
+    },
+    /// An escrowed slash was paid out: buyers, then the challenger, then the reserve.
+    SlashPaidOut {
+        /// The slash.
+        slash_id: u64,
+        /// VCAI to affected buyers.
+        compensation: Amount,
+        /// VCAI to the challenger.
+        bounty: Amount,
+        /// VCAI to the reserve.
+        reserve: Amount,
+    },
+    /// An upheld appeal returned an escrowed slash to the node's stake.
+    SlashReturned {
+        /// The slash.
+        slash_id: u64,
+    },
+    /// A verifier left a duty unanswered (a check, a verdict or a referee vote).
+    DutyMissed {
+        /// The verifier.
+        verifier: AccountId,
+    },
+    /// A node left the network; its whole bond is unbonding.
+    NodeDeregistered {
+        /// The node.
+        node: AccountId,
+        /// VCAI moved to unbonding.
+        unbonding: Amount,
+    },
 }

@@ -23,6 +23,11 @@
 //! | 0x0e | a task's result commitment (what a compute node signs into `SubmitResult`) |
 //! | 0x0f | an owner's signed request to a compute node (fetching outputs and logs) |
 //! | 0x10 | a task's deterministic random seed: job id ‖ task index |
+//! | 0x11 | a side of a capacity dispute: `pass` or `fail` |
+//! | 0x12 | a capacity challenge's seed: beacon ‖ node ‖ challenge id |
+//! | 0x13 | a capacity matrix's generator key: seed ‖ device ‖ `A` or `B` |
+//! | 0x14 | a row of a capacity product (the leaves of a device's commitment) |
+//! | 0x15 | a sampling draw: beacon ‖ what is drawn for (tasks, verifiers, referees, timings) |
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -64,6 +69,16 @@ pub enum Domain {
     OwnerRequest = 0x0f,
     /// A task's random seed.
     TaskSeed = 0x10,
+    /// A side of a capacity dispute.
+    CapacityClaim = 0x11,
+    /// A capacity challenge's seed.
+    CapacitySeed = 0x12,
+    /// A capacity matrix generator key.
+    CapacityMatrix = 0x13,
+    /// A row of a capacity product.
+    CapacityRow = 0x14,
+    /// A sampling draw from the beacon.
+    Draw = 0x15,
 }
 
 /// A 32-byte BLAKE3 digest.

@@ -10,6 +10,8 @@
 //!   verifier (the tree itself lives in the ledger).
 //! - [`event`], [`receipt`]: what execution reports. [`api`]: the JSON shapes of the HTTP API.
 //! - [`incentives`]: governance parameter changes, fee and VRAM tiers, reward parts.
+//! - [`trust`]: verification levels, signed result statements, checks, capacity challenges,
+//!   disputes, slashes and service records.
 //! - [`keyfile`]: the key file format of the keyring and the validator key.
 //!
 //! Nothing here reads the clock or draws randomness; only [`keyfile`] touches the filesystem.
@@ -27,6 +29,7 @@ pub mod incentives;
 pub mod keyfile;
 pub mod merkle;
 pub mod receipt;
+pub mod trust;
 pub mod tx;
 pub mod wide;
 

@@ -41,6 +41,76 @@ pub fn list_root(items: &[Hash]) -> Hash {
     level[0]
 }
 
+/// Proof that an item sits at an index of a list whose [`list_root`] is known: the siblings
+/// from the leaf's level up (a node promoted unchanged at a level has no sibling there, so the
+/// list's length tells the verifier where those levels are).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ListProof {
+    /// Sibling hashes, bottom up.
+    pub siblings: Vec<Hash>,
+}
+
+/// The proof for the item at `index` of `items` (already-hashed items, as [`list_root`] takes).
+/// `None` when `index` is out of range.
+pub fn list_proof(items: &[Hash], index: usize) -> Option<ListProof> {
+    if index >= items.len() {
+        return None;
+    }
+    let mut level: Vec<Hash> = items
+        .iter()
+        .map(|item| Hash::of(Domain::ListLeaf, &[item.as_bytes()]))
+        .collect();
+    let mut position = index;
+    let mut siblings = Vec::new();
+    while level.len() > 1 {
+        let sibling = position ^ 1;
+        if sibling < level.len() {
+            siblings.push(level[sibling]);
+        }
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => {
+                    Hash::of(Domain::ListInternal, &[left.as_bytes(), right.as_bytes()])
+                }
+                [single] => *single,
+                _ => unreachable!("chunks(2) yields one or two items"),
+            })
+            .collect();
+        position /= 2;
+    }
+    Some(ListProof { siblings })
+}
+
+impl ListProof {
+    /// Whether `item` (already hashed) is at `index` of a list of `len` items with `root`.
+    pub fn verify(&self, root: &Hash, item: &Hash, index: usize, len: usize) -> bool {
+        if index >= len {
+            return false;
+        }
+        let mut node = Hash::of(Domain::ListLeaf, &[item.as_bytes()]);
+        let mut position = index;
+        let mut width = len;
+        let mut siblings = self.siblings.iter();
+        while width > 1 {
+            let sibling = position ^ 1;
+            if sibling < width {
+                let Some(other) = siblings.next() else {
+                    return false;
+                };
+                node = if position % 2 == 0 {
+                    Hash::of(Domain::ListInternal, &[node.as_bytes(), other.as_bytes()])
+                } else {
+                    Hash::of(Domain::ListInternal, &[other.as_bytes(), node.as_bytes()])
+                };
+            }
+            position /= 2;
+            width = width.div_ceil(2);
+        }
+        siblings.next().is_none() && node == *root
+    }
+}
+
 /// The path of a state key in the sparse Merkle tree.
 pub fn key_path(key: &[u8]) -> Hash {
     Hash::of(Domain::StateKey, &[key])
@@ -175,6 +245,32 @@ mod tests {
         let abc = Hash::of(Domain::ListInternal, &[ab.as_bytes(), leaf(&c).as_bytes()]);
         assert_eq!(list_root(&[a, b, c]), abc);
         assert_ne!(list_root(&[a, b]), list_root(&[b, a]));
+    }
+
+    #[test]
+    fn list_proofs_verify_every_index_of_every_length_and_nothing_else() {
+        for len in 1..=17usize {
+            let items: Vec<Hash> = (0..len)
+                .map(|i| Hash::of(Domain::Transaction, &[&(i as u64).to_le_bytes()]))
+                .collect();
+            let root = list_root(&items);
+            for (index, item) in items.iter().enumerate() {
+                let proof = list_proof(&items, index).expect("in range");
+                assert!(
+                    proof.verify(&root, item, index, len),
+                    "len {len} index {index}"
+                );
+                assert!(!proof.verify(&root, item, (index + 1) % len.max(2), len) || len == 1);
+                let other = Hash::of(Domain::Transaction, &[b"other"]);
+                assert!(!proof.verify(&root, &other, index, len));
+                if len > 1 {
+                    let mut bent = proof.clone();
+                    bent.siblings[0].0[0] ^= 1;
+                    assert!(!bent.verify(&root, item, index, len));
+                }
+            }
+            assert!(list_proof(&items, len).is_none());
+        }
     }
 
     #[test]

@@ -206,6 +206,24 @@ pub enum Message {
     Subscribe(crate::compute::Subscribe),
     /// Tag 29.
     SetParam(crate::incentives::SetParam),
+    /// Tag 30.
+    VerifyResult(crate::trust::VerifyResult),
+    /// Tag 31.
+    ChallengeResult(crate::trust::ChallengeResult),
+    /// Tag 32.
+    RefereeVote(crate::trust::RefereeVote),
+    /// Tag 33.
+    CommitCapacity(crate::trust::CommitCapacity),
+    /// Tag 34.
+    CapacityVerdict(crate::trust::CapacityVerdict),
+    /// Tag 35.
+    ReportEquivocation(crate::trust::ReportEquivocation),
+    /// Tag 36.
+    Appeal(crate::trust::Appeal),
+    /// Tag 37.
+    DecideAppeal(crate::trust::DecideAppeal),
+    /// Tag 38.
+    Deregister(crate::trust::Deregister),
 }
 
 impl Message {
@@ -242,6 +260,15 @@ impl Message {
             Message::ReportUnplaceable(_) => 27,
             Message::Subscribe(_) => 28,
             Message::SetParam(_) => 29,
+            Message::VerifyResult(_) => 30,
+            Message::ChallengeResult(_) => 31,
+            Message::RefereeVote(_) => 32,
+            Message::CommitCapacity(_) => 33,
+            Message::CapacityVerdict(_) => 34,
+            Message::ReportEquivocation(_) => 35,
+            Message::Appeal(_) => 36,
+            Message::DecideAppeal(_) => 37,
+            Message::Deregister(_) => 38,
         }
     }
 
@@ -278,6 +305,15 @@ impl Message {
             Message::ReportUnplaceable(_) => "report_unplaceable",
             Message::Subscribe(_) => "subscribe",
             Message::SetParam(_) => "set_param",
+            Message::VerifyResult(_) => "verify_result",
+            Message::ChallengeResult(_) => "challenge_result",
+            Message::RefereeVote(_) => "referee_vote",
+            Message::CommitCapacity(_) => "commit_capacity",
+            Message::CapacityVerdict(_) => "capacity_verdict",
+            Message::ReportEquivocation(_) => "report_equivocation",
+            Message::Appeal(_) => "appeal",
+            Message::DecideAppeal(_) => "decide_appeal",
+            Message::Deregister(_) => "deregister",
         }
     }
 }
@@ -322,6 +358,15 @@ impl BorshDeserialize for Message {
             27 => Message::ReportUnplaceable(BorshDeserialize::deserialize_reader(reader)?),
             28 => Message::Subscribe(BorshDeserialize::deserialize_reader(reader)?),
             29 => Message::SetParam(BorshDeserialize::deserialize_reader(reader)?),
+            30 => Message::VerifyResult(BorshDeserialize::deserialize_reader(reader)?),
+            31 => Message::ChallengeResult(BorshDeserialize::deserialize_reader(reader)?),
+            32 => Message::RefereeVote(BorshDeserialize::deserialize_reader(reader)?),
+            33 => Message::CommitCapacity(BorshDeserialize::deserialize_reader(reader)?),
+            34 => Message::CapacityVerdict(BorshDeserialize::deserialize_reader(reader)?),
+            35 => Message::ReportEquivocation(BorshDeserialize::deserialize_reader(reader)?),
+            36 => Message::Appeal(BorshDeserialize::deserialize_reader(reader)?),
+            37 => Message::DecideAppeal(BorshDeserialize::deserialize_reader(reader)?),
+            38 => Message::Deregister(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

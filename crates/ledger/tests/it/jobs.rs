@@ -1,13 +1,11 @@
 //! Jobs with escrow through blocks: the whole lifecycle, deadlines, misfits, cancellation and
 //! overruns, with the books balancing to the base unit (escrow in = payments + fees + refunds).
 
-mod common;
-
-use common::{account, funded, vcai, Harness};
+use crate::common::{account, funded, vcai, Harness};
 use vcity_ledger::{bank, jobs};
 use vcity_types::compute::{
     AssignTask, Billing, CancelJob, FailTask, GpuSpec, Hardware, NodeHeartbeat, NodeKind,
-    RegisterNode, Requirements, Role, StartTask, SubmitJob, SubmitResult, TaskState, Workload,
+    RegisterNode, Requirements, Role, StartTask, SubmitJob, TaskState, Workload,
 };
 use vcity_types::event::Event;
 use vcity_types::tx::Message;
@@ -27,9 +25,9 @@ fn usd(base: u128) -> Amount {
 fn new_chain() -> Harness {
     let accounts = [USER, NODE, SCHEDULER, CPU_NODE]
         .into_iter()
-        .map(|seed| funded(seed, vcai(100_000), common::usd(1_000)))
+        .map(|seed| funded(seed, vcai(100_000), crate::common::usd(1_000)))
         .collect();
-    let mut chain = Harness::new(&common::genesis("vcity-jobs", accounts));
+    let mut chain = Harness::new(&crate::common::genesis("vcity-jobs", accounts));
     let gpu = RegisterNode {
         role: Role::Compute,
         kind: NodeKind::Stable,
@@ -87,8 +85,8 @@ fn usd_of(chain: &Harness, seed: u8) -> u128 {
 fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
     let beat = NodeHeartbeat {
         load_ppm: 0,
-        healthy: true,
         running_tasks: 0,
+        health: crate::common::healthy(),
     };
     assert_eq!(chain.at(t_s, seed, Message::NodeHeartbeat(beat)).code, 0);
 }
@@ -111,6 +109,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
         max_cu_ppm_per_task: 100_000_000, // 100 CU
         max_price_per_cu_usd: usd(1_000),
         billing: Billing::PayAsYouGo,
+        verification: vcity_types::trust::VerificationLevel::None,
     }
 }
 
@@ -165,12 +164,7 @@ fn lifecycle_pays_node_fee_and_refund_exactly() {
             0
         );
         // 40 CU at the node's 500 per CU = 20,000.
-        let result = Message::SubmitResult(SubmitResult {
-            job_id: 1,
-            task,
-            output_hash: Hash([task as u8; 32]),
-            cu_used_ppm: 40_000_000,
-        });
+        let result = chain.result(NODE, 1, task, 40_000_000, &[task as u8]);
         assert_eq!(chain.at(t + 40, NODE, result).code, 0);
     }
     assert!(
@@ -279,16 +273,7 @@ fn cancel_refunds_unstarted_tasks_and_overruns_fail() {
     assert_eq!(chain.at(12, NODE, start(1, 0)).code, 0);
     assert_eq!(
         chain
-            .at(
-                13,
-                NODE,
-                Message::SubmitResult(SubmitResult {
-                    job_id: 1,
-                    task: 0,
-                    output_hash: Hash([1; 32]),
-                    cu_used_ppm: 100_000_001
-                })
-            )
+            .at(13, NODE, chain.result(NODE, 1, 0, 100_000_001, b"over"))
             .code,
         25,
         "over budget"
@@ -408,12 +393,7 @@ fn a_running_task_whose_node_goes_silent_is_returned_and_reassigned() {
     heartbeat(&mut chain, 220, NODE);
     assert_eq!(chain.at(221, SCHEDULER, assign).code, 0);
     assert_eq!(chain.at(222, NODE, start).code, 0);
-    let result = Message::SubmitResult(SubmitResult {
-        job_id: 1,
-        task: 0,
-        output_hash: Hash([1; 32]),
-        cu_used_ppm: 1_000_000,
-    });
+    let result = chain.result(NODE, 1, 0, 1_000_000, b"one");
     assert_eq!(chain.at(223, NODE, result).code, 0);
     let record = jobs::job(chain.ledger.state(), 1).expect("job");
     assert_eq!(record.tasks[0].attempts, 2);
@@ -543,13 +523,8 @@ fn a_subscription_prepays_jobs_takes_back_their_refunds_and_returns_the_rest_at_
     };
     assert_eq!(chain.at(5, SCHEDULER, Message::AssignTask(assign)).code, 0);
     assert_eq!(chain.at(6, NODE, start(1, 0)).code, 0);
-    let result = SubmitResult {
-        job_id: 1,
-        task: 0,
-        output_hash: Hash([3; 32]),
-        cu_used_ppm: 1_000_000,
-    };
-    assert_eq!(chain.at(7, NODE, Message::SubmitResult(result)).code, 0);
+    let result = chain.result(NODE, 1, 0, 1_000_000, b"three");
+    assert_eq!(chain.at(7, NODE, result).code, 0);
     assert_eq!(
         chain
             .at(8, USER, Message::CancelJob(CancelJob { job_id: 1 }))

@@ -1,9 +1,7 @@
 //! The SPEC §2 genesis allocation, vesting claims and Genesis NFTs, with the whitepaper's own
 //! numbers as vectors, through blocks at chosen times.
 
-mod common;
-
-use common::{account, funded, usd, vcai, Harness};
+use crate::common::{account, funded, usd, vcai, Harness};
 use vcity_ledger::genesis::SpecBeneficiaries;
 use vcity_ledger::vesting::{self, MONTH_S};
 use vcity_ledger::{bank, nft, Genesis};
@@ -17,7 +15,7 @@ fn genesis() -> Genesis {
     let users = (1..=7u8)
         .map(|seed| funded(seed, Amount::ZERO, usd(100)))
         .collect();
-    common::genesis(CHAIN, users)
+    crate::common::genesis(CHAIN, users)
         .with_spec_allocation(&SpecBeneficiaries {
             private_sale: account(1),
             public_sale: account(2),
@@ -178,7 +176,7 @@ fn nft_claim_right_moves_with_the_nft_and_nobody_claims_twice() {
 #[test]
 fn genesis_without_the_new_sections_hashes_as_before() {
     // Older genesis files keep their id: new sections are left out when empty.
-    let plain = common::genesis(CHAIN, Vec::new());
+    let plain = crate::common::genesis(CHAIN, Vec::new());
     let json = plain.to_json();
     assert!(
         !json.contains("allocations") && !json.contains("genesis_nfts"),

@@ -3,9 +3,7 @@
 //! account's weight computed from its lock, and at the end every past total and every past account
 //! weight equals what was observed at that time.
 
-mod common;
-
-use common::{account, funded, usd, vcai, Harness};
+use crate::common::{account, funded, usd, vcai, Harness};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use vcity_ledger::bank;
@@ -120,7 +118,7 @@ proptest! {
         steps in proptest::collection::vec((0u64..(3 * WEEK_S), proptest::collection::vec(action(), 0..4)), 1..40)
     ) {
         let accounts = (1..=USERS).map(|seed| funded(seed, vcai(100_000_000), usd(1_000))).collect();
-        let mut chain = Harness::new(&common::genesis("vcity-ve", accounts));
+        let mut chain = Harness::new(&crate::common::genesis("vcity-ve", accounts));
         let mut model: BTreeMap<u8, Lock> = BTreeMap::new();
         let mut now = 0u64;
         let mut observed: Vec<(u64, u128, Vec<u128>)> = Vec::new();

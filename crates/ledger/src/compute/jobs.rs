@@ -6,11 +6,21 @@
 //! A registered scheduler assigns each pending task to a compute node that [`fits`] it, at the
 //! node's current price (the agreed price); the node must start it before the start deadline or
 //! the task goes back to pending, and after `max_attempts` assignments it fails. The node commits
-//! its result (output hash, CU used) in a transaction signed by its key. When the verification
-//! window closes the task settles: the user pays `CU used × agreed price` (or the fixed price);
-//! the network fee (10%, gov) goes to the treasury, the rest to the node, and the unused escrow
-//! back to the owner. A task running past its maximum duration fails and is refunded. The owner
-//! can cancel every task not yet started.
+//! its result (its commitment: exit, output address and size, CU used) in a transaction signed
+//! by its key, with its signed statement of the commitment's hash for the attempt. When the
+//! verification window closes the task settles: the user pays `CU used × agreed price` (or the
+//! fixed price) plus the verification fee (`cost × sampling rate`, to the `verification_fees`
+//! account that pays checks); the network fee (10%, gov) goes to the treasury, the rest to the
+//! node, and the unused escrow back to the owner. A disputed result waits for its dispute: if the
+//! node was wrong the buyer gets the whole escrow back (`disprove`). A task running past its
+//! maximum duration fails and is refunded. The owner can cancel every task not yet started.
+//!
+//! **Compute units.** The assignment fixes the CU rate of the resources the task holds
+//! (`Task::factor_ppm`): the performance factors of the GPUs a GPU task takes (the model asked
+//! for, or the node's least factor among the models that fit), one CPU core's factor otherwise.
+//! A deterministic task's CU is its fuel-time (fuel over the executor's rate of 10^9 per
+//! second) × that rate, so a node whose capacity is busy shows consumed CU close to its
+//! available CU, and re-execution reproduces the billed CU exactly.
 //!
 //! Deadlines are kept in time buckets (`jobs/due/{bucket}`) that `begin_block` walks from a
 //! cursor, a bounded number per block, so no block ever scans the jobs. A bucket entry is only a
@@ -23,6 +33,7 @@ use crate::bank;
 use crate::error::TxError;
 use crate::nodes;
 use crate::state::{Overlay, StateRead};
+use crate::trust::{self, reputation, verification};
 use crate::vesting::elapsed_s;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -34,6 +45,7 @@ use vcity_types::compute::{
 };
 use vcity_types::event::Event;
 use vcity_types::incentives::{FeeTier, MAX_TIERS};
+use vcity_types::trust::{CheckState, DisputeOutcome, Duty, ResultStatement};
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
@@ -93,9 +105,9 @@ impl Default for JobParams {
 }
 
 /// The network fee on a payment to `node`, ppm: the lowest fee of the tiers whose reputation and
-/// completed-task minimums it meets (reputation by [`nodes::reputation_ppm`]), else the base fee.
+/// completed-task minimums it meets (reputation by [`reputation::score_ppm`]), else the base fee.
 pub fn fee_ppm(params: &JobParams, node: &NodeRecord) -> u32 {
-    let reputation = nodes::reputation_ppm(node);
+    let reputation = reputation::score_ppm(node, params.start_deadline_s);
     params
         .fee_tiers
         .iter()
@@ -131,6 +143,8 @@ pub(crate) fn set_fee(
 pub enum Misfit {
     /// Not a compute node.
     NotCompute,
+    /// Deregistered or banned.
+    Inactive,
     /// No recent heartbeat.
     Offline,
     /// Reported itself unhealthy.
@@ -155,8 +169,9 @@ pub enum Misfit {
 
 impl Misfit {
     /// Every rule, in the order [`fits`] checks them.
-    pub const ALL: [Misfit; 11] = [
+    pub const ALL: [Misfit; 12] = [
         Misfit::NotCompute,
+        Misfit::Inactive,
         Misfit::Offline,
         Misfit::Unhealthy,
         Misfit::Understaked,
@@ -174,6 +189,7 @@ impl fmt::Display for Misfit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Misfit::NotCompute => "not a compute node",
+            Misfit::Inactive => "deregistered or banned",
             Misfit::Offline => "offline",
             Misfit::Unhealthy => "unhealthy",
             Misfit::Understaked => "stake below requirement",
@@ -221,6 +237,7 @@ fn passes(
     let of_model = |gpu: &&GpuSpec| of_the_model(requirements, gpu);
     match rule {
         Misfit::NotCompute => node.role == Role::Compute,
+        Misfit::Inactive => !node.trust.deregistered && !node.trust.banned,
         Misfit::Offline => nodes::is_online(params, node, now_s),
         Misfit::Unhealthy => node.healthy,
         Misfit::Understaked => nodes::standing(params, node, now_s) != nodes::Standing::Paused,
@@ -357,7 +374,7 @@ fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -
         Misfit::Offline => format!("last heartbeat at {} s", node.last_heartbeat_s),
         Misfit::Understaked => format!("stake {}", node.stake),
         Misfit::NotHighLoad => format!("{} MiB in all", nodes::total_vram_mib(&node.hardware)),
-        Misfit::NotCompute | Misfit::Unhealthy => String::new(),
+        Misfit::NotCompute | Misfit::Inactive | Misfit::Unhealthy => String::new(),
     }
 }
 
@@ -680,8 +697,14 @@ pub fn job(state: &impl StateRead, id: u64) -> Option<Job> {
     state.get(&job_key(id))
 }
 
-/// The escrow one task needs.
-pub fn task_escrow(message: &SubmitJob) -> Result<Amount, TxError> {
+/// Writes a job (the trust layer's changes to its tasks).
+pub(crate) fn put(state: &mut Overlay<'_>, record: &Job) {
+    state.put(job_key(record.id), record);
+}
+
+/// The most one task can cost before verification: its CU budget at the job's maximum price,
+/// or the fixed price.
+pub fn task_max_cost(message: &SubmitJob) -> Result<Amount, TxError> {
     match &message.billing {
         Billing::PayAsYouGo | Billing::Subscription { .. } => {
             Ok(message.max_price_per_cu_usd.mul_div(
@@ -692,6 +715,45 @@ pub fn task_escrow(message: &SubmitJob) -> Result<Amount, TxError> {
         }
         Billing::FixedPerTask { price_usd } => Ok(*price_usd),
     }
+}
+
+/// The escrow one task needs: its maximum cost plus the verification fee at the highest rate
+/// its level can reach.
+pub fn task_escrow(message: &SubmitJob, trust: &trust::TrustParams) -> Result<Amount, TxError> {
+    let cost = task_max_cost(message)?;
+    let rate = verification::max_sampling_rate_ppm(trust, message.verification);
+    Ok(cost.checked_add(verification::fee(cost, rate)?)?)
+}
+
+/// CU per second of what a task of `requirements` holds on `node`, ppm (see the module
+/// documentation): the GPUs' factors for a GPU task, one CPU core's otherwise.
+pub fn task_factor_ppm(
+    params: &nodes::NodeParams,
+    node: &NodeRecord,
+    requirements: &Requirements,
+) -> u64 {
+    let wants_gpu = requirements.gpu_count > 0 || requirements.gpu_model.is_some();
+    if !wants_gpu {
+        return params.cpu_core_factor_ppm.max(1);
+    }
+    let factor_of = |model: &str| {
+        params
+            .gpu_factors_ppm
+            .iter()
+            .find(|(name, _)| name == model)
+            .map_or(0, |(_, factor)| *factor)
+    };
+    let per_gpu = node
+        .hardware
+        .gpus
+        .iter()
+        .filter(|gpu| of_the_model(requirements, gpu) && gpu.vram_mib >= requirements.min_vram_mib)
+        .map(|gpu| factor_of(&gpu.model))
+        .min()
+        .unwrap_or(0);
+    per_gpu
+        .saturating_mul(u64::from(requirements.gpu_count.max(1)))
+        .max(1)
 }
 
 /// How long after its last heartbeat a node counts as offline (SPEC §4: 3 intervals).
@@ -751,8 +813,8 @@ pub(crate) fn execute_submit(
             "a task needs a CU budget and a maximum duration".into(),
         ));
     }
-    let per_task = task_escrow(message)?;
-    if per_task.is_zero() {
+    let per_task = task_escrow(message, &trust::params(state))?;
+    if task_max_cost(message)?.is_zero() {
         return Err(TxError::InvalidJob("a job must pay something".into()));
     }
     let total = per_task.mul_div(u128::from(message.tasks), 1, Rounding::Down)?;
@@ -776,6 +838,7 @@ pub(crate) fn execute_submit(
         max_cu_ppm_per_task: message.max_cu_ppm_per_task,
         max_price_per_cu_usd: message.max_price_per_cu_usd,
         billing: message.billing.clone(),
+        verification: message.verification,
         submitted_s: now,
         tasks: (0..message.tasks)
             .map(|_| Task {
@@ -784,6 +847,11 @@ pub(crate) fn execute_submit(
                 escrow_usd: per_task,
                 pending_since_s: now,
                 unplaceable: None,
+                factor_ppm: 0,
+                sampling_ppm: 0,
+                assigned_s: 0,
+                check: None,
+                dispute: None,
             })
             .collect(),
     };
@@ -869,14 +937,26 @@ pub(crate) fn execute_assign(
         now,
     )
     .map_err(|misfit| TxError::InvalidJob(format!("node {} cannot take it: {misfit}", node.id)))?;
-    let deadline_s = now.saturating_add(params(state).start_deadline_s);
+    let settings = params(state);
+    let deadline_s = now.saturating_add(settings.start_deadline_s);
     task.state = TaskState::Assigned {
         node: node.id,
         deadline_s,
         price_per_cu_usd: node.price_per_cu_usd,
     };
     task.attempts = task.attempts.saturating_add(1);
+    task.factor_ppm = task_factor_ppm(&node_params, &node, &record.requirements);
+    task.sampling_ppm = verification::sampling_rate_ppm(
+        &trust::params(state),
+        record.verification,
+        &node,
+        settings.start_deadline_s,
+    );
+    task.assigned_s = now;
+    task.check = None;
+    task.dispute = None;
     state.put(job_key(message.job_id), &record);
+    nodes::task_opened(state, &node.id, true);
     // Starting at the deadline itself is still allowed; the reminder fires just after it.
     remind(state, deadline_s + 1, message.job_id, message.task);
     state.emit(Event::TaskAssigned {
@@ -913,6 +993,7 @@ pub(crate) fn execute_start(
     if now > deadline_s {
         return Err(TxError::InvalidJob("the start deadline has passed".into()));
     }
+    let latency_s = now.saturating_sub(task.assigned_s);
     task.state = TaskState::Running {
         node,
         started_s: now,
@@ -920,6 +1001,7 @@ pub(crate) fn execute_start(
     };
     let overrun_at = now.saturating_add(record.requirements.max_duration_s);
     state.put(job_key(message.job_id), &record);
+    nodes::record_start(state, &node, latency_s);
     remind(state, overrun_at, message.job_id, message.task);
     // Also check on the node while it runs: a node that goes offline loses the task.
     remind(
@@ -960,36 +1042,69 @@ pub(crate) fn execute_result(
             "the task runs on another node".into(),
         ));
     }
-    if message.cu_used_ppm > max_cu {
+    let cu_used_ppm = message.commitment.cu_used_ppm;
+    if cu_used_ppm > max_cu {
         return Err(TxError::InvalidJob(format!(
-            "{} CU ppm used, over the task's budget of {max_cu}",
-            message.cu_used_ppm
+            "{cu_used_ppm} CU ppm used, over the task's budget of {max_cu}"
         )));
     }
+    let output_hash = message.commitment.hash();
+    let statement = ResultStatement {
+        chain_id: crate::chain::chain_id(state),
+        job_id: message.job_id,
+        task: message.task,
+        attempt: task.attempts,
+        result_hash: output_hash,
+    };
+    let signed = vcity_types::trust::SignedResult {
+        statement,
+        signer: *sender,
+        signature: message.signature,
+    };
+    if !signed.verify() {
+        return Err(TxError::BadSignature(
+            "the result statement's signature does not verify against the node's key".into(),
+        ));
+    }
     // The user pays at most the escrow: the agreed price is at most the job's maximum and the
-    // CU at most its budget, both rounded the same way.
+    // CU at most its budget, both rounded the same way; the fee's rate at most the escrowed one.
     let cost_usd = match billing {
         Billing::PayAsYouGo | Billing::Subscription { .. } => price_per_cu_usd
-            .mul_div(u128::from(message.cu_used_ppm), 1_000_000, Rounding::Up)?
+            .mul_div(u128::from(cu_used_ppm), 1_000_000, Rounding::Up)?
             .min(task.escrow_usd),
         Billing::FixedPerTask { price_usd } => price_usd,
     };
+    let left = task.escrow_usd.checked_sub(cost_usd)?;
+    let verification_fee_usd = verification::fee(cost_usd, task.sampling_ppm)?.min(left);
     let settle_at_s = now.saturating_add(params(state).verification_window_s);
+    let sampled = task.sampling_ppm > 0;
     task.state = TaskState::Completed {
         node,
-        output_hash: message.output_hash,
-        cu_used_ppm: message.cu_used_ppm,
+        output_hash,
+        cu_used_ppm,
         cost_usd,
+        verification_fee_usd,
         settle_at_s,
+        commitment: message.commitment.clone(),
+        signature: message.signature,
     };
     state.put(job_key(message.job_id), &record);
     remind(state, settle_at_s, message.job_id, message.task);
+    if sampled {
+        trust::draw_next_block(
+            state,
+            trust::Draw::Result {
+                job_id: message.job_id,
+                task: message.task,
+            },
+        );
+    }
     state.emit(Event::TaskCompleted {
         job_id: message.job_id,
         task: message.task,
         node,
-        output_hash: message.output_hash,
-        cu_used_ppm: message.cu_used_ppm,
+        output_hash,
+        cu_used_ppm,
         cost_usd,
     });
     Ok(())
@@ -1007,6 +1122,7 @@ fn return_or_fail(
         &record.tasks[index as usize].state
     {
         nodes::record_service(state, node, false);
+        nodes::task_opened(state, node, false);
     }
     let attempts = record.tasks[index as usize].attempts;
     if attempts >= params(state).max_attempts {
@@ -1139,7 +1255,11 @@ pub(crate) fn execute_cancel(
     }
     let mut refund = Amount::ZERO;
     let mut cancelled = 0u32;
+    let mut released = Vec::new();
     for task in &mut record.tasks {
+        if let TaskState::Assigned { node, .. } = &task.state {
+            released.push(*node);
+        }
         if matches!(task.state, TaskState::Pending | TaskState::Assigned { .. }) {
             refund = refund.checked_add(task.escrow_usd)?;
             task.escrow_usd = Amount::ZERO;
@@ -1152,6 +1272,9 @@ pub(crate) fn execute_cancel(
     }
     give_back(state, &record, refund)?;
     state.put(job_key(message.job_id), &record);
+    for node in released {
+        nodes::task_opened(state, &node, false);
+    }
     state.emit(Event::JobCancelled {
         job_id: message.job_id,
         tasks: cancelled,
@@ -1160,19 +1283,52 @@ pub(crate) fn execute_cancel(
     Ok(())
 }
 
+/// Whether a completed task's CU counts as delivered and verified (SPEC §6 "verified CU";
+/// docs/verification.md): its check agreed, the node won its dispute, or its window closed with
+/// neither a dispute nor a disagreement.
+fn passed_verification(state: &impl StateRead, task: &Task) -> bool {
+    match task.dispute {
+        Some(id) => trust::disputes::dispute(state, id)
+            .is_some_and(|found| found.outcome == DisputeOutcome::ChallengerWrong),
+        None => true,
+    }
+}
+
 fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), TxError> {
     let settings = params(state);
+    let passed = passed_verification(state, &record.tasks[index as usize]);
     let task = &mut record.tasks[index as usize];
     let TaskState::Completed {
         node,
         output_hash,
         cost_usd,
         cu_used_ppm,
+        verification_fee_usd,
         ..
     } = task.state.clone()
     else {
         return Ok(());
     };
+    // A check nobody answered by the window's close is a missed duty; the task settles as
+    // unchallenged.
+    let checker = match &task.check {
+        Some(check) if check.state == CheckState::Pending => {
+            let verifier = check.verifier;
+            trust::end_duty(
+                state,
+                &verifier,
+                Duty::Check {
+                    job_id: record.id,
+                    task: index,
+                },
+                false,
+            );
+            None
+        }
+        Some(check) if check.state == CheckState::Agreed => Some(check.verifier),
+        _ => None,
+    };
+    let task = &mut record.tasks[index as usize];
     let node_record = nodes::node(state, &node);
     let fee_ppm = node_record
         .as_ref()
@@ -1180,7 +1336,10 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
     // The fee rounds up: the protocol's share never loses to rounding.
     let fee_usd = cost_usd.mul_div(u128::from(fee_ppm), 1_000_000, Rounding::Up)?;
     let node_usd = cost_usd.checked_sub(fee_usd)?;
-    let refund_usd = task.escrow_usd.checked_sub(cost_usd)?;
+    let refund_usd = task
+        .escrow_usd
+        .checked_sub(cost_usd)?
+        .checked_sub(verification_fee_usd)?;
     task.escrow_usd = Amount::ZERO;
     task.state = TaskState::Settled {
         node,
@@ -1188,12 +1347,29 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         cost_usd,
     };
     let escrow = escrow_account();
-    for (to, amount) in [(node, node_usd), (bank::treasury(), fee_usd)] {
+    for (to, amount) in [
+        (node, node_usd),
+        (bank::treasury(), fee_usd),
+        (trust::fees_account(), verification_fee_usd),
+    ] {
         if !amount.is_zero() {
             bank::transfer(state, &escrow, &to, Denom::Usd, amount)?;
         }
     }
     give_back(state, record, refund_usd)?;
+    // The checker of an agreed result is paid what the re-execution is worth at the node's
+    // price, as far as the fees reach.
+    if let Some(verifier) = checker {
+        let available = bank::balance(state, &trust::fees_account(), Denom::Usd);
+        let paid = cost_usd.min(available);
+        if !paid.is_zero() {
+            bank::transfer(state, &trust::fees_account(), &verifier, Denom::Usd, paid)?;
+            state.emit(Event::VerifierPaid {
+                verifier,
+                amount: paid,
+            });
+        }
+    }
     if let Some(found) = &node_record {
         crate::incentives::record_settlement(
             state,
@@ -1202,9 +1378,20 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
             cu_used_ppm,
             cost_usd,
             fee_usd,
+            passed,
         );
+        if passed {
+            if let Some(mut updated) = nodes::node(state, &node) {
+                updated.trust.verified_cu_ppm = updated
+                    .trust
+                    .verified_cu_ppm
+                    .saturating_add(u128::from(cu_used_ppm));
+                nodes::put(state, &updated);
+            }
+        }
     }
     nodes::record_service(state, &node, true);
+    nodes::task_opened(state, &node, false);
     if let Billing::Subscription { subscription_id } = record.billing {
         if let Some(mut subscription) = subscription(state, subscription_id) {
             subscription.cu_used_ppm = subscription.cu_used_ppm.saturating_add(cu_used_ppm);
@@ -1220,6 +1407,47 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         refund_usd,
     });
     Ok(())
+}
+
+/// A referee round (or an equivocation proof) disproved a completed task's result: the owner
+/// gets the whole escrow back, the node records a lost task and pays nothing out of the job.
+/// Returns the owner and what the result would have cost (for compensation from the slash).
+pub(crate) fn disprove(
+    state: &mut Overlay<'_>,
+    job_id: u64,
+    index: u32,
+    reason: &str,
+) -> Option<(AccountId, Amount)> {
+    let mut record = job(state, job_id)?;
+    let task = record.tasks.get(index as usize)?;
+    let TaskState::Completed { node, cost_usd, .. } = task.state.clone() else {
+        return None;
+    };
+    nodes::record_service(state, &node, false);
+    nodes::task_opened(state, &node, false);
+    if let Some(mut found) = nodes::node(state, &node) {
+        found.trust.results_disproved = found.trust.results_disproved.saturating_add(1);
+        nodes::put(state, &found);
+    }
+    fail(state, &mut record, index, reason.to_string()).expect("job escrow covers every refund");
+    state.put(job_key(job_id), &record);
+    Some((record.owner, cost_usd))
+}
+
+/// A dispute about a completed task ended without disproving it: the task settles now if its
+/// window has closed (its reminder skipped it while the dispute was open), else when it closes.
+pub(crate) fn dispute_ended(state: &mut Overlay<'_>, job_id: u64, index: u32) {
+    let Some(mut record) = job(state, job_id) else {
+        return;
+    };
+    let due_now = matches!(
+        record.tasks.get(index as usize).map(|task| &task.state),
+        Some(TaskState::Completed { settle_at_s, .. }) if *settle_at_s <= elapsed_s(state)
+    );
+    if due_now {
+        settle(state, &mut record, index).expect("job escrow covers every settlement");
+        state.put(job_key(job_id), &record);
+    }
 }
 
 /// Acts on one reminder if the task's state calls for it at `now`.
@@ -1243,19 +1471,25 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
             };
             fail(state, &mut record, index, reason)?;
         }
-        TaskState::Assigned { deadline_s, .. } if deadline_s < now => {
+        TaskState::Assigned {
+            deadline_s, node, ..
+        } if deadline_s < now => {
             return_or_fail(
                 state,
                 &mut record,
                 index,
                 "missed the start deadline".into(),
             )?;
+            state.put(job_key(job_id), &record);
+            nodes::record_missed_start(state, &node);
+            return Ok(());
         }
         TaskState::Running {
             started_s, node, ..
         } => {
             if started_s.saturating_add(record.requirements.max_duration_s) <= now {
                 nodes::record_service(state, &node, false);
+                nodes::task_opened(state, &node, false);
                 fail(
                     state,
                     &mut record,
@@ -1278,6 +1512,14 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
             }
         }
         TaskState::Completed { settle_at_s, .. } if settle_at_s <= now => {
+            let disputed = task.dispute.is_some_and(|id| {
+                trust::disputes::dispute(state, id)
+                    .is_some_and(|found| found.outcome == DisputeOutcome::Open)
+            });
+            if disputed {
+                // Settlement waits for the dispute (`dispute_ended` or `disprove`).
+                return Ok(());
+            }
             settle(state, &mut record, index)?;
         }
         _ => return Ok(()),

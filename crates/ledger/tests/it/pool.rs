@@ -2,9 +2,7 @@
 //! swap, never decrease the value of a share, keep the recorded reserves equal to the pool's
 //! balances and conserve supply.
 
-mod common;
-
-use common::{account, funded, usd, vcai, Harness};
+use crate::common::{account, funded, usd, vcai, Harness};
 use proptest::prelude::*;
 use vcity_ledger::genesis::GenesisPool;
 use vcity_ledger::pool::{self, MINIMUM_LIQUIDITY};
@@ -21,7 +19,7 @@ fn genesis() -> Genesis {
             vcai: vcai(69_970_000),
             usd: usd(6_997_000),
         }),
-        ..common::genesis("vcity-pool", accounts)
+        ..crate::common::genesis("vcity-pool", accounts)
     }
 }
 

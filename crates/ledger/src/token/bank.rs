@@ -13,14 +13,18 @@
 //! Transaction fees are paid in USD to the treasury module account (SPEC §8: all protocol revenue
 //! goes to the treasury).
 //!
+//! The first account to send another funds with a `Transfer` is recorded as its funder, with the
+//! height, so that accounts of one owner can be told apart from strangers (self-dealing earns no
+//! incentives; see [`related`]).
+//!
 //! Keys (owned here): `bank/balance/{account hex}/{denom}` (absent = 0),
-//! `bank/supply/{denom}`, `bank/usd_issuer`.
+//! `bank/supply/{denom}`, `bank/usd_issuer`, `bank/funder/{account hex}`.
 
 use crate::error::TxError;
 use crate::state::{Overlay, StateRead};
 use vcity_types::event::Event;
 use vcity_types::tx::{BurnUsd, MintUsd, Transfer};
-use vcity_types::{AccountId, Amount, Denom};
+use vcity_types::{AccountId, Amount, Denom, Height};
 
 const KEY_USD_ISSUER: &[u8] = b"bank/usd_issuer";
 pub(crate) const BALANCE_PREFIX: &str = "bank/balance/";
@@ -192,7 +196,43 @@ pub(crate) fn execute_transfer(
     sender: &AccountId,
     message: &Transfer,
 ) -> Result<(), TxError> {
-    transfer(state, sender, &message.to, message.denom, message.amount)
+    transfer(state, sender, &message.to, message.denom, message.amount)?;
+    if message.to != *sender && funding(state, &message.to).is_none() {
+        let height = crate::chain::height(state);
+        state.put(funder_key(&message.to), &(*sender, height));
+    }
+    Ok(())
+}
+
+fn funder_key(account: &AccountId) -> Vec<u8> {
+    format!("bank/funder/{}", account.to_hex()).into_bytes()
+}
+
+/// Who first sent `account` funds with a `Transfer`, and at which height (none for accounts
+/// funded only by genesis, module payouts or the USD issuer's mints).
+pub fn funding(state: &impl StateRead, account: &AccountId) -> Option<(AccountId, Height)> {
+    state.get(&funder_key(account))
+}
+
+/// Whether `a` and `b` count as one DID for self-dealing (docs/protocol.md, "Related
+/// accounts"): the same account; one first funded the other; or one account first funded both,
+/// within `window_blocks` blocks of each other. Anyone can check it from the ledger.
+pub fn related(state: &impl StateRead, a: &AccountId, b: &AccountId, window_blocks: u64) -> bool {
+    if a == b {
+        return true;
+    }
+    let (first_a, first_b) = (funding(state, a), funding(state, b));
+    if first_a.is_some_and(|(funder, _)| funder == *b)
+        || first_b.is_some_and(|(funder, _)| funder == *a)
+    {
+        return true;
+    }
+    match (first_a, first_b) {
+        (Some((funder_a, height_a)), Some((funder_b, height_b))) => {
+            funder_a == funder_b && height_a.0.abs_diff(height_b.0) <= window_blocks
+        }
+        _ => false,
+    }
 }
 
 fn require_issuer(state: &Overlay<'_>, sender: &AccountId, what: &str) -> Result<(), TxError> {

@@ -4,9 +4,7 @@
 //! `r_k·w_u(t_k)/W_k` within one base unit and never above it; the distributor's VCAI is always
 //! accounted for; claims never exceed what was released.
 
-mod common;
-
-use common::{account, funded, usd, vcai, Harness};
+use crate::common::{account, funded, usd, vcai, Harness};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use vcity_ledger::genesis::GenesisPool;
@@ -31,7 +29,7 @@ fn genesis() -> Genesis {
             vcai: vcai(100_000_000),
             usd: usd(10_000_000),
         }),
-        ..common::genesis("vcity-rewards", accounts)
+        ..crate::common::genesis("vcity-rewards", accounts)
     }
 }
 

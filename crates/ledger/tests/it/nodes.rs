@@ -1,9 +1,7 @@
 //! The node registry through blocks: registration with its stake requirement, heartbeats and
 //! online time, offline detection, unbonding with its waiting period.
 
-mod common;
-
-use common::{account, funded, usd, vcai, Harness};
+use crate::common::{account, funded, usd, vcai, Harness};
 use vcity_ledger::bank;
 use vcity_ledger::nodes::{self, NodeParams};
 use vcity_types::compute::{
@@ -17,7 +15,7 @@ fn new_chain() -> Harness {
     let accounts = (1..=3)
         .map(|seed| funded(seed, vcai(200_000), usd(100)))
         .collect();
-    Harness::new(&common::genesis("vcity-nodes", accounts))
+    Harness::new(&crate::common::genesis("vcity-nodes", accounts))
 }
 
 fn gpu_node(stake: u128) -> RegisterNode {
@@ -124,8 +122,8 @@ fn heartbeats_count_online_time_and_silence_means_offline() {
     let beat = |load| {
         Message::NodeHeartbeat(NodeHeartbeat {
             load_ppm: load,
-            healthy: true,
             running_tasks: 1,
+            health: crate::common::healthy(),
         })
     };
     for minute in 1..=5u64 {

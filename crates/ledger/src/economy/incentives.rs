@@ -34,9 +34,15 @@
 //!   offline threshold): online seconds already pay for presence, stability pays for not
 //!   dropping out. Paused nodes (bond below the requirement past its grace) earn nothing.
 //! - Proof of Delivery: `Σ over tasks settled of CU × quality`, where quality is the node's
-//!   reputation when the task settles (see [`crate::nodes::reputation_ppm`]: completed over taken
-//!   with one success and one loss assumed, so it rises with a clean record and falls with every
-//!   lost task).
+//!   reputation when the task settles ([`crate::reputation::score_ppm`]: its task record,
+//!   checks, uptime, start latency and slashes), counting only CU that passed verification (a
+//!   check agreed, the node won its dispute, or the window closed unchallenged).
+//!
+//! **Trust** (docs/verification.md). A node on probation (not yet through its first capacity
+//! challenge) earns no Proof of Capacity and adds no available CU: its capacity is unproven. A
+//! node whose rewards a moderate offence suspended earns neither score until the suspension
+//! ends (its capacity still counts as available). A missed or failed capacity challenge forfeits
+//! the node's Proof of Capacity for the period.
 //!
 //! Each node receives `budget × score / Σ scores` of each supply stream, rounded down. A heartbeat
 //! counts in the period of the block that carries it (its gap, at most the offline threshold, may
@@ -45,7 +51,9 @@
 //! **Rebates.** A job owner's rebate is `demand budget × USD spent / Σ USD spent` (rounded down),
 //! capped at the network fees it paid in the period converted to VCAI at the pool's time-weighted
 //! price over the period (rounded down; no price, no rebate). Spending with a node of the same
-//! account (the same DID) counts for nothing: no rebate, no Proof of Delivery, no utilization.
+//! DID counts for nothing: no rebate, no Proof of Delivery, no utilization. Accounts are one DID
+//! when they are the same account, when one first funded the other, or when one account first
+//! funded both within `related_funding_blocks` blocks ([`crate::bank::related`]).
 //! What the caps hold back stays in the pool.
 //!
 //! **Crediting.** Closing a period records its totals; then `begin_block` credits its members
@@ -290,11 +298,17 @@ pub struct Member {
     pub spent_usd: Amount,
     /// Network fees paid on that spending.
     pub fees_usd: Amount,
+    /// A capacity challenge failed or was missed this period: no Proof of Capacity and no
+    /// available CU for the rest of it.
+    pub forfeited: bool,
 }
 
 impl Member {
-    /// Proof of Capacity score: raw over `1 + outages`, rounded down.
+    /// Proof of Capacity score: raw over `1 + outages`, rounded down; 0 once forfeited.
     pub fn capacity_score(&self) -> u128 {
+        if self.forfeited {
+            return 0;
+        }
         self.capacity_raw / (u128::from(self.outages) + 1)
     }
 }
@@ -382,6 +396,11 @@ pub fn current(state: &impl StateRead) -> Option<Period> {
 /// Unreleased VCAI.
 pub fn remaining(state: &impl StateRead) -> Amount {
     cursor(state).remaining
+}
+
+/// The open period's index (0 before the first block).
+pub fn current_index(state: &impl StateRead) -> u64 {
+    cursor(state).current
 }
 
 /// An account's counts in the open period.
@@ -725,13 +744,23 @@ pub(crate) fn record_capacity(
     online_s: u64,
     stake_factor_ppm: u64,
 ) {
+    if node.trust.probation {
+        return;
+    }
     let settings = params(state);
     let coefficient = vram_coefficient_ppm(&settings, nodes::total_vram_mib(&node.hardware));
     let available = u128::from(node.capacity_cu_ppm) * u128::from(online_s);
-    let weighted = available * u128::from(stake_factor_ppm) / PPM * u128::from(coefficient) / PPM;
+    let suspended = node.trust.rewards_suspended_until_period > current_index(state);
+    let weighted = if suspended {
+        0
+    } else {
+        available * u128::from(stake_factor_ppm) / PPM * u128::from(coefficient) / PPM
+    };
     update_member(state, &node.id, |stats| {
-        stats.available_cu_ppm = stats.available_cu_ppm.saturating_add(available);
-        stats.capacity_raw = stats.capacity_raw.saturating_add(weighted);
+        if !stats.forfeited {
+            stats.available_cu_ppm = stats.available_cu_ppm.saturating_add(available);
+            stats.capacity_raw = stats.capacity_raw.saturating_add(weighted);
+        }
     });
 }
 
@@ -743,8 +772,9 @@ pub(crate) fn record_outage(state: &mut Overlay<'_>, node: &NodeRecord) {
 }
 
 /// From a settlement: `node` delivered `cu_ppm` for `owner`, who paid `cost_usd` of which
-/// `fee_usd` went to the treasury. Self-dealing (owner and node the same account) counts for
-/// nothing.
+/// `fee_usd` went to the treasury; `verified` when the CU passed verification. Self-dealing
+/// (owner and node one DID) counts for nothing; unverified CU earns no Proof of Delivery and no
+/// utilization.
 pub(crate) fn record_settlement(
     state: &mut Overlay<'_>,
     owner: &AccountId,
@@ -752,24 +782,53 @@ pub(crate) fn record_settlement(
     cu_ppm: u64,
     cost_usd: Amount,
     fee_usd: Amount,
+    verified: bool,
 ) {
-    if owner == &node.id {
+    let window = crate::trust::params(state).related_funding_blocks;
+    if crate::bank::related(state, owner, &node.id, window) {
         return;
     }
-    let quality = u128::from(nodes::reputation_ppm(node));
-    let delivered = u128::from(cu_ppm);
-    update_member(state, &node.id, |stats| {
-        stats.delivered_cu_ppm = stats.delivered_cu_ppm.saturating_add(delivered);
-        stats.delivery_score = stats
-            .delivery_score
-            .saturating_add(delivered * quality / PPM);
-    });
+    if verified {
+        let start_deadline_s = crate::jobs::params(state).start_deadline_s;
+        let quality = u128::from(crate::reputation::score_ppm(node, start_deadline_s));
+        let suspended = node.trust.rewards_suspended_until_period > current_index(state);
+        let delivered = u128::from(cu_ppm);
+        update_member(state, &node.id, |stats| {
+            stats.delivered_cu_ppm = stats.delivered_cu_ppm.saturating_add(delivered);
+            if !suspended {
+                stats.delivery_score = stats
+                    .delivery_score
+                    .saturating_add(delivered * quality / PPM);
+            }
+        });
+    }
     if !cost_usd.is_zero() {
         update_member(state, owner, |stats| {
             stats.spent_usd = stats.spent_usd.checked_add(cost_usd).expect("fits");
             stats.fees_usd = stats.fees_usd.checked_add(fee_usd).expect("fits");
         });
     }
+}
+
+/// A node missed or failed a capacity challenge: its Proof of Capacity score and available CU
+/// for the open period are forfeited (its capacity was unproven).
+pub(crate) fn forfeit_capacity(state: &mut Overlay<'_>, account: &AccountId) {
+    let at = cursor(state);
+    if !at.started {
+        return;
+    }
+    let key = stats_key(at.current, account);
+    let Some(mut stats) = state.get::<Member>(&key) else {
+        return;
+    };
+    let mut open = period(state, at.current).expect("the open period exists");
+    open.totals.capacity_score -= stats.capacity_score();
+    open.available_cu_ppm -= stats.available_cu_ppm;
+    stats.capacity_raw = 0;
+    stats.available_cu_ppm = 0;
+    stats.forfeited = true;
+    state.put(key, &stats);
+    state.put(period_key(open.index), &open);
 }
 
 /// Incentive rewards `account` can claim now.

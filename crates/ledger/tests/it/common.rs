@@ -52,9 +52,20 @@ pub fn funded(seed: u8, vcai: Amount, usd: Amount) -> GenesisAccount {
     }
 }
 
+/// The harness's trust parameters: no capacity challenges (and so no probation), since a test
+/// chain has no verifier daemons; the trust layer's own tests turn them on.
+pub fn quiet_trust() -> vcity_ledger::trust::TrustParams {
+    vcity_ledger::trust::TrustParams {
+        capacity_challenges: false,
+        probation_challenges: 0,
+        ..Default::default()
+    }
+}
+
 /// A genesis for `chain_id` at [`GENESIS_MS`] with the harness validator and issuer.
 pub fn genesis(chain_id: &str, accounts: Vec<GenesisAccount>) -> Genesis {
     Genesis {
+        trust: Some(quiet_trust()),
         chain_id: chain_id.into(),
         genesis_time_ms: GENESIS_MS,
         usd_issuer: account(ISSUER),
@@ -66,6 +77,59 @@ pub fn genesis(chain_id: &str, accounts: Vec<GenesisAccount>) -> Genesis {
         accounts,
         ..Default::default()
     }
+}
+
+/// Health measurements that pass every rule.
+pub fn healthy() -> vcity_types::trust::HealthReport {
+    vcity_types::trust::HealthReport {
+        executor_ok: true,
+        free_disk_mib: 100_000,
+        gpus: Vec::new(),
+    }
+}
+
+/// A successful task's commitment: `output`'s address and size and `cu_used_ppm`.
+pub fn commitment(output: &[u8], cu_used_ppm: u64) -> vcity_types::compute::ResultCommitment {
+    vcity_types::compute::ResultCommitment {
+        exit: vcity_types::compute::TaskExit::Success,
+        output: vcity_types::compute::content_address(output),
+        output_bytes: output.len() as u64,
+        cu_used_ppm,
+    }
+}
+
+/// `SubmitResult` of `commitment` for `attempt` at the task, signed by the node of `seed`.
+pub fn signed_result(
+    chain_id: &str,
+    seed: u8,
+    job_id: u64,
+    task: u32,
+    attempt: u32,
+    commitment: vcity_types::compute::ResultCommitment,
+) -> Message {
+    let statement = vcity_types::trust::ResultStatement {
+        chain_id: chain_id.into(),
+        job_id,
+        task,
+        attempt,
+        result_hash: commitment.hash(),
+    };
+    let signed = statement.sign(&key(seed));
+    Message::SubmitResult(vcity_types::compute::SubmitResult {
+        job_id,
+        task,
+        commitment,
+        signature: signed.signature,
+    })
+}
+
+/// The harness's beacon at `height`: a hash of the height, so that draws differ from block to
+/// block and every run is the same.
+pub fn beacon(height: vcity_types::Height) -> Hash {
+    Hash::of(
+        vcity_types::hash::Domain::Beacon,
+        &[b"harness", &height.0.to_le_bytes()],
+    )
 }
 
 /// A ledger driven block by block.
@@ -87,6 +151,34 @@ impl Harness {
             chain_id: genesis.chain_id.clone(),
             nonces: BTreeMap::new(),
         }
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// `SubmitResult` by the node of `seed` for the task's current attempt: a successful run
+    /// whose output is `output` and that used `cu_used_ppm`.
+    pub fn result(
+        &self,
+        seed: u8,
+        job_id: u64,
+        task: u32,
+        cu_used_ppm: u64,
+        output: &[u8],
+    ) -> Message {
+        let attempt = vcity_ledger::jobs::job(self.ledger.state(), job_id)
+            .and_then(|job| job.tasks.get(task as usize).map(|entry| entry.attempts))
+            .unwrap_or(0);
+        signed_result(
+            &self.chain_id,
+            seed,
+            job_id,
+            task,
+            attempt,
+            commitment(output, cu_used_ppm),
+        )
     }
 
     /// A transaction of `seed` carrying `message`, with its next nonce and the minimum fee.
@@ -112,10 +204,11 @@ impl Harness {
 
     /// Executes and commits a block `t_s` seconds after genesis; audits supply.
     pub fn block_at(&mut self, t_s: u64, txs: Vec<PreparedTx>) -> Execution {
+        let height = self.ledger.height().next();
         let context = BlockContext {
-            height: self.ledger.height().next(),
+            height,
             time_ms: GENESIS_MS + t_s * 1_000,
-            beacon: Hash::ZERO,
+            beacon: beacon(height),
             proposer: account(VALIDATOR),
         };
         let execution = self

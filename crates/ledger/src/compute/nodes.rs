@@ -23,7 +23,15 @@
 //! period (14 days), during which it can still be slashed; bonded stake may not fall below the
 //! requirement while the node stays registered.
 //!
-//! All stake, bonded or unbonding, sits in the `node_stake` module account.
+//! All stake, bonded or unbonding, sits in the `node_stake` module account. The trust layer
+//! slashes it (bonded first, then unbonding entries) into the slash escrow; a node whose bond a
+//! slash leaves below its requirement is paused at once, without the repricing grace.
+//!
+//! Heartbeats carry measurements (executor self-test, free disk, GPU temperature, ECC and XID
+//! errors); [`health_issues`] decides from them whether the node is healthy, and an unhealthy
+//! node receives no work. `Deregister` ends a registration once no task is open on the node: its
+//! whole bond starts unbonding (still slashable) and its record stays, so a node that comes back
+//! keeps its history; a banned DID never comes back.
 //!
 //! Keys (owned here): `nodes/params`, `nodes/price_window`, `nodes/node/{hex}`, `nodes/unbonding/{hex}` (at most
 //! [`MAX_UNBONDING_ENTRIES`]), `nodes/count` and `nodes/index/{n, 10 digits}` (registration order,
@@ -32,6 +40,7 @@
 use crate::bank;
 use crate::error::TxError;
 use crate::state::{Overlay, StateRead};
+use crate::trust::{self, capacity};
 use crate::vesting::elapsed_s;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -40,10 +49,16 @@ use vcity_types::compute::{
     MAX_ENDPOINT_BYTES, MAX_GPU_ENTRIES, MAX_LABEL_BYTES,
 };
 use vcity_types::event::Event;
+use vcity_types::trust::{HealthReport, Offence, TrustRecord, MAX_HEALTH_GPUS};
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
 /// Most pending unbonding entries per node.
 pub const MAX_UNBONDING_ENTRIES: usize = 8;
+/// Most GPUs on one node (every one is a device of its capacity challenges).
+pub const MAX_GPUS: u32 = 64;
+/// 96 GB (10^9 bytes, as GPU vendors count) in MiB, rounded up: four 24 GB cards, which NVML
+/// reports as 24,564 MiB each, reach it.
+pub const GB96_MIB: u64 = 91_553;
 
 /// Holds every node's stake.
 pub fn stake_account() -> AccountId {
@@ -72,7 +87,8 @@ pub struct NodeParams {
     pub stake_recompute_s: u64,
     /// How long a node below a raised requirement may keep working (gov, 3 days).
     pub stake_grace_s: u64,
-    /// Least total GPU memory for high-load jobs and scheduling priority (SPEC §6: 96 GB).
+    /// Least total GPU memory for high-load jobs and scheduling priority (SPEC §6: 96 GB, in
+    /// 10^9 bytes: 91,553 MiB).
     pub high_load_min_vram_mib: u64,
     /// Bond of a scheduler or verifier node.
     pub min_service_stake: Amount,
@@ -105,7 +121,7 @@ impl Default for NodeParams {
             stake_usd_per_cu: Amount::whole(1_000, Denom::Usd).expect("fits"),
             stake_recompute_s: 7 * 86_400,
             stake_grace_s: 3 * 86_400,
-            high_load_min_vram_mib: 96 * 1_024,
+            high_load_min_vram_mib: GB96_MIB,
             min_service_stake: vcai(50_000),
             heartbeat_interval_s: 60,
             offline_after_intervals: 3,
@@ -153,6 +169,97 @@ pub(crate) fn record_service(state: &mut Overlay<'_>, id: &AccountId, completed:
             record.tasks_lost = record.tasks_lost.saturating_add(1);
         }
         state.put(node_key(id), &record);
+    }
+}
+
+/// Writes a node's record (the trust layer's changes to it).
+pub(crate) fn put(state: &mut Overlay<'_>, record: &NodeRecord) {
+    state.put(node_key(&record.id), record);
+}
+
+/// A task became open on the node (assigned) or stopped being open (settled, returned, failed,
+/// cancelled, disproved).
+pub(crate) fn task_opened(state: &mut Overlay<'_>, id: &AccountId, opened: bool) {
+    if let Some(mut record) = node(state, id) {
+        record.trust.open_tasks = if opened {
+            record.trust.open_tasks.saturating_add(1)
+        } else {
+            record.trust.open_tasks.saturating_sub(1)
+        };
+        state.put(node_key(id), &record);
+    }
+}
+
+/// The node started a task `latency_s` after it was assigned.
+pub(crate) fn record_start(state: &mut Overlay<'_>, id: &AccountId, latency_s: u64) {
+    if let Some(mut record) = node(state, id) {
+        record.trust.start_latency_total_s =
+            record.trust.start_latency_total_s.saturating_add(latency_s);
+        record.trust.starts = record.trust.starts.saturating_add(1);
+        state.put(node_key(id), &record);
+    }
+}
+
+/// The node missed a start deadline. If its heartbeats said it was online at the deadline, that
+/// is a strike; `strike_limit` strikes within the strike window are an offence
+/// ([`Offence::DeadlinesMissed`]) and start the count again.
+pub(crate) fn record_missed_start(state: &mut Overlay<'_>, id: &AccountId) {
+    let Some(mut record) = node(state, id) else {
+        return;
+    };
+    let now = elapsed_s(state);
+    if !is_online(&params(state), &record, now) {
+        return;
+    }
+    let settings = trust::params(state);
+    if now.saturating_sub(record.trust.strikes_since_s) > settings.strike_window_s {
+        record.trust.deadline_strikes = 0;
+        record.trust.strikes_since_s = now;
+    }
+    record.trust.deadline_strikes = record.trust.deadline_strikes.saturating_add(1);
+    let offence = record.trust.deadline_strikes >= settings.strike_limit.max(1);
+    if offence {
+        record.trust.deadline_strikes = 0;
+        record.trust.strikes_since_s = now;
+    }
+    state.put(node_key(id), &record);
+    if offence {
+        trust::slashing::slash(state, id, Offence::DeadlinesMissed, None, Vec::new());
+    }
+}
+
+/// VCAI in the node's unbonding entries.
+pub fn unbonding_total(state: &impl StateRead, id: &AccountId) -> Amount {
+    unbonding(state, id)
+        .iter()
+        .fold(Amount::ZERO, |total, entry| {
+            total
+                .checked_add(entry.amount)
+                .expect("stake fits the supply")
+        })
+}
+
+/// Takes `amount` out of the node's unbonding entries, latest release first (the slash escrow
+/// moves the VCAI; this only shrinks the entries).
+pub(crate) fn take_unbonding(state: &mut Overlay<'_>, id: &AccountId, mut amount: Amount) {
+    if amount.is_zero() {
+        return;
+    }
+    let mut queue = unbonding(state, id);
+    for entry in queue.iter_mut().rev() {
+        let taken = entry.amount.min(amount);
+        entry.amount = entry.amount.checked_sub(taken).expect("at most the entry");
+        amount = amount.checked_sub(taken).expect("at most what is owed");
+    }
+    assert!(
+        amount.is_zero(),
+        "invariant broken: slashed more than {id}'s unbonding stake"
+    );
+    queue.retain(|entry| !entry.amount.is_zero());
+    if queue.is_empty() {
+        state.delete(unbonding_key(id));
+    } else {
+        state.put(unbonding_key(id), &queue);
     }
 }
 
@@ -252,7 +359,8 @@ pub fn standing(params: &NodeParams, node: &NodeRecord, now_s: u64) -> Standing 
         Role::Scheduler | Role::Verifier => Amount::ZERO,
     };
     let until_s = params.stake_changed_s.saturating_add(params.stake_grace_s);
-    if node.stake < previous || now_s >= until_s {
+    let slashed_below = node.trust.slashes > 0 && node.trust.last_slash_s >= params.stake_changed_s;
+    if node.stake < previous || now_s >= until_s || slashed_below {
         Standing::Paused
     } else {
         Standing::Grace { until_s }
@@ -270,17 +378,6 @@ pub fn stake_factor_ppm(params: &NodeParams, node: &NodeRecord) -> u64 {
         .mul_div(1_000_000, required.base_units(), Rounding::Down)
         .expect("below the requirement");
     u64::try_from(factor.base_units()).expect("below 10^6")
-}
-
-/// Reputation (SPEC §12), ppm: the share of tasks completed among those taken, with one success
-/// and one loss assumed before the first task (Laplace's rule), so a new node starts at 0.5 and
-/// one lucky task does not make a node perfect:
-/// `(completed + 1) / (completed + lost + 2)`, rounded down. It sets the node's fee tier and
-/// weighs its Proof of Delivery.
-pub fn reputation_ppm(node: &NodeRecord) -> u32 {
-    let completed = u128::from(node.tasks_completed);
-    let taken = completed + u128::from(node.tasks_lost) + 2;
-    u32::try_from((completed + 1) * 1_000_000 / taken).expect("at most 10^6")
 }
 
 /// Total GPU memory on the node, MiB.
@@ -395,6 +492,12 @@ fn check_hardware(role: Role, hardware: &Hardware) -> Result<(), TxError> {
             ));
         }
     }
+    let gpus: u32 = hardware.gpus.iter().map(|gpu| gpu.count).sum();
+    if gpus > MAX_GPUS {
+        return Err(TxError::InvalidNode(format!(
+            "at most {MAX_GPUS} GPUs on one node"
+        )));
+    }
     if role == Role::Compute && hardware.gpus.is_empty() && hardware.cpu_cores == 0 {
         return Err(TxError::InvalidNode(
             "a compute node needs GPUs or CPU cores".into(),
@@ -409,10 +512,19 @@ pub(crate) fn execute_register(
     sender: &AccountId,
     message: &RegisterNode,
 ) -> Result<(), TxError> {
-    if node(state, sender).is_some() {
-        return Err(TxError::InvalidNode(format!(
-            "account {sender} is already a registered node"
-        )));
+    // A node that left may come back (keeping its history); a banned DID may not.
+    let previous = node(state, sender);
+    if let Some(found) = &previous {
+        if found.trust.banned {
+            return Err(TxError::Banned(format!(
+                "account {sender} was banned for a severe offence"
+            )));
+        }
+        if !found.trust.deregistered {
+            return Err(TxError::InvalidNode(format!(
+                "account {sender} is already a registered node"
+            )));
+        }
     }
     check_label("region", &message.region, MAX_LABEL_BYTES)?;
     check_label("endpoint", &message.endpoint, MAX_ENDPOINT_BYTES)?;
@@ -433,7 +545,14 @@ pub(crate) fn execute_register(
     }
     bank::transfer(state, sender, &stake_account(), Denom::Vcai, message.stake)?;
     let now = elapsed_s(state);
-    let record = NodeRecord {
+    let returning = previous.is_some();
+    let (tasks_completed, tasks_lost, mut history) = match previous {
+        Some(found) => (found.tasks_completed, found.tasks_lost, found.trust),
+        None => (0, 0, TrustRecord::default()),
+    };
+    history.deregistered = false;
+    history.open_challenge = None;
+    let mut record = NodeRecord {
         id: *sender,
         role: message.role,
         kind: message.kind,
@@ -449,13 +568,22 @@ pub(crate) fn execute_register(
         healthy: true,
         running_tasks: 0,
         online_s: 0,
-        tasks_completed: 0,
-        tasks_lost: 0,
+        tasks_completed,
+        tasks_lost,
+        trust: history,
+        health: HealthReport::default(),
     };
+    match record.role {
+        Role::Compute => capacity::on_new_capacity(state, &mut record),
+        Role::Verifier => trust::add_verifier(state, sender)?,
+        Role::Scheduler => {}
+    }
     state.put(node_key(sender), &record);
-    let index = count(state);
-    state.put(index_key(index), sender);
-    state.put(KEY_COUNT.to_vec(), &(index + 1));
+    if !returning {
+        let index = count(state);
+        state.put(index_key(index), sender);
+        state.put(KEY_COUNT.to_vec(), &(index + 1));
+    }
     state.emit(Event::NodeRegistered {
         node: *sender,
         role: record.role,
@@ -477,8 +605,18 @@ pub(crate) fn execute_heartbeat(
     message: &NodeHeartbeat,
 ) -> Result<(), TxError> {
     let mut record = registered(state, sender)?;
+    if record.trust.deregistered {
+        return Err(TxError::InvalidNode(format!(
+            "account {sender} has deregistered"
+        )));
+    }
     if message.load_ppm > 1_000_000 {
         return Err(TxError::InvalidNode("load is at most 1,000,000 ppm".into()));
+    }
+    if message.health.gpus.len() > MAX_HEALTH_GPUS {
+        return Err(TxError::InvalidNode(format!(
+            "a health report describes at most {MAX_HEALTH_GPUS} GPUs"
+        )));
     }
     let settings = params(state);
     let now = elapsed_s(state);
@@ -497,15 +635,19 @@ pub(crate) fn execute_heartbeat(
     } else if record.role == Role::Compute {
         crate::incentives::record_outage(state, &record);
     }
+    let trust_settings = trust::params(state);
+    let healthy = health_issues(&trust_settings, record.role, &message.health).is_empty()
+        && !new_gpu_errors(&record.health, &message.health);
     record.last_heartbeat_s = now;
     record.load_ppm = message.load_ppm;
-    record.healthy = message.healthy;
+    record.healthy = healthy;
+    record.health = message.health.clone();
     record.running_tasks = message.running_tasks;
     state.put(node_key(sender), &record);
     state.emit(Event::NodeHeartbeat {
         node: *sender,
         load_ppm: message.load_ppm,
-        healthy: message.healthy,
+        healthy,
     });
     Ok(())
 }
@@ -517,6 +659,11 @@ pub(crate) fn execute_update(
     message: &UpdateNode,
 ) -> Result<(), TxError> {
     let mut record = registered(state, sender)?;
+    if record.trust.deregistered {
+        return Err(TxError::InvalidNode(format!(
+            "account {sender} has deregistered; register again"
+        )));
+    }
     let settings = params(state);
     if let Some(price) = message.price_per_cu_usd {
         if record.role == Role::Compute && price.is_zero() {
@@ -540,8 +687,13 @@ pub(crate) fn execute_update(
                 required,
             });
         }
+        let grew = capacity > record.capacity_cu_ppm || *hardware != record.hardware;
         record.hardware = hardware.clone();
         record.capacity_cu_ppm = capacity;
+        if grew && record.role == Role::Compute {
+            // New or changed hardware is unproven until a capacity challenge passes.
+            capacity::on_new_capacity(state, &mut record);
+        }
     }
     state.put(node_key(sender), &record);
     state.emit(Event::NodeUpdated { node: *sender });
@@ -555,6 +707,11 @@ pub(crate) fn execute_add_stake(
     message: &AddStake,
 ) -> Result<(), TxError> {
     let mut record = registered(state, sender)?;
+    if record.trust.deregistered {
+        return Err(TxError::InvalidNode(format!(
+            "account {sender} has deregistered; register again"
+        )));
+    }
     bank::transfer(state, sender, &stake_account(), Denom::Vcai, message.amount)?;
     record.stake = record.stake.checked_add(message.amount)?;
     state.put(node_key(sender), &record);
@@ -639,6 +796,87 @@ pub(crate) fn execute_withdraw(state: &mut Overlay<'_>, sender: &AccountId) -> R
     state.emit(Event::UnbondedWithdrawn {
         node: *sender,
         amount: total,
+    });
+    Ok(())
+}
+
+/// What is wrong with a node by its last health report (empty when nothing is): the executor's
+/// self-test failed (compute and verifier nodes run workloads), free disk below the minimum, a
+/// GPU hotter than the maximum. New ECC or XID errors since the previous report
+/// ([`new_gpu_errors`]) also make a heartbeat unhealthy.
+pub fn health_issues(
+    settings: &trust::TrustParams,
+    role: Role,
+    report: &HealthReport,
+) -> Vec<String> {
+    let mut issues = Vec::new();
+    if role == Role::Scheduler {
+        return issues;
+    }
+    if !report.executor_ok {
+        issues.push("the executor's self-test failed".to_string());
+    }
+    if report.free_disk_mib < settings.min_free_disk_mib {
+        issues.push(format!(
+            "{} MiB of free disk, below the minimum of {} MiB",
+            report.free_disk_mib, settings.min_free_disk_mib
+        ));
+    }
+    for (index, gpu) in report.gpus.iter().enumerate() {
+        if gpu.temperature_c > settings.max_gpu_temperature_c {
+            issues.push(format!(
+                "GPU {index} at {} °C, above {} °C",
+                gpu.temperature_c, settings.max_gpu_temperature_c
+            ));
+        }
+    }
+    issues
+}
+
+/// Whether any GPU reports more uncorrected ECC or XID errors than in the previous report.
+pub fn new_gpu_errors(previous: &HealthReport, report: &HealthReport) -> bool {
+    report.gpus.iter().enumerate().any(|(index, gpu)| {
+        let before = previous.gpus.get(index).cloned().unwrap_or_default();
+        gpu.ecc_uncorrected > before.ecc_uncorrected || gpu.xid_errors > before.xid_errors
+    })
+}
+
+/// `Deregister`: once no task is open on the node, its whole bond starts unbonding and it stops
+/// being scheduled or drawn; its record stays.
+pub(crate) fn execute_deregister(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+) -> Result<(), TxError> {
+    let mut record = registered(state, sender)?;
+    if record.trust.deregistered {
+        return Err(TxError::Duplicate(format!(
+            "account {sender} has already deregistered"
+        )));
+    }
+    if record.trust.open_tasks > 0 {
+        return Err(TxError::InvalidNode(format!(
+            "{} task(s) are still open on this node; deregister after they end",
+            record.trust.open_tasks
+        )));
+    }
+    let amount = record.stake;
+    if !amount.is_zero() {
+        let mut queue = unbonding(state, sender);
+        queue.push(Unbonding {
+            amount,
+            release_s: elapsed_s(state).saturating_add(params(state).unbonding_s),
+        });
+        state.put(unbonding_key(sender), &queue);
+    }
+    record.stake = Amount::ZERO;
+    record.trust.deregistered = true;
+    if record.role == Role::Verifier {
+        trust::remove_verifier(state, sender);
+    }
+    state.put(node_key(sender), &record);
+    state.emit(Event::NodeDeregistered {
+        node: *sender,
+        unbonding: amount,
     });
     Ok(())
 }

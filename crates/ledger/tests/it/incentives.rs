@@ -4,15 +4,13 @@
 //! release exactly, against scores computed here by hand; self-dealing earning nothing; fee tiers;
 //! the stake requirement repriced at the pool's TWAP with its grace period; high-load jobs.
 
-mod common;
-
-use common::{account, funded, vcai, Harness};
+use crate::common::{account, funded, vcai, Harness};
 use vcity_ledger::genesis::GenesisPool;
 use vcity_ledger::incentives::{self, IncentiveParams};
 use vcity_ledger::{bank, jobs, nodes};
 use vcity_types::compute::{
     AddStake, AssignTask, Billing, GpuSpec, Hardware, NodeHeartbeat, NodeKind, RegisterNode,
-    Requirements, Role, StartTask, SubmitJob, SubmitResult, Workload,
+    Requirements, Role, StartTask, SubmitJob, Workload,
 };
 use vcity_types::event::Event;
 use vcity_types::incentives::{FeeTier, ParamChange, RewardParts, SetParam};
@@ -59,8 +57,8 @@ fn register(chain: &mut Harness, t_s: u64, seed: u8, role: Role, hardware: Hardw
 fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
     let beat = NodeHeartbeat {
         load_ppm: 0,
-        healthy: true,
         running_tasks: 0,
+        health: crate::common::healthy(),
     };
     let receipt = chain.at(t_s, seed, Message::NodeHeartbeat(beat));
     assert_eq!(receipt.code, 0, "{}", receipt.error);
@@ -83,6 +81,7 @@ fn gpu_job() -> SubmitJob {
         max_cu_ppm_per_task: 100_000_000,
         max_price_per_cu_usd: Amount::new(1_000),
         billing: Billing::PayAsYouGo,
+        verification: vcity_types::trust::VerificationLevel::None,
     }
 }
 
@@ -108,12 +107,14 @@ fn run_job_of(chain: &mut Harness, t_s: u64, owner: u8, node: u8, cu: u64, job: 
         (node, Message::StartTask(StartTask { job_id, task: 0 })),
         (
             node,
-            Message::SubmitResult(SubmitResult {
+            crate::common::signed_result(
+                chain.chain_id(),
+                node,
                 job_id,
-                task: 0,
-                output_hash: Hash([1; 32]),
-                cu_used_ppm: cu * 1_000_000,
-            }),
+                0,
+                1,
+                crate::common::commitment(&[1], cu * 1_000_000),
+            ),
         ),
     ];
     for (offset, (seed, message)) in steps.into_iter().enumerate() {
@@ -123,20 +124,45 @@ fn run_job_of(chain: &mut Harness, t_s: u64, owner: u8, node: u8, cu: u64, job: 
     job_id
 }
 
+/// The reputation of a node with `done` tasks completed, heartbeats `beats` (time, gap since
+/// the previous one), at a settlement at `settle_s`, recomputed from docs/verification.md's
+/// formula: work `(done + 1) / (done + 2)`; uptime `(1 + online / span) / 2` over the heartbeats
+/// before the settling block; start latency 1 s of 120 (every task here starts one block after
+/// its assignment); no checks failed, no slashes.
+fn reference_quality(done: u128, beats: &[(u64, u64)], settle_s: u64) -> u128 {
+    let ppm = 1_000_000u128;
+    let work = (done + 1) * ppm / (done + 2);
+    let before: Vec<&(u64, u64)> = beats.iter().filter(|(t, _)| *t < settle_s).collect();
+    let span = before.last().map_or(0, |(t, _)| u128::from(*t));
+    let online: u128 = before
+        .iter()
+        .filter(|(_, since)| *since <= 180)
+        .map(|(_, since)| u128::from(*since))
+        .sum();
+    let up = if span == 0 {
+        ppm
+    } else {
+        (online * ppm / span).min(ppm)
+    };
+    let uptime = (ppm + up) / 2;
+    let latency = ppm - ppm / 240;
+    work * uptime / ppm * latency / ppm
+}
+
 /// A chain whose incentive pool schedules exactly 1,000 VCAI a period (522,000 over 522), with
 /// 1,000-second periods and a pool at 0.05 USD per VCAI.
 fn chain_with(params: IncentiveParams) -> Harness {
     let accounts = [AUTHORITY, BIG, SMALL, SCHEDULER, BUYER, OTHER_BUYER]
         .into_iter()
-        .map(|seed| funded(seed, vcai(200_000), common::usd(1_000)))
+        .map(|seed| funded(seed, vcai(200_000), crate::common::usd(1_000)))
         .collect();
-    let mut genesis = common::genesis("vcity-incentives", accounts);
+    let mut genesis = crate::common::genesis("vcity-incentives", accounts);
     genesis.incentive_pool_vcai = vcai(522_000);
     genesis.incentives = Some(params);
     genesis.governance_authority = Some(account(AUTHORITY));
     genesis.pool = Some(GenesisPool {
         vcai: vcai(1_000_000),
-        usd: common::usd(50_000),
+        usd: crate::common::usd(50_000),
     });
     Harness::new(&genesis)
 }
@@ -372,8 +398,16 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     let small_raw: u128 = 2_080_000 * 600; // 600 s online (the 300 s gap does not count)
     let small_score = small_raw / 2; // stability 1 / (1 + 1 outage)
     let capacity_total = big_raw + small_score;
-    // Delivery: CU × reputation (0.5 for a node with no record yet).
-    let (big_delivery, small_delivery) = (40_000_000u128 / 2, 10_000_000u128 / 2);
+    // Delivery: CU × reputation (docs/verification.md): work 0.5 (no task completed yet) ×
+    // uptime × start latency (1 s of the 120 s deadline: 1 − 1/240 = 995,834 ppm). BIG was
+    // online for all 600 s to its last heartbeat (uptime 1); SMALL for 300 of 600 (its 300 s gap
+    // is an outage), so (1 + 0.5) / 2 = 0.75.
+    let big_quality: u128 = 500_000 * 995_834 / 1_000_000; // 497,917
+    let small_quality: u128 = 500_000 * 750_000 / 1_000_000 * 995_834 / 1_000_000; // 373,437
+    let (big_delivery, small_delivery) = (
+        40_000_000u128 * big_quality / 1_000_000,
+        10_000_000u128 * small_quality / 1_000_000,
+    );
     assert_eq!(open.totals.capacity_score, capacity_total);
     assert_eq!(open.totals.delivery_score, big_delivery + small_delivery);
     assert_eq!(open.available_cu_ppm, 4_080_000 * 900 + small_raw);
@@ -403,8 +437,15 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
         small.total.capacity.base_units(),
         share(vcai(250).base_units(), small_score, capacity_total)
     );
-    assert_eq!(big.total.delivery, vcai(200));
-    assert_eq!(small.total.delivery, vcai(50));
+    let delivery_total = big_delivery + small_delivery;
+    assert_eq!(
+        big.total.delivery.base_units(),
+        share(vcai(250).base_units(), big_delivery, delivery_total)
+    );
+    assert_eq!(
+        small.total.delivery.base_units(),
+        share(vcai(250).base_units(), small_delivery, delivery_total)
+    );
     // Rebates: pro rata 400 and 100 VCAI, capped at the fees paid (2,000 and 500 USD base units)
     // at 0.05 USD per VCAI: 0.04 and 0.01 VCAI.
     let buyer = incentives::account(state, &account(BUYER));
@@ -523,8 +564,10 @@ fn fee_tiers_lower_the_protocol_cut_for_proven_nodes() {
         online_s: 0,
         tasks_completed: 0,
         tasks_lost: 0,
+        trust: Default::default(),
+        health: Default::default(),
     };
-    assert_eq!(nodes::reputation_ppm(&node), 500_000);
+    assert_eq!(vcity_ledger::reputation::score_ppm(&node, 120), 500_000);
     assert_eq!(jobs::fee_ppm(&params, &node), 100_000);
     node.tasks_completed = 200;
     node.tasks_lost = 2; // 201 / 204 = 98.5%
@@ -559,13 +602,13 @@ fn fee_tiers_lower_the_protocol_cut_for_proven_nodes() {
 fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
     let accounts = [BIG, SCHEDULER, BUYER]
         .into_iter()
-        .map(|seed| funded(seed, vcai(200_000), common::usd(1_000)))
+        .map(|seed| funded(seed, vcai(200_000), crate::common::usd(1_000)))
         .collect();
-    let mut genesis = common::genesis("vcity-stake", accounts);
+    let mut genesis = crate::common::genesis("vcity-stake", accounts);
     // 0.05 USD per VCAI: 1,000 USD per CU is 20,000 VCAI, twice the genesis requirement.
     genesis.pool = Some(GenesisPool {
         vcai: vcai(1_000_000),
-        usd: common::usd(50_000),
+        usd: crate::common::usd(50_000),
     });
     let mut chain = Harness::new(&genesis);
     register(&mut chain, 0, BIG, Role::Compute, h100s(1), 20_800);
@@ -715,6 +758,7 @@ proptest::proptest! {
         }
         // Heartbeats alternate between the two nodes after random gaps.
         let mut last_beat: BTreeMap<u8, u64> = [(BIG, 0), (SMALL, 0)].into();
+        let mut beats: BTreeMap<u8, Vec<(u64, u64)>> = BTreeMap::new();
         let mut reference: BTreeMap<u64, Reference> = BTreeMap::new();
         // Which block settled each job (settlements of one block run in deadline-bucket order,
         // which is the order the reference must follow too).
@@ -735,6 +779,7 @@ proptest::proptest! {
             record_settled(&chain, from, t, &mut settled);
             block_times.push(t);
             let since = t - last_beat[&seed];
+            beats.entry(seed).or_default().push((t, since));
             let entry = reference.entry(period_of(t)).or_default();
             if since <= 180 {
                 let capacity: u128 = if seed == BIG { 4_080_000 } else { 2_080_000 };
@@ -759,7 +804,7 @@ proptest::proptest! {
             // Never before the verification window closes.
             proptest::prop_assert!(settle_s >= result_s + 600);
             let done = completed.entry(job.node).or_default();
-            let quality = (*done + 1) * 1_000_000 / (*done + 2);
+            let quality = reference_quality(*done, &beats[&job.node], settle_s);
             *done += 1;
             if job.owner == job.node {
                 continue;

@@ -1,0 +1,7 @@
+//! The token (whitepaper §3.1; SPEC §1–§3): balances and supply of VCAI and the USD stablecoin
+//! ([`bank`]), the genesis allocation with its vesting grants ([`vesting`]) and the Genesis NFTs
+//! whose claim right moves with the token ([`nft`]).
+
+pub mod bank;
+pub mod nft;
+pub mod vesting;

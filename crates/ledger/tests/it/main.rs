@@ -1,0 +1,13 @@
+//! The ledger's integration tests, one binary (each extra test binary links every dependency
+//! again): blocks built and committed through the public API, with supply audited after each.
+
+mod common;
+
+mod allocation;
+mod incentives;
+mod jobs;
+mod ledger_rules;
+mod nodes;
+mod pool;
+mod rewards;
+mod ve;
