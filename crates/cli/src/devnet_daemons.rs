@@ -345,7 +345,13 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 1_000_000,
                 vcity_types::Rounding::Up,
             )?;
-            let verification_usd = vcity_ledger::verification::fee(*cost_usd, task.sampling_ppm)
+            let paid_rate =
+                task.sampling_ppm
+                    .min(vcity_ledger::verification::max_sampling_rate_ppm(
+                        &params.trust,
+                        job.verification,
+                    ));
+            let verification_usd = vcity_ledger::verification::fee(*cost_usd, paid_rate)
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
             let checked_by = match &task.check {
                 Some(check) if check.state == vcity_types::trust::CheckState::Agreed => {

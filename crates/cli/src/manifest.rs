@@ -263,9 +263,10 @@ mod tests {
     fn full_manifest_with_fixed_price_and_requirements() {
         let resolved = parse(
             "workload = \"hashchain\"\ninput = \"10 x\"\ntasks = 3\nmax_cu = \"0.25\"\n\
-             max_price_per_cu = 1.5\nfixed_price = 0.01\n[requirements]\ngpu_model = \"H100\"\n\
+             max_price_per_cu = 1.5\nfixed_price = 0.01\nverification = \"full\"\n\
+             [requirements]\ngpu_model = \"H100\"\n\
              gpu_count = 2\nmin_vram_mib = 40000\nregion = \"eu-west\"\nmax_duration = \"2m\"\n\
-             node_kind = \"stable\"\ngang = true\nverification = \"full\"\n",
+             node_kind = \"stable\"\ngang = true\n",
         )
         .expect("valid");
         let message = resolved.message;

@@ -11,6 +11,7 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use vcity_types::trust::VerificationLevel;
 
 fn manifest(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
@@ -85,7 +86,8 @@ fn twenty_jobs_match_the_native_references_and_the_books_balance() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
     let devnet = Devnet::start_with_daemons(&home, 3);
-    assert_eq!(devnet.started["daemons"].as_array().map(Vec::len), Some(4));
+    // Three compute nodes, a scheduler and two verifiers.
+    assert_eq!(devnet.started["daemons"].as_array().map(Vec::len), Some(6));
     let bob_before = base_units(&usd(&home, &devnet.api, "bob"));
     let mut jobs = Vec::new();
     for index in 0..20u64 {
@@ -134,14 +136,11 @@ fn twenty_jobs_match_the_native_references_and_the_books_balance() {
         .expect("reference");
         assert_eq!(output, reference, "job {id} ({workload})");
         // JSON amounts are base units.
-        paid += record["tasks"][0]["state"]["cost_usd"]
-            .as_str()
-            .expect("cost")
-            .parse::<u128>()
-            .expect("units");
+        paid += charged(&record["tasks"][0], VerificationLevel::Standard);
     }
-    // Every escrowed base unit went to a node, the treasury or back to bob: the escrow is
-    // empty, and bob paid exactly the settled costs plus 20 transaction fees of 0.001 USD.
+    // Every escrowed base unit went to a node, the treasury, the verification fees or back to
+    // bob: the escrow is empty, and bob paid exactly the settled costs and their verification
+    // fees, plus 20 transaction fees of 0.001 USD.
     assert_eq!(escrow_usd(&devnet), "0");
     let bob_after = base_units(&usd(&home, &devnet.api, "bob"));
     assert_eq!(bob_before - bob_after, paid + 20 * 1_000);
@@ -182,16 +181,12 @@ fn a_node_killed_mid_task_loses_it_to_another_and_the_owner_pays_once() {
     let task = &settled[0]["tasks"][0];
     assert_ne!(task["state"]["node"].as_str(), Some(first.as_str()));
     assert_eq!(task["attempts"], 2);
-    let cost: u128 = task["state"]["cost_usd"]
-        .as_str()
-        .expect("cost")
-        .parse()
-        .expect("units");
+    let cost = charged(task, VerificationLevel::Standard);
     let bob_after = base_units(&usd(&home, &devnet.api, "bob"));
     assert_eq!(
         bob_before - bob_after,
         cost + 1_000,
-        "charged once, plus the submit fee"
+        "charged once (with its verification fee), plus the submit fee"
     );
     assert_eq!(escrow_usd(&devnet), "0");
 }
@@ -349,11 +344,7 @@ fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fet
     );
     let prepaid = submit(&devnet, &path);
     let settled = wait_for(&devnet, &[prepaid], &["settled"], Duration::from_secs(60));
-    let cost: u128 = settled[0]["tasks"][0]["state"]["cost_usd"]
-        .as_str()
-        .expect("cost")
-        .parse()
-        .expect("units");
+    let cost = charged(&settled[0]["tasks"][0], VerificationLevel::Standard);
     let view = ok(devnet.cli(&["job", "subscription", "1"]));
     assert!(view["cu_used_ppm"].as_u64().expect("used") > 0);
     assert_eq!(
@@ -361,7 +352,7 @@ fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fet
             .as_str()
             .map(|text| text.parse::<u128>().expect("units")),
         Some(100_000 - cost),
-        "0.1 USD prepaid, less the one task's cost: {view}"
+        "0.1 USD prepaid, less the one task's cost and verification fee: {view}"
     );
     // Carol is not the owner: the node refuses her, signed request or not.
     let refused = devnet.cli(&["job", "result", &after.to_string(), "--from", "carol"]);
@@ -371,4 +362,370 @@ fn unplaceable_jobs_say_why_hostile_modules_are_contained_and_only_the_owner_fet
         .as_str()
         .expect("log")
         .contains("ended: Success"));
+}
+
+/// A compute node started by the test itself (`vcity node compute`), killed when dropped.
+struct ExtraNode(std::process::Child);
+
+impl Drop for ExtraNode {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Funds keyring account `name` from alice and starts it as a compute node in `region` with
+/// `extra` flags (a lie, declared GPUs).
+fn extra_node(devnet: &Devnet, name: &str, region: &str, vcai: &str, extra: &[&str]) -> ExtraNode {
+    ok(devnet.cli(&["keys", "new", name]));
+    for (amount, denom) in [(vcai, "vcai"), ("100", "usd")] {
+        ok(devnet.cli(&[
+            "tx", "transfer", "--from", "alice", "--to", name, "--amount", amount, "--denom", denom,
+        ]));
+    }
+    let log = std::fs::File::create(devnet.home.join(format!("{name}.log"))).expect("log");
+    let child = std::process::Command::new(BIN)
+        .arg("--home")
+        .arg(&devnet.home)
+        .args(["--node", &devnet.api, "node", "compute", "--key", name])
+        .arg("--work-dir")
+        .arg(devnet.home.join(name))
+        .args(["--listen", "127.0.0.1:0", "--region", region])
+        .args(["--price-per-cu", "0.05", "--poll-interval", "200ms"])
+        .args(extra)
+        .env_remove("VCITY_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("vcity node compute starts");
+    ExtraNode(child)
+}
+
+/// Polls `what` every 250 ms until it returns something, or panics after `timeout`.
+fn eventually<T>(timeout: Duration, label: &str, mut what: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = what() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {label}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn node_view(devnet: &Devnet, name: &str) -> Value {
+    ok(devnet.cli(&["nodes", "show", name]))
+}
+
+/// The node's view once it has registered.
+fn registered(devnet: &Devnet, name: &str) -> Option<Value> {
+    let run = devnet.cli(&["nodes", "show", name]);
+    (run.code == 0).then_some(run.json)
+}
+
+fn vcai_units(devnet: &Devnet, who: &str) -> u128 {
+    let account = ok(devnet.cli(&["query", "account", who]));
+    account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|balance| balance["denom"] == "vcai")
+        .map_or(0, |balance| {
+            balance["amount"]
+                .as_str()
+                .expect("amount")
+                .parse()
+                .expect("units")
+        })
+}
+
+fn usd_units(devnet: &Devnet, who: &str) -> u128 {
+    base_units(&usd(&devnet.home, &devnet.api, who))
+}
+
+/// Submits a full-verification job of the hash chain to `region`; its id.
+fn job_in(devnet: &Devnet, dir: &Path, name: &str, region: &str, level: &str) -> u64 {
+    let path = manifest(
+        dir,
+        name,
+        &format!(
+            "workload = \"hashchain\"\ninput = \"2000 {name}\"\nmax_cu = 0.01\n\
+             max_price_per_cu = 0.1\nverification = \"{level}\"\n[requirements]\n\
+             region = \"{region}\"\n"
+        ),
+    );
+    submit(devnet, &path)
+}
+
+/// The devnet of issue 18: honest compute nodes, one that returns wrong outputs, one that
+/// inflates its CU, one that declares a GPU it does not have, three verifiers. Within their jobs'
+/// windows the liars are checked, lose their referee rounds and are slashed at their tiers; the
+/// buyer is refunded at once and compensated first from the slash; honest nodes are paid exactly
+/// as before; a false challenge loses its deposit; the GPU the node cannot prove comes off its
+/// registration and earns it no Proof of Capacity.
+#[test]
+fn dishonest_nodes_are_caught_slashed_and_the_buyer_is_made_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::launch(
+        &home,
+        &[
+            "--compute-nodes",
+            "2",
+            "--schedulers",
+            "1",
+            "--verifiers",
+            "3",
+            "--block-time",
+            "250ms",
+            "--incentive-period",
+            "60s",
+        ],
+    );
+
+    // 1. A node declaring an H100 it does not have: its capacity challenge asks for a 16,384²
+    // product on the GPU, due in about 12 s; on this machine's CPU it cannot finish.
+    let gpu_liar = extra_node(
+        &devnet,
+        "gpu-liar",
+        "nowhere",
+        "25000",
+        &["--gpu", "H100:1:81920"],
+    );
+    let missed = eventually(
+        Duration::from_secs(90),
+        "the GPU liar's challenge to end",
+        || {
+            let view = registered(&devnet, "gpu-liar")?;
+            view["challenges"]
+                .as_array()
+                .and_then(|list| list.first().cloned())
+                .filter(|challenge| challenge["state"]["state"] != "awaiting_commit")
+        },
+    );
+    assert_eq!(missed["state"]["state"], "missed", "{missed}");
+    assert_eq!(missed["devices"].as_array().map(Vec::len), Some(2));
+    let view = node_view(&devnet, "gpu-liar");
+    assert_eq!(
+        view["node"]["hardware"]["gpus"],
+        serde_json::json!([]),
+        "{view}"
+    );
+    assert_eq!(view["node"]["trust"]["probation"], true);
+    assert_eq!(view["slashes"][0]["offence"], "capacity_missed");
+    assert_eq!(view["slashes"][0]["tier"], "minor");
+    drop(gpu_liar);
+
+    // 2. Two liars, each alone in its region; they pass their (CPU) capacity challenges.
+    let _wrong = extra_node(
+        &devnet,
+        "liar-output",
+        "liar-a",
+        "5000",
+        &["--misbehave", "wrong-output"],
+    );
+    let _inflate = extra_node(
+        &devnet,
+        "liar-cu",
+        "liar-b",
+        "5000",
+        &["--misbehave", "inflate-cu"],
+    );
+    for name in ["liar-output", "liar-cu"] {
+        eventually(Duration::from_secs(60), "probation to end", || {
+            let view = registered(&devnet, name)?;
+            (view["node"]["trust"]["probation"] == false
+                && view["node"]["trust"]["challenges_passed"].as_u64() >= Some(1))
+            .then_some(())
+        });
+    }
+    let bob_usd = usd_units(&devnet, "bob");
+    let bob_vcai = vcai_units(&devnet, "bob");
+    let honest_node = devnet.started["daemons"]
+        .as_array()
+        .expect("daemons")
+        .iter()
+        .find(|daemon| daemon["name"] == "compute-1")
+        .expect("compute-1")["account"]
+        .as_str()
+        .expect("account")
+        .to_string();
+    let (honest_usd, honest_nonce) = usd_and_nonce(&devnet, &honest_node);
+
+    // 3. Full verification: each liar's result is challenged by its checker and loses the round.
+    let wrong_job = job_in(&devnet, dir.path(), "wrong", "liar-a", "full");
+    let inflated_job = job_in(&devnet, dir.path(), "inflated", "liar-b", "full");
+    let honest_job = job_in(&devnet, dir.path(), "honest", "eu-west", "full");
+    let failed = wait_for(
+        &devnet,
+        &[wrong_job, inflated_job],
+        &["failed"],
+        Duration::from_secs(120),
+    );
+    for (record, (name, offence)) in failed.iter().zip([
+        ("liar-output", "wrong_result"),
+        ("liar-cu", "inflated_metering"),
+    ]) {
+        let dispute_id = record["tasks"][0]["dispute"].as_u64().expect("disputed");
+        let dispute = ok(devnet.cli(&["verify", "dispute", &dispute_id.to_string()]));
+        assert_eq!(dispute["outcome"]["outcome"], "node_at_fault", "{dispute}");
+        assert_eq!(dispute["outcome"]["offence"], offence, "{dispute}");
+        let view = node_view(&devnet, name);
+        let slash = &view["slashes"][0];
+        assert_eq!(slash["offence"], offence, "{view}");
+        assert_eq!(slash["tier"], "moderate");
+        assert_eq!(view["node"]["trust"]["results_disproved"], 1);
+    }
+    let settled = wait_for(
+        &devnet,
+        &[honest_job],
+        &["settled"],
+        Duration::from_secs(60),
+    );
+    let honest_task = &settled[0]["tasks"][0];
+    assert_eq!(honest_task["check"]["state"]["state"], "agreed");
+    // The honest node was paid its cost less the 10% network fee, rounded up for the protocol,
+    // exactly as without a trust layer.
+    let cost: u128 = honest_task["state"]["cost_usd"]
+        .as_str()
+        .expect("cost")
+        .parse()
+        .expect("units");
+    // (Its heartbeats meanwhile paid a transaction fee each.)
+    let (usd_now, nonce_now) = usd_and_nonce(&devnet, &honest_node);
+    assert_eq!(
+        usd_now + u128::from(nonce_now - honest_nonce) * 1_000 - honest_usd,
+        cost - cost.div_ceil(10)
+    );
+    // Bob paid for the honest task and its check only: the liars' escrows came back whole.
+    assert_eq!(
+        bob_usd - usd_units(&devnet, "bob"),
+        charged(honest_task, VerificationLevel::Full) + 3 * 1_000
+    );
+
+    // 4. After the appeal window (60 s on the devnet) each slash pays bob first, then the
+    // checker's bounty, then the reserve.
+    let compensation: u128 = ["liar-output", "liar-cu"]
+        .iter()
+        .map(|name| {
+            let slash_id = node_view(&devnet, name)["slashes"][0]["id"]
+                .as_u64()
+                .expect("slash id");
+            let paid = eventually(Duration::from_secs(120), "the payout", || {
+                let slash = ok(devnet.cli(&["verify", "slash", &slash_id.to_string()]));
+                (slash["state"]["state"] == "paid_out").then_some(slash)
+            });
+            let units = |key: &str| -> u128 {
+                paid["state"][key]
+                    .as_str()
+                    .expect("amount")
+                    .parse()
+                    .expect("units")
+            };
+            assert!(units("compensation") > 0, "{paid}");
+            assert!(units("bounty") > 0, "{paid}");
+            let total: u128 = paid["amount"]
+                .as_str()
+                .expect("amount")
+                .parse()
+                .expect("units");
+            assert_eq!(
+                units("compensation") + units("bounty") + units("reserve"),
+                total
+            );
+            units("compensation")
+        })
+        .sum();
+    assert_eq!(vcai_units(&devnet, "bob") - bob_vcai, compensation);
+
+    // 5. A false challenge: alice claims the honest node billed one more millionth of a CU than
+    // it did; the referees side with the node and alice's deposit goes to it.
+    let target = job_in(&devnet, dir.path(), "target", "us-east", "none");
+    let done = wait_for(
+        &devnet,
+        &[target],
+        &["completed", "settled"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        state(&done[0], 0),
+        "completed",
+        "challenge within the window"
+    );
+    let mut claim = done[0]["tasks"][0]["state"]["commitment"].clone();
+    let used = claim["cu_used_ppm"].as_u64().expect("cu");
+    claim["cu_used_ppm"] = serde_json::json!(used + 1);
+    let claim_file = dir.path().join("claim.json");
+    std::fs::write(&claim_file, claim.to_string()).expect("claim");
+    let target_node = done[0]["tasks"][0]["state"]["node"]
+        .as_str()
+        .expect("node")
+        .to_string();
+    let alice_vcai = vcai_units(&devnet, "alice");
+    let node_vcai = vcai_units(&devnet, &target_node);
+    ok(devnet.cli(&[
+        "verify",
+        "challenge",
+        &target.to_string(),
+        "0",
+        "--from",
+        "alice",
+        "--commitment",
+        claim_file.to_str().expect("utf8"),
+    ]));
+    let settled = wait_for(&devnet, &[target], &["settled"], Duration::from_secs(60));
+    let dispute_id = settled[0]["tasks"][0]["dispute"]
+        .as_u64()
+        .expect("disputed");
+    let dispute = ok(devnet.cli(&["verify", "dispute", &dispute_id.to_string()]));
+    assert_eq!(
+        dispute["outcome"]["outcome"], "challenger_wrong",
+        "{dispute}"
+    );
+    let deposit: u128 = dispute["deposit"]
+        .as_str()
+        .expect("deposit")
+        .parse()
+        .expect("units");
+    assert_eq!(alice_vcai - vcai_units(&devnet, "alice"), deposit);
+    assert_eq!(vcai_units(&devnet, &target_node) - node_vcai, deposit);
+
+    // 6. The incentive period closes: honest nodes that passed their challenges earn Proof of
+    // Capacity; the node that could not prove its GPU earns none.
+    let rewards = |who: &str| ok(devnet.cli(&["rewards", "show", who]));
+    let honest_poc = eventually(
+        Duration::from_secs(120),
+        "a closed period's credits",
+        || {
+            let view = rewards(&honest_node);
+            let poc: u128 = view["incentives_total"]["capacity"]
+                .as_str()
+                .expect("amount")
+                .parse()
+                .expect("units");
+            (poc > 0).then_some(poc)
+        },
+    );
+    assert!(honest_poc > 0);
+    assert_eq!(rewards("gpu-liar")["incentives_total"]["capacity"], "0");
+    assert_eq!(escrow_usd(&devnet), "0");
+}
+
+/// An account's USD and next nonce, read at one height.
+fn usd_and_nonce(devnet: &Devnet, who: &str) -> (u128, u64) {
+    let account = ok(devnet.cli(&["query", "account", who]));
+    let usd = account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|balance| balance["denom"] == "usd")
+        .map_or(0, |balance| {
+            balance["amount"]
+                .as_str()
+                .expect("amount")
+                .parse()
+                .expect("units")
+        });
+    (usd, account["next_nonce"].as_u64().expect("nonce"))
 }

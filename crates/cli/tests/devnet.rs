@@ -674,7 +674,10 @@ fn a_job_through_the_cli_from_submission_to_result() {
     assert_eq!(submitted["ok"], true);
     let job = ok(run(&["job", "status", "1"]));
     assert_eq!(job["tasks"][0]["state"]["state"], "pending");
-    assert_eq!(job["tasks"][0]["escrow_usd"], "10000", "10 CU × 0.001 USD");
+    assert_eq!(
+        job["tasks"][0]["escrow_usd"], "12500",
+        "10 CU × 0.001 USD, and standard verification at up to 25% (docs/verification.md)"
+    );
 
     let misfit = run(&[
         "job",
@@ -723,6 +726,8 @@ fn a_job_through_the_cli_from_submission_to_result() {
     ok(run(&[
         "job", "start", "--from", "bob", "--id", "1", "--task", "0",
     ]));
+    let output = dir.path().join("task-0.out");
+    std::fs::write(&output, b"hello, by hand").expect("output");
     ok(run(&[
         "job",
         "commit",
@@ -732,8 +737,8 @@ fn a_job_through_the_cli_from_submission_to_result() {
         "1",
         "--task",
         "0",
-        "--output-hash",
-        &"ab".repeat(32),
+        "--output",
+        output.to_str().expect("utf8"),
         "--cu",
         "4",
     ]));

@@ -496,18 +496,23 @@ mod tests {
                 registered_s: 0,
                 last_heartbeat_s: 100,
                 load_ppm: 0,
+                healthy: true,
                 running_tasks: 0,
-                // A scheduler runs no workloads: the ledger's health rules do not apply to it.
-                health: vcity_types::trust::HealthReport::default(),
                 online_s: 0,
                 tasks_completed: 10,
                 tasks_lost: 0,
+                trust: Default::default(),
+                health: Default::default(),
             },
             online: true,
             required_stake: Amount::ZERO,
             paused: false,
             grace_until_s: None,
             unbonding: Amount::ZERO,
+            reputation_ppm: 0,
+            health_issues: Vec::new(),
+            challenges: Vec::new(),
+            slashes: Vec::new(),
             height: Height(1),
         }
     }
@@ -527,6 +532,7 @@ mod tests {
             max_cu_ppm_per_task: 1_000,
             max_price_per_cu_usd: Amount::new(100_000),
             billing: Billing::PayAsYouGo,
+            verification: Default::default(),
             submitted_s: 0,
             tasks: states
                 .into_iter()
@@ -536,6 +542,11 @@ mod tests {
                     escrow_usd: Amount::new(1),
                     pending_since_s: 0,
                     unplaceable: None,
+                    factor_ppm: 0,
+                    sampling_ppm: 0,
+                    assigned_s: 0,
+                    check: None,
+                    dispute: None,
                 })
                 .collect(),
         }

@@ -29,7 +29,8 @@ pub struct FeeTier {
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct VramTier {
-    /// Least total VRAM on the node, MiB (SPEC's "GB" read as GiB: 96 GB = 98,304 MiB).
+    /// Least total VRAM on the node, MiB (SPEC's "GB" are vendor gigabytes, 10^9 bytes: 96 GB
+    /// = 91,553 MiB, rounded up).
     pub min_vram_mib: u64,
     /// The coefficient, ppm.
     pub coefficient_ppm: u32,

@@ -25,7 +25,14 @@ impl Devnet {
 
     /// A devnet without daemons, with `extra` devnet flags.
     pub fn start_with(home: &Path, extra: &[&str]) -> Devnet {
-        let mut flags = vec!["--compute-nodes", "0", "--schedulers", "0"];
+        let mut flags = vec![
+            "--compute-nodes",
+            "0",
+            "--schedulers",
+            "0",
+            "--verifiers",
+            "0",
+        ];
         flags.extend_from_slice(extra);
         Devnet::launch(home, &flags)
     }
@@ -166,4 +173,22 @@ pub fn wait_for_height(home: &Path, api: &str, height: u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("height {height} never reached");
+}
+
+/// What a settled task (its JSON) cost its owner: the cost plus the verification fee, the cost
+/// × its sampling rate capped at the level's escrowed rate, rounded up (docs/verification.md).
+pub fn charged(task: &Value, level: vcity_types::trust::VerificationLevel) -> u128 {
+    let cost: u128 = task["state"]["cost_usd"]
+        .as_str()
+        .expect("cost")
+        .parse()
+        .expect("units");
+    let sampling = task["sampling_ppm"].as_u64().expect("sampling rate") as u32;
+    let cap = vcity_ledger::verification::max_sampling_rate_ppm(
+        &vcity_ledger::trust::TrustParams::default(),
+        level,
+    );
+    let fee = vcity_ledger::verification::fee(vcity_types::Amount::new(cost), sampling.min(cap))
+        .expect("a fee");
+    cost + fee.base_units()
 }

@@ -946,11 +946,26 @@ pub(crate) fn execute_assign(
     };
     task.attempts = task.attempts.saturating_add(1);
     task.factor_ppm = task_factor_ppm(&node_params, &node, &record.requirements);
+    let trust_params = trust::params(state);
+    let value_usd = match &record.billing {
+        Billing::FixedPerTask { price_usd } => *price_usd,
+        Billing::PayAsYouGo | Billing::Subscription { .. } => node.price_per_cu_usd.mul_div(
+            u128::from(record.max_cu_ppm_per_task),
+            1_000_000,
+            Rounding::Up,
+        )?,
+    };
+    let staked = node
+        .stake
+        .checked_add(nodes::unbonding_total(state, &node.id))?;
+    let slash_usd = verification::slash_at_stake_usd(&trust_params, &node_params, staked);
     task.sampling_ppm = verification::sampling_rate_ppm(
-        &trust::params(state),
+        &trust_params,
         record.verification,
         &node,
         settings.start_deadline_s,
+        value_usd,
+        slash_usd,
     );
     task.assigned_s = now;
     task.check = None;
@@ -1074,8 +1089,14 @@ pub(crate) fn execute_result(
             .min(task.escrow_usd),
         Billing::FixedPerTask { price_usd } => price_usd,
     };
+    // The buyer pays for sampling up to its level's own rate; deterrence sampling above it is the
+    // fees' to pay.
+    let paid_rate = task.sampling_ppm.min(verification::max_sampling_rate_ppm(
+        &trust::params(state),
+        record.verification,
+    ));
     let left = task.escrow_usd.checked_sub(cost_usd)?;
-    let verification_fee_usd = verification::fee(cost_usd, task.sampling_ppm)?.min(left);
+    let verification_fee_usd = verification::fee(cost_usd, paid_rate)?.min(left);
     let settle_at_s = now.saturating_add(params(state).verification_window_s);
     let sampled = task.sampling_ppm > 0;
     task.state = TaskState::Completed {

@@ -131,8 +131,10 @@ pub struct IncentiveParams {
 
 impl Default for IncentiveParams {
     fn default() -> Self {
-        let tier = |gib: u64, coefficient_ppm| VramTier {
-            min_vram_mib: gib * 1_024,
+        // SPEC §6's tiers are vendor gigabytes (10^9 bytes), in MiB rounded up: four 24 GB
+        // cards, which NVML reports as 24,564 MiB each, reach the 96 GB tier.
+        let tier = |gb: u64, coefficient_ppm| VramTier {
+            min_vram_mib: (gb * 1_000_000_000).div_ceil(1 << 20),
             coefficient_ppm,
         };
         IncentiveParams {

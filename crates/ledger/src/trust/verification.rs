@@ -2,9 +2,14 @@
 //!
 //! A job buys a verification level; each level has a sampling rate (gov: none 0, standard 5%,
 //! high 25%, full 100%), raised to the risky rate (25%) for nodes on probation or of low
-//! reputation, fixed when the task is assigned. The buyer pays the expected cost of the
-//! re-execution it asks for: `cost × rate` per task, escrowed at submission at the highest rate
-//! the level can reach and charged at settlement into the `verification_fees` account.
+//! reputation, and raised further, whatever the level but none, to the **deterrence rate**
+//! `2·P / (P + S)` when the task is worth a lot against what the node would lose: `P` is the
+//! most the task can pay the node, `S` the wrong-result slash of its stake, in USD at the stake
+//! requirement's price. At that rate faking a result never pays (docs/verification.md, "Why
+//! lying does not pay"). The rate is fixed when the task is assigned. The buyer pays the expected
+//! cost of the re-execution it asks for: `cost × rate` per task, at most the highest rate its
+//! level can reach without the deterrence term (what its escrow covers), charged at settlement
+//! into the `verification_fees` account; deterrence sampling above that is paid from the fees.
 //!
 //! When a node commits a result in block `h`, the beacon of block `h + 1` (unknown to the node
 //! when it committed) decides whether the task is sampled (`draw < rate`) and draws a verifier
@@ -35,22 +40,64 @@ use vcity_types::trust::{
 };
 use vcity_types::{AccountId, Amount, Rounding};
 
-/// The sampling rate of a task of `level` assigned to `node`, ppm.
+/// The deterrence rate, ppm: `2·P / (P + S)` for a task worth at most `value` to the node and a
+/// slash `slash` (both in the same unit), at most 10^6, rounded up.
+pub fn deterrence_rate_ppm(value: Amount, slash: Amount) -> u32 {
+    let total = value.base_units().saturating_add(slash.base_units());
+    if total == 0 {
+        return 0;
+    }
+    let rate = vcity_types::wide::mul_div(2 * value.base_units(), 1_000_000, total, Rounding::Up)
+        .unwrap_or(1_000_000);
+    u32::try_from(rate.min(1_000_000)).expect("at most 10^6")
+}
+
+/// What the node stands to lose for a wrong result, in USD base units: the wrong-result share
+/// of its bonded and unbonding stake, at the stake requirement's price.
+pub fn slash_at_stake_usd(
+    params: &TrustParams,
+    node_params: &crate::nodes::NodeParams,
+    staked: Amount,
+) -> Amount {
+    let share = params
+        .rule(vcity_types::trust::Offence::WrongResult)
+        .slash_ppm;
+    let slashed = staked
+        .mul_div(u128::from(share), 1_000_000, Rounding::Down)
+        .unwrap_or(Amount::ZERO);
+    if node_params.stake_per_cu.is_zero() {
+        return Amount::ZERO;
+    }
+    slashed
+        .mul_div(
+            node_params.stake_usd_per_cu.base_units(),
+            node_params.stake_per_cu.base_units(),
+            Rounding::Down,
+        )
+        .unwrap_or(Amount::ZERO)
+}
+
+/// The sampling rate of a task of `level` assigned to `node`, ppm, when it can pay the node at
+/// most `value_usd` and the node would lose `slash_usd` for a wrong result (see the module
+/// documentation).
 pub fn sampling_rate_ppm(
     params: &TrustParams,
     level: VerificationLevel,
     node: &NodeRecord,
     start_deadline_s: u64,
+    value_usd: Amount,
+    slash_usd: Amount,
 ) -> u32 {
     let rate = params.level_rates_ppm[level.index()];
     if level == VerificationLevel::None {
         return rate;
     }
-    if reputation::is_risky(node, params.low_reputation_ppm, start_deadline_s) {
+    let rate = if reputation::is_risky(node, params.low_reputation_ppm, start_deadline_s) {
         rate.max(params.risky_rate_ppm)
     } else {
         rate
-    }
+    };
+    rate.max(deterrence_rate_ppm(value_usd, slash_usd))
 }
 
 /// The highest rate a task of `level` can be sampled at (what its escrow covers), ppm.

@@ -10,4 +10,5 @@ mod ledger_rules;
 mod nodes;
 mod pool;
 mod rewards;
+mod trust;
 mod ve;
