@@ -17,6 +17,8 @@ use vcity_types::{Amount, Denom, Hash};
 
 /// `vcity job ...`
 #[derive(Debug, Subcommand)]
+// Parsed once per process from the command line: the size of the largest variant is no cost.
+#[allow(clippy::large_enum_variant)]
 pub enum JobCommand {
     /// Submit a job from a manifest (docs/job-spec.md), or from flags; its maximum cost goes
     /// into escrow.

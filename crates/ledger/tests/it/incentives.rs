@@ -139,11 +139,9 @@ fn reference_quality(done: u128, beats: &[(u64, u64)], settle_s: u64) -> u128 {
         .filter(|(_, since)| *since <= 180)
         .map(|(_, since)| u128::from(*since))
         .sum();
-    let up = if span == 0 {
-        ppm
-    } else {
-        (online * ppm / span).min(ppm)
-    };
+    let up = (online * ppm)
+        .checked_div(span)
+        .map_or(ppm, |up| up.min(ppm));
     let uptime = (ppm + up) / 2;
     let latency = ppm - ppm / 240;
     work * uptime / ppm * latency / ppm
