@@ -185,6 +185,12 @@ pub fn show_outputs(
                 let path = dir.join(format!("task-{task}.out"));
                 std::fs::write(&path, &verified.output)
                     .with_context(|| format!("writing {}", path.display()))?;
+                // The node's signed statement: evidence if it ever signs a different result.
+                if let Some(statement) = &verified.statement {
+                    let path = dir.join(format!("task-{task}.statement.json"));
+                    std::fs::write(&path, serde_json::to_vec_pretty(statement)?)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
                 Some(path)
             }
             None => None,
@@ -202,6 +208,7 @@ pub fn show_outputs(
                 "output_bytes": verified.output.len(),
                 "output_text": if saved.is_none() { text } else { None },
                 "output_file": saved.as_ref().map(|path| path.display().to_string()),
+                "statement": verified.statement,
             }));
             continue;
         }

@@ -130,6 +130,15 @@ fn twenty_jobs_match_the_native_references_and_the_books_balance() {
         let json = ok(run);
         assert_eq!(json["tasks"][0]["exit"]["exit"], "success", "{json}");
         let output = std::fs::read(out.join("task-0.out")).expect("saved output");
+        // The node's signed statement of its result is kept beside it (equivocation evidence).
+        let statement: Value = serde_json::from_slice(
+            &std::fs::read(out.join("task-0.statement.json")).expect("saved statement"),
+        )
+        .expect("statement JSON");
+        assert_eq!(
+            statement["statement"]["result_hash"],
+            record["tasks"][0]["state"]["output_hash"]
+        );
         let reference = (vcity_workloads::by_name(workload)
             .expect("workload")
             .reference)(input)

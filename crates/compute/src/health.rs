@@ -146,3 +146,19 @@ pub fn report(executor_ok: bool, work_dir: &Path, gpus: &GpuMonitor) -> HealthRe
         gpus: gpus.sample(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_self_test_passes_and_disk_is_measured() {
+        let executor = Executor::new(vcity_executor::Limits::default()).expect("executor");
+        assert_eq!(executor_self_test(&executor), Ok(()));
+        let directory = tempfile::tempdir().expect("tempdir");
+        assert!(free_disk_mib(directory.path()) > 0);
+        assert_eq!(free_disk_mib(Path::new("/no/such/place")), 0);
+        let report = report(true, directory.path(), &GpuMonitor::default());
+        assert!(report.executor_ok && report.gpus.is_empty());
+    }
+}

@@ -97,6 +97,33 @@ fn an_endless_loop_is_billed_exactly_its_budget() {
 }
 
 #[test]
+fn cu_is_fuel_time_times_the_assignment_s_factor() {
+    // The same loop of 10^9 fuel (one second of fuel-time) billed on one CPU core (0.01 CU/s)
+    // and on two H100s (2 × 2.0 CU/s): 10,000 and 4,000,000 millionths of a CU. A budget buys
+    // fuel at the same rate, so an endless loop stops at its budget on either.
+    let executor = executor();
+    let module = program("(loop $forever (br $forever))", "");
+    let fuel = 1_000_000_000;
+    for (factor_ppm, cu_ppm) in [(10_000, 10_000), (4_000_000, 4_000_000)] {
+        assert_eq!(cu_ppm_for_fuel(fuel, factor_ppm), cu_ppm);
+        assert_eq!(fuel_for_cu_ppm(cu_ppm, factor_ppm), fuel);
+        let outcome = executor.run(&Task {
+            module: &module,
+            input: b"",
+            fuel: fuel_for_cu_ppm(cu_ppm, factor_ppm),
+            factor_ppm,
+            seed: task_seed(1, 0),
+            wall_clock: None,
+        });
+        assert_eq!(outcome.ending, Ending::Exit(TaskExit::OutOfFuel));
+        assert_eq!(outcome.cu_used_ppm, cu_ppm);
+    }
+    // Rounding: a little fuel still bills a millionth; a budget never buys more fuel than paid.
+    assert_eq!(cu_ppm_for_fuel(1, 10_000), 1);
+    assert_eq!(fuel_for_cu_ppm(1, 3), 333_333_333);
+}
+
+#[test]
 fn a_memory_bomb_ends_at_the_memory_limit() {
     let executor = executor();
     let module = program(

@@ -129,6 +129,10 @@ pub struct VerifiedOutput {
     pub commitment: ResultCommitment,
     /// The output bytes.
     pub output: Vec<u8>,
+    /// The node's signed statement of the commitment, checked to be its own and to match the
+    /// ledger: keep it, it proves equivocation if the node ever signs another
+    /// (docs/verification.md).
+    pub statement: Option<vcity_types::trust::SignedResult>,
 }
 
 /// Unix milliseconds now (the time an owner request carries).
@@ -234,6 +238,17 @@ impl Client {
                 view.commitment.hash()
             )));
         }
+        if let Some(statement) = &view.statement {
+            let matches = statement.verify()
+                && statement.signer == node
+                && statement.statement.job_id == job_id
+                && statement.statement.task == task;
+            if !matches {
+                return Err(ClientError::InvalidProof(
+                    "the node's result statement is not its own signature about this task".into(),
+                ));
+            }
+        }
         let path = format!("/v1/tasks/{job_id}/{task}/output");
         let output = signed_get(self, key, &endpoint, &path, MAX_BLOB_BYTES)?;
         if content_address(&output) != view.commitment.output {
@@ -244,6 +259,7 @@ impl Client {
         Ok(VerifiedOutput {
             commitment: view.commitment,
             output,
+            statement: view.statement,
         })
     }
 

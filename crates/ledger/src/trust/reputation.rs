@@ -97,3 +97,83 @@ pub fn score_ppm(node: &NodeRecord, start_deadline_s: u64) -> u32 {
 pub fn is_risky(node: &NodeRecord, low_reputation_ppm: u32, start_deadline_s: u64) -> bool {
     node.trust.probation || score_ppm(node, start_deadline_s) < low_reputation_ppm
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vcity_types::compute::{Hardware, NodeKind};
+    use vcity_types::{AccountId, Amount};
+
+    fn node(role: Role) -> NodeRecord {
+        NodeRecord {
+            id: AccountId([1; 32]),
+            role,
+            kind: NodeKind::Stable,
+            hardware: Hardware::default(),
+            region: String::new(),
+            endpoint: String::new(),
+            price_per_cu_usd: Amount::ZERO,
+            stake: Amount::ZERO,
+            capacity_cu_ppm: 0,
+            registered_s: 1_000,
+            last_heartbeat_s: 1_000,
+            load_ppm: 0,
+            healthy: true,
+            running_tasks: 0,
+            online_s: 0,
+            tasks_completed: 0,
+            tasks_lost: 0,
+            trust: Default::default(),
+            health: Default::default(),
+        }
+    }
+
+    #[test]
+    fn each_factor_follows_its_documented_formula() {
+        let fresh = node(Role::Compute);
+        assert_eq!(score_ppm(&fresh, 120), 500_000, "a new node starts at 0.5");
+        assert_eq!(score_ppm(&node(Role::Scheduler), 120), 1_000_000);
+
+        let mut record = node(Role::Compute);
+        record.tasks_completed = 9;
+        record.tasks_lost = 1;
+        assert_eq!(work_ppm(&record), 833_333, "(9 + 1) / (9 + 1 + 2)");
+        record.trust.results_disproved = 1;
+        assert_eq!(
+            work_ppm(&record),
+            625_000,
+            "a disproved result weighs four losses"
+        );
+
+        record.trust.challenges_passed = 2;
+        record.trust.results_confirmed = 1;
+        record.trust.challenges_failed = 1;
+        assert_eq!(checks_ppm(&record), 500_000, "(3 + 1) / (3 + 4 + 1)");
+
+        record.last_heartbeat_s = 1_100;
+        record.online_s = 50;
+        assert_eq!(uptime_ppm(&record), 750_000, "(1 + 50/100) / 2");
+
+        record.trust.starts = 2;
+        record.trust.start_latency_total_s = 120;
+        assert_eq!(latency_ppm(&record, 120), 750_000, "1 − 60 / 240");
+        record.trust.start_latency_total_s = 10_000;
+        assert_eq!(latency_ppm(&record, 120), 500_000, "capped at the deadline");
+
+        record.trust.slashes = 1;
+        // 625,000 × 500,000 × 750,000 × 500,000 × 500,000, each step rounded down.
+        assert_eq!(score_ppm(&record, 120), 58_593);
+        record.trust.banned = true;
+        assert_eq!(score_ppm(&record, 120), 0);
+    }
+
+    #[test]
+    fn verifiers_are_scored_by_their_duties() {
+        let mut verifier = node(Role::Verifier);
+        verifier.trust.duties_done = 8;
+        assert_eq!(work_ppm(&verifier), 900_000);
+        verifier.trust.duties_missed = 10;
+        assert_eq!(work_ppm(&verifier), 450_000);
+        assert!(is_risky(&verifier, 500_000, 120));
+    }
+}
