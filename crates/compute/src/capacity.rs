@@ -35,19 +35,6 @@ fn reduce(value: u128) -> u64 {
     result
 }
 
-fn lift(value: i64) -> u64 {
-    if value >= 0 {
-        reduce(value as u128)
-    } else {
-        let magnitude = reduce(value.unsigned_abs() as u128);
-        if magnitude == 0 {
-            0
-        } else {
-            PRIME - magnitude
-        }
-    }
-}
-
 fn generator(seed: &Hash, device: u32, which: &[u8]) -> blake3::OutputReader {
     let key = Hash::of(
         Domain::CapacityMatrix,
@@ -171,29 +158,30 @@ pub fn challenge_vector(nonce: &Hash, n: usize) -> Vec<u64> {
         .collect()
 }
 
+/// `Σ entry·weight` reduced mod p, for entries of at most 32 bits and weights below p: each term
+/// is below 2^93 in size and there are at most 2^16 of them, so a signed 128-bit sum never
+/// overflows and needs one reduction at the end.
+fn dot<T: Copy + Into<i64>>(entries: &[T], weights: &[u64]) -> u64 {
+    let sum: i128 = entries
+        .iter()
+        .zip(weights)
+        .map(|(&entry, &weight)| i128::from(entry.into()) * i128::from(weight))
+        .sum();
+    u64::try_from(sum.rem_euclid(i128::from(PRIME))).expect("below p")
+}
+
 /// `M·v (mod p)` for the matrix `which` of a device, generated row by row (O(n) memory).
 fn matrix_times(seed: &Hash, device: u32, which: &[u8], n: usize, vector: &[u64]) -> Vec<u64> {
     let mut reader = generator(seed, device, which);
-    let mut row = vec![0u8; n];
+    let mut bytes = vec![0u8; n];
+    let mut row = vec![0i8; n];
     (0..n)
         .map(|_| {
-            reader.fill(&mut row);
-            let sum: u128 = row
-                .iter()
-                .zip(vector)
-                .map(|(&entry, &value)| {
-                    u128::from(lift(i64::from(entry as i8))) * u128::from(value)
-                })
-                .fold(0u128, |sum, term| {
-                    // Keep the running sum small enough never to overflow.
-                    let sum = sum + term;
-                    if sum >> 120 != 0 {
-                        u128::from(reduce(sum))
-                    } else {
-                        sum
-                    }
-                });
-            reduce(sum)
+            reader.fill(&mut bytes);
+            for (entry, byte) in row.iter_mut().zip(&bytes) {
+                *entry = *byte as i8;
+            }
+            dot(&row, vector)
         })
         .collect()
 }
@@ -206,15 +194,7 @@ pub fn freivalds(seed: &Hash, device: u32, n: usize, r: &[u64]) -> Vec<u64> {
 
 /// `row · r (mod p)`.
 pub fn row_dot(row: &[i32], r: &[u64]) -> u64 {
-    let sum = row.iter().zip(r).fold(0u128, |sum, (&value, &weight)| {
-        let sum = sum + u128::from(lift(i64::from(value))) * u128::from(weight);
-        if sum >> 120 != 0 {
-            u128::from(reduce(sum))
-        } else {
-            sum
-        }
-    });
-    reduce(sum)
+    dot(row, r)
 }
 
 /// What a verifier asks of one device.
@@ -411,8 +391,6 @@ mod tests {
 
     #[test]
     fn field_arithmetic_reduces_exactly() {
-        assert_eq!(lift(-1), PRIME - 1);
-        assert_eq!(lift(PRIME as i64), 0);
         assert_eq!(reduce(u128::from(PRIME) * u128::from(PRIME)), 0);
         let row = [i32::MIN, i32::MAX, -5];
         let r = [3, PRIME - 1, 7];
