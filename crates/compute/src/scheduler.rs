@@ -189,6 +189,7 @@ pub fn run(
             Weights {
                 packing: options.packing,
                 exploration_per_mille: options.exploration_per_mille,
+                start_deadline_s: params.jobs.start_deadline_s,
                 ..Weights::default()
             },
         ),

@@ -11,8 +11,10 @@
 //! - the node's price per CU (what the user pays);
 //! - its measured round trip × [`Weights::latency_per_ms`] (an unmeasured node counts as
 //!   [`Weights::unmeasured_latency_ms`]);
-//! - its loss rate × [`Weights::unreliability`], from its service record on the ledger, with a
-//!   prior (a new node counts as having lost `prior_lost` of `prior_taken`);
+//! - `(1 − reputation) ×` [`Weights::unreliability`], the reputation being the ledger's score of
+//!   the node's service record (`vcity_ledger::reputation::score_ppm`: tasks done and lost,
+//!   results confirmed and disproved, capacity challenges, uptime, start latency, slashes; a new
+//!   node scores 0.5);
 //! - [`Weights::probation`] while the node is on probation (its declared hardware not yet proven
 //!   by a capacity challenge: whitepaper §5.2.3's lower placement weight);
 //! - a load term: with [`Packing::Spread`] its dominant usage (CPU slots or GPUs, whichever is
@@ -69,12 +71,11 @@ pub struct Weights {
     pub latency_per_ms: u64,
     /// Round trip assumed for a node not measured yet.
     pub unmeasured_latency_ms: u32,
-    /// At a loss rate of 100%.
+    /// At reputation 0 (half of it for a new node, at 0.5).
     pub unreliability: u64,
-    /// Prior losses of the loss-rate estimate.
-    pub prior_lost: u64,
-    /// Prior tasks of the loss-rate estimate.
-    pub prior_taken: u64,
+    /// The start deadline the reputation's latency factor is measured against (the ledger's
+    /// `jobs.start_deadline_s`).
+    pub start_deadline_s: u64,
     /// At a full node ([`Packing::Spread`]) or an empty one ([`Packing::Pack`]).
     pub load: u64,
     /// Spread or pack.
@@ -100,10 +101,9 @@ impl Default for Weights {
             // 100 ms of round trip weigh like 0.01 USD per CU.
             latency_per_ms: 100,
             unmeasured_latency_ms: 250,
-            // A node that loses a task in ten costs 0.02 USD per CU more.
-            unreliability: 200_000,
-            prior_lost: 1,
-            prior_taken: 10,
+            // A new node (reputation 0.5) costs 0.02 USD per CU more than a perfect one.
+            unreliability: 40_000,
+            start_deadline_s: 120,
             load: 20_000,
             packing: Packing::Spread,
             idle_gpu: 10_000,
@@ -695,15 +695,14 @@ impl Engine {
         let weights = &self.weights;
         let latency = u64::from(latency_ms.unwrap_or(weights.unmeasured_latency_ms))
             .saturating_mul(weights.latency_per_ms);
-        let taken = record
-            .tasks_completed
-            .saturating_add(record.tasks_lost)
-            .saturating_add(weights.prior_taken)
-            .max(1);
-        let lost = record.tasks_lost.saturating_add(weights.prior_lost);
-        let unreliability =
-            u64::try_from(u128::from(weights.unreliability) * u128::from(lost) / u128::from(taken))
-                .unwrap_or(u64::MAX);
+        let reputation = u64::from(vcity_ledger::reputation::score_ppm(
+            record,
+            weights.start_deadline_s,
+        ));
+        let unreliability = weights
+            .unreliability
+            .saturating_mul(1_000_000u64.saturating_sub(reputation))
+            / 1_000_000;
         let probation = if record.trust.probation {
             weights.probation
         } else {

@@ -532,9 +532,12 @@ pub(crate) fn execute_register(
     let settings = params(state);
     let capacity = capacity_ppm(&settings, &message.hardware)?;
     let required = required_stake(&settings, message.role, capacity);
-    if message.stake < required {
+    // A returning node's leftover bond (an upheld appeal's return) counts with the new stake.
+    let leftover = previous.as_ref().map_or(Amount::ZERO, |found| found.stake);
+    let bond = message.stake.checked_add(leftover)?;
+    if bond < required {
         return Err(TxError::StakeBelowRequirement {
-            stake: message.stake,
+            stake: bond,
             required,
         });
     }
@@ -543,7 +546,9 @@ pub(crate) fn execute_register(
             "a compute node needs a price per CU".into(),
         ));
     }
-    bank::transfer(state, sender, &stake_account(), Denom::Vcai, message.stake)?;
+    if !message.stake.is_zero() {
+        bank::transfer(state, sender, &stake_account(), Denom::Vcai, message.stake)?;
+    }
     let now = elapsed_s(state);
     let returning = previous.is_some();
     let (tasks_completed, tasks_lost, mut history) = match previous {
@@ -560,7 +565,7 @@ pub(crate) fn execute_register(
         region: message.region.clone(),
         endpoint: message.endpoint.clone(),
         price_per_cu_usd: message.price_per_cu_usd,
-        stake: message.stake,
+        stake: bond,
         capacity_cu_ppm: capacity,
         registered_s: now,
         last_heartbeat_s: now,
@@ -687,10 +692,10 @@ pub(crate) fn execute_update(
                 required,
             });
         }
-        let grew = capacity > record.capacity_cu_ppm || *hardware != record.hardware;
+        let changed = *hardware != record.hardware;
         record.hardware = hardware.clone();
         record.capacity_cu_ppm = capacity;
-        if grew && record.role == Role::Compute {
+        if changed && record.role == Role::Compute {
             // New or changed hardware is unproven until a capacity challenge passes.
             capacity::on_new_capacity(state, &mut record);
         }
@@ -745,7 +750,13 @@ pub(crate) fn execute_unbond(
                 available: record.stake,
                 needed: message.amount,
             })?;
-    let required = required_stake(&settings, record.role, record.capacity_cu_ppm);
+    // A node that left keeps no requirement: whatever bond it still has (an upheld appeal's
+    // return) may all unbond.
+    let required = if record.trust.deregistered {
+        Amount::ZERO
+    } else {
+        required_stake(&settings, record.role, record.capacity_cu_ppm)
+    };
     if remaining < required {
         return Err(TxError::StakeBelowRequirement {
             stake: remaining,

@@ -1245,3 +1245,78 @@ mod liars {
         }
     }
 }
+
+#[test]
+fn a_stake_returned_after_leaving_can_unbond_or_count_towards_rejoining() {
+    let mut chain = chain_with(params());
+    let job_id = run_to_result(
+        &mut chain,
+        10,
+        VerificationLevel::Full,
+        commitment(b"wrong", CU),
+    );
+    dispute_with(&mut chain, job_id, right(), &[right(), right(), right()]);
+    let slash = slashing::recent(chain.ledger.state(), &account(NODE))[0].clone();
+    at_ok(&mut chain, 40, NODE, Message::Deregister(Deregister {}));
+    assert_eq!(
+        nodes::unbonding_total(chain.ledger.state(), &account(NODE)),
+        vcai(7_000)
+    );
+    at_ok(
+        &mut chain,
+        41,
+        NODE,
+        Message::Appeal(Appeal {
+            slash_id: slash.id,
+            reason: "the referees were wrong".into(),
+        }),
+    );
+    at_ok(
+        &mut chain,
+        42,
+        AUTHORITY,
+        Message::DecideAppeal(DecideAppeal {
+            slash_id: slash.id,
+            uphold: true,
+        }),
+    );
+    // The 3,000 VCAI came back as a bond of a node that has left: no requirement holds it.
+    let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
+    assert_eq!(node.stake, vcai(3_000));
+    let unbond = |amount| {
+        Message::Unbond(vcity_types::compute::Unbond {
+            amount: vcai(amount),
+        })
+    };
+    at_ok(&mut chain, 43, NODE, unbond(1_000));
+    // Rejoining counts the 2,000 left with the new stake against the requirement (800 VCAI).
+    let again = RegisterNode {
+        role: Role::Compute,
+        kind: NodeKind::Stable,
+        hardware: cpu(8),
+        region: "eu-west".into(),
+        endpoint: String::new(),
+        price_per_cu_usd: Amount::new(PRICE),
+        stake: Amount::ZERO,
+    };
+    at_ok(&mut chain, 44, NODE, Message::RegisterNode(again));
+    let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
+    assert_eq!(node.stake, vcai(2_000));
+    assert!(!node.trust.deregistered);
+    assert_eq!(node.trust.results_disproved, 1, "its history stays");
+    assert_eq!(
+        balance(&chain, &nodes::stake_account(), Denom::Vcai),
+        [NODE, SCHEDULER]
+            .into_iter()
+            .chain(VERIFIERS)
+            .map(|seed| {
+                let state = chain.ledger.state();
+                nodes::node(state, &account(seed))
+                    .expect("node")
+                    .stake
+                    .base_units()
+                    + nodes::unbonding_total(state, &account(seed)).base_units()
+            })
+            .sum::<u128>()
+    );
+}
