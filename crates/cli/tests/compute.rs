@@ -433,13 +433,13 @@ fn registered(devnet: &Devnet, name: &str) -> Option<Value> {
     (run.code == 0).then_some(run.json)
 }
 
-fn vcai_units(devnet: &Devnet, who: &str) -> u128 {
-    let account = ok(devnet.cli(&["query", "account", who]));
+/// An account view's balance of `denom`, base units.
+fn balance_units(account: &Value, denom: &str) -> u128 {
     account["balances"]
         .as_array()
         .expect("balances")
         .iter()
-        .find(|balance| balance["denom"] == "vcai")
+        .find(|balance| balance["denom"] == denom)
         .map_or(0, |balance| {
             balance["amount"]
                 .as_str()
@@ -447,6 +447,10 @@ fn vcai_units(devnet: &Devnet, who: &str) -> u128 {
                 .parse()
                 .expect("units")
         })
+}
+
+fn vcai_units(devnet: &Devnet, who: &str) -> u128 {
+    balance_units(&ok(devnet.cli(&["query", "account", who])), "vcai")
 }
 
 fn usd_units(devnet: &Devnet, who: &str) -> u128 {
@@ -724,17 +728,6 @@ fn dishonest_nodes_are_caught_slashed_and_the_buyer_is_made_whole() {
 /// An account's USD and next nonce, read at one height.
 fn usd_and_nonce(devnet: &Devnet, who: &str) -> (u128, u64) {
     let account = ok(devnet.cli(&["query", "account", who]));
-    let usd = account["balances"]
-        .as_array()
-        .expect("balances")
-        .iter()
-        .find(|balance| balance["denom"] == "usd")
-        .map_or(0, |balance| {
-            balance["amount"]
-                .as_str()
-                .expect("amount")
-                .parse()
-                .expect("units")
-        });
+    let usd = balance_units(&account, "usd");
     (usd, account["next_nonce"].as_u64().expect("nonce"))
 }

@@ -193,6 +193,32 @@ fn refuse(status: StatusCode, error: &str, message: impl Into<String>) -> Respon
         .into_response()
 }
 
+/// Who signed this request for `method path` (`vcity_sdk::compute` headers), or the refusal.
+fn signed_by(
+    shared: &Shared,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+) -> Result<AccountId, Box<Response>> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    verify_owner_request(
+        method,
+        path,
+        header(HEADER_ACCOUNT),
+        header(HEADER_TIME),
+        header(HEADER_SIGNATURE),
+        crate::journal::now_ms(),
+    )
+    .map_err(|error| {
+        shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+        Box::new(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            error.to_string(),
+        ))
+    })
+}
+
 async fn task_file(
     State(shared): State<Arc<Shared>>,
     Path((job_id, task, what)): Path<(u64, u32, String)>,
@@ -201,21 +227,10 @@ async fn task_file(
     if !matches!(what.as_str(), "result" | "output" | "log") {
         return refuse(StatusCode::NOT_FOUND, "no_route", "result, output or log");
     }
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let path = format!("/v1/tasks/{job_id}/{task}/{what}");
-    let signer = match verify_owner_request(
-        "GET",
-        &path,
-        header(HEADER_ACCOUNT),
-        header(HEADER_TIME),
-        header(HEADER_SIGNATURE),
-        crate::journal::now_ms(),
-    ) {
+    let signer = match signed_by(&shared, &headers, "GET", &path) {
         Ok(signer) => signer,
-        Err(error) => {
-            shared.requests_refused.fetch_add(1, Ordering::Relaxed);
-            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string());
-        }
+        Err(refusal) => return *refusal,
     };
     // The ledger says who owns the job.
     let lookup = shared.clone();
@@ -349,21 +364,10 @@ async fn open_capacity(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let path = format!("/v1/capacity/{id}/open");
-    let signer = match verify_owner_request(
-        "POST",
-        &path,
-        header(HEADER_ACCOUNT),
-        header(HEADER_TIME),
-        header(HEADER_SIGNATURE),
-        crate::journal::now_ms(),
-    ) {
+    let signer = match signed_by(&shared, &headers, "POST", &path) {
         Ok(signer) => signer,
-        Err(error) => {
-            shared.requests_refused.fetch_add(1, Ordering::Relaxed);
-            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string());
-        }
+        Err(refusal) => return *refusal,
     };
     let request: crate::capacity::OpenRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,

@@ -82,8 +82,8 @@ fn cpu(cores: u32) -> Hardware {
     }
 }
 
-fn register(chain: &mut Harness, t_s: u64, seed: u8, role: Role, hardware: Hardware, stake: u128) {
-    let message = RegisterNode {
+fn registration(role: Role, hardware: Hardware, stake: Amount) -> Message {
+    Message::RegisterNode(RegisterNode {
         role,
         kind: NodeKind::Stable,
         hardware,
@@ -94,9 +94,17 @@ fn register(chain: &mut Harness, t_s: u64, seed: u8, role: Role, hardware: Hardw
         } else {
             Amount::ZERO
         },
-        stake: vcai(stake),
-    };
-    let receipt = chain.at(t_s, seed, Message::RegisterNode(message));
+        stake,
+    })
+}
+
+/// The node's registration as an 8-core CPU node, bonding `stake`.
+fn cpu_registration(stake: Amount) -> Message {
+    registration(Role::Compute, cpu(8), stake)
+}
+
+fn register(chain: &mut Harness, t_s: u64, seed: u8, role: Role, hardware: Hardware, stake: u128) {
+    let receipt = chain.at(t_s, seed, registration(role, hardware, vcai(stake)));
     assert_eq!(receipt.code, 0, "{}", receipt.error);
 }
 
@@ -538,8 +546,8 @@ fn refusals_have_stable_codes_and_change_nothing() {
     assert_eq!(chain.at(200, NODE, appeal(1)).code, 15);
 }
 
-#[test]
-fn appeals_are_the_node_s_once_in_the_window_and_governance_decides() {
+/// A chain whose node committed a wrong result and lost the referee round: its slash.
+fn slashed_for_a_wrong_result() -> (Harness, vcity_types::trust::Slash) {
     let mut chain = chain_with(params());
     let job_id = run_to_result(
         &mut chain,
@@ -549,6 +557,12 @@ fn appeals_are_the_node_s_once_in_the_window_and_governance_decides() {
     );
     dispute_with(&mut chain, job_id, right(), &[right(), right(), right()]);
     let slash = slashing::recent(chain.ledger.state(), &account(NODE))[0].clone();
+    (chain, slash)
+}
+
+#[test]
+fn appeals_are_the_node_s_once_in_the_window_and_governance_decides() {
+    let (mut chain, slash) = slashed_for_a_wrong_result();
     let appeal = Message::Appeal(Appeal {
         slash_id: slash.id,
         reason: "my executor was right".into(),
@@ -665,16 +679,7 @@ fn equivocation_is_proven_by_two_statements_and_bans_the_did() {
     );
     assert_eq!(chain.at(23, BUYER, report(on_chain, other)).code, 28);
     // The DID never registers again.
-    let again = RegisterNode {
-        role: Role::Compute,
-        kind: NodeKind::Stable,
-        hardware: cpu(8),
-        region: "eu-west".into(),
-        endpoint: String::new(),
-        price_per_cu_usd: Amount::new(PRICE),
-        stake: vcai(10_000),
-    };
-    assert_eq!(chain.at(24, NODE, Message::RegisterNode(again)).code, 31);
+    assert_eq!(chain.at(24, NODE, cpu_registration(vcai(10_000))).code, 31);
 }
 
 #[test]
@@ -1248,15 +1253,7 @@ mod liars {
 
 #[test]
 fn a_stake_returned_after_leaving_can_unbond_or_count_towards_rejoining() {
-    let mut chain = chain_with(params());
-    let job_id = run_to_result(
-        &mut chain,
-        10,
-        VerificationLevel::Full,
-        commitment(b"wrong", CU),
-    );
-    dispute_with(&mut chain, job_id, right(), &[right(), right(), right()]);
-    let slash = slashing::recent(chain.ledger.state(), &account(NODE))[0].clone();
+    let (mut chain, slash) = slashed_for_a_wrong_result();
     at_ok(&mut chain, 40, NODE, Message::Deregister(Deregister {}));
     assert_eq!(
         nodes::unbonding_total(chain.ledger.state(), &account(NODE)),
@@ -1290,16 +1287,7 @@ fn a_stake_returned_after_leaving_can_unbond_or_count_towards_rejoining() {
     };
     at_ok(&mut chain, 43, NODE, unbond(1_000));
     // Rejoining counts the 2,000 left with the new stake against the requirement (800 VCAI).
-    let again = RegisterNode {
-        role: Role::Compute,
-        kind: NodeKind::Stable,
-        hardware: cpu(8),
-        region: "eu-west".into(),
-        endpoint: String::new(),
-        price_per_cu_usd: Amount::new(PRICE),
-        stake: Amount::ZERO,
-    };
-    at_ok(&mut chain, 44, NODE, Message::RegisterNode(again));
+    at_ok(&mut chain, 44, NODE, cpu_registration(Amount::ZERO));
     let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
     assert_eq!(node.stake, vcai(2_000));
     assert!(!node.trust.deregistered);
