@@ -35,6 +35,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 fn tiny_job() -> SubmitJob {
     SubmitJob {
         workload: Workload {
+            executor: vcity_types::compute::ExecutorKind::Wasm,
             module_hash: content_address(vcity_workloads::HASHCHAIN.module),
             input: b"10 bench".to_vec(),
         },

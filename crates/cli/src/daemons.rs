@@ -64,6 +64,13 @@ pub struct ComputeArgs {
     /// H100:8:81559 (repeatable). Capacity challenges check them either way.
     #[arg(long)]
     pub gpu: Vec<String>,
+    /// Let process tasks that ask for it reach the network (otherwise they see only their own
+    /// loopback).
+    #[arg(long)]
+    pub allow_network: bool,
+    /// Offer no sandbox for process tasks (WASM tasks only), even where bubblewrap is installed.
+    #[arg(long)]
+    pub no_sandbox: bool,
     /// Test only: lie on purpose (wrong-output or inflate-cu), to watch the trust layer catch it.
     #[arg(long, hide = true)]
     pub misbehave: Option<String>,
@@ -176,6 +183,8 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                 } else {
                     Some(crate::registry::parse_gpus(&args.gpu)?)
                 },
+                network_egress: args.allow_network,
+                sandbox: !args.no_sandbox,
                 misbehave: args
                     .misbehave
                     .as_deref()

@@ -527,6 +527,9 @@ pub(crate) async fn termination_signal() -> &'static str {
 async fn wait_for_stop(running: &RunningNode) -> Stop {
     tokio::select! {
         name = termination_signal() => Stop::Signal(name),
+        // Started by a program that has exited (`VCITY_PARENT_PID`): a test harness killed
+        // mid-run leaves no devnet behind.
+        () = crate::validator::parent_exited() => Stop::Signal("its parent exiting"),
         () = running.engine_stopped() => Stop::Engine,
     }
 }

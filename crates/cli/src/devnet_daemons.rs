@@ -269,6 +269,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
         };
         let message = SubmitJob {
             workload: Workload {
+                executor: vcity_types::compute::ExecutorKind::Wasm,
                 module_hash: vcity_types::compute::content_address(workload.module),
                 input: input.clone(),
             },

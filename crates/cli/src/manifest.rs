@@ -2,7 +2,12 @@
 //!
 //! ```toml
 //! workload = "matmul"          # an example workload by name, or
-//! # module = "my-task.wasm"    # a wasm32-wasip1 module (path relative to this file)
+//! # module = "my-task.wasm"    # a wasm32-wasip1 module (path relative to this file), or
+//! # executor = "process"       # a native process in the node's sandbox:
+//! # program = "my-task"        #   a static Linux executable (path relative to this file)
+//! # program_name = "my-task"   #   its name in the sandbox, argv[0] (default: the file's)
+//! # args = ["--fast"]          #   its arguments
+//! # env = { MODE = "x" }       #   its environment
 //! input = "128 7"              # the input as text, or
 //! # input_file = "photo.pgm"   # the input as a file
 //! tasks = 4                    # tasks (each gets the same input and its own seed)
@@ -20,13 +25,19 @@
 //! max_duration = "5m"
 //! gang = true                  # place all tasks at once or none
 //! high_load = true             # only nodes with >= 96 GB of GPU memory in all
+//! memory_mib = 512             # process jobs: the task's memory ceiling (default 512)
+//! network = true               # process jobs: network egress (default: loopback only)
 //! ```
 
 use crate::config::parse_duration;
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use vcity_types::compute::{Billing, NodeKind, Requirements, SubmitJob, Workload, MAX_INPUT_BYTES};
+use vcity_types::compute::{
+    valid_program_name, Billing, ExecutorKind, NodeKind, Requirements, SandboxNeeds, SubmitJob,
+    Workload, MAX_INPUT_BYTES,
+};
+use vcity_types::trust::VerificationLevel;
 use vcity_types::{Amount, Denom};
 
 /// The file's shape.
@@ -37,6 +48,18 @@ pub struct Manifest {
     pub workload: Option<String>,
     /// A module file.
     pub module: Option<PathBuf>,
+    /// `wasm` (the default) or `process`.
+    pub executor: Option<String>,
+    /// A process job's program file.
+    pub program: Option<PathBuf>,
+    /// A process job's program name in the sandbox (its `argv[0]`) [default: the file's name].
+    pub program_name: Option<String>,
+    /// A process job's arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// A process job's environment.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
     /// Input text.
     pub input: Option<String>,
     /// Input file.
@@ -52,10 +75,10 @@ pub struct Manifest {
     pub fixed_price: Option<Number>,
     /// Bill to this prepaid subscription (`vcity job subscribe`).
     pub subscription: Option<u64>,
-    /// How much checking the job buys: none, standard (the default), high or full
-    /// (docs/verification.md); the buyer pays `cost × the level's sampling rate`.
-    #[serde(default)]
-    pub verification: vcity_types::trust::VerificationLevel,
+    /// How much checking the job buys: none, standard (the default; none for process jobs,
+    /// which cannot be re-executed), high or full (docs/verification.md); the buyer pays
+    /// `cost × the level's sampling rate`.
+    pub verification: Option<vcity_types::trust::VerificationLevel>,
     /// Hard constraints.
     #[serde(default)]
     pub requirements: RequirementsSection,
@@ -111,7 +134,15 @@ pub struct RequirementsSection {
     /// A high-load job: only nodes with at least 96 GB of GPU memory in all.
     #[serde(default)]
     pub high_load: bool,
+    /// A process task's memory ceiling, MiB.
+    pub memory_mib: Option<u32>,
+    /// A process task's network egress.
+    #[serde(default)]
+    pub network: bool,
 }
+
+/// A process task's memory when the manifest names none, MiB.
+pub const DEFAULT_TASK_MEMORY_MIB: u32 = 512;
 
 /// A manifest resolved into what to upload and what to submit.
 #[derive(Debug)]
@@ -141,27 +172,61 @@ pub fn load(path: &Path) -> anyhow::Result<Resolved> {
 
 /// Resolves a parsed manifest; relative paths are taken from `base`.
 pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
-    let (module, label) = match (&manifest.workload, &manifest.module) {
-        (Some(name), None) => {
-            let workload = vcity_workloads::by_name(name).with_context(|| {
-                let names: Vec<_> = vcity_workloads::ALL.iter().map(|w| w.name).collect();
-                format!(
-                    "no example workload {name:?}; there are {}",
-                    names.join(", ")
-                )
-            })?;
-            (workload.module.to_vec(), name.clone())
-        }
-        (None, Some(file)) => {
+    let process = match manifest.executor.as_deref() {
+        None | Some("wasm") => false,
+        Some("process") => true,
+        Some(other) => bail!("executor {other:?} is \"wasm\" or \"process\""),
+    };
+    if !process
+        && (manifest.program.is_some()
+            || !manifest.args.is_empty()
+            || !manifest.env.is_empty()
+            || manifest.program_name.is_some()
+            || manifest.requirements.memory_mib.is_some()
+            || manifest.requirements.network)
+    {
+        bail!(
+            "`program`, `program_name`, `args`, `env`, `memory_mib` and `network` are for \
+             executor = \"process\""
+        );
+    }
+    let (module, label) = match (&manifest.workload, &manifest.module, &manifest.program) {
+        (None, None, Some(file)) if process => {
             let path = base.join(file);
             let bytes = std::fs::read(&path)
-                .with_context(|| format!("reading the module {}", path.display()))?;
-            if !bytes.starts_with(b"\0asm") {
-                bail!("{} is not a WebAssembly module", path.display());
+                .with_context(|| format!("reading the program {}", path.display()))?;
+            if !bytes.starts_with(b"\x7fELF") {
+                bail!(
+                    "{} is not a Linux executable (a static ELF binary)",
+                    path.display()
+                );
             }
             (bytes, file.display().to_string())
         }
-        _ => bail!("give exactly one of `workload` (an example's name) or `module` (a file)"),
+        _ if process => bail!("a process job names its `program` (and no `workload` or `module`)"),
+        (workload, module, _) => resolve_module(workload, module, base)?,
+    };
+
+    let program_name = match (&manifest.program_name, &manifest.program) {
+        (Some(name), _) => name.clone(),
+        (None, Some(file)) => file
+            .file_name()
+            .and_then(|name| name.to_str())
+            .filter(|name| valid_program_name(name))
+            .unwrap_or("program")
+            .to_string(),
+        (None, None) => String::new(),
+    };
+    if process && !valid_program_name(&program_name) {
+        bail!("program_name {program_name:?} is 1 to 32 of A-Z a-z 0-9 . _ - (not starting with a dot)");
+    }
+    let verification = match (process, manifest.verification) {
+        (false, level) => level.unwrap_or_default(),
+        (true, None | Some(VerificationLevel::None)) => VerificationLevel::None,
+        (true, Some(_)) => bail!(
+            "a process job cannot be re-executed, so it buys no verification: \
+             leave `verification` out or set it to \"none\""
+        ),
     };
     let input = match (&manifest.input, &manifest.input_file) {
         (Some(text), None) => text.clone().into_bytes(),
@@ -204,9 +269,22 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
             workload: Workload {
                 module_hash: vcity_types::compute::content_address(&module),
                 input,
+                executor: if process {
+                    ExecutorKind::Process {
+                        name: program_name,
+                        args: manifest.args.clone(),
+                        env: manifest.env.clone().into_iter().collect(),
+                    }
+                } else {
+                    ExecutorKind::Wasm
+                },
             },
             tasks: manifest.tasks,
             requirements: Requirements {
+                sandbox: process.then(|| SandboxNeeds {
+                    memory_mib: requirements.memory_mib.unwrap_or(DEFAULT_TASK_MEMORY_MIB),
+                    network: requirements.network,
+                }),
                 gpu_model: requirements.gpu_model.clone(),
                 gpu_count: requirements.gpu_count,
                 min_vram_mib: requirements.min_vram_mib,
@@ -223,10 +301,40 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 "max_price_per_cu",
             )?,
             billing,
-            verification: manifest.verification,
+            verification,
         },
         module,
         label,
+    })
+}
+
+/// A WASM job's module: an example's by name, or a file.
+fn resolve_module(
+    workload: &Option<String>,
+    module: &Option<PathBuf>,
+    base: &Path,
+) -> anyhow::Result<(Vec<u8>, String)> {
+    Ok(match (workload, module) {
+        (Some(name), None) => {
+            let workload = vcity_workloads::by_name(name).with_context(|| {
+                let names: Vec<_> = vcity_workloads::ALL.iter().map(|w| w.name).collect();
+                format!(
+                    "no example workload {name:?}; there are {}",
+                    names.join(", ")
+                )
+            })?;
+            (workload.module.to_vec(), name.clone())
+        }
+        (None, Some(file)) => {
+            let path = base.join(file);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("reading the module {}", path.display()))?;
+            if !bytes.starts_with(b"\0asm") {
+                bail!("{} is not a WebAssembly module", path.display());
+            }
+            (bytes, file.display().to_string())
+        }
+        _ => bail!("give exactly one of `workload` (an example's name) or `module` (a file)"),
     })
 }
 
@@ -299,6 +407,88 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_process_manifest_names_its_program_and_sandbox_needs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("task"), b"\x7fELF and the rest").expect("program");
+        std::fs::write(dir.path().join("script.sh"), b"#!/bin/sh\n").expect("script");
+        let resolve_text = |text: &str| resolve(toml::from_str(text)?, dir.path());
+        let resolved = resolve_text(
+            "executor = \"process\"\nprogram = \"task\"\nargs = [\"-n\", \"3\"]\n\
+             env = { MODE = \"fast\" }\nmax_cu = 2\nmax_price_per_cu = 1\n\
+             [requirements]\nmemory_mib = 256\nnetwork = true\n",
+        )
+        .expect("valid");
+        let message = resolved.message;
+        assert_eq!(resolved.module, b"\x7fELF and the rest");
+        assert_eq!(
+            message.workload.executor,
+            ExecutorKind::Process {
+                name: "task".into(),
+                args: vec!["-n".into(), "3".into()],
+                env: vec![("MODE".into(), "fast".into())],
+            }
+        );
+        assert_eq!(
+            message.requirements.sandbox,
+            Some(SandboxNeeds {
+                memory_mib: 256,
+                network: true
+            })
+        );
+        assert_eq!(message.verification, VerificationLevel::None);
+        let defaults = resolve_text(
+            "executor = \"process\"\nprogram = \"task\"\nmax_cu = 2\nmax_price_per_cu = 1\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            defaults.message.requirements.sandbox,
+            Some(SandboxNeeds {
+                memory_mib: DEFAULT_TASK_MEMORY_MIB,
+                network: false
+            })
+        );
+        let error = |text: &str| format!("{:#}", resolve_text(text).expect_err("invalid"));
+        let head = "max_cu = 2\nmax_price_per_cu = 1\n";
+        assert!(error(&format!(
+            "executor = \"process\"\nprogram = \"script.sh\"\n{head}"
+        ))
+        .contains("not a Linux executable"));
+        assert!(error(&format!(
+            "executor = \"process\"\nprogram = \"task\"\nverification = \"full\"\n{head}"
+        ))
+        .contains("buys no verification"));
+        assert!(error(&format!(
+            "executor = \"process\"\nworkload = \"matmul\"\n{head}"
+        ))
+        .contains("names its `program`"));
+        assert!(
+            error(&format!("workload = \"matmul\"\nargs = [\"x\"]\n{head}"))
+                .contains("are for executor")
+        );
+        assert!(error(&format!("executor = \"oci\"\n{head}")).contains("is \"wasm\" or"));
+    }
+
+    #[test]
+    fn the_process_example_loads() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs/process-busybox.toml");
+        if !Path::new("/bin/busybox").is_file() {
+            assert!(
+                std::env::var_os("VCITY_REQUIRE_SANDBOX").is_none(),
+                "busybox-static is required"
+            );
+            eprintln!("SKIPPED: no /bin/busybox");
+            return;
+        }
+        let resolved = load(&path).expect("loads");
+        assert!(matches!(
+            resolved.message.workload.executor,
+            ExecutorKind::Process { ref name, .. } if name == "busybox"
+        ));
+        assert_eq!(resolved.message.verification, VerificationLevel::None);
     }
 
     #[test]

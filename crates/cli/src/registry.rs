@@ -270,6 +270,7 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
                 role: parse_role(&role)?,
                 kind,
                 hardware: Hardware {
+                    sandbox: None,
                     gpus,
                     cpu_cores,
                     ram_mib,

@@ -231,9 +231,9 @@ async fn serve(resolved: Resolved, json: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Resolves when the process that started this one (`VCITY_PARENT_PID`, set by `vcity testnet`)
-/// is gone, so a testnet killed with SIGKILL leaves no validators behind.
-async fn parent_exited() {
+/// Resolves when the process that started this one (`VCITY_PARENT_PID`, set by `vcity testnet`
+/// and by test harnesses) is gone, so a testnet killed with SIGKILL leaves no validators behind.
+pub(crate) async fn parent_exited() {
     loop {
         if vcity_compute::parent_gone() {
             return;

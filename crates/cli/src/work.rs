@@ -448,11 +448,13 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             }
             let message = Message::SubmitJob(SubmitJob {
                 workload: Workload {
+                    executor: vcity_types::compute::ExecutorKind::Wasm,
                     module_hash: hash(module_hash.as_deref().unwrap_or_default())?,
                     input: input.into_bytes(),
                 },
                 tasks,
                 requirements: Requirements {
+                    sandbox: None,
                     gpu_model,
                     gpu_count,
                     min_vram_mib,

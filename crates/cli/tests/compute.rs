@@ -731,3 +731,353 @@ fn usd_and_nonce(devnet: &Devnet, who: &str) -> (u128, u64) {
     let usd = balance_units(&account, "usd");
     (usd, account["next_nonce"].as_u64().expect("nonce"))
 }
+
+// ---- Process jobs (docs/job-spec.md, "Process jobs"): hostile programs through the real
+// compute daemon's sandbox. They share one devnet (one compute node, one scheduler): the hostile
+// tasks run side by side on the same node, and each test ends by checking that the node is still
+// online and healthy. busybox (the `busybox-static` package) is the attacker's toolbox.
+
+/// The shared devnet, or `None` (SKIPPED) where this host cannot run sandboxed tasks; where
+/// `VCITY_REQUIRE_SANDBOX` is set (`.ci/run`), a missing sandbox fails instead.
+struct SandboxNet {
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    sending: std::sync::Mutex<()>,
+}
+
+fn sandbox_net() -> Option<&'static SandboxNet> {
+    static SHARED: std::sync::OnceLock<Option<SandboxNet>> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let usable = vcity_sandbox::Sandbox::probe(&dir.path().join("probe"))
+                .map(|sandbox| sandbox.enforces_limits())
+                .unwrap_or(false)
+                && Path::new("/bin/busybox").is_file();
+            if !usable {
+                assert!(
+                    std::env::var_os("VCITY_REQUIRE_SANDBOX").is_none(),
+                    "no sandbox here: bubblewrap, busybox-static and delegated cgroups are required"
+                );
+                eprintln!("SKIPPED: no bubblewrap, busybox or delegated cgroups here");
+                return None;
+            }
+            let devnet = Devnet::launch(
+                &dir.path().join("home"),
+                &[
+                    "--compute-nodes",
+                    "1",
+                    "--schedulers",
+                    "1",
+                    "--verifiers",
+                    "0",
+                    "--block-time",
+                    "250ms",
+                ],
+            );
+            Some(SandboxNet {
+                devnet,
+                dir,
+                sending: std::sync::Mutex::new(()),
+            })
+        })
+        .as_ref()
+}
+
+/// Submits a busybox shell `script` as a process job paid by `payer` (2 CU at most unless
+/// `settings` says otherwise); its id.
+fn shell_job(net: &SandboxNet, name: &str, payer: &str, script: &str, settings: &str) -> u64 {
+    let budget = if settings.contains("max_cu") {
+        ""
+    } else {
+        "max_cu = 2\n"
+    };
+    let quoted = serde_json::to_string(script).expect("a TOML basic string is a JSON string");
+    let path = manifest(
+        net.dir.path(),
+        name,
+        &format!(
+            "executor = \"process\"\nprogram = \"/bin/busybox\"\nargs = [\"sh\", \"-c\", {quoted}]\n\
+             input = \"the input\"\n{budget}max_price_per_cu = 0.1\n{settings}"
+        ),
+    );
+    // One transaction at a time from the tests sharing these accounts (nonces).
+    let _turn = net
+        .sending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let json = ok(net.devnet.cli(&[
+        "job",
+        "submit",
+        path.to_str().expect("utf8"),
+        "--from",
+        payer,
+    ]));
+    json["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "job_submitted")
+        .and_then(|event| event["job_id"].as_u64())
+        .unwrap_or_else(|| panic!("no job id in {json}"))
+}
+
+/// Waits for `payer`'s job `id` to settle; its result (`vcity job result --json`) and its log.
+fn settled_result(net: &SandboxNet, id: u64, payer: &str) -> (Value, String) {
+    wait_for(&net.devnet, &[id], &["settled"], Duration::from_secs(120));
+    let result = ok(net
+        .devnet
+        .cli(&["job", "result", &id.to_string(), "--from", payer]));
+    let log = ok(net
+        .devnet
+        .cli(&["job", "logs", &id.to_string(), "--from", payer]))["log"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (result["tasks"][0].clone(), log)
+}
+
+/// The compute node is online and healthy, and no process of the task with `marker` in its
+/// command line is left on the host.
+fn node_fine_and_nothing_left(net: &SandboxNet, marker: &str) {
+    let view = node_view(&net.devnet, "compute-1");
+    assert_eq!(view["node"]["healthy"], true, "{view}");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(left.trim().is_empty(), "processes of {marker} left: {left}");
+}
+
+#[test]
+fn a_process_job_runs_in_the_sandbox_and_settles_with_the_books_balanced() {
+    let Some(net) = sandbox_net() else { return };
+    let carol_before = usd_units(&net.devnet, "carol");
+    let id = shell_job(
+        net,
+        "plain",
+        "carol",
+        "read line; echo \"got: $line\"; echo \"$GREETING from $(id -u)\"; \
+         i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo counted $i",
+        "env = { GREETING = \"hello\" }\n[requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n",
+    );
+    let (task, log) = settled_result(net, id, "carol");
+    assert_eq!(task["exit"]["exit"], "success", "{task} {log}");
+    assert_eq!(
+        task["output_text"],
+        "got: the input\nhello from 65534\ncounted 20000\n"
+    );
+    assert!(log.contains("[sandbox] cpu"), "{log}");
+    // Billed by the CPU time the cgroups measured, at one core's rate, within the budget.
+    let cu = task["cu_used"].as_f64().expect("cu");
+    assert!(cu > 0.0 && cu < 2.0, "{cu}");
+    let job = job(&net.devnet, id);
+    assert_eq!(job["tasks"][0]["sampling_ppm"], 0, "never sampled");
+    let paid = charged(&job["tasks"][0], VerificationLevel::None);
+    // Carol paid the settled cost and one transaction fee; the rest of the escrow came back.
+    assert_eq!(carol_before - usd_units(&net.devnet, "carol"), paid + 1_000);
+    // The example manifest runs as written, through `job run`.
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs/process-busybox.toml");
+    let json = ok(net.devnet.cli(&[
+        "job",
+        "run",
+        example.to_str().expect("utf8"),
+        "--from",
+        "alice",
+    ]));
+    assert_eq!(
+        json["tasks"][0]["output_text"], "4\nuid 65534 in /tmp, root: dev input proc task tmp \n",
+        "{json}"
+    );
+    node_fine_and_nothing_left(net, "counted $i");
+}
+
+#[test]
+fn a_fork_bomb_in_a_process_job_hits_the_process_limit_and_dies_at_its_deadline() {
+    let Some(net) = sandbox_net() else { return };
+    let marker = format!("forkbomb-{}", std::process::id());
+    let dave_before = usd_units(&net.devnet, "dave");
+    // The bomb's processes end up blocked on each other's pipes at the process limit, so it is
+    // the wall clock that ends it: the task fails, refunded, and the node kills the whole tree.
+    let id = shell_job(
+        net,
+        "forkbomb",
+        "dave",
+        &format!(": {marker}; b() {{ b | b & }}; b; sleep 1000"),
+        "[requirements]\nmemory_mib = 256\nmax_duration = \"6s\"\n",
+    );
+    let failed = wait_for(&net.devnet, &[id], &["failed"], Duration::from_secs(120));
+    let reason = failed[0]["tasks"][0]["state"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("maximum duration") || reason.contains("wall-clock"),
+        "{reason}"
+    );
+    // A failed task has no node to ask for its log; the node's journal keeps it.
+    let log_file = net
+        .dir
+        .path()
+        .join(format!("home/devnet/compute-1/logs/{id:012}-0000.log"));
+    let log = eventually(Duration::from_secs(30), "the node's log of the run", || {
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        log.contains("[sandbox]").then_some(log)
+    });
+    assert!(log.contains("pids limit hit: true"), "{log}");
+    // Refunded in full: dave (no other test's payer) paid one transaction fee.
+    assert_eq!(dave_before - usd_units(&net.devnet, "dave"), 1_000);
+    node_fine_and_nothing_left(net, &marker);
+}
+
+#[test]
+fn a_memory_bomb_in_a_process_job_is_killed_at_its_memory_limit() {
+    let Some(net) = sandbox_net() else { return };
+    let marker = format!("memorybomb-{}", std::process::id());
+    let id = shell_job(
+        net,
+        "memorybomb",
+        "bob",
+        &format!(": {marker}; x=0123456789abcdef; while true; do x=$x$x; done"),
+        "[requirements]\nmemory_mib = 48\nmax_duration = \"60s\"\n",
+    );
+    let (task, log) = settled_result(net, id, "bob");
+    assert_eq!(task["exit"]["exit"], "memory_limit", "{task} {log}");
+    node_fine_and_nothing_left(net, &marker);
+}
+
+#[test]
+fn a_process_job_filling_the_disk_stops_at_its_tmp_size() {
+    let Some(net) = sandbox_net() else { return };
+    let marker = format!("diskfill-{}", std::process::id());
+    // 128 MiB of memory: a 32 MiB /tmp, and nothing else writable.
+    let id = shell_job(
+        net,
+        "diskfill",
+        "bob",
+        &format!(
+            ": {marker}; dd if=/dev/zero of=/tmp/fill bs=1M count=1000 2>&1; \
+             du -m /tmp/fill; touch /task/x /input/x /x 2>&1; true"
+        ),
+        "[requirements]\nmemory_mib = 128\nmax_duration = \"60s\"\n",
+    );
+    let (task, log) = settled_result(net, id, "bob");
+    let output = task["output_text"].as_str().unwrap_or_default();
+    assert!(output.contains("No space left on device"), "{output} {log}");
+    let megabytes: u64 = output
+        .lines()
+        .find(|line| line.ends_with("/tmp/fill"))
+        .and_then(|line| line.split_whitespace().next())
+        .and_then(|size| size.parse().ok())
+        .expect("du's line");
+    assert!(megabytes <= 32, "{megabytes} MiB");
+    assert_eq!(
+        output.matches("Read-only file system").count(),
+        3,
+        "{output}"
+    );
+    node_fine_and_nothing_left(net, &marker);
+}
+
+#[test]
+fn a_process_job_cannot_read_host_files_or_escape_through_proc() {
+    let Some(net) = sandbox_net() else { return };
+    let marker = format!("escape-{}", std::process::id());
+    let id = shell_job(
+        net,
+        "escape",
+        "bob",
+        &format!(
+            ": {marker}; cat /etc/passwd /etc/shadow /root/.bashrc /proc/1/root/etc/passwd 2>&1; \
+             ls / ; echo processes $(ls /proc | grep -c '^[0-9]'); \
+             ls /proc/1/root/; cat /proc/1/environ | tr '\\0' '\\n' | grep -c HOME; true"
+        ),
+        "[requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n",
+    );
+    let (task, log) = settled_result(net, id, "bob");
+    let output = task["output_text"].as_str().unwrap_or_default();
+    assert!(!output.contains("root:"), "a host file leaked: {output}");
+    assert_eq!(
+        output.matches("No such file or directory").count(),
+        4,
+        "{output} {log}"
+    );
+    // The root holds only what the task was given, its own /proc included.
+    let lines: Vec<&str> = output.lines().collect();
+    let root = |from: usize| -> Vec<&str> { lines[from..from + 5].to_vec() };
+    let first = lines.iter().position(|line| *line == "dev").expect("ls /");
+    assert_eq!(root(first), ["dev", "input", "proc", "task", "tmp"]);
+    let processes: u32 = lines[first + 5]
+        .strip_prefix("processes ")
+        .and_then(|count| count.parse().ok())
+        .expect("a count");
+    assert!(processes <= 6, "{output}");
+    assert_eq!(root(first + 6), ["dev", "input", "proc", "task", "tmp"]);
+    node_fine_and_nothing_left(net, &marker);
+}
+
+#[test]
+fn a_process_job_reaches_no_network() {
+    let Some(net) = sandbox_net() else { return };
+    let marker = format!("network-{}", std::process::id());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let api_port = net
+        .devnet
+        .api
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .trim_end_matches('/');
+    let id = shell_job(
+        net,
+        "network",
+        "bob",
+        &format!(
+            ": {marker}; echo hi | nc -w 2 127.0.0.1 {port} 2>&1; echo \"nc=$?\"; \
+             echo hi | nc -w 2 127.0.0.1 {api_port} 2>&1; echo \"api=$?\"; \
+             grep -c : /proc/net/dev"
+        ),
+        "[requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n",
+    );
+    let (task, log) = settled_result(net, id, "bob");
+    let output = task["output_text"].as_str().unwrap_or_default();
+    assert!(
+        listener.accept().is_err(),
+        "the task reached the host: {output}"
+    );
+    assert!(
+        !output.contains("nc=0") && !output.contains("api=0"),
+        "{output} {log}"
+    );
+    // Only its own loopback.
+    assert_eq!(output.lines().last(), Some("1"), "{output}");
+    // A job asking for egress finds no node that allows it here.
+    let wants = shell_job(
+        net,
+        "egress",
+        "bob",
+        "true",
+        "[requirements]\nmemory_mib = 64\nnetwork = true\n",
+    );
+    let why = eventually(Duration::from_secs(30), "an unplaceable reason", || {
+        let record = job(&net.devnet, wants);
+        record["tasks"][0]["unplaceable"]
+            .as_str()
+            .filter(|text| text.contains("no network egress"))
+            .map(str::to_string)
+    });
+    assert!(why.contains("1 no network egress"), "{why}");
+    {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ok(net
+            .devnet
+            .cli(&["job", "cancel", "--id", &wants.to_string(), "--from", "bob"]));
+    }
+    node_fine_and_nothing_left(net, &marker);
+}

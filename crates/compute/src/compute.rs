@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use vcity_executor::{fuel_for_cu_ppm, Ending, Executor, Limits, Outcome, Task};
 use vcity_sdk::{Client, ClientError};
 use vcity_types::compute::{
-    content_address, task_seed, FailTask, GpuSpec, Job, NodeHeartbeat, NodeKind, RegisterNode,
-    Role, StartTask, SubmitResult, TaskState, UpdateNode,
+    content_address, task_seed, ExecutorKind, FailTask, GpuSpec, Job, NodeHeartbeat, NodeKind,
+    RegisterNode, Role, StartTask, SubmitResult, TaskState, UpdateNode,
 };
 use vcity_types::trust::{ChallengeState, ResultStatement};
 use vcity_types::tx::Message;
@@ -69,6 +69,10 @@ pub struct ComputeOptions {
     /// GPUs to register instead of what NVML detects (for machines where NVML cannot see them;
     /// capacity challenges check them either way).
     pub declared_gpus: Option<Vec<GpuSpec>>,
+    /// Whether process tasks that ask for it may reach the network.
+    pub network_egress: bool,
+    /// Whether to offer the sandbox for process tasks (where bubblewrap is installed).
+    pub sandbox: bool,
     /// Test-only: make this node lie in a chosen way, so that the trust layer's tests can watch
     /// it being caught. Never set it on a real node.
     pub misbehave: Option<Misbehaviour>,
@@ -121,6 +125,51 @@ const RESEND_AFTER_MS: u64 = 15_000;
 /// Open jobs fetched per poll.
 const POLL_LIMIT: usize = 500;
 
+/// Finds the sandbox for process tasks and says in the log and the registration what it can
+/// enforce (docs/job-spec.md, "Process jobs").
+fn probe_sandbox(
+    options: &ComputeOptions,
+    hardware: &mut vcity_types::compute::Hardware,
+) -> Option<Arc<vcity_sandbox::Sandbox>> {
+    use vcity_types::compute::{CgroupVersion, SandboxSupport};
+    if !options.sandbox {
+        tracing::info!("sandbox: off (--no-sandbox): WASM tasks only");
+        hardware.sandbox = None;
+        return None;
+    }
+    match vcity_sandbox::Sandbox::probe(&options.data_dir.join("sandbox")) {
+        Ok(sandbox) => {
+            let limits = match sandbox.cgroups() {
+                vcity_sandbox::cgroup::Support::V2 { .. } => CgroupVersion::V2,
+                vcity_sandbox::cgroup::Support::V1 { .. } => CgroupVersion::V1,
+                vcity_sandbox::cgroup::Support::None => CgroupVersion::None,
+            };
+            if limits == CgroupVersion::None {
+                tracing::warn!(
+                    "sandbox: bubblewrap found but no delegated cgroups: memory and process \
+                     limits cannot be enforced, so no process tasks will be offered"
+                );
+            } else {
+                tracing::info!(
+                    cgroups = sandbox.cgroups().name(),
+                    network_egress = options.network_egress,
+                    "sandbox: process tasks run under bubblewrap with cgroup limits"
+                );
+            }
+            hardware.sandbox = Some(SandboxSupport {
+                limits,
+                network_egress: options.network_egress,
+            });
+            Some(Arc::new(sandbox))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "sandbox: unavailable: WASM tasks only");
+            hardware.sandbox = None;
+            None
+        }
+    }
+}
+
 /// The daemon's state across loop turns.
 struct Daemon {
     options: ComputeOptions,
@@ -129,6 +178,7 @@ struct Daemon {
     client: Client,
     journal: Journal,
     executor: Arc<Executor>,
+    sandbox: Option<Arc<vcity_sandbox::Sandbox>>,
     shared: Arc<Shared>,
     slots: usize,
     running: BTreeSet<(u64, u32)>,
@@ -183,6 +233,7 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         gpus = ?detected.hardware.gpus,
         "detected hardware"
     );
+    let sandbox = probe_sandbox(&options, &mut detected.hardware);
     let slots = options
         .slots
         .unwrap_or(detected.hardware.cpu_cores as usize)
@@ -226,6 +277,7 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         client,
         journal,
         executor,
+        sandbox,
         shared,
         slots,
         running: BTreeSet::new(),
@@ -724,7 +776,9 @@ impl Daemon {
             None => Message::FailTask(FailTask {
                 job_id,
                 task,
-                reason: "stopped by the executor's wall-clock limit".into(),
+                reason: "stopped by the wall-clock limit, or the node's sandbox failed (see the \
+                         task's log)"
+                    .into(),
             }),
         };
         self.send(message)?;
@@ -746,6 +800,9 @@ impl Daemon {
         let key = (job.id, task);
         if self.running.contains(&key) || self.running.len() >= self.slots {
             return Ok(());
+        }
+        if let ExecutorKind::Process { .. } = job.workload.executor {
+            return self.spawn_process(job, task);
         }
         let module = match self.journal.module(&job.workload.module_hash) {
             Some(bytes) => bytes,
@@ -795,6 +852,94 @@ impl Daemon {
         Ok(())
     }
 
+    /// Runs a process task in the sandbox on a worker thread. A node without a sandbox that
+    /// enforces limits gives the task up (the ledger placed it on an older registration).
+    fn spawn_process(&mut self, job: &Job, task: u32) -> anyhow::Result<()> {
+        let Some(sandbox) = self
+            .sandbox
+            .clone()
+            .filter(|sandbox| sandbox.enforces_limits())
+        else {
+            self.journal.log_line(
+                job.id,
+                task,
+                "this node has no sandbox that enforces limits",
+            )?;
+            return self.give_up(job.id, task, "this node runs no process tasks now");
+        };
+        let program = match self.journal.program(&job.workload.module_hash) {
+            Some(path) => path,
+            None => {
+                let bytes = self
+                    .client
+                    .blob(&job.workload.module_hash)
+                    .with_context(|| format!("fetching program {}", job.workload.module_hash))?;
+                self.journal.put_program(&bytes)?
+            }
+        };
+        let key = (job.id, task);
+        self.running.insert(key);
+        self.shared.set_running(self.running.len());
+        let factor_ppm = job
+            .tasks
+            .get(task as usize)
+            .map_or(vcity_executor::CPU_CORE_FACTOR_PPM, |entry| {
+                entry.factor_ppm.max(1)
+            });
+        let job = job.clone();
+        let egress_allowed = self.options.network_egress;
+        let (output_bytes, log_bytes) = (
+            self.options.limits.output_bytes,
+            self.options.limits.log_bytes,
+        );
+        let sender = self.done_sender.clone();
+        std::thread::Builder::new()
+            .name(format!("process-{}-{task}", job.id))
+            .spawn(move || {
+                let run = crate::native::ProcessRun {
+                    sandbox: &sandbox,
+                    program: &program,
+                    job: &job,
+                    factor_ppm,
+                    egress_allowed,
+                    output_bytes,
+                    log_bytes,
+                };
+                let outcome = run.run().unwrap_or_else(|error| {
+                    tracing::error!(job = job.id, task, %error, "the sandbox failed");
+                    vcity_executor::Outcome {
+                        ending: Ending::TimedOut,
+                        output: Vec::new(),
+                        log: format!("[node] the sandbox failed: {error}\n").into_bytes(),
+                        fuel_used: 0,
+                        cu_used_ppm: 0,
+                        elapsed: Duration::ZERO,
+                    }
+                });
+                let _ = sender.send(Done::Task(Finished {
+                    job_id: job.id,
+                    task,
+                    outcome,
+                    max_cu_ppm: job.max_cu_ppm_per_task,
+                }));
+            })
+            .context("starting a worker thread")?;
+        Ok(())
+    }
+
+    /// Gives a task up with `reason` and records that it is over here.
+    fn give_up(&mut self, job_id: u64, task: u32, reason: &str) -> anyhow::Result<()> {
+        self.send(Message::FailTask(FailTask {
+            job_id,
+            task,
+            reason: reason.into(),
+        }))?;
+        if let Some(entry) = self.journal.get(job_id, task)? {
+            self.finish_entry(entry, format!("given up: {reason}"))?;
+        }
+        Ok(())
+    }
+
     /// A worker finished: store, record, report.
     fn finish(&mut self, finished: Finished) {
         let Finished {
@@ -829,7 +974,7 @@ impl Daemon {
                         job_id,
                         task,
                         &format!(
-                            "ended: {exit:?}; {} output bytes; {} fuel = {} µCU; {:.3} s",
+                            "ended: {exit:?}; {} output bytes; {} fuel; {} µCU; {:.3} s",
                             outcome.output.len(),
                             outcome.fuel_used,
                             outcome.cu_used_ppm,
@@ -843,7 +988,7 @@ impl Daemon {
                     self.journal.log_line(
                         job_id,
                         task,
-                        "stopped by the wall-clock limit; giving it up",
+                        "stopped by the wall-clock limit, or the sandbox failed; giving it up",
                     )?;
                     self.shared.task_failed();
                     Stage::TimedOut

@@ -47,6 +47,7 @@ pub fn detect(known_models: &[String]) -> Detected {
     };
     Detected {
         hardware: Hardware {
+            sandbox: None,
             gpus,
             cpu_cores,
             ram_mib,

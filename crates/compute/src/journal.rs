@@ -103,7 +103,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 impl Journal {
     /// Opens (creating) the journal under `root`.
     pub fn open(root: &Path) -> std::io::Result<Journal> {
-        for sub in ["tasks", "outputs", "logs", "modules", "capacity"] {
+        for sub in [
+            "tasks", "outputs", "logs", "modules", "programs", "capacity",
+        ] {
             std::fs::create_dir_all(root.join(sub))?;
         }
         let mut unfinished = BTreeMap::new();
@@ -238,6 +240,27 @@ impl Journal {
     pub fn put_module(&self, bytes: &[u8]) -> std::io::Result<()> {
         let address = content_address(bytes);
         write_atomically(&self.root.join("modules").join(address.to_string()), bytes)
+    }
+
+    /// A cached native program's path (executable, checked against its address), if cached.
+    pub fn program(&self, address: &Hash) -> Option<PathBuf> {
+        let path = self.root.join("programs").join(address.to_string());
+        let bytes = std::fs::read(&path).ok()?;
+        (content_address(&bytes) == *address).then_some(path)
+    }
+
+    /// Caches a native program as an executable file (the sandbox binds it read-only),
+    /// and returns its path.
+    pub fn put_program(&self, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let address = content_address(bytes);
+        let path = self.root.join("programs").join(address.to_string());
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, bytes)?;
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::File::open(&temporary)?.sync_all()?;
+        std::fs::rename(&temporary, &path)?;
+        Ok(path)
     }
 
     /// Records the products of capacity challenge `id` (their row hashes), so a restart between

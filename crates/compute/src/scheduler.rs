@@ -478,6 +478,7 @@ mod tests {
     fn compute_node(seed: u8, cores: u32) -> NodeView {
         let params = vcity_ledger::nodes::NodeParams::default();
         let hardware = Hardware {
+            sandbox: None,
             gpus: vec![],
             cpu_cores: cores,
             ram_mib: 1_024,
@@ -523,6 +524,7 @@ mod tests {
             id,
             owner: AccountId([9; 32]),
             workload: Workload {
+                executor: vcity_types::compute::ExecutorKind::Wasm,
                 module_hash: Hash::ZERO,
                 input: vec![],
             },

@@ -215,6 +215,7 @@ fn gap(seed: u64, size: usize, exploration_per_mille: u32) -> (f64, usize, usize
 fn providers_fairness() -> f64 {
     let params = NodeParams::default();
     let hardware = Hardware {
+        sandbox: None,
         gpus: vec![],
         cpu_cores: 16,
         ram_mib: 65_536,

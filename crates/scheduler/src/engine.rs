@@ -32,7 +32,8 @@
 //! cheapest fitting *newcomer* (fewer than [`Weights::newcomer_tasks`] tasks on its record) when
 //! one has room, so new nodes earn a reputation (Akash's "no bids for new providers").
 //!
-//! **The index.** Nodes with the same hardware profile (region, kind, GPU list) share a bucket;
+//! **The index.** Nodes with the same hardware profile (region, kind, GPU list, and for nodes
+//! offering a sandbox its limits, egress and the node's memory) share a bucket;
 //! a bucket keeps its available nodes in ordered sets, one per number of free GPUs, ordered by
 //! (cost, last assignment, id). The buckets a class of task (its requirements) may use are
 //! computed once per class and sorted by a lower bound of their cost (fit term + the bucket's
@@ -52,7 +53,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use vcity_ledger::jobs::{explanation, fits, misfits, Explanation, Misfit};
 use vcity_ledger::nodes::{self, NodeParams};
-use vcity_types::compute::{GpuSpec, NodeKind, NodeRecord, Requirements, Role};
+use vcity_types::compute::{
+    GpuSpec, NodeKind, NodeRecord, Requirements, Role, SandboxNeeds, SandboxSupport,
+};
 use vcity_types::{AccountId, Amount};
 
 /// How work is spread across nodes that are otherwise equal.
@@ -189,12 +192,15 @@ pub enum UnitDecision {
     },
 }
 
-/// A hardware profile: nodes that differ only in price, cores, load and record share one.
+/// A hardware profile: nodes that differ only in price, cores, load and record share one. A
+/// node's memory is part of it only where the node offers a sandbox (the one rule that reads it
+/// is a process task's memory), so WASM-only nodes of all sizes still share a bucket.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Profile {
     region: String,
     kind: NodeKind,
     gpus: Vec<GpuSpec>,
+    sandbox: Option<(SandboxSupport, u64)>,
 }
 
 /// A requirement class: tasks with equal hard constraints share a plan.
@@ -206,6 +212,7 @@ struct Class {
     region: Option<String>,
     node_kind: Option<NodeKind>,
     high_load: bool,
+    sandbox: Option<SandboxNeeds>,
 }
 
 impl Class {
@@ -217,6 +224,7 @@ impl Class {
             region: requirements.region.clone(),
             node_kind: requirements.node_kind,
             high_load: requirements.high_load,
+            sandbox: requirements.sandbox,
         }
     }
 
@@ -460,6 +468,10 @@ impl Engine {
             region: record.region.clone(),
             kind: record.kind,
             gpus: gpus.clone(),
+            sandbox: record
+                .hardware
+                .sandbox
+                .map(|sandbox| (sandbox, record.hardware.ram_mib)),
         };
         let bucket = self.bucket_for(profile);
         let newcomer =
@@ -770,9 +782,10 @@ impl Engine {
             role: Role::Compute,
             kind: profile.kind,
             hardware: vcity_types::compute::Hardware {
+                sandbox: profile.sandbox.map(|(sandbox, _)| sandbox),
                 gpus: profile.gpus.clone(),
                 cpu_cores: 1,
-                ram_mib: 0,
+                ram_mib: profile.sandbox.map_or(0, |(_, ram_mib)| ram_mib),
             },
             region: profile.region.clone(),
             endpoint: String::new(),
@@ -892,6 +905,7 @@ impl Engine {
             return;
         }
         let requirements = Requirements {
+            sandbox: class.sandbox,
             gpu_model: class.gpu_model.clone(),
             gpu_count: class.gpu_count,
             min_vram_mib: class.min_vram_mib,

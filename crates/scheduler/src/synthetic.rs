@@ -215,6 +215,7 @@ pub fn fleet(
             let shape = &SHAPES[rng.pick(&shares)];
             let region = rng.pick(&region_shares);
             let hardware = Hardware {
+                sandbox: None,
                 gpus: shape
                     .gpus
                     .iter()

@@ -8,7 +8,9 @@ use vcity_scheduler::synthetic::{self, Rng};
 use vcity_scheduler::{
     Allocation, Decision, Engine, Packing, Request, Round, UnitDecision, Weights,
 };
-use vcity_types::compute::{GpuSpec, Hardware, NodeRecord, Requirements};
+use vcity_types::compute::{
+    CgroupVersion, GpuSpec, Hardware, NodeRecord, Requirements, SandboxNeeds, SandboxSupport,
+};
 use vcity_types::{AccountId, Amount};
 
 const NOW_S: u64 = 10_000;
@@ -28,6 +30,16 @@ fn fleet(seed: u64, count: usize) -> Vec<(NodeRecord, u32)> {
             3 => record.price_per_cu_usd = Amount::new(5_000_000),
             _ => {}
         }
+        // Sandboxes of every kind, and memory sizes that matter to process tasks.
+        record.hardware.sandbox = match rng.below(4) {
+            0 => None,
+            kind => Some(SandboxSupport {
+                limits: [CgroupVersion::None, CgroupVersion::V1, CgroupVersion::V2]
+                    [kind as usize - 1],
+                network_egress: rng.chance(2),
+            }),
+        };
+        record.hardware.ram_mib = [8_192, 16_384, 65_536][rng.below(3) as usize];
     }
     fleet
 }
@@ -37,7 +49,18 @@ fn engine(fleet: &[(NodeRecord, u32)], weights: Weights) -> Engine {
 }
 
 fn queue(seed: u64, count: usize) -> Vec<Request> {
-    synthetic::demand(&mut Rng::new(seed ^ 0xDEC0DE), count, 5)
+    let mut requests = synthetic::demand(&mut Rng::new(seed ^ 0xDEC0DE), count, 5);
+    // A share of the CPU tasks are process tasks, of several sizes, some wanting the network.
+    let mut rng = Rng::new(seed ^ 0x5A4D_B0C5);
+    for request in &mut requests {
+        if gpus_needed(&request.requirements) == 0 && rng.chance(3) {
+            request.requirements.sandbox = Some(SandboxNeeds {
+                memory_mib: [4_096, 16_384, 32_768][rng.below(3) as usize],
+                network: rng.chance(4),
+            });
+        }
+    }
+    requests
 }
 
 fn gpus_needed(requirements: &Requirements) -> u32 {
@@ -293,6 +316,7 @@ proptest! {
 
 fn node(seed: u8, gpus: Vec<GpuSpec>, cores: u32, price: u128, record: (u64, u64)) -> NodeRecord {
     let hardware = Hardware {
+        sandbox: None,
         gpus,
         cpu_cores: cores,
         ram_mib: 1_024,
@@ -602,4 +626,68 @@ fn nodes_with_96_gb_get_gpu_work_first_and_alone_take_high_load_jobs() {
         Decision::Assign(allocation) => assert_eq!(allocation.node, AccountId([1; 32])),
         other => panic!("expected an assignment, got {other:?}"),
     }
+}
+
+#[test]
+fn process_tasks_go_only_to_sandboxes_with_limits_memory_and_egress_enough() {
+    let mut engine = Engine::new(NodeParams::default(), Weights::default());
+    engine.advance(NOW_S);
+    let with = |seed: u8, sandbox: Option<SandboxSupport>, ram_mib: u64| {
+        let mut record = node(seed, vec![], 4, 100_000, (100, 0));
+        record.hardware.sandbox = sandbox;
+        record.hardware.ram_mib = ram_mib;
+        record
+    };
+    let limited = |network_egress| {
+        Some(SandboxSupport {
+            limits: CgroupVersion::V2,
+            network_egress,
+        })
+    };
+    // Cheapest first: none of these three may take a process task.
+    engine.upsert(&with(1, None, 65_536), Some(1));
+    engine.upsert(
+        &with(
+            2,
+            Some(SandboxSupport {
+                limits: CgroupVersion::None,
+                network_egress: true,
+            }),
+            65_536,
+        ),
+        Some(1),
+    );
+    engine.upsert(&with(3, limited(false), 8_192), Some(1));
+    engine.upsert(&with(4, limited(false), 65_536), Some(50));
+    let process = |memory_mib, network| Requirements {
+        sandbox: Some(SandboxNeeds {
+            memory_mib,
+            network,
+        }),
+        ..Requirements::default()
+    };
+    for (job, memory_mib, expected) in [(1, 4_096, 3), (2, 16_384, 4)] {
+        match engine.place(&request(job, process(memory_mib, false))) {
+            Decision::Assign(allocation) => {
+                assert_eq!(
+                    allocation.node,
+                    AccountId([expected; 32]),
+                    "{memory_mib} MiB"
+                )
+            }
+            other => panic!("expected a placement, got {other:?}"),
+        }
+    }
+    match engine.place(&request(3, process(1_024, true))) {
+        Decision::Unplaceable(explanation) => {
+            assert_eq!(explanation.excluded.get(&Misfit::NoSandbox), Some(&2));
+            assert_eq!(explanation.excluded.get(&Misfit::NoNetworkEgress), Some(&2));
+        }
+        other => panic!("expected unplaceable, got {other:?}"),
+    }
+    // A node that starts allowing egress takes it.
+    engine.upsert(&with(3, limited(true), 8_192), Some(1));
+    assert!(
+        matches!(engine.place(&request(3, process(1_024, true))), Decision::Assign(a) if a.node == AccountId([3; 32]))
+    );
 }

@@ -92,6 +92,57 @@ pub struct Hardware {
     pub cpu_cores: u32,
     /// Memory, MiB.
     pub ram_mib: u64,
+    /// The sandbox for native programs, if the node offers one (docs/job-spec.md, "Process
+    /// jobs"); `None`: WASM tasks only.
+    #[serde(default)]
+    pub sandbox: Option<SandboxSupport>,
+}
+
+/// How a node confines native programs: bubblewrap namespaces, a seccomp filter, and resource
+/// limits through the control groups its host delegates.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct SandboxSupport {
+    /// Which control groups enforce memory and process limits; `none` means it cannot, and then
+    /// it is offered no native tasks.
+    pub limits: CgroupVersion,
+    /// Whether its operator lets tasks that ask for it reach the network (otherwise loopback only).
+    pub network_egress: bool,
+}
+
+/// The control-group interface a node's sandbox enforces limits through.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CgroupVersion {
+    /// None delegated: no memory or process limits.
+    None,
+    /// cgroup v1 (`memory`, `pids`, `cpuacct` hierarchies).
+    V1,
+    /// cgroup v2 (the unified hierarchy).
+    V2,
 }
 
 /// Register the sender as a node of `role`, staking `stake` VCAI.
@@ -204,13 +255,91 @@ pub const MAX_TASKS_PER_JOB: u32 = 64;
 /// Largest inline task input.
 pub const MAX_INPUT_BYTES: usize = 16 * 1024;
 
-/// What runs: a deterministic WASM module by content hash, with an input.
+/// Most arguments plus environment entries of a process task.
+pub const MAX_PROCESS_ARGS: usize = 64;
+/// Most bytes of one argument, variable name or value.
+pub const MAX_PROCESS_ARG_BYTES: usize = 1024;
+/// Least and most memory a sandboxed task may ask for, MiB.
+pub const MIN_TASK_MEMORY_MIB: u32 = 16;
+/// See [`MIN_TASK_MEMORY_MIB`].
+pub const MAX_TASK_MEMORY_MIB: u32 = 1 << 20;
+
+/// What runs: a program by content hash, with an input.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Workload {
-    /// BLAKE3 of the module bytes (the node fetches the module by this hash).
+    /// The content address of the program: a WASM module, or for a process task a static Linux
+    /// executable (the node fetches it by this hash).
     pub module_hash: crate::Hash,
     /// Input given to every task, at most [`MAX_INPUT_BYTES`] (larger inputs go by hash later).
     pub input: Vec<u8>,
+    /// How the program runs.
+    #[serde(default)]
+    pub executor: ExecutorKind,
+}
+
+/// How a task's program runs (docs/job-spec.md).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ExecutorKind {
+    /// In the deterministic WASM executor, billed by instruction count: re-executable, so
+    /// verifiers can check it.
+    #[default]
+    Wasm,
+    /// As a native process in the node's sandbox, billed by CPU time: not deterministic, so its
+    /// job buys no verification. Needs `requirements.sandbox`.
+    Process {
+        /// The program's file name in the sandbox (`/task/{name}`, its `argv[0]`; a multi-call
+        /// program such as busybox dispatches on it): [`valid_program_name`].
+        name: String,
+        /// Arguments after the program's name.
+        args: Vec<String>,
+        /// Environment variables (nothing else is set but `PATH`).
+        env: Vec<(String, String)>,
+    },
+}
+
+impl ExecutorKind {
+    /// `wasm` or `process`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExecutorKind::Wasm => "wasm",
+            ExecutorKind::Process { .. } => "process",
+        }
+    }
+}
+
+/// Whether `name` may be a process task's program name: 1 to 32 of `[A-Za-z0-9._-]`, not
+/// starting with a dot.
+pub fn valid_program_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// What a process task needs of a node's sandbox.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct SandboxNeeds {
+    /// Memory for the task's whole process tree (its `/tmp` included), MiB.
+    pub memory_mib: u32,
+    /// Network egress; otherwise the task sees only its own loopback.
+    pub network: bool,
 }
 
 /// What a task needs from a node (hard constraints).
@@ -239,6 +368,10 @@ pub struct Requirements {
     /// GPU memory in total may take it.
     #[serde(default)]
     pub high_load: bool,
+    /// A native (process) task: only nodes whose sandbox enforces limits, with the memory (and
+    /// the network egress) it asks for, may take it. Set exactly for process workloads.
+    #[serde(default)]
+    pub sandbox: Option<SandboxNeeds>,
 }
 
 /// How the job pays (SPEC §5).

@@ -72,6 +72,8 @@ impl Devnet {
             .args(extra)
             .env_remove("VCITY_NODE")
             .env_remove("VCITY_CONFIG")
+            // The devnet ends with this test process, even one that never drops it.
+            .env("VCITY_PARENT_PID", std::process::id().to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -1,7 +1,10 @@
 //! Jobs with escrow (whitepaper §2.2.1, §2.5.2; SPEC §5).
 //!
-//! A job is a workload (a WASM module by content hash, plus an input) split into tasks, the
-//! non-splittable units a node runs. Submitting it moves its maximum cost into the `job_escrow`
+//! A job is a workload (a program by content hash, plus an input) split into tasks, the
+//! non-splittable units a node runs. The program is a WASM module for the deterministic executor
+//! or, for a process job, a static Linux executable that runs in the node's sandbox: such a job
+//! names the memory (and network) it needs, only a node whose sandbox enforces limits can take
+//! it, and, not being re-executable, it buys no verification (docs/job-spec.md). Submitting it moves its maximum cost into the `job_escrow`
 //! module account: per task, `max CU × max price per CU` (pay-as-you-go) or the fixed price.
 //! A registered scheduler assigns each pending task to a compute node that [`fits`] it, at the
 //! node's current price (the agreed price); the node must start it before the start deadline or
@@ -39,13 +42,15 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use vcity_types::compute::{
-    AssignTask, Billing, CancelJob, FailTask, GpuSpec, Job, NodeRecord, ReportUnplaceable,
-    Requirements, Role, StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task,
-    TaskState, MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES, MAX_TASKS_PER_JOB,
+    valid_program_name, AssignTask, Billing, CancelJob, CgroupVersion, ExecutorKind, FailTask,
+    GpuSpec, Job, NodeRecord, ReportUnplaceable, Requirements, Role, StartTask, SubmitJob,
+    SubmitResult, Subscribe, Subscription, Task, TaskState, MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES,
+    MAX_LABEL_BYTES, MAX_PROCESS_ARGS, MAX_PROCESS_ARG_BYTES, MAX_TASKS_PER_JOB,
+    MAX_TASK_MEMORY_MIB, MIN_TASK_MEMORY_MIB,
 };
 use vcity_types::event::Event;
 use vcity_types::incentives::{FeeTier, MAX_TIERS};
-use vcity_types::trust::{CheckState, DisputeOutcome, Duty, ResultStatement};
+use vcity_types::trust::{CheckState, DisputeOutcome, Duty, ResultStatement, VerificationLevel};
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
@@ -165,11 +170,17 @@ pub enum Misfit {
     TooFewGpus,
     /// A high-load job on a node with less than 96 GB of GPU memory in total.
     NotHighLoad,
+    /// A process task on a node with no sandbox, or one that cannot enforce limits.
+    NoSandbox,
+    /// A process task asking for more memory than the node has.
+    TooLittleMemory,
+    /// A process task asking for network egress from a node that does not allow it.
+    NoNetworkEgress,
 }
 
 impl Misfit {
     /// Every rule, in the order [`fits`] checks them.
-    pub const ALL: [Misfit; 12] = [
+    pub const ALL: [Misfit; 15] = [
         Misfit::NotCompute,
         Misfit::Inactive,
         Misfit::Offline,
@@ -182,6 +193,9 @@ impl Misfit {
         Misfit::TooLittleVram,
         Misfit::TooFewGpus,
         Misfit::NotHighLoad,
+        Misfit::NoSandbox,
+        Misfit::TooLittleMemory,
+        Misfit::NoNetworkEgress,
     ];
 }
 
@@ -200,6 +214,9 @@ impl fmt::Display for Misfit {
             Misfit::TooFewGpus => "too few GPUs",
             Misfit::TooLittleVram => "too little GPU memory",
             Misfit::NotHighLoad => "under 96 GB of GPU memory for a high-load job",
+            Misfit::NoSandbox => "no sandbox that enforces limits",
+            Misfit::TooLittleMemory => "too little memory",
+            Misfit::NoNetworkEgress => "no network egress",
         })
     }
 }
@@ -266,6 +283,23 @@ fn passes(
             !requirements.high_load
                 || nodes::total_vram_mib(&node.hardware) >= params.high_load_min_vram_mib
         }
+        Misfit::NoSandbox => {
+            requirements.sandbox.is_none()
+                || node
+                    .hardware
+                    .sandbox
+                    .is_some_and(|sandbox| sandbox.limits != CgroupVersion::None)
+        }
+        Misfit::TooLittleMemory => requirements
+            .sandbox
+            .is_none_or(|needs| u64::from(needs.memory_mib) <= node.hardware.ram_mib),
+        Misfit::NoNetworkEgress => requirements.sandbox.is_none_or(|needs| {
+            !needs.network
+                || node
+                    .hardware
+                    .sandbox
+                    .is_some_and(|sandbox| sandbox.network_egress)
+        }),
     }
 }
 
@@ -374,7 +408,14 @@ fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -
         Misfit::Offline => format!("last heartbeat at {} s", node.last_heartbeat_s),
         Misfit::Understaked => format!("stake {}", node.stake),
         Misfit::NotHighLoad => format!("{} MiB in all", nodes::total_vram_mib(&node.hardware)),
-        Misfit::NotCompute | Misfit::Inactive | Misfit::Unhealthy => String::new(),
+        Misfit::NoSandbox => match node.hardware.sandbox {
+            Some(sandbox) => format!("limits {:?}", sandbox.limits).to_lowercase(),
+            None => "no sandbox".into(),
+        },
+        Misfit::TooLittleMemory => format!("{} MiB", node.hardware.ram_mib),
+        Misfit::NotCompute | Misfit::Inactive | Misfit::Unhealthy | Misfit::NoNetworkEgress => {
+            String::new()
+        }
     }
 }
 
@@ -412,6 +453,9 @@ impl Explanation {
                         .node_kind
                         .map(|kind| format!(" (needs {})", format!("{kind:?}").to_lowercase())),
                     Misfit::TooExpensive => Some(format!(" (pays at most {max_price} per CU)")),
+                    Misfit::TooLittleMemory => requirements
+                        .sandbox
+                        .map(|needs| format!(" (needs {} MiB)", needs.memory_mib)),
                     _ => None,
                 };
                 format!("{count} {misfit}{}", detail.unwrap_or_default())
@@ -799,6 +843,7 @@ pub(crate) fn execute_submit(
             "input is over {MAX_INPUT_BYTES} bytes"
         )));
     }
+    check_executor(message)?;
     let requirements = &message.requirements;
     for label in [&requirements.gpu_model, &requirements.region]
         .into_iter()
@@ -865,6 +910,68 @@ pub(crate) fn execute_submit(
         tasks: message.tasks,
         escrow_usd: total,
     });
+    Ok(())
+}
+
+/// A process job names its sandbox needs (and a WASM job none), stays within the argument
+/// bounds, and buys no verification: a native run is not reproducible, so a re-execution could
+/// not tell a wrong result from a different one.
+fn check_executor(message: &SubmitJob) -> Result<(), TxError> {
+    let needs = message.requirements.sandbox;
+    match &message.workload.executor {
+        ExecutorKind::Wasm => {
+            if needs.is_some() {
+                return Err(TxError::InvalidJob(
+                    "sandbox requirements are for process jobs".into(),
+                ));
+            }
+        }
+        ExecutorKind::Process { name, args, env } => {
+            if !valid_program_name(name) {
+                return Err(TxError::InvalidJob(
+                    "a program's name is 1 to 32 of A-Z a-z 0-9 . _ - (not starting with a dot)"
+                        .into(),
+                ));
+            }
+            let Some(needs) = needs else {
+                return Err(TxError::InvalidJob(
+                    "a process job needs sandbox requirements (its memory)".into(),
+                ));
+            };
+            if !(MIN_TASK_MEMORY_MIB..=MAX_TASK_MEMORY_MIB).contains(&needs.memory_mib) {
+                return Err(TxError::InvalidJob(format!(
+                    "a process task's memory is {MIN_TASK_MEMORY_MIB} to {MAX_TASK_MEMORY_MIB} MiB"
+                )));
+            }
+            if message.verification != VerificationLevel::None {
+                return Err(TxError::InvalidJob(
+                    "a process job is not re-executable: its verification level is none".into(),
+                ));
+            }
+            let strings = args
+                .iter()
+                .chain(env.iter().flat_map(|(name, value)| [name, value]));
+            if args.len().saturating_add(env.len()) > MAX_PROCESS_ARGS
+                || strings
+                    .clone()
+                    .any(|text| text.len() > MAX_PROCESS_ARG_BYTES)
+            {
+                return Err(TxError::InvalidJob(format!(
+                    "at most {MAX_PROCESS_ARGS} arguments and variables of {MAX_PROCESS_ARG_BYTES} bytes each"
+                )));
+            }
+            if strings.clone().any(|text| text.contains('\0'))
+                || env
+                    .iter()
+                    .any(|(name, _)| name.is_empty() || name.contains('=') || name == "PATH")
+            {
+                return Err(TxError::InvalidJob(
+                    "arguments hold no NUL; variable names are non-empty, without `=`, and not PATH"
+                        .into(),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -959,14 +1066,18 @@ pub(crate) fn execute_assign(
         .stake
         .checked_add(nodes::unbonding_total(state, &node.id))?;
     let slash_usd = verification::slash_at_stake_usd(&trust_params, &node_params, staked);
-    task.sampling_ppm = verification::sampling_rate_ppm(
-        &trust_params,
-        record.verification,
-        &node,
-        settings.start_deadline_s,
-        value_usd,
-        slash_usd,
-    );
+    // A native run is never sampled: re-executing it proves nothing (`check_executor`).
+    task.sampling_ppm = match record.workload.executor {
+        ExecutorKind::Process { .. } => 0,
+        ExecutorKind::Wasm => verification::sampling_rate_ppm(
+            &trust_params,
+            record.verification,
+            &node,
+            settings.start_deadline_s,
+            value_usd,
+            slash_usd,
+        ),
+    };
     task.assigned_s = now;
     task.check = None;
     task.dispute = None;

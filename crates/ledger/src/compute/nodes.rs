@@ -503,6 +503,11 @@ fn check_hardware(role: Role, hardware: &Hardware) -> Result<(), TxError> {
             "a compute node needs GPUs or CPU cores".into(),
         ));
     }
+    if role != Role::Compute && hardware.sandbox.is_some() {
+        return Err(TxError::InvalidNode(
+            "only compute nodes offer a sandbox".into(),
+        ));
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ const OTHER_BUYER: u8 = 6;
 
 fn h100s(count: u32) -> Hardware {
     Hardware {
+        sandbox: None,
         gpus: vec![GpuSpec {
             model: "H100".into(),
             count,
@@ -67,6 +68,7 @@ fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
 fn gpu_job() -> SubmitJob {
     SubmitJob {
         workload: Workload {
+            executor: vcity_types::compute::ExecutorKind::Wasm,
             module_hash: Hash([7; 32]),
             input: b"x".to_vec(),
         },
@@ -506,6 +508,7 @@ fn utilization_above_the_target_moves_supply_up() {
     let mut chain = chain_with(short_periods());
     // One CPU core: 0.01 CU/s, so about 10 CU available in the period; 50 CU delivered.
     let cpu = Hardware {
+        sandbox: None,
         gpus: vec![],
         cpu_cores: 1,
         ram_mib: 1_024,

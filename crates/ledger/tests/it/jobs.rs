@@ -4,8 +4,9 @@
 use crate::common::{account, funded, vcai, Harness};
 use vcity_ledger::{bank, jobs};
 use vcity_types::compute::{
-    AssignTask, Billing, CancelJob, FailTask, GpuSpec, Hardware, NodeHeartbeat, NodeKind,
-    RegisterNode, Requirements, Role, StartTask, SubmitJob, TaskState, Workload,
+    AssignTask, Billing, CancelJob, CgroupVersion, ExecutorKind, FailTask, GpuSpec, Hardware,
+    NodeHeartbeat, NodeKind, RegisterNode, Requirements, Role, SandboxNeeds, SandboxSupport,
+    StartTask, SubmitJob, TaskState, UpdateNode, Workload,
 };
 use vcity_types::event::Event;
 use vcity_types::tx::Message;
@@ -32,6 +33,7 @@ fn new_chain() -> Harness {
         role: Role::Compute,
         kind: NodeKind::Stable,
         hardware: Hardware {
+            sandbox: None,
             gpus: vec![GpuSpec {
                 model: "H100".into(),
                 count: 1,
@@ -50,6 +52,7 @@ fn new_chain() -> Harness {
         role: Role::Compute,
         kind: NodeKind::Flexible,
         hardware: Hardware {
+            sandbox: None,
             gpus: vec![],
             cpu_cores: 8,
             ram_mib: 16_384,
@@ -94,6 +97,7 @@ fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
 fn gpu_job(tasks: u32) -> SubmitJob {
     SubmitJob {
         workload: Workload {
+            executor: ExecutorKind::Wasm,
             module_hash: Hash([7; 32]),
             input: b"matrix 64".to_vec(),
         },
@@ -577,4 +581,163 @@ fn a_gang_is_assigned_whole_or_not_at_all() {
     assert_eq!(state_of(&chain, 1, 1), TaskState::Pending);
     assert!(matches!(state_of(&chain, 1, 0), TaskState::Running { .. }));
     assert_eq!(chain.at(210, SCHEDULER, assign(1, 1, NODE)).code, 0);
+}
+
+/// A process job: a native program, 1 GiB, no network, no verification.
+fn process_job(memory_mib: u32, network: bool) -> SubmitJob {
+    let mut job = gpu_job(1);
+    job.workload.executor = ExecutorKind::Process {
+        name: "trainer".into(),
+        args: vec!["--threads".into(), "2".into()],
+        env: vec![("MODE".into(), "fast".into())],
+    };
+    job.requirements = Requirements {
+        max_duration_s: 60,
+        sandbox: Some(SandboxNeeds {
+            memory_mib,
+            network,
+        }),
+        ..Requirements::default()
+    };
+    job
+}
+
+fn cpu_node_with(sandbox: Option<SandboxSupport>) -> Message {
+    Message::UpdateNode(UpdateNode {
+        price_per_cu_usd: None,
+        endpoint: None,
+        hardware: Some(Hardware {
+            gpus: vec![],
+            cpu_cores: 8,
+            ram_mib: 16_384,
+            sandbox,
+        }),
+    })
+}
+
+#[test]
+fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled() {
+    let mut chain = new_chain();
+    let refused = |chain: &mut Harness, t_s: u64, job: SubmitJob, why: &str| {
+        let receipt = chain.at(t_s, USER, Message::SubmitJob(job));
+        assert_eq!(receipt.code, 25, "{}", receipt.error);
+        assert!(receipt.error.contains(why), "{}", receipt.error);
+    };
+    // The shape of the job.
+    let mut wants_checks = process_job(1_024, false);
+    wants_checks.verification = vcity_types::trust::VerificationLevel::Standard;
+    refused(&mut chain, 1, wants_checks, "not re-executable");
+    let mut no_needs = process_job(1_024, false);
+    no_needs.requirements.sandbox = None;
+    refused(&mut chain, 2, no_needs, "needs sandbox requirements");
+    let mut wasm_with_needs = gpu_job(1);
+    wasm_with_needs.requirements.sandbox = Some(SandboxNeeds {
+        memory_mib: 64,
+        network: false,
+    });
+    refused(&mut chain, 3, wasm_with_needs, "for process jobs");
+    refused(&mut chain, 4, process_job(8, false), "16 to");
+    let mut path = process_job(1_024, false);
+    path.workload.executor = ExecutorKind::Process {
+        name: "trainer".into(),
+        args: vec![],
+        env: vec![("PATH".into(), "/usr/bin".into())],
+    };
+    refused(&mut chain, 5, path, "not PATH");
+    let mut many = process_job(1_024, false);
+    many.workload.executor = ExecutorKind::Process {
+        name: "trainer".into(),
+        args: vec!["x".into(); 65],
+        env: vec![],
+    };
+    refused(&mut chain, 6, many, "at most 64");
+    let mut dotted = process_job(1_024, false);
+    dotted.workload.executor = ExecutorKind::Process {
+        name: "../bin".into(),
+        args: vec![],
+        env: vec![],
+    };
+    refused(&mut chain, 7, dotted, "a program's name");
+
+    // Placement: the CPU node first offers no sandbox, then one without limits, then one with.
+    assert_eq!(
+        chain
+            .at(10, USER, Message::SubmitJob(process_job(1_024, false)))
+            .code,
+        0
+    );
+    let job = 1;
+    let no_sandbox = chain.at(11, SCHEDULER, assign(job, 0, CPU_NODE));
+    assert!(
+        no_sandbox.error.contains("no sandbox that enforces limits"),
+        "{}",
+        no_sandbox.error
+    );
+    let unlimited = Some(SandboxSupport {
+        limits: CgroupVersion::None,
+        network_egress: true,
+    });
+    assert_eq!(chain.at(12, CPU_NODE, cpu_node_with(unlimited)).code, 0);
+    let still = chain.at(13, SCHEDULER, assign(job, 0, CPU_NODE));
+    assert!(still.error.contains("no sandbox"), "{}", still.error);
+    let limited = Some(SandboxSupport {
+        limits: CgroupVersion::V1,
+        network_egress: false,
+    });
+    assert_eq!(chain.at(14, CPU_NODE, cpu_node_with(limited)).code, 0);
+    heartbeat(&mut chain, 15, CPU_NODE);
+    assert_eq!(chain.at(16, SCHEDULER, assign(job, 0, CPU_NODE)).code, 0);
+    let record = jobs::job(chain.ledger.state(), job).expect("job");
+    assert_eq!(
+        record.tasks[0].sampling_ppm, 0,
+        "a native run is never sampled"
+    );
+
+    // Memory and network are hard constraints too.
+    assert_eq!(
+        chain
+            .at(20, USER, Message::SubmitJob(process_job(32_768, false)))
+            .code,
+        0
+    );
+    let big = chain.at(21, SCHEDULER, assign(2, 0, CPU_NODE));
+    assert!(big.error.contains("too little memory"), "{}", big.error);
+    assert_eq!(
+        chain
+            .at(22, USER, Message::SubmitJob(process_job(1_024, true)))
+            .code,
+        0
+    );
+    let online = chain.at(23, SCHEDULER, assign(3, 0, CPU_NODE));
+    assert!(
+        online.error.contains("no network egress"),
+        "{}",
+        online.error
+    );
+    // The explanation names what the memory-hungry task needs.
+    let state = chain.ledger.state();
+    let nodes: Vec<_> = [NODE, CPU_NODE]
+        .into_iter()
+        .filter_map(|seed| vcity_ledger::nodes::node(state, &account(seed)))
+        .collect();
+    let params = vcity_ledger::nodes::params(state);
+    let text = jobs::explain(
+        &params,
+        &nodes,
+        &process_job(32_768, false).requirements,
+        usd(1_000),
+        23,
+    )
+    .expect("misfit");
+    assert!(
+        text.contains("too little memory (needs 32768 MiB)"),
+        "{text}"
+    );
+    assert!(text.contains("no sandbox that enforces limits"), "{text}");
+    // Only compute nodes offer one.
+    let mut scheduler_update = cpu_node_with(limited);
+    if let Message::UpdateNode(update) = &mut scheduler_update {
+        update.hardware.as_mut().expect("hardware").cpu_cores = 0;
+    }
+    assert_ne!(chain.at(24, SCHEDULER, scheduler_update).code, 0);
 }

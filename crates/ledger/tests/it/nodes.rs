@@ -23,6 +23,7 @@ fn gpu_node(stake: u128) -> RegisterNode {
         role: Role::Compute,
         kind: NodeKind::Stable,
         hardware: Hardware {
+            sandbox: None,
             gpus: vec![GpuSpec {
                 model: "H100".into(),
                 count: 2,

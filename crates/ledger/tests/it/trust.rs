@@ -76,6 +76,7 @@ fn chain_with(trust: TrustParams) -> Harness {
 
 fn cpu(cores: u32) -> Hardware {
     Hardware {
+        sandbox: None,
         gpus: vec![],
         cpu_cores: cores,
         ram_mib: 16_384,
@@ -129,6 +130,7 @@ fn keep_alive(chain: &mut Harness, t_s: u64) {
 fn job(level: VerificationLevel) -> SubmitJob {
     SubmitJob {
         workload: Workload {
+            executor: vcity_types::compute::ExecutorKind::Wasm,
             module_hash: Hash([7; 32]),
             input: b"x".to_vec(),
         },
@@ -845,6 +847,7 @@ fn health_comes_from_measurements_and_an_unhealthy_node_gets_no_work() {
 fn vram_tiers_count_vendor_gigabytes() {
     // Four 24 GB cards as NVML reports them (24,564 MiB each) reach the 96 GB tier.
     let hardware = Hardware {
+        sandbox: None,
         gpus: vec![GpuSpec {
             model: "RTX4090".into(),
             count: 4,

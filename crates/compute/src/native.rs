@@ -1,0 +1,164 @@
+//! Process tasks (docs/job-spec.md, "Process jobs"): a job's static Linux program run in the
+//! node's sandbox ([`vcity_sandbox`]), its ending turned into the same commitment a WASM task
+//! makes.
+//!
+//! The task's memory ceiling is the job's `sandbox.memory_mib` (its `/tmp`, a tmpfs of a quarter
+//! of it, counts against it); its CPU-time budget is the job's CU budget over the CU rate of the
+//! resources it was assigned (`Task::factor_ppm`), and its CU is the CPU time the control groups
+//! measured × that rate, never more than the budget. A native run is not reproducible, so the
+//! commitment binds the node to what it reports but no verifier re-executes it.
+
+use std::path::Path;
+use std::time::Duration;
+use vcity_executor::{Ending, Outcome};
+use vcity_sandbox::{Limits, Sandbox, Spec};
+use vcity_types::compute::{ExecutorKind, Job, TaskExit};
+
+/// Processes and threads one process task may have.
+pub const TASK_PIDS: u32 = 256;
+
+/// What a process task gets: `program` (cached, executable) run for task `task` of `job`, with
+/// network egress only if the job asks for it and `egress_allowed`.
+#[derive(Debug)]
+pub struct ProcessRun<'a> {
+    /// The node's sandbox.
+    pub sandbox: &'a Sandbox,
+    /// The program's file.
+    pub program: &'a Path,
+    /// The job.
+    pub job: &'a Job,
+    /// CU per second of the assigned resources × 10^6.
+    pub factor_ppm: u64,
+    /// Whether this node lets tasks reach the network.
+    pub egress_allowed: bool,
+    /// Output and log caps, as for WASM tasks.
+    pub output_bytes: usize,
+    /// See `output_bytes`.
+    pub log_bytes: usize,
+}
+
+/// CPU nanoseconds the CU budget buys at `factor_ppm` (rounded down: the task never gets more).
+pub fn cpu_budget_ns(max_cu_ppm: u64, factor_ppm: u64) -> u64 {
+    let ns = u128::from(max_cu_ppm) * 1_000_000_000 / u128::from(factor_ppm.max(1));
+    u64::try_from(ns).unwrap_or(u64::MAX)
+}
+
+/// CU × 10^6 for `cpu_ns` at `factor_ppm` (rounded down: the buyer never pays for a fraction of
+/// a micro-CU the node did not measure), at most `max_cu_ppm`.
+pub fn cu_ppm_for_cpu(cpu_ns: u64, factor_ppm: u64, max_cu_ppm: u64) -> u64 {
+    let cu = u128::from(cpu_ns) * u128::from(factor_ppm) / 1_000_000_000;
+    u64::try_from(cu).unwrap_or(u64::MAX).min(max_cu_ppm)
+}
+
+impl ProcessRun<'_> {
+    /// Runs the task to its end; `Err` when the sandbox itself failed (not the task's doing).
+    pub fn run(&self) -> Result<Outcome, vcity_sandbox::SandboxError> {
+        let ExecutorKind::Process { name, args, env } = &self.job.workload.executor else {
+            return Err(vcity_sandbox::SandboxError::Io {
+                what: "running a process task".into(),
+                source: std::io::Error::other("the job is not a process job"),
+            });
+        };
+        let needs = self
+            .job
+            .requirements
+            .sandbox
+            .unwrap_or(vcity_types::compute::SandboxNeeds {
+                memory_mib: vcity_types::compute::MIN_TASK_MEMORY_MIB,
+                network: false,
+            });
+        let memory_bytes = u64::from(needs.memory_mib) * 1024 * 1024;
+        let max_cu_ppm = self.job.max_cu_ppm_per_task;
+        let limits = Limits {
+            memory_bytes,
+            pids: TASK_PIDS,
+            tmp_bytes: memory_bytes / 4,
+            output_bytes: self.output_bytes,
+            log_bytes: self.log_bytes,
+            wall_clock: Duration::from_secs(self.job.requirements.max_duration_s),
+            cpu_time: Some(Duration::from_nanos(cpu_budget_ns(
+                max_cu_ppm,
+                self.factor_ppm,
+            ))),
+        };
+        let sandboxed = self.sandbox.run(&Spec {
+            program: self.program,
+            name,
+            args,
+            env,
+            input: &self.job.workload.input,
+            limits,
+            network: needs.network && self.egress_allowed,
+        })?;
+        let cpu_ns = u64::try_from(sandboxed.cpu_time().as_nanos()).unwrap_or(u64::MAX);
+        let exit = match sandboxed.ending {
+            vcity_sandbox::Ending::TimedOut => None,
+            vcity_sandbox::Ending::CpuLimit => Some(TaskExit::OutOfFuel),
+            vcity_sandbox::Ending::OutputLimit => Some(TaskExit::OutputLimit),
+            _ if sandboxed.usage.oom_killed => Some(TaskExit::MemoryLimit),
+            vcity_sandbox::Ending::Exited(0) => Some(TaskExit::Success),
+            vcity_sandbox::Ending::Exited(code) => Some(TaskExit::ExitCode { code }),
+            vcity_sandbox::Ending::Signaled(signal) => Some(TaskExit::Trap {
+                trap: format!("killed by signal {signal}"),
+            }),
+        };
+        let cu_used_ppm = match exit {
+            // The whole budget was used: the budget is what it cost.
+            Some(TaskExit::OutOfFuel) => max_cu_ppm,
+            _ => cu_ppm_for_cpu(cpu_ns, self.factor_ppm, max_cu_ppm),
+        };
+        let mut log = sandboxed.log;
+        if !sandboxed.cleaned_up {
+            tracing::error!(
+                job = self.job.id,
+                "a process task's control groups were left behind"
+            );
+        }
+        if let Some(peak) = sandboxed.usage.peak_memory_bytes {
+            log.extend_from_slice(
+                format!(
+                    "\n[sandbox] cpu {:.3} s, peak memory {} MiB, pids limit hit: {}\n",
+                    cpu_ns as f64 / 1e9,
+                    peak / (1024 * 1024),
+                    sandboxed.usage.pids_limited
+                )
+                .as_bytes(),
+            );
+        }
+        Ok(Outcome {
+            ending: exit.map_or(Ending::TimedOut, Ending::Exit),
+            output: sandboxed.output,
+            log,
+            fuel_used: 0,
+            cu_used_ppm,
+            elapsed: sandboxed.wall,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_converts_to_cu_at_the_assigned_rate_within_the_budget() {
+        // One core (factor 1.0) for 2.5 s is 2.5 CU; an H100 (factor 9.0) for 1 s is 9 CU.
+        assert_eq!(
+            cu_ppm_for_cpu(2_500_000_000, 1_000_000, u64::MAX),
+            2_500_000
+        );
+        assert_eq!(
+            cu_ppm_for_cpu(1_000_000_000, 9_000_000, u64::MAX),
+            9_000_000
+        );
+        assert_eq!(
+            cu_ppm_for_cpu(1_000_000_000, 9_000_000, 5_000_000),
+            5_000_000
+        );
+        // A nanosecond short of a micro-CU bills nothing for it.
+        assert_eq!(cu_ppm_for_cpu(999, 1_000_000, u64::MAX), 0);
+        assert_eq!(cpu_budget_ns(2_500_000, 1_000_000), 2_500_000_000);
+        assert_eq!(cpu_budget_ns(9_000_000, 9_000_000), 1_000_000_000);
+        assert_eq!(cpu_budget_ns(1, 0), 1_000_000_000);
+    }
+}

@@ -1,0 +1,446 @@
+//! The sandbox for untrusted native programs (issue 19; whitepaper §2.2.1; SPEC §5;
+//! docs/job-spec.md, "Process jobs").
+//!
+//! A task runs as an isolated process tree under [bubblewrap] (`bwrap`, the Debian package), driven
+//! through `std::process` (no `unsafe`):
+//! - new user, PID, network, IPC, UTS and cgroup namespaces: the task sees only its own processes
+//!   and only a loopback interface (unless the job asks for network egress and the node allows
+//!   it); nested user namespaces are disabled;
+//! - a root of nothing but what the task is given: its program (read-only at
+//!   `/task/{name}`), its input (read-only at `/input/input`), a fresh `/proc` of its PID
+//!   namespace, a minimal `/dev`, a size-capped `/tmp`; the root itself is read-only;
+//! - every capability dropped, `no_new_privs`, a new session, an unprivileged user inside
+//!   (65534), an empty environment but for what the job sets;
+//! - a seccomp filter ([`seccomp`]) refusing mount, namespace, module, keyring, tracing, BPF,
+//!   perf and io_uring calls;
+//! - memory and process-count limits through control groups where the host delegates them
+//!   ([`cgroup`]: v2, else v1, else none; CPU time and peak memory are read back from them);
+//! - the whole tree killed at the wall-clock limit: bubblewrap dies with its parent, the PID
+//!   namespace dies with its first process, and the task's groups are emptied.
+//!
+//! The task's standard output is its result (capped); standard error is its log (capped); its
+//! input is also its standard input.
+//!
+//! [bubblewrap]: https://github.com/containers/bubblewrap
+
+pub mod cgroup;
+pub mod seccomp;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why the sandbox could not run a task (not how the task ended).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// bubblewrap is not installed.
+    #[error("bubblewrap (bwrap) was not found: install the `bubblewrap` package")]
+    NoBubblewrap,
+    /// The task needs limits this host cannot enforce.
+    #[error("this node cannot enforce memory and process limits (no delegated cgroups)")]
+    NoLimits,
+    /// Preparing or starting the task failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Io { what, source }
+}
+
+/// What a task may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory (and swap) for the whole tree, bytes; `/tmp` counts against it.
+    pub memory_bytes: u64,
+    /// Processes and threads of the whole tree.
+    pub pids: u32,
+    /// Size of `/tmp`, bytes.
+    pub tmp_bytes: u64,
+    /// Standard output kept (the result), bytes: more is an error of the task.
+    pub output_bytes: usize,
+    /// Standard error kept (the log), bytes: more is dropped.
+    pub log_bytes: usize,
+    /// Wall clock: the tree is killed at it.
+    pub wall_clock: Duration,
+    /// CPU time of the whole tree (the task's CU budget): the tree is killed at it, give or
+    /// take the 20 ms between looks. Enforced only where the host accounts CPU time.
+    pub cpu_time: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 * 1024 * 1024,
+            pids: 64,
+            tmp_bytes: 64 * 1024 * 1024,
+            output_bytes: 16 * 1024 * 1024,
+            log_bytes: 64 * 1024,
+            wall_clock: Duration::from_secs(300),
+            cpu_time: None,
+        }
+    }
+}
+
+/// One task.
+#[derive(Debug, Clone)]
+pub struct Spec<'a> {
+    /// The program: a static Linux executable (it sees no host libraries).
+    pub program: &'a Path,
+    /// Its file name inside the sandbox (`/task/{name}`, also its `argv[0]`): 1-32 of
+    /// `[A-Za-z0-9._-]`, not starting with a dot.
+    pub name: &'a str,
+    /// Its arguments (after the program itself).
+    pub args: &'a [String],
+    /// Its environment (nothing else is set but `PATH=/task`).
+    pub env: &'a [(String, String)],
+    /// Its input: standard input and `/input/input`.
+    pub input: &'a [u8],
+    /// Limits.
+    pub limits: Limits,
+    /// Network egress (the host's network); otherwise only loopback.
+    pub network: bool,
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// It exited with this status.
+    Exited(i32),
+    /// A signal ended it (the out-of-memory killer's SIGKILL included).
+    Signaled(i32),
+    /// It wrote more than the output limit.
+    OutputLimit,
+    /// The wall clock ran out: the tree was killed.
+    TimedOut,
+    /// The CPU-time budget ran out: the tree was killed.
+    CpuLimit,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How it ended.
+    pub ending: Ending,
+    /// Standard output (at most the output limit).
+    pub output: Vec<u8>,
+    /// Standard error (at most the log limit, then a marker).
+    pub log: Vec<u8>,
+    /// Wall time from start to end.
+    pub wall: Duration,
+    /// What the task's groups measured (empty without cgroups).
+    pub usage: cgroup::Usage,
+    /// Whether the task's groups were emptied and removed (a node that sees `false` has a
+    /// leftover process tree to report).
+    pub cleaned_up: bool,
+}
+
+impl Outcome {
+    /// CPU time of the whole tree, from the cgroup accounting; the wall time when the host
+    /// accounts none (one core busy the whole run: an upper bound for a one-threaded task).
+    pub fn cpu_time(&self) -> Duration {
+        self.usage.cpu_ns.map_or(self.wall, Duration::from_nanos)
+    }
+}
+
+/// The sandbox of this host: where bubblewrap is, what control groups it may use.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    bwrap: PathBuf,
+    cgroups: cgroup::Support,
+    work: PathBuf,
+}
+
+/// Every run gets its own name (for its groups and files).
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Sandbox {
+    /// Finds bubblewrap and probes control groups; `work` holds per-run files.
+    pub fn probe(work: &Path) -> Result<Sandbox, SandboxError> {
+        let bwrap = ["/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|path| path.is_file())
+            .ok_or(SandboxError::NoBubblewrap)?;
+        std::fs::create_dir_all(work).map_err(io(format!("creating {}", work.display())))?;
+        Ok(Sandbox {
+            bwrap,
+            cgroups: cgroup::probe(),
+            work: work.to_path_buf(),
+        })
+    }
+
+    /// What control groups this host delegates.
+    pub fn cgroups(&self) -> &cgroup::Support {
+        &self.cgroups
+    }
+
+    /// Whether memory and process limits are enforced (a node without them offers no
+    /// native or image tasks).
+    pub fn enforces_limits(&self) -> bool {
+        self.cgroups != cgroup::Support::None
+    }
+
+    /// bubblewrap's arguments for `spec`, with the run's files under `dir`.
+    fn arguments(&self, spec: &Spec<'_>, dir: &Path) -> Vec<String> {
+        let path = |path: &Path| path.display().to_string();
+        let mut args: Vec<String> = [
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--disable-userns",
+            "--uid",
+            "65534",
+            "--gid",
+            "65534",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--clearenv",
+            "--hostname",
+            "task",
+            "--tmpfs",
+            "/",
+            "--dir",
+            "/task",
+            "--dir",
+            "/input",
+        ]
+        .map(String::from)
+        .to_vec();
+        if !spec.network {
+            args.push("--unshare-net".into());
+        }
+        let inside = format!("/task/{}", spec.name);
+        args.extend([
+            "--ro-bind".into(),
+            path(spec.program),
+            inside.clone(),
+            "--ro-bind".into(),
+            path(&dir.join("input")),
+            "/input/input".into(),
+            "--proc".into(),
+            "/proc".into(),
+            "--dev".into(),
+            "/dev".into(),
+            "--size".into(),
+            spec.limits.tmp_bytes.to_string(),
+            "--tmpfs".into(),
+            "/tmp".into(),
+            "--remount-ro".into(),
+            "/".into(),
+            "--chdir".into(),
+            "/tmp".into(),
+            "--setenv".into(),
+            "PATH".into(),
+            "/task".into(),
+            "--seccomp".into(),
+            "3".into(),
+        ]);
+        for (name, value) in spec.env {
+            args.extend(["--setenv".into(), name.clone(), value.clone()]);
+        }
+        args.push("--".into());
+        args.push(inside);
+        args.extend(spec.args.iter().cloned());
+        args
+    }
+
+    /// Runs `spec` to its end (or its wall clock).
+    pub fn run(&self, spec: &Spec<'_>) -> Result<Outcome, SandboxError> {
+        if !valid_name(spec.name) {
+            return Err(io("naming the program")(std::io::Error::other(format!(
+                "{:?} is not 1-32 of [A-Za-z0-9._-] (not starting with a dot)",
+                spec.name
+            ))));
+        }
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("run-{}-{run}", std::process::id());
+        let dir = self.work.join(&name);
+        std::fs::create_dir_all(&dir).map_err(io("creating the run directory"))?;
+        let result = self.run_in(spec, &name, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    fn run_in(&self, spec: &Spec<'_>, name: &str, dir: &Path) -> Result<Outcome, SandboxError> {
+        std::fs::write(dir.join("input"), spec.input).map_err(io("writing the input"))?;
+        let filter = dir.join("seccomp.bpf");
+        std::fs::write(&filter, seccomp::filter()).map_err(io("writing the seccomp filter"))?;
+        let group = cgroup::Group::create(
+            &self.cgroups,
+            name,
+            spec.limits.memory_bytes,
+            spec.limits.pids,
+        )
+        .map_err(io("creating the task's control groups"))?;
+        // The wrapper joins the groups, then becomes bubblewrap with the filter on fd 3.
+        let mut script = String::new();
+        for index in 0..group.dirs.len() {
+            script.push_str(&format!(
+                "echo $$ > \"$G{index}/cgroup.procs\" || exit 125\n"
+            ));
+        }
+        script.push_str("exec \"$@\" 3< \"$FILTER\"\n");
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(&script)
+            .arg("vcity-sandbox")
+            .arg(&self.bwrap)
+            .args(self.arguments(spec, dir))
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("FILTER", &filter)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (index, group_dir) in group.dirs.iter().enumerate() {
+            command.env(format!("G{index}"), group_dir);
+        }
+        let started = Instant::now();
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                let _ = group.destroy();
+                return Err(io("starting bubblewrap")(error));
+            }
+        };
+        // Input on stdin from its own thread (a task that never reads it must not block us).
+        let mut stdin = child.stdin.take().expect("piped");
+        let input = spec.input.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let output_limit = spec.limits.output_bytes;
+        let log_limit = spec.limits.log_bytes;
+        // Output past its limit ends the task (a task is not paid to fill our memory), so that
+        // reader raises a flag the wait below watches; the log is only cut.
+        let overflowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = overflowed.clone();
+        let output_reader = std::thread::spawn(move || {
+            let read = capped(stdout, output_limit, true);
+            flag.store(read.1, std::sync::atomic::Ordering::Relaxed);
+            read
+        });
+        let log_reader = std::thread::spawn(move || capped(stderr, log_limit, false));
+        let deadline = started + spec.limits.wall_clock;
+        let cpu_budget_ns = spec
+            .limits
+            .cpu_time
+            .map(|budget| u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX));
+        let mut over_cpu = false;
+        let mut looks = 0u32;
+        let status = loop {
+            looks = looks.wrapping_add(1);
+            if let Some(budget) = cpu_budget_ns.filter(|_| looks % 4 == 0) {
+                if group.usage().cpu_ns.is_some_and(|used| used >= budget) {
+                    over_cpu = true;
+                    let _ = child.kill();
+                    break child.wait().ok();
+                }
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if overflowed.load(std::sync::atomic::Ordering::Relaxed) => {
+                    let _ = child.kill();
+                    break child.wait().ok();
+                }
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(error) => {
+                    let _ = child.kill();
+                    let _ = group.destroy();
+                    return Err(io("waiting for the task")(error));
+                }
+            }
+        };
+        let wall = started.elapsed();
+        // Whatever is left of the tree goes now.
+        let usage = group.usage();
+        let cleaned_up = group.destroy();
+        let _ = feeder.join();
+        let (output, output_over) = output_reader.join().unwrap_or_default();
+        let (mut log, log_overflowed) = log_reader.join().unwrap_or_default();
+        if log_overflowed {
+            log.extend_from_slice(b"\n[log truncated]\n");
+        }
+        let ending = match status {
+            None => Ending::TimedOut,
+            Some(_) if over_cpu => Ending::CpuLimit,
+            Some(_) if output_over => Ending::OutputLimit,
+            Some(status) => {
+                use std::os::unix::process::ExitStatusExt;
+                match (status.code(), status.signal()) {
+                    // The wrapper could not join the groups: not the task's doing.
+                    (Some(125), _) if log.is_empty() && output.is_empty() => {
+                        return Err(io("joining the task's control groups")(
+                            std::io::Error::other("the wrapper exited with 125"),
+                        ));
+                    }
+                    (Some(code), _) if code > 128 && code < 160 => Ending::Signaled(code - 128),
+                    (Some(code), _) => Ending::Exited(code),
+                    (None, Some(signal)) => Ending::Signaled(signal),
+                    (None, None) => Ending::Signaled(0),
+                }
+            }
+        };
+        Ok(Outcome {
+            ending,
+            output,
+            log,
+            wall,
+            usage,
+            cleaned_up,
+        })
+    }
+}
+
+/// Whether `name` may be a program's file name in the sandbox: 1 to 32 of `[A-Za-z0-9._-]`,
+/// not starting with a dot (the same rule the ledger applies to process jobs).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Reads `reader`, keeping at most `limit` bytes; true if there was more. With `stop`, reading
+/// ends at the first byte past the limit; otherwise the rest is read and dropped.
+fn capped(mut reader: impl Read, limit: usize, stop: bool) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut buffer = [0u8; 64 * 1024];
+    let mut over = false;
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => {
+                let room = limit.saturating_sub(kept.len());
+                kept.extend_from_slice(&buffer[..read.min(room)]);
+                over |= read > room;
+                if over && stop {
+                    break;
+                }
+            }
+        }
+    }
+    (kept, over)
+}
