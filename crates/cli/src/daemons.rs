@@ -71,6 +71,9 @@ pub struct ComputeArgs {
     /// Offer no sandbox for process tasks (WASM tasks only), even where bubblewrap is installed.
     #[arg(long)]
     pub no_sandbox: bool,
+    /// Unpacked images kept in the cache, MiB (least recently used evicted past it).
+    #[arg(long, default_value_t = 20_480)]
+    pub image_cache_mib: u64,
     /// Test only: lie on purpose (wrong-output or inflate-cu), to watch the trust layer catch it.
     #[arg(long, hide = true)]
     pub misbehave: Option<String>,
@@ -185,6 +188,7 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                 },
                 network_egress: args.allow_network,
                 sandbox: !args.no_sandbox,
+                image_cache_bytes: args.image_cache_mib.saturating_mul(1024 * 1024),
                 misbehave: args
                     .misbehave
                     .as_deref()

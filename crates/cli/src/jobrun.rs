@@ -49,9 +49,11 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let resolved = crate::manifest::load(request.manifest)?;
     let key = ring.get(request.from)?.signing_key()?;
-    client
-        .put_blob(&resolved.module)
-        .context("uploading the module to the node's blob store")?;
+    if !resolved.module.is_empty() {
+        client
+            .put_blob(&resolved.module)
+            .context("uploading the program or image to the node's blob store")?;
+    }
     let fee = request
         .options
         .fee

@@ -11,6 +11,7 @@ mod daemons;
 mod devnet;
 mod devnet_daemons;
 mod escrow;
+mod image;
 mod incentives;
 mod jobrun;
 mod manifest;
@@ -96,6 +97,10 @@ pub enum Command {
     /// (docs/verification.md).
     #[command(subcommand)]
     Verify(trust::VerifyCommand),
+    /// OCI images for image jobs: build one from a static program, inspect, serve
+    /// (docs/job-spec.md, "Image jobs").
+    #[command(subcommand)]
+    Image(image::ImageCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -216,6 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nodes(command) => registry::nodes(&settings, command, cli.json),
         Command::Job(command) => work::job(&settings, command, cli.json),
         Command::Verify(command) => trust::verify(&settings, command, cli.json),
+        Command::Image(command) => image::image(command, cli.json),
     }
 }
 

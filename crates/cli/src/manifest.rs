@@ -8,6 +8,12 @@
 //! # program_name = "my-task"   #   its name in the sandbox, argv[0] (default: the file's)
 //! # args = ["--fast"]          #   its arguments
 //! # env = { MODE = "x" }       #   its environment
+//! # executor = "oci"           # an OCI image's command in the node's sandbox:
+//! # image_file = "image.tar"   #   an OCI layout archive to upload (`vcity image build`), or
+//! # reference = "host/repo:1"  #   a registry to pull from, with
+//! # image = "sha256:..."       #   the manifest digest (required with `reference`)
+//! # entrypoint = ["/bin/x"]    #   replaces the image's entrypoint
+//! # cmd = ["--fast"]           #   replaces the image's command
 //! input = "128 7"              # the input as text, or
 //! # input_file = "photo.pgm"   # the input as a file
 //! tasks = 4                    # tasks (each gets the same input and its own seed)
@@ -57,9 +63,19 @@ pub struct Manifest {
     /// A process job's arguments.
     #[serde(default)]
     pub args: Vec<String>,
-    /// A process job's environment.
+    /// A process or image job's environment.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+    /// An image job's layout archive, uploaded with the job.
+    pub image_file: Option<PathBuf>,
+    /// An image job's registry reference, to pull from.
+    pub reference: Option<String>,
+    /// An image job's manifest digest.
+    pub image: Option<String>,
+    /// Replaces the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command.
+    pub cmd: Option<Vec<String>>,
     /// Input text.
     pub input: Option<String>,
     /// Input file.
@@ -172,11 +188,23 @@ pub fn load(path: &Path) -> anyhow::Result<Resolved> {
 
 /// Resolves a parsed manifest; relative paths are taken from `base`.
 pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
-    let process = match manifest.executor.as_deref() {
-        None | Some("wasm") => false,
-        Some("process") => true,
-        Some(other) => bail!("executor {other:?} is \"wasm\" or \"process\""),
+    let (process, oci) = match manifest.executor.as_deref() {
+        None | Some("wasm") => (false, false),
+        Some("process") => (true, false),
+        Some("oci") => (true, true),
+        Some(other) => bail!("executor {other:?} is \"wasm\", \"process\" or \"oci\""),
     };
+    if !oci
+        && (manifest.image_file.is_some()
+            || manifest.reference.is_some()
+            || manifest.image.is_some()
+            || manifest.entrypoint.is_some()
+            || manifest.cmd.is_some())
+    {
+        bail!(
+            "`image_file`, `reference`, `image`, `entrypoint` and `cmd` are for executor = \"oci\""
+        );
+    }
     if !process
         && (manifest.program.is_some()
             || !manifest.args.is_empty()
@@ -190,7 +218,27 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
              executor = \"process\""
         );
     }
+    let mut image = None;
     let (module, label) = match (&manifest.workload, &manifest.module, &manifest.program) {
+        (None, None, None) if oci => {
+            if !manifest.args.is_empty() || manifest.program_name.is_some() {
+                bail!("an image job gives `entrypoint` and `cmd`, not `args` or `program_name`");
+            }
+            let (bytes, digest) = resolve_image(&manifest, base)?;
+            image = Some(digest);
+            let label = manifest
+                .reference
+                .clone()
+                .or_else(|| {
+                    manifest
+                        .image_file
+                        .as_ref()
+                        .map(|file| file.display().to_string())
+                })
+                .unwrap_or_default();
+            (bytes, label)
+        }
+        _ if oci => bail!("an image job names no `workload`, `module` or `program`"),
         (None, None, Some(file)) if process => {
             let path = base.join(file);
             let bytes = std::fs::read(&path)
@@ -217,7 +265,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
             .to_string(),
         (None, None) => String::new(),
     };
-    if process && !valid_program_name(&program_name) {
+    if process && !oci && !valid_program_name(&program_name) {
         bail!("program_name {program_name:?} is 1 to 32 of A-Z a-z 0-9 . _ - (not starting with a dot)");
     }
     let verification = match (process, manifest.verification) {
@@ -267,9 +315,21 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
     Ok(Resolved {
         message: SubmitJob {
             workload: Workload {
-                module_hash: vcity_types::compute::content_address(&module),
+                module_hash: if module.is_empty() {
+                    vcity_types::Hash::ZERO
+                } else {
+                    vcity_types::compute::content_address(&module)
+                },
                 input,
-                executor: if process {
+                executor: if let Some(image) = image {
+                    ExecutorKind::Oci {
+                        image,
+                        reference: manifest.reference.clone(),
+                        entrypoint: manifest.entrypoint.clone(),
+                        cmd: manifest.cmd.clone(),
+                        env: manifest.env.clone().into_iter().collect(),
+                    }
+                } else if process {
                     ExecutorKind::Process {
                         name: program_name,
                         args: manifest.args.clone(),
@@ -306,6 +366,60 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
         module,
         label,
     })
+}
+
+/// An image job's archive (empty when pulled from a registry) and manifest digest. An archive is
+/// read to find its image (and checked against `image` when both are given).
+fn resolve_image(manifest: &Manifest, base: &Path) -> anyhow::Result<(Vec<u8>, String)> {
+    let named = manifest
+        .image
+        .as_deref()
+        .map(|text| vcity_oci::Digest::parse(text).map_err(anyhow::Error::from))
+        .transpose()?;
+    match (&manifest.image_file, &manifest.reference, named) {
+        (Some(file), None, named) => {
+            let path = base.join(file);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("reading the image {}", path.display()))?;
+            let limit = vcity_sdk::compute::MAX_BLOB_BYTES;
+            if bytes.len() > limit {
+                bail!(
+                    "{} is {} bytes; an uploaded image is at most {limit} (push larger ones to a \
+                     registry and name its `reference` and `image` digest)",
+                    path.display(),
+                    bytes.len()
+                );
+            }
+            let index = vcity_oci::layout::archive_index(bytes.as_slice())
+                .with_context(|| format!("reading the image {}", path.display()))?;
+            let listed: Vec<vcity_oci::Digest> = index
+                .manifests
+                .iter()
+                .filter_map(|entry| vcity_oci::Digest::parse(&entry.digest).ok())
+                .collect();
+            let digest = match (named, listed.as_slice()) {
+                (Some(digest), _) if listed.contains(&digest) => digest,
+                (Some(digest), _) => bail!("{} holds no image {digest}", path.display()),
+                (None, [only]) => *only,
+                (None, _) => bail!(
+                    "{} holds {} images: name the one to run (`image = \"sha256:...\"`)",
+                    path.display(),
+                    listed.len()
+                ),
+            };
+            Ok((bytes, digest.to_string()))
+        }
+        (None, Some(reference), Some(digest)) => {
+            vcity_oci::registry::Reference::parse(reference)?;
+            Ok((Vec::new(), digest.to_string()))
+        }
+        (None, Some(_), None) => bail!(
+            "name the image's manifest digest (`image = \"sha256:...\"`): a job runs exactly \
+             the image it names, never whatever a tag points to today"
+        ),
+        (Some(_), Some(_), _) => bail!("give `image_file` or `reference`, not both"),
+        (None, None, _) => bail!("an image job gives `image_file` or `reference` (with `image`)"),
+    }
 }
 
 /// A WASM job's module: an example's by name, or a file.
@@ -468,7 +582,69 @@ mod tests {
             error(&format!("workload = \"matmul\"\nargs = [\"x\"]\n{head}"))
                 .contains("are for executor")
         );
-        assert!(error(&format!("executor = \"oci\"\n{head}")).contains("is \"wasm\" or"));
+        assert!(error(&format!("executor = \"docker\"\n{head}")).contains("is \"wasm\","));
+    }
+
+    #[test]
+    fn an_image_manifest_uploads_its_archive_or_pins_a_pull_by_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut image = vcity_oci::builder::ImageBuilder::new();
+        image.file("bin/app", 0o755, b"\x7fELF");
+        let built = image.build().expect("builds");
+        std::fs::write(
+            dir.path().join("app.tar"),
+            built.archive().expect("archive"),
+        )
+        .expect("write");
+        let resolve_text = |text: &str| resolve(toml::from_str(text)?, dir.path());
+        let head = "max_cu = 2\nmax_price_per_cu = 1\n";
+        let uploaded = resolve_text(&format!(
+            "executor = \"oci\"\nimage_file = \"app.tar\"\ncmd = [\"-n\"]\n\
+             env = {{ A = \"b\" }}\n{head}"
+        ))
+        .expect("valid");
+        assert_eq!(
+            uploaded.message.workload.executor,
+            ExecutorKind::Oci {
+                image: built.digest.to_string(),
+                reference: None,
+                entrypoint: None,
+                cmd: Some(vec!["-n".into()]),
+                env: vec![("A".into(), "b".into())],
+            }
+        );
+        assert_eq!(
+            uploaded.message.workload.module_hash,
+            vcity_types::compute::content_address(&uploaded.module)
+        );
+        assert_eq!(uploaded.message.verification, VerificationLevel::None);
+        assert!(uploaded.message.requirements.sandbox.is_some());
+        let pulled = resolve_text(&format!(
+            "executor = \"oci\"\nreference = \"127.0.0.1:5000/vcity/app:1\"\n\
+             image = \"{}\"\n{head}",
+            built.digest
+        ))
+        .expect("valid");
+        assert!(pulled.module.is_empty(), "nothing to upload");
+        assert_eq!(pulled.message.workload.module_hash, vcity_types::Hash::ZERO);
+        let error = |text: &str| format!("{:#}", resolve_text(text).expect_err("invalid"));
+        assert!(error(&format!(
+            "executor = \"oci\"\nreference = \"127.0.0.1:5000/vcity/app:1\"\n{head}"
+        ))
+        .contains("manifest digest"));
+        assert!(error(&format!(
+            "executor = \"oci\"\nimage_file = \"app.tar\"\nimage = \"sha256:{}\"\n{head}",
+            "0".repeat(64)
+        ))
+        .contains("holds no image"));
+        assert!(error(&format!(
+            "executor = \"oci\"\nimage_file = \"app.tar\"\nargs = [\"x\"]\n{head}"
+        ))
+        .contains("not `args`"));
+        assert!(
+            error(&format!("workload = \"matmul\"\ncmd = [\"x\"]\n{head}"))
+                .contains("are for executor = \"oci\"")
+        );
     }
 
     #[test]

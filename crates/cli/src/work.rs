@@ -406,9 +406,11 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             if let Some(level) = verification {
                 resolved.message.verification = level.parse().map_err(anyhow::Error::msg)?;
             }
-            client
-                .put_blob(&resolved.module)
-                .context("uploading the module to the node's blob store")?;
+            if !resolved.module.is_empty() {
+                client
+                    .put_blob(&resolved.module)
+                    .context("uploading the program or image to the node's blob store")?;
+            }
             (from, Message::SubmitJob(resolved.message), options)
         }
         JobCommand::Submit {

@@ -1081,3 +1081,170 @@ fn a_process_job_reaches_no_network() {
     }
     node_fine_and_nothing_left(net, &marker);
 }
+
+/// A busybox image (busybox at /bin/busybox, its entrypoint) built by `vcity image build`.
+fn busybox_image(net: &SandboxNet, name: &str) -> (PathBuf, String) {
+    let out = net.dir.path().join(format!("{name}.tar"));
+    let built = ok(vcity(
+        &net.devnet.home,
+        None,
+        &[
+            "image",
+            "build",
+            "/bin/busybox",
+            "--out",
+            out.to_str().expect("utf8"),
+            "--env",
+            "GREETING=from the image",
+        ],
+    ));
+    let digest = built["digest"].as_str().expect("digest").to_string();
+    (out, digest)
+}
+
+/// Submits an image job whose `image_settings` say where the image is; its id.
+fn image_job(net: &SandboxNet, name: &str, image_settings: &str, script: &str) -> u64 {
+    let quoted = serde_json::to_string(script).expect("a TOML basic string is a JSON string");
+    let path = manifest(
+        net.dir.path(),
+        name,
+        &format!(
+            "executor = \"oci\"\n{image_settings}cmd = [\"sh\", \"-c\", {quoted}]\n\
+             input = \"image input\"\nmax_cu = 2\nmax_price_per_cu = 0.1\n\
+             [requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n"
+        ),
+    );
+    let _turn = net
+        .sending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let json = ok(net.devnet.cli(&[
+        "job",
+        "submit",
+        path.to_str().expect("utf8"),
+        "--from",
+        "bob",
+    ]));
+    json["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "job_submitted")
+        .and_then(|event| event["job_id"].as_u64())
+        .unwrap_or_else(|| panic!("no job id in {json}"))
+}
+
+#[test]
+fn an_image_job_uploaded_with_the_job_runs_in_its_own_root_and_settles() {
+    let Some(net) = sandbox_net() else { return };
+    let (archive, digest) = busybox_image(net, "uploaded");
+    let id = image_job(
+        net,
+        "uploaded-job",
+        &format!("image_file = \"{}\"\n", archive.display()),
+        "cat /input/input; echo; echo \"$GREETING\"; ls /; pwd; touch /bin/x 2>&1; true",
+    );
+    let (task, log) = settled_result(net, id, "bob");
+    assert_eq!(task["exit"]["exit"], "success", "{task} {log}");
+    let output = task["output_text"].as_str().unwrap_or_default();
+    assert!(
+        output.starts_with("image input\nfrom the image\nbin\ndev\ninput\nproc\ntmp\n/tmp\n"),
+        "{output}"
+    );
+    assert!(output.contains("Read-only file system"), "{output}");
+    let record = job(&net.devnet, id);
+    assert_eq!(record["workload"]["executor"]["image"], digest.as_str());
+    assert_eq!(record["tasks"][0]["sampling_ppm"], 0);
+    node_fine_and_nothing_left(net, "image input");
+}
+
+#[test]
+fn an_image_job_pulls_from_a_registry_by_digest_and_a_tampered_image_is_refused() {
+    let Some(net) = sandbox_net() else { return };
+    let served = net.dir.path().join("registry");
+    ok(vcity(
+        &net.devnet.home,
+        None,
+        &[
+            "image",
+            "build",
+            "/bin/busybox",
+            "--out-dir",
+            served.to_str().expect("utf8"),
+        ],
+    ));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let server = vcity_oci::serve::spawn(listener, &served).expect("serve");
+    let layout = vcity_oci::layout::Layout::open(&served).expect("layout");
+    let digest = layout.only_image().expect("one image").to_string();
+    let pulled = image_job(
+        net,
+        "pulled",
+        &format!(
+            "reference = \"{}/vcity/busybox:latest\"\nimage = \"{digest}\"\n",
+            server.address
+        ),
+        "echo pulled by digest",
+    );
+    let (task, log) = settled_result(net, pulled, "bob");
+    assert_eq!(task["exit"]["exit"], "success", "{task} {log}");
+    assert_eq!(task["output_text"], "pulled by digest\n");
+
+    // The same registry, but a layer changed on disk: the node refuses the image, the task ends
+    // `invalid` with the reason, and the buyer pays nothing for it.
+    let tampered_dir = net.dir.path().join("tampered");
+    ok(vcity(
+        &net.devnet.home,
+        None,
+        &[
+            "image",
+            "build",
+            "/bin/busybox",
+            "--env",
+            "TAMPERED=1",
+            "--out-dir",
+            tampered_dir.to_str().expect("utf8"),
+        ],
+    ));
+    let tampered = vcity_oci::layout::Layout::open(&tampered_dir).expect("layout");
+    let tampered_digest = tampered.only_image().expect("one image");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            tampered_dir
+                .join("blobs/sha256")
+                .join(tampered_digest.hex()),
+        )
+        .expect("manifest"),
+    )
+    .expect("json");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    let layer_file = tampered_dir
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&layer_file).expect("layer");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&layer_file, bytes).expect("tamper");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let bad_server = vcity_oci::serve::spawn(listener, &tampered_dir).expect("serve");
+    let refused = image_job(
+        net,
+        "tampered",
+        &format!(
+            "reference = \"{}/vcity/busybox\"\nimage = \"{tampered_digest}\"\n",
+            bad_server.address
+        ),
+        "echo should never run",
+    );
+    let (task, log) = settled_result(net, refused, "bob");
+    assert_eq!(task["exit"]["exit"], "invalid", "{task} {log}");
+    assert!(
+        task["exit"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not match its digest"),
+        "{task}"
+    );
+    assert_eq!(task["cost_usd"], "0");
+    node_fine_and_nothing_left(net, "should never run");
+}

@@ -73,6 +73,8 @@ pub struct ComputeOptions {
     pub network_egress: bool,
     /// Whether to offer the sandbox for process tasks (where bubblewrap is installed).
     pub sandbox: bool,
+    /// Bytes of unpacked images kept in the cache (least recently used evicted past it).
+    pub image_cache_bytes: u64,
     /// Test-only: make this node lie in a chosen way, so that the trust layer's tests can watch
     /// it being caught. Never set it on a real node.
     pub misbehave: Option<Misbehaviour>,
@@ -179,6 +181,7 @@ struct Daemon {
     journal: Journal,
     executor: Arc<Executor>,
     sandbox: Option<Arc<vcity_sandbox::Sandbox>>,
+    images: Option<vcity_oci::store::Store>,
     shared: Arc<Shared>,
     slots: usize,
     running: BTreeSet<(u64, u32)>,
@@ -269,6 +272,17 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         &params,
     )?;
     tracing::info!(account = %me, endpoint = %endpoint, slots, "compute node ready");
+    let images = match &sandbox {
+        Some(_) => Some(
+            vcity_oci::store::Store::open(
+                &options.data_dir.join("images"),
+                options.image_cache_bytes,
+                vcity_oci::Limits::default(),
+            )
+            .context("opening the image cache")?,
+        ),
+        None => None,
+    };
     let (done_sender, done_receiver) = mpsc::channel();
     let mut daemon = Daemon {
         options,
@@ -277,6 +291,7 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         client,
         journal,
         executor,
+        images,
         sandbox,
         shared,
         slots,
@@ -801,7 +816,7 @@ impl Daemon {
         if self.running.contains(&key) || self.running.len() >= self.slots {
             return Ok(());
         }
-        if let ExecutorKind::Process { .. } = job.workload.executor {
+        if let ExecutorKind::Process { .. } | ExecutorKind::Oci { .. } = job.workload.executor {
             return self.spawn_process(job, task);
         }
         let module = match self.journal.module(&job.workload.module_hash) {
@@ -852,14 +867,16 @@ impl Daemon {
         Ok(())
     }
 
-    /// Runs a process task in the sandbox on a worker thread. A node without a sandbox that
-    /// enforces limits gives the task up (the ledger placed it on an older registration).
+    /// Runs a process or image task in the sandbox on a worker thread. A node without a
+    /// sandbox that enforces limits gives the task up (the ledger placed it on an older
+    /// registration).
     fn spawn_process(&mut self, job: &Job, task: u32) -> anyhow::Result<()> {
-        let Some(sandbox) = self
-            .sandbox
-            .clone()
-            .filter(|sandbox| sandbox.enforces_limits())
-        else {
+        let (Some(sandbox), Some(images)) = (
+            self.sandbox
+                .clone()
+                .filter(|sandbox| sandbox.enforces_limits()),
+            self.images.clone(),
+        ) else {
             self.journal.log_line(
                 job.id,
                 task,
@@ -867,15 +884,24 @@ impl Daemon {
             )?;
             return self.give_up(job.id, task, "this node runs no process tasks now");
         };
-        let program = match self.journal.program(&job.workload.module_hash) {
-            Some(path) => path,
-            None => {
-                let bytes = self
-                    .client
-                    .blob(&job.workload.module_hash)
-                    .with_context(|| format!("fetching program {}", job.workload.module_hash))?;
-                self.journal.put_program(&bytes)?
+        // A program is small (the blob store's limit) and fetched here; an image may be large
+        // and is fetched on the worker.
+        let program = match job.workload.executor {
+            ExecutorKind::Process { .. } => {
+                Some(match self.journal.program(&job.workload.module_hash) {
+                    Some(path) => path,
+                    None => {
+                        let bytes =
+                            self.client
+                                .blob(&job.workload.module_hash)
+                                .with_context(|| {
+                                    format!("fetching program {}", job.workload.module_hash)
+                                })?;
+                        self.journal.put_program(&bytes)?
+                    }
+                })
             }
+            _ => None,
         };
         let key = (job.id, task);
         self.running.insert(key);
@@ -893,29 +919,77 @@ impl Daemon {
             self.options.limits.log_bytes,
         );
         let sender = self.done_sender.clone();
+        let client = self.client.clone();
+        let scratch = self.options.data_dir.join("image-uploads");
         std::thread::Builder::new()
             .name(format!("process-{}-{task}", job.id))
             .spawn(move || {
-                let run = crate::native::ProcessRun {
-                    sandbox: &sandbox,
-                    program: &program,
-                    job: &job,
-                    factor_ppm,
-                    egress_allowed,
-                    output_bytes,
-                    log_bytes,
+                let failed = |log: String, ending: Ending| vcity_executor::Outcome {
+                    ending,
+                    output: Vec::new(),
+                    log: log.into_bytes(),
+                    fuel_used: 0,
+                    cu_used_ppm: 0,
+                    elapsed: Duration::ZERO,
                 };
-                let outcome = run.run().unwrap_or_else(|error| {
-                    tracing::error!(job = job.id, task, %error, "the sandbox failed");
-                    vcity_executor::Outcome {
-                        ending: Ending::TimedOut,
-                        output: Vec::new(),
-                        log: format!("[node] the sandbox failed: {error}\n").into_bytes(),
-                        fuel_used: 0,
-                        cu_used_ppm: 0,
-                        elapsed: Duration::ZERO,
+                let image = match (&program, &job.workload.executor) {
+                    (
+                        None,
+                        ExecutorKind::Oci {
+                            image, reference, ..
+                        },
+                    ) => {
+                        let archive = (job.workload.module_hash != vcity_types::Hash::ZERO)
+                            .then_some(job.workload.module_hash);
+                        Some(crate::native::fetch_image(
+                            &images,
+                            &client,
+                            image,
+                            reference.as_deref(),
+                            archive,
+                            &scratch,
+                        ))
                     }
-                });
+                    _ => None,
+                };
+                let outcome = match (&program, &image) {
+                    (_, Some(Err(error))) => {
+                        tracing::warn!(job = job.id, task, %error, "the image could not be had");
+                        let log = format!("[node] the image: {error}\n");
+                        match crate::native::image_failure(error) {
+                            Some(exit) => failed(log, Ending::Exit(exit)),
+                            None => failed(log, Ending::TimedOut),
+                        }
+                    }
+                    (program, image) => {
+                        let payload = match (program, image) {
+                            (Some(path), _) => crate::native::Payload::Program(path),
+                            (None, Some(Ok((image, _hold)))) => {
+                                crate::native::Payload::Image(image)
+                            }
+                            _ => {
+                                unreachable!("a process task has a program, an image task an image")
+                            }
+                        };
+                        crate::native::ProcessRun {
+                            sandbox: &sandbox,
+                            payload,
+                            job: &job,
+                            factor_ppm,
+                            egress_allowed,
+                            output_bytes,
+                            log_bytes,
+                        }
+                        .run()
+                        .unwrap_or_else(|error| {
+                            tracing::error!(job = job.id, task, %error, "the sandbox failed");
+                            failed(
+                                format!("[node] the sandbox failed: {error}\n"),
+                                Ending::TimedOut,
+                            )
+                        })
+                    }
+                };
                 let _ = sender.send(Done::Task(Finished {
                     job_id: job.id,
                     task,

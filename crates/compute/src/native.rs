@@ -1,6 +1,10 @@
-//! Process tasks (docs/job-spec.md, "Process jobs"): a job's static Linux program run in the
+//! Process and image tasks (docs/job-spec.md, "Process jobs", "Image jobs"): a job's static
+//! Linux program, or an OCI image's command in the image's own root file system, run in the
 //! node's sandbox ([`vcity_sandbox`]), its ending turned into the same commitment a WASM task
-//! makes.
+//! makes. An image is fetched by its manifest digest from the node's cache, from the layout
+//! archive the buyer uploaded, or from the registry the job names ([`vcity_oci`]); an image that
+//! fails its checks is the job's fault and ends the task as `invalid`, billed nothing, while a
+//! registry that cannot be reached is the node's problem: it gives the task up.
 //!
 //! The task's memory ceiling is the job's `sandbox.memory_mib` (its `/tmp`, a tmpfs of a quarter
 //! of it, counts against it); its CPU-time budget is the job's CU budget over the CU rate of the
@@ -17,14 +21,23 @@ use vcity_types::compute::{ExecutorKind, Job, TaskExit};
 /// Processes and threads one process task may have.
 pub const TASK_PIDS: u32 = 256;
 
-/// What a process task gets: `program` (cached, executable) run for task `task` of `job`, with
-/// network egress only if the job asks for it and `egress_allowed`.
+/// What a task runs: a program file, or an image.
+#[derive(Debug)]
+pub enum Payload<'a> {
+    /// A static program (cached, executable).
+    Program(&'a Path),
+    /// An unpacked image.
+    Image(&'a vcity_oci::store::Image),
+}
+
+/// What a process task gets: its payload run for one task of `job`, with network egress only
+/// if the job asks for it and `egress_allowed`.
 #[derive(Debug)]
 pub struct ProcessRun<'a> {
     /// The node's sandbox.
     pub sandbox: &'a Sandbox,
-    /// The program's file.
-    pub program: &'a Path,
+    /// The program or image.
+    pub payload: Payload<'a>,
     /// The job.
     pub job: &'a Job,
     /// CU per second of the assigned resources × 10^6.
@@ -53,11 +66,45 @@ pub fn cu_ppm_for_cpu(cpu_ns: u64, factor_ppm: u64, max_cu_ppm: u64) -> u64 {
 impl ProcessRun<'_> {
     /// Runs the task to its end; `Err` when the sandbox itself failed (not the task's doing).
     pub fn run(&self) -> Result<Outcome, vcity_sandbox::SandboxError> {
-        let ExecutorKind::Process { name, args, env } = &self.job.workload.executor else {
-            return Err(vcity_sandbox::SandboxError::Io {
-                what: "running a process task".into(),
-                source: std::io::Error::other("the job is not a process job"),
-            });
+        let not_native = || vcity_sandbox::SandboxError::Io {
+            what: "running a process task".into(),
+            source: std::io::Error::other("the job is neither a process nor an image job"),
+        };
+        let image_args;
+        let image_env;
+        let (root, args, env) = match (&self.job.workload.executor, &self.payload) {
+            (ExecutorKind::Process { name, args, env }, Payload::Program(program)) => (
+                vcity_sandbox::Root::Program { program, name },
+                args.as_slice(),
+                env.as_slice(),
+            ),
+            (
+                ExecutorKind::Oci {
+                    entrypoint,
+                    cmd,
+                    env,
+                    ..
+                },
+                Payload::Image(image),
+            ) => {
+                image_args = image.config.argv(entrypoint.as_deref(), cmd.as_deref());
+                image_env = image.config.env(env);
+                (
+                    vcity_sandbox::Root::Image {
+                        rootfs: &image.rootfs,
+                        workdir: image
+                            .config
+                            .working_dir
+                            .as_deref()
+                            .filter(|dir| dir.starts_with('/'))
+                            .unwrap_or("/"),
+                        user: image_user(image.config.user.as_deref()),
+                    },
+                    image_args.as_slice(),
+                    image_env.as_slice(),
+                )
+            }
+            _ => return Err(not_native()),
         };
         let needs = self
             .job
@@ -82,8 +129,7 @@ impl ProcessRun<'_> {
             ))),
         };
         let sandboxed = self.sandbox.run(&Spec {
-            program: self.program,
-            name,
+            root,
             args,
             env,
             input: &self.job.workload.input,
@@ -136,6 +182,86 @@ impl ProcessRun<'_> {
     }
 }
 
+/// The image `digest` (text from the job), with a hold that keeps it from eviction: from the
+/// cache, else from the layout archive `archive` in the chain node's blob store, else pulled
+/// from `reference`.
+pub fn fetch_image(
+    store: &vcity_oci::store::Store,
+    client: &vcity_sdk::Client,
+    digest: &str,
+    reference: Option<&str>,
+    archive: Option<vcity_types::Hash>,
+    scratch: &Path,
+) -> Result<(vcity_oci::store::Image, vcity_oci::store::Hold), vcity_oci::OciError> {
+    use vcity_oci::{Digest, OciError};
+    let digest = Digest::parse(digest)?;
+    let hold = store.hold(&digest);
+    if let Some(image) = store.cached(&digest) {
+        return Ok((image, hold));
+    }
+    let image = match (archive, reference) {
+        (Some(address), _) => {
+            let bytes = client.blob(&address).map_err(|error| OciError::Registry {
+                url: format!("the blob store's {address}"),
+                why: error.to_string(),
+            })?;
+            static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let number = UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = scratch.join(format!("{}-{number}", digest.hex()));
+            let result =
+                vcity_oci::layout::Layout::from_archive(bytes.as_slice(), &dir, bytes.len() as u64)
+                    .and_then(|mut layout| store.get(&digest, &mut layout));
+            let _ = std::fs::remove_dir_all(&dir);
+            result?
+        }
+        (None, Some(reference)) => {
+            let mut registry = vcity_oci::registry::Registry::new(
+                vcity_oci::registry::Reference::parse(reference)?,
+            );
+            store.get(&digest, &mut registry)?
+        }
+        (None, None) => {
+            return Err(OciError::Invalid {
+                what: "the job".into(),
+                why: "it neither uploads its image nor names where to pull it".into(),
+            })
+        }
+    };
+    Ok((image, hold))
+}
+
+/// The user an image runs as: its numeric `User` (`uid[:gid]`), else 65534 (names are not
+/// resolved: docs/job-spec.md).
+pub fn image_user(user: Option<&str>) -> (u32, u32) {
+    let nobody = (65534, 65534);
+    let Some(user) = user.filter(|user| !user.is_empty()) else {
+        return nobody;
+    };
+    let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+    match (uid.parse(), gid.parse()) {
+        (Ok(uid), Ok(gid)) => (uid, gid),
+        (Ok(uid), Err(_)) => (uid, uid),
+        _ => nobody,
+    }
+}
+
+/// An image task's ending when its image cannot be had: the job's fault (`Some`, an `invalid`
+/// result billed nothing) or the node's (`None`: it gives the task up).
+pub fn image_failure(error: &vcity_oci::OciError) -> Option<TaskExit> {
+    use vcity_oci::OciError;
+    match error {
+        OciError::Registry { .. } | OciError::Io { .. } => None,
+        OciError::BadDigest(_)
+        | OciError::DigestMismatch { .. }
+        | OciError::SizeMismatch { .. }
+        | OciError::TooLarge { .. }
+        | OciError::UnsafeEntry { .. }
+        | OciError::Invalid { .. } => Some(TaskExit::Invalid {
+            reason: format!("the image: {error}"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +286,14 @@ mod tests {
         assert_eq!(cpu_budget_ns(2_500_000, 1_000_000), 2_500_000_000);
         assert_eq!(cpu_budget_ns(9_000_000, 9_000_000), 1_000_000_000);
         assert_eq!(cpu_budget_ns(1, 0), 1_000_000_000);
+    }
+
+    #[test]
+    fn images_run_as_their_numeric_user_or_nobody() {
+        assert_eq!(image_user(None), (65534, 65534));
+        assert_eq!(image_user(Some("")), (65534, 65534));
+        assert_eq!(image_user(Some("1000")), (1000, 1000));
+        assert_eq!(image_user(Some("1000:50")), (1000, 50));
+        assert_eq!(image_user(Some("app")), (65534, 65534));
     }
 }

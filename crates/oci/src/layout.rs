@@ -7,6 +7,34 @@ use crate::{io, Blobs, Digest, Index, OciError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The `index.json` of a layout archive, read without unpacking anything else.
+pub fn archive_index(archive: impl Read) -> Result<Index, OciError> {
+    let broken = |why: String| OciError::Invalid {
+        what: "the image archive".into(),
+        why,
+    };
+    let mut archive = tar::Archive::new(archive);
+    for entry in archive
+        .entries()
+        .map_err(|error| broken(format!("not a tar archive: {error}")))?
+    {
+        let entry = entry.map_err(|error| broken(format!("a damaged entry: {error}")))?;
+        let path = entry
+            .path()
+            .map_err(|error| broken(format!("an unreadable path: {error}")))?
+            .into_owned();
+        if path.to_string_lossy().trim_start_matches("./") == "index.json" {
+            let mut bytes = Vec::new();
+            entry
+                .take(4 * 1024 * 1024)
+                .read_to_end(&mut bytes)
+                .map_err(|error| broken(format!("reading index.json: {error}")))?;
+            return crate::parse("index.json", &bytes);
+        }
+    }
+    Err(broken("no index.json: not an OCI image layout".into()))
+}
+
 /// A layout on disk.
 #[derive(Debug, Clone)]
 pub struct Layout {

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vcity_sandbox::{Limits, Sandbox, Spec};
+use vcity_sandbox::{Limits, Root, Sandbox, Spec};
 
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -30,8 +30,10 @@ fn sandboxed(sandbox: &Sandbox, script: &str) -> (Duration, Option<u64>) {
     let started = Instant::now();
     let outcome = sandbox
         .run(&Spec {
-            program: Path::new(BUSYBOX),
-            name: "busybox",
+            root: Root::Program {
+                program: Path::new(BUSYBOX),
+                name: "busybox",
+            },
             args: &args,
             env: &[],
             input: b"",

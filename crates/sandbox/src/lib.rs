@@ -7,8 +7,9 @@
 //!   and only a loopback interface (unless the job asks for network egress and the node allows
 //!   it); nested user namespaces are disabled;
 //! - a root of nothing but what the task is given: its program (read-only at
-//!   `/task/{name}`), its input (read-only at `/input/input`), a fresh `/proc` of its PID
-//!   namespace, a minimal `/dev`, a size-capped `/tmp`; the root itself is read-only;
+//!   `/task/{name}`) or an unpacked image's root file system (read-only, [`Root`]), its input
+//!   (read-only at `/input/input`), a fresh `/proc` of its PID namespace, a minimal `/dev`, a
+//!   size-capped `/tmp`; the root itself is read-only;
 //! - every capability dropped, `no_new_privs`, a new session, an unprivileged user inside
 //!   (65534), an empty environment but for what the job sets;
 //! - a seccomp filter ([`seccomp`]) refusing mount, namespace, module, keyring, tracing, BPF,
@@ -89,17 +90,40 @@ impl Default for Limits {
     }
 }
 
+/// What the task's root file system is.
+#[derive(Debug, Clone, Copy)]
+pub enum Root<'a> {
+    /// Nothing but one program: a static Linux executable (it sees no host libraries), at
+    /// `/task/{name}`, which is also its `argv[0]`.
+    Program {
+        /// The program's file.
+        program: &'a Path,
+        /// Its file name inside: 1-32 of `[A-Za-z0-9._-]`, not starting with a dot.
+        name: &'a str,
+    },
+    /// An unpacked image's root file system (read-only; it must hold the directories `proc`,
+    /// `dev`, `tmp` and `input`), the command run from `workdir`, `argv[0]` found on the
+    /// environment's `PATH`.
+    Image {
+        /// The root file system.
+        rootfs: &'a Path,
+        /// Absolute working directory.
+        workdir: &'a str,
+        /// The user and group to run as inside (65534 unless the image says).
+        user: (u32, u32),
+    },
+}
+
 /// One task.
 #[derive(Debug, Clone)]
 pub struct Spec<'a> {
-    /// The program: a static Linux executable (it sees no host libraries).
-    pub program: &'a Path,
-    /// Its file name inside the sandbox (`/task/{name}`, also its `argv[0]`): 1-32 of
-    /// `[A-Za-z0-9._-]`, not starting with a dot.
-    pub name: &'a str,
-    /// Its arguments (after the program itself).
+    /// Its root.
+    pub root: Root<'a>,
+    /// Its arguments: after the program for [`Root::Program`]; the whole command line, `argv[0]`
+    /// included, for [`Root::Image`].
     pub args: &'a [String],
-    /// Its environment (nothing else is set but `PATH=/task`).
+    /// Its environment (for a program, nothing else is set but `PATH=/task`; an image's `PATH`
+    /// defaults to the usual directories when not set).
     pub env: &'a [(String, String)],
     /// Its input: standard input and `/input/input`.
     pub input: &'a [u8],
@@ -188,9 +212,14 @@ impl Sandbox {
         self.cgroups != cgroup::Support::None
     }
 
-    /// bubblewrap's arguments for `spec`, with the run's files under `dir`.
+    /// bubblewrap's arguments for `spec`, with the run's files under `dir` (the input in
+    /// `dir/input/input`).
     fn arguments(&self, spec: &Spec<'_>, dir: &Path) -> Vec<String> {
         let path = |path: &Path| path.display().to_string();
+        let (uid, gid) = match spec.root {
+            Root::Program { .. } => (65534, 65534),
+            Root::Image { user, .. } => user,
+        };
         let mut args: Vec<String> = [
             "--unshare-user",
             "--unshare-pid",
@@ -198,10 +227,6 @@ impl Sandbox {
             "--unshare-uts",
             "--unshare-cgroup-try",
             "--disable-userns",
-            "--uid",
-            "65534",
-            "--gid",
-            "65534",
             "--die-with-parent",
             "--new-session",
             "--cap-drop",
@@ -209,26 +234,41 @@ impl Sandbox {
             "--clearenv",
             "--hostname",
             "task",
-            "--tmpfs",
-            "/",
-            "--dir",
-            "/task",
-            "--dir",
-            "/input",
         ]
         .map(String::from)
         .to_vec();
+        args.extend([
+            "--uid".into(),
+            uid.to_string(),
+            "--gid".into(),
+            gid.to_string(),
+        ]);
         if !spec.network {
             args.push("--unshare-net".into());
         }
-        let inside = format!("/task/{}", spec.name);
+        let mut has_path = false;
+        let (workdir, command) = match spec.root {
+            Root::Program { program, name } => {
+                let inside = format!("/task/{name}");
+                args.extend(
+                    ["--tmpfs", "/", "--dir", "/task", "--dir", "/input"].map(String::from),
+                );
+                args.extend(["--ro-bind".into(), path(program), inside.clone()]);
+                args.extend(["--setenv", "PATH", "/task"].map(String::from));
+                has_path = true;
+                ("/tmp".to_string(), vec![inside])
+            }
+            Root::Image {
+                rootfs, workdir, ..
+            } => {
+                args.extend(["--ro-bind".into(), path(rootfs), "/".into()]);
+                (workdir.to_string(), Vec::new())
+            }
+        };
         args.extend([
             "--ro-bind".into(),
-            path(spec.program),
-            inside.clone(),
-            "--ro-bind".into(),
             path(&dir.join("input")),
-            "/input/input".into(),
+            "/input".into(),
             "--proc".into(),
             "/proc".into(),
             "--dev".into(),
@@ -237,32 +277,50 @@ impl Sandbox {
             spec.limits.tmp_bytes.to_string(),
             "--tmpfs".into(),
             "/tmp".into(),
-            "--remount-ro".into(),
-            "/".into(),
-            "--chdir".into(),
-            "/tmp".into(),
-            "--setenv".into(),
-            "PATH".into(),
-            "/task".into(),
-            "--seccomp".into(),
-            "3".into(),
         ]);
+        if let Root::Program { .. } = spec.root {
+            args.extend(["--remount-ro".into(), "/".into()]);
+        }
+        args.extend(["--chdir".into(), workdir, "--seccomp".into(), "3".into()]);
         for (name, value) in spec.env {
+            has_path |= name == "PATH";
             args.extend(["--setenv".into(), name.clone(), value.clone()]);
         }
+        if !has_path {
+            args.extend(
+                [
+                    "--setenv",
+                    "PATH",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                ]
+                .map(String::from),
+            );
+        }
         args.push("--".into());
-        args.push(inside);
+        args.extend(command);
         args.extend(spec.args.iter().cloned());
         args
     }
 
     /// Runs `spec` to its end (or its wall clock).
     pub fn run(&self, spec: &Spec<'_>) -> Result<Outcome, SandboxError> {
-        if !valid_name(spec.name) {
-            return Err(io("naming the program")(std::io::Error::other(format!(
-                "{:?} is not 1-32 of [A-Za-z0-9._-] (not starting with a dot)",
-                spec.name
-            ))));
+        match spec.root {
+            Root::Program { name, .. } if !valid_name(name) => {
+                return Err(io("naming the program")(std::io::Error::other(format!(
+                    "{name:?} is not 1-32 of [A-Za-z0-9._-] (not starting with a dot)"
+                ))));
+            }
+            Root::Image { workdir, .. } if !workdir.starts_with('/') => {
+                return Err(io("choosing the working directory")(std::io::Error::other(
+                    format!("{workdir:?} is not absolute"),
+                )));
+            }
+            Root::Image { .. } if spec.args.is_empty() => {
+                return Err(io("running the image")(std::io::Error::other(
+                    "no command: the image has no entrypoint or cmd and the job gives none",
+                )));
+            }
+            _ => {}
         }
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("run-{}-{run}", std::process::id());
@@ -274,7 +332,9 @@ impl Sandbox {
     }
 
     fn run_in(&self, spec: &Spec<'_>, name: &str, dir: &Path) -> Result<Outcome, SandboxError> {
-        std::fs::write(dir.join("input"), spec.input).map_err(io("writing the input"))?;
+        std::fs::create_dir_all(dir.join("input")).map_err(io("writing the input"))?;
+        std::fs::write(dir.join("input").join("input"), spec.input)
+            .map_err(io("writing the input"))?;
         let filter = dir.join("seccomp.bpf");
         std::fs::write(&filter, seccomp::filter()).map_err(io("writing the seccomp filter"))?;
         let group = cgroup::Group::create(

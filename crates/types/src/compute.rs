@@ -298,14 +298,45 @@ pub enum ExecutorKind {
         /// Environment variables (nothing else is set but `PATH`).
         env: Vec<(String, String)>,
     },
+    /// An OCI image's command in the node's sandbox, billed and checked like a process task
+    /// (docs/job-spec.md, "Image jobs"). `Workload::module_hash` is the content address of the
+    /// image's layout archive in the blob store, or [`crate::Hash::ZERO`] when the node pulls
+    /// it from `reference`. Needs `requirements.sandbox`.
+    Oci {
+        /// The image manifest's digest, `sha256:` and 64 lowercase hex digits
+        /// ([`valid_image_digest`]): what runs is exactly this image.
+        image: String,
+        /// Where to pull it from (`host[:port]/repository[:tag]`), if not uploaded.
+        reference: Option<String>,
+        /// Replaces the image's entrypoint.
+        entrypoint: Option<Vec<String>>,
+        /// Replaces the image's command (the arguments after the entrypoint).
+        cmd: Option<Vec<String>>,
+        /// Added to the image's environment (these win).
+        env: Vec<(String, String)>,
+    },
+}
+
+/// Longest image reference.
+pub const MAX_IMAGE_REFERENCE_BYTES: usize = 256;
+
+/// Whether `digest` is `sha256:` and 64 lowercase hex digits.
+pub fn valid_image_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 impl ExecutorKind {
-    /// `wasm` or `process`.
+    /// `wasm`, `process` or `oci`.
     pub fn name(&self) -> &'static str {
         match self {
             ExecutorKind::Wasm => "wasm",
             ExecutorKind::Process { .. } => "process",
+            ExecutorKind::Oci { .. } => "oci",
         }
     }
 }

@@ -42,11 +42,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use vcity_types::compute::{
-    valid_program_name, AssignTask, Billing, CancelJob, CgroupVersion, ExecutorKind, FailTask,
-    GpuSpec, Job, NodeRecord, ReportUnplaceable, Requirements, Role, StartTask, SubmitJob,
-    SubmitResult, Subscribe, Subscription, Task, TaskState, MAX_EXPLANATION_BYTES, MAX_INPUT_BYTES,
-    MAX_LABEL_BYTES, MAX_PROCESS_ARGS, MAX_PROCESS_ARG_BYTES, MAX_TASKS_PER_JOB,
-    MAX_TASK_MEMORY_MIB, MIN_TASK_MEMORY_MIB,
+    valid_image_digest, valid_program_name, AssignTask, Billing, CancelJob, CgroupVersion,
+    ExecutorKind, FailTask, GpuSpec, Job, NodeRecord, ReportUnplaceable, Requirements, Role,
+    StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task, TaskState,
+    MAX_EXPLANATION_BYTES, MAX_IMAGE_REFERENCE_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES,
+    MAX_PROCESS_ARGS, MAX_PROCESS_ARG_BYTES, MAX_TASKS_PER_JOB, MAX_TASK_MEMORY_MIB,
+    MIN_TASK_MEMORY_MIB,
 };
 use vcity_types::event::Event;
 use vcity_types::incentives::{FeeTier, MAX_TIERS};
@@ -933,44 +934,88 @@ fn check_executor(message: &SubmitJob) -> Result<(), TxError> {
                         .into(),
                 ));
             }
-            let Some(needs) = needs else {
+            check_native(message, args.iter(), env)?;
+        }
+        ExecutorKind::Oci {
+            image,
+            reference,
+            entrypoint,
+            cmd,
+            env,
+        } => {
+            if !valid_image_digest(image) {
                 return Err(TxError::InvalidJob(
-                    "a process job needs sandbox requirements (its memory)".into(),
-                ));
-            };
-            if !(MIN_TASK_MEMORY_MIB..=MAX_TASK_MEMORY_MIB).contains(&needs.memory_mib) {
-                return Err(TxError::InvalidJob(format!(
-                    "a process task's memory is {MIN_TASK_MEMORY_MIB} to {MAX_TASK_MEMORY_MIB} MiB"
-                )));
-            }
-            if message.verification != VerificationLevel::None {
-                return Err(TxError::InvalidJob(
-                    "a process job is not re-executable: its verification level is none".into(),
-                ));
-            }
-            let strings = args
-                .iter()
-                .chain(env.iter().flat_map(|(name, value)| [name, value]));
-            if args.len().saturating_add(env.len()) > MAX_PROCESS_ARGS
-                || strings
-                    .clone()
-                    .any(|text| text.len() > MAX_PROCESS_ARG_BYTES)
-            {
-                return Err(TxError::InvalidJob(format!(
-                    "at most {MAX_PROCESS_ARGS} arguments and variables of {MAX_PROCESS_ARG_BYTES} bytes each"
-                )));
-            }
-            if strings.clone().any(|text| text.contains('\0'))
-                || env
-                    .iter()
-                    .any(|(name, _)| name.is_empty() || name.contains('=') || name == "PATH")
-            {
-                return Err(TxError::InvalidJob(
-                    "arguments hold no NUL; variable names are non-empty, without `=`, and not PATH"
+                    "an image is named by its manifest digest: sha256: and 64 lowercase hex digits"
                         .into(),
                 ));
             }
+            match reference {
+                Some(reference)
+                    if reference.is_empty()
+                        || reference.len() > MAX_IMAGE_REFERENCE_BYTES
+                        || !reference.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    return Err(TxError::InvalidJob(format!(
+                        "an image reference is 1 to {MAX_IMAGE_REFERENCE_BYTES} printable characters"
+                    )));
+                }
+                None if message.workload.module_hash == vcity_types::Hash::ZERO => {
+                    return Err(TxError::InvalidJob(
+                        "an image job uploads the image or names a reference to pull it from"
+                            .into(),
+                    ));
+                }
+                _ => {}
+            }
+            let words = entrypoint.iter().flatten().chain(cmd.iter().flatten());
+            check_native(message, words, env)?;
         }
+    }
+    Ok(())
+}
+
+/// The rules process and image jobs share: sandbox needs with a bounded memory, no
+/// verification, bounded arguments and variables.
+fn check_native<'a>(
+    message: &SubmitJob,
+    args: impl Iterator<Item = &'a String> + Clone,
+    env: &'a [(String, String)],
+) -> Result<(), TxError> {
+    let Some(needs) = message.requirements.sandbox else {
+        return Err(TxError::InvalidJob(
+            "a process job needs sandbox requirements (its memory)".into(),
+        ));
+    };
+    if !(MIN_TASK_MEMORY_MIB..=MAX_TASK_MEMORY_MIB).contains(&needs.memory_mib) {
+        return Err(TxError::InvalidJob(format!(
+            "a process task's memory is {MIN_TASK_MEMORY_MIB} to {MAX_TASK_MEMORY_MIB} MiB"
+        )));
+    }
+    if message.verification != VerificationLevel::None {
+        return Err(TxError::InvalidJob(
+            "a process job is not re-executable: its verification level is none".into(),
+        ));
+    }
+    let strings = args
+        .clone()
+        .chain(env.iter().flat_map(|(name, value)| [name, value]));
+    if args.count().saturating_add(env.len()) > MAX_PROCESS_ARGS
+        || strings
+            .clone()
+            .any(|text| text.len() > MAX_PROCESS_ARG_BYTES)
+    {
+        return Err(TxError::InvalidJob(format!(
+            "at most {MAX_PROCESS_ARGS} arguments and variables of {MAX_PROCESS_ARG_BYTES} bytes each"
+        )));
+    }
+    if strings.clone().any(|text| text.contains('\0'))
+        || env
+            .iter()
+            .any(|(name, _)| name.is_empty() || name.contains('=') || name == "PATH")
+    {
+        return Err(TxError::InvalidJob(
+            "arguments hold no NUL; variable names are non-empty, without `=`, and not PATH".into(),
+        ));
     }
     Ok(())
 }
@@ -1068,7 +1113,7 @@ pub(crate) fn execute_assign(
     let slash_usd = verification::slash_at_stake_usd(&trust_params, &node_params, staked);
     // A native run is never sampled: re-executing it proves nothing (`check_executor`).
     task.sampling_ppm = match record.workload.executor {
-        ExecutorKind::Process { .. } => 0,
+        ExecutorKind::Process { .. } | ExecutorKind::Oci { .. } => 0,
         ExecutorKind::Wasm => verification::sampling_rate_ppm(
             &trust_params,
             record.verification,

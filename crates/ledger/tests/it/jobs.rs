@@ -658,6 +658,57 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
         env: vec![],
     };
     refused(&mut chain, 7, dotted, "a program's name");
+    // Image jobs: named by digest, uploaded or pulled from a reference.
+    let image = |digest: &str, reference: Option<&str>, uploaded: bool| {
+        let mut job = process_job(1_024, false);
+        job.workload.executor = ExecutorKind::Oci {
+            image: digest.into(),
+            reference: reference.map(str::to_string),
+            entrypoint: None,
+            cmd: Some(vec!["--frames".into(), "4".into()]),
+            env: vec![],
+        };
+        job.workload.module_hash = if uploaded { Hash([9; 32]) } else { Hash::ZERO };
+        job
+    };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    refused(
+        &mut chain,
+        8,
+        image("sha256:AB", None, true),
+        "manifest digest",
+    );
+    refused(
+        &mut chain,
+        8,
+        image(&digest.to_uppercase(), None, true),
+        "manifest digest",
+    );
+    refused(
+        &mut chain,
+        8,
+        image(&digest, None, false),
+        "uploads the image or names",
+    );
+    refused(
+        &mut chain,
+        8,
+        image(&digest, Some("a b"), false),
+        "printable",
+    );
+    let mut checked = image(&digest, None, true);
+    checked.verification = vcity_types::trust::VerificationLevel::Full;
+    refused(&mut chain, 8, checked, "not re-executable");
+    for (t_s, job) in [
+        (8, image(&digest, None, true)),
+        (
+            8,
+            image(&digest, Some("127.0.0.1:5000/vcity/render:1"), false),
+        ),
+    ] {
+        let receipt = chain.at(t_s, USER, Message::SubmitJob(job));
+        assert_eq!(receipt.code, 0, "{}", receipt.error);
+    }
 
     // Placement: the CPU node first offers no sandbox, then one without limits, then one with.
     assert_eq!(
@@ -666,7 +717,7 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
             .code,
         0
     );
-    let job = 1;
+    let job = 3;
     let no_sandbox = chain.at(11, SCHEDULER, assign(job, 0, CPU_NODE));
     assert!(
         no_sandbox.error.contains("no sandbox that enforces limits"),
@@ -700,7 +751,7 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
             .code,
         0
     );
-    let big = chain.at(21, SCHEDULER, assign(2, 0, CPU_NODE));
+    let big = chain.at(21, SCHEDULER, assign(4, 0, CPU_NODE));
     assert!(big.error.contains("too little memory"), "{}", big.error);
     assert_eq!(
         chain
@@ -708,7 +759,7 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
             .code,
         0
     );
-    let online = chain.at(23, SCHEDULER, assign(3, 0, CPU_NODE));
+    let online = chain.at(23, SCHEDULER, assign(5, 0, CPU_NODE));
     assert!(
         online.error.contains("no network egress"),
         "{}",

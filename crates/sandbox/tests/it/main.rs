@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vcity_sandbox::{Ending, Limits, Outcome, Sandbox, Spec};
+use vcity_sandbox::{Ending, Limits, Outcome, Root, Sandbox, Spec};
 
 /// The sandbox and busybox, or `None` (SKIPPED) where this host lacks them.
 fn setup() -> Option<(Sandbox, PathBuf, tempfile::TempDir)> {
@@ -37,8 +37,10 @@ fn shell(sandbox: &Sandbox, busybox: &Path, script: &str, limits: Limits) -> Out
     let args = ["sh".to_string(), "-c".to_string(), script.to_string()];
     sandbox
         .run(&Spec {
-            program: busybox,
-            name: "busybox",
+            root: Root::Program {
+                program: busybox,
+                name: "busybox",
+            },
             args: &args,
             env: &[],
             input: b"the input\n",
@@ -374,5 +376,53 @@ fn the_cpu_budget_ends_a_spinning_task() {
     assert_eq!(outcome.ending, Ending::CpuLimit);
     let used = outcome.usage.cpu_ns.expect("accounted");
     assert!((300_000_000..1_500_000_000).contains(&used), "{used} ns");
+    assert_clean(&outcome);
+}
+
+#[test]
+fn an_image_root_runs_read_only_from_its_working_directory() {
+    let Some((sandbox, busybox, work)) = setup() else {
+        return;
+    };
+    let rootfs = work.path().join("rootfs");
+    for dir in ["bin", "srv/app", "proc", "dev", "tmp", "input"] {
+        std::fs::create_dir_all(rootfs.join(dir)).expect("dir");
+    }
+    std::fs::copy(&busybox, rootfs.join("bin/busybox")).expect("busybox");
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).expect("link");
+    std::fs::write(rootfs.join("srv/app/data"), "from the image\n").expect("data");
+    let args: Vec<String> = [
+        "sh",
+        "-c",
+        "/bin/busybox pwd; /bin/busybox cat data /input/input; /bin/busybox id -u; \
+         /bin/busybox touch /bin/x 2>&1; echo $PATH",
+    ]
+    .map(String::from)
+    .to_vec();
+    let outcome = sandbox
+        .run(&Spec {
+            root: Root::Image {
+                rootfs: &rootfs,
+                workdir: "/srv/app",
+                user: (1000, 1000),
+            },
+            args: &args,
+            env: &[],
+            input: b"the input\n",
+            limits: short(30),
+            network: false,
+        })
+        .expect("runs");
+    assert_eq!(outcome.ending, Ending::Exited(0), "{}", text(&outcome.log));
+    let output = both(&outcome);
+    assert!(
+        output.starts_with("/srv/app\nfrom the image\nthe input\n1000\n"),
+        "{output}"
+    );
+    assert!(output.contains("Read-only file system"), "{output}");
+    assert!(
+        output.contains("/usr/local/sbin:/usr/local/bin"),
+        "{output}"
+    );
     assert_clean(&outcome);
 }

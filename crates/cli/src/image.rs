@@ -1,0 +1,168 @@
+//! `vcity image`: OCI images for image jobs (docs/job-spec.md, "Image jobs") without Docker:
+//! package a static program as a one-layer image, look into a layout archive, and serve a
+//! layout directory as a read-only registry that nodes can pull from.
+
+use anyhow::{bail, Context as _};
+use clap::Subcommand;
+use std::path::PathBuf;
+use vcity_oci::builder::ImageBuilder;
+use vcity_oci::RunConfig;
+
+/// `vcity image …`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Package a static Linux program as an image: the program at /bin/NAME, run as its
+    /// entrypoint; writes an OCI layout archive (`--out`) or directory (`--out-dir`).
+    Build {
+        /// The program (a static executable: the image holds nothing else).
+        program: PathBuf,
+        /// Its name in the image [default: the file's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// Arguments after it (the image's command; repeatable).
+        #[arg(long = "arg")]
+        args: Vec<String>,
+        /// Environment variables, NAME=VALUE (repeatable).
+        #[arg(long)]
+        env: Vec<String>,
+        /// Extra files, HOST_PATH=IMAGE_PATH (repeatable).
+        #[arg(long)]
+        file: Vec<String>,
+        /// Write the layout archive here (what a job's `image_file` names).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the layout as a directory here (what `vcity image serve` serves).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// The images a layout archive holds, by manifest digest.
+    Inspect {
+        /// The archive.
+        archive: PathBuf,
+    },
+    /// Serve a layout directory as a read-only registry (plain HTTP): nodes pull
+    /// `ADDRESS/<any name>` by digest.
+    Serve {
+        /// The layout directory.
+        dir: PathBuf,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:5000")]
+        listen: String,
+    },
+}
+
+/// Runs `vcity image …`.
+pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        ImageCommand::Build {
+            program,
+            name,
+            args,
+            env,
+            file,
+            out,
+            out_dir,
+        } => {
+            let bytes = std::fs::read(&program)
+                .with_context(|| format!("reading {}", program.display()))?;
+            if !bytes.starts_with(b"\x7fELF") {
+                bail!("{} is not a Linux executable", program.display());
+            }
+            let name = match name {
+                Some(name) => name,
+                None => program
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .context("the program has no file name; give --name")?
+                    .to_string(),
+            };
+            if !vcity_types::compute::valid_program_name(&name) {
+                bail!("--name {name:?} is 1 to 32 of A-Z a-z 0-9 . _ - (not starting with a dot)");
+            }
+            for entry in &env {
+                if !entry.contains('=') {
+                    bail!("--env {entry:?} is NAME=VALUE");
+                }
+            }
+            let mut image = ImageBuilder::new();
+            image
+                .directory("bin", 0o755)
+                .file(&format!("bin/{name}"), 0o755, &bytes);
+            for entry in &file {
+                let (host, inside) = entry
+                    .split_once('=')
+                    .with_context(|| format!("--file {entry:?} is HOST_PATH=IMAGE_PATH"))?;
+                let contents = std::fs::read(host).with_context(|| format!("reading {host}"))?;
+                image.file(inside.trim_start_matches('/'), 0o644, &contents);
+            }
+            let mut environment = vec!["PATH=/bin".to_string()];
+            environment.extend(env);
+            image.config(RunConfig {
+                entrypoint: Some(vec![format!("/bin/{name}")]),
+                cmd: (!args.is_empty()).then_some(args),
+                env: Some(environment),
+                working_dir: Some("/tmp".into()),
+                user: None,
+            });
+            let built = image.build()?;
+            if out.is_none() && out_dir.is_none() {
+                bail!("give --out FILE (an archive) or --out-dir DIR (a layout directory)");
+            }
+            if let Some(dir) = &out_dir {
+                built.write_dir(dir)?;
+            }
+            let mut size = None;
+            if let Some(path) = &out {
+                let archive = built.archive()?;
+                size = Some(archive.len());
+                std::fs::write(path, &archive)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if json {
+                crate::commands::print_json(&serde_json::json!({
+                    "digest": built.digest.to_string(),
+                    "archive": out.map(|path| path.display().to_string()),
+                    "archive_bytes": size,
+                    "dir": out_dir.map(|path| path.display().to_string()),
+                }))?;
+            } else {
+                println!("{}", built.digest);
+            }
+            Ok(())
+        }
+        ImageCommand::Inspect { archive } => {
+            let file = std::fs::File::open(&archive)
+                .with_context(|| format!("opening {}", archive.display()))?;
+            let index = vcity_oci::layout::archive_index(std::io::BufReader::new(file))?;
+            if json {
+                crate::commands::print_json(&serde_json::to_value(&index)?)?;
+            } else {
+                for entry in &index.manifests {
+                    println!("{} ({} bytes)", entry.digest, entry.size);
+                }
+            }
+            Ok(())
+        }
+        ImageCommand::Serve { dir, listen } => {
+            vcity_oci::layout::Layout::open(&dir)?;
+            let listener = std::net::TcpListener::bind(&listen)
+                .with_context(|| format!("binding {listen}"))?;
+            let server = vcity_oci::serve::spawn(listener, &dir)?;
+            if json {
+                crate::commands::print_json(
+                    &serde_json::json!({"event": "serving", "address": server.address.to_string()}),
+                )?;
+            } else {
+                println!(
+                    "serving {} at http://{} (pull as {}/<name>)",
+                    dir.display(),
+                    server.address,
+                    server.address
+                );
+            }
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
