@@ -259,7 +259,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
     let bob = ring.get("bob")?.signing_key()?;
     let params = client.params()?;
     let mut submitted = Vec::new();
-    for workload in vcity_workloads::ALL {
+    for workload in vcity_workloads::DEMO {
         client.put_blob(workload.module)?;
         // Inputs big enough to cost something visible (a few thousandths of a CU each).
         let input = match workload.name {

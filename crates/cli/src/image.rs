@@ -15,7 +15,12 @@ pub enum ImageCommand {
     /// entrypoint; writes an OCI layout archive (`--out`) or directory (`--out-dir`).
     Build {
         /// The program (a static executable: the image holds nothing else).
-        program: PathBuf,
+        #[arg(required_unless_present = "example", conflicts_with = "example")]
+        program: Option<PathBuf>,
+        /// Package an example workload's static executable instead (matmul, hashchain, blur,
+        /// render, train), built from this repository's sources.
+        #[arg(long)]
+        example: Option<String>,
         /// Its name in the image [default: the file's name].
         #[arg(long)]
         name: Option<String>,
@@ -56,6 +61,7 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
     match command {
         ImageCommand::Build {
             program,
+            example,
             name,
             args,
             env,
@@ -63,18 +69,34 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
             out,
             out_dir,
         } => {
-            let bytes = std::fs::read(&program)
-                .with_context(|| format!("reading {}", program.display()))?;
+            let (bytes, default_name) = match (&program, &example) {
+                (Some(program), _) => {
+                    let bytes = std::fs::read(program)
+                        .with_context(|| format!("reading {}", program.display()))?;
+                    let name = program
+                        .file_name()
+                        .and_then(|name| name.to_str())
+                        .map(str::to_string);
+                    (bytes, name)
+                }
+                (None, Some(example)) => {
+                    let workload = vcity_workloads::by_name(example).with_context(|| {
+                        let names: Vec<_> = vcity_workloads::ALL.iter().map(|w| w.name).collect();
+                        format!("no example {example:?}; there are {}", names.join(", "))
+                    })?;
+                    if workload.native.is_empty() {
+                        bail!("this build has no native examples (they are built on Linux only)");
+                    }
+                    (workload.native.to_vec(), Some(example.clone()))
+                }
+                (None, None) => bail!("give a PROGRAM or --example NAME"),
+            };
             if !bytes.starts_with(b"\x7fELF") {
-                bail!("{} is not a Linux executable", program.display());
+                bail!("the program is not a Linux executable");
             }
-            let name = match name {
+            let name = match name.or(default_name) {
                 Some(name) => name,
-                None => program
-                    .file_name()
-                    .and_then(|name| name.to_str())
-                    .context("the program has no file name; give --name")?
-                    .to_string(),
+                None => bail!("the program has no file name; give --name"),
             };
             if !vcity_types::compute::valid_program_name(&name) {
                 bail!("--name {name:?} is 1 to 32 of A-Z a-z 0-9 . _ - (not starting with a dot)");

@@ -14,6 +14,7 @@
 //! # image = "sha256:..."       #   the manifest digest (required with `reference`)
 //! # entrypoint = ["/bin/x"]    #   replaces the image's entrypoint
 //! # cmd = ["--fast"]           #   replaces the image's command
+//! # workdir = "/data"          #   replaces the image's working directory
 //! input = "128 7"              # the input as text, or
 //! # input_file = "photo.pgm"   # the input as a file
 //! tasks = 4                    # tasks (each gets the same input and its own seed)
@@ -76,6 +77,8 @@ pub struct Manifest {
     pub entrypoint: Option<Vec<String>>,
     /// Replaces the image's command.
     pub cmd: Option<Vec<String>>,
+    /// Replaces the image's working directory.
+    pub workdir: Option<String>,
     /// Input text.
     pub input: Option<String>,
     /// Input file.
@@ -199,10 +202,12 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
             || manifest.reference.is_some()
             || manifest.image.is_some()
             || manifest.entrypoint.is_some()
-            || manifest.cmd.is_some())
+            || manifest.cmd.is_some()
+            || manifest.workdir.is_some())
     {
         bail!(
-            "`image_file`, `reference`, `image`, `entrypoint` and `cmd` are for executor = \"oci\""
+            "`image_file`, `reference`, `image`, `entrypoint`, `cmd` and `workdir` are for \
+             executor = \"oci\""
         );
     }
     if !process
@@ -328,6 +333,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                         entrypoint: manifest.entrypoint.clone(),
                         cmd: manifest.cmd.clone(),
                         env: manifest.env.clone().into_iter().collect(),
+                        workdir: manifest.workdir.clone(),
                     }
                 } else if process {
                     ExecutorKind::Process {
@@ -600,7 +606,7 @@ mod tests {
         let head = "max_cu = 2\nmax_price_per_cu = 1\n";
         let uploaded = resolve_text(&format!(
             "executor = \"oci\"\nimage_file = \"app.tar\"\ncmd = [\"-n\"]\n\
-             env = {{ A = \"b\" }}\n{head}"
+             env = {{ A = \"b\" }}\nworkdir = \"/data\"\n{head}"
         ))
         .expect("valid");
         assert_eq!(
@@ -611,6 +617,7 @@ mod tests {
                 entrypoint: None,
                 cmd: Some(vec!["-n".into()]),
                 env: vec![("A".into(), "b".into())],
+                workdir: Some("/data".into()),
             }
         );
         assert_eq!(

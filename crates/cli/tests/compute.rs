@@ -1248,3 +1248,62 @@ fn an_image_job_pulls_from_a_registry_by_digest_and_a_tampered_image_is_refused(
     assert_eq!(task["cost_usd"], "0");
     node_fine_and_nothing_left(net, "should never run");
 }
+
+#[test]
+fn the_render_and_training_examples_run_as_images_built_from_this_repository() {
+    let Some(net) = sandbox_net() else { return };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs");
+    for (example, input) in [("render", "320 200 200"), ("train", "20 2000 8 7")] {
+        // The example manifest, next to its image, as the comment at its top says to do.
+        let dir = net.dir.path().join(format!("example-{example}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let manifest_path = dir.join(format!("{example}-image.toml"));
+        std::fs::copy(
+            examples.join(format!("{example}-image.toml")),
+            &manifest_path,
+        )
+        .expect("manifest");
+        let archive = dir.join(format!("{example}.tar"));
+        ok(vcity(
+            &net.devnet.home,
+            None,
+            &[
+                "image",
+                "build",
+                "--example",
+                example,
+                "--out",
+                archive.to_str().expect("utf8"),
+            ],
+        ));
+        let out = dir.join("out");
+        let json = {
+            let _turn = net
+                .sending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            ok(net.devnet.cli(&[
+                "job",
+                "run",
+                manifest_path.to_str().expect("utf8"),
+                "--from",
+                "bob",
+                "--output",
+                out.to_str().expect("utf8"),
+            ]))
+        };
+        let reference = (vcity_workloads::by_name(example)
+            .expect("workload")
+            .reference)(input.as_bytes())
+        .expect("reference");
+        for (task, result) in json["tasks"].as_array().expect("tasks").iter().enumerate() {
+            assert_eq!(result["exit"]["exit"], "success", "{example}: {json}");
+            let output = std::fs::read(out.join(format!("task-{task}.out"))).expect("output");
+            assert_eq!(output, reference, "{example} task {task}");
+        }
+        if example == "render" {
+            assert!(reference.starts_with(b"\x89PNG\r\n\x1a\n"));
+        }
+    }
+    node_fine_and_nothing_left(net, "example-");
+}

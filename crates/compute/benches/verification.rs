@@ -47,7 +47,7 @@ fn main() {
         "{:<10} {:>12} {:>12} {:>8} {:>14} {:>14} {:>14}",
         "workload", "run", "check", "ratio", "cost at 5%", "at 25%", "at 100%"
     );
-    for workload in vcity_workloads::ALL {
+    for workload in vcity_workloads::DEMO {
         let input: Vec<u8> = match workload.name {
             "matmul" => b"256 7".to_vec(),
             "hashchain" => b"300000 vcity".to_vec(),

@@ -83,6 +83,7 @@ impl ProcessRun<'_> {
                     entrypoint,
                     cmd,
                     env,
+                    workdir,
                     ..
                 },
                 Payload::Image(image),
@@ -92,10 +93,9 @@ impl ProcessRun<'_> {
                 (
                     vcity_sandbox::Root::Image {
                         rootfs: &image.rootfs,
-                        workdir: image
-                            .config
-                            .working_dir
+                        workdir: workdir
                             .as_deref()
+                            .or(image.config.working_dir.as_deref())
                             .filter(|dir| dir.starts_with('/'))
                             .unwrap_or("/"),
                         user: image_user(image.config.user.as_deref()),

@@ -1,5 +1,5 @@
-//! The example workloads' kernels (issue 3 point 4): a matrix multiply, a hash chain and an image
-//! filter. Each kernel is a pure function from the task's input bytes to its output bytes. The
+//! The example workloads' kernels (issue 3 point 4; issue 19 point 6): a matrix multiply, a hash
+//! chain, an image filter, a renderer that writes a PNG and a model trainer. Each kernel is a pure function from the task's input bytes to its output bytes. The
 //! same source is compiled twice: natively, as the reference that tests and benchmarks compare
 //! against, and for `wasm32-wasip1` by `crates/workloads`, as the module a compute node runs in
 //! the deterministic executor. Every input format is small text or a PGM image so that a user can
@@ -12,6 +12,32 @@
 pub mod blur;
 pub mod hashchain;
 pub mod matmul;
+pub mod render;
+pub mod train;
+
+/// A workload program's whole `main`: standard input through `run` to standard output; exit 1
+/// with the reason on standard error for an input `run` refuses, 2 when the streams fail.
+pub fn run_stdio(name: &str, run: fn(&[u8]) -> Result<Vec<u8>, InputError>) -> ! {
+    use std::io::{Read, Write};
+    let mut input = Vec::new();
+    if let Err(error) = std::io::stdin().read_to_end(&mut input) {
+        eprintln!("{name}: cannot read the input: {error}");
+        std::process::exit(2);
+    }
+    match run(&input) {
+        Ok(output) => {
+            if let Err(error) = std::io::stdout().write_all(&output) {
+                eprintln!("{name}: cannot write the output: {error}");
+                std::process::exit(2);
+            }
+            std::process::exit(0);
+        }
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            std::process::exit(1);
+        }
+    }
+}
 
 /// Why an input was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,15 +25,33 @@ fn native(script: &str) -> Duration {
     started.elapsed()
 }
 
-fn sandboxed(sandbox: &Sandbox, script: &str) -> (Duration, Option<u64>) {
-    let args = ["sh".to_string(), "-c".to_string(), script.to_string()];
+/// Runs `script` in the sandbox: busybox alone (a process task) or from `image`, an unpacked
+/// image's root file system (an image task whose image is cached).
+fn sandboxed(sandbox: &Sandbox, script: &str, image: Option<&Path>) -> (Duration, Option<u64>) {
+    let args: Vec<String> = match image {
+        None => vec!["sh".into(), "-c".into(), script.into()],
+        Some(_) => vec![
+            "/bin/busybox".into(),
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+        ],
+    };
+    let root = match image {
+        None => Root::Program {
+            program: Path::new(BUSYBOX),
+            name: "busybox",
+        },
+        Some(rootfs) => Root::Image {
+            rootfs,
+            workdir: "/",
+            user: (65534, 65534),
+        },
+    };
     let started = Instant::now();
     let outcome = sandbox
         .run(&Spec {
-            root: Root::Program {
-                program: Path::new(BUSYBOX),
-                name: "busybox",
-            },
+            root,
             args: &args,
             env: &[],
             input: b"",
@@ -99,7 +117,7 @@ fn main() {
     let native_start = median((0..startups).map(|_| native("true")).collect());
     let sandbox_start = median(
         (0..startups)
-            .map(|_| sandboxed(&sandbox, "true").0)
+            .map(|_| sandboxed(&sandbox, "true", None).0)
             .collect(),
     );
     println!(
@@ -107,6 +125,23 @@ fn main() {
         ms(native_start),
         ms(sandbox_start),
         ms(sandbox_start.saturating_sub(native_start))
+    );
+    // An image task with its image in the cache: an unpacked root file system holding busybox
+    // and the mount points, exactly what the image cache hands the sandbox.
+    let rootfs = work.join("image-rootfs");
+    for dir in ["bin", "proc", "dev", "tmp", "input"] {
+        std::fs::create_dir_all(rootfs.join(dir)).expect("image directories");
+    }
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("busybox in the image");
+    let image_start = median(
+        (0..startups)
+            .map(|_| sandboxed(&sandbox, "true", Some(&rootfs)).0)
+            .collect(),
+    );
+    println!(
+        "startup of a cached image ({startups} runs, median): {} (+{} over native)",
+        ms(image_start),
+        ms(image_start.saturating_sub(native_start))
     );
 
     // Two kernels, each sized to about `seconds` natively: pure computation (the shell's own
@@ -122,23 +157,28 @@ fn main() {
         let kernel = script(size);
         let mut native_runs = Vec::new();
         let mut sandbox_runs = Vec::new();
+        let mut image_runs = Vec::new();
         let mut cpu = Vec::new();
         for _ in 0..rounds.max(1) {
-            // Alternate, so drift in the machine's speed falls on both sides.
+            // Alternate, so drift in the machine's speed falls on all three.
             native_runs.push(native(&kernel));
-            let (wall, cpu_ns) = sandboxed(&sandbox, &kernel);
+            let (wall, cpu_ns) = sandboxed(&sandbox, &kernel, None);
             sandbox_runs.push(wall);
             cpu.extend(cpu_ns.map(Duration::from_nanos));
+            image_runs.push(sandboxed(&sandbox, &kernel, Some(&rootfs)).0);
         }
         let native_kernel = median(native_runs);
         let sandbox_kernel = median(sandbox_runs);
+        let image_kernel = median(image_runs);
         println!(
-            "{name}, size {size} ({} runs each, median): native {:.2} s, sandbox {:.2} s, \
-             ratio {:.3}; CPU time the cgroup billed: {}",
+            "{name}, size {size} ({} runs each, median): native {:.2} s, sandbox {:.2} s \
+             (ratio {:.3}), image {:.2} s (ratio {:.3}); CPU time the cgroup billed: {}",
             rounds.max(1),
             native_kernel.as_secs_f64(),
             sandbox_kernel.as_secs_f64(),
             sandbox_kernel.as_secs_f64() / native_kernel.as_secs_f64(),
+            image_kernel.as_secs_f64(),
+            image_kernel.as_secs_f64() / native_kernel.as_secs_f64(),
             if cpu.is_empty() {
                 "not accounted".to_string()
             } else {

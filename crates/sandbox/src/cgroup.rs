@@ -244,26 +244,39 @@ impl Group {
             .unwrap_or_default()
     }
 
-    /// Kills every process of the task (v2: `cgroup.kill`; v1: SIGKILL to each member, through
-    /// `kill`, until none is left) and removes the groups; false if any is left.
+    /// Sends SIGKILL to every process of the task once (v2: `cgroup.kill`; v1: to each member,
+    /// through `kill`).
+    pub fn kill_members(&self) {
+        let members = self.members();
+        if members.is_empty() {
+            return;
+        }
+        let killed = self
+            .dirs
+            .first()
+            .is_some_and(|dir| std::fs::write(dir.join("cgroup.kill"), "1").is_ok());
+        if !killed {
+            let _ = std::process::Command::new("kill")
+                .arg("-KILL")
+                .args(members.iter().map(u32::to_string))
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+
+    /// Kills every process of the task until none is left and removes the groups; false if any
+    /// is left.
     pub fn destroy(self) -> bool {
-        for _ in 0..50 {
-            let members = self.members();
-            if members.is_empty() {
+        // Exiting processes leave the group within a moment: look again soon, then less often
+        // (about a second in all).
+        let mut pause = std::time::Duration::from_micros(250);
+        for _ in 0..20 {
+            if self.members().is_empty() {
                 break;
             }
-            let killed = self
-                .dirs
-                .first()
-                .is_some_and(|dir| std::fs::write(dir.join("cgroup.kill"), "1").is_ok());
-            if !killed {
-                let _ = std::process::Command::new("kill")
-                    .arg("-KILL")
-                    .args(members.iter().map(u32::to_string))
-                    .stderr(std::process::Stdio::null())
-                    .status();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            self.kill_members();
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
         }
         for dir in &self.dirs {
             let _ = std::fs::remove_dir(dir);

@@ -72,7 +72,7 @@ pub struct Limits {
     /// Wall clock: the tree is killed at it.
     pub wall_clock: Duration,
     /// CPU time of the whole tree (the task's CU budget): the tree is killed at it, give or
-    /// take the 20 ms between looks. Enforced only where the host accounts CPU time.
+    /// take the 100 ms between looks. Enforced only where the host accounts CPU time.
     pub cpu_time: Option<Duration>,
 }
 
@@ -386,51 +386,64 @@ impl Sandbox {
         let stderr = child.stderr.take().expect("piped");
         let output_limit = spec.limits.output_bytes;
         let log_limit = spec.limits.log_bytes;
-        // Output past its limit ends the task (a task is not paid to fill our memory), so that
-        // reader raises a flag the wait below watches; the log is only cut.
-        let overflowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = overflowed.clone();
+        // The wait blocks on events instead of polling: on a small machine a watcher that wakes
+        // every few milliseconds costs a busy task several percent (measured: P4b). A waiter
+        // thread reports the exit; output past its limit (a task is not paid to fill our
+        // memory; the log is only cut) is reported by its reader.
+        let pid = child.id();
+        let (events, watch) = std::sync::mpsc::channel::<Event>();
+        let overflow = events.clone();
         let output_reader = std::thread::spawn(move || {
             let read = capped(stdout, output_limit, true);
-            flag.store(read.1, std::sync::atomic::Ordering::Relaxed);
+            if read.1 {
+                let _ = overflow.send(Event::Overflow);
+            }
             read
         });
         let log_reader = std::thread::spawn(move || capped(stderr, log_limit, false));
+        let waiter = std::thread::spawn(move || {
+            let _ = events.send(Event::Exited(child.wait()));
+        });
         let deadline = started + spec.limits.wall_clock;
         let cpu_budget_ns = spec
             .limits
             .cpu_time
             .map(|budget| u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX));
-        let mut over_cpu = false;
-        let mut looks = 0u32;
+        let (mut over_cpu, mut timed_out, mut killed) = (false, false, false);
         let status = loop {
-            looks = looks.wrapping_add(1);
-            if let Some(budget) = cpu_budget_ns.filter(|_| looks % 4 == 0) {
-                if group.usage().cpu_ns.is_some_and(|used| used >= budget) {
-                    over_cpu = true;
-                    let _ = child.kill();
-                    break child.wait().ok();
-                }
+            let now = Instant::now();
+            if now >= deadline && !killed {
+                timed_out = true;
+                killed = kill(pid, &group);
             }
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if overflowed.load(std::sync::atomic::Ordering::Relaxed) => {
-                    let _ = child.kill();
-                    break child.wait().ok();
-                }
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(error) => {
-                    let _ = child.kill();
+            // After a kill, the exit follows at once; the wait stays bounded all the same.
+            let wait = if killed {
+                Duration::from_secs(10)
+            } else if cpu_budget_ns.is_some() {
+                CPU_CHECK.min(deadline.saturating_duration_since(now))
+            } else {
+                deadline.saturating_duration_since(now)
+            };
+            match watch.recv_timeout(wait) {
+                Ok(Event::Exited(Ok(status))) => break Some(status),
+                Ok(Event::Exited(Err(error))) => {
                     let _ = group.destroy();
                     return Err(io("waiting for the task")(error));
                 }
+                Ok(Event::Overflow) => killed |= kill(pid, &group),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if killed => break None,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(budget) = cpu_budget_ns {
+                        if group.usage().cpu_ns.is_some_and(|used| used >= budget) {
+                            over_cpu = true;
+                            killed = kill(pid, &group);
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
             }
         };
+        let _ = waiter.join();
         let wall = started.elapsed();
         // Whatever is left of the tree goes now.
         let usage = group.usage();
@@ -442,6 +455,7 @@ impl Sandbox {
             log.extend_from_slice(b"\n[log truncated]\n");
         }
         let ending = match status {
+            _ if timed_out => Ending::TimedOut,
             None => Ending::TimedOut,
             Some(_) if over_cpu => Ending::CpuLimit,
             Some(_) if output_over => Ending::OutputLimit,
@@ -470,6 +484,28 @@ impl Sandbox {
             cleaned_up,
         })
     }
+}
+
+/// How often the CPU budget is checked: a task overruns it by at most about this much.
+const CPU_CHECK: Duration = Duration::from_millis(100);
+
+/// What the wait hears about.
+enum Event {
+    /// bubblewrap (so the task) ended.
+    Exited(std::io::Result<std::process::ExitStatus>),
+    /// The output passed its limit.
+    Overflow,
+}
+
+/// Kills bubblewrap (`pid`, not yet reaped, so not reused), which takes the task's PID namespace
+/// with it, and every process in the task's groups; true once signalled.
+fn kill(pid: u32, group: &cgroup::Group) -> bool {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+    group.kill_members();
+    true
 }
 
 /// Whether `name` may be a program's file name in the sandbox: 1 to 32 of `[A-Za-z0-9._-]`,

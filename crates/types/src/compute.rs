@@ -314,6 +314,8 @@ pub enum ExecutorKind {
         cmd: Option<Vec<String>>,
         /// Added to the image's environment (these win).
         env: Vec<(String, String)>,
+        /// Replaces the image's working directory (absolute).
+        workdir: Option<String>,
     },
 }
 

@@ -1,6 +1,8 @@
-//! The example workloads (issue 3 point 4), built by `build.rs` from `wasm/src/bin/*.rs` for
-//! `wasm32-wasip1` and embedded here, each with its native reference from `vcity-kernels`. The
-//! devnet demo, the end-to-end tests and the executor benchmark all run these modules.
+//! The example workloads (issue 3 point 4; issue 19 point 6), built by `build.rs` from
+//! `wasm/src/bin/*.rs` for `wasm32-wasip1` and, on Linux, as static executables, and embedded
+//! here, each with its native reference from `vcity-kernels`. The devnet demo, the end-to-end
+//! tests and the benchmarks run the modules; `vcity image build --example NAME` packages the
+//! executables as images.
 
 /// One example workload.
 #[derive(Debug, Clone, Copy)]
@@ -11,6 +13,8 @@ pub struct Workload {
     pub description: &'static str,
     /// The wasm32-wasip1 module.
     pub module: &'static [u8],
+    /// The same program as a static Linux executable (empty where the build was not for Linux).
+    pub native: &'static [u8],
     /// The native reference: the same kernel compiled for the host.
     pub reference: fn(&[u8]) -> Result<Vec<u8>, vcity_kernels::InputError>,
     /// A small example input.
@@ -22,6 +26,7 @@ pub const MATMUL: Workload = Workload {
     name: "matmul",
     description: "C = A × B for two seeded N × N f64 matrices; input `N SEED`",
     module: include_bytes!(concat!(env!("OUT_DIR"), "/matmul.wasm")),
+    native: include_bytes!(concat!(env!("OUT_DIR"), "/matmul.native")),
     reference: vcity_kernels::matmul::run,
     example_input: || b"64 7".to_vec(),
 };
@@ -31,6 +36,7 @@ pub const HASHCHAIN: Workload = Workload {
     name: "hashchain",
     description: "SHA-256 applied N times to SEED; input `N SEED`",
     module: include_bytes!(concat!(env!("OUT_DIR"), "/hashchain.wasm")),
+    native: include_bytes!(concat!(env!("OUT_DIR"), "/hashchain.native")),
     reference: vcity_kernels::hashchain::run,
     example_input: || b"20000 vcity".to_vec(),
 };
@@ -40,12 +46,36 @@ pub const BLUR: Workload = Workload {
     name: "blur",
     description: "3 × 3 Gaussian blur of a greyscale PGM image",
     module: include_bytes!(concat!(env!("OUT_DIR"), "/blur.wasm")),
+    native: include_bytes!(concat!(env!("OUT_DIR"), "/blur.native")),
     reference: vcity_kernels::blur::run,
     example_input: || vcity_kernels::blur::Image::synthetic(96, 96, 11).to_pgm(),
 };
 
+/// A render: the Mandelbrot set as a PNG.
+pub const RENDER: Workload = Workload {
+    name: "render",
+    description: "the Mandelbrot set rendered as a PNG; input `WIDTH HEIGHT MAX_ITERATIONS`",
+    module: include_bytes!(concat!(env!("OUT_DIR"), "/render.wasm")),
+    native: include_bytes!(concat!(env!("OUT_DIR"), "/render.native")),
+    reference: vcity_kernels::render::run,
+    example_input: || b"320 200 200".to_vec(),
+};
+
+/// A training run: a linear model fitted by SGD to seeded data, with its loss curve.
+pub const TRAIN: Workload = Workload {
+    name: "train",
+    description: "a linear model trained by mini-batch SGD on seeded data; input `EPOCHS SAMPLES FEATURES SEED`",
+    module: include_bytes!(concat!(env!("OUT_DIR"), "/train.wasm")),
+    native: include_bytes!(concat!(env!("OUT_DIR"), "/train.native")),
+    reference: vcity_kernels::train::run,
+    example_input: || b"20 2000 8 7".to_vec(),
+};
+
 /// Every example workload.
-pub const ALL: [Workload; 3] = [MATMUL, HASHCHAIN, BLUR];
+pub const ALL: [Workload; 5] = [MATMUL, HASHCHAIN, BLUR, RENDER, TRAIN];
+
+/// The three the devnet demo and the verification benchmark (P6) run.
+pub const DEMO: [Workload; 3] = [MATMUL, HASHCHAIN, BLUR];
 
 /// The example workload called `name`.
 pub fn by_name(name: &str) -> Option<Workload> {

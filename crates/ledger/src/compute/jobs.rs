@@ -942,7 +942,15 @@ fn check_executor(message: &SubmitJob) -> Result<(), TxError> {
             entrypoint,
             cmd,
             env,
+            workdir,
         } => {
+            if workdir.as_ref().is_some_and(|dir| {
+                !dir.starts_with('/') || dir.len() > MAX_PROCESS_ARG_BYTES || dir.contains('\0')
+            }) {
+                return Err(TxError::InvalidJob(format!(
+                    "a working directory is an absolute path of at most {MAX_PROCESS_ARG_BYTES} bytes"
+                )));
+            }
             if !valid_image_digest(image) {
                 return Err(TxError::InvalidJob(
                     "an image is named by its manifest digest: sha256: and 64 lowercase hex digits"

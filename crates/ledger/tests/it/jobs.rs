@@ -667,6 +667,7 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
             entrypoint: None,
             cmd: Some(vec!["--frames".into(), "4".into()]),
             env: vec![],
+            workdir: None,
         };
         job.workload.module_hash = if uploaded { Hash([9; 32]) } else { Hash::ZERO };
         job
@@ -696,6 +697,11 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
         image(&digest, Some("a b"), false),
         "printable",
     );
+    let mut relative = image(&digest, None, true);
+    if let ExecutorKind::Oci { workdir, .. } = &mut relative.workload.executor {
+        *workdir = Some("data".into());
+    }
+    refused(&mut chain, 8, relative, "absolute path");
     let mut checked = image(&digest, None, true);
     checked.verification = vcity_types::trust::VerificationLevel::Full;
     refused(&mut chain, 8, checked, "not re-executable");

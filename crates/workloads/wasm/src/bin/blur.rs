@@ -1,23 +1,5 @@
 //! The `blur` workload: standard input to standard output through `vcity_kernels::blur::run`.
 
-use std::io::{Read, Write};
-
 fn main() {
-    let mut input = Vec::new();
-    if let Err(error) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("blur: cannot read the input: {error}");
-        std::process::exit(2);
-    }
-    match vcity_kernels::blur::run(&input) {
-        Ok(output) => {
-            if let Err(error) = std::io::stdout().write_all(&output) {
-                eprintln!("blur: cannot write the output: {error}");
-                std::process::exit(2);
-            }
-        }
-        Err(error) => {
-            eprintln!("blur: {error}");
-            std::process::exit(1);
-        }
-    }
+    vcity_kernels::run_stdio("blur", vcity_kernels::blur::run)
 }
