@@ -38,6 +38,7 @@ fn tiny_job() -> SubmitJob {
             executor: vcity_types::compute::ExecutorKind::Wasm,
             module_hash: content_address(vcity_workloads::HASHCHAIN.module),
             input: b"10 bench".to_vec(),
+            shards: Vec::new(),
         },
         tasks: 1,
         requirements: Requirements {

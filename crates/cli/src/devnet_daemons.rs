@@ -272,6 +272,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 executor: vcity_types::compute::ExecutorKind::Wasm,
                 module_hash: vcity_types::compute::content_address(workload.module),
                 input: input.clone(),
+                shards: Vec::new(),
             },
             tasks: 2,
             requirements: Requirements {

@@ -9,10 +9,10 @@ use ed25519_dalek::SigningKey;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use vcity_sdk::{Client, Keyring};
-use vcity_types::compute::{Job, TaskExit, TaskState};
+use vcity_types::compute::{content_address, Job, ResultCommitment, TaskExit, TaskState};
 use vcity_types::event::Event;
 use vcity_types::tx::Message;
-use vcity_types::{Amount, Denom};
+use vcity_types::{Amount, Denom, Hash};
 
 /// What `vcity job run` was asked.
 #[derive(Debug)]
@@ -27,6 +27,192 @@ pub struct RunRequest<'a> {
     pub timeout: Duration,
     /// Fee and waiting options.
     pub options: TxOptions,
+    /// Feed this job's outputs to the single task (a reduce).
+    pub input_from: Option<u64>,
+    /// The owner's output store.
+    pub store: &'a OutputStore,
+}
+
+/// The buyer's own copy of task outputs (docs/job-spec.md, "Outputs"): every output the CLI
+/// fetches is kept under `{home}/outputs/{commitment hash}` with its commitment beside it, so it
+/// outlives the node that produced it (which keeps it only for the retention period) and a
+/// reduce can read it again without the node. A copy is checked against the ledger's commitment
+/// hash every time it is read.
+#[derive(Debug, Clone)]
+pub struct OutputStore {
+    dir: std::path::PathBuf,
+}
+
+impl OutputStore {
+    /// The store under `dir` (created when first written).
+    pub fn new(dir: std::path::PathBuf) -> OutputStore {
+        OutputStore { dir }
+    }
+
+    /// The output whose commitment hashes to `output_hash`, if kept and intact.
+    pub fn get(&self, output_hash: &Hash) -> Option<(ResultCommitment, Vec<u8>)> {
+        let path = self.dir.join(output_hash.to_string());
+        let commitment: ResultCommitment =
+            serde_json::from_slice(&std::fs::read(path.with_extension("json")).ok()?).ok()?;
+        let bytes = std::fs::read(&path).ok()?;
+        (commitment.hash() == *output_hash && content_address(&bytes) == commitment.output)
+            .then_some((commitment, bytes))
+    }
+
+    /// Keeps `bytes` under its commitment.
+    pub fn put(&self, commitment: &ResultCommitment, bytes: &[u8]) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let path = self.dir.join(commitment.hash().to_string());
+        // The bytes first: a copy without its commitment is never read.
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(
+            path.with_extension("json"),
+            serde_json::to_vec_pretty(commitment)?,
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Where a file to upload may be written (inputs built from outputs).
+    pub fn scratch(&self, name: &str) -> anyhow::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        Ok(self.dir.join(name))
+    }
+}
+
+/// The committed output of `task`: the kept copy if there is one, else fetched from the node
+/// (signed by `key`, checked against the ledger) and kept.
+pub fn fetch_output(
+    client: &Client,
+    key: &SigningKey,
+    store: &OutputStore,
+    job: &Job,
+    task: u32,
+) -> anyhow::Result<vcity_sdk::compute::VerifiedOutput> {
+    let output_hash = match job.tasks.get(task as usize).map(|entry| &entry.state) {
+        Some(TaskState::Completed { output_hash, .. } | TaskState::Settled { output_hash, .. }) => {
+            *output_hash
+        }
+        Some(state) => bail!("task {task} of job {} is {}", job.id, state.describe()),
+        None => bail!("job {} has no task {task}", job.id),
+    };
+    // The kept copy is the owner's: another key of the same home gets what the node gives it.
+    let owner = vcity_types::AccountId::from_public_key(&key.verifying_key()) == job.owner;
+    if let Some((commitment, output)) = store.get(&output_hash).filter(|_| owner) {
+        return Ok(vcity_sdk::compute::VerifiedOutput {
+            commitment,
+            output,
+            statement: None,
+        });
+    }
+    let verified = client
+        .task_output(key, job.id, task)
+        .with_context(|| format!("fetching the output of task {task} of job {}", job.id))?;
+    store.put(&verified.commitment, &verified.output)?;
+    Ok(verified)
+}
+
+/// A reduce's input: the outputs of every task of job `job_id`, in task order, concatenated.
+/// Each must have ended successfully.
+pub fn gather_outputs(
+    client: &Client,
+    key: &SigningKey,
+    store: &OutputStore,
+    job_id: u64,
+) -> anyhow::Result<Vec<u8>> {
+    let job = client.job(job_id)?;
+    let mut gathered = Vec::new();
+    for task in 0..job.tasks.len() as u32 {
+        let verified = fetch_output(client, key, store, &job, task)?;
+        if verified.commitment.exit != TaskExit::Success {
+            bail!(
+                "task {task} of job {job_id} ended {:?}: a reduce reads only successful outputs",
+                verified.commitment.exit
+            );
+        }
+        gathered.extend_from_slice(&verified.output);
+    }
+    if gathered.len() as u64 > vcity_types::compute::MAX_SHARD_BYTES {
+        bail!("the outputs of job {job_id} are over a shard's size");
+    }
+    Ok(gathered)
+}
+
+/// Makes `resolved` (a one-task job with no input of its own) read the outputs of `job_id`.
+pub fn feed_from(
+    client: &Client,
+    key: &SigningKey,
+    store: &OutputStore,
+    job_id: u64,
+    resolved: &mut crate::manifest::Resolved,
+) -> anyhow::Result<()> {
+    let workload = &resolved.message.workload;
+    if resolved.message.tasks != 1 || !workload.input.is_empty() || !workload.shards.is_empty() {
+        bail!("a job fed by --input-from has one task and no input or shards of its own");
+    }
+    let gathered = gather_outputs(client, key, store, job_id)?;
+    let address = content_address(&gathered);
+    let path = store.scratch(&format!("input-{address}"))?;
+    std::fs::write(&path, &gathered).with_context(|| format!("writing {}", path.display()))?;
+    resolved.message.workload.shards = vec![vcity_types::compute::Shard {
+        address,
+        bytes: gathered.len() as u64,
+        url: None,
+    }];
+    resolved.shard_files = vec![path];
+    Ok(())
+}
+
+/// Uploads what the job needs in the blob store: its program, module or image archive, and
+/// its shard files (with a progress bar over their bytes), each checked against the address
+/// the message carries.
+pub fn upload(
+    client: &Client,
+    resolved: &crate::manifest::Resolved,
+    json: bool,
+) -> anyhow::Result<()> {
+    if !resolved.module.is_empty() {
+        client
+            .put_blob(&resolved.module)
+            .context("uploading the program or image to the node's blob store")?;
+    }
+    if resolved.shard_files.is_empty() {
+        return Ok(());
+    }
+    let local: Vec<&vcity_types::compute::Shard> = resolved
+        .message
+        .workload
+        .shards
+        .iter()
+        .filter(|shard| shard.url.is_none())
+        .collect();
+    let total: u64 = local.iter().map(|shard| shard.bytes).sum();
+    let bar = if json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "uploading shards {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    for (path, shard) in resolved.shard_files.iter().zip(local) {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        if content_address(&bytes) != shard.address {
+            bail!("{} changed since the manifest was read", path.display());
+        }
+        bar.set_message(path.display().to_string());
+        client
+            .put_blob(&bytes)
+            .with_context(|| format!("uploading the shard {}", path.display()))?;
+        bar.inc(bytes.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(())
 }
 
 fn has_result(state: &TaskState) -> bool {
@@ -47,13 +233,12 @@ pub fn run(
     request: RunRequest<'_>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let resolved = crate::manifest::load(request.manifest)?;
+    let mut resolved = crate::manifest::load(request.manifest)?;
     let key = ring.get(request.from)?.signing_key()?;
-    if !resolved.module.is_empty() {
-        client
-            .put_blob(&resolved.module)
-            .context("uploading the program or image to the node's blob store")?;
+    if let Some(job_id) = request.input_from {
+        feed_from(client, &key, request.store, job_id, &mut resolved)?;
     }
+    upload(client, &resolved, json)?;
     let fee = request
         .options
         .fee
@@ -130,7 +315,15 @@ pub fn run(
     };
     bar.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
     let all: Vec<u32> = (0..job.tasks.len() as u32).collect();
-    show_outputs(client, &key, &job, &all, request.output, json)?;
+    show_outputs(
+        client,
+        &key,
+        request.store,
+        &job,
+        &all,
+        request.output,
+        json,
+    )?;
     let failed = job
         .tasks
         .iter()
@@ -149,6 +342,7 @@ pub fn run(
 pub fn show_outputs(
     client: &Client,
     key: &SigningKey,
+    store: &OutputStore,
     job: &Job,
     tasks: &[u32],
     output: Option<&Path>,
@@ -172,9 +366,7 @@ pub fn show_outputs(
             lines.push(line);
             continue;
         }
-        let verified = client
-            .task_output(key, job.id, task)
-            .with_context(|| format!("fetching the output of task {task}"))?;
+        let verified = fetch_output(client, key, store, job, task)?;
         let cost = match state {
             TaskState::Completed { cost_usd, .. } | TaskState::Settled { cost_usd, .. } => {
                 *cost_usd

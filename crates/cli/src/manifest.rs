@@ -16,8 +16,11 @@
 //! # cmd = ["--fast"]           #   replaces the image's command
 //! # workdir = "/data"          #   replaces the image's working directory
 //! input = "128 7"              # the input as text, or
-//! # input_file = "photo.pgm"   # the input as a file
-//! tasks = 4                    # tasks (each gets the same input and its own seed)
+//! # input_file = "photo.pgm"   # the input as a file, or one input per task (a shard):
+//! # shards = "texts/"          #   each file of a directory (by name), or a list of files
+//! # shards = ["a.txt", { url = "https://host/b.txt", address = "hex", bytes = 1234 }]
+//! tasks = 4                    # tasks (each gets the same input and its own seed; with
+//!                              #   shards, one per shard)
 //! max_cu = 0.5                 # most CU one task may use
 //! max_price_per_cu = 2         # most USD per CU
 //! # fixed_price = 0.01         # pay a fixed USD price per task instead of per CU
@@ -41,8 +44,9 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use vcity_types::compute::{
-    valid_program_name, Billing, ExecutorKind, NodeKind, Requirements, SandboxNeeds, SubmitJob,
-    Workload, MAX_INPUT_BYTES,
+    content_address, valid_program_name, valid_shard_url, Billing, ExecutorKind, NodeKind,
+    Requirements, SandboxNeeds, Shard, SubmitJob, Workload, MAX_INPUT_BYTES, MAX_SHARD_BYTES,
+    MAX_TASKS_PER_JOB,
 };
 use vcity_types::trust::VerificationLevel;
 use vcity_types::{Amount, Denom};
@@ -83,9 +87,10 @@ pub struct Manifest {
     pub input: Option<String>,
     /// Input file.
     pub input_file: Option<PathBuf>,
-    /// Number of tasks.
-    #[serde(default = "one")]
-    pub tasks: u32,
+    /// One input per task (docs/job-spec.md, "Shards").
+    pub shards: Option<ShardsSection>,
+    /// Number of tasks [default: 1, or one per shard].
+    pub tasks: Option<u32>,
     /// Most CU per task (a decimal).
     pub max_cu: Number,
     /// Most USD per CU.
@@ -103,8 +108,36 @@ pub struct Manifest {
     pub requirements: RequirementsSection,
 }
 
-fn one() -> u32 {
-    1
+/// `shards = "dir/"` or `shards = [...]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ShardsSection {
+    /// Every regular file of a directory, in name order.
+    Directory(PathBuf),
+    /// Files and remote shards, in task order.
+    List(Vec<ShardEntry>),
+}
+
+/// One entry of a `shards` list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ShardEntry {
+    /// A file uploaded to the blob store with the job.
+    File(PathBuf),
+    /// A shard the node downloads (and checks against its address and size).
+    Remote(RemoteShard),
+}
+
+/// `{ url = "...", address = "hex", bytes = N }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteShard {
+    /// Where the node downloads it.
+    pub url: String,
+    /// Its content address (`vcity job address FILE` prints it).
+    pub address: String,
+    /// Its size.
+    pub bytes: u64,
 }
 
 /// A number written as TOML integer, float or string (kept as text for exact decimal parsing).
@@ -172,6 +205,9 @@ pub struct Resolved {
     pub label: String,
     /// The message (its `module_hash` is the module's content address).
     pub message: SubmitJob,
+    /// Shard files to upload before submitting, in task order (their addresses are in the
+    /// message).
+    pub shard_files: Vec<PathBuf>,
 }
 
 /// A decimal amount of `denom` from a manifest number.
@@ -290,6 +326,20 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
         (None, None) => Vec::new(),
         (Some(_), Some(_)) => bail!("give `input` or `input_file`, not both"),
     };
+    let (shards, shard_files) = match &manifest.shards {
+        None => (Vec::new(), Vec::new()),
+        Some(_) if !input.is_empty() => {
+            bail!("give `input`/`input_file` or `shards`: each task reads its shard")
+        }
+        Some(section) => resolve_shards(section, base)?,
+    };
+    let tasks = match (manifest.tasks, shards.len()) {
+        (None, 0) => 1,
+        (Some(tasks), 0) => tasks,
+        (None, count) => u32::try_from(count).context("too many shards")?,
+        (Some(tasks), count) if tasks as usize == count => tasks,
+        (Some(tasks), count) => bail!("`tasks = {tasks}` but {count} shards: one task per shard"),
+    };
     if input.len() > MAX_INPUT_BYTES {
         bail!(
             "the input is {} bytes; inline inputs are at most {MAX_INPUT_BYTES}",
@@ -326,6 +376,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                     vcity_types::compute::content_address(&module)
                 },
                 input,
+                shards,
                 executor: if let Some(image) = image {
                     ExecutorKind::Oci {
                         image,
@@ -345,7 +396,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                     ExecutorKind::Wasm
                 },
             },
-            tasks: manifest.tasks,
+            tasks,
             requirements: Requirements {
                 sandbox: process.then(|| SandboxNeeds {
                     memory_mib: requirements.memory_mib.unwrap_or(DEFAULT_TASK_MEMORY_MIB),
@@ -371,7 +422,94 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
         },
         module,
         label,
+        shard_files,
     })
+}
+
+/// The shards a manifest names, and the files among them to upload. A file is read once here
+/// for its address; uploaded files are at most the blob store's limit (larger inputs go by URL).
+fn resolve_shards(
+    section: &ShardsSection,
+    base: &Path,
+) -> anyhow::Result<(Vec<Shard>, Vec<PathBuf>)> {
+    let entries: Vec<ShardEntry> = match section {
+        ShardsSection::Directory(directory) => {
+            let path = base.join(directory);
+            let mut files = Vec::new();
+            for item in std::fs::read_dir(&path)
+                .with_context(|| format!("reading the shard directory {}", path.display()))?
+            {
+                let item = item?;
+                if item.file_type()?.is_file() {
+                    files.push(item.path());
+                }
+            }
+            files.sort();
+            if files.is_empty() {
+                bail!("the shard directory {} has no files", path.display());
+            }
+            files.into_iter().map(ShardEntry::File).collect()
+        }
+        ShardsSection::List(entries) => entries
+            .iter()
+            .map(|entry| match entry {
+                ShardEntry::File(file) => ShardEntry::File(base.join(file)),
+                ShardEntry::Remote(remote) => ShardEntry::Remote(RemoteShard {
+                    url: remote.url.clone(),
+                    address: remote.address.clone(),
+                    bytes: remote.bytes,
+                }),
+            })
+            .collect(),
+    };
+    if entries.is_empty() || entries.len() > MAX_TASKS_PER_JOB as usize {
+        bail!("a job has 1 to {MAX_TASKS_PER_JOB} shards (one per task)");
+    }
+    let mut shards = Vec::with_capacity(entries.len());
+    let mut files = Vec::new();
+    for entry in entries {
+        match entry {
+            ShardEntry::File(path) => {
+                let limit = vcity_sdk::compute::MAX_BLOB_BYTES as u64;
+                let size = std::fs::metadata(&path)
+                    .with_context(|| format!("reading the shard {}", path.display()))?
+                    .len();
+                if size > limit {
+                    bail!(
+                        "the shard {} is {size} bytes; an uploaded shard is at most {limit} \
+                         (name larger ones by `url`, `address` and `bytes`)",
+                        path.display()
+                    );
+                }
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("reading the shard {}", path.display()))?;
+                shards.push(Shard {
+                    address: content_address(&bytes),
+                    bytes: bytes.len() as u64,
+                    url: None,
+                });
+                files.push(path);
+            }
+            ShardEntry::Remote(remote) => {
+                if !valid_shard_url(&remote.url) {
+                    bail!(
+                        "shard URL {:?} is not an http:// or https:// URL",
+                        remote.url
+                    );
+                }
+                if remote.bytes > MAX_SHARD_BYTES {
+                    bail!("shard {} is over {MAX_SHARD_BYTES} bytes", remote.url);
+                }
+                shards.push(Shard {
+                    address: vcity_types::Hash::from_hex(&remote.address)
+                        .with_context(|| format!("the address of shard {}", remote.url))?,
+                    bytes: remote.bytes,
+                    url: Some(remote.url),
+                });
+            }
+        }
+    }
+    Ok((shards, files))
 }
 
 /// An image job's archive (empty when pulled from a registry) and manifest digest. An archive is
@@ -672,6 +810,56 @@ mod tests {
             ExecutorKind::Process { ref name, .. } if name == "busybox"
         ));
         assert_eq!(resolved.message.verification, VerificationLevel::None);
+    }
+
+    #[test]
+    fn shards_come_from_a_directory_or_a_list_one_task_each() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("texts")).expect("dir");
+        for (name, text) in [("b.txt", "two"), ("a.txt", "one"), ("c.txt", "three")] {
+            std::fs::write(dir.path().join("texts").join(name), text).expect("shard");
+        }
+        std::fs::create_dir(dir.path().join("texts/skipped")).expect("a subdirectory");
+        let at = |text: &str| resolve(toml::from_str(text)?, dir.path());
+        let common = "workload = \"hashchain\"\nmax_cu = 1\nmax_price_per_cu = 1\n";
+        let from_dir = at(&format!("{common}shards = \"texts\"\n")).expect("a directory");
+        assert_eq!(from_dir.message.tasks, 3);
+        let addresses: Vec<_> = from_dir
+            .message
+            .workload
+            .shards
+            .iter()
+            .map(|shard| (shard.address, shard.bytes, shard.url.clone()))
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                (content_address(b"one"), 3, None),
+                (content_address(b"two"), 3, None),
+                (content_address(b"three"), 5, None)
+            ],
+            "files in name order, subdirectories skipped"
+        );
+        assert_eq!(from_dir.shard_files.len(), 3);
+        let remote = content_address(b"far");
+        let listed = at(&format!(
+            "{common}tasks = 2\nshards = [\"texts/c.txt\", {{ url = \"https://example.org/far\", address = \"{remote}\", bytes = 3 }}]\n"
+        ))
+        .expect("a list");
+        assert_eq!(listed.message.workload.shards[1].address, remote);
+        assert_eq!(listed.shard_files, [dir.path().join("texts/c.txt")]);
+        let error = |text: String| format!("{:#}", at(&text).expect_err("invalid"));
+        assert!(error(format!("{common}tasks = 2\nshards = \"texts\"\n"))
+            .contains("one task per shard"));
+        assert!(
+            error(format!("{common}input = \"x\"\nshards = \"texts\"\n"))
+                .contains("reads its shard")
+        );
+        assert!(error(format!(
+            "{common}shards = [{{ url = \"ftp://x/y\", address = \"{remote}\", bytes = 3 }}]\n"
+        ))
+        .contains("not an http"));
+        assert!(error(format!("{common}shards = \"nowhere\"\n")).contains("nowhere"));
     }
 
     #[test]

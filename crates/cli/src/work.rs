@@ -23,8 +23,12 @@ pub enum JobCommand {
     /// Submit a job from a manifest (docs/job-spec.md), or from flags; its maximum cost goes
     /// into escrow.
     Submit {
-        /// The job manifest (TOML); uploads its module to the node's blob store.
+        /// The job manifest (TOML); uploads its module and shards to the node's blob store.
         manifest: Option<PathBuf>,
+        /// A reduce: the one task reads the outputs of this job's tasks, concatenated in task
+        /// order (fetched from their nodes, or your kept copies, and checked).
+        #[arg(long, requires = "manifest")]
+        input_from: Option<u64>,
         /// Your keyring name.
         #[arg(long)]
         from: String,
@@ -87,6 +91,9 @@ pub enum JobCommand {
         /// Save each task's output as {dir}/task-{n}.out instead of printing it.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// A reduce: the one task reads the outputs of this job's tasks (see `submit`).
+        #[arg(long)]
+        input_from: Option<u64>,
         /// Give up waiting after this long (the job goes on).
         #[arg(long, default_value = "10m")]
         max_wait: String,
@@ -107,6 +114,13 @@ pub enum JobCommand {
         /// Save each output as {dir}/task-{n}.out instead of printing it.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Content addresses and sizes of files, as a manifest's remote shards name them
+    /// (`{ url = "...", address = "...", bytes = N }`).
+    Address {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// A task's log from the node that ran it (kept after the task ends).
     Logs {
@@ -266,7 +280,32 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
     let ring = Keyring::open(&settings.keyring_dir())?;
     let client = Client::new(&settings.node);
     let hash = |text: &str| Hash::from_hex(text).with_context(|| format!("hash {text:?}"));
+    let store = crate::jobrun::OutputStore::new(settings.home.join("outputs"));
     let (from, message, options) = match command {
+        JobCommand::Address { files } => {
+            let mut listed = Vec::new();
+            for file in files {
+                let bytes =
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                let address = vcity_types::compute::content_address(&bytes);
+                if !json {
+                    println!(
+                        "{}: address = \"{address}\", bytes = {}",
+                        file.display(),
+                        bytes.len()
+                    );
+                }
+                listed.push(serde_json::json!({
+                    "file": file.display().to_string(),
+                    "address": address,
+                    "bytes": bytes.len(),
+                }));
+            }
+            if json {
+                print_json(&listed)?;
+            }
+            return Ok(());
+        }
         JobCommand::Subscription { id } => {
             let view = client.subscription(id)?;
             if json {
@@ -329,6 +368,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             manifest,
             from,
             output,
+            input_from,
             max_wait,
             options,
         } => {
@@ -341,6 +381,8 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     output: output.as_deref(),
                     timeout: parse_duration(&max_wait)?,
                     options,
+                    input_from,
+                    store: &store,
                 },
                 json,
             )
@@ -360,6 +402,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             return crate::jobrun::show_outputs(
                 &client,
                 &key,
+                &store,
                 &job,
                 &tasks,
                 output.as_deref(),
@@ -399,6 +442,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             manifest: Some(manifest),
             from,
             verification,
+            input_from,
             options,
             ..
         } => {
@@ -406,16 +450,17 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             if let Some(level) = verification {
                 resolved.message.verification = level.parse().map_err(anyhow::Error::msg)?;
             }
-            if !resolved.module.is_empty() {
-                client
-                    .put_blob(&resolved.module)
-                    .context("uploading the program or image to the node's blob store")?;
+            if let Some(job_id) = input_from {
+                let key = ring.get(&from)?.signing_key()?;
+                crate::jobrun::feed_from(&client, &key, &store, job_id, &mut resolved)?;
             }
+            crate::jobrun::upload(&client, &resolved, json)?;
             (from, Message::SubmitJob(resolved.message), options)
         }
         JobCommand::Submit {
             manifest: None,
             from,
+            input_from: _,
             module_hash,
             input,
             tasks,
@@ -453,6 +498,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     executor: vcity_types::compute::ExecutorKind::Wasm,
                     module_hash: hash(module_hash.as_deref().unwrap_or_default())?,
                     input: input.into_bytes(),
+                    shards: Vec::new(),
                 },
                 tasks,
                 requirements: Requirements {

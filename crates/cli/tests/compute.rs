@@ -1307,3 +1307,203 @@ fn the_render_and_training_examples_run_as_images_built_from_this_repository() {
     }
     node_fine_and_nothing_left(net, "example-");
 }
+
+/// Serves `files` (path → body) over HTTP on 127.0.0.1 until the test process ends; 404 for
+/// anything else. Its base URL.
+fn serve_files(files: Vec<(&'static str, Vec<u8>)>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..read]).into_owned();
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let (status, body) = match files.iter().find(|(name, _)| *name == path) {
+                Some((_, body)) => ("200 OK", body.clone()),
+                None => ("404 Not Found", Vec::new()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    base
+}
+
+#[test]
+fn a_sharded_map_feeds_a_reduce_and_the_books_balance() {
+    let Some(net) = sandbox_net() else { return };
+    // A payer of its own, so that no other test's spending shows in its balance.
+    {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ok(net.devnet.cli(&["keys", "new", "mapper"]));
+        ok(net.devnet.cli(&[
+            "tx", "transfer", "--from", "alice", "--to", "mapper", "--amount", "50", "--denom",
+            "usd",
+        ]));
+    }
+    let before = usd_units(&net.devnet, "mapper");
+    // Three shards uploaded from a directory's files, one downloaded by the node from a URL.
+    let dir = net.dir.path().join("wordcount");
+    std::fs::create_dir_all(dir.join("texts")).expect("dir");
+    for (name, text) in [
+        ("a.txt", "a b c\n"),
+        ("b.txt", "d e\n"),
+        ("c.txt", "f g\nh i\n"),
+    ] {
+        std::fs::write(dir.join("texts").join(name), text).expect("shard");
+    }
+    let remote = b"j k l m n\n".to_vec();
+    let server = serve_files(vec![("/d.txt", remote.clone())]);
+    let address = vcity_types::compute::content_address(&remote);
+    let program = "executor = \"process\"\nprogram = \"/bin/busybox\"\n\
+                   max_cu = 2\nmax_price_per_cu = 0.1\n\
+                   [requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n";
+    let map = manifest(
+        &dir,
+        "map",
+        &format!(
+            "args = [\"awk\", \"{{n += NF}} END {{print n}}\"]\n\
+             shards = [\"texts/a.txt\", \"texts/b.txt\", \"texts/c.txt\", \
+             {{ url = \"{server}/d.txt\", address = \"{address}\", bytes = {} }}]\n{program}",
+            remote.len()
+        ),
+    );
+    let map_id = {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let json = ok(net.devnet.cli(&[
+            "job",
+            "submit",
+            map.to_str().expect("utf8"),
+            "--from",
+            "mapper",
+        ]));
+        json["transaction"]["receipt"]["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find_map(|event| event["job_id"].as_u64())
+            .expect("job id")
+    };
+    let jobs = wait_for(
+        &net.devnet,
+        &[map_id],
+        &["settled"],
+        Duration::from_secs(120),
+    );
+    let counts = ok(net
+        .devnet
+        .cli(&["job", "result", &map_id.to_string(), "--from", "mapper"]));
+    let texts: Vec<&str> = counts["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|task| task["output_text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(texts, ["3\n", "2\n", "4\n", "5\n"], "{counts}");
+    // The job records each shard's address; the remote one keeps its URL.
+    assert_eq!(
+        jobs[0]["workload"]["shards"]
+            .as_array()
+            .expect("shards")
+            .len(),
+        4
+    );
+    assert_eq!(
+        jobs[0]["workload"]["shards"][3]["url"],
+        format!("{server}/d.txt")
+    );
+
+    // The reduce reads the four outputs, concatenated in task order.
+    let reduce = manifest(
+        &dir,
+        "reduce",
+        &format!("args = [\"awk\", \"{{s += $1}} END {{print s}}\"]\n{program}"),
+    );
+    let total = {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ok(net.devnet.cli(&[
+            "job",
+            "run",
+            reduce.to_str().expect("utf8"),
+            "--from",
+            "mapper",
+            "--input-from",
+            &map_id.to_string(),
+        ]))
+    };
+    assert_eq!(total["tasks"][0]["output_text"], "14\n", "{total}");
+    let reduce_id = total["job_id"].as_u64().expect("job id");
+    wait_for(
+        &net.devnet,
+        &[reduce_id],
+        &["settled"],
+        Duration::from_secs(120),
+    );
+
+    // A shard the node cannot find (its URL answers 404) ends its task invalid, billed nothing.
+    let missing = manifest(
+        &dir,
+        "missing",
+        &format!(
+            "args = [\"cat\"]\nshards = [{{ url = \"{server}/gone.txt\", address = \"{}\", bytes = 5 }}]\n{program}",
+            vcity_types::compute::content_address(b"gone\n")
+        ),
+    );
+    let missing_id = {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let json = ok(net.devnet.cli(&[
+            "job",
+            "submit",
+            missing.to_str().expect("utf8"),
+            "--from",
+            "mapper",
+        ]));
+        json["transaction"]["receipt"]["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find_map(|event| event["job_id"].as_u64())
+            .expect("job id")
+    };
+    let (task, log) = settled_result(net, missing_id, "mapper");
+    assert_eq!(task["exit"]["exit"], "invalid", "{task} {log}");
+    assert!(log.contains("404"), "{log}");
+    let missing_job = job(&net.devnet, missing_id);
+    assert_eq!(missing_job["tasks"][0]["state"]["cost_usd"], "0");
+
+    // The books: the mapper paid each settled task's cost and three transaction fees.
+    let map_job = job(&net.devnet, map_id);
+    let reduce_job = job(&net.devnet, reduce_id);
+    let paid: u128 = map_job["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .chain(reduce_job["tasks"].as_array().expect("tasks"))
+        .map(|task| charged(task, VerificationLevel::None))
+        .sum();
+    assert_eq!(before - usd_units(&net.devnet, "mapper"), paid + 3 * 1_000);
+    node_fine_and_nothing_left(net, "wordcount");
+}

@@ -119,6 +119,8 @@ enum Done {
 
 /// How often the executor's self-test runs again.
 const SELF_TEST_EVERY: Duration = Duration::from_secs(600);
+/// How often finished tasks past the retention period are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 /// How often the daemon looks for a capacity challenge.
 const CHALLENGE_CHECK: Duration = Duration::from_secs(1);
 
@@ -311,7 +313,12 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
     let mut next_heartbeat = Instant::now();
     let mut next_standing_check = Instant::now();
     let mut next_challenge_check = Instant::now();
+    let mut next_prune = Instant::now();
     while !stop.load(Ordering::Relaxed) && !crate::parent_gone() {
+        if Instant::now() >= next_prune {
+            daemon.prune();
+            next_prune = Instant::now() + PRUNE_EVERY;
+        }
         if Instant::now() >= next_standing_check {
             daemon.check_standing();
             next_standing_check = Instant::now() + STANDING_CHECK;
@@ -592,6 +599,29 @@ impl Daemon {
         }
     }
 
+    /// Drops outputs and logs of tasks that ended longer ago than the ledger's retention
+    /// period (docs/job-spec.md, "Outputs").
+    fn prune(&mut self) {
+        let retention_s = match self.client.params() {
+            Ok(params) => params.jobs.output_retention_s,
+            Err(error) => {
+                tracing::warn!(%error, "reading the retention period failed; pruning later");
+                return;
+            }
+        };
+        let cutoff_ms = now_ms().saturating_sub(retention_s.saturating_mul(1_000));
+        match self.journal.prune(cutoff_ms) {
+            Ok(pruned) if pruned.tasks > 0 => tracing::info!(
+                tasks = pruned.tasks,
+                output_bytes = pruned.output_bytes,
+                retention_s,
+                "pruned tasks past the retention period"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "pruning the journal failed"),
+        }
+    }
+
     /// One poll: act on every task the ledger shows assigned to or running on this node, then on
     /// journal entries the ledger no longer shows here.
     fn turn(&mut self) -> anyhow::Result<()> {
@@ -833,7 +863,8 @@ impl Daemon {
         self.running.insert(key);
         self.shared.set_running(self.running.len());
         let executor = self.executor.clone();
-        let input = job.workload.input.clone();
+        let client = self.client.clone();
+        let job_for_input = job.clone();
         let factor_ppm = job
             .tasks
             .get(task as usize)
@@ -848,14 +879,17 @@ impl Daemon {
         std::thread::Builder::new()
             .name(format!("task-{job_id}-{task}"))
             .spawn(move || {
-                let outcome = executor.run(&Task {
-                    module: &module,
-                    input: &input,
-                    fuel,
-                    factor_ppm,
-                    seed: task_seed(job_id, task),
-                    wall_clock: Some(wall_clock),
-                });
+                let outcome = match crate::inputs::task_input(&client, &job_for_input, task) {
+                    Ok(input) => executor.run(&Task {
+                        module: &module,
+                        input: &input,
+                        fuel,
+                        factor_ppm,
+                        seed: task_seed(job_id, task),
+                        wall_clock: Some(wall_clock),
+                    }),
+                    Err(error) => input_failure(job_id, task, &error),
+                };
                 let _ = sender.send(Done::Task(Finished {
                     job_id,
                     task,
@@ -952,8 +986,10 @@ impl Daemon {
                     }
                     _ => None,
                 };
-                let outcome = match (&program, &image) {
-                    (_, Some(Err(error))) => {
+                let input = crate::inputs::task_input(&client, &job, task);
+                let outcome = match (&program, &image, input) {
+                    (_, _, Err(error)) => input_failure(job.id, task, &error),
+                    (_, Some(Err(error)), _) => {
                         tracing::warn!(job = job.id, task, %error, "the image could not be had");
                         let log = format!("[node] the image: {error}\n");
                         match crate::native::image_failure(error) {
@@ -961,7 +997,7 @@ impl Daemon {
                             None => failed(log, Ending::TimedOut),
                         }
                     }
-                    (program, image) => {
+                    (program, image, Ok(input)) => {
                         let payload = match (program, image) {
                             (Some(path), _) => crate::native::Payload::Program(path),
                             (None, Some(Ok((image, _hold)))) => {
@@ -975,6 +1011,7 @@ impl Daemon {
                             sandbox: &sandbox,
                             payload,
                             job: &job,
+                            input: &input,
                             factor_ppm,
                             egress_allowed,
                             output_bytes,
@@ -1092,5 +1129,26 @@ impl Daemon {
                 "task done"
             );
         }
+    }
+}
+
+/// The outcome of a task whose input could not be had: `invalid` and unbilled when the job is at
+/// fault, else a give-up (the same ending as the wall-clock net) for another node to try.
+pub(crate) fn input_failure(
+    job_id: u64,
+    task: u32,
+    error: &crate::inputs::InputError,
+) -> vcity_executor::Outcome {
+    tracing::warn!(job = job_id, task, %error, "the task's input could not be had");
+    vcity_executor::Outcome {
+        ending: match error.exit() {
+            Some(exit) => Ending::Exit(exit),
+            None => Ending::TimedOut,
+        },
+        output: Vec::new(),
+        log: format!("[node] the input: {error}\n").into_bytes(),
+        fuel_used: 0,
+        cu_used_ppm: 0,
+        elapsed: Duration::ZERO,
     }
 }

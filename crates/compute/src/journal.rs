@@ -100,6 +100,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(directory)?.sync_all()
 }
 
+/// What [`Journal::prune`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Finished tasks whose entry and log went.
+    pub tasks: u64,
+    /// Bytes of outputs no longer named by any kept task.
+    pub output_bytes: u64,
+}
+
 impl Journal {
     /// Opens (creating) the journal under `root`.
     pub fn open(root: &Path) -> std::io::Result<Journal> {
@@ -263,6 +272,53 @@ impl Journal {
         Ok(path)
     }
 
+    /// Removes every task that finished before `finished_before_ms` (Unix ms): its entry, its
+    /// log, and each output no kept entry names (outputs are shared by content address). The
+    /// retention period is the ledger's `output_retention_s`. Returns how many tasks and output
+    /// bytes went.
+    pub fn prune(&self, finished_before_ms: u64) -> std::io::Result<Pruned> {
+        let mut pruned = Pruned::default();
+        let mut kept_outputs = std::collections::BTreeSet::new();
+        let mut old = Vec::new();
+        for item in std::fs::read_dir(self.root.join("tasks"))? {
+            let path = item?.path();
+            if path.extension().is_none_or(|extension| extension != "json") {
+                continue;
+            }
+            let Ok(entry) = serde_json::from_slice::<Entry>(&std::fs::read(&path)?) else {
+                continue;
+            };
+            let output = entry.commitment().map(|commitment| commitment.output);
+            if matches!(entry.stage, Stage::Finished { .. })
+                && entry.updated_ms < finished_before_ms
+            {
+                old.push((path, entry, output));
+            } else {
+                kept_outputs.extend(output);
+            }
+        }
+        let mut maybe_unused = std::collections::BTreeSet::new();
+        for (path, entry, output) in old {
+            // The entry goes last: a crash in between leaves it to be pruned again.
+            match std::fs::remove_file(self.log_path(entry.job_id, entry.task)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+            std::fs::remove_file(path)?;
+            maybe_unused.extend(output);
+            pruned.tasks += 1;
+        }
+        for address in maybe_unused.difference(&kept_outputs) {
+            let path = self.root.join("outputs").join(address.to_string());
+            if let Ok(metadata) = std::fs::metadata(&path) {
+                std::fs::remove_file(&path)?;
+                pruned.output_bytes += metadata.len();
+            }
+        }
+        Ok(pruned)
+    }
+
     /// Records the products of capacity challenge `id` (their row hashes), so a restart between
     /// the commitment and the verifier's openings can still answer them.
     pub fn put_proof(
@@ -288,6 +344,52 @@ impl Journal {
 mod tests {
     use super::*;
     use vcity_types::compute::TaskExit;
+
+    #[test]
+    fn pruning_removes_old_finished_tasks_and_only_outputs_nobody_keeps() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(directory.path()).expect("open");
+        let finished = |job_id: u64, output: &[u8], updated_ms: u64| {
+            let commitment = ResultCommitment {
+                exit: TaskExit::Success,
+                output: journal.put_output(output).expect("output"),
+                output_bytes: output.len() as u64,
+                cu_used_ppm: 1,
+            };
+            journal.log_line(job_id, 0, "ran").expect("log");
+            journal
+                .put(&Entry {
+                    job_id,
+                    task: 0,
+                    attempt: 1,
+                    stage: Stage::Finished {
+                        outcome: "settled".into(),
+                        commitment: Some(commitment.clone()),
+                    },
+                    updated_ms,
+                })
+                .expect("put");
+            commitment.output
+        };
+        let old_only = finished(1, b"old", 1_000);
+        let shared = finished(2, b"shared", 1_000);
+        finished(3, b"shared", 9_000);
+        let pruned = journal.prune(5_000).expect("prune");
+        assert_eq!(
+            pruned,
+            Pruned {
+                tasks: 2,
+                output_bytes: 3
+            }
+        );
+        assert_eq!(journal.get(1, 0).expect("get"), None);
+        assert_eq!(journal.log(1, 0).expect("log"), None);
+        assert_eq!(journal.output(&old_only).expect("read"), None);
+        // Job 3 still names the shared output.
+        assert!(journal.output(&shared).expect("read").is_some());
+        assert!(journal.get(3, 0).expect("get").is_some());
+        assert_eq!(journal.prune(5_000).expect("again"), Pruned::default());
+    }
 
     #[test]
     fn entries_survive_reopening_and_finished_ones_are_not_unfinished() {

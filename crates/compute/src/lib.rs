@@ -1,8 +1,9 @@
 //! The compute layer's daemons (whitepaper §2.4, §6.2; SPEC §4, §5, §10): the compute node
 //! ([`compute`]: hardware detection, registration, heartbeats with measured [`health`],
-//! deterministic execution and sandboxed [`native`] processes with a crash-safe [`journal`], owner-only outputs over its own
-//! [`server`], answers to [`capacity`] challenges), the scheduler ([`scheduler`]: placement by
-//! the ledger's one matching rule, explained refusals) and the verifier ([`verifier`]: sampled
+//! deterministic execution and sandboxed [`native`] processes on their [`inputs`], with a
+//! crash-safe [`journal`], owner-only outputs over its own [`server`], answers to [`capacity`]
+//! challenges), the scheduler ([`scheduler`]: placement by the ledger's one matching rule,
+//! explained refusals) and the verifier ([`verifier`]: sampled
 //! re-execution, capacity verdicts, referee votes). All talk to any chain node's HTTP API through
 //! the SDK; none links consensus or the store.
 
@@ -10,6 +11,7 @@ pub mod capacity;
 pub mod compute;
 pub mod hardware;
 pub mod health;
+pub mod inputs;
 pub mod journal;
 pub mod native;
 pub mod scheduler;

@@ -40,6 +40,8 @@ pub struct ProcessRun<'a> {
     pub payload: Payload<'a>,
     /// The job.
     pub job: &'a Job,
+    /// The task's input (the job's inline input or its shard).
+    pub input: &'a [u8],
     /// CU per second of the assigned resources × 10^6.
     pub factor_ppm: u64,
     /// Whether this node lets tasks reach the network.
@@ -132,7 +134,7 @@ impl ProcessRun<'_> {
             root,
             args,
             env,
-            input: &self.job.workload.input,
+            input: self.input,
             limits,
             network: needs.network && self.egress_allowed,
         })?;

@@ -527,6 +527,7 @@ mod tests {
                 executor: vcity_types::compute::ExecutorKind::Wasm,
                 module_hash: Hash::ZERO,
                 input: vec![],
+                shards: Vec::new(),
             },
             requirements: Requirements {
                 max_duration_s: 60,

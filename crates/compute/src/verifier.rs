@@ -375,14 +375,19 @@ impl Work<'_> {
         };
         let module = self.module(&job.workload.module_hash)?;
         let factor_ppm = entry.factor_ppm.max(1);
-        let outcome = self.executor.run(&Task {
-            module: &module,
-            input: &job.workload.input,
-            fuel: fuel_for_cu_ppm(job.max_cu_ppm_per_task, factor_ppm),
-            factor_ppm,
-            seed: task_seed(job_id, task),
-            wall_clock: Some(Duration::from_secs(job.requirements.max_duration_s.max(1))),
-        });
+        // The same input the node had to fetch: a shard that is nowhere or wrong ends this run
+        // as invalid too; one that cannot be reached now gives no verdict.
+        let outcome = match crate::inputs::task_input(self.client, &job, task) {
+            Ok(input) => self.executor.run(&Task {
+                module: &module,
+                input: &input,
+                fuel: fuel_for_cu_ppm(job.max_cu_ppm_per_task, factor_ppm),
+                factor_ppm,
+                seed: task_seed(job_id, task),
+                wall_clock: Some(Duration::from_secs(job.requirements.max_duration_s.max(1))),
+            }),
+            Err(error) => crate::compute::input_failure(job_id, task, &error),
+        };
         self.counters
             .reexecution_fuel
             .fetch_add(outcome.fuel_used, Ordering::Relaxed);

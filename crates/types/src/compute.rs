@@ -275,6 +275,47 @@ pub struct Workload {
     /// How the program runs.
     #[serde(default)]
     pub executor: ExecutorKind,
+    /// Per-task inputs by content address (docs/job-spec.md, "Shards"): empty, or one per task,
+    /// task `i` reading `shards[i]` instead of `input` (which is then empty).
+    #[serde(default)]
+    pub shards: Vec<Shard>,
+}
+
+/// Most bytes of one shard.
+pub const MAX_SHARD_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest shard URL.
+pub const MAX_SHARD_URL_BYTES: usize = 512;
+
+/// One task's input, named by its content address so that any copy of it can be checked: the
+/// node takes it from the chain node's blob store, or else downloads it from `url`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Shard {
+    /// `H(0x0d ‖ bytes)` ([`content_address`]).
+    pub address: crate::Hash,
+    /// Its length, at most [`MAX_SHARD_BYTES`].
+    pub bytes: u64,
+    /// An `http://` or `https://` URL to download it from when the blob store has no copy, at
+    /// most [`MAX_SHARD_URL_BYTES`] printable characters ([`valid_shard_url`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Whether `url` may name where a shard is: `http://` or `https://`, a host, printable ASCII
+/// without spaces, at most [`MAX_SHARD_URL_BYTES`].
+pub fn valid_shard_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    url.len() <= MAX_SHARD_URL_BYTES
+        && url.bytes().all(|b| b.is_ascii_graphic())
+        && rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+}
+
+impl Workload {
+    /// Task `task`'s input when it is inline: the job's `input` if it has no shards.
+    pub fn inline_input(&self) -> Option<&[u8]> {
+        self.shards.is_empty().then_some(self.input.as_slice())
+    }
 }
 
 /// How a task's program runs (docs/job-spec.md).

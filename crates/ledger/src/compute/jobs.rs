@@ -81,6 +81,9 @@ pub struct JobParams {
     /// How long a task may stay pending before it fails and is refunded (with the last
     /// scheduler's explanation).
     pub placement_timeout_s: u64,
+    /// How long a compute node keeps a task's output and log after the task ends (SPEC §5,
+    /// docs/job-spec.md "Outputs"): the owner fetches them within it.
+    pub output_retention_s: u64,
 }
 
 impl Default for JobParams {
@@ -106,6 +109,7 @@ impl Default for JobParams {
             bucket_s: 10,
             max_buckets_per_block: 1_000,
             placement_timeout_s: 3_600,
+            output_retention_s: 7 * 24 * 3_600,
         }
     }
 }
@@ -844,6 +848,7 @@ pub(crate) fn execute_submit(
             "input is over {MAX_INPUT_BYTES} bytes"
         )));
     }
+    check_shards(&message.workload, message.tasks)?;
     check_executor(message)?;
     let requirements = &message.requirements;
     for label in [&requirements.gpu_model, &requirements.region]
@@ -911,6 +916,42 @@ pub(crate) fn execute_submit(
         tasks: message.tasks,
         escrow_usd: total,
     });
+    Ok(())
+}
+
+/// Shards are one per task, replace the inline input, and each is bounded with a plain URL.
+fn check_shards(workload: &vcity_types::compute::Workload, tasks: u32) -> Result<(), TxError> {
+    use vcity_types::compute::{valid_shard_url, MAX_SHARD_BYTES, MAX_SHARD_URL_BYTES};
+    if workload.shards.is_empty() {
+        return Ok(());
+    }
+    if workload.shards.len() != tasks as usize {
+        return Err(TxError::InvalidJob(format!(
+            "{} shards for {tasks} tasks: a sharded job has one shard per task",
+            workload.shards.len()
+        )));
+    }
+    if !workload.input.is_empty() {
+        return Err(TxError::InvalidJob(
+            "a sharded job's tasks read their shards: its inline input is empty".into(),
+        ));
+    }
+    for shard in &workload.shards {
+        if shard.bytes > MAX_SHARD_BYTES {
+            return Err(TxError::InvalidJob(format!(
+                "a shard is at most {MAX_SHARD_BYTES} bytes"
+            )));
+        }
+        if shard
+            .url
+            .as_deref()
+            .is_some_and(|url| !valid_shard_url(url))
+        {
+            return Err(TxError::InvalidJob(format!(
+                "a shard's URL is http:// or https://, a host, and at most {MAX_SHARD_URL_BYTES} printable characters"
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -100,6 +100,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
             executor: ExecutorKind::Wasm,
             module_hash: Hash([7; 32]),
             input: b"matrix 64".to_vec(),
+            shards: Vec::new(),
         },
         tasks,
         requirements: Requirements {
@@ -797,4 +798,66 @@ fn process_jobs_go_only_to_sandboxes_that_enforce_limits_and_are_never_sampled()
         update.hardware.as_mut().expect("hardware").cpu_cores = 0;
     }
     assert_ne!(chain.at(24, SCHEDULER, scheduler_update).code, 0);
+}
+
+#[test]
+fn a_sharded_job_has_one_bounded_shard_per_task_and_no_inline_input() {
+    use vcity_types::compute::{content_address, Shard, MAX_SHARD_BYTES};
+    let mut chain = new_chain();
+    let shard = |text: &[u8], url: Option<&str>| Shard {
+        address: content_address(text),
+        bytes: text.len() as u64,
+        url: url.map(str::to_string),
+    };
+    let sharded = |shards: Vec<Shard>| {
+        let mut job = gpu_job(2);
+        job.workload.input.clear();
+        job.workload.shards = shards;
+        job
+    };
+    let refused = |chain: &mut Harness, job: SubmitJob, why: &str| {
+        let before = bank::balance(chain.ledger.state(), &account(USER), Denom::Usd);
+        let receipt = chain.at(5, USER, Message::SubmitJob(job));
+        assert_eq!(receipt.code, 25, "{}", receipt.error);
+        assert!(receipt.error.contains(why), "{}", receipt.error);
+        // Refused whole: only the fee left the account.
+        let after = bank::balance(chain.ledger.state(), &account(USER), Denom::Usd);
+        assert!(before.base_units() - after.base_units() <= 1_000);
+    };
+    refused(
+        &mut chain,
+        sharded(vec![shard(b"a", None)]),
+        "one shard per task",
+    );
+    let mut with_input = sharded(vec![shard(b"a", None), shard(b"b", None)]);
+    with_input.workload.input = b"also".to_vec();
+    refused(&mut chain, with_input, "inline input is empty");
+    let mut huge = shard(b"a", Some("https://example.org/a"));
+    huge.bytes = MAX_SHARD_BYTES + 1;
+    refused(
+        &mut chain,
+        sharded(vec![huge, shard(b"b", None)]),
+        "at most",
+    );
+    for url in [
+        "ftp://example.org/a",
+        "https:///a",
+        "https://exa mple.org/a",
+    ] {
+        refused(
+            &mut chain,
+            sharded(vec![shard(b"a", Some(url)), shard(b"b", None)]),
+            "http:// or https://",
+        );
+    }
+    let good = sharded(vec![
+        shard(b"a", None),
+        shard(b"b", Some("https://example.org/b")),
+    ]);
+    let receipt = chain.at(6, USER, Message::SubmitJob(good.clone()));
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+    let id = jobs::count(chain.ledger.state());
+    let job = jobs::job(chain.ledger.state(), id).expect("the job");
+    assert_eq!(job.workload.shards, good.workload.shards);
+    assert_eq!(job.tasks.len(), 2);
 }

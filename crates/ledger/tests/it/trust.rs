@@ -133,6 +133,7 @@ fn job(level: VerificationLevel) -> SubmitJob {
             executor: vcity_types::compute::ExecutorKind::Wasm,
             module_hash: Hash([7; 32]),
             input: b"x".to_vec(),
+            shards: Vec::new(),
         },
         tasks: 1,
         requirements: Requirements {
