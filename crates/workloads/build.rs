@@ -9,6 +9,9 @@ use std::process::Command;
 
 const PROGRAMS: [&str; 5] = ["matmul", "hashchain", "blur", "render", "train"];
 
+/// Programs built only natively: the service portal (it needs Unix sockets).
+const NATIVE_ONLY: [&str; 1] = ["portal"];
+
 /// The outer build's flags and wrappers (clippy's among them) are not for the nested builds.
 const FOREIGN: [&str; 8] = [
     "CARGO_ENCODED_RUSTFLAGS",
@@ -101,7 +104,7 @@ fn build_native(
             );
         }
     }
-    for program in PROGRAMS {
+    for program in PROGRAMS.into_iter().chain(NATIVE_ONLY) {
         let destination = out_dir.join(format!("{program}.native"));
         if linux {
             let built = target_dir.join(format!("{target}/release/{program}"));

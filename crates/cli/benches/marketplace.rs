@@ -39,6 +39,7 @@ fn tiny_job() -> SubmitJob {
             module_hash: content_address(vcity_workloads::HASHCHAIN.module),
             input: b"10 bench".to_vec(),
             shards: Vec::new(),
+            service: None,
         },
         tasks: 1,
         requirements: Requirements {

@@ -273,6 +273,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 module_hash: vcity_types::compute::content_address(workload.module),
                 input: input.clone(),
                 shards: Vec::new(),
+                service: None,
             },
             tasks: 2,
             requirements: Requirements {

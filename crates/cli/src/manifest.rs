@@ -26,6 +26,10 @@
 //! # fixed_price = 0.01         # pay a fixed USD price per task instead of per CU
 //! # subscription = 3           # or bill a prepaid subscription (`vcity job subscribe`)
 //!
+//! # [service]                  # a long-running service (process and image jobs):
+//! # port = 8080                #   the port it listens on, reached at /jobs/{id}/ on its node
+//! # health_path = "/health"    #   what the node asks to see it is up [default: /]
+//!
 //! [requirements]               # all optional
 //! gpu_model = "H100"
 //! gpu_count = 1
@@ -106,6 +110,18 @@ pub struct Manifest {
     /// Hard constraints.
     #[serde(default)]
     pub requirements: RequirementsSection,
+    /// Run as a service (process and image jobs).
+    pub service: Option<ServiceSection>,
+}
+
+/// `[service]`: docs/job-spec.md, "Services".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// The port the program listens on inside its sandbox.
+    pub port: u16,
+    /// What the node asks to see it is up [default: `/`].
+    pub health_path: Option<String>,
 }
 
 /// `shards = "dir/"` or `shards = [...]`.
@@ -377,6 +393,14 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 },
                 input,
                 shards,
+                service: match &manifest.service {
+                    Some(_) if !process => bail!("a service is a process or image job"),
+                    Some(section) => Some(vcity_types::compute::ServiceSpec {
+                        port: section.port,
+                        health_path: section.health_path.clone().unwrap_or_else(|| "/".into()),
+                    }),
+                    None => None,
+                },
                 executor: if let Some(image) = image {
                     ExecutorKind::Oci {
                         image,
@@ -810,6 +834,20 @@ mod tests {
             ExecutorKind::Process { ref name, .. } if name == "busybox"
         ));
         assert_eq!(resolved.message.verification, VerificationLevel::None);
+        let examples = path.parent().expect("examples");
+        let map = load(&examples.join("wordcount-map.toml")).expect("the map");
+        assert_eq!(map.message.tasks, 3);
+        assert_eq!(map.shard_files.len(), 3);
+        let reduce = load(&examples.join("wordcount-reduce.toml")).expect("the reduce");
+        assert_eq!(reduce.message.tasks, 1);
+        let service = load(&examples.join("service-httpd.toml")).expect("the service");
+        assert_eq!(
+            service.message.workload.service,
+            Some(vcity_types::compute::ServiceSpec {
+                port: 8080,
+                health_path: "/index.html".into()
+            })
+        );
     }
 
     #[test]

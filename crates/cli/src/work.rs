@@ -122,6 +122,18 @@ pub enum JobCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// A token to reach your service through its node's gateway, and the URL
+    /// (`curl -H "Authorization: Bearer TOKEN" URL`).
+    Token {
+        /// Job id (a service).
+        id: u64,
+        /// Your keyring name (the job's owner).
+        #[arg(long)]
+        from: String,
+        /// How long the token is good for (at most 30d).
+        #[arg(long, default_value = "1h")]
+        valid: String,
+    },
     /// A task's log from the node that ran it (kept after the task ends).
     Logs {
         /// Job id.
@@ -282,6 +294,45 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
     let hash = |text: &str| Hash::from_hex(text).with_context(|| format!("hash {text:?}"));
     let store = crate::jobrun::OutputStore::new(settings.home.join("outputs"));
     let (from, message, options) = match command {
+        JobCommand::Token { id, from, valid } => {
+            use ed25519_dalek::Signer as _;
+            let key = ring.get(&from)?.signing_key()?;
+            let job = client.job(id)?;
+            if job.workload.service.is_none() {
+                bail!("job {id} is not a service");
+            }
+            let lifetime = parse_duration(&valid)?;
+            if lifetime > std::time::Duration::from_secs(30 * 24 * 3_600) {
+                bail!("a token is good for at most 30 days");
+            }
+            let expires_ms = vcity_sdk::compute::now_ms()
+                .saturating_add(u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX));
+            let signature =
+                key.sign(vcity_types::compute::service_token_digest(id, expires_ms).as_bytes());
+            let token = format!("{id}.{expires_ms}.{}", hex::encode(signature.to_bytes()));
+            let url = match job.tasks.first().map(|task| &task.state) {
+                Some(TaskState::Running { node, .. } | TaskState::Assigned { node, .. }) => {
+                    let endpoint = client.node(node)?.node.endpoint;
+                    Some(format!("{}/jobs/{id}/", endpoint.trim_end_matches('/')))
+                }
+                _ => None,
+            };
+            if json {
+                print_json(&serde_json::json!({
+                    "job_id": id,
+                    "token": token,
+                    "expires_ms": expires_ms,
+                    "url": url,
+                }))?;
+            } else {
+                println!("{token}");
+                match url {
+                    Some(url) => eprintln!("curl -H \"Authorization: Bearer $TOKEN\" {url}"),
+                    None => eprintln!("job {id} is not running on a node now"),
+                }
+            }
+            return Ok(());
+        }
         JobCommand::Address { files } => {
             let mut listed = Vec::new();
             for file in files {
@@ -499,6 +550,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     module_hash: hash(module_hash.as_deref().unwrap_or_default())?,
                     input: input.into_bytes(),
                     shards: Vec::new(),
+                    service: None,
                 },
                 tasks,
                 requirements: Requirements {

@@ -1505,5 +1505,198 @@ fn a_sharded_map_feeds_a_reduce_and_the_books_balance() {
         .map(|task| charged(task, VerificationLevel::None))
         .sum();
     assert_eq!(before - usd_units(&net.devnet, "mapper"), paid + 3 * 1_000);
+
+    // The example manifests run as written: 9 + 5 + 10 words.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs");
+    let _turn = net
+        .sending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let map = ok(net.devnet.cli(&[
+        "job",
+        "run",
+        examples.join("wordcount-map.toml").to_str().expect("utf8"),
+        "--from",
+        "alice",
+    ]));
+    let counts: Vec<&str> = map["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|task| task["output_text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(counts, ["9\n", "5\n", "10\n"], "{map}");
+    let reduce = ok(net.devnet.cli(&[
+        "job",
+        "run",
+        examples
+            .join("wordcount-reduce.toml")
+            .to_str()
+            .expect("utf8"),
+        "--from",
+        "alice",
+        "--input-from",
+        &map["job_id"].as_u64().expect("job id").to_string(),
+    ]));
+    assert_eq!(reduce["tasks"][0]["output_text"], "24\n", "{reduce}");
     node_fine_and_nothing_left(net, "wordcount");
+}
+
+/// Funds a new keyring account `name` with 50 USD from alice (one transaction at a time).
+fn funded_payer(net: &SandboxNet, name: &str) -> u128 {
+    let _turn = net
+        .sending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    ok(net.devnet.cli(&["keys", "new", name]));
+    ok(net.devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", name, "--amount", "50", "--denom", "usd",
+    ]));
+    usd_units(&net.devnet, name)
+}
+
+/// Submits the manifest `body` (written as `{name}.toml`) from `payer`; its job id.
+fn submit_as(net: &SandboxNet, name: &str, payer: &str, body: &str) -> u64 {
+    let path = manifest(net.dir.path(), name, body);
+    let _turn = net
+        .sending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let json = ok(net.devnet.cli(&[
+        "job",
+        "submit",
+        path.to_str().expect("utf8"),
+        "--from",
+        payer,
+    ]));
+    json["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find_map(|event| event["job_id"].as_u64())
+        .unwrap_or_else(|| panic!("no job id in {json}"))
+}
+
+/// `GET url` with an optional bearer token: the status and the body.
+fn http_get(url: &str, token: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    match request.call() {
+        Ok(mut response) => (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap_or_default(),
+        ),
+        Err(error) => (0, error.to_string()),
+    }
+}
+
+#[test]
+fn a_service_answers_through_the_gateway_and_a_cancel_bills_the_time_it_ran() {
+    let Some(net) = sandbox_net() else { return };
+    let before = funded_payer(net, "server");
+    let marker = format!("svc-{}", std::process::id());
+    let script = format!(
+        "mkdir -p /tmp/{marker} && echo hello from the service > /tmp/{marker}/index.html && \
+         exec httpd -f -p 127.0.0.1:8080 -h /tmp/{marker}"
+    );
+    let id = submit_as(
+        net,
+        "service",
+        "server",
+        &format!(
+            "executor = \"process\"\nprogram = \"/bin/busybox\"\nargs = [\"sh\", \"-c\", {}]\n\
+             max_cu = 2\nmax_price_per_cu = 0.1\n\
+             [service]\nport = 8080\nhealth_path = \"/index.html\"\n\
+             [requirements]\nmemory_mib = 64\nmax_duration = \"10m\"\n",
+            serde_json::to_string(&script).expect("a string")
+        ),
+    );
+    wait_for(&net.devnet, &[id], &["running"], Duration::from_secs(60));
+    let token = ok(net
+        .devnet
+        .cli(&["job", "token", &id.to_string(), "--from", "server"]));
+    let url = token["url"].as_str().expect("a url").to_string();
+    let secret = token["token"].as_str().expect("a token").to_string();
+    assert!(url.ends_with(&format!("/jobs/{id}/")), "{url}");
+    // Through the gateway with the owner's token, once the service listens.
+    let (status, body) = eventually(Duration::from_secs(30), "the service answers", || {
+        let (status, body) = http_get(&url, Some(&secret));
+        (status == 200).then_some((status, body))
+    });
+    assert_eq!((status, body.as_str()), (200, "hello from the service\n"));
+    // Without the token, with a token for another job, or someone else's: refused.
+    assert_eq!(http_get(&url, None).0, 401);
+    let other = secret.replacen(&format!("{id}."), &format!("{}.", id + 1000), 1);
+    assert_eq!(http_get(&url, Some(&other)).0, 401);
+    let forged = format!("{}0", &secret[..secret.len() - 1]);
+    assert_eq!(http_get(&url, Some(&forged)).0, 401);
+    // Nothing else of the node: the gateway only knows /jobs/{id}/ of services running here.
+    let base = url.trim_end_matches(&format!("/jobs/{id}/"));
+    assert_eq!(
+        http_get(&format!("{base}/jobs/999999/"), Some(&secret)).0,
+        503
+    );
+    // The node keeps asking its health path; the service stays up.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(state(&job(&net.devnet, id), 0), "running");
+
+    // The owner cancels: billed for the time it ran, the rest refunded at once.
+    {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ok(net
+            .devnet
+            .cli(&["job", "cancel", "--id", &id.to_string(), "--from", "server"]));
+    }
+    let settled = wait_for(&net.devnet, &[id], &["settled"], Duration::from_secs(30));
+    let task = &settled[0]["tasks"][0];
+    let cost = charged(task, VerificationLevel::None);
+    // One CPU core is 0.01 CU a second; the node asks 0.05 USD a CU: a few seconds cost a few
+    // thousandths of a USD, and far less than the 0.2 USD escrowed.
+    assert!(cost > 0 && cost < 20_000, "{task}");
+    assert_eq!(before - usd_units(&net.devnet, "server"), cost + 2 * 1_000);
+    // The node stops it: the gateway no longer reaches it, and no process is left.
+    eventually(Duration::from_secs(15), "the service stops", || {
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .map(|out| out.stdout.is_empty())
+            .unwrap_or(false);
+        (left && http_get(&url, Some(&secret)).0 == 503).then_some(())
+    });
+    node_fine_and_nothing_left(net, &marker);
+}
+
+#[test]
+fn a_service_that_keeps_crashing_is_restarted_then_ends_with_its_exit() {
+    let Some(net) = sandbox_net() else { return };
+    let before = funded_payer(net, "crasher");
+    let id = submit_as(
+        net,
+        "crashing",
+        "crasher",
+        "executor = \"process\"\nprogram = \"/bin/busybox\"\n\
+         args = [\"sh\", \"-c\", \"echo starting >&2; exit 3\"]\n\
+         max_cu = 2\nmax_price_per_cu = 0.1\n\
+         [service]\nport = 8080\n\
+         [requirements]\nmemory_mib = 64\nmax_duration = \"10m\"\n",
+    );
+    let (task, log) = settled_result(net, id, "crasher");
+    assert_eq!(task["exit"]["exit"], "exit_code", "{task} {log}");
+    assert_eq!(task["exit"]["code"], 3, "{task}");
+    // The first run and three restarts.
+    assert_eq!(log.matches("starting the service").count(), 4, "{log}");
+    assert!(log.contains("the service has crashed"), "{log}");
+    let settled = job(&net.devnet, id);
+    let paid = charged(&settled["tasks"][0], VerificationLevel::None);
+    assert_eq!(before - usd_units(&net.devnet, "crasher"), paid + 1_000);
 }

@@ -115,6 +115,8 @@ enum Done {
     Task(Finished),
     /// A capacity challenge's products: their roots, or `None` when the deadline passed first.
     Proof(u64, Option<Vec<crate::capacity::DeviceProof>>),
+    /// A service stopped because the ledger ended its task: nothing to report.
+    Released(u64, u32),
 }
 
 /// How often the executor's self-test runs again.
@@ -348,6 +350,11 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         {
             Ok(Done::Task(finished)) => daemon.finish(finished),
             Ok(Done::Proof(id, proofs)) => daemon.proved(id, proofs),
+            Ok(Done::Released(job_id, task)) => {
+                daemon.running.remove(&(job_id, task));
+                daemon.shared.set_running(daemon.running.len());
+                tracing::info!(job = job_id, task, "service stopped");
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -639,6 +646,17 @@ impl Daemon {
                 if let Err(error) = self.act(job, index, assigned, running, task.attempts) {
                     tracing::warn!(job = job.id, task = index, error = %format!("{error:#}"), "task step failed");
                 }
+            }
+        }
+        // Services whose task the ledger ended (cancelled, term over, reassigned) stop; their
+        // workers then release them.
+        for &(job_id, task) in &self.running {
+            if !seen.contains(&(job_id, task)) && self.shared.services.stop(job_id) {
+                let _ = self.journal.log_line(
+                    job_id,
+                    task,
+                    "the ledger ended the service: stopping it",
+                );
             }
         }
         // Entries the ledger no longer shows here: finished (settled, completed, reassigned).
@@ -955,6 +973,23 @@ impl Daemon {
         let sender = self.done_sender.clone();
         let client = self.client.clone();
         let scratch = self.options.data_dir.join("image-uploads");
+        // A service gets its portal, a socket directory and a place in the gateway's table.
+        let service = match &job.workload.service {
+            Some(spec) => {
+                let portal = self.journal.put_program(vcity_workloads::PORTAL)?;
+                let socket = self
+                    .options
+                    .data_dir
+                    .join("svc")
+                    .join(job.id.to_string())
+                    .join(vcity_sandbox::PORTAL_SOCKET);
+                let handle = self.shared.services.add(job.id, job.owner, socket);
+                Some((spec.clone(), portal, handle))
+            }
+            None => None,
+        };
+        let journal = self.journal.clone();
+        let services = self.shared.services.clone();
         std::thread::Builder::new()
             .name(format!("process-{}-{task}", job.id))
             .spawn(move || {
@@ -1007,26 +1042,49 @@ impl Daemon {
                                 unreachable!("a process task has a program, an image task an image")
                             }
                         };
-                        crate::native::ProcessRun {
+                        let base = crate::native::ProcessRun {
                             sandbox: &sandbox,
                             payload,
                             job: &job,
+                            task,
                             input: &input,
                             factor_ppm,
                             egress_allowed,
                             output_bytes,
                             log_bytes,
+                            stop: None,
+                            portal: None,
+                        };
+                        match &service {
+                            None => base.run().unwrap_or_else(|error| {
+                                tracing::error!(job = job.id, task, %error, "the sandbox failed");
+                                failed(
+                                    format!("[node] the sandbox failed: {error}\n"),
+                                    Ending::TimedOut,
+                                )
+                            }),
+                            Some((spec, portal, handle)) => {
+                                let log = |line: &str, bytes: &[u8]| {
+                                    let _ = journal.log_program(job.id, task, bytes);
+                                    let _ = journal.log_line(job.id, task, line);
+                                };
+                                match crate::service::run(
+                                    &base, spec, handle, portal, &client, &log,
+                                ) {
+                                    crate::service::ServiceEnd::Stopped => {
+                                        let _ = sender.send(Done::Released(job.id, task));
+                                        return;
+                                    }
+                                    crate::service::ServiceEnd::Crashed(outcome) => outcome,
+                                }
+                            }
                         }
-                        .run()
-                        .unwrap_or_else(|error| {
-                            tracing::error!(job = job.id, task, %error, "the sandbox failed");
-                            failed(
-                                format!("[node] the sandbox failed: {error}\n"),
-                                Ending::TimedOut,
-                            )
-                        })
                     }
                 };
+                if service.is_some() {
+                    // A crashed service leaves the gateway's table before its result goes out.
+                    services.stop(job.id);
+                }
                 let _ = sender.send(Done::Task(Finished {
                     job_id: job.id,
                     task,

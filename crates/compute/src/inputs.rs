@@ -173,7 +173,10 @@ mod tests {
         let store = empty_store();
         let data = b"the quick brown fox".to_vec();
         let url = serve_once("200 OK", data.clone());
-        assert_eq!(fetch_shard(&store, &shard(&data, Some(url))).expect("fetched"), data);
+        assert_eq!(
+            fetch_shard(&store, &shard(&data, Some(url))).expect("fetched"),
+            data
+        );
 
         // Other bytes under the same URL: the job's fault.
         let url = serve_once("200 OK", b"the quick brown cat".to_vec());

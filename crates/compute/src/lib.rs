@@ -16,6 +16,7 @@ pub mod journal;
 pub mod native;
 pub mod scheduler;
 pub mod server;
+pub mod service;
 pub mod verifier;
 
 pub use compute::{run as run_compute, ComputeOptions, Misbehaviour};

@@ -22,7 +22,7 @@ use vcity_types::compute::{ExecutorKind, Job, TaskExit};
 pub const TASK_PIDS: u32 = 256;
 
 /// What a task runs: a program file, or an image.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {
     /// A static program (cached, executable).
     Program(&'a Path),
@@ -32,7 +32,7 @@ pub enum Payload<'a> {
 
 /// What a process task gets: its payload run for one task of `job`, with network egress only
 /// if the job asks for it and `egress_allowed`.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct ProcessRun<'a> {
     /// The node's sandbox.
     pub sandbox: &'a Sandbox,
@@ -40,6 +40,8 @@ pub struct ProcessRun<'a> {
     pub payload: Payload<'a>,
     /// The job.
     pub job: &'a Job,
+    /// The task.
+    pub task: u32,
     /// The task's input (the job's inline input or its shard).
     pub input: &'a [u8],
     /// CU per second of the assigned resources × 10^6.
@@ -50,6 +52,10 @@ pub struct ProcessRun<'a> {
     pub output_bytes: usize,
     /// See `output_bytes`.
     pub log_bytes: usize,
+    /// Ends the run early once set (a service being stopped).
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// A service's portal.
+    pub portal: Option<vcity_sandbox::Portal<'a>>,
 }
 
 /// CPU nanoseconds the CU budget buys at `factor_ppm` (rounded down: the task never gets more).
@@ -137,10 +143,12 @@ impl ProcessRun<'_> {
             input: self.input,
             limits,
             network: needs.network && self.egress_allowed,
+            stop: self.stop,
+            portal: self.portal,
         })?;
         let cpu_ns = u64::try_from(sandboxed.cpu_time().as_nanos()).unwrap_or(u64::MAX);
         let exit = match sandboxed.ending {
-            vcity_sandbox::Ending::TimedOut => None,
+            vcity_sandbox::Ending::TimedOut | vcity_sandbox::Ending::Stopped => None,
             vcity_sandbox::Ending::CpuLimit => Some(TaskExit::OutOfFuel),
             vcity_sandbox::Ending::OutputLimit => Some(TaskExit::OutputLimit),
             _ if sandboxed.usage.oom_killed => Some(TaskExit::MemoryLimit),

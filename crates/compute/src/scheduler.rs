@@ -528,6 +528,7 @@ mod tests {
                 module_hash: Hash::ZERO,
                 input: vec![],
                 shards: Vec::new(),
+                service: None,
             },
             requirements: Requirements {
                 max_duration_s: 60,

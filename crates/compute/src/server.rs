@@ -41,6 +41,8 @@ pub struct Shared {
     openings_served: AtomicU64,
     /// The node's key and the chain id, to sign result statements for whoever fetches them.
     signer: Option<(SigningKey, String)>,
+    /// The services running here, for the gateway.
+    pub services: crate::service::Services,
 }
 
 impl Shared {
@@ -53,6 +55,7 @@ impl Shared {
         signer: Option<(SigningKey, String)>,
     ) -> Shared {
         Shared {
+            services: crate::service::Services::default(),
             openings_served: AtomicU64::new(0),
             signer,
             me,
@@ -122,6 +125,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/tasks/{job}/{task}/{what}", get(task_file))
         .route("/v1/capacity/{challenge}/open", post(open_capacity))
+        .route("/jobs/{job}", axum::routing::any(gateway))
+        .route("/jobs/{job}/", axum::routing::any(gateway))
+        .route("/jobs/{job}/{*rest}", axum::routing::any(gateway))
         .with_state(shared)
 }
 
@@ -410,5 +416,172 @@ async fn open_capacity(
             "internal",
             error.to_string(),
         ),
+    }
+}
+
+/// Longest a service token may be valid for from now.
+pub const MAX_TOKEN_LIFETIME_MS: u64 = 30 * 24 * 3_600 * 1_000;
+
+/// Checks a service token (`{job_id}.{expires_ms}.{signature hex}`, docs/job-spec.md,
+/// "Services") for job `job_id` owned by `owner` at `now_ms`.
+pub fn check_service_token(
+    token: &str,
+    job_id: u64,
+    owner: &AccountId,
+    now_ms: u64,
+) -> Result<(), String> {
+    let mut parts = token.split('.');
+    let (Some(job), Some(expires), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("a token is JOB.EXPIRES_MS.SIGNATURE".into());
+    };
+    if job.parse::<u64>().ok() != Some(job_id) {
+        return Err(format!("the token is not for job {job_id}"));
+    }
+    let expires_ms: u64 = expires.parse().map_err(|_| "bad expiry".to_string())?;
+    if expires_ms < now_ms {
+        return Err("the token has expired".into());
+    }
+    if expires_ms > now_ms.saturating_add(MAX_TOKEN_LIFETIME_MS) {
+        return Err("the token is valid for longer than 30 days".into());
+    }
+    let bytes: [u8; 64] = hex::decode(signature)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| "bad signature encoding".to_string())?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&owner.0)
+        .map_err(|_| "the owner's key is not a valid ed25519 key".to_string())?;
+    let digest = vcity_types::compute::service_token_digest(job_id, expires_ms);
+    key.verify_strict(
+        digest.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&bytes),
+    )
+    .map_err(|_| "the token is not signed by the job's owner".to_string())
+}
+
+/// The service gateway: `/jobs/{id}/...` with the owner's token goes to job `id`'s service on
+/// this node (through its portal), the path after `/jobs/{id}` becoming the request's path.
+async fn gateway(
+    State(shared): State<Arc<Shared>>,
+    Path(params): Path<std::collections::BTreeMap<String, String>>,
+    mut request: axum::extract::Request,
+) -> Response {
+    let Some(job_id) = params.get("job").and_then(|job| job.parse::<u64>().ok()) else {
+        return refuse(StatusCode::NOT_FOUND, "not_found", "no such job");
+    };
+    let prefix = format!("/jobs/{job_id}");
+    let path = request.uri().path().to_string();
+    let rest = path.strip_prefix(&prefix).unwrap_or_default();
+    if rest.is_empty() {
+        return axum::response::Redirect::permanent(&format!("{prefix}/")).into_response();
+    }
+    let Some(handle) = shared.services.get(job_id) else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_running",
+            format!("job {job_id}'s service is not running on this node"),
+        );
+    };
+    let token = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let verdict = match token {
+        Some(token) => check_service_token(
+            token.trim(),
+            job_id,
+            &handle.owner,
+            crate::journal::now_ms(),
+        ),
+        None => Err("an Authorization: Bearer token from `vcity job token` is required".into()),
+    };
+    if let Err(why) = verdict {
+        shared.requests_refused.fetch_add(1, Ordering::Relaxed);
+        return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why);
+    }
+    let target = match request.uri().query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_string(),
+    };
+    let Ok(uri) = target.parse::<axum::http::Uri>() else {
+        return refuse(StatusCode::BAD_REQUEST, "bad_request", "bad path");
+    };
+    *request.uri_mut() = uri;
+    request
+        .headers_mut()
+        .remove(axum::http::header::AUTHORIZATION);
+    match forward(&handle.socket, request).await {
+        Ok(response) => response,
+        Err(error) => refuse(
+            StatusCode::BAD_GATEWAY,
+            "service_unreachable",
+            format!("the service did not answer: {error}"),
+        ),
+    }
+}
+
+/// Sends `request` to the portal's socket over HTTP/1.1 and streams the answer back.
+async fn forward(
+    socket: &std::path::Path,
+    request: axum::extract::Request,
+) -> Result<Response, String> {
+    let stream = tokio::net::UnixStream::connect(socket)
+        .await
+        .map_err(|error| error.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|error| error.to_string())?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(response.map(axum::body::Body::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::Signer as _;
+
+    fn token(key: &SigningKey, job_id: u64, expires_ms: u64) -> String {
+        let signature =
+            key.sign(vcity_types::compute::service_token_digest(job_id, expires_ms).as_bytes());
+        format!(
+            "{job_id}.{expires_ms}.{}",
+            hex::encode(signature.to_bytes())
+        )
+    }
+
+    #[test]
+    fn only_the_owners_unexpired_token_for_this_job_opens_the_gateway() {
+        let owner_key = SigningKey::from_bytes(&[7; 32]);
+        let owner = AccountId::from_public_key(&owner_key.verifying_key());
+        let stranger = SigningKey::from_bytes(&[8; 32]);
+        let now = 1_000_000;
+        let good = token(&owner_key, 5, now + 60_000);
+        assert_eq!(check_service_token(&good, 5, &owner, now), Ok(()));
+        let refused = |text: &str, job: u64| {
+            check_service_token(text, job, &owner, now).expect_err("refused")
+        };
+        assert!(refused(&good, 6).contains("not for job 6"));
+        assert!(refused(&token(&stranger, 5, now + 60_000), 5).contains("not signed"));
+        assert!(refused(&token(&owner_key, 5, now - 1), 5).contains("expired"));
+        assert!(
+            refused(&token(&owner_key, 5, now + MAX_TOKEN_LIFETIME_MS + 1), 5).contains("30 days")
+        );
+        // The expiry is signed: moving it breaks the signature.
+        let stretched = good.replacen(
+            &format!(".{}.", now + 60_000),
+            &format!(".{}.", now + 120_000),
+            1,
+        );
+        assert!(refused(&stretched, 5).contains("not signed"));
+        assert!(refused("5.oops", 5).contains("JOB.EXPIRES_MS.SIGNATURE"));
     }
 }

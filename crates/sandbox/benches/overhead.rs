@@ -60,6 +60,8 @@ fn sandboxed(sandbox: &Sandbox, script: &str, image: Option<&Path>) -> (Duration
                 ..Limits::default()
             },
             network: false,
+            stop: None,
+            portal: None,
         })
         .expect("the sandbox runs");
     let elapsed = started.elapsed();

@@ -131,7 +131,32 @@ pub struct Spec<'a> {
     pub limits: Limits,
     /// Network egress (the host's network); otherwise only loopback.
     pub network: bool,
+    /// Ends the run early (the tree is killed) once set: a service stopped by its owner.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Run the command behind a portal (a service): see [`Portal`].
+    pub portal: Option<Portal<'a>>,
 }
+
+/// A service's way in. `program` (a static executable: `vcity_workloads::PORTAL`) becomes the
+/// sandbox's first process, `portal SOCKET PORT -- COMMAND...`: it starts the command and
+/// carries connections made to the Unix socket `{dir}/service.sock` on the host to
+/// `127.0.0.1:{port}` inside the sandbox's own network namespace. `dir` is bound read-write at
+/// [`PORTAL_DIR`] inside; nothing else of the host is reachable through it.
+#[derive(Debug, Clone, Copy)]
+pub struct Portal<'a> {
+    /// The portal program.
+    pub program: &'a Path,
+    /// A directory of the host for the socket (created by the caller, empty).
+    pub dir: &'a Path,
+    /// The port the service listens on, inside.
+    pub port: u16,
+}
+
+/// Where a [`Portal`]'s directory is inside the sandbox (a tmpfs of its own is under it).
+pub const PORTAL_DIR: &str = "/tmp/.vcity";
+
+/// The socket file of a [`Portal`] in its directory.
+pub const PORTAL_SOCKET: &str = "service.sock";
 
 /// How a task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +171,8 @@ pub enum Ending {
     TimedOut,
     /// The CPU-time budget ran out: the tree was killed.
     CpuLimit,
+    /// [`Spec::stop`] was set: the tree was killed.
+    Stopped,
 }
 
 /// What a run produced.
@@ -278,6 +305,16 @@ impl Sandbox {
             "--tmpfs".into(),
             "/tmp".into(),
         ]);
+        if let Some(portal) = spec.portal {
+            args.extend([
+                "--bind".into(),
+                path(portal.dir),
+                PORTAL_DIR.into(),
+                "--ro-bind".into(),
+                path(portal.program),
+                format!("{PORTAL_DIR}/portal"),
+            ]);
+        }
         if let Root::Program { .. } = spec.root {
             args.extend(["--remount-ro".into(), "/".into()]);
         }
@@ -297,6 +334,14 @@ impl Sandbox {
             );
         }
         args.push("--".into());
+        if let Some(portal) = spec.portal {
+            args.extend([
+                format!("{PORTAL_DIR}/portal"),
+                format!("{PORTAL_DIR}/{PORTAL_SOCKET}"),
+                portal.port.to_string(),
+                "--".into(),
+            ]);
+        }
         args.extend(command);
         args.extend(spec.args.iter().cloned());
         args
@@ -409,17 +454,22 @@ impl Sandbox {
             .limits
             .cpu_time
             .map(|budget| u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX));
-        let (mut over_cpu, mut timed_out, mut killed) = (false, false, false);
+        let (mut over_cpu, mut timed_out, mut killed, mut stopped) = (false, false, false, false);
+        let stop = spec.stop;
         let status = loop {
             let now = Instant::now();
             if now >= deadline && !killed {
                 timed_out = true;
                 killed = kill(pid, &group);
             }
+            if !killed && stop.is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed)) {
+                stopped = true;
+                killed = kill(pid, &group);
+            }
             // After a kill, the exit follows at once; the wait stays bounded all the same.
             let wait = if killed {
                 Duration::from_secs(10)
-            } else if cpu_budget_ns.is_some() {
+            } else if cpu_budget_ns.is_some() || stop.is_some() {
                 CPU_CHECK.min(deadline.saturating_duration_since(now))
             } else {
                 deadline.saturating_duration_since(now)
@@ -455,6 +505,7 @@ impl Sandbox {
             log.extend_from_slice(b"\n[log truncated]\n");
         }
         let ending = match status {
+            _ if stopped => Ending::Stopped,
             _ if timed_out => Ending::TimedOut,
             None => Ending::TimedOut,
             Some(_) if over_cpu => Ending::CpuLimit,

@@ -279,6 +279,43 @@ pub struct Workload {
     /// task `i` reading `shards[i]` instead of `input` (which is then empty).
     #[serde(default)]
     pub shards: Vec<Shard>,
+    /// A long-running service instead of a batch task (docs/job-spec.md, "Services").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceSpec>,
+}
+
+/// Longest health-check path.
+pub const MAX_HEALTH_PATH_BYTES: usize = 256;
+
+/// What makes a process or image job a service: it runs until its owner cancels it or its term
+/// (`requirements.max_duration_s`, or the CU budget at the assigned rate, whichever is shorter)
+/// ends, is billed for the time it held its resources, and is reached through its compute node's
+/// gateway at `/jobs/{id}/`, which carries requests to `port` inside its sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// The TCP port the program listens on, on its own loopback (1-65535).
+    pub port: u16,
+    /// The path the node asks (`GET`) to see that it is up: any answer below 500 is healthy.
+    /// Starts with `/`, printable, at most [`MAX_HEALTH_PATH_BYTES`].
+    pub health_path: String,
+}
+
+/// CU × 10^6 a service has used after holding resources worth `factor_ppm` CU per second for
+/// `held_s` seconds, at most `max_cu_ppm`.
+pub fn service_cu_ppm(held_s: u64, factor_ppm: u64, max_cu_ppm: u64) -> u64 {
+    held_s.saturating_mul(factor_ppm).min(max_cu_ppm)
+}
+
+/// How long a service may run from its start: its term, or until its CU budget is used at its
+/// rate, whichever comes first (at least a second).
+pub fn service_term_s(max_duration_s: u64, factor_ppm: u64, max_cu_ppm: u64) -> u64 {
+    (max_cu_ppm / factor_ppm.max(1)).clamp(1, max_duration_s.max(1))
+}
+
+/// What a job's owner signs to reach its service through a gateway until `expires_ms` (Unix
+/// ms): the owner request digest of `SERVICE /jobs/{job_id}/` at that time.
+pub fn service_token_digest(job_id: u64, expires_ms: u64) -> crate::Hash {
+    owner_request_digest("SERVICE", &format!("/jobs/{job_id}/"), expires_ms)
 }
 
 /// Most bytes of one shard.

@@ -81,3 +81,9 @@ pub const DEMO: [Workload; 3] = [MATMUL, HASHCHAIN, BLUR];
 pub fn by_name(name: &str) -> Option<Workload> {
     ALL.into_iter().find(|workload| workload.name == name)
 }
+
+/// The service portal (`wasm/src/bin/portal.rs`) as a static Linux executable, empty where the
+/// build was not for Linux: the first process of a service task's sandbox, carrying the compute
+/// node's gateway connections from a Unix socket to the service's port (docs/job-spec.md,
+/// "Services").
+pub const PORTAL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/portal.native"));

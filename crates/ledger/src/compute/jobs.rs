@@ -44,7 +44,7 @@ use std::fmt;
 use vcity_types::compute::{
     valid_image_digest, valid_program_name, AssignTask, Billing, CancelJob, CgroupVersion,
     ExecutorKind, FailTask, GpuSpec, Job, NodeRecord, ReportUnplaceable, Requirements, Role,
-    StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task, TaskState,
+    StartTask, SubmitJob, SubmitResult, Subscribe, Subscription, Task, TaskExit, TaskState,
     MAX_EXPLANATION_BYTES, MAX_IMAGE_REFERENCE_BYTES, MAX_INPUT_BYTES, MAX_LABEL_BYTES,
     MAX_PROCESS_ARGS, MAX_PROCESS_ARG_BYTES, MAX_TASKS_PER_JOB, MAX_TASK_MEMORY_MIB,
     MIN_TASK_MEMORY_MIB,
@@ -850,6 +850,7 @@ pub(crate) fn execute_submit(
     }
     check_shards(&message.workload, message.tasks)?;
     check_executor(message)?;
+    check_service(message)?;
     let requirements = &message.requirements;
     for label in [&requirements.gpu_model, &requirements.region]
         .into_iter()
@@ -917,6 +918,97 @@ pub(crate) fn execute_submit(
         escrow_usd: total,
     });
     Ok(())
+}
+
+/// A service is one task of a process or image job, billed per CU (it has no fixed price: it
+/// runs as long as its owner wants), listening on a real port, with a plain health path.
+fn check_service(message: &SubmitJob) -> Result<(), TxError> {
+    use vcity_types::compute::MAX_HEALTH_PATH_BYTES;
+    let Some(service) = &message.workload.service else {
+        return Ok(());
+    };
+    if matches!(message.workload.executor, ExecutorKind::Wasm) {
+        return Err(TxError::InvalidJob(
+            "a service runs as a process or image job".into(),
+        ));
+    }
+    if message.tasks != 1 {
+        return Err(TxError::InvalidJob("a service job has one task".into()));
+    }
+    if matches!(message.billing, Billing::FixedPerTask { .. }) {
+        return Err(TxError::InvalidJob(
+            "a service is billed for the time it runs, not a fixed price".into(),
+        ));
+    }
+    if service.port == 0 {
+        return Err(TxError::InvalidJob("a service's port is 1 to 65535".into()));
+    }
+    let path = &service.health_path;
+    if !path.starts_with('/')
+        || path.len() > MAX_HEALTH_PATH_BYTES
+        || !path.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(TxError::InvalidJob(format!(
+            "a health path starts with / and is at most {MAX_HEALTH_PATH_BYTES} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Ends a running service at `now` (its owner cancelled it, or its term is over): it is billed
+/// for the time it held its resources, up to its term, at the agreed price, and settles at once
+/// (a service buys no verification). Its commitment names no output and carries no statement
+/// of the node's (an all-zero signature): the ledger, not the node, fixed the CU.
+fn end_service(
+    state: &mut Overlay<'_>,
+    record: &mut Job,
+    index: u32,
+    now: u64,
+) -> Result<(), TxError> {
+    use vcity_types::compute::{content_address, service_cu_ppm, service_term_s, ResultCommitment};
+    let max_cu_ppm = record.max_cu_ppm_per_task;
+    let max_duration_s = record.requirements.max_duration_s;
+    let task = &mut record.tasks[index as usize];
+    let TaskState::Running {
+        node,
+        started_s,
+        price_per_cu_usd,
+    } = task.state.clone()
+    else {
+        return Ok(());
+    };
+    let term_s = service_term_s(max_duration_s, task.factor_ppm, max_cu_ppm);
+    let held_s = now.saturating_sub(started_s).min(term_s);
+    let cu_used_ppm = service_cu_ppm(held_s, task.factor_ppm, max_cu_ppm);
+    let cost_usd = price_per_cu_usd
+        .mul_div(u128::from(cu_used_ppm), 1_000_000, Rounding::Up)?
+        .min(task.escrow_usd);
+    let commitment = ResultCommitment {
+        exit: TaskExit::Success,
+        output: content_address(&[]),
+        output_bytes: 0,
+        cu_used_ppm,
+    };
+    let output_hash = commitment.hash();
+    task.state = TaskState::Completed {
+        node,
+        output_hash,
+        cu_used_ppm,
+        cost_usd,
+        verification_fee_usd: Amount::ZERO,
+        settle_at_s: now,
+        commitment,
+        signature: vcity_types::trust::Signature([0; 64]),
+    };
+    state.emit(Event::TaskCompleted {
+        job_id: record.id,
+        task: index,
+        node,
+        output_hash,
+        cu_used_ppm,
+        cost_usd,
+    });
+    settle(state, record, index)
 }
 
 /// Shards are one per task, replace the inline input, and each is bounded with a plain URL.
@@ -1214,12 +1306,22 @@ pub(crate) fn execute_start(
         return Err(TxError::InvalidJob("the start deadline has passed".into()));
     }
     let latency_s = now.saturating_sub(task.assigned_s);
+    let task_factor = task.factor_ppm;
     task.state = TaskState::Running {
         node,
         started_s: now,
         price_per_cu_usd,
     };
-    let overrun_at = now.saturating_add(record.requirements.max_duration_s);
+    // A service runs to the end of its term (or its budget at its rate), a batch task to its
+    // maximum duration.
+    let overrun_at = match record.workload.service {
+        Some(_) => now.saturating_add(vcity_types::compute::service_term_s(
+            record.requirements.max_duration_s,
+            task_factor,
+            record.max_cu_ppm_per_task,
+        )),
+        None => now.saturating_add(record.requirements.max_duration_s),
+    };
     state.put(job_key(message.job_id), &record);
     nodes::record_start(state, &node, latency_s);
     remind(state, overrun_at, message.job_id, message.task);
@@ -1267,6 +1369,20 @@ pub(crate) fn execute_result(
         return Err(TxError::InvalidJob(format!(
             "{cu_used_ppm} CU ppm used, over the task's budget of {max_cu}"
         )));
+    }
+    // A service that ended by itself (it kept crashing) bills at most the time it ran.
+    if let (Some(_), TaskState::Running { started_s, .. }) = (&record.workload.service, &task.state)
+    {
+        let held = vcity_types::compute::service_cu_ppm(
+            now.saturating_sub(*started_s),
+            task.factor_ppm,
+            max_cu,
+        );
+        if cu_used_ppm > held {
+            return Err(TxError::InvalidJob(format!(
+                "{cu_used_ppm} CU ppm used, more than the service held since it started ({held})"
+            )));
+        }
     }
     let output_hash = message.commitment.hash();
     let statement = ResultStatement {
@@ -1482,6 +1598,20 @@ pub(crate) fn execute_cancel(
     let mut refund = Amount::ZERO;
     let mut cancelled = 0u32;
     let mut released = Vec::new();
+    // A running service stops here, billed for the time it ran; the rest of its escrow comes
+    // back when it settles (now).
+    if record.workload.service.is_some() {
+        let now = elapsed_s(state);
+        for index in 0..record.tasks.len() as u32 {
+            if matches!(
+                record.tasks[index as usize].state,
+                TaskState::Running { .. }
+            ) {
+                end_service(state, &mut record, index, now)?;
+                cancelled += 1;
+            }
+        }
+    }
     for task in &mut record.tasks {
         if let TaskState::Assigned { node, .. } = &task.state {
             released.push(*node);
@@ -1713,7 +1843,19 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
         TaskState::Running {
             started_s, node, ..
         } => {
-            if started_s.saturating_add(record.requirements.max_duration_s) <= now {
+            let service_end_s = record.workload.service.as_ref().map(|_| {
+                started_s.saturating_add(vcity_types::compute::service_term_s(
+                    record.requirements.max_duration_s,
+                    task.factor_ppm,
+                    record.max_cu_ppm_per_task,
+                ))
+            });
+            if service_end_s.is_some_and(|end_s| end_s <= now) {
+                // A service's term is over: billed for it and settled.
+                end_service(state, &mut record, index, now)?;
+            } else if service_end_s.is_none()
+                && started_s.saturating_add(record.requirements.max_duration_s) <= now
+            {
                 nodes::record_service(state, &node, false);
                 nodes::task_opened(state, &node, false);
                 fail(

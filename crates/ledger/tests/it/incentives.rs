@@ -72,6 +72,7 @@ fn gpu_job() -> SubmitJob {
             module_hash: Hash([7; 32]),
             input: b"x".to_vec(),
             shards: Vec::new(),
+            service: None,
         },
         tasks: 1,
         requirements: Requirements {

@@ -101,6 +101,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
             module_hash: Hash([7; 32]),
             input: b"matrix 64".to_vec(),
             shards: Vec::new(),
+            service: None,
         },
         tasks,
         requirements: Requirements {
@@ -860,4 +861,157 @@ fn a_sharded_job_has_one_bounded_shard_per_task_and_no_inline_input() {
     let job = jobs::job(chain.ledger.state(), id).expect("the job");
     assert_eq!(job.workload.shards, good.workload.shards);
     assert_eq!(job.tasks.len(), 2);
+}
+
+/// A one-task service on the CPU node: 1 CU of budget (100 s of one core), 60 s of term.
+fn service_job() -> SubmitJob {
+    let mut job = process_job(1_024, false);
+    job.workload.service = Some(vcity_types::compute::ServiceSpec {
+        port: 8080,
+        health_path: "/health".into(),
+    });
+    job.max_cu_ppm_per_task = 1_000_000;
+    job
+}
+
+#[test]
+fn a_service_is_billed_for_the_time_it_ran_when_cancelled_ended_or_crashed() {
+    use vcity_types::compute::{ResultCommitment, TaskExit};
+    let mut chain = new_chain();
+    let limited = Some(SandboxSupport {
+        limits: CgroupVersion::V2,
+        network_egress: false,
+    });
+    assert_eq!(chain.at(1, CPU_NODE, cpu_node_with(limited)).code, 0);
+    heartbeat(&mut chain, 2, CPU_NODE);
+
+    // The rules: process or image jobs, one task, billed per CU, a real port and health path.
+    let refused = |chain: &mut Harness, job: SubmitJob, why: &str| {
+        let receipt = chain.at(3, USER, Message::SubmitJob(job));
+        assert_eq!(receipt.code, 25, "{}", receipt.error);
+        assert!(receipt.error.contains(why), "{}", receipt.error);
+    };
+    let mut wasm = gpu_job(1);
+    wasm.workload.service = service_job().workload.service;
+    refused(&mut chain, wasm, "process or image");
+    let mut two = service_job();
+    two.tasks = 2;
+    refused(&mut chain, two, "one task");
+    let mut fixed = service_job();
+    fixed.billing = Billing::FixedPerTask { price_usd: usd(5) };
+    refused(&mut chain, fixed, "not a fixed price");
+    for (port, path) in [(0, "/"), (80, "health"), (80, "/he alth")] {
+        let mut bad = service_job();
+        bad.workload.service = Some(vcity_types::compute::ServiceSpec {
+            port,
+            health_path: path.into(),
+        });
+        refused(
+            &mut chain,
+            bad,
+            if port == 0 { "port" } else { "health path" },
+        );
+    }
+
+    // 1. Cancelled 30 s after it started: 30 s × 0.01 CU/s = 0.3 CU at the node's 100 base
+    // units per CU = 30 base units, the network fee's 10% rounded up, the rest refunded now.
+    let user_before = usd_of(&chain, USER);
+    let node_before = usd_of(&chain, CPU_NODE);
+    assert_eq!(
+        chain.at(10, USER, Message::SubmitJob(service_job())).code,
+        0
+    );
+    let first = jobs::count(chain.ledger.state());
+    assert_eq!(chain.at(11, SCHEDULER, assign(first, 0, CPU_NODE)).code, 0);
+    assert_eq!(chain.at(12, CPU_NODE, start(first, 0)).code, 0);
+    let cancel = Message::CancelJob(CancelJob { job_id: first });
+    assert_eq!(chain.at(42, USER, cancel).code, 0);
+    match state_of(&chain, first, 0) {
+        TaskState::Settled { cost_usd, .. } => assert_eq!(cost_usd, usd(30)),
+        other => panic!("{other:?}"),
+    }
+    // The user paid the cost and two fees (submit, cancel); the node got the cost less the
+    // network fee, and paid its start's fee.
+    assert_eq!(user_before - usd_of(&chain, USER), 30 + 2 * 1_000);
+    assert_eq!(node_before + (30 - 3), usd_of(&chain, CPU_NODE) + 1_000);
+
+    // 2. Left alone: it ends with its term (60 s, shorter than its budget's 100 s), billed 60 s.
+    assert_eq!(
+        chain.at(50, USER, Message::SubmitJob(service_job())).code,
+        0
+    );
+    let second = jobs::count(chain.ledger.state());
+    assert_eq!(chain.at(51, SCHEDULER, assign(second, 0, CPU_NODE)).code, 0);
+    assert_eq!(chain.at(52, CPU_NODE, start(second, 0)).code, 0);
+    heartbeat(&mut chain, 100, CPU_NODE);
+    assert!(matches!(
+        state_of(&chain, second, 0),
+        TaskState::Running { .. }
+    ));
+    heartbeat(&mut chain, 125, CPU_NODE);
+    match state_of(&chain, second, 0) {
+        TaskState::Settled { cost_usd, .. } => assert_eq!(cost_usd, usd(60)),
+        other => panic!("{other:?}"),
+    }
+
+    // 3. Crashed: the node reports its exit, billing at most the time it has held the core.
+    assert_eq!(
+        chain.at(130, USER, Message::SubmitJob(service_job())).code,
+        0
+    );
+    let third = jobs::count(chain.ledger.state());
+    assert_eq!(chain.at(131, SCHEDULER, assign(third, 0, CPU_NODE)).code, 0);
+    assert_eq!(chain.at(132, CPU_NODE, start(third, 0)).code, 0);
+    let crashed = |cu_used_ppm| ResultCommitment {
+        exit: TaskExit::ExitCode { code: 3 },
+        output: vcity_types::compute::content_address(&[]),
+        output_bytes: 0,
+        cu_used_ppm,
+    };
+    let attempt = jobs::job(chain.ledger.state(), third).expect("job").tasks[0].attempts;
+    let chain_id = "vcity-jobs";
+    // 10 s held is 100,000 ppm: 100,001 is more than it held.
+    let greedy =
+        crate::common::signed_result(chain_id, CPU_NODE, third, 0, attempt, crashed(100_001));
+    let receipt = chain.at(142, CPU_NODE, greedy);
+    assert_eq!(receipt.code, 25, "{}", receipt.error);
+    assert!(
+        receipt.error.contains("more than the service held"),
+        "{}",
+        receipt.error
+    );
+    let honest =
+        crate::common::signed_result(chain_id, CPU_NODE, third, 0, attempt, crashed(100_000));
+    assert_eq!(chain.at(142, CPU_NODE, honest).code, 0);
+    assert!(matches!(
+        state_of(&chain, third, 0),
+        TaskState::Completed {
+            cu_used_ppm: 100_000,
+            ..
+        }
+    ));
+
+    // 4. Its node dies (no heartbeats past the offline threshold): the service goes back to
+    // pending for another node, and the dead node's time is not billed.
+    let mut long = service_job();
+    long.requirements.max_duration_s = 100_000;
+    long.max_cu_ppm_per_task = 100_000_000;
+    assert_eq!(chain.at(150, USER, Message::SubmitJob(long)).code, 0);
+    let fourth = jobs::count(chain.ledger.state());
+    assert_eq!(
+        chain.at(151, SCHEDULER, assign(fourth, 0, CPU_NODE)).code,
+        0
+    );
+    assert_eq!(chain.at(152, CPU_NODE, start(fourth, 0)).code, 0);
+    let params = vcity_ledger::nodes::params(chain.ledger.state());
+    let silent_until =
+        152 + params.heartbeat_interval_s * (params.offline_after_intervals + 1) + 30;
+    heartbeat(&mut chain, silent_until, NODE);
+    let record = jobs::job(chain.ledger.state(), fourth).expect("job");
+    assert_eq!(record.tasks[0].state, TaskState::Pending, "{record:?}");
+    assert_eq!(
+        record.tasks[0].escrow_usd,
+        usd(100 * 1_000),
+        "nothing billed"
+    );
 }

@@ -134,6 +134,7 @@ fn job(level: VerificationLevel) -> SubmitJob {
             module_hash: Hash([7; 32]),
             input: b"x".to_vec(),
             shards: Vec::new(),
+            service: None,
         },
         tasks: 1,
         requirements: Requirements {

@@ -46,6 +46,8 @@ fn shell(sandbox: &Sandbox, busybox: &Path, script: &str, limits: Limits) -> Out
             input: b"the input\n",
             limits,
             network: false,
+            stop: None,
+            portal: None,
         })
         .expect("the sandbox runs")
 }
@@ -411,6 +413,8 @@ fn an_image_root_runs_read_only_from_its_working_directory() {
             input: b"the input\n",
             limits: short(30),
             network: false,
+            stop: None,
+            portal: None,
         })
         .expect("runs");
     assert_eq!(outcome.ending, Ending::Exited(0), "{}", text(&outcome.log));
