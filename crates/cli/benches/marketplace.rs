@@ -51,6 +51,7 @@ fn tiny_job() -> SubmitJob {
         billing: Billing::PayAsYouGo,
         // P5 measures the market's throughput, as before the trust layer: no sampling.
         verification: vcity_types::trust::VerificationLevel::None,
+        retries: None,
     }
 }
 

@@ -285,6 +285,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
             billing: Billing::PayAsYouGo,
             // Every task re-executed by a verifier, so the demo shows the whole trust path.
             verification: vcity_types::trust::VerificationLevel::Full,
+            retries: None,
         };
         let hash = client.send(&bob, vec![Message::SubmitJob(message)], None)?;
         let receipt = client
@@ -333,6 +334,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 max_price_per_cu_usd: job.max_price_per_cu_usd,
                 billing: job.billing.clone(),
                 verification: job.verification,
+                retries: job.retries,
             },
             &params.trust,
         )

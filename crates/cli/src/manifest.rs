@@ -25,6 +25,7 @@
 //! max_price_per_cu = 2         # most USD per CU
 //! # fixed_price = 0.01         # pay a fixed USD price per task instead of per CU
 //! # subscription = 3           # or bill a prepaid subscription (`vcity job subscribe`)
+//! # retries = 1                # place a task lost by its node again at most once [default 2]
 //!
 //! # [service]                  # a long-running service (process and image jobs):
 //! # port = 8080                #   the port it listens on, reached at /jobs/{id}/ on its node
@@ -112,6 +113,8 @@ pub struct Manifest {
     pub requirements: RequirementsSection,
     /// Run as a service (process and image jobs).
     pub service: Option<ServiceSection>,
+    /// Placements of a lost task before it fails [default: the network's].
+    pub retries: Option<u32>,
 }
 
 /// `[service]`: docs/job-spec.md, "Services".
@@ -443,6 +446,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
             )?,
             billing,
             verification,
+            retries: manifest.retries,
         },
         module,
         label,
@@ -898,6 +902,14 @@ mod tests {
         ))
         .contains("not an http"));
         assert!(error(format!("{common}shards = \"nowhere\"\n")).contains("nowhere"));
+    }
+
+    #[test]
+    fn retries_are_the_jobs_own_when_given() {
+        let common = "workload = \"hashchain\"\nmax_cu = 1\nmax_price_per_cu = 1\n";
+        assert_eq!(parse(common).expect("default").message.retries, None);
+        let once = parse(&format!("{common}retries = 1\n")).expect("retries");
+        assert_eq!(once.message.retries, Some(1));
     }
 
     #[test]

@@ -463,17 +463,22 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
         JobCommand::Logs { id, from, task } => {
             let key = ring.get(&from)?.signing_key()?;
             let job = client.job(id)?;
-            let node = match job.tasks.get(task as usize).map(|task| &task.state) {
-                Some(
-                    TaskState::Assigned { node, .. }
-                    | TaskState::Running { node, .. }
-                    | TaskState::Completed { node, .. }
-                    | TaskState::Settled { node, .. },
-                ) => *node,
-                Some(_) => {
-                    bail!("task {task} of job {id} is not on a node (see `vcity job status {id}`)")
-                }
-                None => bail!("job {id} has no task {task}"),
+            let entry = job
+                .tasks
+                .get(task as usize)
+                .with_context(|| format!("job {id} has no task {task}"))?;
+            // The node holding it, else the last one that did (a failed or returned task's log
+            // is on the node it failed on).
+            let node = match &entry.state {
+                TaskState::Assigned { node, .. }
+                | TaskState::Running { node, .. }
+                | TaskState::Completed { node, .. }
+                | TaskState::Settled { node, .. } => *node,
+                _ => entry.last_node.with_context(|| {
+                    format!(
+                        "task {task} of job {id} never ran on a node (see `vcity job status {id}`)"
+                    )
+                })?,
             };
             let log = client.task_log(&key, id, task, &node)?;
             if json {
@@ -575,6 +580,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 },
                 billing,
                 verification,
+                retries: None,
             });
             (from, message, options)
         }

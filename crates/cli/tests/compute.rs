@@ -916,13 +916,12 @@ fn a_fork_bomb_in_a_process_job_hits_the_process_limit_and_dies_at_its_deadline(
         reason.contains("maximum duration") || reason.contains("wall-clock"),
         "{reason}"
     );
-    // A failed task has no node to ask for its log; the node's journal keeps it.
-    let log_file = net
-        .dir
-        .path()
-        .join(format!("home/devnet/compute-1/logs/{id:012}-0000.log"));
+    // The owner reads the log of the failed task from the node it failed on.
     let log = eventually(Duration::from_secs(30), "the node's log of the run", || {
-        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        let run = net
+            .devnet
+            .cli(&["job", "logs", &id.to_string(), "--from", "dave"]);
+        let log = run.json["log"].as_str().unwrap_or_default().to_string();
         log.contains("[sandbox]").then_some(log)
     });
     assert!(log.contains("pids limit hit: true"), "{log}");

@@ -195,6 +195,8 @@ struct Daemon {
     executor_ok: bool,
     self_tested: Instant,
     gpus: crate::health::GpuMonitor,
+    /// Which of this node's GPUs each GPU process task holds.
+    gpus_held: crate::gpu::Allocator,
     /// The capacity challenge being computed, if any, and those already answered.
     proving: Option<u64>,
     answered: BTreeSet<u64>,
@@ -306,6 +308,7 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         executor_ok: self_test.is_ok(),
         self_tested: Instant::now(),
         gpus: crate::health::GpuMonitor::start(),
+        gpus_held: crate::gpu::Allocator::new(crate::gpu::devices(&known_models)),
         proving: None,
         answered: BTreeSet::new(),
     };
@@ -955,6 +958,31 @@ impl Daemon {
             }
             _ => None,
         };
+        // A GPU task holds devices of its model for its whole life (restarts included).
+        let requirements = &job.requirements;
+        let gpus = if requirements.gpu_count > 0 || requirements.gpu_model.is_some() {
+            let taken = self.gpus_held.take(
+                job.id,
+                task,
+                requirements.gpu_model.as_deref(),
+                requirements.gpu_count,
+                requirements.min_vram_mib,
+            );
+            match taken {
+                Some(devices) => devices,
+                None => {
+                    let why = if self.gpus_held.is_empty() {
+                        "this node cannot give GPUs to process tasks (NVML does not list them)"
+                    } else {
+                        "no free GPU of the model with the memory on this node"
+                    };
+                    self.journal.log_line(job.id, task, why)?;
+                    return self.give_up(job.id, task, why);
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let key = (job.id, task);
         self.running.insert(key);
         self.shared.set_running(self.running.len());
@@ -990,6 +1018,7 @@ impl Daemon {
         };
         let journal = self.journal.clone();
         let services = self.shared.services.clone();
+        let allocator = self.gpus_held.clone();
         std::thread::Builder::new()
             .name(format!("process-{}-{task}", job.id))
             .spawn(move || {
@@ -1054,6 +1083,7 @@ impl Daemon {
                             log_bytes,
                             stop: None,
                             portal: None,
+                            gpus: &gpus,
                         };
                         match &service {
                             None => base.run().unwrap_or_else(|error| {
@@ -1072,6 +1102,7 @@ impl Daemon {
                                     &base, spec, handle, portal, &client, &log,
                                 ) {
                                     crate::service::ServiceEnd::Stopped => {
+                                        allocator.release(job.id, task);
                                         let _ = sender.send(Done::Released(job.id, task));
                                         return;
                                     }
@@ -1085,6 +1116,7 @@ impl Daemon {
                     // A crashed service leaves the gateway's table before its result goes out.
                     services.stop(job.id);
                 }
+                allocator.release(job.id, task);
                 let _ = sender.send(Done::Task(Finished {
                     job_id: job.id,
                     task,

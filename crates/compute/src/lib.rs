@@ -9,6 +9,7 @@
 
 pub mod capacity;
 pub mod compute;
+pub mod gpu;
 pub mod hardware;
 pub mod health;
 pub mod inputs;

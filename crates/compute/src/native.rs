@@ -53,7 +53,10 @@ pub struct ProcessRun<'a> {
     /// See `output_bytes`.
     pub log_bytes: usize,
     /// Ends the run early once set (a service being stopped).
-    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    pub stop: Option<&'a std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The GPUs the task holds (empty for a CPU task): bound into its sandbox, sampled while it
+    /// runs, and what it is billed for ([`crate::gpu`]).
+    pub gpus: &'a [crate::gpu::Device],
     /// A service's portal.
     pub portal: Option<vcity_sandbox::Portal<'a>>,
 }
@@ -114,6 +117,46 @@ impl ProcessRun<'_> {
             }
             _ => return Err(not_native()),
         };
+        // A GPU task: its devices, the driver and the variables naming them (a CDI spec's
+        // edits), its own stop flag for the sampler to set when the budget runs out.
+        let gpu_env;
+        let (devices, binds, env) = if self.gpus.is_empty() {
+            (Vec::new(), Vec::new(), env)
+        } else {
+            let edits = crate::gpu::edits(Path::new("/"), self.gpus);
+            if let Some((missing, _)) = edits.devices.iter().find(|(host, _)| !host.exists()) {
+                return Err(vcity_sandbox::SandboxError::Io {
+                    what: "binding the task's GPUs".into(),
+                    source: std::io::Error::other(format!("{} is missing", missing.display())),
+                });
+            }
+            gpu_env = crate::gpu::merge_env(&edits, env);
+            (edits.devices, edits.binds, gpu_env.as_slice())
+        };
+        let devices_held = self.gpus.len() as u32;
+        let stop = self
+            .stop
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        let per_device_factor_ppm = self.factor_ppm / u64::from(devices_held.max(1));
+        let sampler = if self.gpus.is_empty() {
+            None
+        } else {
+            let budget_ms = u64::try_from(
+                u128::from(self.job.max_cu_ppm_per_task) * 1_000
+                    / u128::from(per_device_factor_ppm.max(1)),
+            )
+            .unwrap_or(u64::MAX);
+            let uuids = self.gpus.iter().map(|gpu| gpu.uuid.clone()).collect();
+            Some(
+                crate::gpu::Sampler::start(uuids, budget_ms, stop.clone()).map_err(|why| {
+                    vcity_sandbox::SandboxError::Io {
+                        what: "sampling the task's GPUs".into(),
+                        source: std::io::Error::other(why),
+                    }
+                })?,
+            )
+        };
         let needs = self
             .job
             .requirements
@@ -131,10 +174,10 @@ impl ProcessRun<'_> {
             output_bytes: self.output_bytes,
             log_bytes: self.log_bytes,
             wall_clock: Duration::from_secs(self.job.requirements.max_duration_s),
-            cpu_time: Some(Duration::from_nanos(cpu_budget_ns(
-                max_cu_ppm,
-                self.factor_ppm,
-            ))),
+            // A GPU task's budget is GPU time, which the sampler watches.
+            cpu_time: sampler
+                .is_none()
+                .then(|| Duration::from_nanos(cpu_budget_ns(max_cu_ppm, self.factor_ppm))),
         };
         let sandboxed = self.sandbox.run(&Spec {
             root,
@@ -143,11 +186,17 @@ impl ProcessRun<'_> {
             input: self.input,
             limits,
             network: needs.network && self.egress_allowed,
-            stop: self.stop,
+            stop: Some(&*stop),
             portal: self.portal,
+            devices: &devices,
+            binds: &binds,
         })?;
+        let gpu_usage = sampler.map(crate::gpu::Sampler::finish);
         let cpu_ns = u64::try_from(sandboxed.cpu_time().as_nanos()).unwrap_or(u64::MAX);
         let exit = match sandboxed.ending {
+            vcity_sandbox::Ending::Stopped if gpu_usage.is_some_and(|usage| usage.over_budget) => {
+                Some(TaskExit::OutOfFuel)
+            }
             vcity_sandbox::Ending::TimedOut | vcity_sandbox::Ending::Stopped => None,
             vcity_sandbox::Ending::CpuLimit => Some(TaskExit::OutOfFuel),
             vcity_sandbox::Ending::OutputLimit => Some(TaskExit::OutputLimit),
@@ -161,9 +210,35 @@ impl ProcessRun<'_> {
         let cu_used_ppm = match exit {
             // The whole budget was used: the budget is what it cost.
             Some(TaskExit::OutOfFuel) => max_cu_ppm,
-            _ => cu_ppm_for_cpu(cpu_ns, self.factor_ppm, max_cu_ppm),
+            _ => match &gpu_usage {
+                // GPU-seconds used × one device's factor (docs/job-spec.md, "GPUs").
+                Some(usage) => crate::gpu::cu_ppm_for_gpu(
+                    usage.gpu_ms,
+                    per_device_factor_ppm,
+                    devices_held,
+                    sandboxed.wall,
+                    max_cu_ppm,
+                ),
+                None => cu_ppm_for_cpu(cpu_ns, self.factor_ppm, max_cu_ppm),
+            },
         };
         let mut log = sandboxed.log;
+        if let Some(usage) = &gpu_usage {
+            log.extend_from_slice(
+                format!(
+                    "\n[gpu] {}: {:.3} GPU-seconds, peak memory {} MiB, {} samples\n",
+                    self.gpus
+                        .iter()
+                        .map(|gpu| format!("{} {}", gpu.model, gpu.uuid))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    usage.gpu_ms as f64 / 1e3,
+                    usage.peak_memory_mib,
+                    usage.samples
+                )
+                .as_bytes(),
+            );
+        }
         if !sandboxed.cleaned_up {
             tracing::error!(
                 job = self.job.id,

@@ -538,6 +538,7 @@ mod tests {
             max_price_per_cu_usd: Amount::new(100_000),
             billing: Billing::PayAsYouGo,
             verification: Default::default(),
+            retries: None,
             submitted_s: 0,
             tasks: states
                 .into_iter()
@@ -552,6 +553,7 @@ mod tests {
                     assigned_s: 0,
                     check: None,
                     dispute: None,
+                    last_node: None,
                 })
                 .collect(),
         }

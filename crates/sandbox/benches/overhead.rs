@@ -62,6 +62,8 @@ fn sandboxed(sandbox: &Sandbox, script: &str, image: Option<&Path>) -> (Duration
             network: false,
             stop: None,
             portal: None,
+            devices: &[],
+            binds: &[],
         })
         .expect("the sandbox runs");
     let elapsed = started.elapsed();

@@ -135,6 +135,12 @@ pub struct Spec<'a> {
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
     /// Run the command behind a portal (a service): see [`Portal`].
     pub portal: Option<Portal<'a>>,
+    /// Device nodes of the host (path outside, path inside under `/dev`) the task may use, as
+    /// a CDI spec would list them (a GPU task's `/dev/nvidia*`).
+    pub devices: &'a [(PathBuf, String)],
+    /// Files of the host bound read-only (path outside, absolute path inside under `/tmp`, where
+    /// the sandbox can make room for them whatever the root): a GPU driver's libraries.
+    pub binds: &'a [(PathBuf, String)],
 }
 
 /// A service's way in. `program` (a static executable: `vcity_workloads::PORTAL`) becomes the
@@ -305,6 +311,12 @@ impl Sandbox {
             "--tmpfs".into(),
             "/tmp".into(),
         ]);
+        for (host, inside) in spec.devices {
+            args.extend(["--dev-bind".into(), path(host), inside.clone()]);
+        }
+        for (host, inside) in spec.binds {
+            args.extend(["--ro-bind".into(), path(host), inside.clone()]);
+        }
         if let Some(portal) = spec.portal {
             args.extend([
                 "--bind".into(),
@@ -358,6 +370,19 @@ impl Sandbox {
             Root::Image { workdir, .. } if !workdir.starts_with('/') => {
                 return Err(io("choosing the working directory")(std::io::Error::other(
                     format!("{workdir:?} is not absolute"),
+                )));
+            }
+            _ if spec
+                .devices
+                .iter()
+                .any(|(_, inside)| !inside.starts_with("/dev/") || inside.contains(".."))
+                || spec
+                    .binds
+                    .iter()
+                    .any(|(_, inside)| !inside.starts_with("/tmp/") || inside.contains("..")) =>
+            {
+                return Err(io("binding devices and files")(std::io::Error::other(
+                    "devices go under /dev/ and files under /tmp/",
                 )));
             }
             Root::Image { .. } if spec.args.is_empty() => {

@@ -558,7 +558,15 @@ pub struct SubmitJob {
     /// How much checking the job buys (SPEC §10), paid as `cost × sampling rate` per task.
     #[serde(default)]
     pub verification: crate::trust::VerificationLevel,
+    /// How many times a task lost by its node (a missed start, a node gone offline, a task
+    /// given back) is placed again before it fails: 0 to [`MAX_RETRIES`]; `None` takes the
+    /// network's `max_attempts − 1`.
+    #[serde(default)]
+    pub retries: Option<u32>,
 }
+
+/// Most retries a job may ask for.
+pub const MAX_RETRIES: u32 = 10;
 
 /// A scheduler places a pending task on a compute node.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -762,6 +770,10 @@ pub struct Task {
     /// The dispute about the current result, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispute: Option<u64>,
+    /// The node of the latest assignment, kept after the task leaves it (so that the owner can
+    /// read the log of a task that failed there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_node: Option<AccountId>,
 }
 
 /// A job as the ledger records it (also the API view).
@@ -784,6 +796,9 @@ pub struct Job {
     /// How much checking it buys.
     #[serde(default)]
     pub verification: crate::trust::VerificationLevel,
+    /// Its own retry count, if it set one.
+    #[serde(default)]
+    pub retries: Option<u32>,
     /// Submission time, seconds after genesis.
     pub submitted_s: u64,
     /// Its tasks.

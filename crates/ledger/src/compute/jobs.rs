@@ -848,6 +848,15 @@ pub(crate) fn execute_submit(
             "input is over {MAX_INPUT_BYTES} bytes"
         )));
     }
+    if message
+        .retries
+        .is_some_and(|retries| retries > vcity_types::compute::MAX_RETRIES)
+    {
+        return Err(TxError::InvalidJob(format!(
+            "a job retries a task at most {} times",
+            vcity_types::compute::MAX_RETRIES
+        )));
+    }
     check_shards(&message.workload, message.tasks)?;
     check_executor(message)?;
     check_service(message)?;
@@ -891,6 +900,7 @@ pub(crate) fn execute_submit(
         max_price_per_cu_usd: message.max_price_per_cu_usd,
         billing: message.billing.clone(),
         verification: message.verification,
+        retries: message.retries,
         submitted_s: now,
         tasks: (0..message.tasks)
             .map(|_| Task {
@@ -904,6 +914,7 @@ pub(crate) fn execute_submit(
                 assigned_s: 0,
                 check: None,
                 dispute: None,
+                last_node: None,
             })
             .collect(),
     };
@@ -1267,6 +1278,7 @@ pub(crate) fn execute_assign(
     task.assigned_s = now;
     task.check = None;
     task.dispute = None;
+    task.last_node = Some(node.id);
     state.put(job_key(message.job_id), &record);
     nodes::task_opened(state, &node.id, true);
     // Starting at the deadline itself is still allowed; the reminder fires just after it.
@@ -1467,7 +1479,12 @@ fn return_or_fail(
         nodes::task_opened(state, node, false);
     }
     let attempts = record.tasks[index as usize].attempts;
-    if attempts >= params(state).max_attempts {
+    let max_attempts = record
+        .retries
+        .map_or(params(state).max_attempts, |retries| {
+            retries.saturating_add(1)
+        });
+    if attempts >= max_attempts {
         return fail(
             state,
             record,

@@ -86,6 +86,7 @@ fn gpu_job() -> SubmitJob {
         max_price_per_cu_usd: Amount::new(1_000),
         billing: Billing::PayAsYouGo,
         verification: vcity_types::trust::VerificationLevel::None,
+        retries: None,
     }
 }
 

@@ -116,6 +116,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
         max_price_per_cu_usd: usd(1_000),
         billing: Billing::PayAsYouGo,
         verification: vcity_types::trust::VerificationLevel::None,
+        retries: None,
     }
 }
 
@@ -1014,4 +1015,38 @@ fn a_service_is_billed_for_the_time_it_ran_when_cancelled_ended_or_crashed() {
         usd(100 * 1_000),
         "nothing billed"
     );
+}
+
+#[test]
+fn a_job_sets_how_often_a_lost_task_is_placed_again() {
+    let mut chain = new_chain();
+    let mut greedy = gpu_job(1);
+    greedy.retries = Some(vcity_types::compute::MAX_RETRIES + 1);
+    let receipt = chain.at(5, USER, Message::SubmitJob(greedy));
+    assert_eq!(receipt.code, 25, "{}", receipt.error);
+    assert!(
+        receipt.error.contains("at most 10 times"),
+        "{}",
+        receipt.error
+    );
+    // No retries: the first missed start fails the task and refunds it.
+    let mut once = gpu_job(1);
+    once.retries = Some(0);
+    assert_eq!(chain.at(10, USER, Message::SubmitJob(once)).code, 0);
+    let id = jobs::count(chain.ledger.state());
+    assert_eq!(chain.at(11, SCHEDULER, assign(id, 0, NODE)).code, 0);
+    heartbeat(&mut chain, 200, NODE);
+    match state_of(&chain, id, 0) {
+        TaskState::Failed { reason } => assert!(reason.contains("after 1 attempts"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Where it was last is kept, for its log.
+    let record = jobs::job(chain.ledger.state(), id).expect("job");
+    assert_eq!(record.tasks[0].last_node, Some(account(NODE)));
+    // The network's default (3 attempts) leaves it pending after the same miss.
+    assert_eq!(chain.at(210, USER, Message::SubmitJob(gpu_job(1))).code, 0);
+    let id = jobs::count(chain.ledger.state());
+    assert_eq!(chain.at(211, SCHEDULER, assign(id, 0, NODE)).code, 0);
+    heartbeat(&mut chain, 400, NODE);
+    assert_eq!(state_of(&chain, id, 0), TaskState::Pending);
 }

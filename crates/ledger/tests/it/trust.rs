@@ -145,6 +145,7 @@ fn job(level: VerificationLevel) -> SubmitJob {
         max_price_per_cu_usd: Amount::new(2 * PRICE),
         billing: Billing::PayAsYouGo,
         verification: level,
+        retries: None,
     }
 }
 

@@ -48,6 +48,8 @@ fn shell(sandbox: &Sandbox, busybox: &Path, script: &str, limits: Limits) -> Out
             network: false,
             stop: None,
             portal: None,
+            devices: &[],
+            binds: &[],
         })
         .expect("the sandbox runs")
 }
@@ -415,6 +417,8 @@ fn an_image_root_runs_read_only_from_its_working_directory() {
             network: false,
             stop: None,
             portal: None,
+            devices: &[],
+            binds: &[],
         })
         .expect("runs");
     assert_eq!(outcome.ending, Ending::Exited(0), "{}", text(&outcome.log));
@@ -428,5 +432,115 @@ fn an_image_root_runs_read_only_from_its_working_directory() {
         output.contains("/usr/local/sbin:/usr/local/bin"),
         "{output}"
     );
+    assert_clean(&outcome);
+}
+
+#[test]
+fn a_task_sees_exactly_the_devices_and_driver_files_it_is_given() {
+    // What a GPU task gets (a CDI spec's edits), with stand-ins: the host's /dev/null as the
+    // driver's control device, a file as the driver's library, in a CPU image's root.
+    let Some((sandbox, busybox, work)) = setup() else {
+        return;
+    };
+    let rootfs = work.path().join("gpu-rootfs");
+    for dir in ["bin", "proc", "dev", "tmp", "input"] {
+        std::fs::create_dir_all(rootfs.join(dir)).expect("dir");
+    }
+    std::fs::copy(&busybox, rootfs.join("bin/busybox")).expect("busybox");
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).expect("link");
+    let library = work.path().join("libcuda.so.550");
+    std::fs::write(&library, "the driver\n").expect("library");
+    let devices = [(PathBuf::from("/dev/null"), "/dev/nvidiactl".to_string())];
+    let binds = [(library, "/tmp/.vcity-gpu/lib/libcuda.so.1".to_string())];
+    let env = [("CUDA_VISIBLE_DEVICES".to_string(), "GPU-1234".to_string())];
+    let args: Vec<String> = [
+        "sh",
+        "-c",
+        "/bin/busybox ls /dev | /bin/busybox grep nvidia; \
+         /bin/busybox cat /tmp/.vcity-gpu/lib/libcuda.so.1; echo $CUDA_VISIBLE_DEVICES; \
+         echo x > /dev/nvidiactl && echo writable; \
+         (echo x > /tmp/.vcity-gpu/lib/libcuda.so.1) 2>&1; /bin/busybox ls /dev/nvidia0 2>&1; true",
+    ]
+    .map(String::from)
+    .to_vec();
+    let spec = Spec {
+        root: Root::Image {
+            rootfs: &rootfs,
+            workdir: "/",
+            user: (65534, 65534),
+        },
+        args: &args,
+        env: &env,
+        input: b"",
+        limits: short(30),
+        network: false,
+        stop: None,
+        portal: None,
+        devices: &devices,
+        binds: &binds,
+    };
+    let outcome = sandbox.run(&spec).expect("runs");
+    assert_eq!(outcome.ending, Ending::Exited(0), "{}", both(&outcome));
+    let output = both(&outcome);
+    assert!(
+        output.starts_with("nvidiactl\nthe driver\nGPU-1234\nwritable\n"),
+        "{output}"
+    );
+    assert!(output.contains("Read-only file system"), "{output}");
+    assert!(output.contains("No such file"), "no other device: {output}");
+    assert_clean(&outcome);
+    // Devices go under /dev and files under /tmp: nothing else of the root can be replaced.
+    let elsewhere = [(PathBuf::from("/dev/null"), "/bin/sh".to_string())];
+    assert!(sandbox
+        .run(&Spec {
+            devices: &elsewhere,
+            ..spec.clone()
+        })
+        .is_err());
+    assert!(sandbox
+        .run(&Spec {
+            binds: &elsewhere,
+            ..spec
+        })
+        .is_err());
+}
+
+#[test]
+fn a_stop_flag_ends_the_whole_tree() {
+    let Some((sandbox, busybox, _work)) = setup() else {
+        return;
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let args = [
+        "sh".to_string(),
+        "-c".to_string(),
+        "sleep 60 & sleep 60".to_string(),
+    ];
+    let started = std::time::Instant::now();
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(500));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        sandbox
+            .run(&Spec {
+                root: Root::Program {
+                    program: &busybox,
+                    name: "busybox",
+                },
+                args: &args,
+                env: &[],
+                input: b"",
+                limits: short(30),
+                network: false,
+                stop: Some(&stop),
+                portal: None,
+                devices: &[],
+                binds: &[],
+            })
+            .expect("runs")
+    });
+    assert_eq!(outcome.ending, Ending::Stopped);
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert_clean(&outcome);
 }
