@@ -9,8 +9,9 @@ use std::process::Command;
 
 const PROGRAMS: [&str; 5] = ["matmul", "hashchain", "blur", "render", "train"];
 
-/// Programs built only natively: the service portal (it needs Unix sockets).
-const NATIVE_ONLY: [&str; 1] = ["portal"];
+/// Programs built only natively: the service portal (it needs Unix sockets) and the output
+/// packer.
+const NATIVE_ONLY: [&str; 2] = ["portal", "pack"];
 
 /// The outer build's flags and wrappers (clippy's among them) are not for the nested builds.
 const FOREIGN: [&str; 8] = [

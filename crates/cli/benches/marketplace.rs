@@ -40,6 +40,7 @@ fn tiny_job() -> SubmitJob {
             input: b"10 bench".to_vec(),
             shards: Vec::new(),
             service: None,
+            output_dir: false,
         },
         tasks: 1,
         requirements: Requirements {

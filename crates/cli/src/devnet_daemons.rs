@@ -274,6 +274,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 input: input.clone(),
                 shards: Vec::new(),
                 service: None,
+                output_dir: false,
             },
             tasks: 2,
             requirements: Requirements {

@@ -140,6 +140,74 @@ pub fn gather_outputs(
     Ok(gathered)
 }
 
+/// Unpacks a task's output directory (the packer's ustar archive, docs/job-spec.md "Output
+/// directories") into `dir`: directories and regular files only, no absolute names and no
+/// `..`, whatever the node sent. Returns the files' names.
+pub fn unpack_tar(archive: &[u8], dir: &Path) -> anyhow::Result<Vec<String>> {
+    let field = |header: &[u8], range: std::ops::Range<usize>| -> anyhow::Result<u64> {
+        let text = std::str::from_utf8(&header[range])
+            .context("a header field is not text")?
+            .trim_matches(|c: char| c == '\0' || c == ' ');
+        if text.is_empty() {
+            return Ok(0);
+        }
+        u64::from_str_radix(text, 8).context("a header number is not octal")
+    };
+    let text = |bytes: &[u8]| -> anyhow::Result<String> {
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+        Ok(std::str::from_utf8(&bytes[..end])
+            .context("a name is not UTF-8")?
+            .to_string())
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut files = Vec::new();
+    let mut at = 0usize;
+    while at + 512 <= archive.len() {
+        let header = &archive[at..at + 512];
+        if header.iter().all(|b| *b == 0) {
+            break;
+        }
+        let (prefix, name) = (text(&header[345..500])?, text(&header[..100])?);
+        let name = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let size = usize::try_from(field(header, 124..136)?).context("too large")?;
+        let mode = field(header, 100..108)? as u32 & 0o777;
+        let relative = std::path::Path::new(name.trim_end_matches('/'));
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|part| !matches!(part, std::path::Component::Normal(_)))
+        {
+            bail!("the archive names {name:?}, outside its directory");
+        }
+        let body_end = at + 512 + size;
+        if body_end > archive.len() {
+            bail!("the archive is cut short in {name:?}");
+        }
+        let target = dir.join(relative);
+        match header[156] {
+            b'5' => std::fs::create_dir_all(&target)
+                .with_context(|| format!("creating {}", target.display()))?,
+            b'0' | 0 => {
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&target, &archive[at + 512..body_end])
+                    .with_context(|| format!("writing {}", target.display()))?;
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode & 0o755))?;
+                files.push(name.clone());
+            }
+            other => bail!("the archive holds {name:?} of type {:?}", other as char),
+        }
+        at = body_end.div_ceil(512) * 512;
+    }
+    Ok(files)
+}
+
 /// Makes `resolved` (a one-task job with no input of its own) read the outputs of `job_id`.
 pub fn feed_from(
     client: &Client,
@@ -376,7 +444,22 @@ pub fn show_outputs(
         let exit = &verified.commitment.exit;
         let saved = match output {
             Some(dir) => {
-                let path = dir.join(format!("task-{task}.out"));
+                let path = if job.workload.output_dir {
+                    // The archive, and what it holds unpacked beside it.
+                    let unpacked = dir.join(format!("task-{task}"));
+                    let files = unpack_tar(&verified.output, &unpacked)
+                        .with_context(|| format!("unpacking the output of task {task}"))?;
+                    if !json {
+                        println!(
+                            "task {task}: {} file(s) unpacked into {}",
+                            files.len(),
+                            unpacked.display()
+                        );
+                    }
+                    dir.join(format!("task-{task}.tar"))
+                } else {
+                    dir.join(format!("task-{task}.out"))
+                };
                 std::fs::write(&path, &verified.output)
                     .with_context(|| format!("writing {}", path.display()))?;
                 // The node's signed statement: evidence if it ever signs a different result.
@@ -423,6 +506,9 @@ pub fn show_outputs(
                     println!("  {line}");
                 }
             }
+            (None, _) if job.workload.output_dir => {
+                println!("  an output directory (a tar archive); save it with --output DIR")
+            }
             (None, None) => println!("  binary output; save it with --output DIR"),
         }
     }
@@ -430,4 +516,50 @@ pub fn show_outputs(
         print_json(&serde_json::json!({"job_id": job.id, "tasks": lines}))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-entry ustar archive naming `name` with `kind`.
+    fn archive(name: &str, kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut header = [0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[100..107].copy_from_slice(b"0000644");
+        header[124..135].copy_from_slice(format!("{:011o}", body.len()).as_bytes());
+        header[156] = kind;
+        header[257..263].copy_from_slice(b"ustar\0");
+        let mut bytes = header.to_vec();
+        bytes.extend_from_slice(body);
+        bytes.resize(bytes.len().div_ceil(512) * 512 + 1024, 0);
+        bytes
+    }
+
+    #[test]
+    fn an_output_archive_unpacks_only_inside_its_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = unpack_tar(&archive("frames/1.txt", b'0', b"one"), dir.path()).expect("ok");
+        assert_eq!(files, ["frames/1.txt"]);
+        assert_eq!(
+            std::fs::read(dir.path().join("frames/1.txt")).expect("file"),
+            b"one"
+        );
+        for (name, kind) in [
+            ("../escape", b'0'),
+            ("/etc/x", b'0'),
+            ("a/../../b", b'0'),
+            ("link", b'2'),
+        ] {
+            assert!(
+                unpack_tar(&archive(name, kind, b"x"), dir.path()).is_err(),
+                "{name}"
+            );
+        }
+        assert!(!dir.path().parent().expect("parent").join("escape").exists());
+        // Cut short: the body is missing.
+        let mut short = archive("big", b'0', &[7; 600]);
+        short.truncate(700);
+        assert!(unpack_tar(&short, dir.path()).is_err());
+    }
 }

@@ -26,6 +26,7 @@
 //! # fixed_price = 0.01         # pay a fixed USD price per task instead of per CU
 //! # subscription = 3           # or bill a prepaid subscription (`vcity job subscribe`)
 //! # retries = 1                # place a task lost by its node again at most once [default 2]
+//! # output = "directory"       # process and image jobs: the result is a tar of /output
 //!
 //! # [service]                  # a long-running service (process and image jobs):
 //! # port = 8080                #   the port it listens on, reached at /jobs/{id}/ on its node
@@ -115,6 +116,8 @@ pub struct Manifest {
     pub service: Option<ServiceSection>,
     /// Placements of a lost task before it fails [default: the network's].
     pub retries: Option<u32>,
+    /// `stdout` (the default) or `directory`: the result is an archive of `/output`.
+    pub output: Option<String>,
 }
 
 /// `[service]`: docs/job-spec.md, "Services".
@@ -396,6 +399,14 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 },
                 input,
                 shards,
+                output_dir: match manifest.output.as_deref() {
+                    None | Some("stdout") => false,
+                    Some("directory") if process && manifest.service.is_none() => true,
+                    Some("directory") => {
+                        bail!("`output = \"directory\"` is for process and image batch jobs")
+                    }
+                    Some(other) => bail!("output {other:?} is \"stdout\" or \"directory\""),
+                },
                 service: match &manifest.service {
                     Some(_) if !process => bail!("a service is a process or image job"),
                     Some(section) => Some(vcity_types::compute::ServiceSpec {

@@ -480,7 +480,27 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     )
                 })?,
             };
-            let log = client.task_log(&key, id, task, &node)?;
+            // The node's copy, kept here too: after the node's retention period (or the node)
+            // is gone, the kept copy is what is left.
+            let kept = settings
+                .home
+                .join("logs")
+                .join(format!("{id:012}-{task:04}.log"));
+            let log = match client.task_log(&key, id, task, &node) {
+                Ok(log) => {
+                    std::fs::create_dir_all(settings.home.join("logs"))?;
+                    std::fs::write(&kept, &log)
+                        .with_context(|| format!("keeping the log in {}", kept.display()))?;
+                    log
+                }
+                Err(error) => match std::fs::read(&kept) {
+                    Ok(log) => {
+                        eprintln!("the node did not answer ({error}); your kept copy:");
+                        log
+                    }
+                    Err(_) => return Err(error.into()),
+                },
+            };
             if json {
                 print_json(&serde_json::json!({
                     "job_id": id,
@@ -556,6 +576,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     input: input.into_bytes(),
                     shards: Vec::new(),
                     service: None,
+                    output_dir: false,
                 },
                 tasks,
                 requirements: Requirements {

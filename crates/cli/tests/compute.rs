@@ -801,25 +801,7 @@ fn shell_job(net: &SandboxNet, name: &str, payer: &str, script: &str, settings: 
              input = \"the input\"\n{budget}max_price_per_cu = 0.1\n{settings}"
         ),
     );
-    // One transaction at a time from the tests sharing these accounts (nonces).
-    let _turn = net
-        .sending
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let json = ok(net.devnet.cli(&[
-        "job",
-        "submit",
-        path.to_str().expect("utf8"),
-        "--from",
-        payer,
-    ]));
-    json["transaction"]["receipt"]["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|event| event["type"] == "job_submitted")
-        .and_then(|event| event["job_id"].as_u64())
-        .unwrap_or_else(|| panic!("no job id in {json}"))
+    submit_file(net, &path, payer)
 }
 
 /// Waits for `payer`'s job `id` to settle; its result (`vcity job result --json`) and its log.
@@ -1113,24 +1095,7 @@ fn image_job(net: &SandboxNet, name: &str, image_settings: &str, script: &str) -
              [requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n"
         ),
     );
-    let _turn = net
-        .sending
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let json = ok(net.devnet.cli(&[
-        "job",
-        "submit",
-        path.to_str().expect("utf8"),
-        "--from",
-        "bob",
-    ]));
-    json["transaction"]["receipt"]["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .find(|event| event["type"] == "job_submitted")
-        .and_then(|event| event["job_id"].as_u64())
-        .unwrap_or_else(|| panic!("no job id in {json}"))
+    submit_file(net, &path, "bob")
 }
 
 #[test]
@@ -1147,7 +1112,8 @@ fn an_image_job_uploaded_with_the_job_runs_in_its_own_root_and_settles() {
     assert_eq!(task["exit"]["exit"], "success", "{task} {log}");
     let output = task["output_text"].as_str().unwrap_or_default();
     assert!(
-        output.starts_with("image input\nfrom the image\nbin\ndev\ninput\nproc\ntmp\n/tmp\n"),
+        output
+            .starts_with("image input\nfrom the image\nbin\ndev\ninput\noutput\nproc\ntmp\n/tmp\n"),
         "{output}"
     );
     assert!(output.contains("Read-only file system"), "{output}");
@@ -1381,25 +1347,7 @@ fn a_sharded_map_feeds_a_reduce_and_the_books_balance() {
             remote.len()
         ),
     );
-    let map_id = {
-        let _turn = net
-            .sending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let json = ok(net.devnet.cli(&[
-            "job",
-            "submit",
-            map.to_str().expect("utf8"),
-            "--from",
-            "mapper",
-        ]));
-        json["transaction"]["receipt"]["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .find_map(|event| event["job_id"].as_u64())
-            .expect("job id")
-    };
+    let map_id = submit_file(net, &map, "mapper");
     let jobs = wait_for(
         &net.devnet,
         &[map_id],
@@ -1468,25 +1416,7 @@ fn a_sharded_map_feeds_a_reduce_and_the_books_balance() {
             vcity_types::compute::content_address(b"gone\n")
         ),
     );
-    let missing_id = {
-        let _turn = net
-            .sending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let json = ok(net.devnet.cli(&[
-            "job",
-            "submit",
-            missing.to_str().expect("utf8"),
-            "--from",
-            "mapper",
-        ]));
-        json["transaction"]["receipt"]["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .find_map(|event| event["job_id"].as_u64())
-            .expect("job id")
-    };
+    let missing_id = submit_file(net, &missing, "mapper");
     let (task, log) = settled_result(net, missing_id, "mapper");
     assert_eq!(task["exit"]["exit"], "invalid", "{task} {log}");
     assert!(log.contains("404"), "{log}");
@@ -1556,7 +1486,12 @@ fn funded_payer(net: &SandboxNet, name: &str) -> u128 {
 
 /// Submits the manifest `body` (written as `{name}.toml`) from `payer`; its job id.
 fn submit_as(net: &SandboxNet, name: &str, payer: &str, body: &str) -> u64 {
-    let path = manifest(net.dir.path(), name, body);
+    submit_file(net, &manifest(net.dir.path(), name, body), payer)
+}
+
+/// Submits the manifest at `path` from `payer` (one transaction at a time: the tests share
+/// accounts, so nonces); its job id.
+fn submit_file(net: &SandboxNet, path: &Path, payer: &str) -> u64 {
     let _turn = net
         .sending
         .lock()
@@ -1698,4 +1633,59 @@ fn a_service_that_keeps_crashing_is_restarted_then_ends_with_its_exit() {
     let settled = job(&net.devnet, id);
     let paid = charged(&settled["tasks"][0], VerificationLevel::None);
     assert_eq!(before - usd_units(&net.devnet, "crasher"), paid + 1_000);
+}
+
+#[test]
+fn a_job_whose_result_is_its_output_directory_comes_back_unpacked() {
+    let Some(net) = sandbox_net() else { return };
+    let marker = format!("frames-{}", std::process::id());
+    let id = shell_job(
+        net,
+        "frames",
+        "bob",
+        &format!(
+            "echo {marker} writes its frames; mkdir -p /output/frames; \
+             for i in 1 2 3; do echo frame $i > /output/frames/$i.txt; done; \
+             echo done > /output/summary.txt; ln -s /etc/passwd /output/link"
+        ),
+        "output = \"directory\"\n[requirements]\nmemory_mib = 64\nmax_duration = \"60s\"\n",
+    );
+    wait_for(&net.devnet, &[id], &["settled"], Duration::from_secs(120));
+    let out = net.dir.path().join("frames-out");
+    let result = ok(net.devnet.cli(&[
+        "job",
+        "result",
+        &id.to_string(),
+        "--from",
+        "bob",
+        "--output",
+        out.to_str().expect("utf8"),
+    ]));
+    assert_eq!(result["tasks"][0]["exit"]["exit"], "success", "{result}");
+    let unpacked = out.join("task-0");
+    for i in 1..=3 {
+        assert_eq!(
+            std::fs::read_to_string(unpacked.join(format!("frames/{i}.txt"))).expect("frame"),
+            format!("frame {i}\n")
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(unpacked.join("summary.txt")).expect("summary"),
+        "done\n"
+    );
+    // The link was left out of the archive; standard output went to the log.
+    assert!(!unpacked.join("link").exists());
+    assert!(out.join("task-0.tar").is_file());
+    let log = ok(net
+        .devnet
+        .cli(&["job", "logs", &id.to_string(), "--from", "bob"]))["log"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        log.contains(&format!("{marker} writes its frames")),
+        "{log}"
+    );
+    assert!(log.contains("left out link"), "{log}");
+    node_fine_and_nothing_left(net, &marker);
 }

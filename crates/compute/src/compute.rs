@@ -1018,6 +1018,10 @@ impl Daemon {
         };
         let journal = self.journal.clone();
         let services = self.shared.services.clone();
+        let pack = match job.workload.output_dir {
+            true => Some(self.journal.put_program(vcity_workloads::PACK)?),
+            false => None,
+        };
         let allocator = self.gpus_held.clone();
         std::thread::Builder::new()
             .name(format!("process-{}-{task}", job.id))
@@ -1084,6 +1088,7 @@ impl Daemon {
                             stop: None,
                             portal: None,
                             gpus: &gpus,
+                            pack: pack.as_deref(),
                         };
                         match &service {
                             None => base.run().unwrap_or_else(|error| {

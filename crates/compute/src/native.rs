@@ -59,6 +59,8 @@ pub struct ProcessRun<'a> {
     pub gpus: &'a [crate::gpu::Device],
     /// A service's portal.
     pub portal: Option<vcity_sandbox::Portal<'a>>,
+    /// The output packer, for a job whose result is its output directory.
+    pub pack: Option<&'a Path>,
 }
 
 /// CPU nanoseconds the CU budget buys at `factor_ppm` (rounded down: the task never gets more).
@@ -190,6 +192,7 @@ impl ProcessRun<'_> {
             portal: self.portal,
             devices: &devices,
             binds: &binds,
+            pack: self.pack,
         })?;
         let gpu_usage = sampler.map(crate::gpu::Sampler::finish);
         let cpu_ns = u64::try_from(sandboxed.cpu_time().as_nanos()).unwrap_or(u64::MAX);

@@ -529,6 +529,7 @@ mod tests {
                 input: vec![],
                 shards: Vec::new(),
                 service: None,
+                output_dir: false,
             },
             requirements: Requirements {
                 max_duration_s: 60,

@@ -51,7 +51,7 @@ const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 
 /// The directories every root gets (mount points for the sandbox).
-pub const MOUNT_POINTS: [&str; 4] = ["proc", "dev", "tmp", "input"];
+pub const MOUNT_POINTS: [&str; 5] = ["proc", "dev", "tmp", "input", "output"];
 
 /// A path inside the image: its normal components, or why it is refused.
 fn inside(path: &Path) -> Result<PathBuf, String> {

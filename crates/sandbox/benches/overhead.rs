@@ -64,6 +64,7 @@ fn sandboxed(sandbox: &Sandbox, script: &str, image: Option<&Path>) -> (Duration
             portal: None,
             devices: &[],
             binds: &[],
+            pack: None,
         })
         .expect("the sandbox runs");
     let elapsed = started.elapsed();

@@ -141,7 +141,18 @@ pub struct Spec<'a> {
     /// Files of the host bound read-only (path outside, absolute path inside under `/tmp`, where
     /// the sandbox can make room for them whatever the root): a GPU driver's libraries.
     pub binds: &'a [(PathBuf, String)],
+    /// The output packer (`vcity_workloads::PACK`), for a task whose result is a directory: the
+    /// task gets a writable [`OUTPUT_DIR`] (a tmpfs the size of `/tmp`, counted against its
+    /// memory), its standard output goes to its log, and its result is the packer's archive of
+    /// that directory.
+    pub pack: Option<&'a Path>,
 }
+
+/// A task's output directory, inside.
+pub const OUTPUT_DIR: &str = "/output";
+
+/// Where the output packer is, inside.
+const PACKER: &str = "/tmp/.vcity-pack";
 
 /// A service's way in. `program` (a static executable: `vcity_workloads::PORTAL`) becomes the
 /// sandbox's first process, `portal SOCKET PORT -- COMMAND...`: it starts the command and
@@ -311,6 +322,17 @@ impl Sandbox {
             "--tmpfs".into(),
             "/tmp".into(),
         ]);
+        if let Some(pack) = spec.pack {
+            args.extend([
+                "--size".into(),
+                spec.limits.tmp_bytes.to_string(),
+                "--tmpfs".into(),
+                OUTPUT_DIR.into(),
+                "--ro-bind".into(),
+                path(pack),
+                PACKER.into(),
+            ]);
+        }
         for (host, inside) in spec.devices {
             args.extend(["--dev-bind".into(), path(host), inside.clone()]);
         }
@@ -346,6 +368,9 @@ impl Sandbox {
             );
         }
         args.push("--".into());
+        if spec.pack.is_some() {
+            args.extend([PACKER.into(), OUTPUT_DIR.into(), "--".into()]);
+        }
         if let Some(portal) = spec.portal {
             args.extend([
                 format!("{PORTAL_DIR}/portal"),
@@ -383,6 +408,13 @@ impl Sandbox {
             {
                 return Err(io("binding devices and files")(std::io::Error::other(
                     "devices go under /dev/ and files under /tmp/",
+                )));
+            }
+            Root::Image { rootfs, .. }
+                if spec.pack.is_some() && !rootfs.join(&OUTPUT_DIR[1..]).is_dir() =>
+            {
+                return Err(io("making the output directory")(std::io::Error::other(
+                    "the image's root has no /output (unpacked by an older node: clear its cache)",
                 )));
             }
             Root::Image { .. } if spec.args.is_empty() => {

@@ -282,6 +282,11 @@ pub struct Workload {
     /// A long-running service instead of a batch task (docs/job-spec.md, "Services").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceSpec>,
+    /// The result is an archive of what the task wrote under `/output` (its standard output
+    /// going to its log), not its standard output (docs/job-spec.md, "Output directories").
+    /// Process and image batch jobs only.
+    #[serde(default)]
+    pub output_dir: bool,
 }
 
 /// Longest health-check path.

@@ -87,3 +87,8 @@ pub fn by_name(name: &str) -> Option<Workload> {
 /// node's gateway connections from a Unix socket to the service's port (docs/job-spec.md,
 /// "Services").
 pub const PORTAL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/portal.native"));
+
+/// The output packer (`wasm/src/bin/pack.rs`) as a static Linux executable, empty where the build
+/// was not for Linux: the first process of a task whose result is its output directory, which it
+/// archives (docs/job-spec.md, "Output directories").
+pub const PACK: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pack.native"));

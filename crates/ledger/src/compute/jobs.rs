@@ -860,6 +860,14 @@ pub(crate) fn execute_submit(
     check_shards(&message.workload, message.tasks)?;
     check_executor(message)?;
     check_service(message)?;
+    if message.workload.output_dir
+        && (matches!(message.workload.executor, ExecutorKind::Wasm)
+            || message.workload.service.is_some())
+    {
+        return Err(TxError::InvalidJob(
+            "an output directory is for process and image batch jobs".into(),
+        ));
+    }
     let requirements = &message.requirements;
     for label in [&requirements.gpu_model, &requirements.region]
         .into_iter()

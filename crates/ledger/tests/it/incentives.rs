@@ -73,6 +73,7 @@ fn gpu_job() -> SubmitJob {
             input: b"x".to_vec(),
             shards: Vec::new(),
             service: None,
+            output_dir: false,
         },
         tasks: 1,
         requirements: Requirements {

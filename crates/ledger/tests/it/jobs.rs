@@ -102,6 +102,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
             input: b"matrix 64".to_vec(),
             shards: Vec::new(),
             service: None,
+            output_dir: false,
         },
         tasks,
         requirements: Requirements {
@@ -901,6 +902,13 @@ fn a_service_is_billed_for_the_time_it_ran_when_cancelled_ended_or_crashed() {
     let mut fixed = service_job();
     fixed.billing = Billing::FixedPerTask { price_usd: usd(5) };
     refused(&mut chain, fixed, "not a fixed price");
+    // An output directory is for process and image batch jobs.
+    let mut packed_service = service_job();
+    packed_service.workload.output_dir = true;
+    refused(&mut chain, packed_service, "output directory");
+    let mut packed_wasm = gpu_job(1);
+    packed_wasm.workload.output_dir = true;
+    refused(&mut chain, packed_wasm, "output directory");
     for (port, path) in [(0, "/"), (80, "health"), (80, "/he alth")] {
         let mut bad = service_job();
         bad.workload.service = Some(vcity_types::compute::ServiceSpec {

@@ -135,6 +135,7 @@ fn job(level: VerificationLevel) -> SubmitJob {
             input: b"x".to_vec(),
             shards: Vec::new(),
             service: None,
+            output_dir: false,
         },
         tasks: 1,
         requirements: Requirements {

@@ -50,6 +50,7 @@ fn shell(sandbox: &Sandbox, busybox: &Path, script: &str, limits: Limits) -> Out
             portal: None,
             devices: &[],
             binds: &[],
+            pack: None,
         })
         .expect("the sandbox runs")
 }
@@ -419,6 +420,7 @@ fn an_image_root_runs_read_only_from_its_working_directory() {
             portal: None,
             devices: &[],
             binds: &[],
+            pack: None,
         })
         .expect("runs");
     assert_eq!(outcome.ending, Ending::Exited(0), "{}", text(&outcome.log));
@@ -478,6 +480,7 @@ fn a_task_sees_exactly_the_devices_and_driver_files_it_is_given() {
         portal: None,
         devices: &devices,
         binds: &binds,
+        pack: None,
     };
     let outcome = sandbox.run(&spec).expect("runs");
     assert_eq!(outcome.ending, Ending::Exited(0), "{}", both(&outcome));
@@ -500,6 +503,7 @@ fn a_task_sees_exactly_the_devices_and_driver_files_it_is_given() {
     assert!(sandbox
         .run(&Spec {
             binds: &elsewhere,
+            pack: None,
             ..spec
         })
         .is_err());
@@ -537,6 +541,7 @@ fn a_stop_flag_ends_the_whole_tree() {
                 portal: None,
                 devices: &[],
                 binds: &[],
+                pack: None,
             })
             .expect("runs")
     });
