@@ -40,7 +40,8 @@ pub enum ImageCommand {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
-    /// The images a layout archive holds, by manifest digest.
+    /// The images a layout archive holds, by manifest digest (an archive from `docker save`
+    /// before Docker 25 is shown as the layout it is converted to when uploaded).
     Inspect {
         /// The archive.
         archive: PathBuf,
@@ -153,9 +154,9 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         ImageCommand::Inspect { archive } => {
-            let file = std::fs::File::open(&archive)
-                .with_context(|| format!("opening {}", archive.display()))?;
-            let index = vcity_oci::layout::archive_index(std::io::BufReader::new(file))?;
+            let bytes = std::fs::read(&archive)
+                .with_context(|| format!("reading {}", archive.display()))?;
+            let index = vcity_oci::layout::archive_index(as_layout(bytes)?.as_slice())?;
             if json {
                 crate::commands::print_json(&serde_json::to_value(&index)?)?;
             } else {
@@ -187,4 +188,18 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Most bytes of a `docker save` archive converted in memory.
+const MAX_DOCKER_SAVE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// An image archive as an OCI layout archive: as it is, or converted from the format of
+/// `docker save` before Docker 25 (`vcity_oci::legacy`), which is what gets uploaded.
+pub fn as_layout(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    if !vcity_oci::legacy::is_docker_save(bytes.as_slice()) {
+        return Ok(bytes);
+    }
+    let built = vcity_oci::legacy::convert(bytes.as_slice(), MAX_DOCKER_SAVE_BYTES)
+        .context("converting a docker save archive to an OCI layout")?;
+    Ok(built.archive()?)
 }

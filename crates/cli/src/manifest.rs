@@ -564,6 +564,8 @@ fn resolve_image(manifest: &Manifest, base: &Path) -> anyhow::Result<(Vec<u8>, S
             let path = base.join(file);
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("reading the image {}", path.display()))?;
+            let bytes = crate::image::as_layout(bytes)
+                .with_context(|| format!("reading the image {}", path.display()))?;
             let limit = vcity_sdk::compute::MAX_BLOB_BYTES;
             if bytes.len() > limit {
                 bail!(

@@ -1577,6 +1577,13 @@ fn a_service_answers_through_the_gateway_and_a_cancel_bills_the_time_it_ran() {
         http_get(&format!("{base}/jobs/999999/"), Some(&secret)).0,
         503
     );
+    // The node's metrics count what the gateway carried.
+    let (_, metrics) = http_get(&format!("{base}/metrics"), None);
+    let carried = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("vcity_compute_gateway_requests_total "))
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    assert!(carried.is_some_and(|count| count >= 1), "{metrics}");
     // The node keeps asking its health path; the service stays up.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(state(&job(&net.devnet, id), 0), "running");

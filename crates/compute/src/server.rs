@@ -43,6 +43,8 @@ pub struct Shared {
     signer: Option<(SigningKey, String)>,
     /// The services running here, for the gateway.
     pub services: crate::service::Services,
+    /// Requests the gateway carried to a service.
+    gateway_requests: AtomicU64,
 }
 
 impl Shared {
@@ -56,6 +58,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             services: crate::service::Services::default(),
+            gateway_requests: AtomicU64::new(0),
             openings_served: AtomicU64::new(0),
             signer,
             me,
@@ -186,6 +189,24 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> String {
             "counter",
             "Capacity proof openings served to verifiers and referees.",
             shared.openings_served.load(Ordering::Relaxed),
+        ),
+        line(
+            "vcity_compute_services_running",
+            "gauge",
+            "Service tasks running now.",
+            shared.services.count() as u64,
+        ),
+        line(
+            "vcity_compute_service_restarts_total",
+            "counter",
+            "Service instances started again after going down.",
+            shared.services.restarts(),
+        ),
+        line(
+            "vcity_compute_gateway_requests_total",
+            "counter",
+            "Requests the gateway carried to a service.",
+            shared.gateway_requests.load(Ordering::Relaxed),
         ),
     ]
     .concat()
@@ -512,6 +533,7 @@ async fn gateway(
     request
         .headers_mut()
         .remove(axum::http::header::AUTHORIZATION);
+    shared.gateway_requests.fetch_add(1, Ordering::Relaxed);
     match forward(&handle.socket, request).await {
         Ok(response) => response,
         Err(error) => refuse(

@@ -53,6 +53,8 @@ pub struct Handle {
     instance: Mutex<Arc<AtomicBool>>,
     /// Restarts so far.
     pub restarts: AtomicU32,
+    /// Every service's restarts on this node (the metric).
+    all_restarts: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Handle {
@@ -74,6 +76,7 @@ impl Handle {
 #[derive(Debug, Clone, Default)]
 pub struct Services {
     running: Arc<Mutex<BTreeMap<u64, Arc<Handle>>>>,
+    restarts: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Services {
@@ -91,6 +94,7 @@ impl Services {
             stop: AtomicBool::new(false),
             instance: Mutex::new(Arc::new(AtomicBool::new(false))),
             restarts: AtomicU32::new(0),
+            all_restarts: self.restarts.clone(),
         });
         self.map().insert(job_id, handle.clone());
         handle
@@ -118,6 +122,11 @@ impl Services {
     /// How many run.
     pub fn count(&self) -> usize {
         self.map().len()
+    }
+
+    /// Restarts of every service since the node started.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 }
 
@@ -240,6 +249,7 @@ pub fn run(
         }
         failures_in_a_row += 1;
         handle.restarts.fetch_add(1, Ordering::Relaxed);
+        handle.all_restarts.fetch_add(1, Ordering::Relaxed);
         if failures_in_a_row > MAX_RESTARTS {
             log(
                 &format!("{MAX_RESTARTS} restarts in a row: the service has crashed"),

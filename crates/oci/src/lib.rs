@@ -15,6 +15,7 @@
 
 pub mod builder;
 pub mod layout;
+pub mod legacy;
 pub mod registry;
 pub mod serve;
 pub mod store;

@@ -359,3 +359,87 @@ fn the_cache_evicts_the_least_recently_used_image_but_never_one_in_use() {
     assert!(store.cached(&second.digest).is_none(), "evicted");
     assert!(store.cached(&third.digest).is_some(), "just installed");
 }
+
+/// A `docker save` archive in Docker's own format (before Docker 25): `manifest.json`, the
+/// configuration, and `layers` as uncompressed tars under `<n>/layer.tar`.
+fn docker_save(images: usize, layers: &[&[(&str, &[u8])]]) -> Vec<u8> {
+    let mut archive = tar::Builder::new(Vec::new());
+    let add = |archive: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(0o644);
+        header.set_size(bytes.len() as u64);
+        header.set_path(path).expect("path");
+        header.set_cksum();
+        archive.append(&header, bytes).expect("append");
+    };
+    let mut names = Vec::new();
+    let mut diff_ids = Vec::new();
+    for (index, files) in layers.iter().enumerate() {
+        let mut layer = tar::Builder::new(Vec::new());
+        for (path, bytes) in *files {
+            add(&mut layer, path, bytes);
+        }
+        let layer = layer.into_inner().expect("layer");
+        diff_ids.push(Digest::of(&layer).to_string());
+        let name = format!("{index}/layer.tar");
+        add(&mut archive, &name, &layer);
+        names.push(name);
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Entrypoint": ["/bin/app"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .expect("config");
+    add(&mut archive, "cafe.json", &config);
+    let entry =
+        serde_json::json!({"Config": "cafe.json", "RepoTags": ["team/app:1"], "Layers": names});
+    let manifest = serde_json::to_vec(&vec![entry; images]).expect("manifest");
+    add(&mut archive, "manifest.json", &manifest);
+    archive.into_inner().expect("archive")
+}
+
+#[test]
+fn a_docker_save_archive_from_before_docker_25_converts_to_a_layout_that_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = docker_save(
+        1,
+        &[
+            &[("bin/app", b"#!/lower\n"), ("etc/motd", b"lower\n")],
+            &[("etc/motd", b"upper\n")],
+        ],
+    );
+    assert!(vcity_oci::legacy::is_docker_save(saved.as_slice()));
+    assert!(!vcity_oci::legacy::is_docker_save(
+        good_image().archive().expect("archive").as_slice()
+    ));
+    let built = vcity_oci::legacy::convert(saved.as_slice(), 1 << 20).expect("converts");
+    // Deterministic: the digest a job names is the same every time.
+    assert_eq!(
+        vcity_oci::legacy::convert(saved.as_slice(), 1 << 20)
+            .expect("again")
+            .digest,
+        built.digest
+    );
+    let archive = built.archive().expect("archive");
+    let mut layout = Layout::from_archive(archive.as_slice(), &dir.path().join("layout"), 1 << 20)
+        .expect("layout");
+    assert_eq!(layout.only_image().expect("one image"), built.digest);
+    let image = store(dir.path(), Limits::default())
+        .get(&built.digest, &mut layout)
+        .expect("installs");
+    assert_eq!(
+        std::fs::read(image.rootfs.join("etc/motd")).expect("motd"),
+        b"upper\n"
+    );
+    assert_eq!(image.config.argv(None, None), ["/bin/app"]);
+    // One image per archive; every layer it names must be there; a size limit holds.
+    let two = docker_save(2, &[&[("a", b"a")]]);
+    assert!(vcity_oci::legacy::convert(two.as_slice(), 1 << 20).is_err());
+    assert!(matches!(
+        vcity_oci::legacy::convert(saved.as_slice(), 100),
+        Err(OciError::TooLarge { .. })
+    ));
+}
