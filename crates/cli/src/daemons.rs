@@ -77,6 +77,10 @@ pub struct ComputeArgs {
     /// Test only: lie on purpose (wrong-output or inflate-cu), to watch the trust layer catch it.
     #[arg(long, hide = true)]
     pub misbehave: Option<String>,
+    /// Check this machine and exit (nothing is registered): each executor kind on a tiny
+    /// workload, the capacity kernel, GPUs, disk and the chain node; exits 1 if a check fails.
+    #[arg(long)]
+    pub self_test: bool,
 }
 
 /// `vcity node verifier` options.
@@ -160,6 +164,32 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
     let ring = Keyring::open(&settings.keyring_dir())?;
     let stop = stop_on_signal()?;
     match role {
+        NodeRole::Compute(args) if args.self_test => {
+            let work = args
+                .work_dir
+                .unwrap_or_else(|| settings.home.join("compute").join(&args.key));
+            std::fs::create_dir_all(&work)
+                .with_context(|| format!("creating {}", work.display()))?;
+            let report =
+                vcity_compute::selftest::run(&work, Some(&settings.node), !args.no_sandbox);
+            if json {
+                crate::commands::print_json(&report)?;
+            } else {
+                for check in &report.checks {
+                    println!(
+                        "{} {:<22} {:>7} ms  {}",
+                        if check.ok { "ok  " } else { "FAIL" },
+                        check.name,
+                        check.millis,
+                        check.detail
+                    );
+                }
+            }
+            if !report.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         NodeRole::Compute(args) => {
             let key = ring.get(&args.key)?.signing_key()?;
             let kind = crate::registry::parse_kind(&args.kind)?;

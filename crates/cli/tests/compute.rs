@@ -1696,3 +1696,41 @@ fn a_job_whose_result_is_its_output_directory_comes_back_unpacked() {
     assert!(log.contains("left out link"), "{log}");
     node_fine_and_nothing_left(net, &marker);
 }
+
+#[test]
+fn the_self_test_checks_every_executor_kind_and_the_chain_node() {
+    let Some(net) = sandbox_net() else { return };
+    let work = net.dir.path().join("self-test");
+    let run = net.devnet.cli(&[
+        "node",
+        "compute",
+        "--key",
+        "bob",
+        "--work-dir",
+        work.to_str().expect("utf8"),
+        "--self-test",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let names: Vec<&str> = run.json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|check| {
+            assert_eq!(check["ok"], true, "{check}");
+            check["name"].as_str().expect("name")
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "wasm executor",
+            "sandbox",
+            "process executor",
+            "image executor",
+            "capacity kernel (CPU)",
+            "gpus",
+            "disk",
+            "chain node"
+        ]
+    );
+}

@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod journal;
 pub mod native;
 pub mod scheduler;
+pub mod selftest;
 pub mod server;
 pub mod service;
 pub mod verifier;
