@@ -214,22 +214,15 @@ fn sandboxed(
     expected: &[u8],
 ) -> Result<String, String> {
     let outcome = sandbox
-        .run(&vcity_sandbox::Spec {
+        .run(&vcity_sandbox::Spec::new(
             root,
             args,
-            env: &[],
-            input: INPUT,
-            limits: vcity_sandbox::Limits {
+            INPUT,
+            vcity_sandbox::Limits {
                 wall_clock: Duration::from_secs(30),
                 ..vcity_sandbox::Limits::default()
             },
-            network: false,
-            stop: None,
-            portal: None,
-            devices: &[],
-            binds: &[],
-            pack: None,
-        })
+        ))
         .map_err(|error| error.to_string())?;
     if outcome.ending != vcity_sandbox::Ending::Exited(0) || outcome.output != expected {
         return Err(format!(

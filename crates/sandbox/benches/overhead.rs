@@ -50,22 +50,15 @@ fn sandboxed(sandbox: &Sandbox, script: &str, image: Option<&Path>) -> (Duration
     };
     let started = Instant::now();
     let outcome = sandbox
-        .run(&Spec {
+        .run(&Spec::new(
             root,
-            args: &args,
-            env: &[],
-            input: b"",
-            limits: Limits {
+            &args,
+            b"",
+            Limits {
                 wall_clock: Duration::from_secs(600),
                 ..Limits::default()
             },
-            network: false,
-            stop: None,
-            portal: None,
-            devices: &[],
-            binds: &[],
-            pack: None,
-        })
+        ))
         .expect("the sandbox runs");
     let elapsed = started.elapsed();
     assert_eq!(

@@ -154,6 +154,26 @@ pub const OUTPUT_DIR: &str = "/output";
 /// Where the output packer is, inside.
 const PACKER: &str = "/tmp/.vcity-pack";
 
+impl<'a> Spec<'a> {
+    /// A plain task: `args` in `root` on `input` within `limits`, with no environment, no
+    /// network, and none of the extras (stop flag, portal, devices, binds, output packer).
+    pub fn new(root: Root<'a>, args: &'a [String], input: &'a [u8], limits: Limits) -> Spec<'a> {
+        Spec {
+            root,
+            args,
+            env: &[],
+            input,
+            limits,
+            network: false,
+            stop: None,
+            portal: None,
+            devices: &[],
+            binds: &[],
+            pack: None,
+        }
+    }
+}
+
 /// A service's way in. `program` (a static executable: `vcity_workloads::PORTAL`) becomes the
 /// sandbox's first process, `portal SOCKET PORT -- COMMAND...`: it starts the command and
 /// carries connections made to the Unix socket `{dir}/service.sock` on the host to

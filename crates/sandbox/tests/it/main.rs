@@ -36,22 +36,15 @@ fn setup() -> Option<(Sandbox, PathBuf, tempfile::TempDir)> {
 fn shell(sandbox: &Sandbox, busybox: &Path, script: &str, limits: Limits) -> Outcome {
     let args = ["sh".to_string(), "-c".to_string(), script.to_string()];
     sandbox
-        .run(&Spec {
-            root: Root::Program {
+        .run(&Spec::new(
+            Root::Program {
                 program: busybox,
                 name: "busybox",
             },
-            args: &args,
-            env: &[],
-            input: b"the input\n",
+            &args,
+            b"the input\n",
             limits,
-            network: false,
-            stop: None,
-            portal: None,
-            devices: &[],
-            binds: &[],
-            pack: None,
-        })
+        ))
         .expect("the sandbox runs")
 }
 
@@ -405,23 +398,16 @@ fn an_image_root_runs_read_only_from_its_working_directory() {
     .map(String::from)
     .to_vec();
     let outcome = sandbox
-        .run(&Spec {
-            root: Root::Image {
+        .run(&Spec::new(
+            Root::Image {
                 rootfs: &rootfs,
                 workdir: "/srv/app",
                 user: (1000, 1000),
             },
-            args: &args,
-            env: &[],
-            input: b"the input\n",
-            limits: short(30),
-            network: false,
-            stop: None,
-            portal: None,
-            devices: &[],
-            binds: &[],
-            pack: None,
-        })
+            &args,
+            b"the input\n",
+            short(30),
+        ))
         .expect("runs");
     assert_eq!(outcome.ending, Ending::Exited(0), "{}", text(&outcome.log));
     let output = both(&outcome);
@@ -466,21 +452,19 @@ fn a_task_sees_exactly_the_devices_and_driver_files_it_is_given() {
     .map(String::from)
     .to_vec();
     let spec = Spec {
-        root: Root::Image {
-            rootfs: &rootfs,
-            workdir: "/",
-            user: (65534, 65534),
-        },
-        args: &args,
         env: &env,
-        input: b"",
-        limits: short(30),
-        network: false,
-        stop: None,
-        portal: None,
         devices: &devices,
         binds: &binds,
-        pack: None,
+        ..Spec::new(
+            Root::Image {
+                rootfs: &rootfs,
+                workdir: "/",
+                user: (65534, 65534),
+            },
+            &args,
+            b"",
+            short(30),
+        )
     };
     let outcome = sandbox.run(&spec).expect("runs");
     assert_eq!(outcome.ending, Ending::Exited(0), "{}", both(&outcome));
@@ -503,7 +487,6 @@ fn a_task_sees_exactly_the_devices_and_driver_files_it_is_given() {
     assert!(sandbox
         .run(&Spec {
             binds: &elsewhere,
-            pack: None,
             ..spec
         })
         .is_err());
@@ -528,20 +511,16 @@ fn a_stop_flag_ends_the_whole_tree() {
         });
         sandbox
             .run(&Spec {
-                root: Root::Program {
-                    program: &busybox,
-                    name: "busybox",
-                },
-                args: &args,
-                env: &[],
-                input: b"",
-                limits: short(30),
-                network: false,
                 stop: Some(&stop),
-                portal: None,
-                devices: &[],
-                binds: &[],
-                pack: None,
+                ..Spec::new(
+                    Root::Program {
+                        program: &busybox,
+                        name: "busybox",
+                    },
+                    &args,
+                    b"",
+                    short(30),
+                )
             })
             .expect("runs")
     });
