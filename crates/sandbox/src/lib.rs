@@ -102,8 +102,8 @@ pub enum Root<'a> {
         name: &'a str,
     },
     /// An unpacked image's root file system (read-only; it must hold the directories `proc`,
-    /// `dev`, `tmp` and `input`), the command run from `workdir`, `argv[0]` found on the
-    /// environment's `PATH`.
+    /// `dev`, `tmp` and `input`, and `output` for a task with an output packer), the command run
+    /// from `workdir`, `argv[0]` found on the environment's `PATH`.
     Image {
         /// The root file system.
         rootfs: &'a Path,
