@@ -155,6 +155,16 @@ fn probe_sandbox(
                     "sandbox: bubblewrap found but no delegated cgroups: memory and process \
                      limits cannot be enforced, so no process tasks will be offered"
                 );
+            } else if let Err(why) =
+                crate::selftest::process_check(&sandbox, &options.data_dir.join("sandbox-check"))
+            {
+                tracing::error!(
+                    %why,
+                    "sandbox: a test program could not run in it, so no process tasks will be \
+                     offered (see `vcity node compute --self-test`)"
+                );
+                hardware.sandbox = None;
+                return None;
             } else {
                 tracing::info!(
                     cgroups = sandbox.cgroups().name(),
