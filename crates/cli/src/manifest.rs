@@ -141,7 +141,7 @@ pub enum ShardsSection {
 }
 
 /// One entry of a `shards` list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum ShardEntry {
     /// A file uploaded to the blob store with the job.
@@ -151,7 +151,7 @@ pub enum ShardEntry {
 }
 
 /// `{ url = "...", address = "hex", bytes = N }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteShard {
     /// Where the node downloads it.
@@ -493,11 +493,7 @@ fn resolve_shards(
             .iter()
             .map(|entry| match entry {
                 ShardEntry::File(file) => ShardEntry::File(base.join(file)),
-                ShardEntry::Remote(remote) => ShardEntry::Remote(RemoteShard {
-                    url: remote.url.clone(),
-                    address: remote.address.clone(),
-                    bytes: remote.bytes,
-                }),
+                ShardEntry::Remote(remote) => ShardEntry::Remote(remote.clone()),
             })
             .collect(),
     };

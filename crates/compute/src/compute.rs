@@ -1014,7 +1014,7 @@ impl Daemon {
         // A service gets its portal, a socket directory and a place in the gateway's table.
         let service = match &job.workload.service {
             Some(spec) => {
-                let portal = self.journal.put_program(vcity_workloads::PORTAL)?;
+                let portal = self.helper_program(vcity_workloads::PORTAL)?;
                 let socket = self
                     .options
                     .data_dir
@@ -1029,7 +1029,7 @@ impl Daemon {
         let journal = self.journal.clone();
         let services = self.shared.services.clone();
         let pack = match job.workload.output_dir {
-            true => Some(self.journal.put_program(vcity_workloads::PACK)?),
+            true => Some(self.helper_program(vcity_workloads::PACK)?),
             false => None,
         };
         let allocator = self.gpus_held.clone();
@@ -1141,6 +1141,15 @@ impl Daemon {
             })
             .context("starting a worker thread")?;
         Ok(())
+    }
+
+    /// One of our own static programs (the portal, the packer) as an executable file in the
+    /// program cache, written the first time only.
+    fn helper_program(&self, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> {
+        match self.journal.program(&content_address(bytes)) {
+            Some(path) => Ok(path),
+            None => Ok(self.journal.put_program(bytes)?),
+        }
     }
 
     /// Gives a task up with `reason` and records that it is over here.

@@ -158,6 +158,8 @@ pub struct Edits {
     pub binds: Vec<(PathBuf, String)>,
     /// Variables (they come before the job's own, which may extend `LD_LIBRARY_PATH`).
     pub env: Vec<(String, String)>,
+    /// Where the driver's tools are inside, when there are any (added to the end of `PATH`).
+    pub tools_dir: Option<String>,
 }
 
 /// The edits for `devices` on the host whose file system starts at `root` (`/`; a test gives a
@@ -198,13 +200,12 @@ pub fn edits(root: &Path, devices: &[Device]) -> Edits {
             }
         }
     }
-    let mut tools = false;
     for tool in DRIVER_TOOLS {
         let host = root.join(tool);
         if host.exists() {
             let name = tool.rsplit('/').next().unwrap_or(tool);
             edits.binds.push((host, format!("{GPU_DIR}/bin/{name}")));
-            tools = true;
+            edits.tools_dir = Some(format!("{GPU_DIR}/bin"));
         }
     }
     let uuids = devices
@@ -219,11 +220,6 @@ pub fn edits(root: &Path, devices: &[Device]) -> Edits {
     edits
         .env
         .push(("LD_LIBRARY_PATH".into(), format!("{GPU_DIR}/lib")));
-    if tools {
-        edits
-            .env
-            .push(("VCITY_GPU_BIN".into(), format!("{GPU_DIR}/bin")));
-    }
     edits
 }
 
@@ -231,7 +227,6 @@ pub fn edits(root: &Path, devices: &[Device]) -> Edits {
 /// after the driver's directory, and the tools' directory joins the end of `PATH`.
 pub fn merge_env(edits: &Edits, job: &[(String, String)]) -> Vec<(String, String)> {
     let mut merged: BTreeMap<String, String> = edits.env.iter().cloned().collect();
-    let tools = merged.remove("VCITY_GPU_BIN");
     for (name, value) in job {
         let joined = match (name.as_str(), merged.get(name)) {
             ("LD_LIBRARY_PATH", Some(driver)) => format!("{driver}:{value}"),
@@ -239,7 +234,7 @@ pub fn merge_env(edits: &Edits, job: &[(String, String)]) -> Vec<(String, String
         };
         merged.insert(name.clone(), joined);
     }
-    if let Some(tools) = tools {
+    if let Some(tools) = &edits.tools_dir {
         let path = merged.remove("PATH").unwrap_or_else(|| {
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
         });
@@ -485,7 +480,7 @@ mod tests {
         assert_eq!(get("LD_LIBRARY_PATH"), Some("/tmp/.vcity-gpu/lib:/opt/lib"));
         assert_eq!(get("MODE"), Some("fast"));
         assert!(get("PATH").is_some_and(|path| path.ends_with(":/tmp/.vcity-gpu/bin")));
-        assert_eq!(get("VCITY_GPU_BIN"), None);
+        assert_eq!(edits.tools_dir.as_deref(), Some("/tmp/.vcity-gpu/bin"));
     }
 
     #[test]

@@ -79,21 +79,10 @@ pub fn run(work: &Path, api: Option<&str>, sandbox: bool) -> Report {
         Err("not offered (--no-sandbox)".into())
     };
     checks.push(timed("sandbox", || match &probed {
-        Ok(found) if found.enforces_limits() => Ok(match found.cgroups() {
-            vcity_sandbox::cgroup::Support::V2 { parent } => {
-                format!(
-                    "bubblewrap found; limits through cgroup v2 ({})",
-                    parent.display()
-                )
-            }
-            vcity_sandbox::cgroup::Support::V1 { memory, .. } => {
-                format!(
-                    "bubblewrap found; limits through cgroup v1 ({})",
-                    memory.display()
-                )
-            }
-            vcity_sandbox::cgroup::Support::None => "bubblewrap found".into(),
-        }),
+        Ok(found) if found.enforces_limits() => Ok(format!(
+            "bubblewrap found; limits through cgroup {}",
+            found.cgroups().name()
+        )),
         Ok(_) => Err(
             "bubblewrap found, but no delegated cgroups: process and image jobs cannot be \
                       limited, so this node cannot take them"

@@ -21,7 +21,7 @@ use crate::native::ProcessRun;
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vcity_executor::{Ending, Outcome};
@@ -51,8 +51,6 @@ pub struct Handle {
     stop: AtomicBool,
     /// The running instance's stop flag (set to end just it).
     instance: Mutex<Arc<AtomicBool>>,
-    /// Restarts so far.
-    pub restarts: AtomicU32,
     /// Every service's restarts on this node (the metric).
     all_restarts: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -93,7 +91,6 @@ impl Services {
             socket,
             stop: AtomicBool::new(false),
             instance: Mutex::new(Arc::new(AtomicBool::new(false))),
-            restarts: AtomicU32::new(0),
             all_restarts: self.restarts.clone(),
         });
         self.map().insert(job_id, handle.clone());
@@ -248,7 +245,6 @@ pub fn run(
             failures_in_a_row = 0;
         }
         failures_in_a_row += 1;
-        handle.restarts.fetch_add(1, Ordering::Relaxed);
         handle.all_restarts.fetch_add(1, Ordering::Relaxed);
         if failures_in_a_row > MAX_RESTARTS {
             log(

@@ -152,6 +152,23 @@ impl ImageBuilder {
             what: "the configuration".into(),
             why: error.to_string(),
         })?;
+        Built::assemble(config, layers, blobs)
+    }
+}
+
+impl Built {
+    /// The image whose configuration is `config` and whose layers are `layers` (lowest first),
+    /// their bytes among `blobs`: the configuration, manifest and `index.json` are written for
+    /// them and added to the blobs.
+    pub fn assemble(
+        config: Vec<u8>,
+        layers: Vec<Descriptor>,
+        mut blobs: Vec<(Digest, Vec<u8>)>,
+    ) -> Result<Built, OciError> {
+        let invalid = |what: &str, error: serde_json::Error| OciError::Invalid {
+            what: what.into(),
+            why: error.to_string(),
+        };
         let config_digest = Digest::of(&config);
         let manifest = Manifest {
             schema_version: 2,
@@ -165,10 +182,8 @@ impl ImageBuilder {
             layers,
         };
         blobs.push((config_digest, config));
-        let manifest = serde_json::to_vec(&manifest).map_err(|error| OciError::Invalid {
-            what: "the manifest".into(),
-            why: error.to_string(),
-        })?;
+        let manifest =
+            serde_json::to_vec(&manifest).map_err(|error| invalid("the manifest", error))?;
         let digest = Digest::of(&manifest);
         let index = Index {
             schema_version: 2,
@@ -181,19 +196,14 @@ impl ImageBuilder {
             }],
         };
         blobs.push((digest, manifest));
-        let index = serde_json::to_vec(&index).map_err(|error| OciError::Invalid {
-            what: "index.json".into(),
-            why: error.to_string(),
-        })?;
+        let index = serde_json::to_vec(&index).map_err(|error| invalid("index.json", error))?;
         Ok(Built {
             digest,
             blobs,
             index,
         })
     }
-}
 
-impl Built {
     /// Writes the layout into directory `dir`.
     pub fn write_dir(&self, dir: &Path) -> Result<(), OciError> {
         let blobs = dir.join("blobs").join("sha256");

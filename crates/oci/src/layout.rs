@@ -151,16 +151,7 @@ impl Blobs for Layout {
         let length = std::fs::metadata(&path)
             .map_err(io(format!("{what} is not in the layout")))?
             .len();
-        if length > limit {
-            return Err(OciError::TooLarge { what, limit });
-        }
-        if let Some(expected) = size.filter(|expected| *expected != length) {
-            return Err(OciError::SizeMismatch {
-                what,
-                expected,
-                actual: length,
-            });
-        }
+        crate::check_size(&what, size, length, limit)?;
         let mut hasher = crate::HashingWriter::new(
             std::fs::File::create(into).map_err(io(format!("writing {}", into.display())))?,
         );
@@ -179,9 +170,7 @@ impl Blobs for Layout {
         let length = std::fs::metadata(&path)
             .map_err(io(format!("{what} is not in the layout")))?
             .len();
-        if length > limit {
-            return Err(OciError::TooLarge { what, limit });
-        }
+        crate::check_size(&what, None, length, limit)?;
         let bytes = std::fs::read(&path).map_err(io(format!("reading {what}")))?;
         digest.verify(&what, &bytes)?;
         Ok((bytes, None))

@@ -7,7 +7,7 @@
 //! names.
 
 use crate::builder::Built;
-use crate::{Descriptor, Digest, Index, Manifest, OciError};
+use crate::{Descriptor, Digest, OciError};
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -94,7 +94,6 @@ pub fn convert(archive: impl Read, limit: u64) -> Result<Built, OciError> {
             .ok_or_else(|| broken(format!("manifest.json names {name}, which is not there")))
     };
     let config = blob(&entry.config)?;
-    let config_digest = Digest::of(&config);
     let mut blobs = Vec::new();
     let mut layers = Vec::new();
     for name in &entry.layers {
@@ -113,35 +112,5 @@ pub fn convert(archive: impl Read, limit: u64) -> Result<Built, OciError> {
             blobs.push((digest, layer));
         }
     }
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(crate::MEDIA_MANIFEST.into()),
-        config: Descriptor {
-            media_type: "application/vnd.oci.image.config.v1+json".into(),
-            digest: config_digest.to_string(),
-            size: config.len() as u64,
-            platform: None,
-        },
-        layers,
-    };
-    blobs.push((config_digest, config));
-    let manifest = serde_json::to_vec(&manifest).map_err(|error| broken(error.to_string()))?;
-    let digest = Digest::of(&manifest);
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(crate::MEDIA_INDEX.into()),
-        manifests: vec![Descriptor {
-            media_type: crate::MEDIA_MANIFEST.into(),
-            digest: digest.to_string(),
-            size: manifest.len() as u64,
-            platform: None,
-        }],
-    };
-    blobs.push((digest, manifest));
-    let index = serde_json::to_vec(&index).map_err(|error| broken(error.to_string()))?;
-    Ok(Built {
-        digest,
-        blobs,
-        index,
-    })
+    Built::assemble(config, layers, blobs)
 }

@@ -435,6 +435,30 @@ fn check_manifest(bytes: &[u8]) -> Result<Manifest, OciError> {
     Ok(manifest)
 }
 
+/// Whether a blob of `actual` bytes may be taken as `what`: within `limit`, and of the size its
+/// descriptor gives, if it gives one.
+pub(crate) fn check_size(
+    what: &str,
+    size: Option<u64>,
+    actual: u64,
+    limit: u64,
+) -> Result<(), OciError> {
+    if actual > limit {
+        return Err(OciError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
+    }
+    match size {
+        Some(expected) if expected != actual => Err(OciError::SizeMismatch {
+            what: what.to_string(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A writer that hashes what passes through it.
 pub(crate) struct HashingWriter<W> {
     inner: W,

@@ -222,16 +222,7 @@ impl Blobs for Registry {
             url: what.clone(),
             why: format!("download broke off: {error}"),
         })?;
-        if copied > limit {
-            return Err(OciError::TooLarge { what, limit });
-        }
-        if let Some(expected) = size.filter(|expected| *expected != copied) {
-            return Err(OciError::SizeMismatch {
-                what,
-                expected,
-                actual: copied,
-            });
-        }
+        crate::check_size(&what, size, copied, limit)?;
         hasher.finish(&what, digest)
     }
 
