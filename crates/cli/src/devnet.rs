@@ -17,6 +17,7 @@ use vcity_ledger::genesis::SpecBeneficiaries;
 use vcity_ledger::{Genesis, GenesisAccount};
 use vcity_node::{DataDir, LaunchConfig, MempoolConfig, RunningNode};
 use vcity_sdk::{Client, Keyring};
+use vcity_types::event::Event;
 use vcity_types::keyfile::{create_private_dir, write_private_file, KeyFile};
 use vcity_types::tx::{Message, Transfer};
 use vcity_types::{AccountId, Amount, Denom};
@@ -246,13 +247,27 @@ pub(crate) fn dev_genesis(
         appeal_window_s: 60,
         ..Default::default()
     });
-    // Incentive periods of 10 minutes, and alice as the governance authority so that parameter
-    // changes (`vcity incentives set --from alice`) can be tried.
+    // Incentive periods of 10 minutes.
     genesis.incentives = Some(vcity_ledger::incentives::IncentiveParams {
         period_s: incentive_period.map_or(600, |period| period.as_secs().max(1)),
         ..Default::default()
     });
-    genesis.governance_authority = Some(id("alice")?);
+    // Governance on a clock a demo can watch (docs/governance.md): 5 s of discussion, 10 s of
+    // voting, a 5 s timelock, a day to execute; and 100,000,000 of alice's VCAI locked for four
+    // years (10,000 veVCAI, past the 100 veVCAI threshold), so she can propose at once and her
+    // vote alone reaches the quorum.
+    genesis.governance = Some(vcity_types::governance::GovernanceParams {
+        discussion_s: 5,
+        voting_s: 10,
+        timelock_s: 5,
+        grace_s: 86_400,
+        ..Default::default()
+    });
+    genesis.ve_locks = vec![vcity_ledger::genesis::GenesisLock {
+        account: id("alice")?,
+        amount: Amount::whole(100_000_000, Denom::Vcai)?,
+        unlock_week: 208,
+    }];
     if let Some(interval) = buyback_interval {
         genesis.treasury = Some(vcity_ledger::treasury::TreasuryParams {
             buyback_interval_s: interval.as_secs().max(1),
@@ -467,9 +482,17 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         let with_jobs = options.fleet.compute_nodes > 0 && options.fleet.schedulers > 0;
         let demo = tokio::task::spawn_blocking(move || {
             run_demo(&api, &ring, json)?;
+            // The proposal's life takes its periods (about 25 s on a devnet); jobs run meanwhile.
+            let governance = {
+                let (api, ring) = (api.clone(), ring.clone());
+                std::thread::spawn(move || governance_demo(&api, &ring, json))
+            };
             if with_jobs {
                 crate::devnet_daemons::job_demo(&api, &ring, json)?;
             }
+            governance
+                .join()
+                .map_err(|_| anyhow::anyhow!("the governance demo panicked"))??;
             Ok::<(), anyhow::Error>(())
         })
         .await;
@@ -584,5 +607,133 @@ fn run_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
             proof.view.height
         );
     }
+    Ok(())
+}
+
+/// Waits until proposal `number` reaches `phase` (or a final phase), for at most `limit`.
+fn wait_for_phase(
+    client: &Client,
+    number: u64,
+    phase: &str,
+    limit: Duration,
+) -> anyhow::Result<vcity_ledger::governance::ProposalView> {
+    let started = std::time::Instant::now();
+    loop {
+        let view = client.proposal(&number.to_string())?;
+        if view.phase == phase {
+            return Ok(view);
+        }
+        if started.elapsed() > limit {
+            bail!(
+                "proposal {number} is still {} after {limit:?}, waiting for {phase}",
+                view.phase
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One proposal's whole life (docs/governance.md): alice proposes paying 1,000 VCAI from the
+/// reserve to bob, bob comments, alice votes yes, and after the timelock bob executes it.
+fn governance_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
+    use vcity_types::governance::{
+        Action, CastVote, Choice, CommentProposal, ExecuteProposal, Fund, Payment, Propose,
+    };
+    let client = Client::new(api);
+    let alice = ring.get("alice")?.signing_key()?;
+    let bob_key = ring.get("bob")?.signing_key()?;
+    let bob = ring.get("bob")?.account;
+    let paid = Amount::whole(1_000, Denom::Vcai)?;
+    let send = |key: &ed25519_dalek::SigningKey, message: Message| -> anyhow::Result<Vec<Event>> {
+        let hash = client.send(key, vec![message], None)?;
+        let view = client.wait_for_transaction(&hash, Duration::from_secs(30))?;
+        let receipt = view.receipt.context("no receipt")?;
+        if receipt.code != 0 {
+            bail!("governance demo transaction failed: {}", receipt.error);
+        }
+        Ok(receipt.events)
+    };
+    let events = send(
+        &alice,
+        Message::Propose(Propose {
+            title: "Pay bob 1,000 VCAI from the reserve for the devnet console".into(),
+            description: "A demo proposal: one spend action.".into(),
+            actions: vec![Action::Spend {
+                from: Fund::Reserve,
+                denom: Denom::Vcai,
+                payments: vec![Payment {
+                    recipient: bob,
+                    amount: paid,
+                    vesting: None,
+                }],
+            }],
+        }),
+    )?;
+    let (id, number) = events
+        .iter()
+        .find_map(|event| match event {
+            Event::ProposalCreated { id, number, .. } => Some((*id, *number)),
+            _ => None,
+        })
+        .context("no ProposalCreated event")?;
+    let say = |step: &str, detail: String| {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "governance_demo", "proposal": number, "step": step, "detail": detail})
+            );
+        } else {
+            println!("governance: proposal {number} {step}: {detail}");
+        }
+    };
+    say("proposed", format!("by alice, id {id}"));
+    send(
+        &bob_key,
+        Message::CommentProposal(CommentProposal {
+            proposal: id,
+            text: "Thanks, I will ship it.".into(),
+        }),
+    )?;
+    say("commented", "bob commented during discussion".into());
+    wait_for_phase(&client, number, "voting", Duration::from_secs(120))?;
+    send(
+        &alice,
+        Message::CastVote(CastVote {
+            proposal: id,
+            choice: Choice::Yes,
+        }),
+    )?;
+    say("voted", "alice voted yes with her snapshot weight".into());
+    let view = wait_for_phase(&client, number, "executable", Duration::from_secs(120))?;
+    say(
+        "passed",
+        format!(
+            "quorum {} reached, timelock over at {} s",
+            view.proposal.quorum, view.proposal.executable_s
+        ),
+    );
+    let before = client.account(&bob)?;
+    send(
+        &bob_key,
+        Message::ExecuteProposal(ExecuteProposal { proposal: id }),
+    )?;
+    let view = client.proposal(&number.to_string())?;
+    let after = client.account(&bob)?;
+    let vcai = |account: &vcity_types::api::AccountView| {
+        account
+            .balances
+            .iter()
+            .find(|balance| balance.denom == Denom::Vcai)
+            .map_or(Amount::ZERO, |balance| balance.amount)
+    };
+    say(
+        "executed",
+        format!(
+            "status {}; bob's VCAI {} -> {}",
+            view.phase,
+            vcai(&before).to_decimal(Denom::Vcai),
+            vcai(&after).to_decimal(Denom::Vcai)
+        ),
+    );
     Ok(())
 }

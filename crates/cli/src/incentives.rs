@@ -1,12 +1,13 @@
 //! `vcity incentives ...`: the incentive pool, its periods and the supply-demand controller (SPEC
-//! §6), and the governance authority's parameter changes.
+//! §6), and proposals to change their parameters.
 
 use crate::commands::{print_json, sign_and_send, TxOptions};
 use crate::config::{parse_duration, Settings};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use vcity_sdk::{Client, Keyring};
-use vcity_types::incentives::{FeeTier, ParamChange, SetParam, VramTier};
+use vcity_types::governance::{Action, ParamChange, Propose};
+use vcity_types::incentives::{FeeTier, VramTier};
 use vcity_types::tx::Message;
 use vcity_types::{Amount, Denom};
 
@@ -17,11 +18,11 @@ pub enum IncentivesCommand {
     /// The open period (P_supply, release, utilization so far, next period time), recent
     /// periods and the pools.
     Status,
-    /// Change incentive, fee and stake parameters (only the governance authority named in
-    /// genesis, until the DAO exists). Each option given is one change; all go in one
-    /// transaction.
+    /// Propose incentive, fee and stake parameter changes: opens a governance proposal with one
+    /// action per option given (it needs the proposal threshold's ve weight and the deposit;
+    /// then `vcity gov vote` and `vcity gov execute`, docs/governance.md).
     Set {
-        /// Your keyring name (the authority).
+        /// Your keyring name (the proposer).
         #[arg(long)]
         from: String,
         /// Incentive period length from the next period on, e.g. 1w, 1d, 30s.
@@ -264,7 +265,7 @@ pub fn incentives(
             stake_requirement,
             options,
         } => {
-            let messages = changes(
+            let actions = changes(
                 period,
                 release_fraction,
                 capacity_share,
@@ -275,10 +276,16 @@ pub fn incentives(
                 stake_requirement,
             )?
             .into_iter()
-            .map(|change| Message::SetParam(SetParam { change }))
-            .collect();
+            .map(|change| Action::SetParam { change })
+            .collect::<Vec<_>>();
+            let title = format!("Set {} incentive parameter(s)", actions.len());
+            let message = Message::Propose(Propose {
+                title,
+                description: String::new(),
+                actions,
+            });
             let ring = Keyring::open(&settings.keyring_dir())?;
-            sign_and_send(&ring, &client, &from, messages, options, json)
+            sign_and_send(&ring, &client, &from, vec![message], options, json)
         }
     }
 }

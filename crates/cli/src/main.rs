@@ -11,6 +11,7 @@ mod daemons;
 mod devnet;
 mod devnet_daemons;
 mod escrow;
+mod governance;
 mod image;
 mod incentives;
 mod jobrun;
@@ -101,6 +102,9 @@ pub enum Command {
     /// (docs/job-spec.md, "Image jobs").
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Governance: proposals, votes, execution, supply quotas (docs/governance.md).
+    #[command(subcommand)]
+    Gov(governance::GovCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -222,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(command) => work::job(&settings, command, cli.json),
         Command::Verify(command) => trust::verify(&settings, command, cli.json),
         Command::Image(command) => image::image(command, cli.json),
+        Command::Gov(command) => governance::gov(&settings, command, cli.json),
     }
 }
 

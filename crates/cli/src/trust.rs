@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use vcity_sdk::{Client, Keyring};
 use vcity_types::compute::{task_seed, ResultCommitment, TaskState};
-use vcity_types::trust::{Appeal, ChallengeResult, DecideAppeal, ReportEquivocation, SignedResult};
+use vcity_types::governance::{Action, Propose};
+use vcity_types::trust::{Appeal, ChallengeResult, ReportEquivocation, SignedResult};
 use vcity_types::tx::Message;
 use vcity_types::Denom;
 
@@ -62,7 +63,8 @@ pub enum VerifyCommand {
         #[command(flatten)]
         options: TxOptions,
     },
-    /// Decide an appeal (the governance authority, until proposals exist).
+    /// Propose a decision on an appeal: opens a governance proposal with a `decide_appeal`
+    /// action (docs/governance.md).
     Decide {
         /// The slash id.
         slash: u64,
@@ -72,7 +74,7 @@ pub enum VerifyCommand {
         /// Reject it: the escrow pays out now.
         #[arg(long)]
         reject: bool,
-        /// The authority's keyring name.
+        /// Your keyring name (the proposer).
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -253,9 +255,16 @@ pub fn verify(settings: &Settings, command: VerifyCommand, json: bool) -> anyhow
             }
             (
                 from,
-                Message::DecideAppeal(DecideAppeal {
-                    slash_id: slash,
-                    uphold,
+                Message::Propose(Propose {
+                    title: format!(
+                        "{} the appeal of slash {slash}",
+                        if uphold { "Uphold" } else { "Reject" }
+                    ),
+                    description: String::new(),
+                    actions: vec![Action::DecideAppeal {
+                        slash_id: slash,
+                        uphold,
+                    }],
                 }),
                 options,
             )

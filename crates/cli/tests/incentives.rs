@@ -1,8 +1,8 @@
 //! End to end through the incentive layer (SPEC §6) on a devnet of processes with 10-second
 //! incentive periods: an idle period moves P_supply down by k × U_target, a period with real jobs
 //! moves it by the controller's formula and by less; the compute node is credited Proof of
-//! Capacity and Proof of Delivery, the job owner a rebate it can claim; only the governance
-//! authority changes parameters.
+//! Capacity and Proof of Delivery, the job owner a rebate it can claim; parameters change only
+//! through a passed proposal.
 
 mod common;
 
@@ -100,7 +100,7 @@ fn the_controller_follows_utilization_and_rewards_reach_nodes_and_users() {
         .expect("a compute node")
         .to_string();
 
-    // Only the authority (alice on a devnet) changes parameters.
+    // Only a passed proposal changes parameters; bob has no ve weight to propose with.
     let refused_run = devnet.cli(&[
         "incentives",
         "set",
@@ -109,8 +109,8 @@ fn the_controller_follows_utilization_and_rewards_reach_nodes_and_users() {
         "--capacity-share",
         "60",
     ]);
-    refused(&refused_run, 10);
-    ok(devnet.cli(&[
+    refused(&refused_run, 35);
+    let opened = ok(devnet.cli(&[
         "incentives",
         "set",
         "--from",
@@ -118,6 +118,16 @@ fn the_controller_follows_utilization_and_rewards_reach_nodes_and_users() {
         "--capacity-share",
         "60",
     ]));
+    let proposal = proposal_number(&opened);
+    ok(devnet.cli(&[
+        "gov",
+        "comment",
+        &proposal.to_string(),
+        "more capacity rewards, please",
+        "--from",
+        "bob",
+    ]));
+    pass_proposal(&devnet, proposal, "bob");
     assert_eq!(
         number(&status(&devnet)["params"]["capacity_share_ppm"]),
         600_000

@@ -15,13 +15,15 @@
 //!    verifiers of capacity proofs committed in the previous block; then its reminders: capacity
 //!    challenges to issue, commit and verdict deadlines, referee deadlines, ended appeal windows
 //!    paid out), then [`jobs`] (walks the deadline buckets: expired assignments back to pending,
-//!    overrunning tasks failed, closed verification windows settled unless disputed).
+//!    overrunning tasks failed, closed verification windows settled unless disputed), then
+//!    [`governance`] (records the VCAI supply at the start of a new year, tallies votes that
+//!    ended, expires passed proposals whose grace period ended).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
-//!      charges the fee to the treasury. If either fails, the transaction cannot be included
+//!      charges the fee to the treasury, which counts it as revenue. If either fails, the transaction cannot be included
 //!      (the proposer drops it; a block containing it is invalid).
-//!    - messages, all-or-nothing in a child overlay: each message goes to the component that
-//!      owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
+//!    - messages, all-or-nothing in a child overlay: a message to a module governance paused is
+//!      refused; otherwise each message goes to the component that owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
 //!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
 //!      [`ve`], which first settles the account in [`rewards`]; `AddLiquidity`,
 //!      `RemoveLiquidity`, `SwapExactIn`, `SwapExactOut` → [`pool`];
@@ -32,7 +34,8 @@
 //!      and spending to [`incentives`]; a result queues its sampling draw with [`trust`]);
 //!      `VerifyResult`, `ChallengeResult` → [`verification`]; `RefereeVote`,
 //!      `ReportEquivocation` → [`disputes`]; `CommitCapacity`, `CapacityVerdict` →
-//!      [`capacity`]; `Appeal`, `DecideAppeal` → [`slashing`]; `SetParam` → [`governance`];
+//!      [`capacity`]; `Appeal` → [`slashing`]; `Propose`, `CommentProposal`, `CastVote`,
+//!      `ExecuteProposal` → [`governance`] (whose actions reach the components they change);
 //!      `ClaimRewards` → [`rewards`] and [`incentives`]).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
@@ -310,6 +313,7 @@ impl Ledger {
         incentives::begin_block(&mut hook);
         trust::begin_block(&mut hook);
         jobs::begin_block(&mut hook);
+        governance::begin_block(&mut hook);
         let (writes, events) = hook.into_parts();
         block.merge(writes, Vec::new());
         block_events.extend(events);
@@ -438,6 +442,7 @@ fn deliver_tx(
         });
     }
     bank::pay_fee(&mut overlay, &sender, body.fee)?;
+    treasury::record_revenue(&mut overlay, body.fee);
 
     // b. messages, all or nothing.
     let outcome = overlay.atomically(|messages| {
@@ -468,6 +473,7 @@ fn execute_message(
     sender: &AccountId,
     message: &Message,
 ) -> Result<(), TxError> {
+    governance::check_paused(state, message)?;
     match message {
         Message::Transfer(transfer) => bank::execute_transfer(state, sender, transfer),
         Message::MintUsd(mint) => bank::execute_mint_usd(state, sender, mint),
@@ -498,7 +504,10 @@ fn execute_message(
         Message::CancelJob(message) => jobs::execute_cancel(state, sender, message),
         Message::ReportUnplaceable(message) => jobs::execute_unplaceable(state, sender, message),
         Message::Subscribe(message) => jobs::execute_subscribe(state, sender, message),
-        Message::SetParam(message) => governance::execute_set_param(state, sender, message),
+        Message::Propose(message) => governance::execute_propose(state, sender, message),
+        Message::CastVote(message) => governance::execute_vote(state, sender, message),
+        Message::CommentProposal(message) => governance::execute_comment(state, sender, message),
+        Message::ExecuteProposal(message) => governance::execute_execute(state, sender, message),
         Message::VerifyResult(message) => verification::execute_verify(state, sender, message),
         Message::ChallengeResult(message) => {
             verification::execute_challenge(state, sender, message)
@@ -510,7 +519,6 @@ fn execute_message(
             disputes::execute_equivocation(state, sender, message)
         }
         Message::Appeal(message) => slashing::execute_appeal(state, sender, message),
-        Message::DecideAppeal(message) => slashing::execute_decide(state, sender, message),
         Message::Deregister(_) => nodes::execute_deregister(state, sender),
     }
 }

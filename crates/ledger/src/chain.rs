@@ -3,21 +3,18 @@
 //!
 //! At the start of every block, `begin_block` records the block's height, time and beacon in
 //! state, so every other component reads time from state and never from a clock (SPEC §1). The
-//! validator set lives here so that a later component (staking, governance) can change it and the
-//! consensus engine can read it per height.
+//! validator set lives here: governance proposals change it, and the consensus engine reads it
+//! after each commit, so a change made by the block at height h decides height h + 1 on.
 //!
 //! Keys (owned here): `chain/chain_id`, `chain/height`, `chain/time_ms`, `chain/genesis_time_ms`,
-//! `chain/beacon`,
-//! `chain/params`, `chain/validators`, `chain/authority`.
-//!
-//! The governance authority (optional, from genesis) is the one account whose `SetParam`
-//! messages change governance parameters until the DAO exists; a chain without one has fixed
-//! parameters.
+//! `chain/beacon`, `chain/params`, `chain/validators`.
 
 use crate::app::BlockContext;
+use crate::error::TxError;
 use crate::state::{Overlay, StateRead};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use vcity_types::governance::{MAX_VALIDATORS, MAX_VALIDATOR_NAME_BYTES};
 use vcity_types::{AccountId, Amount, Hash, Height};
 
 const KEY_CHAIN_ID: &[u8] = b"chain/chain_id";
@@ -27,16 +24,6 @@ const KEY_GENESIS_TIME_MS: &[u8] = b"chain/genesis_time_ms";
 const KEY_BEACON: &[u8] = b"chain/beacon";
 const KEY_PARAMS: &[u8] = b"chain/params";
 const KEY_VALIDATORS: &[u8] = b"chain/validators";
-const KEY_AUTHORITY: &[u8] = b"chain/authority";
-
-/// The governance authority named in genesis, if any.
-pub fn authority(state: &impl StateRead) -> Option<AccountId> {
-    state.get(KEY_AUTHORITY)
-}
-
-pub(crate) fn set_authority(state: &mut Overlay<'_>, authority: &AccountId) {
-    state.put(KEY_AUTHORITY.to_vec(), authority);
-}
 
 /// Chain-wide limits and prices. Every field is a governance parameter (SPEC: "(gov)").
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -114,6 +101,88 @@ pub fn params(state: &impl StateRead) -> Params {
 /// Current validator set.
 pub fn validators(state: &impl StateRead) -> Vec<Validator> {
     state.get(KEY_VALIDATORS).unwrap_or_default()
+}
+
+impl Params {
+    /// Why the limits cannot work, if they cannot: every limit positive, a block fits one
+    /// maximal transaction.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_tx_bytes == 0
+            || self.max_block_txs == 0
+            || self.max_messages_per_tx == 0
+            || self.max_block_bytes < self.max_tx_bytes
+        {
+            return Err(
+                "limits must be positive and a block must fit one maximal transaction".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A proposal's limits: [`Params::validate`], plus transactions of 1 KiB to 1 MiB with 1 to 256
+/// messages, blocks of at most 64 MiB and 1 to 100,000 transactions, and a minimum fee of at
+/// most 1 USD (a chain nobody can afford to use is a takeover too).
+pub(crate) fn set_params(state: &mut Overlay<'_>, new: &Params) -> Result<(), TxError> {
+    new.validate().map_err(TxError::InvalidParam)?;
+    let max_fee = Amount::whole(1, vcity_types::Denom::Usd).expect("fits");
+    if !(1_024..=1_048_576).contains(&new.max_tx_bytes)
+        || !(1..=256).contains(&new.max_messages_per_tx)
+        || new.max_block_bytes > 64 * 1_048_576
+        || new.max_block_txs > 100_000
+        || new.min_fee_usd > max_fee
+    {
+        return Err(TxError::InvalidParam(
+            "transactions 1 KiB to 1 MiB with 1 to 256 messages, blocks up to 64 MiB and \
+             100,000 transactions, a minimum fee of at most 1 USD"
+                .into(),
+        ));
+    }
+    state.put(KEY_PARAMS.to_vec(), new);
+    Ok(())
+}
+
+/// Replaces the validator set (a proposal's validator actions): 1 to
+/// [`MAX_VALIDATORS`] validators with unique keys, printable names and positive power.
+pub(crate) fn set_validators(
+    state: &mut Overlay<'_>,
+    validators: Vec<Validator>,
+) -> Result<(), TxError> {
+    if validators.is_empty() || validators.len() > MAX_VALIDATORS {
+        return Err(TxError::InvalidProposal(format!(
+            "the chain needs 1 to {MAX_VALIDATORS} validators, not {}",
+            validators.len()
+        )));
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    let mut total_power = 0u64;
+    for validator in &validators {
+        if !keys.insert(validator.public_key) {
+            return Err(TxError::Duplicate(format!(
+                "validator {} is listed twice",
+                validator.public_key
+            )));
+        }
+        if validator.power == 0
+            || validator.name.len() > MAX_VALIDATOR_NAME_BYTES
+            || validator.name.chars().any(char::is_control)
+        {
+            return Err(TxError::InvalidProposal(format!(
+                "validator {}: power must be positive and the name at most \
+                 {MAX_VALIDATOR_NAME_BYTES} bytes of printable text",
+                validator.public_key
+            )));
+        }
+        total_power = total_power
+            .checked_add(validator.power)
+            .ok_or(TxError::Overflow)?;
+    }
+    state.put(KEY_VALIDATORS.to_vec(), &validators);
+    state.emit(vcity_types::event::Event::ValidatorsChanged {
+        count: validators.len() as u32,
+        total_power,
+    });
+    Ok(())
 }
 
 /// The beacon the chain starts with, before any block.

@@ -139,6 +139,23 @@ pub enum TxError {
     /// Code 31: a DID banned for a severe offence.
     #[error("banned: {0}")]
     Banned(String),
+    /// Code 32: a message to a module governance has paused.
+    #[error("paused: {0}")]
+    Paused(String),
+    /// Code 33: a proposal, comment or action that cannot work (text too long, too many actions
+    /// or open proposals, a bad payment or validator entry).
+    #[error("invalid proposal: {0}")]
+    InvalidProposal(String),
+    /// Code 34: a strategic issuance without an available quota or over the year's 5% cap.
+    #[error("quota exhausted: {0}")]
+    QuotaExhausted(String),
+    /// Code 35: a proposer below the threshold, or a voter without weight at the snapshot.
+    #[error("no voting weight: {0}")]
+    NoVotingWeight(String),
+    /// Code 36: executing a proposal that did not pass, before its timelock ends or after it
+    /// expired.
+    #[error("not executable: {0}")]
+    NotExecutable(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -188,6 +205,11 @@ impl TxError {
             TxError::NotDrawn(_) => 29,
             TxError::InvalidEvidence(_) => 30,
             TxError::Banned(_) => 31,
+            TxError::Paused(_) => 32,
+            TxError::InvalidProposal(_) => 33,
+            TxError::QuotaExhausted(_) => 34,
+            TxError::NoVotingWeight(_) => 35,
+            TxError::NotExecutable(_) => 36,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -225,6 +247,11 @@ impl TxError {
             TxError::NotDrawn(_) => "not_drawn",
             TxError::InvalidEvidence(_) => "invalid_evidence",
             TxError::Banned(_) => "banned",
+            TxError::Paused(_) => "paused",
+            TxError::InvalidProposal(_) => "invalid_proposal",
+            TxError::QuotaExhausted(_) => "quota_exhausted",
+            TxError::NoVotingWeight(_) => "no_voting_weight",
+            TxError::NotExecutable(_) => "not_executable",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -302,6 +329,11 @@ mod tests {
             TxError::NotDrawn(String::new()),
             TxError::InvalidEvidence(String::new()),
             TxError::Banned(String::new()),
+            TxError::Paused(String::new()),
+            TxError::InvalidProposal(String::new()),
+            TxError::QuotaExhausted(String::new()),
+            TxError::NoVotingWeight(String::new()),
+            TxError::NotExecutable(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

@@ -109,10 +109,29 @@ pub struct Genesis {
     /// Verification, capacity challenge, dispute and slashing parameters [default: SPEC §10].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<crate::trust::TrustParams>,
-    /// The account whose `SetParam` messages change governance parameters until the DAO exists
-    /// [default: none, parameters fixed].
+    /// Governance parameters [default: SPEC §9: a week of discussion, a week of voting, 4%
+    /// quorum, a 2-day timelock]. A devnet uses minutes so a proposal passes during a demo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub governance_authority: Option<AccountId>,
+    pub governance: Option<vcity_types::governance::GovernanceParams>,
+    /// Vote-escrow locks made at genesis from the accounts' genesis balances (a devnet locks
+    /// alice's VCAI so that she can propose at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ve_locks: Vec<GenesisLock>,
+    /// Refused if present: no key has instant powers; parameters change only by proposal
+    /// (docs/governance.md).
+    #[serde(default, skip_serializing)]
+    pub governance_authority: Option<serde_json::Value>,
+}
+
+/// A vote-escrow lock at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisLock {
+    /// Whose VCAI (from its genesis balance, TGE grant parts included).
+    pub account: AccountId,
+    /// VCAI base units.
+    pub amount: Amount,
+    /// Unlocks at this many weeks after genesis (1 to 208).
+    pub unlock_week: u32,
 }
 
 /// The pool seed (SPEC §8: from Initial Liquidity and a USD amount in genesis config).
@@ -187,14 +206,16 @@ impl Genesis {
         if self.validators.is_empty() || self.validators.iter().any(|v| v.power == 0) {
             return Err(GenesisError::NoValidators);
         }
-        if self.params.max_tx_bytes == 0
-            || self.params.max_block_txs == 0
-            || self.params.max_messages_per_tx == 0
-            || self.params.max_block_bytes < self.params.max_tx_bytes
-        {
-            return Err(GenesisError::Params(
-                "limits must be positive and a block must fit one maximal transaction".into(),
+        self.params.validate().map_err(GenesisError::Params)?;
+        if self.governance_authority.is_some() {
+            return Err(GenesisError::Invalid(
+                "governance_authority is gone: parameters and funds change only by passed \
+                 proposals (docs/governance.md); remove the field"
+                    .into(),
             ));
+        }
+        if let Some(governance) = &self.governance {
+            crate::governance::validate_params(governance).map_err(GenesisError::Params)?;
         }
         let mut seen = BTreeSet::new();
         for account in &self.accounts {
@@ -316,9 +337,7 @@ impl Genesis {
         let trust_params = self.trust.clone().unwrap_or_default();
         trust_params.validate().map_err(GenesisError::Params)?;
         crate::trust::init(&mut overlay, &trust_params);
-        if let Some(authority) = &self.governance_authority {
-            crate::chain::set_authority(&mut overlay, authority);
-        }
+        crate::governance::init(&mut overlay, &self.governance.clone().unwrap_or_default());
         if let Some(pool) = &self.pool {
             let treasury = crate::bank::treasury();
             let invalid = |error: TxError| GenesisError::Invalid(format!("pool seed: {error}"));
@@ -326,6 +345,19 @@ impl Genesis {
             crate::bank::mint(&mut overlay, &treasury, Denom::Usd, pool.usd).map_err(invalid)?;
             crate::pool::seed(&mut overlay, &treasury, &treasury, pool.vcai, pool.usd)
                 .map_err(invalid)?;
+        }
+        for lock in &self.ve_locks {
+            crate::ve::execute_lock(
+                &mut overlay,
+                &lock.account,
+                &vcity_types::tx::VeLock {
+                    amount: lock.amount,
+                    unlock_week: lock.unlock_week,
+                },
+            )
+            .map_err(|error| {
+                GenesisError::Invalid(format!("ve lock of {}: {error}", lock.account))
+            })?;
         }
         let (writes, _events): (Writes, _) = overlay.into_parts();
         let mut state = State::default();

@@ -42,6 +42,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/trust/challenges/{id}"),
     ("get", "/v1/trust/disputes/{id}"),
     ("get", "/v1/trust/slashes/{id}"),
+    ("get", "/v1/governance"),
+    ("get", "/v1/governance/quotas"),
+    ("get", "/v1/governance/proposals"),
+    ("get", "/v1/governance/proposals/{id}"),
+    ("get", "/v1/governance/proposals/{id}/comments"),
+    ("get", "/v1/governance/proposals/{id}/votes/{account}"),
     ("get", "/v1/nodes"),
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{id}"),
@@ -85,6 +91,18 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/trust/challenges/{id}", get(get_challenge))
         .route("/v1/trust/disputes/{id}", get(get_dispute))
         .route("/v1/trust/slashes/{id}", get(get_slash))
+        .route("/v1/governance", get(get_governance))
+        .route("/v1/governance/quotas", get(get_quotas))
+        .route("/v1/governance/proposals", get(get_proposals))
+        .route("/v1/governance/proposals/{id}", get(get_proposal))
+        .route(
+            "/v1/governance/proposals/{id}/comments",
+            get(get_proposal_comments),
+        )
+        .route(
+            "/v1/governance/proposals/{id}/votes/{account}",
+            get(get_proposal_vote),
+        )
         .route("/v1/nodes", get(get_nodes))
         .route("/v1/jobs", get(get_jobs))
         .route("/v1/jobs/{id}", get(get_job))
@@ -344,6 +362,68 @@ async fn get_slash(
     node.slash(id)
         .map(Json)
         .ok_or_else(|| ApiFailure::not_found(format!("no slash {id}")))
+}
+
+async fn get_governance(State(node): State<Arc<Node>>) -> Json<vcity_ledger::governance::Status> {
+    Json(node.governance())
+}
+
+async fn get_quotas(
+    State(node): State<Arc<Node>>,
+) -> Json<vcity_ledger::governance::supply::Quotas> {
+    Json(node.quotas())
+}
+
+#[derive(Debug, Deserialize)]
+struct ProposalsQuery {
+    before: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn get_proposals(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<ProposalsQuery>,
+) -> Json<Vec<vcity_ledger::governance::ProposalView>> {
+    Json(node.proposals(query.before, query.limit.unwrap_or(50).min(200)))
+}
+
+fn found_proposal(
+    node: &Node,
+    key: &str,
+) -> Result<vcity_ledger::governance::ProposalView, ApiFailure> {
+    node.proposal(key).ok_or_else(|| {
+        ApiFailure::not_found(format!(
+            "no proposal {key} (give its number or its id in hex)"
+        ))
+    })
+}
+
+async fn get_proposal(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_ledger::governance::ProposalView> {
+    found_proposal(&node, &id).map(Json)
+}
+
+async fn get_proposal_comments(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<vcity_ledger::governance::Comment>> {
+    let found = found_proposal(&node, &id)?;
+    Ok(Json(node.proposal_comments(found.proposal.number)))
+}
+
+async fn get_proposal_vote(
+    State(node): State<Arc<Node>>,
+    Path((id, account)): Path<(String, String)>,
+) -> ApiResult<vcity_ledger::governance::VoteRecord> {
+    let found = found_proposal(&node, &id)?;
+    let voter: AccountId = account
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account id: {error}")))?;
+    node.proposal_vote(found.proposal.number, &voter)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("{voter} has not voted on {id}")))
 }
 
 async fn get_rewards(

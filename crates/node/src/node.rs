@@ -565,6 +565,52 @@ impl Node {
         vcity_ledger::slashing::slash_record(&self.read().ledger, id)
     }
 
+    /// Governance: parameters, counts, pauses, quotas (`GET /v1/governance`).
+    pub fn governance(&self) -> vcity_ledger::governance::Status {
+        vcity_ledger::governance::status(&self.read().ledger)
+    }
+
+    /// Proposals, newest first (`GET /v1/governance/proposals`).
+    pub fn proposals(
+        &self,
+        before: Option<u64>,
+        limit: u64,
+    ) -> Vec<vcity_ledger::governance::ProposalView> {
+        vcity_ledger::governance::recent_proposals(&self.read().ledger, before, limit)
+    }
+
+    /// A proposal by number or by id (hex).
+    pub fn proposal(&self, key: &str) -> Option<vcity_ledger::governance::ProposalView> {
+        let chain = self.read();
+        let number = match key.parse::<u64>() {
+            Ok(number) => number,
+            Err(_) => {
+                let id = Hash::from_hex(key).ok()?;
+                vcity_ledger::governance::proposal_by_id(&chain.ledger, &id)?.number
+            }
+        };
+        vcity_ledger::governance::proposal_view(&chain.ledger, number)
+    }
+
+    /// A proposal's comments.
+    pub fn proposal_comments(&self, number: u64) -> Vec<vcity_ledger::governance::Comment> {
+        vcity_ledger::governance::comments(&self.read().ledger, number)
+    }
+
+    /// An account's vote on a proposal.
+    pub fn proposal_vote(
+        &self,
+        number: u64,
+        voter: &AccountId,
+    ) -> Option<vcity_ledger::governance::VoteRecord> {
+        vcity_ledger::governance::vote_of(&self.read().ledger, number, voter)
+    }
+
+    /// The dynamic-supply quotas (`GET /v1/governance/quotas`).
+    pub fn quotas(&self) -> vcity_ledger::governance::supply::Quotas {
+        vcity_ledger::governance::supply::quotas(&self.read().ledger)
+    }
+
     /// Registered nodes in registration order, optionally one role's.
     pub fn nodes(
         &self,

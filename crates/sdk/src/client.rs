@@ -358,6 +358,45 @@ impl Client {
         self.get(&format!("/v1/trust/slashes/{id}"))
     }
 
+    /// `GET /v1/governance`: parameters, counts, paused modules, funds and quotas.
+    pub fn governance(&self) -> Result<vcity_ledger::governance::Status, ClientError> {
+        self.get("/v1/governance")
+    }
+
+    /// `GET /v1/governance/quotas`: the strategic issuance quotas (SPEC §9).
+    pub fn quotas(&self) -> Result<vcity_ledger::governance::supply::Quotas, ClientError> {
+        self.get("/v1/governance/quotas")
+    }
+
+    /// `GET /v1/governance/proposals`: newest first, below number `before` if given.
+    pub fn proposals(
+        &self,
+        before: Option<u64>,
+        limit: u64,
+    ) -> Result<Vec<vcity_ledger::governance::ProposalView>, ClientError> {
+        let mut path = format!("/v1/governance/proposals?limit={limit}");
+        if let Some(before) = before {
+            path.push_str(&format!("&before={before}"));
+        }
+        self.get(&path)
+    }
+
+    /// `GET /v1/governance/proposals/{id}`: by number or by id (hex).
+    pub fn proposal(
+        &self,
+        key: &str,
+    ) -> Result<vcity_ledger::governance::ProposalView, ClientError> {
+        self.get(&format!("/v1/governance/proposals/{key}"))
+    }
+
+    /// `GET /v1/governance/proposals/{id}/comments`.
+    pub fn proposal_comments(
+        &self,
+        key: &str,
+    ) -> Result<Vec<vcity_ledger::governance::Comment>, ClientError> {
+        self.get(&format!("/v1/governance/proposals/{key}/comments"))
+    }
+
     /// `GET /v1/treasury`.
     pub fn treasury(&self) -> Result<TreasuryView, ClientError> {
         self.get("/v1/treasury")

@@ -322,10 +322,10 @@ pub enum Event {
         /// VCAI base units.
         amount: Amount,
     },
-    /// The governance authority changed a parameter.
+    /// A proposal changed a parameter.
     ParamChanged {
         /// The change.
-        change: crate::incentives::ParamChange,
+        change: crate::governance::ParamChange,
     },
     /// The stake requirement was recomputed at the pool's time-weighted price (SPEC §4).
     StakeRequirementChanged {
@@ -494,5 +494,100 @@ pub enum Event {
         node: AccountId,
         /// VCAI moved to unbonding.
         unbonding: Amount,
+    },
+    /// A governance proposal was opened.
+    ProposalCreated {
+        /// Its id.
+        id: crate::Hash,
+        /// Its number.
+        number: u64,
+        /// Who proposed it.
+        proposer: AccountId,
+    },
+    /// A comment on a proposal.
+    ProposalComment {
+        /// The proposal's number.
+        number: u64,
+        /// Who wrote it.
+        author: AccountId,
+        /// The text.
+        text: String,
+    },
+    /// A vote was cast (a later one replaces it).
+    VoteCast {
+        /// The proposal's number.
+        number: u64,
+        /// The voter.
+        voter: AccountId,
+        /// The vote.
+        choice: crate::governance::Choice,
+        /// Weight at the proposal's snapshot, scaled by 10^27.
+        #[serde(with = "crate::governance::u128_string")]
+        weight: u128,
+    },
+    /// A vote ended.
+    ProposalTallied {
+        /// The proposal's number.
+        number: u64,
+        /// Passed, rejected or no quorum.
+        status: crate::governance::ProposalStatus,
+        /// Yes weight.
+        #[serde(with = "crate::governance::u128_string")]
+        yes: u128,
+        /// No weight.
+        #[serde(with = "crate::governance::u128_string")]
+        no: u128,
+        /// Abstain weight.
+        #[serde(with = "crate::governance::u128_string")]
+        abstain: u128,
+        /// The quorum it needed.
+        #[serde(with = "crate::governance::u128_string")]
+        quorum: u128,
+        /// Whether the deposit went back to the proposer (else to the reserve).
+        deposit_returned: bool,
+    },
+    /// A passed proposal's actions ran.
+    ProposalExecuted {
+        /// The proposal's number.
+        number: u64,
+    },
+    /// A passed proposal was not executed within its grace period.
+    ProposalExpired {
+        /// The proposal's number.
+        number: u64,
+    },
+    /// A proposal paid from a governed fund.
+    FundSpent {
+        /// The fund.
+        from: crate::governance::Fund,
+        /// The recipient.
+        to: AccountId,
+        /// Denomination.
+        denom: Denom,
+        /// Base units.
+        amount: Amount,
+    },
+    /// A strategic issuance minted new VCAI (SPEC §9).
+    StrategicIssuance {
+        /// The proposal's number.
+        number: u64,
+        /// VCAI minted.
+        amount: Amount,
+        /// Quotas executed so far, this one included.
+        issuances: u64,
+    },
+    /// A module was paused or unpaused.
+    ModulePaused {
+        /// The module.
+        module: crate::governance::Module,
+        /// True when paused.
+        paused: bool,
+    },
+    /// The validator set changed; it decides blocks from the next height.
+    ValidatorsChanged {
+        /// Validators now.
+        count: u32,
+        /// Their total power.
+        total_power: u64,
     },
 }

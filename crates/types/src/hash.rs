@@ -79,6 +79,8 @@ pub enum Domain {
     CapacityRow = 0x14,
     /// A sampling draw from the beacon.
     Draw = 0x15,
+    /// A governance proposal's id: its number, proposer and contents.
+    Proposal = 0x16,
 }
 
 /// A 32-byte BLAKE3 digest.

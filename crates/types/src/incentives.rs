@@ -1,5 +1,6 @@
-//! The vocabulary of the incentive layer (whitepaper §2.5.4, §3.4; SPEC §4-§6): governance
-//! parameter changes, fee and VRAM tiers, and the reward parts an account earns per period.
+//! The vocabulary of the incentive layer (whitepaper §2.5.4, §3.4; SPEC §4-§6): fee and VRAM
+//! tiers, and the reward parts an account earns per period. Their governance parameter changes
+//! are [`crate::governance::ParamChange`]s.
 
 use crate::Amount;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -34,63 +35,6 @@ pub struct VramTier {
     pub min_vram_mib: u64,
     /// The coefficient, ppm.
     pub coefficient_ppm: u32,
-}
-
-/// One governance parameter change. Until the governance issue lands, only the governance
-/// authority named in genesis may send them (a `SetParam` message); afterwards the same changes
-/// become proposal actions.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "param", rename_all = "snake_case")]
-pub enum ParamChange {
-    /// Incentive period length, from the next period on.
-    IncentivePeriod {
-        /// Seconds (at least 1).
-        period_s: u64,
-    },
-    /// Share of each period's scheduled amount released as rewards; the rest goes to grants.
-    ReleaseFraction {
-        /// ppm (at most 10^6).
-        ppm: u32,
-    },
-    /// Share of the supply side that goes to Proof of Capacity; the rest to Proof of Delivery.
-    CapacityShare {
-        /// ppm (at most 10^6).
-        ppm: u32,
-    },
-    /// The supply-demand controller.
-    Controller {
-        /// Adjustment coefficient k, ppm.
-        k_ppm: u32,
-        /// Target utilization, ppm.
-        target_ppm: u32,
-    },
-    /// The multi-GPU coefficient tiers.
-    VramTiers {
-        /// At most [`MAX_TIERS`]; coefficients at least 10^6.
-        tiers: Vec<VramTier>,
-    },
-    /// The base network fee and its quality tiers.
-    NetworkFee {
-        /// Base fee, ppm.
-        fee_ppm: u32,
-        /// At most [`MAX_TIERS`], each fee at most the base.
-        tiers: Vec<FeeTier>,
-    },
-    /// The stake requirement: USD per CU of capacity, converted to VCAI at the pool's
-    /// time-weighted price at each recomputation.
-    StakeRequirement {
-        /// USD base units per CU.
-        usd_per_cu: Amount,
-        /// How long a node below a raised requirement may keep working.
-        grace_s: u64,
-    },
-}
-
-/// Change a governance parameter (only the governance authority; see [`ParamChange`]).
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct SetParam {
-    /// The change.
-    pub change: ParamChange,
 }
 
 /// VCAI earned in each of the three incentive streams.

@@ -23,6 +23,7 @@ pub mod codec;
 pub mod compute;
 mod did;
 pub mod event;
+pub mod governance;
 pub mod hash;
 mod ids;
 pub mod incentives;

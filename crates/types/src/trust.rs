@@ -266,15 +266,6 @@ pub struct Appeal {
     pub reason: String,
 }
 
-/// Governance's decision on an appeal: `uphold` returns the escrowed slash to the node.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct DecideAppeal {
-    /// The slash.
-    pub slash_id: u64,
-    /// True to return the stake (the appeal succeeds); false to pay it out now.
-    pub uphold: bool,
-}
-
 /// Leave the network: once no task is open on the node, its whole bond starts unbonding and it
 /// is no longer scheduled. The unbonding stake stays slashable until it is withdrawn.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -205,7 +205,7 @@ pub enum Message {
     /// Tag 28.
     Subscribe(crate::compute::Subscribe),
     /// Tag 29.
-    SetParam(crate::incentives::SetParam),
+    Propose(crate::governance::Propose),
     /// Tag 30.
     VerifyResult(crate::trust::VerifyResult),
     /// Tag 31.
@@ -221,9 +221,13 @@ pub enum Message {
     /// Tag 36.
     Appeal(crate::trust::Appeal),
     /// Tag 37.
-    DecideAppeal(crate::trust::DecideAppeal),
+    CastVote(crate::governance::CastVote),
     /// Tag 38.
     Deregister(crate::trust::Deregister),
+    /// Tag 39.
+    CommentProposal(crate::governance::CommentProposal),
+    /// Tag 40.
+    ExecuteProposal(crate::governance::ExecuteProposal),
 }
 
 impl Message {
@@ -259,7 +263,7 @@ impl Message {
             Message::CancelJob(_) => 26,
             Message::ReportUnplaceable(_) => 27,
             Message::Subscribe(_) => 28,
-            Message::SetParam(_) => 29,
+            Message::Propose(_) => 29,
             Message::VerifyResult(_) => 30,
             Message::ChallengeResult(_) => 31,
             Message::RefereeVote(_) => 32,
@@ -267,8 +271,10 @@ impl Message {
             Message::CapacityVerdict(_) => 34,
             Message::ReportEquivocation(_) => 35,
             Message::Appeal(_) => 36,
-            Message::DecideAppeal(_) => 37,
+            Message::CastVote(_) => 37,
             Message::Deregister(_) => 38,
+            Message::CommentProposal(_) => 39,
+            Message::ExecuteProposal(_) => 40,
         }
     }
 
@@ -304,7 +310,7 @@ impl Message {
             Message::CancelJob(_) => "cancel_job",
             Message::ReportUnplaceable(_) => "report_unplaceable",
             Message::Subscribe(_) => "subscribe",
-            Message::SetParam(_) => "set_param",
+            Message::Propose(_) => "propose",
             Message::VerifyResult(_) => "verify_result",
             Message::ChallengeResult(_) => "challenge_result",
             Message::RefereeVote(_) => "referee_vote",
@@ -312,8 +318,10 @@ impl Message {
             Message::CapacityVerdict(_) => "capacity_verdict",
             Message::ReportEquivocation(_) => "report_equivocation",
             Message::Appeal(_) => "appeal",
-            Message::DecideAppeal(_) => "decide_appeal",
+            Message::CastVote(_) => "cast_vote",
             Message::Deregister(_) => "deregister",
+            Message::CommentProposal(_) => "comment_proposal",
+            Message::ExecuteProposal(_) => "execute_proposal",
         }
     }
 }
@@ -357,7 +365,7 @@ impl BorshDeserialize for Message {
             26 => Message::CancelJob(BorshDeserialize::deserialize_reader(reader)?),
             27 => Message::ReportUnplaceable(BorshDeserialize::deserialize_reader(reader)?),
             28 => Message::Subscribe(BorshDeserialize::deserialize_reader(reader)?),
-            29 => Message::SetParam(BorshDeserialize::deserialize_reader(reader)?),
+            29 => Message::Propose(BorshDeserialize::deserialize_reader(reader)?),
             30 => Message::VerifyResult(BorshDeserialize::deserialize_reader(reader)?),
             31 => Message::ChallengeResult(BorshDeserialize::deserialize_reader(reader)?),
             32 => Message::RefereeVote(BorshDeserialize::deserialize_reader(reader)?),
@@ -365,8 +373,10 @@ impl BorshDeserialize for Message {
             34 => Message::CapacityVerdict(BorshDeserialize::deserialize_reader(reader)?),
             35 => Message::ReportEquivocation(BorshDeserialize::deserialize_reader(reader)?),
             36 => Message::Appeal(BorshDeserialize::deserialize_reader(reader)?),
-            37 => Message::DecideAppeal(BorshDeserialize::deserialize_reader(reader)?),
+            37 => Message::CastVote(BorshDeserialize::deserialize_reader(reader)?),
             38 => Message::Deregister(BorshDeserialize::deserialize_reader(reader)?),
+            39 => Message::CommentProposal(BorshDeserialize::deserialize_reader(reader)?),
+            40 => Message::ExecuteProposal(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

@@ -16,6 +16,8 @@ pub struct Devnet {
     pub child: Child,
     pub api: String,
     pub started: Value,
+    /// The devnet's later stdout lines (a thread drains the pipe so the devnet never blocks).
+    pub lines: std::sync::Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Devnet {
@@ -79,10 +81,18 @@ impl Devnet {
             .spawn()
             .expect("vcity devnet starts");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reads the start line");
+        reader.read_line(&mut line).expect("reads the start line");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let started: Value = serde_json::from_str(&line)
             .unwrap_or_else(|error| panic!("start line is JSON ({error}): {line:?}"));
         assert_eq!(started["event"], "started");
@@ -92,6 +102,26 @@ impl Devnet {
             child,
             api,
             started,
+            lines: std::sync::Mutex::new(lines),
+        }
+    }
+
+    /// Waits up to `limit` for a stdout line that is JSON and satisfies `wanted`.
+    pub fn wait_for_line(&self, limit: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .lock()
+                .expect("lines")
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no such line from the devnet within {limit:?}"));
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                if wanted(&value) {
+                    return value;
+                }
+            }
         }
     }
 
@@ -193,4 +223,41 @@ pub fn charged(task: &Value, level: vcity_types::trust::VerificationLevel) -> u1
     let fee = vcity_ledger::verification::fee(vcity_types::Amount::new(cost), sampling.min(cap))
         .expect("a fee");
     cost + fee.base_units()
+}
+
+/// The proposal number in the output of a command that opened one.
+pub fn proposal_number(opened: &Value) -> u64 {
+    opened["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "proposal_created")
+        .and_then(|event| event["number"].as_u64())
+        .unwrap_or_else(|| panic!("no proposal_created event: {opened}"))
+}
+
+/// Waits until proposal `number` is in `phase`.
+pub fn wait_for_phase(devnet: &Devnet, number: u64, phase: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let shown = ok(devnet.cli(&["gov", "show", &number.to_string()]));
+        if shown["proposal"]["phase"] == phase {
+            return shown;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "proposal {number} never reached {phase}: {shown}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Takes an open devnet proposal through its life: alice (the devnet's only locker) votes yes
+/// when voting opens, and `executor` executes it after the timelock. The execution's output.
+pub fn pass_proposal(devnet: &Devnet, number: u64, executor: &str) -> Value {
+    let text = number.to_string();
+    wait_for_phase(devnet, number, "voting");
+    ok(devnet.cli(&["gov", "vote", &text, "yes", "--from", "alice"]));
+    wait_for_phase(devnet, number, "executable");
+    ok(devnet.cli(&["gov", "execute", &text, "--from", executor]))
 }

@@ -146,6 +146,22 @@ pub(crate) fn set_fee(
     Ok(())
 }
 
+/// A proposal's verification window: 60 s to 30 days; results submitted after it apply.
+pub(crate) fn set_verification_window(
+    state: &mut Overlay<'_>,
+    window_s: u64,
+) -> Result<(), TxError> {
+    if !(60..=30 * 86_400).contains(&window_s) {
+        return Err(TxError::InvalidParam(
+            "the verification window is 60 s to 30 days".into(),
+        ));
+    }
+    let mut settings = params(state);
+    settings.verification_window_s = window_s;
+    state.put(KEY_PARAMS.to_vec(), &settings);
+    Ok(())
+}
+
 /// Why a node cannot take a task: the scheduler reports these, counted per reason. The order of
 /// the variants is the order [`fits`] checks them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1737,6 +1753,7 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
             bank::transfer(state, &escrow, &to, Denom::Usd, amount)?;
         }
     }
+    crate::treasury::record_revenue(state, fee_usd);
     give_back(state, record, refund_usd)?;
     // The checker of an agreed result is paid what the re-execution is worth at the node's
     // price, as far as the fees reach.

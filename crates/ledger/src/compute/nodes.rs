@@ -469,6 +469,50 @@ pub(crate) fn set_stake_rule(
     Ok(())
 }
 
+/// A proposal's change to the node parameters, checked: at most 64 GPU factors with unique
+/// printable names and factors of 1 to 10^12 ppm, a CPU core factor of 1 to 10^9 ppm, a
+/// heartbeat interval of 10 s to 1 hour, 1 to 100 missed intervals before offline, and an
+/// unbonding period of 1 to 90 days.
+pub(crate) fn set_params(
+    state: &mut Overlay<'_>,
+    change: impl FnOnce(&mut NodeParams),
+) -> Result<(), TxError> {
+    let mut settings = params(state);
+    change(&mut settings);
+    let invalid = |reason: &str| Err(TxError::InvalidParam(reason.to_string()));
+    if settings.gpu_factors_ppm.len() > 64 {
+        return invalid("at most 64 GPU factors");
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (name, factor) in &settings.gpu_factors_ppm {
+        if name.is_empty()
+            || name.len() > MAX_LABEL_BYTES
+            || name.chars().any(char::is_control)
+            || !names.insert(name.as_str())
+        {
+            return invalid("GPU model names are unique, printable and 1 to 64 bytes");
+        }
+        if *factor == 0 || *factor > 1_000_000_000_000 {
+            return invalid("GPU factors are 1 to 10^12 ppm");
+        }
+    }
+    if settings.cpu_core_factor_ppm == 0 || settings.cpu_core_factor_ppm > 1_000_000_000 {
+        return invalid("the CPU core factor is 1 to 10^9 ppm");
+    }
+    if !(10..=3_600).contains(&settings.heartbeat_interval_s)
+        || !(1..=100).contains(&settings.offline_after_intervals)
+    {
+        return invalid(
+            "the heartbeat interval is 10 s to 1 hour, offline after 1 to 100 intervals",
+        );
+    }
+    if !(86_400..=90 * 86_400).contains(&settings.unbonding_s) {
+        return invalid("the unbonding period is 1 to 90 days");
+    }
+    state.put(KEY_PARAMS.to_vec(), &settings);
+    Ok(())
+}
+
 fn check_label(what: &str, text: &str, max: usize) -> Result<(), TxError> {
     if text.len() > max || text.chars().any(char::is_control) {
         return Err(TxError::InvalidNode(format!(

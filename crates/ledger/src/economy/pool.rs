@@ -125,6 +125,17 @@ pub fn params(state: &impl StateRead) -> PoolParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }
 
+/// A proposal's swap fee: at most 1,000 bps (10%).
+pub(crate) fn set_fee(state: &mut Overlay<'_>, fee_bps: u32) -> Result<(), TxError> {
+    if fee_bps > 1_000 {
+        return Err(TxError::InvalidParam(format!(
+            "the swap fee is at most 1,000 bps, not {fee_bps}"
+        )));
+    }
+    state.put(KEY_PARAMS.to_vec(), &PoolParams { fee_bps });
+    Ok(())
+}
+
 /// The reserves.
 pub fn reserves(state: &impl StateRead) -> Reserves {
     state.get(KEY_RESERVES).unwrap_or_default()

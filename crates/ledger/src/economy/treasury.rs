@@ -78,6 +78,40 @@ pub fn params(state: &impl StateRead) -> TreasuryParams {
 }
 
 /// Genesis: non-default parameters.
+/// A proposal's buyback parameters: an interval of an hour to 30 days, a premium of at most
+/// 10,000 bps; the new interval applies from the next interval.
+pub(crate) fn set_params(
+    state: &mut Overlay<'_>,
+    new: &TreasuryParams,
+) -> Result<(), crate::TxError> {
+    if !(3_600..=30 * 86_400).contains(&new.buyback_interval_s) || new.max_premium_bps > 10_000 {
+        return Err(crate::TxError::InvalidParam(
+            "the buyback interval is 1 hour to 30 days and the premium at most 10,000 bps".into(),
+        ));
+    }
+    state.put(KEY_PARAMS.to_vec(), new);
+    Ok(())
+}
+
+const KEY_REVENUE: &[u8] = b"treasury/revenue_usd";
+
+/// Cumulative net USD revenue: every fee the treasury has received (transaction fees and the
+/// network fee on settled work). The supply quotas' revenue measure (SPEC §9).
+pub fn revenue(state: &impl StateRead) -> Amount {
+    state.get(KEY_REVENUE).unwrap_or_default()
+}
+
+/// Counts `usd` the treasury just received as revenue.
+pub(crate) fn record_revenue(state: &mut Overlay<'_>, usd: Amount) {
+    if usd.is_zero() {
+        return;
+    }
+    let total = revenue(state)
+        .checked_add(usd)
+        .expect("USD revenue fits u128");
+    state.put(KEY_REVENUE.to_vec(), &total);
+}
+
 pub(crate) fn init(state: &mut Overlay<'_>, params: &TreasuryParams) {
     state.put(KEY_PARAMS.to_vec(), params);
 }

@@ -151,6 +151,19 @@ pub fn params(state: &impl StateRead) -> VeParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }
 
+/// A proposal's minimum lock: 1 to 1,000,000 VCAI (the SPEC §7 defence against splitting).
+pub(crate) fn set_min_lock(state: &mut Overlay<'_>, amount: Amount) -> Result<(), TxError> {
+    let low = Amount::whole(1, Denom::Vcai).expect("fits");
+    let high = Amount::whole(1_000_000, Denom::Vcai).expect("fits");
+    if amount < low || amount > high {
+        return Err(TxError::InvalidParam(
+            "the minimum lock is 1 to 1,000,000 VCAI".into(),
+        ));
+    }
+    state.put(KEY_PARAMS.to_vec(), &VeParams { min_lock: amount });
+    Ok(())
+}
+
 /// An account's lock.
 pub fn lock(state: &impl StateRead, account: &AccountId) -> Option<Lock> {
     state.get(&lock_key(account))

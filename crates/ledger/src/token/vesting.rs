@@ -198,6 +198,61 @@ pub(crate) fn init_grant(
     Ok(())
 }
 
+/// Where a governance grant's VCAI comes from.
+pub(crate) enum GrantSource {
+    /// Newly minted (strategic issuance).
+    Mint,
+    /// Moved from a governed fund.
+    Account(AccountId),
+}
+
+/// A grant made by a proposal at `now_s` (seconds after genesis): `terms.immediate` is paid at
+/// once, the rest is locked in the vesting account and released after `terms.cliff_s` over
+/// `terms.duration_s`, claimable with `ClaimVesting` like a genesis grant.
+pub(crate) fn grant_later(
+    state: &mut Overlay<'_>,
+    source: &GrantSource,
+    beneficiary: &AccountId,
+    allocation: &str,
+    amount: Amount,
+    terms: &vcity_types::governance::VestingTerms,
+) -> Result<(), TxError> {
+    let now_s = elapsed_s(state);
+    let schedule = Schedule {
+        total: amount,
+        at_tge: terms.immediate,
+        cliff_s: now_s.saturating_add(terms.cliff_s),
+        duration_s: terms.duration_s,
+        step_s: terms.step_s,
+    };
+    schedule.validate().map_err(TxError::InvalidProposal)?;
+    let mut list = grants(state, beneficiary);
+    if list.len() >= MAX_GRANTS_PER_ACCOUNT {
+        return Err(TxError::InvalidAmount(format!(
+            "account {beneficiary} has {MAX_GRANTS_PER_ACCOUNT} grants, the most allowed"
+        )));
+    }
+    for (to, part) in [
+        (*beneficiary, schedule.at_tge),
+        (vesting_account(), schedule.locked()),
+    ] {
+        if part.is_zero() {
+            continue;
+        }
+        match source {
+            GrantSource::Mint => bank::mint(state, &to, Denom::Vcai, part)?,
+            GrantSource::Account(from) => bank::transfer(state, from, &to, Denom::Vcai, part)?,
+        }
+    }
+    list.push(Grant {
+        allocation: allocation.to_string(),
+        schedule,
+        claimed: Amount::ZERO,
+    });
+    state.put(grants_key(beneficiary), &list);
+    Ok(())
+}
+
 /// `ClaimVesting`: everything released so far on all of the sender's grants.
 pub(crate) fn execute_claim(state: &mut Overlay<'_>, sender: &AccountId) -> Result<(), TxError> {
     let mut list = grants(state, sender);

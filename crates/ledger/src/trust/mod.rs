@@ -143,6 +143,9 @@ pub struct TrustParams {
     pub severe_after_moderate: u32,
     /// How long a slash waits in escrow for an appeal.
     pub appeal_window_s: u64,
+    /// How long after the appeal window an appealed slash waits for governance's decision (a
+    /// proposal needs its discussion, vote and timelock) before it is paid out.
+    pub appeal_decision_s: u64,
     /// The challenger's bounty, ppm of the slash.
     pub bounty_ppm: u32,
     /// Affected buyers' compensation, ppm of the USD they paid for the affected work, converted
@@ -193,6 +196,7 @@ impl Default for TrustParams {
             ],
             severe_after_moderate: 2,
             appeal_window_s: 7 * 86_400,
+            appeal_decision_s: 28 * 86_400,
             bounty_ppm: 100_000,
             compensation_ppm: 1_000_000,
         }
@@ -292,6 +296,26 @@ pub fn params(state: &impl StateRead) -> TrustParams {
 /// Sets the parameters (genesis).
 pub(crate) fn init(state: &mut Overlay<'_>, params: &TrustParams) {
     state.put(KEY_PARAMS.to_vec(), params);
+}
+
+/// A proposal's change to the trust parameters: [`TrustParams::validate`], plus an appeal
+/// window of 1 to 30 days and a decision wait of 1 to 90 days.
+pub(crate) fn set_params(
+    state: &mut Overlay<'_>,
+    change: impl FnOnce(&mut TrustParams),
+) -> Result<(), TxError> {
+    let mut settings = params(state);
+    change(&mut settings);
+    settings.validate().map_err(TxError::InvalidParam)?;
+    if !(86_400..=30 * 86_400).contains(&settings.appeal_window_s)
+        || !(86_400..=90 * 86_400).contains(&settings.appeal_decision_s)
+    {
+        return Err(TxError::InvalidParam(
+            "the appeal window is 1 to 30 days and the decision wait 1 to 90 days".into(),
+        ));
+    }
+    state.put(KEY_PARAMS.to_vec(), &settings);
+    Ok(())
 }
 
 /// Holds the verification fees that pay for checks (USD).

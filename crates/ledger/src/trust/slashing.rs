@@ -10,9 +10,10 @@
 //! whose bond a slash leaves below its requirement is paused until it tops up.
 //!
 //! The slash waits in escrow for the appeal window (gov, 7 days). The node may appeal once
-//! within it; governance decides (`DecideAppeal`, by the governance authority until proposals
-//! exist). An upheld appeal returns the stake (and lifts a ban); otherwise, when the window ends
-//! or the appeal is rejected, the escrow pays out in order: affected buyers' compensation first
+//! within it; governance decides by a proposal's `DecideAppeal` action, and an appealed slash
+//! waits `appeal_decision_s` after the window for that decision. An upheld appeal returns the
+//! stake (and lifts a ban); otherwise, when the window (or the wait) ends or the appeal is
+//! rejected, the escrow pays out in order: affected buyers' compensation first
 //! (`compensation_ppm` of the USD they paid for the affected work, in VCAI at the stake
 //! requirement's price, rounded down), then the challenger's bounty (`bounty_ppm` of the slash,
 //! rounded down), then the rest to the reserve. Each payment is at most what is left.
@@ -24,12 +25,10 @@ use super::{params, Timer};
 use crate::error::TxError;
 use crate::state::{Overlay, StateRead};
 use crate::vesting::elapsed_s;
-use crate::{bank, chain, incentives, nodes};
+use crate::{bank, incentives, nodes};
 use vcity_types::compute::Role;
 use vcity_types::event::Event;
-use vcity_types::trust::{
-    Appeal, DecideAppeal, Offence, Slash, SlashState, Tier, MAX_APPEAL_BYTES,
-};
+use vcity_types::trust::{Appeal, Offence, Slash, SlashState, Tier, MAX_APPEAL_BYTES};
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
 /// Slashes a node's record lists.
@@ -214,20 +213,11 @@ pub(crate) fn execute_appeal(
     Ok(())
 }
 
-/// `DecideAppeal`: governance (the authority named in genesis, until proposals exist) upholds or
-/// rejects an appeal.
-pub(crate) fn execute_decide(
-    state: &mut Overlay<'_>,
-    sender: &AccountId,
-    message: &DecideAppeal,
-) -> Result<(), TxError> {
-    if chain::authority(state) != Some(*sender) {
-        return Err(TxError::Unauthorized(
-            "only governance decides appeals".into(),
-        ));
-    }
-    let record = slash_record(state, message.slash_id)
-        .ok_or_else(|| TxError::NotFound(format!("no slash {}", message.slash_id)))?;
+/// Governance's decision on an appealed slash (a proposal's `DecideAppeal` action): upheld
+/// returns the stake, rejected pays the escrow out now.
+pub(crate) fn decide(state: &mut Overlay<'_>, slash_id: u64, uphold: bool) -> Result<(), TxError> {
+    let record = slash_record(state, slash_id)
+        .ok_or_else(|| TxError::NotFound(format!("no slash {slash_id}")))?;
     if record.state != SlashState::Escrowed {
         return Err(TxError::Duplicate("the slash was already settled".into()));
     }
@@ -236,7 +226,7 @@ pub(crate) fn execute_decide(
             "the node has not appealed this slash".into(),
         ));
     }
-    if message.uphold {
+    if uphold {
         give_back(state, record);
     } else {
         pay_out(state, record);
@@ -244,12 +234,23 @@ pub(crate) fn execute_decide(
     Ok(())
 }
 
-/// The appeal window of slash `id` ended.
+/// The appeal window of slash `id` ended (or, for an appealed slash, the wait for governance's
+/// decision). An unappealed slash pays out; an appealed one waits `appeal_decision_s` more.
 pub(crate) fn appeal_ends(state: &mut Overlay<'_>, id: u64) {
     if let Some(record) = slash_record(state, id) {
-        if record.state == SlashState::Escrowed {
-            pay_out(state, record);
+        if record.state != SlashState::Escrowed {
+            return;
         }
+        if record.appeal.is_some() {
+            let decide_by_s = record
+                .appeal_until_s
+                .saturating_add(params(state).appeal_decision_s);
+            if elapsed_s(state) < decide_by_s {
+                super::remind(state, decide_by_s, Timer::AppealEnds(id));
+                return;
+            }
+        }
+        pay_out(state, record);
     }
 }
 

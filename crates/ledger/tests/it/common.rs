@@ -11,6 +11,7 @@ use vcity_ledger::{
     audit_supply, BlockContext, Execution, Genesis, GenesisAccount, Ledger, Mode, PreparedTx,
 };
 use vcity_types::event::Event;
+use vcity_types::governance::{Action, CastVote, Choice, ExecuteProposal, Propose};
 use vcity_types::receipt::Receipt;
 use vcity_types::tx::{Message, TxBody};
 use vcity_types::{AccountId, Amount, Denom, Hash};
@@ -238,4 +239,90 @@ impl Harness {
             .next()
             .expect("one receipt")
     }
+
+    /// A transaction of `seed` paying `fee` USD base units.
+    pub fn tx_with_fee(&mut self, seed: u8, fee: Amount, messages: Vec<Message>) -> PreparedTx {
+        let nonce = self.nonces.entry(seed).or_insert(0);
+        let body = TxBody {
+            chain_id: self.chain_id.clone(),
+            sender: account(seed),
+            nonce: *nonce,
+            fee,
+            messages,
+        };
+        *nonce += 1;
+        self.ledger
+            .prepare(body.sign(&key(seed)).to_bytes())
+            .expect("well-formed")
+    }
+
+    /// Proposes `actions` as `proposer` at `t_s`; the proposal's number (panics if refused).
+    pub fn propose(&mut self, t_s: u64, proposer: u8, actions: Vec<Action>) -> u64 {
+        let receipt = self.at(
+            t_s,
+            proposer,
+            Message::Propose(Propose {
+                title: "test proposal".into(),
+                description: String::new(),
+                actions,
+            }),
+        );
+        assert_eq!(receipt.code, 0, "propose: {}", receipt.error);
+        vcity_ledger::governance::count(self.ledger.state())
+    }
+
+    /// Proposal `number`'s id.
+    pub fn proposal_id(&self, number: u64) -> Hash {
+        vcity_ledger::governance::proposal(self.ledger.state(), number)
+            .expect("proposal exists")
+            .id
+    }
+
+    /// Runs a proposal's whole life with [`governed`]'s periods: `proposer` proposes `actions`
+    /// at `t_s` and votes yes, and executes it after the timelock. Returns the execution's
+    /// receipt and its time.
+    pub fn govern(&mut self, t_s: u64, proposer: u8, actions: Vec<Action>) -> (Receipt, u64) {
+        let number = self.propose(t_s, proposer, actions);
+        let found = vcity_ledger::governance::proposal(self.ledger.state(), number)
+            .expect("proposal exists");
+        let vote = self.at(
+            found.voting_starts_s,
+            proposer,
+            Message::CastVote(CastVote {
+                proposal: found.id,
+                choice: Choice::Yes,
+            }),
+        );
+        assert_eq!(vote.code, 0, "vote: {}", vote.error);
+        let receipt = self.at(
+            found.executable_s,
+            proposer,
+            Message::ExecuteProposal(ExecuteProposal { proposal: found.id }),
+        );
+        (receipt, found.executable_s)
+    }
+}
+
+/// Seed of the account that governs harness chains made [`governed`].
+pub const GOVERNOR: u8 = 77;
+
+/// Makes `genesis` governable in a test: 10 s of discussion, 10 s of voting, a 10 s timelock
+/// and 1,000 s of grace; the [`GOVERNOR`] account funded and 1,000,000 VCAI of it locked for
+/// four years (1,000 veVCAI, past the 100 veVCAI threshold).
+pub fn governed(genesis: &mut Genesis) {
+    genesis.governance = Some(vcity_types::governance::GovernanceParams {
+        discussion_s: 10,
+        voting_s: 10,
+        timelock_s: 10,
+        grace_s: 1_000,
+        ..Default::default()
+    });
+    genesis
+        .accounts
+        .push(funded(GOVERNOR, vcai(2_000_000), usd(1_000)));
+    genesis.ve_locks.push(vcity_ledger::genesis::GenesisLock {
+        account: account(GOVERNOR),
+        amount: vcai(1_000_000),
+        unlock_week: 208,
+    });
 }

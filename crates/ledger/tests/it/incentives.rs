@@ -4,6 +4,7 @@
 //! release exactly, against scores computed here by hand; self-dealing earning nothing; fee tiers;
 //! the stake requirement repriced at the pool's TWAP with its grace period; high-load jobs.
 
+use crate::common::GOVERNOR;
 use crate::common::{account, funded, vcai, Harness};
 use vcity_ledger::genesis::GenesisPool;
 use vcity_ledger::incentives::{self, IncentiveParams};
@@ -13,11 +14,11 @@ use vcity_types::compute::{
     Requirements, Role, StartTask, SubmitJob, Workload,
 };
 use vcity_types::event::Event;
-use vcity_types::incentives::{FeeTier, ParamChange, RewardParts, SetParam};
+use vcity_types::governance::{Action, ParamChange, Propose};
+use vcity_types::incentives::{FeeTier, RewardParts};
 use vcity_types::tx::Message;
 use vcity_types::{Amount, Denom, Hash};
 
-const AUTHORITY: u8 = 1;
 const BIG: u8 = 2; // 2 × H100 80 GB: 160 GB, multi-GPU coefficient 1.2
 const SMALL: u8 = 3; // 1 × H100 80 GB
 const SCHEDULER: u8 = 4;
@@ -156,14 +157,14 @@ fn reference_quality(done: u128, beats: &[(u64, u64)], settle_s: u64) -> u128 {
 /// A chain whose incentive pool schedules exactly 1,000 VCAI a period (522,000 over 522), with
 /// 1,000-second periods and a pool at 0.05 USD per VCAI.
 fn chain_with(params: IncentiveParams) -> Harness {
-    let accounts = [AUTHORITY, BIG, SMALL, SCHEDULER, BUYER, OTHER_BUYER]
+    let accounts = [BIG, SMALL, SCHEDULER, BUYER, OTHER_BUYER]
         .into_iter()
         .map(|seed| funded(seed, vcai(200_000), crate::common::usd(1_000)))
         .collect();
     let mut genesis = crate::common::genesis("vcity-incentives", accounts);
     genesis.incentive_pool_vcai = vcai(522_000);
     genesis.incentives = Some(params);
-    genesis.governance_authority = Some(account(AUTHORITY));
+    crate::common::governed(&mut genesis);
     genesis.pool = Some(GenesisPool {
         vcai: vcai(1_000_000),
         usd: crate::common::usd(50_000),
@@ -252,21 +253,20 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
         period_s: 10,
         ..IncentiveParams::default()
     });
-    // Only the authority may change parameters.
-    let refused = chain.at(
-        0,
-        BIG,
-        Message::SetParam(SetParam {
-            change: ParamChange::ReleaseFraction { ppm: 0 },
-        }),
-    );
-    assert_eq!(refused.code, 10, "{}", refused.error);
+    // Only a proposal changes parameters; proposing needs ve weight.
+    let propose = |change| {
+        Message::Propose(Propose {
+            title: "change".into(),
+            description: String::new(),
+            actions: vec![Action::SetParam { change }],
+        })
+    };
+    let refused = chain.at(0, BIG, propose(ParamChange::ReleaseFraction { ppm: 0 }));
+    assert_eq!(refused.code, 35, "{}", refused.error);
     let bad = chain.at(
         0,
-        AUTHORITY,
-        Message::SetParam(SetParam {
-            change: ParamChange::ReleaseFraction { ppm: 1_000_001 },
-        }),
+        GOVERNOR,
+        propose(ParamChange::ReleaseFraction { ppm: 1_000_001 }),
     );
     assert_eq!(bad.code, 26, "{}", bad.error);
     for change in [
@@ -285,37 +285,68 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
             }],
         },
     ] {
-        let receipt = chain.at(0, AUTHORITY, Message::SetParam(SetParam { change }));
+        let receipt = chain.at(0, GOVERNOR, propose(change));
         assert_eq!(receipt.code, 26, "{}", receipt.error);
     }
 
+    // The changes pass through proposals that take 30 s (three 10 s periods) each.
     let mut t = 0;
-    while incentives::current(chain.ledger.state())
-        .expect("fits")
-        .index
-        < 530
-    {
+    let (mut length_changed_in, mut fraction_changed_in) = (None, None);
+    loop {
         let open = incentives::current(chain.ledger.state()).expect("fits");
-        if open.index == 100 {
-            let change = ParamChange::IncentivePeriod { period_s: 20 };
-            let receipt = chain.at(t, AUTHORITY, Message::SetParam(SetParam { change }));
-            assert_eq!(receipt.code, 0, "{}", receipt.error);
+        if open.index >= 530 {
+            break;
         }
-        if open.index == 300 {
-            let change = ParamChange::ReleaseFraction { ppm: 700_000 };
-            let receipt = chain.at(t, AUTHORITY, Message::SetParam(SetParam { change }));
+        let change = match open.index {
+            100.. if length_changed_in.is_none() => {
+                Some(ParamChange::IncentivePeriod { period_s: 20 })
+            }
+            300.. if fraction_changed_in.is_none() => {
+                Some(ParamChange::ReleaseFraction { ppm: 700_000 })
+            }
+            _ => None,
+        };
+        if let Some(change) = change {
+            let is_length = matches!(change, ParamChange::IncentivePeriod { .. });
+            let (receipt, executed_s) =
+                chain.govern(t, GOVERNOR, vec![Action::SetParam { change }]);
             assert_eq!(receipt.code, 0, "{}", receipt.error);
+            let during = incentives::current(chain.ledger.state())
+                .expect("fits")
+                .index;
+            if is_length {
+                length_changed_in = Some(during);
+            } else {
+                fraction_changed_in = Some(during);
+            }
+            t = executed_s;
+            continue;
         }
         t = open.end_s();
         chain.block_at(t, vec![]);
     }
+    let length_changed_in = length_changed_in.expect("changed");
+    let fraction_changed_in = fraction_changed_in.expect("changed");
     // The new length applied from the period after the change.
     let state = chain.ledger.state();
-    assert_eq!(incentives::period(state, 100).expect("fits").length_s, 10);
-    assert_eq!(incentives::period(state, 101).expect("fits").length_s, 20);
+    let first_long = length_changed_in + 1;
     assert_eq!(
-        incentives::period(state, 150).expect("fits").start_s,
-        101 * 10 + 49 * 20
+        incentives::period(state, length_changed_in)
+            .expect("fits")
+            .length_s,
+        10
+    );
+    assert_eq!(
+        incentives::period(state, first_long)
+            .expect("fits")
+            .length_s,
+        20
+    );
+    assert_eq!(
+        incentives::period(state, first_long + 49)
+            .expect("fits")
+            .start_s,
+        first_long * 10 + 49 * 20
     );
 
     let (mut scheduled_before_last, mut grants) = (0u128, 0u128);
@@ -336,7 +367,11 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
                     last_opened = true;
                 }
                 grants += to_grants.base_units();
-                assert_eq!(to_grants.is_zero(), *period <= 300, "period {period}");
+                assert_eq!(
+                    to_grants.is_zero(),
+                    *period <= fraction_changed_in,
+                    "period {period}"
+                );
             }
             Event::IncentivePeriodSettled { returned, .. } if !last_opened => {
                 returned_before_last += returned.base_units();
@@ -582,22 +617,30 @@ fn fee_tiers_lower_the_protocol_cut_for_proven_nodes() {
     node.tasks_lost = 100; // 95.2%: back to the middle tier
     assert_eq!(jobs::fee_ppm(&params, &node), 80_000);
 
-    // The authority can change the tiers; a tier above the base fee is refused.
+    // A proposal can change the tiers; a tier above the base fee is refused when proposed.
     let mut chain = chain_with(short_periods());
-    let change = |fee_ppm, tier_fee_ppm| {
-        Message::SetParam(SetParam {
-            change: ParamChange::NetworkFee {
-                fee_ppm,
-                tiers: vec![FeeTier {
-                    min_reputation_ppm: 0,
-                    min_completed: 0,
-                    fee_ppm: tier_fee_ppm,
-                }],
-            },
-        })
+    let change = |fee_ppm, tier_fee_ppm| Action::SetParam {
+        change: ParamChange::NetworkFee {
+            fee_ppm,
+            tiers: vec![FeeTier {
+                min_reputation_ppm: 0,
+                min_completed: 0,
+                fee_ppm: tier_fee_ppm,
+            }],
+        },
     };
-    assert_eq!(chain.at(1, AUTHORITY, change(50_000, 60_000)).code, 26);
-    assert_eq!(chain.at(2, AUTHORITY, change(50_000, 20_000)).code, 0);
+    let refused = chain.at(
+        1,
+        GOVERNOR,
+        Message::Propose(Propose {
+            title: "fees".into(),
+            description: String::new(),
+            actions: vec![change(50_000, 60_000)],
+        }),
+    );
+    assert_eq!(refused.code, 26, "{}", refused.error);
+    let (receipt, _) = chain.govern(2, GOVERNOR, vec![change(50_000, 20_000)]);
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
     let settings = jobs::params(chain.ledger.state());
     assert_eq!(settings.network_fee_ppm, 50_000);
     assert_eq!(jobs::fee_ppm(&settings, &node), 20_000);
@@ -739,9 +782,10 @@ proptest::proptest! {
         gaps in proptest::collection::vec(1u64..400, 4..30),
         fraction_ppm in 500_000u32..=1_000_000,
     ) {
-        let mut chain = chain_with(short_periods());
-        let set = Message::SetParam(SetParam { change: ParamChange::ReleaseFraction { ppm: fraction_ppm } });
-        proptest::prop_assert_eq!(chain.at(0, AUTHORITY, set).code, 0);
+        let mut chain = chain_with(IncentiveParams {
+            release_fraction_ppm: fraction_ppm,
+            ..short_periods()
+        });
         register(&mut chain, 0, BIG, Role::Compute, h100s(2), 40_800);
         register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
         register(&mut chain, 0, SCHEDULER, Role::Scheduler, Hardware::default(), 50_000);

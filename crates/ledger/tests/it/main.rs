@@ -4,6 +4,7 @@
 mod common;
 
 mod allocation;
+mod governance;
 mod incentives;
 mod jobs;
 mod ledger_rules;

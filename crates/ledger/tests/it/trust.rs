@@ -5,7 +5,9 @@
 //! appeals; deregistration with slashable unbonding stake; missed-deadline strikes; health from
 //! measurements; every refusal with its stable code and no change.
 
-use crate::common::{account, commitment, funded, healthy, signed_result, usd, vcai, Harness};
+use crate::common::{
+    account, commitment, funded, governed, healthy, signed_result, usd, vcai, Harness, GOVERNOR,
+};
 use vcity_ledger::trust::TrustParams;
 use vcity_ledger::{bank, capacity, disputes, incentives, jobs, nodes, slashing, trust};
 use vcity_types::compute::{
@@ -13,9 +15,10 @@ use vcity_types::compute::{
     ResultCommitment, Role, StartTask, SubmitJob, TaskState, Workload,
 };
 use vcity_types::event::Event;
+use vcity_types::governance::{Action, Propose};
 use vcity_types::trust::{
-    Appeal, CapacityVerdict, ChallengeResult, ChallengeState, CommitCapacity, DecideAppeal,
-    Deregister, DisputeOutcome, GpuHealth, HealthReport, Offence, RefereeVote, ReportEquivocation,
+    Appeal, CapacityVerdict, ChallengeResult, ChallengeState, CommitCapacity, Deregister,
+    DisputeOutcome, GpuHealth, HealthReport, Offence, RefereeVote, ReportEquivocation,
     ResultStatement, SlashState, Tier, VerificationLevel, VerifyResult, Vote,
 };
 use vcity_types::tx::Message;
@@ -24,7 +27,6 @@ use vcity_types::{AccountId, Amount, Denom, Hash};
 const BUYER: u8 = 1;
 const NODE: u8 = 2;
 const SCHEDULER: u8 = 3;
-const AUTHORITY: u8 = 4;
 const POOR: u8 = 5;
 const VERIFIERS: [u8; 4] = [11, 12, 13, 14];
 
@@ -42,7 +44,7 @@ fn params() -> TrustParams {
 
 /// A buyer, a CPU compute node bonding 10,000 VCAI, a scheduler and four verifiers.
 fn chain_with(trust: TrustParams) -> Harness {
-    let mut accounts: Vec<_> = [BUYER, NODE, SCHEDULER, AUTHORITY]
+    let mut accounts: Vec<_> = [BUYER, NODE, SCHEDULER]
         .into_iter()
         .chain(VERIFIERS)
         .map(|seed| funded(seed, vcai(100_000), usd(1_000)))
@@ -50,7 +52,7 @@ fn chain_with(trust: TrustParams) -> Harness {
     accounts.push(funded(POOR, Amount::ZERO, usd(1_000)));
     let mut genesis = crate::common::genesis("vcity-trust", accounts);
     genesis.trust = Some(trust);
-    genesis.governance_authority = Some(account(AUTHORITY));
+    governed(&mut genesis);
     let mut chain = Harness::new(&genesis);
     register(&mut chain, 0, NODE, Role::Compute, cpu(8), 10_000);
     register(
@@ -574,22 +576,29 @@ fn appeals_are_the_node_s_once_in_the_window_and_governance_decides() {
         reason: "my executor was right".into(),
     });
     assert_eq!(chain.at(30, BUYER, appeal.clone()).code, 10);
-    let decide = |uphold| {
-        Message::DecideAppeal(DecideAppeal {
-            slash_id: slash.id,
-            uphold,
+    let decide = |uphold| Action::DecideAppeal {
+        slash_id: slash.id,
+        uphold,
+    };
+    let propose = |action| {
+        Message::Propose(Propose {
+            title: "decide".into(),
+            description: String::new(),
+            actions: vec![action],
         })
     };
     assert_eq!(
-        chain.at(31, AUTHORITY, decide(true)).code,
+        chain.at(31, GOVERNOR, propose(decide(true))).code,
         30,
         "no appeal yet"
     );
     at_ok(&mut chain, 32, NODE, appeal.clone());
     assert_eq!(chain.at(33, NODE, appeal.clone()).code, 28);
-    assert_eq!(chain.at(34, BUYER, decide(true)).code, 10);
+    // Only a passed proposal decides: the buyer has no ve weight to propose with.
+    assert_eq!(chain.at(34, BUYER, propose(decide(true))).code, 35);
     // Upheld: the 3,000 VCAI go back to the bond and the slash no longer counts.
-    at_ok(&mut chain, 35, AUTHORITY, decide(true));
+    let (receipt, _) = chain.govern(35, GOVERNOR, vec![decide(true)]);
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
     let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
     assert_eq!(node.stake, vcai(10_000));
     assert_eq!(node.trust.slashes, 0);
@@ -599,7 +608,8 @@ fn appeals_are_the_node_s_once_in_the_window_and_governance_decides() {
             .state,
         SlashState::Returned
     );
-    assert_eq!(chain.at(36, AUTHORITY, decide(false)).code, 28);
+    let (receipt, _) = chain.govern(66, GOVERNOR, vec![decide(false)]);
+    assert_eq!(receipt.code, 28, "{}", receipt.error);
     // Past the window an appeal is too late.
     let job_id = run_to_result(
         &mut chain,
@@ -1275,15 +1285,15 @@ fn a_stake_returned_after_leaving_can_unbond_or_count_towards_rejoining() {
             reason: "the referees were wrong".into(),
         }),
     );
-    at_ok(
-        &mut chain,
+    let (receipt, decided_s) = chain.govern(
         42,
-        AUTHORITY,
-        Message::DecideAppeal(DecideAppeal {
+        GOVERNOR,
+        vec![Action::DecideAppeal {
             slash_id: slash.id,
             uphold: true,
-        }),
+        }],
     );
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
     // The 3,000 VCAI came back as a bond of a node that has left: no requirement holds it.
     let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
     assert_eq!(node.stake, vcai(3_000));
@@ -1292,9 +1302,14 @@ fn a_stake_returned_after_leaving_can_unbond_or_count_towards_rejoining() {
             amount: vcai(amount),
         })
     };
-    at_ok(&mut chain, 43, NODE, unbond(1_000));
+    at_ok(&mut chain, decided_s + 1, NODE, unbond(1_000));
     // Rejoining counts the 2,000 left with the new stake against the requirement (800 VCAI).
-    at_ok(&mut chain, 44, NODE, cpu_registration(Amount::ZERO));
+    at_ok(
+        &mut chain,
+        decided_s + 2,
+        NODE,
+        cpu_registration(Amount::ZERO),
+    );
     let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
     assert_eq!(node.stake, vcai(2_000));
     assert!(!node.trust.deregistered);
