@@ -215,7 +215,13 @@ impl Node for EngineNode {
             .iter()
             .all(|validator| validator.address != address)
         {
-            eyre::bail!("this key is not in the validator set at height {next}");
+            // A follower: it receives, verifies and commits every block but does not vote;
+            // the engine reads the set again at each height, so once a proposal adds this key
+            // it votes from the next height on (docs/governance.md).
+            tracing::info!(
+                height = next,
+                "this key is not in the validator set: following until a proposal adds it"
+            );
         }
         let (channels, engine) = malachite_app_channel::start_engine(
             VcityContext,

@@ -9,7 +9,9 @@
 //! that home), waits until all of them answer and have committed a block, prints where they
 //! are, and stops them on Ctrl-C. Later runs resume from the same homes. `--init-only` writes
 //! the homes without starting anything (to run the validators yourself, e.g. on other hosts
-//! after editing their addresses).
+//! after editing their addresses). `--standby K` writes K more homes whose keys are not in
+//! genesis: they run as followers (they sync and verify every block but do not vote) until a
+//! governance proposal adds them to the validator set (docs/governance.md).
 
 use crate::config::{parse_duration, Settings, ValidatorSection};
 use anyhow::{bail, Context as _};
@@ -49,6 +51,10 @@ pub struct TestnetArgs {
     /// Write the homes and exit without starting the validators.
     #[arg(long)]
     pub init_only: bool,
+    /// Extra homes whose keys are not in genesis (numbered after the validators): followers
+    /// until a proposal adds them.
+    #[arg(long, default_value_t = 0)]
+    pub standby: u32,
 }
 
 /// One validator as `vcity testnet` reports it.
@@ -60,6 +66,8 @@ struct ValidatorLine {
     p2p: String,
     pid: Option<u32>,
     log: String,
+    /// Not in genesis: a follower until a proposal adds it.
+    standby: bool,
 }
 
 fn home_of(dir: &Path, index: u32) -> PathBuf {
@@ -69,10 +77,11 @@ fn home_of(dir: &Path, index: u32) -> PathBuf {
 /// `vcity testnet`.
 pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Result<()> {
     crate::devnet::init_tracing(json);
-    if args.validators == 0 || args.validators > MAX_VALIDATORS {
-        bail!("--validators must be 1 to {MAX_VALIDATORS}");
+    if args.validators == 0 || args.validators + args.standby > MAX_VALIDATORS {
+        bail!("--validators must be 1 to {MAX_VALIDATORS}, standby included");
     }
-    let last_port = |base: u16| u32::from(base) + args.validators - 1;
+    let homes = args.validators + args.standby;
+    let last_port = |base: u16| u32::from(base) + homes - 1;
     if last_port(args.api_port) > 65_535 || last_port(args.p2p_port) > 65_535 {
         bail!("ports beyond 65535: lower --api-port or --p2p-port");
     }
@@ -81,7 +90,7 @@ pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Re
         .dir
         .clone()
         .unwrap_or_else(|| settings.home.join("testnet"));
-    let lines: Vec<ValidatorLine> = (1..=args.validators)
+    let lines: Vec<ValidatorLine> = (1..=homes)
         .map(|index| {
             let home = home_of(&dir, index);
             ValidatorLine {
@@ -91,6 +100,7 @@ pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Re
                 log: home.join("validator.log").display().to_string(),
                 home: home.display().to_string(),
                 pid: None,
+                standby: index > args.validators,
             }
         })
         .collect();
@@ -104,11 +114,10 @@ pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Re
                     .starts_with("validator-")
             })
             .count();
-        if existing != args.validators as usize {
+        if existing != homes as usize {
             bail!(
-                "{} holds a testnet of {existing} validators; remove it to start one of {}",
-                dir.display(),
-                args.validators
+                "{} holds a testnet of {existing} homes; remove it to start one of {homes}",
+                dir.display()
             );
         }
         tracing::info!(dir = %dir.display(), "resuming the testnet");
@@ -198,6 +207,7 @@ fn create(
     let validators = lines
         .iter()
         .zip(&keys)
+        .filter(|(line, _)| !line.standby)
         .map(|(line, key)| Validator {
             name: line.moniker.clone(),
             public_key: key.account,
@@ -249,7 +259,7 @@ fn create(
 /// Waits until every validator's API answers with a committed block.
 fn wait_until_committing(lines: &[ValidatorLine], children: &mut Children) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    for line in lines {
+    for line in lines.iter().filter(|line| !line.standby) {
         let client = Client::new(&line.api);
         loop {
             if let Some(exited) = children.exited() {
@@ -292,8 +302,9 @@ fn report(lines: &[ValidatorLine], json: bool, started: bool) -> anyhow::Result<
         let pid = line
             .pid
             .map_or_else(String::new, |pid| format!("pid {pid}"));
+        let standby = if line.standby { " (standby)" } else { "" };
         println!(
-            "  {:<13} api {}  p2p {}  {pid}\n                home {}",
+            "  {:<13} api {}  p2p {}  {pid}{standby}\n                home {}",
             line.moniker, line.api, line.p2p, line.home
         );
     }

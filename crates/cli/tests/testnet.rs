@@ -393,6 +393,169 @@ fn testnet_command_starts_four_validators() {
     );
 }
 
+/// Takes proposal `number` through its life against `api`: alice (the only locker) votes yes
+/// when voting opens, bob executes after the timelock. The height of the execution.
+fn pass(home: &Path, api: &str, number: u64) -> u64 {
+    let text = number.to_string();
+    let phase = |wanted: &str| {
+        wait_until(
+            &format!("proposal {number} reaches {wanted}"),
+            Duration::from_secs(90),
+            || {
+                let shown = vcity(home, Some(api), &["gov", "show", &text]);
+                shown.code == 0 && shown.json["proposal"]["phase"] == wanted
+            },
+        );
+    };
+    phase("voting");
+    ok(vcity(
+        home,
+        Some(api),
+        &["gov", "vote", &text, "yes", "--from", "alice"],
+    ));
+    phase("executable");
+    let executed = ok(vcity(
+        home,
+        Some(api),
+        &["gov", "execute", &text, "--from", "bob"],
+    ));
+    assert_eq!(executed["ok"], true, "{executed}");
+    executed["transaction"]["receipt"]["height"]
+        .as_u64()
+        .expect("height")
+}
+
+/// Opens a proposal with one validator action (TOML) against `api`; its number.
+fn propose_validator_change(home: &Path, api: &str, action: &str) -> u64 {
+    let file = home.join(format!("proposal-{}.toml", action.len()));
+    std::fs::write(
+        &file,
+        format!("title = \"validator change\"\n[[actions]]\n{action}\n"),
+    )
+    .expect("proposal file");
+    let opened = ok(vcity(
+        home,
+        Some(api),
+        &[
+            "gov",
+            "propose",
+            file.to_str().expect("utf-8"),
+            "--from",
+            "alice",
+        ],
+    ));
+    proposal_number(&opened)
+}
+
+/// The validators that signed block `height`'s certificate, as seen by `validator`.
+fn signers(validator: &Validator, height: u64) -> Vec<String> {
+    validator.block(height)["certificate"]
+        .as_array()
+        .expect("certificate")
+        .iter()
+        .map(|signature| signature["validator"].as_str().expect("key").to_string())
+        .collect()
+}
+
+#[test]
+fn a_fifth_validator_joins_by_proposal_and_another_leaves() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let home = temp.path().join("home");
+    let dir = temp.path().join("net");
+    let base = free_ports(10);
+    let written = ok(vcity(
+        &home,
+        None,
+        &[
+            "testnet",
+            "--validators",
+            "4",
+            "--standby",
+            "1",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--api-port",
+            &base.to_string(),
+            "--p2p-port",
+            &(base + 5).to_string(),
+            "--block-time",
+            "300ms",
+            "--init-only",
+        ],
+    ));
+    let lines = written["validators"].as_array().expect("validators");
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[4]["standby"], true);
+    let mut validators: Vec<Validator> = lines
+        .iter()
+        .map(|line| {
+            Validator::new(
+                PathBuf::from(line["home"].as_str().expect("home")),
+                line["api"].as_str().expect("api").to_string(),
+            )
+        })
+        .collect();
+    let key_of = |validator: &Validator| -> String {
+        let text = std::fs::read_to_string(validator.home.join("validator_key.json")).expect("key");
+        let key: Value = serde_json::from_str(&text).expect("key JSON");
+        key["account"].as_str().expect("account").to_string()
+    };
+    let (first, fifth) = (key_of(&validators[0]), key_of(&validators[4]));
+    for validator in &mut validators {
+        validator.start();
+    }
+    // The standby follows: it commits every block without voting.
+    wait_for(
+        &validators,
+        3,
+        "all five commit height 3",
+        Duration::from_secs(60),
+    );
+    assert!(!signers(&validators[0], 2).contains(&fifth));
+
+    let number = propose_validator_change(
+        &home,
+        &validators[0].api,
+        &format!("action = \"add_validator\"\nname = \"validator-5\"\npublic_key = \"{fifth}\"\npower = 1"),
+    );
+    let added_at = pass(&home, &validators[0].api, number);
+    // From the next height the fifth votes: some certificate soon carries its signature.
+    wait_until(
+        "the fifth validator signs a block",
+        Duration::from_secs(60),
+        || {
+            let Some(height) = validators[1].height() else {
+                return false;
+            };
+            (added_at + 1..=height).any(|h| signers(&validators[1], h).contains(&fifth))
+        },
+    );
+
+    let number = propose_validator_change(
+        &home,
+        &validators[1].api,
+        &format!("action = \"remove_validator\"\npublic_key = \"{first}\""),
+    );
+    let removed_at = pass(&home, &validators[1].api, number);
+    let later = removed_at + 8;
+    wait_for(
+        &validators,
+        later,
+        "all five pass the removal",
+        Duration::from_secs(90),
+    );
+    for height in removed_at + 2..=later {
+        assert!(
+            !signers(&validators[2], height).contains(&first),
+            "the removed validator signed block {height}"
+        );
+    }
+    // Every node, the removed one (now a follower) included, agrees on every block and root.
+    let all: Vec<&Validator> = validators.iter().collect();
+    let through = assert_agree(&all);
+    assert!(through >= later);
+}
+
 /// Runs `ip ARGS`, true on success.
 fn ip(args: &[&str]) -> bool {
     Command::new("ip")

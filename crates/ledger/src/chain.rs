@@ -7,7 +7,7 @@
 //! after each commit, so a change made by the block at height h decides height h + 1 on.
 //!
 //! Keys (owned here): `chain/chain_id`, `chain/height`, `chain/time_ms`, `chain/genesis_time_ms`,
-//! `chain/beacon`, `chain/params`, `chain/validators`.
+//! `chain/beacon`, `chain/params`, `chain/validators`, `chain/previous_validators`.
 
 use crate::app::BlockContext;
 use crate::error::TxError;
@@ -24,6 +24,17 @@ const KEY_GENESIS_TIME_MS: &[u8] = b"chain/genesis_time_ms";
 const KEY_BEACON: &[u8] = b"chain/beacon";
 const KEY_PARAMS: &[u8] = b"chain/params";
 const KEY_VALIDATORS: &[u8] = b"chain/validators";
+const KEY_PREVIOUS_VALIDATORS: &[u8] = b"chain/previous_validators";
+
+/// The set a block's changes replaced, kept so that the next block can check the certificate
+/// of the block that made the change (it was decided by the old set).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct PreviousValidators {
+    /// The block that changed the set.
+    height: Height,
+    /// The set before it.
+    validators: Vec<Validator>,
+}
 
 /// Chain-wide limits and prices. Every field is a governance parameter (SPEC: "(gov)").
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -177,12 +188,33 @@ pub(crate) fn set_validators(
             .checked_add(validator.power)
             .ok_or(TxError::Overflow)?;
     }
+    let block = height(state);
+    let recorded = state
+        .get::<PreviousValidators>(KEY_PREVIOUS_VALIDATORS)
+        .is_some_and(|previous| previous.height == block);
+    if !recorded {
+        // The first change in this block: the set before it decided this block.
+        let before = PreviousValidators {
+            height: block,
+            validators: self::validators(state),
+        };
+        state.put(KEY_PREVIOUS_VALIDATORS.to_vec(), &before);
+    }
     state.put(KEY_VALIDATORS.to_vec(), &validators);
     state.emit(vcity_types::event::Event::ValidatorsChanged {
         count: validators.len() as u32,
         total_power,
     });
     Ok(())
+}
+
+/// The set that decided the last executed block: the current set, unless that block changed it.
+/// A node checks the last block's certificate against this set.
+pub fn last_block_validators(state: &impl StateRead) -> Vec<Validator> {
+    match state.get::<PreviousValidators>(KEY_PREVIOUS_VALIDATORS) {
+        Some(previous) if previous.height == height(state) => previous.validators,
+        _ => validators(state),
+    }
 }
 
 /// The beacon the chain starts with, before any block.

@@ -832,10 +832,12 @@ impl Node {
                 certificate.height
             ));
         }
-        // The set that decided the previous height. It is genesis' and never changes yet; when
-        // staking changes it, this must read the set as of the previous height.
+        // The set that decided the previous height: the one before that block's changes.
         certificate
-            .verify(&self.chain_id, &validator_infos(&chain.ledger))
+            .verify(
+                &self.chain_id,
+                &infos(chain::last_block_validators(&chain.ledger)),
+            )
             .map_err(|error| format!("previous certificate: {error}"))
     }
 
@@ -997,7 +999,11 @@ fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {
 
 /// The ledger's validator set as the consensus seam sees it.
 fn validator_infos(ledger: &Ledger) -> Vec<ValidatorInfo> {
-    chain::validators(ledger)
+    infos(chain::validators(ledger))
+}
+
+fn infos(validators: Vec<chain::Validator>) -> Vec<ValidatorInfo> {
+    validators
         .into_iter()
         .map(|validator| ValidatorInfo {
             public_key: validator.public_key.0,
@@ -1166,7 +1172,15 @@ impl Application for Node {
             .map_err(|error| AppError::Fatal(error.to_string()))
     }
 
-    fn validators(&self, _height: u64) -> Vec<ValidatorInfo> {
-        validator_infos(&self.read().ledger)
+    /// The set after the last committed block decides the next height; the last height was
+    /// decided by the set before that block's changes. Older heights are not kept: they are
+    /// only asked for while syncing, which replays block by block.
+    fn validators(&self, height: u64) -> Vec<ValidatorInfo> {
+        let chain = self.read();
+        if height == chain.ledger.height().0 {
+            infos(chain::last_block_validators(&chain.ledger))
+        } else {
+            validator_infos(&chain.ledger)
+        }
     }
 }

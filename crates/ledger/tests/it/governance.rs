@@ -647,6 +647,10 @@ fn validators_are_added_repowered_and_removed_by_proposal() {
     let set = chain::validators(chain.ledger.state());
     assert_eq!(set.len(), 2);
     assert_eq!(set[1].power, 3);
+    // The block that made the change was decided by the old set; the next one by the new.
+    assert_eq!(chain::last_block_validators(chain.ledger.state()).len(), 1);
+    chain.block_at(t, vec![]);
+    assert_eq!(chain::last_block_validators(chain.ledger.state()).len(), 2);
     let (receipt, t) = chain.govern(
         t + 1,
         GOVERNOR,
