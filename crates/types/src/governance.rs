@@ -334,6 +334,18 @@ pub enum ParamChange {
         /// Buyers' compensation, ppm of what they paid.
         compensation_ppm: u32,
     },
+    /// One offence's penalty (SPEC §10): its tier, the share of stake slashed (inside the tier's
+    /// range) and the incentive periods without rewards afterwards.
+    OffenceRule {
+        /// The offence.
+        offence: crate::trust::Offence,
+        /// Its tier.
+        tier: crate::trust::Tier,
+        /// Share of stake slashed, ppm (minor 5–10%, moderate 10–30%, severe 100%).
+        slash_ppm: u32,
+        /// Incentive periods without Proof of Capacity or Delivery afterwards (at most 52).
+        suspend_periods: u32,
+    },
     /// Transaction and block limits and the minimum fee.
     TxLimits {
         /// USD base units.

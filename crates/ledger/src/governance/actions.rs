@@ -292,6 +292,27 @@ pub(crate) fn set_param(state: &mut Overlay<'_>, change: &ParamChange) -> Result
             params.bounty_ppm = *bounty_ppm;
             params.compensation_ppm = *compensation_ppm;
         }),
+        ParamChange::OffenceRule {
+            offence,
+            tier,
+            slash_ppm,
+            suspend_periods,
+        } => {
+            if *suspend_periods > 52 {
+                return Err(TxError::InvalidParam(
+                    "at most 52 suspended incentive periods".into(),
+                ));
+            }
+            trust::set_params(state, |params| {
+                for rule in &mut params.offences {
+                    if rule.offence == *offence {
+                        rule.tier = *tier;
+                        rule.slash_ppm = *slash_ppm;
+                        rule.suspend_periods = *suspend_periods;
+                    }
+                }
+            })
+        }
         ParamChange::TxLimits {
             min_fee_usd,
             max_tx_bytes,

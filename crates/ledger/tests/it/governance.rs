@@ -350,6 +350,13 @@ fn bad_proposals_and_out_of_bounds_parameters_are_refused_with_stable_codes() {
             bounty_ppm: 0,
             compensation_ppm: 0,
         },
+        // A minor offence slashes 5–10% (SPEC §10).
+        ParamChange::OffenceRule {
+            offence: vcity_types::trust::Offence::CapacityMissed,
+            tier: vcity_types::trust::Tier::Minor,
+            slash_ppm: 200_000,
+            suspend_periods: 0,
+        },
         ParamChange::TxLimits {
             min_fee_usd: usd(2),
             max_tx_bytes: 65_536,
@@ -442,6 +449,12 @@ fn bad_proposals_and_out_of_bounds_parameters_are_refused_with_stable_codes() {
                 period_s: 3 * 86_400,
             }),
             set(ParamChange::VerificationWindow { window_s: 3_600 }),
+            set(ParamChange::OffenceRule {
+                offence: vcity_types::trust::Offence::CapacityMissed,
+                tier: vcity_types::trust::Tier::Minor,
+                slash_ppm: 80_000,
+                suspend_periods: 1,
+            }),
             set(ParamChange::Governance(GovernanceParams {
                 voting_s: 2 * 86_400,
                 ..GovernanceParams::default()
@@ -457,6 +470,8 @@ fn bad_proposals_and_out_of_bounds_parameters_are_refused_with_stable_codes() {
         3_600
     );
     assert_eq!(governance::params(state).voting_s, 2 * 86_400);
+    let rule = vcity_ledger::trust::params(state).rule(vcity_types::trust::Offence::CapacityMissed);
+    assert_eq!((rule.slash_ppm, rule.suspend_periods), (80_000, 1));
 }
 
 #[test]
