@@ -705,11 +705,22 @@ fn governance_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> 
     )?;
     say("voted", "alice voted yes with her snapshot weight".into());
     let view = wait_for_phase(&client, number, "executable", Duration::from_secs(120))?;
+    let ve = |weight: u128| {
+        let scale = vcity_ledger::ve::WEIGHT_SCALE;
+        format!(
+            "{}.{:02} veVCAI",
+            weight / scale,
+            weight % scale * 100 / scale
+        )
+    };
     say(
         "passed",
         format!(
-            "quorum {} reached, timelock over at {} s",
-            view.proposal.quorum, view.proposal.executable_s
+            "yes {} against a quorum of {} ({} in all at the snapshot); timelock over at {} s",
+            ve(view.proposal.yes),
+            ve(view.proposal.quorum),
+            ve(view.proposal.total_weight),
+            view.proposal.executable_s
         ),
     );
     let before = client.account(&bob)?;
