@@ -705,14 +705,7 @@ fn governance_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> 
     )?;
     say("voted", "alice voted yes with her snapshot weight".into());
     let view = wait_for_phase(&client, number, "executable", Duration::from_secs(120))?;
-    let ve = |weight: u128| {
-        let scale = vcity_ledger::ve::WEIGHT_SCALE;
-        format!(
-            "{}.{:02} veVCAI",
-            weight / scale,
-            weight % scale * 100 / scale
-        )
-    };
+    let ve = |weight: u128| format!("{} veVCAI", vcity_ledger::ve::format_weight(weight));
     say(
         "passed",
         format!(

@@ -173,13 +173,7 @@ fn print_proposal(view: &vcity_ledger::governance::ProposalView) {
         "  voting    {} s to {} s; executable {} s to {} s (seconds after genesis)",
         proposal.voting_starts_s, proposal.voting_ends_s, proposal.executable_s, proposal.expires_s
     );
-    let whole = |weight: u128| {
-        format!(
-            "{}.{:06}",
-            weight / vcity_ledger::ve::WEIGHT_SCALE,
-            weight % vcity_ledger::ve::WEIGHT_SCALE / 1_000_000_000_000_000_000_000
-        )
-    };
+    let whole = vcity_ledger::ve::format_weight;
     println!(
         "  votes     yes {} / no {} / abstain {} veVCAI, quorum {} of {} ({} voters)",
         whole(proposal.yes),

@@ -162,6 +162,21 @@ fn assert_agree(validators: &[&Validator]) -> u64 {
     through
 }
 
+/// The validators `vcity testnet --init-only` reported writing, not started.
+fn written_validators(written: &Value) -> Vec<Validator> {
+    written["validators"]
+        .as_array()
+        .expect("validators")
+        .iter()
+        .map(|line| {
+            Validator::new(
+                PathBuf::from(line["home"].as_str().expect("home")),
+                line["api"].as_str().expect("api").to_string(),
+            )
+        })
+        .collect()
+}
+
 fn init(home: &Path, dir: &Path, api_port: u16, p2p_port: u16) -> Value {
     ok(vcity(
         home,
@@ -191,17 +206,7 @@ fn four_validators_survive_crashes_and_refuse_to_fork() {
     let base = free_ports(8);
     let written = init(&home, &dir, base, base + 4);
     assert_eq!(written["event"], "initialized");
-    let mut validators: Vec<Validator> = written["validators"]
-        .as_array()
-        .expect("validators")
-        .iter()
-        .map(|line| {
-            Validator::new(
-                PathBuf::from(line["home"].as_str().expect("home")),
-                line["api"].as_str().expect("api").to_string(),
-            )
-        })
-        .collect();
+    let mut validators = written_validators(&written);
     assert_eq!(validators.len(), 4);
     for validator in &mut validators {
         validator.start();
@@ -486,15 +491,7 @@ fn a_fifth_validator_joins_by_proposal_and_another_leaves() {
     let lines = written["validators"].as_array().expect("validators");
     assert_eq!(lines.len(), 5);
     assert_eq!(lines[4]["standby"], true);
-    let mut validators: Vec<Validator> = lines
-        .iter()
-        .map(|line| {
-            Validator::new(
-                PathBuf::from(line["home"].as_str().expect("home")),
-                line["api"].as_str().expect("api").to_string(),
-            )
-        })
-        .collect();
+    let mut validators = written_validators(&written);
     let key_of = |validator: &Validator| -> String {
         let text = std::fs::read_to_string(validator.home.join("validator_key.json")).expect("key");
         let key: Value = serde_json::from_str(&text).expect("key JSON");

@@ -153,6 +153,22 @@ pub(crate) fn set_params(state: &mut Overlay<'_>, new: &Params) -> Result<(), Tx
     Ok(())
 }
 
+/// Checks one validator entry: positive power and a printable name of at most
+/// [`MAX_VALIDATOR_NAME_BYTES`] bytes.
+pub(crate) fn check_validator(validator: &Validator) -> Result<(), TxError> {
+    if validator.power == 0
+        || validator.name.len() > MAX_VALIDATOR_NAME_BYTES
+        || validator.name.chars().any(char::is_control)
+    {
+        return Err(TxError::InvalidProposal(format!(
+            "validator {}: power must be positive and the name at most \
+             {MAX_VALIDATOR_NAME_BYTES} bytes of printable text",
+            validator.public_key
+        )));
+    }
+    Ok(())
+}
+
 /// Replaces the validator set (a proposal's validator actions): 1 to
 /// [`MAX_VALIDATORS`] validators with unique keys, printable names and positive power.
 pub(crate) fn set_validators(
@@ -174,16 +190,7 @@ pub(crate) fn set_validators(
                 validator.public_key
             )));
         }
-        if validator.power == 0
-            || validator.name.len() > MAX_VALIDATOR_NAME_BYTES
-            || validator.name.chars().any(char::is_control)
-        {
-            return Err(TxError::InvalidProposal(format!(
-                "validator {}: power must be positive and the name at most \
-                 {MAX_VALIDATOR_NAME_BYTES} bytes of printable text",
-                validator.public_key
-            )));
-        }
+        check_validator(validator)?;
         total_power = total_power
             .checked_add(validator.power)
             .ok_or(TxError::Overflow)?;

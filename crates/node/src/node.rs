@@ -406,7 +406,7 @@ impl Node {
         };
         VeTotalView {
             total_weight: total.to_string(),
-            total_weight_display: weight_display(total),
+            total_weight_display: ve::format_weight(total),
             locked_vcai: bank::balance(ledger, &ve::ve_account(), Denom::Vcai),
             at_s,
             elapsed_s,
@@ -433,7 +433,7 @@ impl Node {
             end_s: lock.as_ref().map(|l| l.end_s),
             unlock_week: lock.as_ref().map(|l| l.end_s / ve::WEEK_S),
             weight: weight.to_string(),
-            weight_display: weight_display(weight),
+            weight_display: ve::format_weight(weight),
             at_s,
             height: ledger.height(),
         }
@@ -941,12 +941,6 @@ impl Node {
 }
 
 /// A weight scaled by 10^27 as veVCAI with nine decimals (rounded down).
-fn weight_display(weight: u128) -> String {
-    let whole = weight / ve::WEIGHT_SCALE;
-    let fraction = (weight % ve::WEIGHT_SCALE) / 1_000_000_000_000_000_000;
-    format!("{whole}.{fraction:09}")
-}
-
 fn node_view(ledger: &Ledger, record: vcity_types::compute::NodeRecord) -> NodeView {
     let params = nodes::params(ledger);
     let now = vesting::elapsed_s(ledger);

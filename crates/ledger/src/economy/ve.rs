@@ -243,6 +243,13 @@ pub fn total_weight(state: &impl StateRead) -> u128 {
     advance(state, point, elapsed_s(state).max(point.ts_s), |_| {}).bias
 }
 
+/// `weight` (scaled by [`WEIGHT_SCALE`]) in veVCAI with nine decimals, for people.
+pub fn format_weight(weight: u128) -> String {
+    let whole = weight / WEIGHT_SCALE;
+    let fraction = (weight % WEIGHT_SCALE) / 1_000_000_000_000_000_000;
+    format!("{whole}.{fraction:09}")
+}
+
 /// An account's weight now.
 pub fn weight(state: &impl StateRead, account: &AccountId) -> u128 {
     lock(state, account).map_or(0, |lock| lock.weight_at(elapsed_s(state)))

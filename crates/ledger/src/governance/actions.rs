@@ -12,9 +12,7 @@ use crate::state::Overlay;
 use crate::vesting::{grant_later, GrantSource};
 use crate::{bank, chain, incentives, jobs, nodes, pool, slashing, treasury, trust, ve, vesting};
 use vcity_types::event::Event;
-use vcity_types::governance::{
-    Action, Fund, ParamChange, Payment, MAX_PAYMENTS, MAX_VALIDATOR_NAME_BYTES,
-};
+use vcity_types::governance::{Action, Fund, ParamChange, Payment, MAX_PAYMENTS};
 use vcity_types::{AccountId, Amount, Denom};
 
 /// The account behind `fund`.
@@ -41,13 +39,8 @@ fn check_payments(payments: &[Payment], denom: Denom) -> Result<Amount, TxError>
             if denom != Denom::Vcai {
                 return Err(TxError::InvalidProposal("only VCAI payments vest".into()));
             }
-            let schedule = vesting::Schedule {
-                total: payment.amount,
-                at_tge: terms.immediate,
-                cliff_s: terms.cliff_s,
-                duration_s: terms.duration_s,
-                step_s: terms.step_s,
-            };
+            // Its shape does not depend on when it starts.
+            let schedule = vesting::Schedule::starting_at(payment.amount, terms, 0);
             schedule
                 .validate()
                 .map_err(|reason| TxError::InvalidProposal(format!("vesting terms: {reason}")))?;
@@ -88,18 +81,15 @@ pub(crate) fn check(state: &Overlay<'_>, action: &Action) -> Result<(), TxError>
             }
             Ok(())
         }
-        Action::AddValidator { name, power, .. } => {
-            if *power == 0
-                || name.len() > MAX_VALIDATOR_NAME_BYTES
-                || name.chars().any(char::is_control)
-            {
-                return Err(TxError::InvalidProposal(format!(
-                    "a validator has positive power and a printable name of at most \
-                     {MAX_VALIDATOR_NAME_BYTES} bytes"
-                )));
-            }
-            Ok(())
-        }
+        Action::AddValidator {
+            name,
+            public_key,
+            power,
+        } => chain::check_validator(&chain::Validator {
+            name: name.clone(),
+            public_key: *public_key,
+            power: *power,
+        }),
         Action::RemoveValidator { .. } => Ok(()),
         Action::SetValidatorPower { power, .. } => {
             if *power == 0 {

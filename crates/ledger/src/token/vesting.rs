@@ -206,7 +206,25 @@ pub(crate) enum GrantSource {
     Account(AccountId),
 }
 
-/// A grant made by a proposal at `now_s` (seconds after genesis): `terms.immediate` is paid at
+impl Schedule {
+    /// The schedule of `amount` paid on `terms` from `start_s` (seconds after genesis): the
+    /// immediate part counts as the part released at TGE and the cliff runs from `start_s`.
+    pub fn starting_at(
+        amount: Amount,
+        terms: &vcity_types::governance::VestingTerms,
+        start_s: u64,
+    ) -> Schedule {
+        Schedule {
+            total: amount,
+            at_tge: terms.immediate,
+            cliff_s: start_s.saturating_add(terms.cliff_s),
+            duration_s: terms.duration_s,
+            step_s: terms.step_s,
+        }
+    }
+}
+
+/// A grant made by a proposal now: `terms.immediate` is paid at
 /// once, the rest is locked in the vesting account and released after `terms.cliff_s` over
 /// `terms.duration_s`, claimable with `ClaimVesting` like a genesis grant.
 pub(crate) fn grant_later(
@@ -217,14 +235,7 @@ pub(crate) fn grant_later(
     amount: Amount,
     terms: &vcity_types::governance::VestingTerms,
 ) -> Result<(), TxError> {
-    let now_s = elapsed_s(state);
-    let schedule = Schedule {
-        total: amount,
-        at_tge: terms.immediate,
-        cliff_s: now_s.saturating_add(terms.cliff_s),
-        duration_s: terms.duration_s,
-        step_s: terms.step_s,
-    };
+    let schedule = Schedule::starting_at(amount, terms, elapsed_s(state));
     schedule.validate().map_err(TxError::InvalidProposal)?;
     let mut list = grants(state, beneficiary);
     if list.len() >= MAX_GRANTS_PER_ACCOUNT {
