@@ -233,11 +233,12 @@ pub fn gov(settings: &Settings, command: GovCommand, json: bool) -> anyhow::Resu
                 return print_json(&quotas);
             }
             println!(
-                "revenue {} USD → {} stages; locked {} VCAI → {} stages",
+                "revenue {} USD → {} stages; locked {} VCAI → {} stages of {} VCAI",
                 quotas.revenue_usd.to_decimal(Denom::Usd),
                 quotas.revenue_stages,
                 quotas.locked_vcai.to_decimal(Denom::Vcai),
-                quotas.equity_stages
+                quotas.equity_stages,
+                quotas.equity_stage_vcai.to_decimal(Denom::Vcai)
             );
             println!(
                 "issuances executed {}, quotas available {}",

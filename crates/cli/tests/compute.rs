@@ -433,22 +433,6 @@ fn registered(devnet: &Devnet, name: &str) -> Option<Value> {
     (run.code == 0).then_some(run.json)
 }
 
-/// An account view's balance of `denom`, base units.
-fn balance_units(account: &Value, denom: &str) -> u128 {
-    account["balances"]
-        .as_array()
-        .expect("balances")
-        .iter()
-        .find(|balance| balance["denom"] == denom)
-        .map_or(0, |balance| {
-            balance["amount"]
-                .as_str()
-                .expect("amount")
-                .parse()
-                .expect("units")
-        })
-}
-
 fn vcai_units(devnet: &Devnet, who: &str) -> u128 {
     balance_units(&ok(devnet.cli(&["query", "account", who])), "vcai")
 }

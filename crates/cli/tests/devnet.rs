@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -775,4 +776,132 @@ fn the_devnet_demo_takes_a_proposal_through_its_whole_life() {
     assert_eq!(quotas["equity_stages"], 0, "{quotas}");
     let status = ok(devnet.cli(&["gov", "status"]));
     assert_eq!(status["proposals"], 1);
+}
+
+fn text_units(value: &Value) -> u128 {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not an amount: {value}"))
+        .parse()
+        .expect("units")
+}
+
+#[test]
+fn a_ten_for_one_repricing_scales_every_vcai_figure_and_no_share() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().to_path_buf();
+    let devnet = Devnet::start(&home);
+    let names = ["alice", "bob", "carol", "dave"];
+    let account = |name: &str| ok(devnet.cli(&["query", "account", name]));
+
+    let opened = ok(devnet.cli(&[
+        "gov",
+        "propose",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/governance/reprice.toml"
+        ),
+        "--from",
+        "alice",
+    ]));
+    let proposal = proposal_number(&opened);
+    wait_for_phase(&devnet, proposal, "voting");
+    ok(devnet.cli(&[
+        "gov",
+        "vote",
+        &proposal.to_string(),
+        "yes",
+        "--from",
+        "alice",
+    ]));
+    wait_for_phase(&devnet, proposal, "executable");
+    // The deposit is back with alice and the vote is over: nothing moves VCAI from here on.
+    let supply = ok(devnet.cli(&["query", "supply"]));
+    assert_eq!(supply["vcai_scale"]["numerator"], 1);
+    let before: Vec<u128> = names
+        .iter()
+        .map(|name| balance_units(&account(name), "vcai"))
+        .collect();
+    let usd_before: Vec<u128> = names
+        .iter()
+        .map(|name| balance_units(&account(name), "usd"))
+        .collect();
+    let locked = ok(devnet.cli(&["ve", "show"]));
+    let weight = ok(devnet.cli(&["ve", "show", "alice"]));
+    assert_eq!(
+        ok(devnet.cli(&["pool", "price"]))["price_usd_per_vcai"],
+        "0.1"
+    );
+
+    let executed = ok(devnet.cli(&["gov", "execute", &proposal.to_string(), "--from", "bob"]));
+    let events = executed["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events");
+    let repriced = events
+        .iter()
+        .find(|event| event["type"] == "repriced")
+        .unwrap_or_else(|| panic!("no repriced event: {executed}"));
+    assert_eq!(repriced["scale"]["numerator"], 10);
+    assert_eq!(repriced["scale"]["denominator"], 1);
+
+    // Every VCAI figure is ten times larger; USD is untouched; the pool's USD price of one VCAI is
+    // a tenth, so every holding is worth what it was.
+    let after = ok(devnet.cli(&["query", "supply"]));
+    assert_eq!(after["vcai_scale"]["numerator"], 10);
+    assert_eq!(
+        text_units(&after["vcai_total"]),
+        10 * text_units(&supply["vcai_total"])
+    );
+    assert_eq!(after["usd_total"], supply["usd_total"]);
+    for (index, name) in names.iter().enumerate() {
+        let now = account(name);
+        assert_eq!(balance_units(&now, "vcai"), 10 * before[index], "{name}");
+        if *name != "bob" {
+            // bob paid the execution's fee.
+            assert_eq!(balance_units(&now, "usd"), usd_before[index], "{name}");
+        }
+    }
+    assert_eq!(
+        ok(devnet.cli(&["pool", "price"]))["price_usd_per_vcai"],
+        "0.01"
+    );
+    assert_eq!(
+        text_units(&ok(devnet.cli(&["ve", "show"]))["locked_vcai"]),
+        10 * text_units(&locked["locked_vcai"])
+    );
+    // alice's weight is the same share of the total it was, counted in the new unit.
+    let weight_after: u128 = text_units(&ok(devnet.cli(&["ve", "show", "alice"]))["weight"]);
+    let weight_before = text_units(&weight["weight"]);
+    assert!(
+        weight_after <= 10 * weight_before && weight_after > 9 * weight_before,
+        "{weight_before} -> {weight_after}"
+    );
+    let quotas = ok(devnet.cli(&["gov", "quotas"]));
+    assert_eq!(quotas["equity_stage_vcai"], "5000000000000000000000000000");
+    let params = ok(devnet.cli(&["gov", "status"]));
+    assert_eq!(
+        params["params"]["deposit"], "100000000000000000000000",
+        "the 10,000 VCAI deposit is 100,000 of the new unit"
+    );
+
+    // New messages speak the new unit: sending 1 VCAI moves exactly 1 new VCAI.
+    let sent = ok(devnet.cli(&[
+        "tx", "transfer", "--from", "bob", "--to", "carol", "--amount", "1", "--denom", "vcai",
+    ]));
+    let transfer = sent["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "transfer" && event["denom"] == "vcai")
+        .cloned()
+        .expect("a vcai transfer event");
+    assert_eq!(transfer["amount"], "1000000000000000000");
+    assert_eq!(
+        balance_units(&account("carol"), "vcai"),
+        10 * before[2] + 1_000_000_000_000_000_000
+    );
+    assert_eq!(
+        balance_units(&account("bob"), "vcai"),
+        10 * before[1] - 1_000_000_000_000_000_000
+    );
 }

@@ -67,12 +67,13 @@ use crate::smt::SparseMerkleTree;
 use crate::state::{Overlay, State, StateRead, Writes};
 use crate::{
     auth, bank, capacity, chain, disputes, governance, incentives, invariants, jobs, nft, nodes,
-    pool, rewards, slashing, treasury, trust, ve, verification, vesting,
+    pool, repricing, rewards, slashing, treasury, trust, ve, verification, vesting,
 };
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
 use vcity_types::tx::{decode_transaction, tx_hash, Message, SignedTransaction, TxDecodeError};
+use vcity_types::Scale;
 use vcity_types::{AccountId, Hash, Height};
 
 /// What consensus decided about a block, given to the ledger as input.
@@ -252,8 +253,9 @@ impl Ledger {
             proposer: AccountId::default(),
         };
         let params = self.params();
+        let scale = repricing::scale(pending);
         pending.atomically(|overlay| {
-            let (receipt_error, _receipt) = deliver_tx(overlay, &context, &params, tx, 0)?;
+            let (receipt_error, _receipt) = deliver_tx(overlay, &context, &params, tx, 0, scale)?;
             match receipt_error {
                 Some(error) => Err(error),
                 None => Ok(()),
@@ -314,8 +316,12 @@ impl Ledger {
         trust::begin_block(&mut hook);
         jobs::begin_block(&mut hook);
         governance::begin_block(&mut hook);
-        let (writes, events) = hook.into_parts();
+        let (writes, mut events) = hook.into_parts();
         block.merge(writes, Vec::new());
+        // The unit scale changes only inside a transaction (a repricing proposal executing);
+        // it is read once per block and followed through the receipts' `Repriced` events.
+        let mut scale = repricing::scale(&block);
+        repricing::events_to_nominal(scale, &mut events);
         block_events.extend(events);
 
         // 2. transactions.
@@ -331,8 +337,9 @@ impl Ledger {
             {
                 break;
             }
-            match deliver_tx(&mut block, &context, &params, &tx, index) {
+            match deliver_tx(&mut block, &context, &params, &tx, index, scale) {
                 Ok((_, receipt)) => {
+                    scale = repricing::scale_after(scale, &receipt.events);
                     included_bytes += size;
                     receipts.push(receipt);
                     included.push(tx);
@@ -420,14 +427,16 @@ pub fn prepare(
     Ok(PreparedTx { bytes, tx, hash })
 }
 
-/// Runs one transaction on `block`. `Err` means it cannot be included (nonce or fee) and nothing
-/// changed; `Ok((Some(error), receipt))` means it was included but its messages failed.
+/// Runs one transaction on `block`, where the VCAI unit scale is `scale`. `Err` means it cannot
+/// be included (nonce or fee) and nothing changed; `Ok((Some(error), receipt))` means it was
+/// included but its messages failed.
 fn deliver_tx(
     block: &mut Overlay<'_>,
     context: &BlockContext,
     params: &chain::Params,
     tx: &PreparedTx,
     index: u32,
+    scale: Scale,
 ) -> Result<(Option<TxError>, Receipt), TxError> {
     let body = &tx.tx.body;
     let sender = body.sender;
@@ -446,13 +455,19 @@ fn deliver_tx(
 
     // b. messages, all or nothing.
     let outcome = overlay.atomically(|messages| {
+        let mut now = scale;
         for message in &body.messages {
-            execute_message(messages, &sender, message)?;
+            execute_message(messages, &sender, message, &now)?;
+            if let Message::ExecuteProposal(_) = message {
+                // The one message that may reprice; later messages speak the new unit.
+                now = repricing::scale(messages);
+            }
         }
         jobs::check_gangs(messages, &body.messages)
     });
 
-    let (writes, events) = overlay.into_parts();
+    let (writes, mut events) = overlay.into_parts();
+    repricing::events_to_nominal(scale, &mut events);
     block.merge(writes, events.clone());
     let error = outcome.err();
     let receipt = Receipt {
@@ -472,8 +487,20 @@ fn execute_message(
     state: &mut Overlay<'_>,
     sender: &AccountId,
     message: &Message,
+    scale: &Scale,
 ) -> Result<(), TxError> {
     governance::check_paused(state, message)?;
+    // Messages speak the nominal VCAI unit; components work in the internal one.
+    let message = repricing::to_internal(scale, message)?;
+    route_message(state, sender, message.as_ref())
+        .map_err(|error| repricing::error_to_nominal(scale, error))
+}
+
+fn route_message(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &Message,
+) -> Result<(), TxError> {
     match message {
         Message::Transfer(transfer) => bank::execute_transfer(state, sender, transfer),
         Message::MintUsd(mint) => bank::execute_mint_usd(state, sender, mint),

@@ -48,7 +48,7 @@ pub mod trust;
 
 pub use compute::{jobs, nodes};
 pub use economy::{incentives, pool, rewards, treasury, ve};
-pub use token::{bank, nft, vesting};
+pub use token::{bank, nft, repricing, vesting};
 pub use trust::{capacity, disputes, reputation, slashing, verification};
 
 /// `GET /v1/params`: the governance parameters daemons need (matching, heartbeats, deadlines).

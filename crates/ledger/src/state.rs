@@ -195,7 +195,8 @@ impl<'a> Overlay<'a> {
         self.writes.insert(key, None);
     }
 
-    /// Records an event.
+    /// Records an event (its VCAI amounts in the internal unit; the ledger converts a block's
+    /// events to the nominal unit where it collects them, see [`crate::token::repricing`]).
     pub fn emit(&mut self, event: Event) {
         self.events.push(event);
     }

@@ -4,7 +4,8 @@
 //! - [`store`]: redb; one atomic, durable write per committed block.
 //! - [`mempool`]: bounded, nonce-ordered admission of signed transactions.
 //! - [`node`]: [`Node`], the application side of the consensus seam (propose / verify / commit)
-//!   and the read side the API serves.
+//!   and the read side the API serves, which shows VCAI in the nominal unit of the current
+//!   repricing scale (`nominal`).
 //! - [`api`]: the axum HTTP API, its event stream and `/metrics`.
 //! - [`launch`]: a data directory (genesis, validator key, store) to a running node with the solo
 //!   engine and the HTTP server.
@@ -14,6 +15,7 @@ pub mod launch;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+mod nominal;
 pub mod store;
 
 pub use launch::{DataDir, Engine, LaunchConfig, RunningNode};

@@ -16,6 +16,7 @@
 
 use crate::mempool::{Mempool, MempoolConfig};
 use crate::metrics::Metrics;
+use crate::nominal;
 use crate::store::{Store, StoreError, StoredBlock};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,8 +25,8 @@ use std::time::Instant;
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, incentives, jobs, nft, nodes, pool, rewards, treasury, ve, vesting, BlockContext,
-    Execution, Genesis, Ledger, Mode, TxError,
+    bank, chain, incentives, jobs, nft, nodes, pool, repricing, rewards, treasury, ve, vesting,
+    BlockContext, Execution, Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::api::{
     AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
@@ -322,10 +323,14 @@ impl Node {
     pub fn account(&self, id: &AccountId) -> AccountView {
         let chain = self.read();
         let pending_nonce = lock(&self.mempool).pending_nonce(&chain.ledger, id);
+        let scale = repricing::scale(&chain.ledger);
         let balances = [Denom::Vcai, Denom::Usd]
             .into_iter()
             .map(|denom| {
-                let amount = bank::balance(&chain.ledger, id, denom);
+                let mut amount = bank::balance(&chain.ledger, id, denom);
+                if denom == Denom::Vcai {
+                    amount = scale.shown(amount);
+                }
                 BalanceView {
                     denom,
                     amount,
@@ -347,15 +352,17 @@ impl Node {
     pub fn supply(&self) -> SupplyView {
         let chain = self.read();
         let ledger = &chain.ledger;
-        let vcai = |account: AccountId| bank::balance(ledger, &account, Denom::Vcai);
+        let scale = repricing::scale(ledger);
+        let vcai = |account: AccountId| scale.shown(bank::balance(ledger, &account, Denom::Vcai));
         SupplyView {
-            vcai_total: bank::supply(ledger, Denom::Vcai),
-            vcai_circulating: vesting::circulating(ledger),
+            vcai_total: scale.shown(bank::supply(ledger, Denom::Vcai)),
+            vcai_circulating: scale.shown(vesting::circulating(ledger)),
             vcai_vesting: vcai(vesting::vesting_account()),
             vcai_reserve: vcai(vesting::reserve_account()),
             vcai_incentive_pool: vcai(vesting::incentive_pool_account()),
             vcai_nft_reserve: vcai(nft::nft_reserve_account()),
             usd_total: bank::supply(ledger, Denom::Usd),
+            vcai_scale: scale,
             height: ledger.height(),
         }
     }
@@ -365,6 +372,7 @@ impl Node {
         let chain = self.read();
         let ledger = &chain.ledger;
         let elapsed_s = vesting::elapsed_s(ledger);
+        let scale = repricing::scale(ledger);
         let mut claimable = Amount::ZERO;
         let grants = vesting::grants(ledger, account)
             .into_iter()
@@ -373,14 +381,14 @@ impl Node {
                 claimable = claimable.checked_add(now).unwrap_or(claimable);
                 GrantView {
                     allocation: grant.allocation.clone(),
-                    total: grant.schedule.total,
-                    at_tge: grant.schedule.at_tge,
+                    total: scale.shown(grant.schedule.total),
+                    at_tge: scale.shown(grant.schedule.at_tge),
                     cliff_s: grant.schedule.cliff_s,
                     duration_s: grant.schedule.duration_s,
                     step_s: grant.schedule.step_s,
-                    vested: grant.schedule.vested(elapsed_s),
-                    claimed: grant.claimed,
-                    claimable: now,
+                    vested: scale.shown(grant.schedule.vested(elapsed_s)),
+                    claimed: scale.shown(grant.claimed),
+                    claimable: scale.shown(now),
                 }
             })
             .collect();
@@ -388,7 +396,7 @@ impl Node {
             account: *account,
             elapsed_s,
             grants,
-            claimable,
+            claimable: scale.shown(claimable),
             height: ledger.height(),
         }
     }
@@ -399,15 +407,16 @@ impl Node {
         let ledger = &chain.ledger;
         let elapsed_s = vesting::elapsed_s(ledger);
         let at_s = at_s.unwrap_or(elapsed_s).min(elapsed_s);
-        let total = if at_s == elapsed_s {
+        let scale = repricing::scale(ledger);
+        let total = scale.shown_weight(if at_s == elapsed_s {
             ve::total_weight(ledger)
         } else {
             ve::total_weight_at(ledger, at_s)
-        };
+        });
         VeTotalView {
             total_weight: total.to_string(),
             total_weight_display: ve::format_weight(total),
-            locked_vcai: bank::balance(ledger, &ve::ve_account(), Denom::Vcai),
+            locked_vcai: scale.shown(bank::balance(ledger, &ve::ve_account(), Denom::Vcai)),
             at_s,
             elapsed_s,
             current_week: elapsed_s / ve::WEEK_S,
@@ -422,14 +431,15 @@ impl Node {
         let elapsed_s = vesting::elapsed_s(ledger);
         let at_s = at_s.unwrap_or(elapsed_s).min(elapsed_s);
         let lock = ve::lock(ledger, account);
-        let weight = if at_s == elapsed_s {
+        let scale = repricing::scale(ledger);
+        let weight = scale.shown_weight(if at_s == elapsed_s {
             ve::weight(ledger, account)
         } else {
             ve::weight_at(ledger, account, at_s)
-        };
+        });
         VeAccountView {
             account: *account,
-            amount: lock.as_ref().map_or(Amount::ZERO, |l| l.amount),
+            amount: scale.shown(lock.as_ref().map_or(Amount::ZERO, |l| l.amount)),
             end_s: lock.as_ref().map(|l| l.end_s),
             unlock_week: lock.as_ref().map(|l| l.end_s / ve::WEEK_S),
             weight: weight.to_string(),
@@ -444,10 +454,11 @@ impl Node {
         let chain = self.read();
         let ledger = &chain.ledger;
         let reserves = pool::reserves(ledger);
-        let spot = pool::spot_price(&reserves);
+        let scale = repricing::scale(ledger);
+        let spot = scale.shown_price(pool::spot_price(&reserves));
         let elapsed_s = vesting::elapsed_s(ledger);
         PoolView {
-            vcai_reserve: reserves.vcai,
+            vcai_reserve: scale.shown(reserves.vcai),
             usd_reserve: reserves.usd,
             total_shares: pool::total_shares(ledger),
             // Scaled by 10^30 in base units = USD per VCAI scaled by 10^18.
@@ -483,7 +494,7 @@ impl Node {
         PoolPositionView {
             account: *account,
             shares,
-            vcai: part(reserves.vcai),
+            vcai: repricing::scale(ledger).shown(part(reserves.vcai)),
             usd: part(reserves.usd),
             height: ledger.height(),
         }
@@ -497,22 +508,28 @@ impl Node {
         let buyback = treasury::buyback(ledger).unwrap_or_default();
         let stream = rewards::stream(ledger);
         let totals = rewards::totals(ledger);
+        let scale = repricing::scale(ledger);
+        let vcai = |amount: Amount| scale.shown(amount);
         TreasuryView {
             usd_balance: bank::balance(ledger, &bank::treasury(), Denom::Usd),
             interval_start_s: buyback.start_s,
             interval_s: params.buyback_interval_s,
             budget_usd: buyback.budget,
             spent_usd: buyback.spent,
-            bought_vcai: buyback.bought,
-            reference_price_usd_per_vcai: Amount::new(buyback.reference_price)
+            bought_vcai: vcai(buyback.bought),
+            reference_price_usd_per_vcai: Amount::new(scale.shown_price(buyback.reference_price))
                 .to_decimal(Denom::Vcai),
             max_premium_bps: params.max_premium_bps,
-            stream_vcai: stream.amount,
-            stream_released_vcai: stream.released,
-            carried_vcai: rewards::carry(ledger),
-            distributed_vcai: totals.distributed,
-            claimed_vcai: totals.claimed,
-            distributor_vcai: bank::balance(ledger, &rewards::distributor_account(), Denom::Vcai),
+            stream_vcai: vcai(stream.amount),
+            stream_released_vcai: vcai(stream.released),
+            carried_vcai: vcai(rewards::carry(ledger)),
+            distributed_vcai: vcai(totals.distributed),
+            claimed_vcai: vcai(totals.claimed),
+            distributor_vcai: vcai(bank::balance(
+                ledger,
+                &rewards::distributor_account(),
+                Denom::Vcai,
+            )),
             height: ledger.height(),
         }
     }
@@ -522,27 +539,34 @@ impl Node {
         let chain = self.read();
         let buyback = rewards::claimable(&chain.ledger, account);
         let incentive = incentives::account(&chain.ledger, account);
+        let scale = repricing::scale(&chain.ledger);
         RewardsView {
             account: *account,
-            claimable_vcai: buyback
-                .checked_add(incentive.unclaimed.total().unwrap_or_default())
-                .unwrap_or(buyback),
-            buyback_vcai: buyback,
-            incentives_unclaimed: incentive.unclaimed,
-            incentives_total: incentive.total,
-            incentives_history: incentive.history,
+            claimable_vcai: scale.shown(
+                buyback
+                    .checked_add(incentive.unclaimed.total().unwrap_or_default())
+                    .unwrap_or(buyback),
+            ),
+            buyback_vcai: scale.shown(buyback),
+            incentives_unclaimed: nominal::parts(&scale, incentive.unclaimed),
+            incentives_total: nominal::parts(&scale, incentive.total),
+            incentives_history: nominal::history(&scale, incentive.history),
             height: chain.ledger.height(),
         }
     }
 
     /// The incentive pool: the open period, recent closed ones, the pools (SPEC §6).
     pub fn incentives(&self) -> incentives::Status {
-        incentives::status(&self.read().ledger)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        nominal::incentives(&scale, incentives::status(&chain.ledger))
     }
 
     /// The trust layer's status (`GET /v1/trust`).
     pub fn trust(&self) -> vcity_ledger::trust::Status {
-        vcity_ledger::trust::status(&self.read().ledger)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        nominal::trust(&scale, vcity_ledger::trust::status(&chain.ledger))
     }
 
     /// A verifier's open duties.
@@ -557,17 +581,25 @@ impl Node {
 
     /// A dispute.
     pub fn dispute(&self, id: u64) -> Option<vcity_types::trust::Dispute> {
-        vcity_ledger::disputes::dispute(&self.read().ledger, id)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        vcity_ledger::disputes::dispute(&chain.ledger, id)
+            .map(|dispute| nominal::dispute(&scale, dispute))
     }
 
     /// A slash.
     pub fn slash(&self, id: u64) -> Option<vcity_types::trust::Slash> {
-        vcity_ledger::slashing::slash_record(&self.read().ledger, id)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        vcity_ledger::slashing::slash_record(&chain.ledger, id)
+            .map(|slash| nominal::slash(&scale, slash))
     }
 
     /// Governance: parameters, counts, pauses, quotas (`GET /v1/governance`).
     pub fn governance(&self) -> vcity_ledger::governance::Status {
-        vcity_ledger::governance::status(&self.read().ledger)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        nominal::governance(&scale, vcity_ledger::governance::status(&chain.ledger))
     }
 
     /// Proposals, newest first (`GET /v1/governance/proposals`).
@@ -576,7 +608,12 @@ impl Node {
         before: Option<u64>,
         limit: u64,
     ) -> Vec<vcity_ledger::governance::ProposalView> {
-        vcity_ledger::governance::recent_proposals(&self.read().ledger, before, limit)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        vcity_ledger::governance::recent_proposals(&chain.ledger, before, limit)
+            .into_iter()
+            .map(|view| nominal::proposal(&scale, view))
+            .collect()
     }
 
     /// A proposal by number or by id (hex).
@@ -589,7 +626,9 @@ impl Node {
                 vcity_ledger::governance::proposal_by_id(&chain.ledger, &id)?.number
             }
         };
+        let scale = repricing::scale(&chain.ledger);
         vcity_ledger::governance::proposal_view(&chain.ledger, number)
+            .map(|view| nominal::proposal(&scale, view))
     }
 
     /// A proposal's comments.
@@ -603,12 +642,20 @@ impl Node {
         number: u64,
         voter: &AccountId,
     ) -> Option<vcity_ledger::governance::VoteRecord> {
-        vcity_ledger::governance::vote_of(&self.read().ledger, number, voter)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        vcity_ledger::governance::vote_of(&chain.ledger, number, voter)
+            .map(|vote| nominal::vote(&scale, vote))
     }
 
     /// The dynamic-supply quotas (`GET /v1/governance/quotas`).
     pub fn quotas(&self) -> vcity_ledger::governance::supply::Quotas {
-        vcity_ledger::governance::supply::quotas(&self.read().ledger)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        nominal::quotas(
+            &scale,
+            vcity_ledger::governance::supply::quotas(&chain.ledger),
+        )
     }
 
     /// Registered nodes in registration order, optionally one role's.
@@ -715,7 +762,9 @@ impl Node {
 
     /// The governance parameters daemons need.
     pub fn params(&self) -> vcity_ledger::ParamsView {
-        vcity_ledger::params_view(&self.read().ledger)
+        let chain = self.read();
+        let scale = repricing::scale(&chain.ledger);
+        nominal::params(&scale, vcity_ledger::params_view(&chain.ledger))
     }
 
     /// Stores a blob (a WASM module) under its content address.
@@ -943,6 +992,7 @@ impl Node {
 /// A weight scaled by 10^27 as veVCAI with nine decimals (rounded down).
 fn node_view(ledger: &Ledger, record: vcity_types::compute::NodeRecord) -> NodeView {
     let params = nodes::params(ledger);
+    let scale = repricing::scale(ledger);
     let now = vesting::elapsed_s(ledger);
     let unbonding = nodes::unbonding(ledger, &record.id)
         .iter()
@@ -962,32 +1012,45 @@ fn node_view(ledger: &Ledger, record: vcity_types::compute::NodeRecord) -> NodeV
         ),
         health_issues,
         challenges: vcity_ledger::capacity::recent(ledger, &record.id),
-        slashes: vcity_ledger::slashing::recent(ledger, &record.id),
+        slashes: vcity_ledger::slashing::recent(ledger, &record.id)
+            .into_iter()
+            .map(|slash| nominal::slash(&scale, slash))
+            .collect(),
         online: nodes::is_online(&params, &record, now),
-        required_stake: nodes::required_stake(&params, record.role, record.capacity_cu_ppm),
+        required_stake: scale.shown_up(nodes::required_stake(
+            &params,
+            record.role,
+            record.capacity_cu_ppm,
+        )),
         paused: standing == nodes::Standing::Paused,
         grace_until_s: match standing {
             nodes::Standing::Grace { until_s } => Some(until_s),
             _ => None,
         },
-        unbonding,
+        unbonding: scale.shown(unbonding),
         height: ledger.height(),
-        node: record,
+        node: vcity_types::compute::NodeRecord {
+            stake: scale.shown(record.stake),
+            ..record
+        },
     }
 }
 
 fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {
     let entitlement = nft::entitlement(ledger);
     let elapsed_s = vesting::elapsed_s(ledger);
+    let scale = repricing::scale(ledger);
     NftView {
         id: token.id,
         owner: token.owner,
-        entitlement: entitlement.as_ref().map_or(Amount::ZERO, |s| s.total),
-        unlocked: entitlement
-            .as_ref()
-            .map_or(Amount::ZERO, |s| s.vested(elapsed_s)),
-        claimed: token.claimed,
-        claimable: nft::claimable(ledger, token),
+        entitlement: scale.shown(entitlement.as_ref().map_or(Amount::ZERO, |s| s.total)),
+        unlocked: scale.shown(
+            entitlement
+                .as_ref()
+                .map_or(Amount::ZERO, |s| s.vested(elapsed_s)),
+        ),
+        claimed: scale.shown(token.claimed),
+        claimable: scale.shown(nft::claimable(ledger, token)),
     }
 }
 

@@ -214,6 +214,10 @@ pub struct SupplyView {
     pub vcai_nft_reserve: Amount,
     /// Total USD.
     pub usd_total: Amount,
+    /// Nominal VCAI base units per internal ledger unit (one until a repricing; every VCAI figure
+    /// the API shows is already nominal).
+    #[serde(default)]
+    pub vcai_scale: crate::Scale,
     /// Height read at.
     pub height: Height,
 }

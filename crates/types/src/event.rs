@@ -590,4 +590,14 @@ pub enum Event {
         /// Their total power.
         total_power: u64,
     },
+    /// A repricing changed the VCAI unit (SPEC §9). Amounts in this event and every later one
+    /// are in the new unit.
+    Repriced {
+        /// The ratio applied: new nominal units per `denominator` old ones.
+        numerator: u64,
+        /// See `numerator`.
+        denominator: u64,
+        /// Nominal base units per internal ledger unit now.
+        scale: crate::Scale,
+    },
 }

@@ -424,6 +424,15 @@ pub enum Action {
         /// New power (positive).
         power: u64,
     },
+    /// Protocol repricing (SPEC §9): every VCAI quantity is shown and sent in a unit
+    /// `numerator / denominator` times as many base units as before (10/1 is a ten-for-one
+    /// split). Value-neutral; consumes no quota.
+    Reprice {
+        /// Nominal units after, per `denominator` before (1 to 1,000).
+        numerator: u64,
+        /// Nominal units before, per `numerator` after (1 to 1,000).
+        denominator: u64,
+    },
 }
 
 impl Action {
@@ -439,6 +448,7 @@ impl Action {
             Action::AddValidator { .. } => "add_validator",
             Action::RemoveValidator { .. } => "remove_validator",
             Action::SetValidatorPower { .. } => "set_validator_power",
+            Action::Reprice { .. } => "reprice",
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`incentives`]: governance parameter changes, fee and VRAM tiers, reward parts.
 //! - [`trust`]: verification levels, signed result statements, checks, capacity challenges,
 //!   disputes, slashes and service records.
+//! - [`scale`]: the VCAI unit scale that repricing changes (nominal = internal × scale).
 //! - [`keyfile`]: the key file format of the keyring and the validator key.
 //!
 //! Nothing here reads the clock or draws randomness; only [`keyfile`] touches the filesystem.
@@ -30,6 +31,7 @@ pub mod incentives;
 pub mod keyfile;
 pub mod merkle;
 pub mod receipt;
+pub mod scale;
 pub mod trust;
 pub mod tx;
 pub mod wide;
@@ -38,3 +40,4 @@ pub use amount::{Amount, AmountError, Denom, Rounding};
 pub use did::{Did, DidError};
 pub use hash::Hash;
 pub use ids::{AccountId, Height, IdError};
+pub use scale::Scale;

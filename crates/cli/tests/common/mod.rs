@@ -261,3 +261,19 @@ pub fn pass_proposal(devnet: &Devnet, number: u64, executor: &str) -> Value {
     wait_for_phase(devnet, number, "executable");
     ok(devnet.cli(&["gov", "execute", &text, "--from", executor]))
 }
+
+/// An account view's balance of `denom`, base units.
+pub fn balance_units(account: &Value, denom: &str) -> u128 {
+    account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|balance| balance["denom"] == denom)
+        .map_or(0, |balance| {
+            balance["amount"]
+                .as_str()
+                .expect("amount")
+                .parse()
+                .expect("units")
+        })
+}

@@ -367,7 +367,8 @@ pub(crate) fn execute_remove(
     )?;
     if vcai < message.min_vcai || usd < message.min_usd {
         return Err(TxError::Slippage(format!(
-            "withdrawal pays {vcai} VCAI and {usd} USD base units, below the minimums"
+            "withdrawal pays {} VCAI and {usd} USD base units, below the minimums",
+            crate::repricing::shown(state, vcai)
         )));
     }
     if vcai.is_zero() && usd.is_zero() {
@@ -437,6 +438,14 @@ fn settle_swap(
     Ok(())
 }
 
+/// `amount` of `denom` as an error text shows it (VCAI in the nominal unit).
+fn shown_in(state: &impl StateRead, denom: Denom, amount: Amount) -> Amount {
+    match denom {
+        Denom::Vcai => crate::repricing::shown(state, amount),
+        Denom::Usd => amount,
+    }
+}
+
 /// An exact-in swap by `account`, paying out to `recipient`; returns the output.
 pub(crate) fn swap_exact_in(
     state: &mut Overlay<'_>,
@@ -470,8 +479,11 @@ pub(crate) fn swap_exact_in(
         ));
     }
     if out < min_out {
+        let shown = |amount: Amount| shown_in(state, denom_in.other(), amount);
         return Err(TxError::Slippage(format!(
-            "swap pays {out} base units, fewer than the minimum {min_out}"
+            "swap pays {} base units, fewer than the minimum {}",
+            shown(out),
+            shown(min_out)
         )));
     }
     settle_swap(state, account, recipient, denom_in, amount_in, out)?;
@@ -521,9 +533,11 @@ pub(crate) fn execute_swap_exact_out(
     .ok_or_else(|| TxError::InsufficientLiquidity("the pool cannot pay that much".into()))?;
     let needed = Amount::new(needed);
     if needed > message.max_in {
+        let shown = |amount: Amount| shown_in(state, denom_in, amount);
         return Err(TxError::Slippage(format!(
-            "swap costs {needed} base units, more than the maximum {}",
-            message.max_in
+            "swap costs {} base units, more than the maximum {}",
+            shown(needed),
+            shown(message.max_in)
         )));
     }
     settle_swap(state, sender, sender, denom_in, needed, message.amount_out)

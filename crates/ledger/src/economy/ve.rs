@@ -355,14 +355,15 @@ pub fn execute_lock(
     if let Some(existing) = lock(state, sender) {
         return Err(TxError::InvalidLock(format!(
             "account already has a lock of {} until {} s; increase or extend it",
-            existing.amount, existing.end_s
+            crate::repricing::shown(state, existing.amount),
+            existing.end_s
         )));
     }
     let min = params(state).min_lock;
     if message.amount < min {
         return Err(TxError::InvalidLock(format!(
             "a new lock needs at least {} VCAI",
-            min.to_decimal(Denom::Vcai)
+            crate::repricing::shown_up(state, min).to_decimal(Denom::Vcai)
         )));
     }
     let end_s = unlock_time(message.unlock_week, now)?;

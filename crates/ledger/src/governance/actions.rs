@@ -10,7 +10,9 @@ use super::{set_paused, supply, Proposal};
 use crate::error::TxError;
 use crate::state::Overlay;
 use crate::vesting::{grant_later, GrantSource};
-use crate::{bank, chain, incentives, jobs, nodes, pool, slashing, treasury, trust, ve, vesting};
+use crate::{
+    bank, chain, incentives, jobs, nodes, pool, repricing, slashing, treasury, trust, ve, vesting,
+};
 use vcity_types::event::Event;
 use vcity_types::governance::{Action, Fund, ParamChange, Payment, MAX_PAYMENTS};
 use vcity_types::{AccountId, Amount, Denom};
@@ -91,6 +93,10 @@ pub(crate) fn check(state: &Overlay<'_>, action: &Action) -> Result<(), TxError>
             power: *power,
         }),
         Action::RemoveValidator { .. } => Ok(()),
+        Action::Reprice {
+            numerator,
+            denominator,
+        } => repricing::next_scale(state, *numerator, *denominator).map(|_| ()),
         Action::SetValidatorPower { power, .. } => {
             if *power == 0 {
                 return Err(TxError::InvalidProposal(
@@ -205,6 +211,10 @@ pub(crate) fn apply(
             found.power = *power;
             chain::set_validators(state, validators)
         }
+        Action::Reprice {
+            numerator,
+            denominator,
+        } => repricing::reprice(state, *numerator, *denominator),
     }
 }
 

@@ -9,6 +9,10 @@
 //! (years of 365.25 days from genesis) may not exceed 5% of the supply at the start of that
 //! year, rounded down. The supply at a year's start is recorded by the first block of the year,
 //! before any transaction.
+//!
+//! Everything here counts the ledger's internal VCAI unit, which a repricing does not change
+//! ([`crate::repricing`]): an equity stage is 500,000,000 VCAI of the genesis unit, so a split
+//! neither mints quotas nor moves the year cap's share of the supply.
 
 use crate::state::{Overlay, StateRead};
 use crate::{bank, treasury, ve};
@@ -95,7 +99,9 @@ pub struct Quotas {
     pub revenue_stages: u64,
     /// VCAI locked in vote escrow.
     pub locked_vcai: Amount,
-    /// ⌊locked / 500,000,000 VCAI⌋.
+    /// VCAI locked per equity stage: 500,000,000 VCAI of the genesis unit.
+    pub equity_stage_vcai: Amount,
+    /// ⌊locked / `equity_stage_vcai`⌋.
     pub equity_stages: u64,
     /// Strategic issuances executed.
     pub issuances: u64,
@@ -124,6 +130,7 @@ pub fn quotas(state: &impl StateRead) -> Quotas {
         revenue_usd,
         revenue_stages: revenue,
         locked_vcai,
+        equity_stage_vcai: Amount::whole(EQUITY_STAGE_VCAI, Denom::Vcai).expect("fits"),
         equity_stages: equity,
         issuances: done,
         available: available(revenue, equity, done),
@@ -147,7 +154,11 @@ pub(crate) fn consume(state: &mut Overlay<'_>, amount: Amount) -> Result<u64, cr
     if issued > now.year_cap {
         return Err(crate::TxError::QuotaExhausted(format!(
             "year {} may issue at most {} VCAI base units (5% of {}); {} issued, {} asked",
-            now.year, now.year_cap, now.year_start_supply, now.year_issued, amount
+            now.year,
+            crate::repricing::shown(state, now.year_cap),
+            crate::repricing::shown(state, now.year_start_supply),
+            crate::repricing::shown(state, now.year_issued),
+            crate::repricing::shown(state, amount)
         )));
     }
     let done = now.issuances + 1;

@@ -10,6 +10,7 @@ mod jobs;
 mod ledger_rules;
 mod nodes;
 mod pool;
+mod repricing;
 mod rewards;
 mod trust;
 mod ve;
