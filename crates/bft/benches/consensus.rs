@@ -11,8 +11,8 @@
 //! machine they share its cores four ways. Measured per engine:
 //! - *block interval*: time between commits on an idle chain (the block time is a floor);
 //! - *commit latency*: one transfer submitted to a node until that node has committed it;
-//! - *throughput*: pre-signed transfers (1,000 senders) submitted to every validator's mempool,
-//!   as the relay does, until all are committed everywhere.
+//! - *throughput*: pre-signed transfers (1,000 senders) submitted to every validator's mempool
+//!   in batches of 512, as the relay does, until all are committed everywhere.
 
 use ed25519_dalek::SigningKey;
 use std::net::{SocketAddr, TcpListener};
@@ -202,8 +202,11 @@ async fn measure(engine: &'static str, nodes: &[Arc<Node>], total: usize) -> Rep
     for node in nodes {
         let (node, batch) = (node.clone(), batch.clone());
         submitters.push(tokio::task::spawn_blocking(move || {
-            for bytes in batch.iter() {
-                node.submit(bytes.clone()).expect("admitted");
+            // In batches of 512, as the relay sends them (signatures checked in batches).
+            for chunk in batch.chunks(512) {
+                for result in node.submit_batch(chunk.to_vec()) {
+                    result.expect("admitted");
+                }
             }
         }));
     }
@@ -280,6 +283,8 @@ async fn main() {
     let addresses: Vec<SocketAddr> = (0..4).map(|_| free_port()).collect();
     let mut running = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
+        // As `vcity node validator` sets it: a third of timeout_propose − block_time.
+        node.set_proposal_budget((block_time + Duration::from_secs(1)) / 3);
         let options = vcity_bft::ValidatorOptions {
             home: dir.path().join(format!("home-{index}")),
             moniker: format!("v{index}"),

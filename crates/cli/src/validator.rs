@@ -141,6 +141,11 @@ async fn serve(resolved: Resolved, json: bool) -> anyhow::Result<()> {
     })
     .await?;
     let node = running.node.clone();
+    // A proposal must be verified by the others before their propose timeout runs out: it is
+    // built once the block time has passed, then gossiped, then re-executed, in what is left
+    // (timeout_propose − block_time); a third of that for the block itself leaves the rest for
+    // building and gossip (docs/protocol.md, "Proposal budget").
+    node.set_proposal_budget(resolved.timeout_propose.saturating_sub(resolved.block_time) / 3);
 
     if !resolved.relay.is_empty() {
         let (sender, receiver) = tokio::sync::mpsc::channel(4_096);
@@ -250,10 +255,20 @@ fn relay(mut receiver: tokio::sync::mpsc::Receiver<Vec<u8>>, peers: &[String]) {
         .http_status_as_error(false)
         .build()
         .into();
+    // Whatever has queued up goes in one batch per peer (checked there in signature batches on
+    // every core), so a burst costs a few requests instead of one per transaction and peer.
+    const RELAY_BATCH: usize = 512;
     while let Some(bytes) = receiver.blocking_recv() {
-        let body = serde_json::json!({ "tx": hex::encode(&bytes) });
+        let mut batch = vec![hex::encode(&bytes)];
+        while batch.len() < RELAY_BATCH {
+            match receiver.try_recv() {
+                Ok(bytes) => batch.push(hex::encode(&bytes)),
+                Err(_) => break,
+            }
+        }
+        let body = serde_json::json!({ "txs": batch });
         for peer in peers {
-            let url = format!("{}/v1/txs", peer.trim_end_matches('/'));
+            let url = format!("{}/v1/txs/batch", peer.trim_end_matches('/'));
             match agent
                 .post(&url)
                 .header(vcity_node::api::RELAYED_HEADER, "1")
@@ -261,7 +276,7 @@ fn relay(mut receiver: tokio::sync::mpsc::Receiver<Vec<u8>>, peers: &[String]) {
             {
                 Ok(response) if response.status().is_success() => {}
                 Ok(response) => {
-                    tracing::debug!(%url, status = %response.status(), "peer refused a relayed transaction");
+                    tracing::debug!(%url, status = %response.status(), "peer refused a relayed batch");
                 }
                 Err(error) => tracing::debug!(%url, %error, "relay failed"),
             }

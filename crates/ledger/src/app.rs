@@ -389,6 +389,22 @@ pub fn prepare(
     chain_id: &str,
     params: &chain::Params,
 ) -> Result<PreparedTx, TxError> {
+    let prepared = prepare_unsigned(bytes, chain_id, params)?;
+    prepared
+        .tx
+        .verify_signature()
+        .map_err(|error| TxError::BadSignature(error.to_string()))?;
+    Ok(prepared)
+}
+
+/// [`prepare`] without the signature check, for a caller that checks signatures itself: in
+/// batches ([`vcity_types::tx::verify_signatures`], the same answers), or not again for a
+/// transaction it has already checked.
+pub fn prepare_unsigned(
+    bytes: Vec<u8>,
+    chain_id: &str,
+    params: &chain::Params,
+) -> Result<PreparedTx, TxError> {
     let size = bytes.len() as u64;
     let max = u64::from(params.max_tx_bytes);
     if size > max {
@@ -421,8 +437,6 @@ pub fn prepare(
             got: tx.body.fee,
         });
     }
-    tx.verify_signature()
-        .map_err(|error| TxError::BadSignature(error.to_string()))?;
     let hash = tx_hash(&bytes);
     Ok(PreparedTx { bytes, tx, hash })
 }

@@ -29,6 +29,7 @@ pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 /// Every route: (method, path in OpenAPI syntax).
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/txs"),
+    ("post", "/v1/txs/batch"),
     ("get", "/v1/txs/{hash}"),
     ("get", "/v1/accounts/{id}"),
     ("get", "/v1/accounts/{id}/vesting"),
@@ -74,10 +75,18 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// Largest request body: a maximal transaction (64 KiB) hex-encoded, plus JSON framing.
 const MAX_BODY_BYTES: usize = 160 * 1024;
 
+/// The largest `POST /v1/txs/batch` body: room for [`vcity_types::api::MAX_BATCH_TXS`] typical
+/// transactions in hex.
+const MAX_BATCH_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 /// The router over `node`.
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/v1/txs", post(submit_tx))
+        .route(
+            "/v1/txs/batch",
+            post(submit_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES)),
+        )
         .route("/v1/txs/{hash}", get(get_tx))
         .route("/v1/accounts/{id}", get(get_account))
         .route("/v1/accounts/{id}/vesting", get(get_vesting))
@@ -234,6 +243,80 @@ async fn submit_tx(
         node.submit_and_relay(bytes)?
     };
     Ok(Json(SubmitTxResponse { tx_hash }))
+}
+
+/// `POST /v1/txs/batch`: signatures checked in batches on every core, then the mempool in order.
+/// Relayed batches are not relayed again.
+async fn submit_batch(
+    State(node): State<Arc<Node>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> ApiResult<vcity_types::api::SubmitBatchResponse> {
+    use vcity_types::api::{BatchResult, SubmitBatchRequest, SubmitBatchResponse, MAX_BATCH_TXS};
+    let request: SubmitBatchRequest = serde_json::from_slice(&body).map_err(|error| {
+        ApiFailure::bad_request(format!(
+            "body must be {{\"txs\": [\"<hex>\", ...]}}: {error}"
+        ))
+    })?;
+    if request.txs.is_empty() || request.txs.len() > MAX_BATCH_TXS {
+        return Err(ApiFailure::bad_request(format!(
+            "a batch carries 1 to {MAX_BATCH_TXS} transactions, not {}",
+            request.txs.len()
+        )));
+    }
+    let decoded: Vec<Result<Vec<u8>, TxError>> = request
+        .txs
+        .iter()
+        .map(|text| {
+            hex::decode(text.trim())
+                .map_err(|error| TxError::Malformed(format!("tx is not hex: {error}")))
+        })
+        .collect();
+    let valid: Vec<Vec<u8>> = decoded
+        .iter()
+        .filter_map(|bytes| bytes.clone().ok())
+        .collect();
+    let relay = !headers.contains_key(RELAYED_HEADER);
+    let copies = if relay { valid.clone() } else { Vec::new() };
+    let node_for_batch = node.clone();
+    let mut submitted = tokio::task::spawn_blocking(move || node_for_batch.submit_batch(valid))
+        .await
+        .map_err(|error| ApiFailure::internal(error.to_string()))?
+        .into_iter();
+    let mut accepted = Vec::new();
+    let mut copies = copies.into_iter();
+    let results = decoded
+        .into_iter()
+        .map(|bytes| {
+            let outcome = match bytes {
+                Ok(_) => {
+                    let outcome = submitted.next().expect("one answer per transaction");
+                    let copy = copies.next();
+                    if let (Ok(_), Some(copy)) = (&outcome, copy) {
+                        accepted.push(copy);
+                    }
+                    outcome
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(hash) => BatchResult {
+                    tx_hash: Some(hash),
+                    code: 0,
+                    error: String::new(),
+                },
+                Err(error) => BatchResult {
+                    tx_hash: None,
+                    code: error.code(),
+                    error: error.to_string(),
+                },
+            }
+        })
+        .collect();
+    if relay {
+        node.relay(accepted);
+    }
+    Ok(Json(SubmitBatchResponse { results }))
 }
 
 async fn get_tx(

@@ -92,7 +92,8 @@ impl Mempool {
         }
     }
 
-    /// Admits a prepared transaction on top of `ledger`'s committed state.
+    /// Admits a prepared transaction on top of `ledger`'s committed state. Its signature must
+    /// have been checked: block verification skips the signatures of transactions found here.
     pub fn admit(&mut self, ledger: &Ledger, tx: PreparedTx) -> Result<(), TxError> {
         if self.hashes.contains(&tx.hash) {
             return Err(TxError::AlreadyKnown);

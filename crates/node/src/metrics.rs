@@ -21,6 +21,8 @@ pub struct Metrics {
     mempool_size: AtomicU64,
     commit_micros_sum: AtomicU64,
     http_requests: AtomicU64,
+    block_signatures_checked: AtomicU64,
+    block_signatures_known: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -34,6 +36,8 @@ impl Default for Metrics {
             mempool_size: AtomicU64::new(0),
             commit_micros_sum: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
+            block_signatures_checked: AtomicU64::new(0),
+            block_signatures_known: AtomicU64::new(0),
         }
     }
 }
@@ -59,6 +63,15 @@ impl Metrics {
     /// An HTTP request arrived.
     pub fn http_request(&self) {
         self.http_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A block's transactions were verified: `checked` signatures checked in batches, `known`
+    /// skipped because this node's mempool had already checked them.
+    pub fn signatures_checked(&self, checked: u64, known: u64) {
+        self.block_signatures_checked
+            .fetch_add(checked, Ordering::Relaxed);
+        self.block_signatures_known
+            .fetch_add(known, Ordering::Relaxed);
     }
 
     /// A block committed.
@@ -115,6 +128,18 @@ impl Metrics {
             "counter",
             "Total time spent verifying and committing blocks.",
             format!("{:.6}", get(&self.commit_micros_sum) as f64 / 1e6),
+        );
+        series(
+            "vcity_block_signatures_checked_total",
+            "counter",
+            "Transaction signatures checked while verifying blocks (in batches).",
+            get(&self.block_signatures_checked).to_string(),
+        );
+        series(
+            "vcity_block_signatures_known_total",
+            "counter",
+            "Transaction signatures in verified blocks not checked again: the mempool had.",
+            get(&self.block_signatures_known).to_string(),
         );
         series(
             "vcity_http_requests_total",

@@ -21,7 +21,7 @@ use crate::store::{Store, StoreError, StoredBlock};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
@@ -147,7 +147,20 @@ pub struct Node {
     /// Where transactions clients submitted here go to reach the other validators' mempools
     /// (set by a BFT validator; the solo engine has no one to tell).
     relay: std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<u8>>>,
+    /// The most time a block this node proposes may take to verify, nanoseconds (0: no budget,
+    /// the solo engine's case: nobody waits for its votes).
+    proposal_budget_ns: std::sync::atomic::AtomicU64,
+    /// What verifying and executing one transaction has cost here lately, nanoseconds (a moving
+    /// average over blocks built and verified; 0 until measured).
+    tx_cost_ns: std::sync::atomic::AtomicU64,
 }
+
+/// A budgeted proposal still carries at least this many transactions, so a slow estimate can
+/// never stop the chain from making progress.
+const MIN_BUDGETED_TXS: usize = 64;
+
+/// Blocks with fewer transactions say little about the cost of one.
+const MIN_COST_SAMPLE_TXS: usize = 16;
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,6 +222,8 @@ impl Node {
             last_commit: Mutex::new(Instant::now()),
             metrics,
             open_from: std::sync::atomic::AtomicU64::new(1),
+            proposal_budget_ns: std::sync::atomic::AtomicU64::new(0),
+            tx_cost_ns: std::sync::atomic::AtomicU64::new(0),
             relay: std::sync::OnceLock::new(),
         })
     }
@@ -262,10 +277,109 @@ impl Node {
         outcome
     }
 
+    /// Bounds the blocks this node proposes to what the others can verify within `budget`: the
+    /// proposer stops adding transactions when the estimated verification and execution time
+    /// (the measured cost per transaction times the count) reaches it. A BFT validator sets it
+    /// from its timeouts (docs/protocol.md, "Proposal budget"); without it a proposal is bounded
+    /// by `max_block_txs` and `max_block_bytes` only.
+    pub fn set_proposal_budget(&self, budget: Duration) {
+        let nanos = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+        self.proposal_budget_ns
+            .store(nanos, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most transactions the proposal budget allows now (`None`: no budget or no estimate).
+    pub fn budgeted_txs(&self) -> Option<usize> {
+        use std::sync::atomic::Ordering;
+        let budget = self.proposal_budget_ns.load(Ordering::Relaxed);
+        let cost = self.tx_cost_ns.load(Ordering::Relaxed);
+        if budget == 0 || cost == 0 {
+            return None;
+        }
+        Some(
+            usize::try_from(budget / cost)
+                .unwrap_or(usize::MAX)
+                .max(MIN_BUDGETED_TXS),
+        )
+    }
+
+    /// Folds one block's cost into the per-transaction estimate (a moving average weighting the
+    /// new block by a quarter; a block dearer than the estimate counts in full, so the estimate
+    /// rises at once under load and falls slowly).
+    fn observe_cost(&self, took: Duration, txs: usize) {
+        use std::sync::atomic::Ordering;
+        if txs < MIN_COST_SAMPLE_TXS {
+            return;
+        }
+        let sample = u64::try_from(took.as_nanos() / txs as u128).unwrap_or(u64::MAX);
+        let old = self.tx_cost_ns.load(Ordering::Relaxed);
+        let new = if old == 0 || sample > old {
+            sample
+        } else {
+            (3 * old + sample) / 4
+        };
+        self.tx_cost_ns.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// Submits many transactions at once: the stateless checks on each, the signatures in
+    /// batches on every core (the same answers as one by one), then the mempool in order. One
+    /// answer per transaction, in order.
+    pub fn submit_batch(&self, transactions: Vec<Vec<u8>>) -> Vec<Result<Hash, TxError>> {
+        let params = self.read().ledger.params();
+        let mut prepared: Vec<Result<vcity_ledger::PreparedTx, TxError>> = transactions
+            .into_iter()
+            .map(|bytes| vcity_ledger::app::prepare_unsigned(bytes, &self.chain_id, &params))
+            .collect();
+        let decoded: Vec<usize> = (0..prepared.len())
+            .filter(|index| prepared[*index].is_ok())
+            .collect();
+        let signatures = {
+            let transactions: Vec<&vcity_types::tx::SignedTransaction> = decoded
+                .iter()
+                .filter_map(|index| prepared[*index].as_ref().ok().map(|tx| &tx.tx))
+                .collect();
+            check_signatures(&transactions)
+        };
+        for (index, result) in decoded.iter().zip(signatures) {
+            if let Err(error) = result {
+                prepared[*index] = Err(TxError::BadSignature(error.to_string()));
+            }
+        }
+        let chain = self.read();
+        let mut mempool = lock(&self.mempool);
+        prepared
+            .into_iter()
+            .map(|outcome| {
+                let outcome = outcome.and_then(|tx| {
+                    let hash = tx.hash;
+                    mempool.admit(&chain.ledger, tx).map(|()| hash)
+                });
+                match &outcome {
+                    Ok(_) => self.metrics.tx_admitted(),
+                    Err(error) => self.metrics.tx_rejected(error.code()),
+                }
+                outcome
+            })
+            .collect()
+    }
+
     /// Sends every transaction a client submits here (and this mempool admits) to `relay` too,
     /// for the other validators. Set once.
     pub fn relay_to(&self, relay: tokio::sync::mpsc::Sender<Vec<u8>>) {
         let _ = self.relay.set(relay);
+    }
+
+    /// Hands admitted transactions to the relay (best effort, as [`Node::submit_and_relay`]).
+    pub fn relay(&self, transactions: Vec<Vec<u8>>) {
+        let Some(relay) = self.relay.get() else {
+            return;
+        };
+        for bytes in transactions {
+            if relay.try_send(bytes).is_err() {
+                tracing::debug!("relay queue full; not relayed");
+                return;
+            }
+        }
     }
 
     /// [`Node::submit`] for a client's transaction: admitted ones are also relayed (best effort:
@@ -954,13 +1068,34 @@ impl Node {
             return invalid("tx_count does not match the transactions".into());
         }
         let params = ledger.params();
+        let started = Instant::now();
         let mut prepared = Vec::with_capacity(block.transactions.len());
         for (index, bytes) in block.transactions.iter().enumerate() {
-            match vcity_ledger::app::prepare(bytes.clone(), &self.chain_id, &params) {
+            match vcity_ledger::app::prepare_unsigned(bytes.clone(), &self.chain_id, &params) {
                 Ok(tx) => prepared.push(tx),
                 Err(error) => return invalid(format!("transaction {index}: {error}")),
             }
         }
+        // Verify once: this node's mempool admitted only transactions whose signatures it checked,
+        // and a hash fixes every byte, the signature included. The rest are checked in batches.
+        let unseen: Vec<usize> = {
+            let mempool = lock(&self.mempool);
+            (0..prepared.len())
+                .filter(|index| !mempool.contains(&prepared[*index].hash))
+                .collect()
+        };
+        let checked = unseen.len();
+        let transactions: Vec<&vcity_types::tx::SignedTransaction> =
+            unseen.iter().map(|index| &prepared[*index].tx).collect();
+        let bad = check_signatures(&transactions)
+            .into_iter()
+            .zip(&unseen)
+            .find_map(|(result, index)| result.err().map(|error| (*index, error)));
+        if let Some((index, error)) = bad {
+            return invalid(format!("transaction {index}: bad signature: {error}"));
+        }
+        self.metrics
+            .signatures_checked(checked as u64, (prepared.len() - checked) as u64);
         let context = BlockContext {
             height: header.height,
             time_ms: header.time_ms,
@@ -976,6 +1111,7 @@ impl Node {
         {
             return invalid("roots do not match re-execution".into());
         }
+        self.observe_cost(started.elapsed(), execution.transactions.len());
         drop(chain);
         let proposal = self.remember(
             id,
@@ -1054,6 +1190,37 @@ fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {
     }
 }
 
+/// Signatures checked per batch: large enough to halve the cost of single checks, small enough
+/// that a bad signature costs little to find.
+const SIGNATURE_BATCH: usize = 64;
+
+/// Below this many, checking on one thread is faster than starting others.
+const PARALLEL_SIGNATURES: usize = 256;
+
+/// Each transaction's signature result, checked in batches (ZIP-215: the same answers as one by
+/// one) on every core this machine has.
+fn check_signatures(
+    transactions: &[&vcity_types::tx::SignedTransaction],
+) -> Vec<Result<(), vcity_types::tx::SignatureError>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || transactions.len() < PARALLEL_SIGNATURES {
+        return vcity_types::tx::verify_signatures(transactions, SIGNATURE_BATCH);
+    }
+    let part = transactions.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = transactions
+            .chunks(part)
+            .map(|chunk| {
+                scope.spawn(move || vcity_types::tx::verify_signatures(chunk, SIGNATURE_BATCH))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a signature check does not panic"))
+            .collect()
+    })
+}
+
 /// The ledger's validator set as the consensus seam sees it.
 fn validator_infos(ledger: &Ledger) -> Vec<ValidatorInfo> {
     infos(chain::validators(ledger))
@@ -1112,10 +1279,12 @@ impl Application for Node {
             )));
         }
         let params = ledger.params();
-        let candidates = lock(&self.mempool).reap(
-            params.max_block_txs as usize,
-            params.max_block_bytes as usize,
-        );
+        let max_txs = match self.budgeted_txs() {
+            Some(budgeted) => budgeted.min(params.max_block_txs as usize),
+            None => params.max_block_txs as usize,
+        };
+        let candidates = lock(&self.mempool).reap(max_txs, params.max_block_bytes as usize);
+        let started = Instant::now();
         let (previous_hash, last_certificate) = Node::parent_fields(&chain);
         let beacon = next_beacon(&ledger.beacon(), &last_certificate);
         let context = BlockContext {
@@ -1127,6 +1296,7 @@ impl Application for Node {
         let execution = ledger
             .execute(context.clone(), candidates, Mode::Propose)
             .map_err(|error| AppError::Fatal(format!("cannot build block {height}: {error}")))?;
+        self.observe_cost(started.elapsed(), execution.transactions.len());
         for (hash, error) in &execution.dropped {
             tracing::debug!(%hash, %error, "left out of the proposal");
         }

@@ -299,6 +299,98 @@ fn verify_rejects_tampered_blocks() {
 }
 
 #[test]
+fn batches_and_blocks_check_each_signature_once_with_the_same_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = open(dir.path());
+    let mut forged = transfer(2, 0, 1, 5);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let results = builder.submit_batch(vec![
+        transfer(1, 0, 2, 1),
+        transfer(1, 1, 2, 2),
+        forged.clone(),
+        transfer(3, 0, 1, 3),
+        b"not a transaction".to_vec(),
+        transfer(1, 1, 2, 2),
+    ]);
+    let codes: Vec<u32> = results
+        .iter()
+        .map(|result| result.as_ref().map_or_else(TxError::code, |_| 0))
+        .collect();
+    let single = [
+        0,
+        0,
+        TxError::BadSignature(String::new()).code(),
+        0,
+        TxError::Malformed(String::new()).code(),
+        TxError::AlreadyKnown.code(),
+    ];
+    assert_eq!(codes, single);
+    let proposal = builder.propose(1).expect("proposal");
+    let block: Block = codec::decode(&proposal.bytes).expect("decodes");
+    assert_eq!(block.transactions.len(), 3);
+
+    // A node that has seen one of the three checks only the other two.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let checker = open(other_dir.path());
+    assert!(checker.submit_batch(vec![transfer(1, 0, 2, 1)])[0].is_ok());
+    assert_eq!(
+        checker.verify(1, &proposal.bytes).expect("valid"),
+        proposal.id
+    );
+    let metrics = checker.metrics().render();
+    assert!(
+        metrics.contains("vcity_block_signatures_checked_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vcity_block_signatures_known_total 1"),
+        "{metrics}"
+    );
+
+    // A block carrying a transaction with a bad signature is refused for it, whoever checks.
+    let mut bad = block.clone();
+    bad.transactions[2] = forged;
+    let third_dir = tempfile::tempdir().expect("tempdir");
+    let error = open(third_dir.path())
+        .verify(1, &codec::encode(&bad))
+        .expect_err("a bad signature verifies");
+    assert!(
+        error.to_string().contains("transaction 2: bad signature"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_proposal_budget_bounds_the_block_by_the_measured_cost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = open(dir.path());
+    let engine = engine(&node);
+    let submit = |from: u64, count: u64| {
+        let batch: Vec<Vec<u8>> = (from..from + count)
+            .map(|nonce| transfer(1, nonce, 2, 1))
+            .collect();
+        assert!(node.submit_batch(batch).iter().all(Result::is_ok));
+    };
+    // No budget (the solo default): every waiting transaction goes in, and the cost is measured.
+    submit(0, 100);
+    assert_eq!(node.budgeted_txs(), None);
+    engine.step().expect("block 1");
+    assert_eq!(node.mempool_len(), 0);
+    // A budget that one transaction already exceeds still lets the floor of 64 through.
+    node.set_proposal_budget(Duration::from_nanos(1));
+    assert_eq!(node.budgeted_txs(), Some(64));
+    submit(100, 100);
+    engine.step().expect("block 2");
+    assert_eq!(node.mempool_len(), 36);
+    // A generous one takes everything again.
+    node.set_proposal_budget(Duration::from_secs(10));
+    assert!(node.budgeted_txs().expect("an estimate") > 1_000);
+    engine.step().expect("block 3");
+    assert_eq!(node.mempool_len(), 0);
+}
+
+#[test]
 fn a_store_refuses_another_genesis() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(open(dir.path()));
@@ -461,6 +553,37 @@ fn api_serves_the_whole_flow() {
     assert!(metrics.contains("vcity_txs_committed_total 1"), "{metrics}");
     let (code, _) = api.get("/v1/health");
     assert_eq!(code, 200);
+}
+
+#[test]
+fn api_takes_batches_and_answers_each_transaction() {
+    let api = Api::start();
+    let mut forged = transfer(2, 0, 1, 5);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let body = serde_json::json!({
+        "txs": [hex::encode(transfer(1, 0, 2, 9)), "zz", hex::encode(&forged)]
+    });
+    let (code, answer) = api.post("/v1/txs/batch", &body.to_string());
+    assert_eq!(code, 200, "{answer}");
+    let answer: vcity_types::api::SubmitBatchResponse =
+        serde_json::from_str(&answer).expect("json");
+    let codes: Vec<u32> = answer.results.iter().map(|result| result.code).collect();
+    assert_eq!(
+        codes,
+        [
+            0,
+            TxError::Malformed(String::new()).code(),
+            TxError::BadSignature(String::new()).code()
+        ]
+    );
+    let hash = answer.results[0].tx_hash.expect("accepted").to_hex();
+    assert_eq!(api.wait_committed(&hash).receipt.expect("receipt").code, 0);
+    let (code, _) = api.post("/v1/txs/batch", "{\"txs\": []}");
+    assert_eq!(code, 400);
+    let too_many = serde_json::json!({ "txs": vec!["00"; vcity_types::api::MAX_BATCH_TXS + 1] });
+    let (code, _) = api.post("/v1/txs/batch", &too_many.to_string());
+    assert_eq!(code, 400);
 }
 
 #[test]

@@ -24,6 +24,36 @@ pub struct SubmitTxResponse {
     pub tx_hash: Hash,
 }
 
+/// `POST /v1/txs/batch` body: up to [`MAX_BATCH_TXS`] transactions checked together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitBatchRequest {
+    /// Canonical signed-transaction bytes, hex, each.
+    pub txs: Vec<String>,
+}
+
+/// The most transactions one `POST /v1/txs/batch` carries.
+pub const MAX_BATCH_TXS: usize = 1_024;
+
+/// One transaction's answer in a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResult {
+    /// The transaction id, when the mempool accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<Hash>,
+    /// 0 when accepted, else the stable error code (as in receipts).
+    pub code: u32,
+    /// Empty when accepted, else why not.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// `POST /v1/txs/batch` answer: one result per transaction, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitBatchResponse {
+    /// In the order submitted.
+    pub results: Vec<BatchResult>,
+}
+
 /// Every non-2xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -13,6 +13,7 @@
 //! - [`trust`]: verification levels, signed result statements, checks, capacity challenges,
 //!   disputes, slashes and service records.
 //! - [`scale`]: the VCAI unit scale that repricing changes (nominal = internal × scale).
+//! - [`ed25519`]: signature validity under ZIP-215, single and batched with the same answers.
 //! - [`keyfile`]: the key file format of the keyring and the validator key.
 //!
 //! Nothing here reads the clock or draws randomness; only [`keyfile`] touches the filesystem.
@@ -23,6 +24,7 @@ pub mod block;
 pub mod codec;
 pub mod compute;
 mod did;
+pub mod ed25519;
 pub mod event;
 pub mod governance;
 pub mod hash;

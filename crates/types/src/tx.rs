@@ -12,7 +12,8 @@
 use crate::hash::{Domain, Hash};
 use crate::{AccountId, Amount, Denom};
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
@@ -451,18 +452,68 @@ impl SignedTransaction {
         tx_hash(&self.to_bytes())
     }
 
-    /// Verifies the signature with the strict rules (canonical encodings, no small-order keys or
-    /// points). This one function defines validity everywhere, so every node agrees.
-    pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        let key = VerifyingKey::from_bytes(&self.body.sender.0)
-            .map_err(|_| SignatureError::InvalidSender)?;
-        if key.is_weak() {
+    /// The sender rule, checked before any signature: the sender must decode to a curve point of
+    /// more than small order (anyone can sign for a small-order key).
+    pub fn check_sender(&self) -> Result<(), SignatureError> {
+        let key = &self.body.sender.0;
+        if CompressedEdwardsY(*key).decompress().is_none() || crate::ed25519::is_small_order(key) {
             return Err(SignatureError::InvalidSender);
         }
-        let signature = Signature::from_bytes(&self.signature);
-        key.verify_strict(&self.body.sign_bytes(), &signature)
-            .map_err(|_| SignatureError::Mismatch)
+        Ok(())
     }
+
+    /// Verifies the sender rule and the signature under ZIP-215 ([`crate::ed25519`]). This one
+    /// rule defines validity everywhere, and a batch check ([`verify_signatures`]) gives the same
+    /// answers, so every node agrees however it checks.
+    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        self.check_sender()?;
+        let message = self.body.sign_bytes();
+        let item = crate::ed25519::Item {
+            public_key: &self.body.sender.0,
+            message: &message,
+            signature: &self.signature,
+        };
+        if crate::ed25519::verify(&item) {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+}
+
+/// [`SignedTransaction::verify_signature`] for many transactions: the sender rule on each, then
+/// ZIP-215 in batches of `batch`, one by one only inside a batch that fails. The same answers as
+/// checking each alone.
+pub fn verify_signatures(
+    transactions: &[&SignedTransaction],
+    batch: usize,
+) -> Vec<Result<(), SignatureError>> {
+    let senders: Vec<Result<(), SignatureError>> =
+        transactions.iter().map(|tx| tx.check_sender()).collect();
+    let checked: Vec<(usize, Vec<u8>)> = transactions
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| senders[*index].is_ok())
+        .map(|(index, tx)| (index, tx.body.sign_bytes()))
+        .collect();
+    let items: Vec<crate::ed25519::Item<'_>> = checked
+        .iter()
+        .map(|(index, message)| crate::ed25519::Item {
+            public_key: &transactions[*index].body.sender.0,
+            message,
+            signature: &transactions[*index].signature,
+        })
+        .collect();
+    let mut results = senders;
+    for ((index, _), valid) in checked
+        .iter()
+        .zip(crate::ed25519::verify_each(&items, batch))
+    {
+        if !valid {
+            results[*index] = Err(SignatureError::Mismatch);
+        }
+    }
+    results
 }
 
 /// The id of a transaction given its canonical bytes.
@@ -547,6 +598,36 @@ mod tests {
         let other = key(2);
         let forged = body(&signer, vec![transfer(5)]).sign(&other);
         assert_eq!(forged.verify_signature(), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn batched_checks_give_each_transaction_its_own_answer() {
+        let mut transactions: Vec<SignedTransaction> = (1..=70u8)
+            .map(|seed| {
+                let signer = key(seed);
+                body(&signer, vec![transfer(u128::from(seed))]).sign(&signer)
+            })
+            .collect();
+        transactions[5].signature[3] ^= 1;
+        transactions[66].body.nonce += 1;
+        // A small-order sender (the identity point) with a signature that verifies under ZIP-215
+        // for any message: refused by the sender rule, alone and in a batch.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        transactions[30].body.sender = AccountId(identity);
+        transactions[30].signature = [0; 64];
+        let references: Vec<&SignedTransaction> = transactions.iter().collect();
+        let batched = verify_signatures(&references, 64);
+        let single: Vec<Result<(), SignatureError>> = transactions
+            .iter()
+            .map(SignedTransaction::verify_signature)
+            .collect();
+        assert_eq!(batched, single);
+        let refused: Vec<usize> = (0..batched.len())
+            .filter(|i| batched[*i].is_err())
+            .collect();
+        assert_eq!(refused, [5, 30, 66]);
+        assert_eq!(batched[30], Err(SignatureError::InvalidSender));
     }
 
     #[test]
