@@ -276,29 +276,32 @@ async fn submit_batch(
         .iter()
         .filter_map(|bytes| bytes.clone().ok())
         .collect();
-    let relay = !headers.contains_key(RELAYED_HEADER);
-    let copies = if relay { valid.clone() } else { Vec::new() };
-    let node_for_batch = node.clone();
-    let mut submitted = tokio::task::spawn_blocking(move || node_for_batch.submit_batch(valid))
-        .await
-        .map_err(|error| ApiFailure::internal(error.to_string()))?
-        .into_iter();
-    let mut accepted = Vec::new();
-    let mut copies = copies.into_iter();
+    let submitted = {
+        let (node, valid) = (node.clone(), valid.clone());
+        tokio::task::spawn_blocking(move || node.submit_batch(valid))
+            .await
+            .map_err(|error| ApiFailure::internal(error.to_string()))?
+    };
+    // Relay what this mempool accepted, unless the batch was itself relayed here.
+    if !headers.contains_key(RELAYED_HEADER) {
+        node.relay(
+            valid
+                .into_iter()
+                .zip(&submitted)
+                .filter(|(_, outcome)| outcome.is_ok())
+                .map(|(bytes, _)| bytes)
+                .collect(),
+        );
+    }
+    let mut submitted = submitted.into_iter();
     let results = decoded
         .into_iter()
         .map(|bytes| {
-            let outcome = match bytes {
-                Ok(_) => {
-                    let outcome = submitted.next().expect("one answer per transaction");
-                    let copy = copies.next();
-                    if let (Ok(_), Some(copy)) = (&outcome, copy) {
-                        accepted.push(copy);
-                    }
-                    outcome
-                }
-                Err(error) => Err(error),
-            };
+            let outcome = bytes.and_then(|_| {
+                submitted
+                    .next()
+                    .expect("one answer per decoded transaction")
+            });
             match outcome {
                 Ok(hash) => BatchResult {
                     tx_hash: Some(hash),
@@ -313,9 +316,6 @@ async fn submit_batch(
             }
         })
         .collect();
-    if relay {
-        node.relay(accepted);
-    }
     Ok(Json(SubmitBatchResponse { results }))
 }
 

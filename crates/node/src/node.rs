@@ -662,8 +662,8 @@ impl Node {
                     .unwrap_or(buyback),
             ),
             buyback_vcai: scale.shown(buyback),
-            incentives_unclaimed: nominal::parts(&scale, incentive.unclaimed),
-            incentives_total: nominal::parts(&scale, incentive.total),
+            incentives_unclaimed: repricing::parts_shown(&scale, incentive.unclaimed),
+            incentives_total: repricing::parts_shown(&scale, incentive.total),
             incentives_history: nominal::history(&scale, incentive.history),
             height: chain.ledger.height(),
         }

@@ -11,20 +11,16 @@
 
 use vcity_ledger::governance::{self, supply::Quotas, ProposalView, VoteRecord};
 use vcity_ledger::{incentives, repricing, trust, ParamsView};
-use vcity_types::incentives::{PeriodReward, RewardParts};
+use vcity_types::incentives::PeriodReward;
 use vcity_types::trust::{Dispute, Slash};
 use vcity_types::Scale;
-
-pub(crate) fn parts(scale: &Scale, parts: RewardParts) -> RewardParts {
-    repricing::parts_shown(scale, parts)
-}
 
 pub(crate) fn history(scale: &Scale, history: Vec<PeriodReward>) -> Vec<PeriodReward> {
     history
         .into_iter()
         .map(|reward| PeriodReward {
             period: reward.period,
-            parts: parts(scale, reward.parts),
+            parts: repricing::parts_shown(scale, reward.parts),
         })
         .collect()
 }
@@ -82,8 +78,8 @@ pub(crate) fn vote(scale: &Scale, mut vote: VoteRecord) -> VoteRecord {
 fn period(scale: &Scale, mut period: incentives::Period) -> incentives::Period {
     period.scheduled = scale.shown(period.scheduled);
     period.grants = scale.shown(period.grants);
-    period.budget = parts(scale, period.budget);
-    period.credited = parts(scale, period.credited);
+    period.budget = repricing::parts_shown(scale, period.budget);
+    period.credited = repricing::parts_shown(scale, period.credited);
     period.returned = scale.shown(period.returned);
     period.price = scale.shown_price(period.price);
     period

@@ -137,11 +137,12 @@ pub fn verify_each(items: &[Item<'_>], batch: usize) -> Vec<bool> {
     valid
 }
 
-/// Whether `public_key` decodes to a point of small order (one that anyone can sign for).
-pub fn is_small_order(public_key: &[u8; 32]) -> bool {
+/// Whether `public_key` may own an account: it decodes to a curve point, and not one of small
+/// order (anyone can sign for those).
+pub fn is_usable_key(public_key: &[u8; 32]) -> bool {
     CompressedEdwardsY(*public_key)
         .decompress()
-        .is_some_and(|point| point.is_small_order())
+        .is_some_and(|point| !point.is_small_order())
 }
 
 #[cfg(test)]
@@ -223,7 +224,7 @@ mod tests {
         assert_eq!(verify_each(&all, 64), expected);
         // The small-order keys are what the ledger's sender rule refuses.
         for vector in vectors.iter().filter(|v| v.kind.starts_with("small_order")) {
-            assert!(is_small_order(&vector.public_key));
+            assert!(!is_usable_key(&vector.public_key));
         }
     }
 

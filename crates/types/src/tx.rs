@@ -12,7 +12,6 @@
 use crate::hash::{Domain, Hash};
 use crate::{AccountId, Amount, Denom};
 use borsh::{BorshDeserialize, BorshSerialize};
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -455,11 +454,11 @@ impl SignedTransaction {
     /// The sender rule, checked before any signature: the sender must decode to a curve point of
     /// more than small order (anyone can sign for a small-order key).
     pub fn check_sender(&self) -> Result<(), SignatureError> {
-        let key = &self.body.sender.0;
-        if CompressedEdwardsY(*key).decompress().is_none() || crate::ed25519::is_small_order(key) {
-            return Err(SignatureError::InvalidSender);
+        if crate::ed25519::is_usable_key(&self.body.sender.0) {
+            Ok(())
+        } else {
+            Err(SignatureError::InvalidSender)
         }
-        Ok(())
     }
 
     /// Verifies the sender rule and the signature under ZIP-215 ([`crate::ed25519`]). This one
