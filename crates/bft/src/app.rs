@@ -180,8 +180,9 @@ pub async fn run(
                 let block = match memory.own.get(&(height, round)) {
                     Some(block) => block.clone(),
                     None => {
-                        // Pace the chain: wait out the block time since the last commit, but
-                        // leave half the engine's timeout to build and send the block.
+                        // Pace the chain: wait out the block time since the last block was
+                        // decided (its commit here overlaps the wait), but leave half the
+                        // engine's timeout to build and send the block.
                         let ready = last_commit + settings.block_time;
                         let latest = Instant::now() + timeout / 2;
                         tokio::time::sleep_until(ready.min(latest).into()).await;
@@ -281,11 +282,11 @@ pub async fn run(
                     );
                 };
                 let certificate = to_certificate(&decided).map_err(fatal)?;
+                last_commit = Instant::now();
                 tokio::task::block_in_place(|| {
                     application.commit(height.0, &block.bytes, &certificate)
                 })
                 .map_err(fatal)?;
-                last_commit = Instant::now();
                 memory.forget_through(height);
                 let next = Height(height.0 + 1);
                 let _ = reply.send(Next::Start(

@@ -20,7 +20,7 @@
 //!    ended, expires passed proposals whose grace period ended).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
-//!      charges the fee to the treasury, which counts it as revenue. If either fails, the transaction cannot be included
+//!      takes the fee from the sender. If either fails, the transaction cannot be included
 //!      (the proposer drops it; a block containing it is invalid).
 //!    - messages, all-or-nothing in a child overlay: a message to a module governance paused is
 //!      refused; otherwise each message goes to the component that owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
@@ -40,7 +40,10 @@
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
-//! 3. `end_block`: invariants (supply conservation), then the new state root.
+//! 3. `end_block`: [`bank`] credits the treasury with the block's fees in one sum, which
+//!    [`treasury`] counts as revenue (no transaction touches the treasury's balance for its fee,
+//!    so a fee makes no waiting transaction stale); invariants (supply conservation); then the
+//!    new state root.
 //!
 //! [`chain`]: crate::chain
 //! [`auth`]: crate::auth
@@ -64,7 +67,7 @@
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
-use crate::state::{Overlay, State, StateRead, Writes};
+use crate::state::{Layer, Overlay, ReadLog, Reads, State, StateRead, Writes};
 use crate::{
     auth, bank, capacity, chain, disputes, governance, incentives, invariants, jobs, nft, nodes,
     pool, repricing, rewards, slashing, treasury, trust, ve, verification, vesting,
@@ -74,7 +77,7 @@ use vcity_types::merkle::{list_root, SparseProof};
 use vcity_types::receipt::Receipt;
 use vcity_types::tx::{decode_transaction, tx_hash, Message, SignedTransaction, TxDecodeError};
 use vcity_types::Scale;
-use vcity_types::{AccountId, Hash, Height};
+use vcity_types::{AccountId, Amount, Hash, Height};
 
 /// What consensus decided about a block, given to the ledger as input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +156,16 @@ pub enum BlockError {
     },
 }
 
+/// What a mempool check of one transaction read and would write
+/// ([`Ledger::check_tx_footprint`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Every key read below the transaction's own writes, with the value found.
+    pub reads: Reads,
+    /// Its state changes.
+    pub writes: Writes,
+}
+
 /// The result of executing a block against the committed state, not yet committed.
 #[derive(Debug, Clone)]
 pub struct Execution {
@@ -182,6 +195,10 @@ pub struct Execution {
 pub struct Ledger {
     state: State,
     tree: SparseMerkleTree,
+    /// What a mempool check sees of the chain beyond the committed state: the next height, with
+    /// the committed time and beacon (written like a `begin_block` would), kept from one commit
+    /// to the next so that no check encodes them again.
+    check_context: Writes,
 }
 
 impl Ledger {
@@ -193,7 +210,12 @@ impl Ledger {
     /// The ledger over a stored state (rebuilds the Merkle tree).
     pub fn from_state(state: State) -> Ledger {
         let tree = SparseMerkleTree::build(state.entries());
-        Ledger { state, tree }
+        let check_context = check_context_writes(&state);
+        Ledger {
+            state,
+            tree,
+            check_context,
+        }
     }
 
     /// The committed state.
@@ -246,21 +268,50 @@ impl Ledger {
     /// Stricter than block execution: a transaction whose messages would fail is refused too, so
     /// an overdraft is reported to the submitter instead of burning a fee.
     pub fn check_tx(&self, pending: &mut Overlay<'_>, tx: &PreparedTx) -> Result<(), TxError> {
-        let context = BlockContext {
-            height: self.height().next(),
-            time_ms: self.time_ms(),
-            beacon: self.beacon(),
-            proposer: AccountId::default(),
-        };
-        let params = self.params();
-        let scale = repricing::scale(pending);
-        pending.atomically(|overlay| {
-            let (receipt_error, _receipt) = deliver_tx(overlay, &context, &params, tx, 0, scale)?;
-            match receipt_error {
-                Some(error) => Err(error),
-                None => Ok(()),
-            }
+        let footprint = self.check_tx_footprint(pending, tx)?;
+        pending.merge(footprint.writes, Vec::new());
+        Ok(())
+    }
+
+    /// [`Ledger::check_tx`] without the merge: what the transaction read from `pending` (with
+    /// the value found) and what it would write. The check is a function of those reads alone
+    /// (parameters and the unit scale included; the block context only labels the receipt), so
+    /// for as long as every key read holds the same value ([`Ledger::footprint_holds`]) the answer
+    /// and the writes stay the same: the mempool re-checks a waiting transaction only when a
+    /// block changed something it read.
+    ///
+    /// The check sees the chain at the next height (the block it hopes to join) and the
+    /// committed time and beacon, the only context a transaction can read.
+    pub fn check_tx_footprint(
+        &self,
+        pending: &dyn StateRead,
+        tx: &PreparedTx,
+    ) -> Result<Footprint, TxError> {
+        let context = check_context(&self.state);
+        let next = Layer::new(&self.check_context, pending);
+        let log = ReadLog::new(&next);
+        let params = chain::params(&log);
+        let scale = repricing::scale(&log);
+        let mut overlay = Overlay::new(&log);
+        let (error, _receipt) = deliver_tx(&mut overlay, &context, &params, tx, 0, scale)?;
+        if let Some(error) = error {
+            return Err(error);
+        }
+        let (writes, _events) = overlay.into_parts();
+        Ok(Footprint {
+            reads: log.into_reads(),
+            writes,
         })
+    }
+
+    /// True if checking the transaction behind `footprint` on `pending` now would read exactly
+    /// what it read then, and so give the same answer and the same writes.
+    pub fn footprint_holds(&self, pending: &dyn StateRead, footprint: &Footprint) -> bool {
+        let next = Layer::new(&self.check_context, pending);
+        footprint
+            .reads
+            .iter()
+            .all(|(key, value)| next.get_raw(key) == value)
     }
 
     /// Executes a block on top of the committed state without changing it.
@@ -329,6 +380,7 @@ impl Ledger {
         let mut receipts = Vec::new();
         let mut dropped = Vec::new();
         let mut included_bytes = 0u64;
+        let mut fees = Amount::ZERO;
         for tx in candidates {
             let index = included.len() as u32;
             let size = tx.bytes.len() as u64;
@@ -339,6 +391,9 @@ impl Ledger {
             }
             match deliver_tx(&mut block, &context, &params, &tx, index, scale) {
                 Ok((_, receipt)) => {
+                    fees = fees
+                        .checked_add(tx.tx.body.fee)
+                        .expect("a block's fees fit u128: each was debited from a balance");
                     scale = repricing::scale_after(scale, &receipt.events);
                     included_bytes += size;
                     receipts.push(receipt);
@@ -349,7 +404,13 @@ impl Ledger {
             }
         }
 
-        // 3. end_block: invariants, then the commitment.
+        // 3. end_block: the fees, in one sum; invariants; then the commitment. Fees reach the
+        // treasury here rather than per transaction so that no transaction reads or writes the
+        // treasury's balance for its fee: the mempool can then tell which waiting transactions
+        // a block affected (docs/protocol.md, "Admission (mempool) and execution").
+        bank::collect_fees(&mut block, fees)
+            .expect("the treasury's USD balance fits u128: every fee came out of a balance");
+        treasury::record_revenue(&mut block, fees);
         let (writes, _tx_events) = block.into_parts();
         invariants::assert_supply_conserved(&self.state, &writes);
         let tree = self.tree.update(&writes);
@@ -379,8 +440,27 @@ impl Ledger {
         );
         self.state.apply(&execution.writes);
         self.tree = execution.tree.clone();
+        self.check_context = check_context_writes(&self.state);
         debug_assert_eq!(chain::height(&self.state), execution.context.height);
     }
+}
+
+/// The context a mempool check runs in, on `state`: the next height, the committed time and
+/// beacon.
+fn check_context(state: &impl StateRead) -> BlockContext {
+    BlockContext {
+        height: chain::height(state).next(),
+        time_ms: chain::time_ms(state),
+        beacon: chain::beacon(state),
+        proposer: AccountId::default(),
+    }
+}
+
+/// [`check_context`] as the writes a `begin_block` would make.
+fn check_context_writes(state: &State) -> Writes {
+    let mut overlay = Overlay::new(state);
+    chain::begin_block(&mut overlay, &check_context(state));
+    overlay.into_parts().0
 }
 
 /// The stateless checks; see [`Ledger::prepare`].
@@ -464,8 +544,9 @@ fn deliver_tx(
             got: body.fee,
         });
     }
-    bank::pay_fee(&mut overlay, &sender, body.fee)?;
-    treasury::record_revenue(&mut overlay, body.fee);
+    // The fee leaves the sender here; the block credits the treasury with all of them at its
+    // end (see `Ledger::execute`).
+    bank::take_fee(&mut overlay, &sender, body.fee)?;
 
     // b. messages, all or nothing.
     let outcome = overlay.atomically(|messages| {

@@ -79,9 +79,9 @@ pub fn params_view(state: &impl StateRead) -> ParamsView {
     }
 }
 
-pub use app::{BlockContext, BlockError, Execution, Ledger, Mode, PreparedTx};
+pub use app::{BlockContext, BlockError, Execution, Footprint, Ledger, Mode, PreparedTx};
 pub use error::TxError;
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
 pub use invariants::audit_supply;
-pub use state::{Overlay, State, StateRead, Writes};
+pub use state::{Layer, Overlay, ReadLog, Reads, State, StateRead, Writes};
 pub use table::HashKey;

@@ -10,6 +10,7 @@
 use crate::error::TxError;
 use crate::table::{HashKey, Table};
 use borsh::{BorshDeserialize, BorshSerialize};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use vcity_types::event::Event;
 
@@ -249,9 +250,179 @@ impl StateRead for Overlay<'_> {
     }
 }
 
+/// A read-only view of borrowed writes over a parent: what an [`Overlay`] reads like, without
+/// owning (or copying) its writes.
+pub struct Layer<'a> {
+    writes: &'a Writes,
+    parent: &'a dyn StateRead,
+}
+
+impl std::fmt::Debug for Layer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layer")
+            .field("writes", &self.writes.len())
+            .finish()
+    }
+}
+
+impl<'a> Layer<'a> {
+    /// `writes` over `parent`.
+    pub fn new(writes: &'a Writes, parent: &'a dyn StateRead) -> Layer<'a> {
+        Layer { writes, parent }
+    }
+}
+
+impl StateRead for Layer<'_> {
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        match self.writes.get(key) {
+            Some(value) => value.as_deref(),
+            None => self.parent.get_raw(key),
+        }
+    }
+}
+
+/// A reader that remembers every key read through it, with the value it found. The mempool
+/// checks each transaction through one, so that after a block it re-checks only the
+/// transactions that would now read something else ([`crate::Ledger::check_tx_footprint`]).
+/// Recording changes no answer.
+pub struct ReadLog<'a> {
+    parent: &'a dyn StateRead,
+    reads: RefCell<Reads>,
+}
+
+/// Keys read, each with the value found, in the order read (a key read twice appears twice,
+/// with the same value: the parent does not change under a reader). One buffer, so that the
+/// mempool's record of a waiting transaction costs one allocation, not two per key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Entries of `key length (u32 LE) ‖ key ‖ value length + 1 (u32 LE; 0 = absent) ‖ value`.
+    bytes: Vec<u8>,
+}
+
+impl Reads {
+    fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let length = |bytes: usize| u32::try_from(bytes).expect("keys and values fit u32");
+        self.bytes
+            .extend_from_slice(&length(key.len()).to_le_bytes());
+        self.bytes.extend_from_slice(key);
+        match value {
+            None => self.bytes.extend_from_slice(&0u32.to_le_bytes()),
+            Some(value) => {
+                self.bytes
+                    .extend_from_slice(&(length(value.len()) + 1).to_le_bytes());
+                self.bytes.extend_from_slice(value);
+            }
+        }
+    }
+
+    /// Each read: the key and the value found (`None`: absent).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        let mut rest = self.bytes.as_slice();
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let take = |rest: &mut &'_ [u8]| {
+                let (head, tail) = rest.split_at(4);
+                *rest = tail;
+                u32::from_le_bytes(head.try_into().expect("four bytes")) as usize
+            };
+            let key_length = take(&mut rest);
+            let (key, tail) = rest.split_at(key_length);
+            rest = tail;
+            let value = match take(&mut rest) {
+                0 => None,
+                stored => {
+                    let (value, tail) = rest.split_at(stored - 1);
+                    rest = tail;
+                    Some(value)
+                }
+            };
+            Some((key, value))
+        })
+    }
+
+    /// True when nothing was read.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl std::fmt::Debug for ReadLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadLog")
+            .field("bytes", &self.reads.borrow().bytes.len())
+            .finish()
+    }
+}
+
+impl<'a> ReadLog<'a> {
+    /// A log of reads from `parent`.
+    pub fn new(parent: &'a dyn StateRead) -> ReadLog<'a> {
+        ReadLog {
+            parent,
+            // Room for a transfer's reads without growing.
+            reads: RefCell::new(Reads {
+                bytes: Vec::with_capacity(1_024),
+            }),
+        }
+    }
+
+    /// The reads so far, consuming the log.
+    pub fn into_reads(self) -> Reads {
+        let mut reads = self.reads.into_inner();
+        reads.bytes.shrink_to_fit();
+        reads
+    }
+}
+
+impl StateRead for ReadLog<'_> {
+    fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        let value = self.parent.get_raw(key);
+        self.reads.borrow_mut().push(key, value);
+        value
+    }
+
+    fn get_raw_pair(&self, first: &[u8], second: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
+        let (a, b) = self.parent.get_raw_pair(first, second);
+        let mut reads = self.reads.borrow_mut();
+        reads.push(first, a);
+        reads.push(second, b);
+        (a, b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_log_returns_what_it_read_and_records_it_in_order() {
+        let mut state = State::default();
+        state.apply(&Writes::from([
+            (b"a".to_vec(), Some(vec![1, 2])),
+            (b"empty".to_vec(), Some(Vec::new())),
+        ]));
+        let log = ReadLog::new(&state);
+        assert_eq!(log.get_raw(b"a"), Some(&[1u8, 2][..]));
+        assert_eq!(
+            log.get_raw_pair(b"missing", b"empty"),
+            (None, Some(&[][..]))
+        );
+        assert_eq!(log.get_raw(b"a"), Some(&[1u8, 2][..]));
+        let reads = log.into_reads();
+        let listed: Vec<(&[u8], Option<&[u8]>)> = reads.iter().collect();
+        assert_eq!(
+            listed,
+            vec![
+                (&b"a"[..], Some(&[1u8, 2][..])),
+                (&b"missing"[..], None),
+                (&b"empty"[..], Some(&[][..])),
+                (&b"a"[..], Some(&[1u8, 2][..])),
+            ]
+        );
+        assert!(ReadLog::new(&state).into_reads().is_empty());
+    }
 
     #[test]
     fn overlay_reads_through_and_shadows() {

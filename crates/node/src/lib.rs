@@ -19,6 +19,6 @@ mod nominal;
 pub mod store;
 
 pub use launch::{DataDir, Engine, LaunchConfig, RunningNode};
-pub use mempool::{Mempool, MempoolConfig};
+pub use mempool::{Mempool, MempoolConfig, Recheck};
 pub use node::{Node, NodeError, NodeOptions};
 pub use store::{Store, StoreError};

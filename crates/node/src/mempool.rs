@@ -9,12 +9,21 @@
 //! overdraft that only the pending transactions cause.
 //!
 //! Everything is bounded: the total count ([`MempoolConfig::capacity`]) and each sender's count
-//! ([`MempoolConfig::per_sender_limit`]), so one account cannot fill the pool. After each commit
-//! the pool drops what was included and re-checks the rest against the new state, because a
-//! block from another proposer may have made some of them invalid.
+//! ([`MempoolConfig::per_sender_limit`]), so one account cannot fill the pool.
+//!
+//! After each commit the pool drops what was included and re-checks what the block may have
+//! made invalid, and only that. Each waiting transaction keeps its footprint: every key its check
+//! read, with the value found, and the writes it made ([`Ledger::check_tx_footprint`]). The check
+//! is a function of those reads, so walking the queue in order on the new state, a transaction
+//! whose every read still finds the same value keeps its answer and its writes; only the others
+//! are checked again. When the block is what this pool would have proposed (its queue's head, in
+//! order), the senders' nonces and balances hold the values the waiting transactions assumed, and
+//! fees reach the treasury at the block's end without any transaction reading its balance, so
+//! almost nothing is re-checked; a block from a proposer whose pool differs re-checks the
+//! senders and recipients it touched.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use vcity_ledger::{Ledger, Overlay, PreparedTx, TxError, Writes};
+use std::collections::{HashMap, HashSet, VecDeque};
+use vcity_ledger::{Footprint, Ledger, Overlay, PreparedTx, TxError, Writes};
 use vcity_types::{AccountId, Hash};
 
 /// Limits.
@@ -41,11 +50,29 @@ struct SenderEntry {
     next_nonce: u64,
 }
 
+/// A waiting transaction with what its check read and wrote.
+#[derive(Debug, Clone)]
+struct Waiting {
+    tx: PreparedTx,
+    footprint: Footprint,
+}
+
+/// What [`Mempool::recheck`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recheck {
+    /// Transactions dropped because they no longer pass, with the reason.
+    pub dropped: Vec<(Hash, TxError)>,
+    /// Transactions checked again (the dropped ones included).
+    pub rechecked: usize,
+    /// Transactions kept without a new check: the block changed nothing they read.
+    pub kept: usize,
+}
+
 /// The pool.
 #[derive(Debug, Default)]
 pub struct Mempool {
     config: MempoolConfig,
-    queue: VecDeque<PreparedTx>,
+    queue: VecDeque<Waiting>,
     hashes: HashSet<Hash>,
     senders: HashMap<AccountId, SenderEntry>,
     /// The combined effects of every queued transaction on the committed state.
@@ -81,7 +108,10 @@ impl Mempool {
         if !self.hashes.contains(hash) {
             return None;
         }
-        self.queue.iter().find(|tx| &tx.hash == hash)
+        self.queue
+            .iter()
+            .map(|waiting| &waiting.tx)
+            .find(|tx| &tx.hash == hash)
     }
 
     /// The nonce the sender's next transaction must carry, counting the ones waiting here.
@@ -103,27 +133,42 @@ impl Mempool {
                 capacity: self.config.capacity as u64,
             });
         }
-        let sender = tx.tx.body.sender;
-        let count = self.senders.get(&sender).map_or(0, |entry| entry.count);
+        let count = self
+            .senders
+            .get(&tx.tx.body.sender)
+            .map_or(0, |entry| entry.count);
         if count >= self.config.per_sender_limit {
             return Err(TxError::SenderQuotaFull {
                 limit: self.config.per_sender_limit as u64,
             });
         }
-        let mut overlay = Overlay::with_writes(ledger.state(), std::mem::take(&mut self.pending));
-        let outcome = ledger.check_tx(&mut overlay, &tx);
-        self.pending = overlay.into_parts().0;
-        outcome?;
-        self.senders.insert(
-            sender,
-            SenderEntry {
-                count: count + 1,
-                next_nonce: tx.tx.body.nonce.saturating_add(1),
-            },
-        );
-        self.hashes.insert(tx.hash);
-        self.queue.push_back(tx);
+        let footprint = self.check(ledger, &tx)?;
+        self.push(tx, footprint);
         Ok(())
+    }
+
+    /// The ledger's check of `tx` on top of the committed state and everything queued.
+    fn check(&mut self, ledger: &Ledger, tx: &PreparedTx) -> Result<Footprint, TxError> {
+        let overlay = Overlay::with_writes(ledger.state(), std::mem::take(&mut self.pending));
+        let outcome = ledger.check_tx_footprint(&overlay, tx);
+        self.pending = overlay.into_parts().0;
+        outcome
+    }
+
+    /// Queues a checked transaction.
+    fn push(&mut self, tx: PreparedTx, footprint: Footprint) {
+        for (key, value) in &footprint.writes {
+            self.pending.insert(key.clone(), value.clone());
+        }
+        let sender = tx.tx.body.sender;
+        let entry = self.senders.entry(sender).or_insert(SenderEntry {
+            count: 0,
+            next_nonce: 0,
+        });
+        entry.count += 1;
+        entry.next_nonce = tx.tx.body.nonce.saturating_add(1);
+        self.hashes.insert(tx.hash);
+        self.queue.push_back(Waiting { tx, footprint });
     }
 
     /// Up to `max_count` transactions of at most `max_bytes` in all, in admission order, for a
@@ -131,7 +176,8 @@ impl Mempool {
     pub fn reap(&self, max_count: usize, max_bytes: usize) -> Vec<PreparedTx> {
         let mut bytes = 0usize;
         let mut out = Vec::new();
-        for tx in &self.queue {
+        for waiting in &self.queue {
+            let tx = &waiting.tx;
             if out.len() >= max_count || bytes + tx.bytes.len() > max_bytes {
                 break;
             }
@@ -141,24 +187,284 @@ impl Mempool {
         out
     }
 
-    /// After a commit: forgets the included transactions and re-checks the rest against the new
-    /// state. Returns the ids dropped because they no longer fit, with the reason.
-    pub fn recheck(&mut self, ledger: &Ledger, included: &[Hash]) -> Vec<(Hash, TxError)> {
+    /// After `ledger` committed a block that included `included`: forgets those and re-checks
+    /// the waiting transactions that would now read something else (see the module docs),
+    /// keeping the rest as they were.
+    pub fn recheck(&mut self, ledger: &Ledger, included: &[Hash]) -> Recheck {
         let included: HashSet<&Hash> = included.iter().collect();
         let waiting = std::mem::take(&mut self.queue);
         self.hashes.clear();
         self.senders.clear();
-        self.pending = BTreeMap::new();
-        let mut dropped = Vec::new();
-        for tx in waiting {
-            if included.contains(&tx.hash) {
+        self.pending.clear();
+        let mut report = Recheck::default();
+        for entry in waiting {
+            if included.contains(&entry.tx.hash) {
                 continue;
             }
-            let hash = tx.hash;
-            if let Err(error) = self.admit(ledger, tx) {
-                dropped.push((hash, error));
+            let pending = Overlay::with_writes(ledger.state(), std::mem::take(&mut self.pending));
+            let holds = ledger.footprint_holds(&pending, &entry.footprint);
+            self.pending = pending.into_parts().0;
+            if holds {
+                report.kept += 1;
+                self.push(entry.tx, entry.footprint);
+                continue;
+            }
+            report.rechecked += 1;
+            match self.check(ledger, &entry.tx) {
+                Ok(footprint) => self.push(entry.tx, footprint),
+                Err(error) => report.dropped.push((entry.tx.hash, error)),
             }
         }
-        dropped
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The selective re-check against the brute-force one it replaces: after any block, the pool
+    //! must hold exactly what admitting every remaining transaction again, in order, on the new
+    //! state would give (same transactions, same pending writes, same drops).
+
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use proptest::prelude::*;
+    use vcity_ledger::chain::Validator;
+    use vcity_ledger::{BlockContext, Genesis, GenesisAccount, Mode};
+    use vcity_types::tx::{Message, Transfer, TxBody};
+    use vcity_types::{Amount, Denom};
+
+    const CHAIN: &str = "vcity-mempool-test";
+    const ACCOUNTS: u8 = 6;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed + 1; 32])
+    }
+
+    fn account(seed: u8) -> AccountId {
+        AccountId::from_public_key(&key(seed).verifying_key())
+    }
+
+    fn ledger() -> Ledger {
+        let genesis = Genesis {
+            chain_id: CHAIN.into(),
+            genesis_time_ms: 1_000,
+            usd_issuer: account(200),
+            params: Default::default(),
+            validators: vec![Validator {
+                name: "v".into(),
+                public_key: account(201),
+                power: 1,
+            }],
+            // Small balances, so that fees and transfers run accounts dry.
+            accounts: (0..ACCOUNTS)
+                .map(|seed| GenesisAccount {
+                    name: None,
+                    id: account(seed),
+                    vcai: Amount::new(5_000),
+                    usd: Amount::new(12_000),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        Ledger::from_genesis(&genesis).expect("genesis")
+    }
+
+    fn transfer(sender: u8, nonce: u64, to: u8, denom: Denom, amount: u128) -> PreparedTx {
+        let bytes = TxBody {
+            chain_id: CHAIN.into(),
+            sender: account(sender),
+            nonce,
+            fee: Amount::new(1_000),
+            messages: vec![Message::Transfer(Transfer {
+                to: account(to),
+                denom,
+                amount: Amount::new(amount),
+            })],
+        }
+        .sign(&key(sender))
+        .to_bytes();
+        vcity_ledger::app::prepare(bytes, CHAIN, &Default::default()).expect("well formed")
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A transfer at the sender's pending nonce (plus `gap`), to an account that may be new.
+        Submit {
+            sender: u8,
+            to: u8,
+            vcai: bool,
+            amount: u128,
+            gap: u64,
+        },
+        /// A block of the pool's first `count` transactions, in order: what this pool proposes.
+        Head { count: usize },
+        /// A block of the waiting transactions in another order, some left out, plus
+        /// transactions this pool never saw (at the senders' committed nonces, so they clash
+        /// with waiting ones): what a proposer with another pool might build.
+        Foreign {
+            order: Vec<usize>,
+            outsiders: Vec<(u8, u8, u128)>,
+        },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (0..ACCOUNTS, 0..ACCOUNTS + 3, any::<bool>(), 1..4_000u128, prop_oneof![9 => Just(0u64), 1 => Just(1u64)])
+                .prop_map(|(sender, to, vcai, amount, gap)| Step::Submit { sender, to, vcai, amount, gap }),
+            1 => (0..12usize).prop_map(|count| Step::Head { count }),
+            1 => (
+                proptest::collection::vec(0..40usize, 0..12),
+                proptest::collection::vec((0..ACCOUNTS, 0..ACCOUNTS + 3, 1..4_000u128), 0..3),
+            )
+                .prop_map(|(order, outsiders)| Step::Foreign { order, outsiders }),
+        ]
+    }
+
+    fn commit(ledger: &mut Ledger, candidates: Vec<PreparedTx>) -> Vec<Hash> {
+        let context = BlockContext {
+            height: ledger.height().next(),
+            time_ms: ledger.time_ms() + 1_000,
+            beacon: Hash([ledger.height().0 as u8; 32]),
+            proposer: account(201),
+        };
+        let execution = ledger
+            .execute(context, candidates, Mode::Propose)
+            .expect("a proposal executes");
+        ledger.commit(&execution);
+        execution.transactions.iter().map(|tx| tx.hash).collect()
+    }
+
+    fn hashes(pool: &Mempool) -> Vec<Hash> {
+        pool.queue.iter().map(|waiting| waiting.tx.hash).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn selective_recheck_matches_checking_everything_again(
+            steps in proptest::collection::vec(step(), 1..60)
+        ) {
+            let mut ledger = ledger();
+            let mut pool = Mempool::new(MempoolConfig::default());
+            for step in steps {
+                let included = match step {
+                    Step::Submit { sender, to, vcai, amount, gap } => {
+                        let nonce = pool.pending_nonce(&ledger, &account(sender)) + gap;
+                        let denom = if vcai { Denom::Vcai } else { Denom::Usd };
+                        // Refusals are part of the workload; only the pool's state matters.
+                        let _ = pool.admit(&ledger, transfer(sender, nonce, to, denom, amount));
+                        continue;
+                    }
+                    Step::Head { count } => {
+                        let head = pool.reap(count, usize::MAX);
+                        commit(&mut ledger, head)
+                    }
+                    Step::Foreign { order, outsiders } => {
+                        let waiting = pool.reap(usize::MAX, usize::MAX);
+                        let mut candidates: Vec<PreparedTx> = Vec::new();
+                        for index in order {
+                            if let Some(tx) = waiting.get(index) {
+                                if !candidates.iter().any(|seen| seen.hash == tx.hash) {
+                                    candidates.push(tx.clone());
+                                }
+                            }
+                        }
+                        for (sender, to, amount) in outsiders {
+                            let nonce = vcity_ledger::auth::next_nonce(&ledger, &account(sender));
+                            candidates.push(transfer(sender, nonce, to, Denom::Usd, amount));
+                        }
+                        commit(&mut ledger, candidates)
+                    }
+                };
+                // The reference: every remaining transaction admitted again, in order.
+                let mut reference = Mempool::new(MempoolConfig::default());
+                let mut reference_dropped = Vec::new();
+                for tx in pool.reap(usize::MAX, usize::MAX) {
+                    if included.contains(&tx.hash) {
+                        continue;
+                    }
+                    let hash = tx.hash;
+                    if let Err(error) = reference.admit(&ledger, tx) {
+                        reference_dropped.push((hash, error));
+                    }
+                }
+                let report = pool.recheck(&ledger, &included);
+                prop_assert_eq!(hashes(&pool), hashes(&reference));
+                prop_assert_eq!(&pool.pending, &reference.pending);
+                prop_assert_eq!(report.dropped, reference_dropped);
+                for (waiting, expected) in pool.queue.iter().zip(&reference.queue) {
+                    prop_assert_eq!(&waiting.footprint, &expected.footprint);
+                }
+                for (sender, entry) in &reference.senders {
+                    let ours = pool.senders.get(sender).expect("same senders");
+                    prop_assert_eq!((ours.count, ours.next_nonce), (entry.count, entry.next_nonce));
+                }
+                prop_assert_eq!(pool.senders.len(), reference.senders.len());
+            }
+        }
+    }
+
+    /// Every account pays the next one 10 USD base units with nonce `round`.
+    fn admit_round(pool: &mut Mempool, ledger: &Ledger, round: u64) {
+        for sender in 0..ACCOUNTS {
+            let tx = transfer(sender, round, (sender + 1) % ACCOUNTS, Denom::Usd, 10);
+            pool.admit(ledger, tx).expect("admitted");
+        }
+    }
+
+    /// A block that is exactly the pool's head re-checks nothing: the senders' nonces and
+    /// balances it changed hold the values the waiting transactions already assumed (the
+    /// recipients' first-funder records included: a check sees the next height), and the fees
+    /// reach the treasury without any transaction reading its balance.
+    #[test]
+    fn the_pools_own_head_as_a_block_rechecks_nothing() {
+        let mut ledger = ledger();
+        let mut pool = Mempool::new(MempoolConfig::default());
+        for round in 0..3u64 {
+            admit_round(&mut pool, &ledger, round);
+        }
+        let head = pool.reap(ACCOUNTS as usize + 2, usize::MAX);
+        let included = commit(&mut ledger, head);
+        assert_eq!(included.len(), ACCOUNTS as usize + 2);
+        let report = pool.recheck(&ledger, &included);
+        assert_eq!(report.rechecked, 0, "{report:?}");
+        assert_eq!(report.kept, 2 * ACCOUNTS as usize - 2);
+        // And the pool is what checking everything again would give.
+        let mut reference = Mempool::new(MempoolConfig::default());
+        for tx in pool.reap(usize::MAX, usize::MAX) {
+            reference.admit(&ledger, tx).expect("still valid");
+        }
+        assert_eq!(pool.pending, reference.pending);
+    }
+
+    /// A block from a pool that differs (a transaction of sender 0 this pool never saw, paying
+    /// account 1) re-checks the transactions that read what it changed: sender 0's (its nonce,
+    /// now taken: dropped), sender 1's (its balance) and sender 5's (it pays account 0). The
+    /// other three are kept.
+    #[test]
+    fn a_foreign_block_rechecks_only_what_it_touched() {
+        let mut ledger = ledger();
+        let mut pool = Mempool::new(MempoolConfig::default());
+        for round in 0..2u64 {
+            admit_round(&mut pool, &ledger, round);
+            if round == 0 {
+                // Round 0 commits first, so every account has been funded once.
+                let included = commit(&mut ledger, pool.reap(usize::MAX, usize::MAX));
+                let report = pool.recheck(&ledger, &included);
+                assert_eq!((report.kept, report.rechecked), (0, 0));
+            }
+        }
+        let outsider = transfer(0, 1, 1, Denom::Usd, 20);
+        let included = commit(&mut ledger, vec![outsider]);
+        assert_eq!(included.len(), 1);
+        let report = pool.recheck(&ledger, &included);
+        assert_eq!(report.rechecked, 3, "{report:?}");
+        assert_eq!(report.kept, ACCOUNTS as usize - 3);
+        assert_eq!(report.dropped.len(), 1);
+        assert!(
+            matches!(report.dropped[0].1, TxError::NonceReplayed { .. }),
+            "{report:?}"
+        );
     }
 }

@@ -23,6 +23,8 @@ pub struct Metrics {
     http_requests: AtomicU64,
     block_signatures_checked: AtomicU64,
     block_signatures_known: AtomicU64,
+    mempool_rechecked: AtomicU64,
+    mempool_kept: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -38,6 +40,8 @@ impl Default for Metrics {
             http_requests: AtomicU64::new(0),
             block_signatures_checked: AtomicU64::new(0),
             block_signatures_known: AtomicU64::new(0),
+            mempool_rechecked: AtomicU64::new(0),
+            mempool_kept: AtomicU64::new(0),
         }
     }
 }
@@ -72,6 +76,13 @@ impl Metrics {
             .fetch_add(checked, Ordering::Relaxed);
         self.block_signatures_known
             .fetch_add(known, Ordering::Relaxed);
+    }
+
+    /// After a commit: waiting transactions checked again and kept unchecked.
+    pub fn mempool_rechecked(&self, rechecked: u64, kept: u64) {
+        self.mempool_rechecked
+            .fetch_add(rechecked, Ordering::Relaxed);
+        self.mempool_kept.fetch_add(kept, Ordering::Relaxed);
     }
 
     /// A block committed.
@@ -140,6 +151,18 @@ impl Metrics {
             "counter",
             "Transaction signatures in verified blocks not checked again: the mempool had.",
             get(&self.block_signatures_known).to_string(),
+        );
+        series(
+            "vcity_mempool_rechecked_total",
+            "counter",
+            "Waiting transactions checked again after a commit changed something they read.",
+            get(&self.mempool_rechecked).to_string(),
+        );
+        series(
+            "vcity_mempool_kept_total",
+            "counter",
+            "Waiting transactions kept after a commit without a new check: it changed nothing they read.",
+            get(&self.mempool_kept).to_string(),
         );
         series(
             "vcity_http_requests_total",

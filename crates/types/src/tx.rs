@@ -487,12 +487,32 @@ pub fn verify_signatures(
     transactions: &[&SignedTransaction],
     batch: usize,
 ) -> Vec<Result<(), SignatureError>> {
-    let senders: Vec<Result<(), SignatureError>> =
-        transactions.iter().map(|tx| tx.check_sender()).collect();
+    verify_signatures_with(transactions, batch, &crate::ed25519::KeyCache::new(0))
+}
+
+/// [`verify_signatures`] with the senders' keys decoded through `keys`: the same answers (a
+/// remembered point is the point decoding gives), without decoding a known sender again.
+pub fn verify_signatures_with(
+    transactions: &[&SignedTransaction],
+    batch: usize,
+    keys: &crate::ed25519::KeyCache,
+) -> Vec<Result<(), SignatureError>> {
+    let senders: Vec<&[u8; 32]> = transactions.iter().map(|tx| &tx.body.sender.0).collect();
+    let points = keys.decode(&senders);
+    let mut results: Vec<Result<(), SignatureError>> = points
+        .iter()
+        .map(|point| {
+            if crate::ed25519::is_usable_point(*point) {
+                Ok(())
+            } else {
+                Err(SignatureError::InvalidSender)
+            }
+        })
+        .collect();
     let checked: Vec<(usize, Vec<u8>)> = transactions
         .iter()
         .enumerate()
-        .filter(|(index, _)| senders[*index].is_ok())
+        .filter(|(index, _)| results[*index].is_ok())
         .map(|(index, tx)| (index, tx.body.sign_bytes()))
         .collect();
     let items: Vec<crate::ed25519::Item<'_>> = checked
@@ -503,10 +523,10 @@ pub fn verify_signatures(
             signature: &transactions[*index].signature,
         })
         .collect();
-    let mut results = senders;
+    let item_keys: Vec<_> = checked.iter().map(|(index, _)| points[*index]).collect();
     for ((index, _), valid) in checked
         .iter()
-        .zip(crate::ed25519::verify_each(&items, batch))
+        .zip(crate::ed25519::verify_each_with(&items, &item_keys, batch))
     {
         if !valid {
             results[*index] = Err(SignatureError::Mismatch);
@@ -627,6 +647,13 @@ mod tests {
             .collect();
         assert_eq!(refused, [5, 30, 66]);
         assert_eq!(batched[30], Err(SignatureError::InvalidSender));
+        // Through a key cache, cold, warm, and one so small it keeps starting over.
+        for capacity in [1_000, 3] {
+            let keys = crate::ed25519::KeyCache::new(capacity);
+            for _ in 0..2 {
+                assert_eq!(verify_signatures_with(&references, 64, &keys), single);
+            }
+        }
     }
 
     #[test]

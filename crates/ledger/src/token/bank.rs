@@ -128,8 +128,9 @@ pub(crate) fn transfer(
     Ok(())
 }
 
-/// Charges a transaction fee to the treasury, emitting [`Event::FeePaid`].
-pub(crate) fn pay_fee(
+/// Takes a transaction fee from its payer, emitting [`Event::FeePaid`]; the block hands its fees
+/// to the treasury at its end ([`collect_fees`]).
+pub(crate) fn take_fee(
     state: &mut Overlay<'_>,
     payer: &AccountId,
     amount: Amount,
@@ -138,12 +139,20 @@ pub(crate) fn pay_fee(
         return Ok(());
     }
     debit(state, payer, Denom::Usd, amount)?;
-    credit(state, &treasury(), Denom::Usd, amount)?;
     state.emit(Event::FeePaid {
         payer: *payer,
         amount,
     });
     Ok(())
+}
+
+/// Credits the treasury with the fees a block's transactions paid ([`take_fee`]), once, after
+/// them.
+pub(crate) fn collect_fees(state: &mut Overlay<'_>, total: Amount) -> Result<(), TxError> {
+    if total.is_zero() {
+        return Ok(());
+    }
+    credit(state, &treasury(), Denom::Usd, total)
 }
 
 /// Creates supply, emitting [`Event::Minted`].
