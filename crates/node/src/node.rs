@@ -1196,9 +1196,10 @@ fn nft_view(ledger: &Ledger, token: &nft::Nft) -> NftView {
     }
 }
 
-/// Signatures checked per batch: about three times the rate of single checks with the keys
-/// already decoded (a quarter more than batches of 64, measured in `benches/transfers.rs`); a
-/// failed batch is searched in eighths, so one bad signature costs about two batches' work.
+/// Signatures checked per batch: with the keys already decoded, about three times the rate of
+/// single checks and a quarter more than batches of 64 (docs/benchmarks.md, "P9 after issue
+/// 21's second part"); a failed batch is searched in eighths, so one bad signature costs about
+/// two batches' work.
 const SIGNATURE_BATCH: usize = 256;
 
 /// Below this many, checking on one thread is faster than starting others.
