@@ -131,13 +131,31 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Waits until every one of `validators` has committed `height`.
+/// Waits until every one of `validators` has committed `height`. On a timeout it prints the end
+/// of each one's log first: a failure on a loaded CI machine is otherwise lost with the temporary
+/// homes.
 fn wait_for(validators: &[Validator], height: u64, what: &str, limit: Duration) {
-    wait_until(what, limit, || {
-        validators
-            .iter()
-            .all(|validator| validator.height().unwrap_or(0) >= height)
-    });
+    let started = Instant::now();
+    while !validators
+        .iter()
+        .all(|validator| validator.height().unwrap_or(0) >= height)
+    {
+        if started.elapsed() >= limit {
+            for validator in validators {
+                let log = std::fs::read_to_string(validator.home.join("validator.log"))
+                    .unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                eprintln!(
+                    "--- {} (height {:?}), last lines of its log:\n{tail}",
+                    validator.api,
+                    validator.height()
+                );
+            }
+            panic!("{what} within {limit:?} (height {height})");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The validators (running ones) agree on every block's hash and state root up to the lowest
