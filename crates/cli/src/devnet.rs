@@ -129,9 +129,12 @@ pub(crate) fn init_tracing_with(json: bool, quieter: &str) {
                 format!("{default},{quieter}")
             })
         });
+    // Colours only on a terminal: a log file or a pipe (the testnet's logs, a service manager's
+    // journal) gets plain text, not escape codes.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
