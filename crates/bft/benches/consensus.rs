@@ -43,8 +43,8 @@ fn account(key: &SigningKey) -> AccountId {
     AccountId::from_public_key(&key.verifying_key())
 }
 
-/// The genesis time: when the bench started (the same for every node of a run).
-fn now_ms() -> u64 {
+/// When the bench started, the same for every node of a run (their genesis is a second before).
+fn genesis_time_ms() -> u64 {
     static STARTED_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *STARTED_MS.get_or_init(|| {
         std::time::SystemTime::now()
@@ -58,7 +58,7 @@ fn genesis(validators: usize) -> Genesis {
         chain_id: CHAIN.into(),
         // Now, as a real chain's genesis is: a genesis decades before the first block would have
         // every block catch up on the reminder walk (crates/ledger/src/timers.rs).
-        genesis_time_ms: now_ms().saturating_sub(1_000),
+        genesis_time_ms: genesis_time_ms().saturating_sub(1_000),
         usd_issuer: account(&key(SENDERS + 1)),
         params: Default::default(),
         validators: (0..validators)

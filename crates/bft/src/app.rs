@@ -137,7 +137,7 @@ pub async fn run(
 ) -> eyre::Result<()> {
     let context = VcityContext;
     let mut memory = Memory::default();
-    let mut last_commit = Instant::now();
+    let mut last_decided = Instant::now();
     while let Some(message) = channels.consensus.recv().await {
         match message {
             AppMsg::ConsensusReady { reply } => {
@@ -183,7 +183,7 @@ pub async fn run(
                         // Pace the chain: wait out the block time since the last block was
                         // decided (its commit here overlaps the wait), but leave half the
                         // engine's timeout to build and send the block.
-                        let ready = last_commit + settings.block_time;
+                        let ready = last_decided + settings.block_time;
                         let latest = Instant::now() + timeout / 2;
                         tokio::time::sleep_until(ready.min(latest).into()).await;
                         let proposed =
@@ -282,7 +282,7 @@ pub async fn run(
                     );
                 };
                 let certificate = to_certificate(&decided).map_err(fatal)?;
-                last_commit = Instant::now();
+                last_decided = Instant::now();
                 tokio::task::block_in_place(|| {
                     application.commit(height.0, &block.bytes, &certificate)
                 })

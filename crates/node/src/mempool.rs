@@ -20,8 +20,9 @@
 //! order), the senders' nonces and balances hold the values the waiting transactions assumed, and
 //! fees reach the treasury at the block's end without any transaction reading its balance, so
 //! almost nothing is re-checked; a block from a proposer whose pool differs re-checks the
-//! senders and recipients it touched. A transfer's footprint takes one to two kilobytes, so a
-//! full pool of the default 50,000 holds under 100 MB of them.
+//! senders and recipients it touched. A transfer's footprint (about 520 bytes of reads and three
+//! writes) and its copy in the pending writes come to about 1.5 KB, so a full pool of the default
+//! 50,000 holds about 75 MB of them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use vcity_ledger::{Footprint, Ledger, Overlay, PreparedTx, TxError, Writes};

@@ -1373,8 +1373,11 @@ impl Application for Node {
         let hash = Hash(id);
         chain.last = Some((proposal.block.header.clone(), hash, certificate.clone()));
         let included: Vec<Hash> = execution.transactions.iter().map(|tx| tx.hash).collect();
-        let recheck = lock(&self.mempool).recheck(&chain.ledger, &included);
-        let mempool_size = lock(&self.mempool).len();
+        let (recheck, mempool_size) = {
+            let mut mempool = lock(&self.mempool);
+            let recheck = mempool.recheck(&chain.ledger, &included);
+            (recheck, mempool.len())
+        };
         drop(chain);
         lock(&self.proposals).clear();
         *lock(&self.last_commit) = Instant::now();
