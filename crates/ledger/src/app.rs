@@ -36,7 +36,11 @@
 //!      `ReportEquivocation` → [`disputes`]; `CommitCapacity`, `CapacityVerdict` →
 //!      [`capacity`]; `Appeal` → [`slashing`]; `Propose`, `CommentProposal`, `CastVote`,
 //!      `ExecuteProposal` → [`governance`] (whose actions reach the components they change);
-//!      `ClaimRewards` → [`rewards`] and [`incentives`]).
+//!      `ClaimRewards` → [`rewards`] and [`incentives`]; `MintAgent`, `AddAgentVersion`,
+//!      `RetireAgentVersion`, `TransferAgent`, `ListAgent`, `DelistAgent`, `BuyAgent`,
+//!      `SetLicenceTerms`, `TakeLicence`, `InvokeAgent`, `RateInvocation` → [`agents`] (a call
+//!      submits its job through [`jobs`], which reports the task's settlement or refund back
+//!      so the call fee is paid out or returned).
 //!      A failing message rolls back
 //!      every message of the transaction; fee and nonce stay spent, and the receipt carries the
 //!      error code.
@@ -63,14 +67,15 @@
 //! [`disputes`]: crate::disputes
 //! [`capacity`]: crate::capacity
 //! [`slashing`]: crate::slashing
+//! [`agents`]: crate::agents
 
 use crate::error::TxError;
 use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Layer, Overlay, ReadLog, Reads, State, StateRead, Writes};
 use crate::{
-    auth, bank, capacity, chain, disputes, governance, incentives, invariants, jobs, nft, nodes,
-    pool, repricing, rewards, slashing, treasury, trust, ve, verification, vesting,
+    agents, auth, bank, capacity, chain, disputes, governance, incentives, invariants, jobs, nft,
+    nodes, pool, repricing, rewards, slashing, treasury, trust, ve, verification, vesting,
 };
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
@@ -642,6 +647,25 @@ fn route_message(
         }
         Message::Appeal(message) => slashing::execute_appeal(state, sender, message),
         Message::Deregister(_) => nodes::execute_deregister(state, sender),
+        Message::MintAgent(message) => agents::execute_mint(state, sender, message),
+        Message::AddAgentVersion(message) => agents::execute_add_version(state, sender, message),
+        Message::RetireAgentVersion(message) => {
+            agents::execute_retire_version(state, sender, message)
+        }
+        Message::TransferAgent(message) => agents::execute_transfer(state, sender, message),
+        Message::ListAgent(message) => agents::execute_list(state, sender, message),
+        Message::DelistAgent(message) => agents::execute_delist(state, sender, message),
+        Message::BuyAgent(message) => agents::execute_buy(state, sender, message),
+        Message::SetLicenceTerms(message) => {
+            agents::licences::execute_set_terms(state, sender, message)
+        }
+        Message::TakeLicence(message) => agents::licences::execute_take(state, sender, message),
+        Message::InvokeAgent(message) => {
+            agents::invocations::execute_invoke(state, sender, message)
+        }
+        Message::RateInvocation(message) => {
+            agents::invocations::execute_rate(state, sender, message)
+        }
     }
 }
 

@@ -156,6 +156,14 @@ pub enum TxError {
     /// expired.
     #[error("not executable: {0}")]
     NotExecutable(String),
+    /// Code 37: an agent mint, version, listing or terms that cannot work (bad metadata, a
+    /// royalty over the cap, an executor the network cannot run).
+    #[error("invalid agent: {0}")]
+    InvalidAgent(String),
+    /// Code 38: an agent call by someone with neither a valid licence nor a call fee the agent
+    /// accepts, or a licence that cannot be sold now (an exclusive one is running).
+    #[error("no licence: {0}")]
+    NoLicence(String),
     /// Code 20.
     #[error("mempool is full ({capacity} transactions); retry later")]
     MempoolFull {
@@ -210,6 +218,8 @@ impl TxError {
             TxError::QuotaExhausted(_) => 34,
             TxError::NoVotingWeight(_) => 35,
             TxError::NotExecutable(_) => 36,
+            TxError::InvalidAgent(_) => 37,
+            TxError::NoLicence(_) => 38,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -252,6 +262,8 @@ impl TxError {
             TxError::QuotaExhausted(_) => "quota_exhausted",
             TxError::NoVotingWeight(_) => "no_voting_weight",
             TxError::NotExecutable(_) => "not_executable",
+            TxError::InvalidAgent(_) => "invalid_agent",
+            TxError::NoLicence(_) => "no_licence",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -334,6 +346,8 @@ mod tests {
             TxError::QuotaExhausted(String::new()),
             TxError::NoVotingWeight(String::new()),
             TxError::NotExecutable(String::new()),
+            TxError::InvalidAgent(String::new()),
+            TxError::NoLicence(String::new()),
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,

@@ -113,6 +113,10 @@ pub struct Genesis {
     /// quorum, a 2-day timelock]. A devnet uses minutes so a proposal passes during a demo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance: Option<vcity_types::governance::GovernanceParams>,
+    /// Agent fees [default: SPEC §11 as in docs/agents.md: 10 USD to mint, 2.5% commission on
+    /// sales, 10% of licence and call fees, 5 ratings before discovery ranks by score].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<vcity_types::agents::AgentParams>,
     /// Vote-escrow locks made at genesis from the accounts' genesis balances (a devnet locks
     /// alice's VCAI so that she can propose at once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -338,6 +342,10 @@ impl Genesis {
         trust_params.validate().map_err(GenesisError::Params)?;
         crate::trust::init(&mut overlay, &trust_params);
         crate::governance::init(&mut overlay, &self.governance.clone().unwrap_or_default());
+        if let Some(params) = &self.agents {
+            crate::agents::init(&mut overlay, params)
+                .map_err(|error| GenesisError::Params(format!("agents: {error}")))?;
+        }
         if let Some(pool) = &self.pool {
             let treasury = crate::bank::treasury();
             let invalid = |error: TxError| GenesisError::Invalid(format!("pool seed: {error}"));

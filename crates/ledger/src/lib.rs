@@ -22,14 +22,16 @@
 //! Capacity, Proof of Delivery and rebates), [`verification`], [`capacity`], [`disputes`],
 //! [`slashing`] and [`reputation`] (the trust layer: sampled re-execution, capacity challenges,
 //! referee rounds, slashes with appeals, and the reputation score), [`governance`] (the
-//! parameter authority that stands in for the DAO). The modules sit in folders by the
-//! whitepaper's parts: `token/`, `economy/`, `compute/`, `trust/`, `governance/`.
+//! parameter authority that stands in for the DAO), [`agents`] (agent NFTs, versions, sales,
+//! licences, calls and ratings). The modules sit in folders by the whitepaper's parts:
+//! `token/`, `economy/`, `compute/`, `trust/`, `governance/`, `agents/`.
 //! The order in which the block hooks run is written down once, in
 //! [`app`].
 
 #![deny(clippy::float_arithmetic)]
 #![forbid(unsafe_code)]
 
+pub mod agents;
 pub mod app;
 pub mod auth;
 pub mod chain;

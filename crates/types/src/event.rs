@@ -600,4 +600,124 @@ pub enum Event {
         /// Nominal base units per internal ledger unit now.
         scale: crate::Scale,
     },
+    /// An agent NFT was minted (docs/agents.md).
+    AgentMinted {
+        /// The agent.
+        agent_id: u64,
+        /// Its creator.
+        creator: AccountId,
+        /// Content address of version 1's package.
+        package_hash: crate::Hash,
+        /// Creation fee paid to the treasury, USD base units.
+        fee_usd: Amount,
+    },
+    /// The holder appended a version.
+    AgentVersionAdded {
+        /// The agent.
+        agent_id: u64,
+        /// The version's number.
+        version: u32,
+        /// Content address of its package.
+        package_hash: crate::Hash,
+    },
+    /// The holder retired a version.
+    AgentVersionRetired {
+        /// The agent.
+        agent_id: u64,
+        /// The version.
+        version: u32,
+    },
+    /// An agent changed hands (a gift or a sale).
+    AgentTransferred {
+        /// The agent.
+        agent_id: u64,
+        /// Previous holder.
+        from: AccountId,
+        /// New holder.
+        to: AccountId,
+    },
+    /// An agent was listed for sale, or its listing withdrawn (`price_usd` absent).
+    AgentListed {
+        /// The agent.
+        agent_id: u64,
+        /// USD base units, if listed.
+        price_usd: Option<Amount>,
+    },
+    /// A listed agent was sold.
+    AgentSold {
+        /// The agent.
+        agent_id: u64,
+        /// The seller.
+        seller: AccountId,
+        /// The buyer.
+        buyer: AccountId,
+        /// Price, USD base units.
+        price_usd: Amount,
+        /// The treasury's commission.
+        commission_usd: Amount,
+        /// The creator's royalty.
+        royalty_usd: Amount,
+    },
+    /// The holder set the agent's terms of use.
+    AgentTermsSet {
+        /// The agent.
+        agent_id: u64,
+        /// Licences offered.
+        offers: u32,
+        /// Fee per call without a licence, if calls are sold.
+        per_call_usd: Option<Amount>,
+        /// The protocol's share of licence and call fees, ppm.
+        protocol_share_ppm: u32,
+    },
+    /// Someone bought a licence.
+    AgentLicensed {
+        /// The agent.
+        agent_id: u64,
+        /// The licensee.
+        licensee: AccountId,
+        /// Paid, USD base units.
+        price_usd: Amount,
+        /// Until, seconds since genesis (absent: for good).
+        until_s: Option<u64>,
+    },
+    /// An agent was invoked: its job was submitted.
+    AgentInvoked {
+        /// The agent.
+        agent_id: u64,
+        /// The version run.
+        version: u32,
+        /// The job (the invocation's id).
+        job_id: u64,
+        /// The caller.
+        caller: AccountId,
+        /// Call fee held until the job settles, USD base units.
+        fee_usd: Amount,
+    },
+    /// An invocation's job settled: its call fee was split (docs/agents.md, "Fees").
+    AgentCallPaid {
+        /// The job.
+        job_id: u64,
+        /// To the holder at the call.
+        holder_usd: Amount,
+        /// To the creator.
+        royalty_usd: Amount,
+        /// To the treasury.
+        protocol_usd: Amount,
+    },
+    /// An invocation's job failed or was cancelled: its call fee went back to the caller.
+    AgentCallRefunded {
+        /// The job.
+        job_id: u64,
+        /// USD base units.
+        fee_usd: Amount,
+    },
+    /// A caller rated an invocation.
+    AgentRated {
+        /// The agent.
+        agent_id: u64,
+        /// The job.
+        job_id: u64,
+        /// 1 to 5.
+        score: u8,
+    },
 }

@@ -164,17 +164,20 @@ pub enum Module {
     Jobs,
     /// New challenges of results and capacity commitments.
     Trust,
+    /// Agent mints, versions, listings, sales, licences and invocations.
+    Agents,
 }
 
 impl Module {
     /// Every module.
-    pub const ALL: [Module; 6] = [
+    pub const ALL: [Module; 7] = [
         Module::Bank,
         Module::Ve,
         Module::Pool,
         Module::Nodes,
         Module::Jobs,
         Module::Trust,
+        Module::Agents,
     ];
 
     /// The snake_case name.
@@ -186,6 +189,7 @@ impl Module {
             Module::Nodes => "nodes",
             Module::Jobs => "jobs",
             Module::Trust => "trust",
+            Module::Agents => "agents",
         }
     }
 }
@@ -196,7 +200,9 @@ impl std::str::FromStr for Module {
         Module::ALL
             .into_iter()
             .find(|module| module.name() == text)
-            .ok_or_else(|| format!("no module {text:?} (bank, ve, pool, nodes, jobs, trust)"))
+            .ok_or_else(|| {
+                format!("no module {text:?} (bank, ve, pool, nodes, jobs, trust, agents)")
+            })
     }
 }
 
@@ -361,6 +367,9 @@ pub enum ParamChange {
     },
     /// Governance itself; applies to proposals created after it executes.
     Governance(GovernanceParams),
+    /// Agent fees (SPEC §11): the creation fee and the sale commission apply to mints and
+    /// listings after it executes, the usage share to terms set after it (docs/agents.md).
+    Agents(crate::agents::AgentParams),
 }
 
 /// What a proposal does when it executes.

@@ -9,6 +9,7 @@
 //! - [`merkle`]: the binary Merkle root of lists and the sparse-Merkle-tree proof format and
 //!   verifier (the tree itself lives in the ledger).
 //! - [`event`], [`receipt`]: what execution reports. [`api`]: the JSON shapes of the HTTP API.
+//! - [`agents`]: agent NFTs, versions, licences, invocations and ratings (AaaS).
 //! - [`incentives`]: governance parameter changes, fee and VRAM tiers, reward parts.
 //! - [`trust`]: verification levels, signed result statements, checks, capacity challenges,
 //!   disputes, slashes and service records.
@@ -18,6 +19,7 @@
 //!
 //! Nothing here reads the clock or draws randomness; only [`keyfile`] touches the filesystem.
 
+pub mod agents;
 mod amount;
 pub mod api;
 pub mod block;

@@ -228,6 +228,28 @@ pub enum Message {
     CommentProposal(crate::governance::CommentProposal),
     /// Tag 40.
     ExecuteProposal(crate::governance::ExecuteProposal),
+    /// Tag 41.
+    MintAgent(crate::agents::MintAgent),
+    /// Tag 42.
+    AddAgentVersion(crate::agents::AddAgentVersion),
+    /// Tag 43.
+    RetireAgentVersion(crate::agents::RetireAgentVersion),
+    /// Tag 44.
+    TransferAgent(crate::agents::TransferAgent),
+    /// Tag 45.
+    ListAgent(crate::agents::ListAgent),
+    /// Tag 46.
+    DelistAgent(crate::agents::DelistAgent),
+    /// Tag 47.
+    BuyAgent(crate::agents::BuyAgent),
+    /// Tag 48.
+    SetLicenceTerms(crate::agents::SetLicenceTerms),
+    /// Tag 49.
+    TakeLicence(crate::agents::TakeLicence),
+    /// Tag 50.
+    InvokeAgent(crate::agents::InvokeAgent),
+    /// Tag 51.
+    RateInvocation(crate::agents::RateInvocation),
 }
 
 impl Message {
@@ -275,6 +297,17 @@ impl Message {
             Message::Deregister(_) => 38,
             Message::CommentProposal(_) => 39,
             Message::ExecuteProposal(_) => 40,
+            Message::MintAgent(_) => 41,
+            Message::AddAgentVersion(_) => 42,
+            Message::RetireAgentVersion(_) => 43,
+            Message::TransferAgent(_) => 44,
+            Message::ListAgent(_) => 45,
+            Message::DelistAgent(_) => 46,
+            Message::BuyAgent(_) => 47,
+            Message::SetLicenceTerms(_) => 48,
+            Message::TakeLicence(_) => 49,
+            Message::InvokeAgent(_) => 50,
+            Message::RateInvocation(_) => 51,
         }
     }
 
@@ -322,6 +355,17 @@ impl Message {
             Message::Deregister(_) => "deregister",
             Message::CommentProposal(_) => "comment_proposal",
             Message::ExecuteProposal(_) => "execute_proposal",
+            Message::MintAgent(_) => "mint_agent",
+            Message::AddAgentVersion(_) => "add_agent_version",
+            Message::RetireAgentVersion(_) => "retire_agent_version",
+            Message::TransferAgent(_) => "transfer_agent",
+            Message::ListAgent(_) => "list_agent",
+            Message::DelistAgent(_) => "delist_agent",
+            Message::BuyAgent(_) => "buy_agent",
+            Message::SetLicenceTerms(_) => "set_licence_terms",
+            Message::TakeLicence(_) => "take_licence",
+            Message::InvokeAgent(_) => "invoke_agent",
+            Message::RateInvocation(_) => "rate_invocation",
         }
     }
 }
@@ -377,6 +421,17 @@ impl BorshDeserialize for Message {
             38 => Message::Deregister(BorshDeserialize::deserialize_reader(reader)?),
             39 => Message::CommentProposal(BorshDeserialize::deserialize_reader(reader)?),
             40 => Message::ExecuteProposal(BorshDeserialize::deserialize_reader(reader)?),
+            41 => Message::MintAgent(BorshDeserialize::deserialize_reader(reader)?),
+            42 => Message::AddAgentVersion(BorshDeserialize::deserialize_reader(reader)?),
+            43 => Message::RetireAgentVersion(BorshDeserialize::deserialize_reader(reader)?),
+            44 => Message::TransferAgent(BorshDeserialize::deserialize_reader(reader)?),
+            45 => Message::ListAgent(BorshDeserialize::deserialize_reader(reader)?),
+            46 => Message::DelistAgent(BorshDeserialize::deserialize_reader(reader)?),
+            47 => Message::BuyAgent(BorshDeserialize::deserialize_reader(reader)?),
+            48 => Message::SetLicenceTerms(BorshDeserialize::deserialize_reader(reader)?),
+            49 => Message::TakeLicence(BorshDeserialize::deserialize_reader(reader)?),
+            50 => Message::InvokeAgent(BorshDeserialize::deserialize_reader(reader)?),
+            51 => Message::RateInvocation(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

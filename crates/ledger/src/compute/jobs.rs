@@ -1554,7 +1554,7 @@ fn fail(
         reason,
         refund_usd: refund,
     });
-    Ok(())
+    crate::agents::invocations::task_refunded(state, record.id)
 }
 
 /// `FailTask`: the assigned or running node gives the task up.
@@ -1669,6 +1669,7 @@ pub(crate) fn execute_cancel(
     }
     give_back(state, &record, refund)?;
     state.put(job_key(message.job_id), &record);
+    crate::agents::invocations::task_refunded(state, message.job_id)?;
     for node in released {
         nodes::task_opened(state, &node, false);
     }
@@ -1804,7 +1805,7 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         fee_usd,
         refund_usd,
     });
-    Ok(())
+    crate::agents::invocations::task_settled(state, record.id)
 }
 
 /// A referee round (or an equivocation proof) disproved a completed task's result: the owner

@@ -330,5 +330,6 @@ pub(crate) fn set_param(state: &mut Overlay<'_>, change: &ParamChange) -> Result
             },
         ),
         ParamChange::Governance(params) => super::set_params(state, params),
+        ParamChange::Agents(params) => crate::agents::set_params(state, params),
     }
 }

@@ -358,6 +358,13 @@ pub fn pausable_module(message: &Message) -> Option<Module> {
         }
         Message::SubmitJob(_) | Message::Subscribe(_) => Some(Module::Jobs),
         Message::ChallengeResult(_) | Message::ReportEquivocation(_) => Some(Module::Trust),
+        Message::MintAgent(_)
+        | Message::AddAgentVersion(_)
+        | Message::ListAgent(_)
+        | Message::BuyAgent(_)
+        | Message::SetLicenceTerms(_)
+        | Message::TakeLicence(_)
+        | Message::InvokeAgent(_) => Some(Module::Agents),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod agents;
 mod allocation;
 mod governance;
 mod incentives;
