@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const PROGRAMS: [&str; 5] = ["matmul", "hashchain", "blur", "render", "train"];
+const PROGRAMS: [&str; 6] = ["matmul", "hashchain", "blur", "render", "train", "retrieve"];
 
 /// Programs built only natively: the service portal (it needs Unix sockets) and the output
 /// packer.

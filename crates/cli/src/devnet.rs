@@ -483,6 +483,11 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         };
         let api = api.clone();
         let with_jobs = options.fleet.compute_nodes > 0 && options.fleet.schedulers > 0;
+        let outputs = options
+            .home
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("outputs");
         let demo = tokio::task::spawn_blocking(move || {
             run_demo(&api, &ring, json)?;
             // The proposal's life takes its periods (about 25 s on a devnet); jobs run meanwhile.
@@ -492,6 +497,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
             };
             if with_jobs {
                 crate::devnet_daemons::job_demo(&api, &ring, json)?;
+                crate::devnet_daemons::agent_demo(&api, &ring, outputs, json)?;
             }
             governance
                 .join()

@@ -428,3 +428,96 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The agents demo (docs/agents.md): dave deploys the tour-guide template over its sample
+/// notes, selling a week's licence at 2 USD and single calls at 0.25 USD; carol buys the licence
+/// and asks the guide a question, which runs on the network as a call of the agent.
+pub fn agent_demo(
+    api: &str,
+    ring: &Keyring,
+    outputs: std::path::PathBuf,
+    json: bool,
+) -> anyhow::Result<()> {
+    use vcity_types::agents::{LicenceKind, LicenceOffer, SetLicenceTerms, TakeLicence};
+    let client = Client::new(api);
+    let dave = ring.get("dave")?.signing_key()?;
+    let carol = ring.get("carol")?.signing_key()?;
+    let template = crate::templates::Template::named("tour-guide")?;
+    let deployed = crate::templates::deploy(
+        &client,
+        &dave,
+        &template,
+        &template.sample(),
+        crate::templates::Deployment {
+            name: Some("Harbour Museum guide".into()),
+            royalty_bps: 500,
+            copyright: "© dave".into(),
+            ..Default::default()
+        },
+    )?;
+    let agent_id = deployed.agent_id;
+    let price = Amount::parse_decimal("2", Denom::Usd)?;
+    let terms = Message::SetLicenceTerms(SetLicenceTerms {
+        agent_id,
+        offers: vec![LicenceOffer {
+            kind: LicenceKind::Timed {
+                duration_s: 7 * 86_400,
+            },
+            price_usd: price,
+        }],
+        per_call_usd: Some(Amount::parse_decimal("0.25", Denom::Usd)?),
+    });
+    crate::agents::send(&client, &dave, vec![terms])?;
+    let licence = Message::TakeLicence(TakeLicence {
+        agent_id,
+        offer: 0,
+        max_price_usd: price,
+    });
+    crate::agents::send(&client, &carol, vec![licence])?;
+    let question = "What is the oldest object in the museum?";
+    let store = crate::jobrun::OutputStore::new(outputs);
+    let answer = crate::templates::ask(
+        &client,
+        &carol,
+        &store,
+        agent_id,
+        question,
+        Some(Amount::ZERO),
+        Amount::parse_decimal("0.10", Denom::Usd)?,
+        Duration::from_secs(120),
+    )?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "agent_demo",
+                "agent_id": agent_id,
+                "question": question,
+                "answer": answer["answer"],
+                "sources": answer["sources"],
+                "job_id": answer["job_id"],
+                "call_fee_usd": answer["call_fee_usd"],
+            })
+        );
+    } else {
+        println!(
+            "agents: dave deployed the tour-guide template as agent {agent_id}; carol bought a week's licence for 2 USD"
+        );
+        println!("        carol asked: {question}");
+        println!(
+            "        answer: {}",
+            answer["answer"].as_str().unwrap_or_default()
+        );
+        for source in answer["sources"].as_array().into_iter().flatten() {
+            println!(
+                "        source: {}",
+                source["source"].as_str().unwrap_or_default()
+            );
+        }
+        println!(
+            "        (job {}, no call fee under the licence; try: vcity template ask {agent_id} \"When is the museum open?\" --from bob)",
+            answer["job_id"]
+        );
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! 1 the network refused or failed the transaction (the output carries the stable error code,
 //! docs/protocol.md); 2 anything else (bad arguments, unreachable node, I/O).
 
+mod agents;
 mod allocation;
 mod commands;
 mod config;
@@ -19,6 +20,7 @@ mod manifest;
 mod market;
 mod registry;
 mod revenue;
+mod templates;
 mod testnet;
 mod trust;
 mod validator;
@@ -105,6 +107,14 @@ pub enum Command {
     /// Governance: proposals, votes, execution, supply quotas (docs/governance.md).
     #[command(subcommand)]
     Gov(governance::GovCommand),
+    /// Agents as a Service: mint, version, sell, license, invoke, rate and find agent NFTs
+    /// (docs/agents.md).
+    #[command(subcommand)]
+    Agent(agents::AgentCommand),
+    /// Solution templates (tour guide, tutor, customer service): deploy one over your files as an
+    /// agent, then ask it (docs/agents.md, "Templates").
+    #[command(subcommand)]
+    Template(templates::TemplateCommand),
 }
 
 /// A failure the exit status distinguishes: the network refused or failed a transaction.
@@ -227,6 +237,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(command) => trust::verify(&settings, command, cli.json),
         Command::Image(command) => image::image(command, cli.json),
         Command::Gov(command) => governance::gov(&settings, command, cli.json),
+        Command::Agent(command) => agents::agent(&settings, command, cli.json),
+        Command::Template(command) => templates::template(&settings, command, cli.json),
     }
 }
 

@@ -1720,3 +1720,363 @@ fn the_self_test_checks_every_executor_kind_and_the_chain_node() {
         ]
     );
 }
+
+/// The first matched question of a template's shipped questions and its expected source, and
+/// the first it must admit it cannot answer.
+fn template_questions(key: &str) -> ((String, String), String) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../templates/{key}/questions.toml")),
+    )
+    .expect("questions");
+    let questions: toml::Value = toml::from_str(&text).expect("toml");
+    let all = questions["question"].as_array().expect("questions");
+    let matched = all
+        .iter()
+        .find(|question| question.get("source").is_some())
+        .expect("a matched question");
+    let unmatched = all
+        .iter()
+        .find(|question| question.get("matched").and_then(|m| m.as_bool()) == Some(false))
+        .expect("an unmatched question");
+    (
+        (
+            matched["ask"].as_str().expect("ask").to_string(),
+            matched["source"].as_str().expect("source").to_string(),
+        ),
+        unmatched["ask"].as_str().expect("ask").to_string(),
+    )
+}
+
+#[test]
+fn templates_deploy_answer_from_their_sources_and_split_the_call_fee_on_the_ledger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 1);
+    for key in ["tour-guide", "tutor", "customer-service"] {
+        // Bob deploys the template over its shipped knowledge, selling calls at 0.5 USD with a
+        // 10% royalty, then gives the agent to alice: calls pay alice, the royalty bob.
+        let knowledge =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../templates/{key}/knowledge"));
+        let deployed = ok(devnet.cli(&[
+            "template",
+            "deploy",
+            key,
+            "--knowledge",
+            knowledge.to_str().expect("utf8"),
+            "--per-call",
+            "0.5",
+            "--royalty-bps",
+            "1000",
+            "--from",
+            "bob",
+        ]));
+        let agent = deployed["agent_id"].as_u64().expect("agent id").to_string();
+        ok(devnet.cli(&[
+            "agent", "transfer", &agent, "--to", "alice", "--from", "bob",
+        ]));
+        let found = ok(devnet.cli(&["agent", "search", "--tag", key]));
+        assert!(
+            found
+                .as_array()
+                .expect("list")
+                .iter()
+                .any(|view| view["id"].as_u64() == deployed["agent_id"].as_u64()),
+            "{found}"
+        );
+        let alice = base_units(&usd(&home, &devnet.api, "alice"));
+        let bob = base_units(&usd(&home, &devnet.api, "bob"));
+
+        let ((question, source), unknown) = template_questions(key);
+        let answer = ok(devnet.cli(&["template", "ask", &agent, &question, "--from", "carol"]));
+        assert_eq!(answer["matched"], true, "{answer}");
+        assert_eq!(answer["sources"][0]["source"], source.as_str(), "{answer}");
+        assert_eq!(answer["call_fee_usd"], "0.5");
+        let job = answer["job_id"].as_u64().expect("job").to_string();
+        let unknown = ok(devnet.cli(&["template", "ask", &agent, &unknown, "--from", "carol"]));
+        assert_eq!(unknown["matched"], false, "{unknown}");
+        assert_eq!(unknown["sources"].as_array().map(Vec::len), Some(0));
+
+        // Once the first call settles: 0.5 USD = 0.05 to the treasury (10%), 0.045 royalty to
+        // bob (10% of the rest), 0.405 to alice, to the base unit.
+        let settled = eventually(Duration::from_secs(90), "the call settles", || {
+            let call = ok(devnet.cli(&["agent", "call", &job]));
+            (call["state"] == "settled").then_some(call)
+        });
+        assert_eq!(settled["fee_usd"], "500000");
+        let second = unknown["job_id"].as_u64().expect("job").to_string();
+        eventually(Duration::from_secs(90), "the second call settles", || {
+            let call = ok(devnet.cli(&["agent", "call", &second]));
+            (call["state"] == "settled").then_some(())
+        });
+        assert_eq!(
+            base_units(&usd(&home, &devnet.api, "alice")) - alice,
+            2 * 405_000
+        );
+        assert_eq!(
+            base_units(&usd(&home, &devnet.api, "bob")) - bob,
+            2 * 45_000
+        );
+        // Carol paid, so she rates the call, once; bob never called and may not.
+        ok(devnet.cli(&["agent", "rate", &job, "--score", "5", "--from", "carol"]));
+        refused(
+            &devnet.cli(&["agent", "rate", &job, "--score", "4", "--from", "carol"]),
+            28,
+        );
+        refused(
+            &devnet.cli(&["agent", "rate", &job, "--score", "4", "--from", "bob"]),
+            10,
+        );
+        let shown = ok(devnet.cli(&["agent", "show", &agent]));
+        assert_eq!(
+            (shown["calls"].as_u64(), shown["ratings"].as_u64()),
+            (Some(2), Some(1))
+        );
+    }
+}
+
+#[test]
+fn the_devnet_demo_runs_jobs_then_licenses_and_calls_a_template_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::launch(
+        &home,
+        &[
+            "--demo",
+            "--compute-nodes",
+            "1",
+            "--schedulers",
+            "1",
+            "--block-time",
+            "250ms",
+        ],
+    );
+    let jobs = devnet.wait_for_line(Duration::from_secs(180), |line| line["event"] == "job_demo");
+    assert_eq!(jobs["tasks"].as_array().map(Vec::len), Some(6), "{jobs}");
+    let agents = devnet.wait_for_line(Duration::from_secs(120), |line| {
+        line["event"] == "agent_demo"
+    });
+    assert_eq!(
+        agents["sources"][0]["source"], "collection.md:8",
+        "{agents}"
+    );
+    assert_eq!(
+        agents["call_fee_usd"], "0",
+        "carol holds a licence: {agents}"
+    );
+    let agent = agents["agent_id"].to_string();
+    let licence = ok(devnet.cli(&["agent", "show", &agent]));
+    assert_eq!(licence["metadata"]["name"], "Harbour Museum guide");
+}
+
+#[test]
+fn an_agent_from_a_manifest_is_versioned_licensed_invoked_and_sold_through_the_cli() {
+    use vcity_kernels::retrieve::{call_input, Config, Knowledge};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 1);
+    let package_dir = dir.path().join("agent");
+    std::fs::create_dir_all(&package_dir).expect("dir");
+    let notes = |text: &str| {
+        Knowledge::from_files(Config::default(), &[("notes.md".into(), text.into())]).to_text()
+    };
+    std::fs::write(
+        package_dir.join("notes.txt"),
+        notes("The ferry leaves at 9:15."),
+    )
+    .expect("notes");
+    std::fs::write(
+        package_dir.join("agent.toml"),
+        "name = \"Ferry desk\"\ntags = [\"travel\"]\nroyalty_bps = 250\nfiles = [\"notes.txt\"]\n\n[program]\nworkload = \"retrieve\"\n",
+    )
+    .expect("manifest");
+    let manifest = package_dir.join("agent.toml");
+    let manifest = manifest.to_str().expect("utf8");
+    let minted = ok(devnet.cli(&["agent", "mint", "--manifest", manifest, "--from", "bob"]));
+    let event = minted["transaction"]["receipt"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["type"] == "agent_minted")
+        .cloned()
+        .expect("agent_minted");
+    let agent = event["agent_id"].to_string();
+    // The package on chain is the one in the blob store: manifest (with the module's hash) and
+    // the notes.
+    let package_hash = event["package_hash"].as_str().expect("hash").to_string();
+    let blob = stored_blob(&devnet.api, &package_hash);
+    let package = vcity_sdk::package::Package::from_bytes(&blob).expect("a package");
+    assert_eq!(package.manifest().expect("manifest").name, "Ferry desk");
+    assert!(package.files.contains_key("notes.txt"));
+
+    // A second version with new notes; calls take the newest.
+    std::fs::write(
+        package_dir.join("notes.txt"),
+        notes("The ferry leaves at 10:40."),
+    )
+    .expect("notes");
+    ok(devnet.cli(&[
+        "agent",
+        "version",
+        &agent,
+        "--manifest",
+        manifest,
+        "--from",
+        "bob",
+    ]));
+    ok(devnet.cli(&[
+        "agent",
+        "terms",
+        &agent,
+        "--timed",
+        "1h:2",
+        "--per-call",
+        "0.1",
+        "--from",
+        "bob",
+    ]));
+    let shown = ok(devnet.cli(&["agent", "show", &agent]));
+    assert_eq!(
+        shown["version_list"].as_array().map(Vec::len),
+        Some(2),
+        "{shown}"
+    );
+    assert_eq!(shown["terms"]["offers"][0]["price_usd"], "2000000");
+
+    // Carol buys the hour's licence and calls the agent with a hand-built input: no call fee.
+    ok(devnet.cli(&[
+        "agent", "license", &agent, "--offer", "0", "--from", "carol",
+    ]));
+    let input = dir.path().join("input.txt");
+    std::fs::write(
+        &input,
+        call_input(
+            &notes("The ferry leaves at 10:40."),
+            "When does the ferry leave?",
+        )
+        .expect("input"),
+    )
+    .expect("input");
+    let called = ok(devnet.cli(&[
+        "agent",
+        "invoke",
+        &agent,
+        "--input-file",
+        input.to_str().expect("utf8"),
+        "--wait",
+        "--from",
+        "carol",
+    ]));
+    assert_eq!(called["call"]["fee_usd"], "0", "{called}");
+    assert_eq!(called["call"]["version"], 2);
+    assert!(
+        called["output"].as_str().expect("output").contains("10:40"),
+        "{called}"
+    );
+
+    // Bob sells the agent to alice at the listed price.
+    ok(devnet.cli(&["agent", "list", &agent, "--price", "100", "--from", "bob"]));
+    let for_sale = ok(devnet.cli(&["agent", "search", "--for-sale"]));
+    assert_eq!(for_sale.as_array().map(Vec::len), Some(1));
+    ok(devnet.cli(&["agent", "buy", &agent, "--from", "alice"]));
+    let shown = ok(devnet.cli(&["agent", "show", &agent]));
+    assert_eq!(
+        shown["owner"],
+        ok(devnet.cli(&["keys", "show", "alice"]))["account"],
+        "{shown}"
+    );
+    assert_eq!(
+        ok(devnet.cli(&["agent", "search", "--for-sale"]))
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
+
+/// A blob from the node's store by its address.
+fn stored_blob(api: &str, address: &str) -> Vec<u8> {
+    vcity_sdk::Client::new(api)
+        .blob(&vcity_types::Hash::from_hex(address).expect("hash"))
+        .expect("blob")
+}
+
+#[test]
+fn a_template_deployed_with_a_model_server_answers_through_it_from_the_retrieved_passages() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let server = format!("http://{}", listener.local_addr().expect("address"));
+    // An OpenAI-compatible server that answers one chat completion and keeps the request.
+    let served = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("a request");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("a header");
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().expect("a length");
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).expect("the body");
+        let reply = serde_json::json!({
+            "choices": [{"message": {"role": "assistant", "content": "Leaves reflect green light [photosynthesis.md:6]."}}]
+        })
+        .to_string();
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+            reply.len()
+        )
+        .expect("answers");
+        serde_json::from_slice::<Value>(&body).expect("a JSON request")
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 1);
+    let deployed = ok(devnet.cli(&[
+        "template",
+        "deploy",
+        "tutor",
+        "--model-server",
+        &server,
+        "--model",
+        "tiny-tutor",
+        "--from",
+        "bob",
+    ]));
+    let agent = deployed["agent_id"].to_string();
+    // Bob holds it, so he asks without a call fee; the network retrieves, his client generates.
+    let answer = ok(devnet.cli(&[
+        "template",
+        "ask",
+        &agent,
+        "Why do leaves look green?",
+        "--from",
+        "bob",
+    ]));
+    assert_eq!(
+        answer["answer"], "Leaves reflect green light [photosynthesis.md:6].",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["generated_by"],
+        format!("tiny-tutor at {server}").as_str()
+    );
+    assert!(answer["retrieved_answer"]
+        .as_str()
+        .expect("kept")
+        .contains("chlorophyll"));
+    assert_eq!(answer["sources"][0]["source"], "photosynthesis.md:6");
+    let request = served.join().expect("served");
+    assert_eq!(request["model"], "tiny-tutor");
+    let prompt = request["messages"][1]["content"].as_str().expect("prompt");
+    assert!(prompt.contains("[photosynthesis.md:6]"), "{prompt}");
+    assert!(
+        prompt.ends_with("Question: Why do leaves look green?"),
+        "{prompt}"
+    );
+}

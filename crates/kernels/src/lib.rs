@@ -13,6 +13,7 @@ pub mod blur;
 pub mod hashchain;
 pub mod matmul;
 pub mod render;
+pub mod retrieve;
 pub mod train;
 
 /// A workload program's whole `main`: standard input through `run` to standard output; exit 1

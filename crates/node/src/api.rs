@@ -62,6 +62,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/params"),
     ("get", "/v1/nfts"),
     ("get", "/v1/nfts/{id}"),
+    ("get", "/v1/agents"),
+    ("get", "/v1/agents/{id}"),
+    ("get", "/v1/agents/{id}/licences/{account}"),
+    ("get", "/v1/agent-calls/{job}"),
     ("get", "/v1/blocks/latest"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/proof"),
@@ -128,6 +132,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/params", get(get_params))
         .route("/v1/nfts", get(get_nfts))
         .route("/v1/nfts/{id}", get(get_nft))
+        .route("/v1/agents", get(get_agents))
+        .route("/v1/agents/{id}", get(get_agent))
+        .route("/v1/agents/{id}/licences/{account}", get(get_agent_licence))
+        .route("/v1/agent-calls/{job}", get(get_agent_call))
         .route("/v1/blocks/latest", get(get_latest_block))
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/proof", get(get_proof))
@@ -682,6 +690,99 @@ async fn get_nft(
     node.nft(id)
         .map(Json)
         .ok_or_else(|| ApiFailure::not_found(format!("no Genesis NFT {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct AgentsQuery {
+    tag: Option<String>,
+    text: Option<String>,
+    max_call_usd: Option<String>,
+    for_sale: Option<bool>,
+    min_score_ppm: Option<u32>,
+    owner: Option<String>,
+    creator: Option<String>,
+    sort: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn get_agents(
+    State(node): State<Arc<Node>>,
+    Query(query): Query<AgentsQuery>,
+) -> ApiResult<Vec<vcity_types::api::AgentView>> {
+    let account = |text: Option<String>, what: &str| -> Result<Option<AccountId>, ApiFailure> {
+        text.map(|text| {
+            text.parse::<AccountId>()
+                .map_err(|error| ApiFailure::bad_request(format!("bad {what}: {error}")))
+        })
+        .transpose()
+    };
+    let max_call_usd = query
+        .max_call_usd
+        .map(|text| {
+            text.parse::<u128>()
+                .map(vcity_types::Amount::new)
+                .map_err(|_| {
+                    ApiFailure::bad_request(format!("max_call_usd {text:?} is not USD base units"))
+                })
+        })
+        .transpose()?;
+    let sort = query
+        .sort
+        .map(|text| text.parse().map_err(ApiFailure::bad_request))
+        .transpose()?
+        .unwrap_or_default();
+    let search = vcity_types::agents::Search {
+        tag: query.tag,
+        text: query.text,
+        max_call_usd,
+        for_sale: query.for_sale,
+        min_score_ppm: query.min_score_ppm,
+        owner: account(query.owner, "owner")?,
+        creator: account(query.creator, "creator")?,
+        sort,
+    };
+    let limit = query.limit.unwrap_or(50).min(500);
+    Ok(Json(node.agents(&search, limit)))
+}
+
+fn agent_id(text: &str) -> Result<u64, ApiFailure> {
+    text.parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad agent id {text:?}")))
+}
+
+async fn get_agent(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> ApiResult<vcity_types::api::AgentView> {
+    let id = agent_id(&id)?;
+    node.agent(id)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("no agent {id}")))
+}
+
+async fn get_agent_licence(
+    State(node): State<Arc<Node>>,
+    Path((id, account)): Path<(String, String)>,
+) -> ApiResult<vcity_types::agents::Licence> {
+    let id = agent_id(&id)?;
+    let account: AccountId = account
+        .parse()
+        .map_err(|error| ApiFailure::bad_request(format!("bad account: {error}")))?;
+    node.agent_licence(id, &account)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("{account} holds no licence for agent {id}")))
+}
+
+async fn get_agent_call(
+    State(node): State<Arc<Node>>,
+    Path(job): Path<String>,
+) -> ApiResult<vcity_types::agents::Invocation> {
+    let job: u64 = job
+        .parse()
+        .map_err(|_| ApiFailure::bad_request(format!("bad job id {job:?}")))?;
+    node.agent_call(job)
+        .map(Json)
+        .ok_or_else(|| ApiFailure::not_found(format!("job {job} is no agent call")))
 }
 
 async fn get_latest_block(State(node): State<Arc<Node>>) -> ApiResult<vcity_types::api::BlockView> {

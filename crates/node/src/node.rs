@@ -25,12 +25,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
-    bank, chain, incentives, jobs, nft, nodes, pool, repricing, rewards, treasury, ve, vesting,
-    BlockContext, Execution, Genesis, Ledger, Mode, TxError,
+    agents, bank, chain, incentives, jobs, nft, nodes, pool, repricing, rewards, treasury, ve,
+    vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
 };
+use vcity_types::agents::Search as AgentSearch;
 use vcity_types::api::{
-    AccountView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView, NftView,
-    NodeView, PoolPositionView, PoolView, ProofView, RewardsView, StatusView, SupplyView,
+    AccountView, AgentView, BalanceView, BlockView, CommitSignatureView, GrantView, HealthView,
+    NftView, NodeView, PoolPositionView, PoolView, ProofView, RewardsView, StatusView, SupplyView,
     TreasuryView, TxStatus, TxView, VeAccountView, VeTotalView, VestingView,
 };
 use vcity_types::block::{next_beacon, Block, Header};
@@ -914,6 +915,54 @@ impl Node {
         nft::get(&chain.ledger, id).map(|token| nft_view(&chain.ledger, &token))
     }
 
+    /// Agents answering `search`, in its order: at most `limit`, looking at the newest 10,000
+    /// (docs/agents.md, "Discovery").
+    pub fn agents(&self, search: &AgentSearch, limit: usize) -> Vec<AgentView> {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let min_ratings = agents::params(ledger).min_ratings;
+        let newest = agents::count(ledger);
+        let mut found: Vec<vcity_types::agents::Agent> = (newest.saturating_sub(10_000)..=newest)
+            .filter(|id| *id > 0)
+            .filter_map(|id| agents::agent(ledger, id))
+            .filter(|agent| search.matches(agent, min_ratings))
+            .collect();
+        search.sort(&mut found, min_ratings);
+        found.truncate(limit);
+        found
+            .into_iter()
+            .map(|agent| agent_view(agent, min_ratings, Vec::new()))
+            .collect()
+    }
+
+    /// One agent with its versions.
+    pub fn agent(&self, id: u64) -> Option<AgentView> {
+        let chain = self.read();
+        let ledger = &chain.ledger;
+        let min_ratings = agents::params(ledger).min_ratings;
+        agents::agent(ledger, id)
+            .map(|agent| agent_view(agent, min_ratings, agents::versions(ledger, id)))
+    }
+
+    /// The licence `licensee` holds on agent `id` (valid or ended).
+    pub fn agent_licence(
+        &self,
+        id: u64,
+        licensee: &AccountId,
+    ) -> Option<vcity_types::agents::Licence> {
+        agents::licences::licence(&self.read().ledger, id, licensee)
+    }
+
+    /// The agent call job `job_id` runs.
+    pub fn agent_call(&self, job_id: u64) -> Option<vcity_types::agents::Invocation> {
+        agents::invocations::invocation(&self.read().ledger, job_id)
+    }
+
+    /// The agent parameters.
+    pub fn agent_params(&self) -> vcity_types::agents::AgentParams {
+        agents::params(&self.read().ledger)
+    }
+
     /// The committed height.
     pub fn height(&self) -> Height {
         self.read().ledger.height()
@@ -1128,6 +1177,19 @@ impl Node {
             },
         );
         Ok((id, proposal))
+    }
+}
+
+fn agent_view(
+    agent: vcity_types::agents::Agent,
+    min_ratings: u64,
+    version_list: Vec<vcity_types::agents::AgentVersion>,
+) -> AgentView {
+    AgentView {
+        creator_did: agent.creator.did().to_string(),
+        score_ppm: agent.score_ppm(min_ratings),
+        agent,
+        version_list,
     }
 }
 

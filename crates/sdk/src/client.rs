@@ -326,7 +326,7 @@ impl Client {
     }
 
     /// The agent (for talking to other services with the same settings).
-    pub(crate) fn agent(&self) -> &ureq::Agent {
+    pub(crate) fn http_agent(&self) -> &ureq::Agent {
         &self.agent
     }
 
@@ -423,6 +423,67 @@ impl Client {
     /// `GET /v1/nfts/{id}`.
     pub fn nft(&self, id: u32) -> Result<NftView, ClientError> {
         self.get(&format!("/v1/nfts/{id}"))
+    }
+
+    /// `GET /v1/agents`: discovery (docs/agents.md), at most `limit` agents.
+    pub fn agents(
+        &self,
+        search: &vcity_types::agents::Search,
+        limit: usize,
+    ) -> Result<Vec<vcity_types::api::AgentView>, ClientError> {
+        let mut pairs: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        let sort = serde_json::to_value(search.sort)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_string))
+            .unwrap_or_default();
+        pairs.push(("sort", sort));
+        if let Some(tag) = &search.tag {
+            pairs.push(("tag", tag.clone()));
+        }
+        if let Some(text) = &search.text {
+            pairs.push(("text", text.clone()));
+        }
+        if let Some(max) = search.max_call_usd {
+            pairs.push(("max_call_usd", max.base_units().to_string()));
+        }
+        if let Some(for_sale) = search.for_sale {
+            pairs.push(("for_sale", for_sale.to_string()));
+        }
+        if let Some(min) = search.min_score_ppm {
+            pairs.push(("min_score_ppm", min.to_string()));
+        }
+        if let Some(owner) = &search.owner {
+            pairs.push(("owner", owner.to_string()));
+        }
+        if let Some(creator) = &search.creator {
+            pairs.push(("creator", creator.to_string()));
+        }
+        let url = self.url("/v1/agents");
+        let request = pairs
+            .iter()
+            .fold(self.agent.get(&url), |request, (key, value)| {
+                request.query(key, value)
+            });
+        Self::answer(&url, request.call())
+    }
+
+    /// `GET /v1/agents/{id}`.
+    pub fn agent(&self, id: u64) -> Result<vcity_types::api::AgentView, ClientError> {
+        self.get(&format!("/v1/agents/{id}"))
+    }
+
+    /// `GET /v1/agents/{id}/licences/{account}`.
+    pub fn agent_licence(
+        &self,
+        id: u64,
+        account: &AccountId,
+    ) -> Result<vcity_types::agents::Licence, ClientError> {
+        self.get(&format!("/v1/agents/{id}/licences/{account}"))
+    }
+
+    /// `GET /v1/agent-calls/{job}`.
+    pub fn agent_call(&self, job: u64) -> Result<vcity_types::agents::Invocation, ClientError> {
+        self.get(&format!("/v1/agent-calls/{job}"))
     }
 
     /// `GET /v1/blocks/{height}`.

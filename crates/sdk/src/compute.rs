@@ -154,7 +154,7 @@ fn signed_get(
     Client::bytes(
         &url,
         client
-            .agent()
+            .http_agent()
             .get(&url)
             .header(HEADER_ACCOUNT, &headers.account)
             .header(HEADER_TIME, &headers.time_ms)
@@ -179,7 +179,7 @@ pub fn signed_post(
     Client::bytes(
         &url,
         client
-            .agent()
+            .http_agent()
             .post(&url)
             .header(HEADER_ACCOUNT, &headers.account)
             .header(HEADER_TIME, &headers.time_ms)

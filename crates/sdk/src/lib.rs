@@ -2,6 +2,7 @@
 //!
 //! - [`Keyring`]: named ed25519 keys in a directory (mode 0700, files 0600).
 //! - [`transaction`]: build and sign transactions offline.
+//! - [`package`]: the agent package format (docs/agents.md).
 //! - [`Client`]: the node's HTTP API, typed; refusals come back as [`ClientError::Rejected`] with
 //!   the ledger's stable code; [`Client::proof`] verifies what the node returns before handing it
 //!   over; [`Client::send`] fills in chain id and nonce, signs, submits and waits for the receipt.
@@ -9,6 +10,7 @@
 pub mod client;
 pub mod compute;
 pub mod keyring;
+pub mod package;
 pub mod transaction;
 
 pub use client::{Client, ClientError};

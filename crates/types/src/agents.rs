@@ -388,6 +388,103 @@ pub struct RateInvocation {
     pub score: u8,
 }
 
+/// How discovery orders agents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    /// Ranked agents by [`Agent::score_ppm`], best first, then the unranked by calls.
+    #[default]
+    Score,
+    /// Most settled calls by others first.
+    Calls,
+    /// Cheapest per-call fee first (agents selling no calls last).
+    Price,
+    /// Newest first.
+    Newest,
+}
+
+impl std::str::FromStr for SortBy {
+    type Err = String;
+    fn from_str(text: &str) -> Result<SortBy, String> {
+        match text {
+            "score" => Ok(SortBy::Score),
+            "calls" => Ok(SortBy::Calls),
+            "price" => Ok(SortBy::Price),
+            "newest" => Ok(SortBy::Newest),
+            _ => Err(format!("no order {text:?} (score, calls, price, newest)")),
+        }
+    }
+}
+
+/// A discovery query (`GET /v1/agents`, `vcity agent search`): every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Search {
+    /// Carries this tag.
+    pub tag: Option<String>,
+    /// Its name or description contains this, ignoring case.
+    pub text: Option<String>,
+    /// Sells single calls at most at this fee, USD base units.
+    pub max_call_usd: Option<Amount>,
+    /// Listed for sale.
+    pub for_sale: Option<bool>,
+    /// Ranked with at least this score, ppm.
+    pub min_score_ppm: Option<u32>,
+    /// Held by this account.
+    pub owner: Option<AccountId>,
+    /// Minted by this account.
+    pub creator: Option<AccountId>,
+    /// The order.
+    pub sort: SortBy,
+}
+
+impl Search {
+    /// Whether `agent` answers the query (`min_ratings` from the parameters).
+    pub fn matches(&self, agent: &Agent, min_ratings: u64) -> bool {
+        let call_fee = agent.terms.as_ref().and_then(|terms| terms.per_call_usd);
+        self.tag
+            .as_ref()
+            .is_none_or(|tag| agent.metadata.tags.contains(tag))
+            && self.text.as_ref().is_none_or(|text| {
+                let text = text.to_lowercase();
+                agent.metadata.name.to_lowercase().contains(&text)
+                    || agent.metadata.description.to_lowercase().contains(&text)
+            })
+            && self
+                .max_call_usd
+                .is_none_or(|max| call_fee.is_some_and(|fee| fee <= max))
+            && self
+                .for_sale
+                .is_none_or(|wanted| agent.sale.is_some() == wanted)
+            && self.min_score_ppm.is_none_or(|min| {
+                agent
+                    .score_ppm(min_ratings)
+                    .is_some_and(|score| score >= min)
+            })
+            && self.owner.is_none_or(|owner| agent.owner == owner)
+            && self.creator.is_none_or(|creator| agent.creator == creator)
+    }
+
+    /// Orders `agents` as asked; ties go to the older agent, so every node answers alike.
+    pub fn sort(&self, agents: &mut [Agent], min_ratings: u64) {
+        match self.sort {
+            SortBy::Score => agents.sort_by_key(|agent| {
+                (
+                    std::cmp::Reverse(agent.score_ppm(min_ratings)),
+                    std::cmp::Reverse(agent.calls),
+                    agent.id,
+                )
+            }),
+            SortBy::Calls => agents.sort_by_key(|agent| (std::cmp::Reverse(agent.calls), agent.id)),
+            SortBy::Price => agents.sort_by_key(|agent| {
+                let fee = agent.terms.as_ref().and_then(|terms| terms.per_call_usd);
+                (fee.is_none(), fee, agent.id)
+            }),
+            SortBy::Newest => agents.sort_by_key(|agent| std::cmp::Reverse(agent.id)),
+        }
+    }
+}
+
 /// The lower bound of the Wilson score interval (z = 1.96, 95%) for an agent's mean rating, in
 /// ppm of the best score. Each rating of 1 to 5 counts as `(score − 1) / 4` of a success, so the
 /// observed share is `points / (4 × ratings)` over `ratings` trials. Few ratings give a low bound

@@ -290,6 +290,21 @@ pub struct VestingView {
     pub height: Height,
 }
 
+/// `GET /v1/agents/{id}` and the items of `GET /v1/agents` (docs/agents.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentView {
+    /// The agent's record.
+    #[serde(flatten)]
+    pub agent: crate::agents::Agent,
+    /// The creator's `did:key`.
+    pub creator_did: String,
+    /// The discovery score (Wilson lower bound, ppm), once the agent has enough ratings.
+    pub score_ppm: Option<u32>,
+    /// Every version, oldest first (empty in listings).
+    #[serde(default)]
+    pub version_list: Vec<crate::agents::AgentVersion>,
+}
+
 /// `GET /v1/nfts/{id}` and the items of `GET /v1/nfts`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NftView {

@@ -1,4 +1,4 @@
-//! The example workloads (issue 3 point 4; issue 19 point 6), built by `build.rs` from
+//! The example workloads (issue 3 point 4; issue 19 point 6; the retrieval program of issue 22), built by `build.rs` from
 //! `wasm/src/bin/*.rs` for `wasm32-wasip1` and, on Linux, as static executables, and embedded
 //! here, each with its native reference from `vcity-kernels`. The devnet demo, the end-to-end
 //! tests and the benchmarks run the modules; `vcity image build --example NAME` packages the
@@ -71,8 +71,30 @@ pub const TRAIN: Workload = Workload {
     example_input: || b"20 2000 8 7".to_vec(),
 };
 
+/// Retrieval: a question answered from a knowledge bundle by BM25, with sources (the program of
+/// the PaaS templates, docs/agents.md "Templates").
+pub const RETRIEVE: Workload = Workload {
+    name: "retrieve",
+    description: "a question answered from a knowledge bundle by BM25 with its sources; input: a bundle with a `question` line",
+    module: include_bytes!(concat!(env!("OUT_DIR"), "/retrieve.wasm")),
+    native: include_bytes!(concat!(env!("OUT_DIR"), "/retrieve.native")),
+    reference: vcity_kernels::retrieve::run,
+    example_input: || {
+        use vcity_kernels::retrieve::{call_input, Config, Knowledge};
+        let files = [(
+            "guide.md".to_string(),
+            "# Room 4\n\nThe Rosetta Stone is in Room 4.\n\n# Hours\n\nThe museum opens at 10:00.\n"
+                .to_string(),
+        )];
+        let bundle = Knowledge::from_files(Config::default(), &files).to_text();
+        call_input(&bundle, "Where is the Rosetta Stone?")
+            .expect("a bundle")
+            .into_bytes()
+    },
+};
+
 /// Every example workload.
-pub const ALL: [Workload; 5] = [MATMUL, HASHCHAIN, BLUR, RENDER, TRAIN];
+pub const ALL: [Workload; 6] = [MATMUL, HASHCHAIN, BLUR, RENDER, TRAIN, RETRIEVE];
 
 /// The three the devnet demo and the verification benchmark (P6) run.
 pub const DEMO: [Workload; 3] = [MATMUL, HASHCHAIN, BLUR];
