@@ -148,7 +148,7 @@ fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            runtime.block_on(crate::devnet::termination_signal());
+            runtime.block_on(crate::runtime::termination_signal());
             flag.store(true, Ordering::Relaxed);
         })?;
     Ok(stop)
@@ -160,7 +160,7 @@ fn vcai(text: &str) -> anyhow::Result<Amount> {
 
 /// Runs `vcity node compute|scheduler`.
 pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()> {
-    crate::devnet::init_tracing(json);
+    crate::runtime::init_tracing(json);
     let ring = Keyring::open(&settings.keyring_dir())?;
     let stop = stop_on_signal()?;
     match role {

@@ -70,6 +70,10 @@ pub struct DevnetArgs {
     /// Capacity).
     #[arg(long, default_value_t = 2)]
     pub verifiers: u32,
+    /// Print the node's routine log (a line per block) on the terminal too; without it the log
+    /// goes to {data dir}/logs/node.log and the terminal shows the summary, the demo and warnings.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// `vcity node` options: a chain node over a data directory, or a compute-layer daemon.
@@ -109,33 +113,9 @@ struct Started {
     state_root: String,
     accounts: Vec<AccountLine>,
     daemons: Vec<crate::devnet_daemons::DaemonLine>,
-}
-
-pub(crate) fn init_tracing(json: bool) {
-    init_tracing_with(json, "");
-}
-
-/// Logs to stderr at `VCITY_LOG` (or `RUST_LOG`), else warn with `--json` and info without,
-/// plus the `quieter` directives (e.g. a chatty dependency at warn).
-pub(crate) fn init_tracing_with(json: bool, quieter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let default = if json { "warn" } else { "info" };
-    let filter = EnvFilter::try_from_env("VCITY_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| {
-            EnvFilter::new(if quieter.is_empty() {
-                default.to_string()
-            } else {
-                format!("{default},{quieter}")
-            })
-        });
-    // Colours only on a terminal: a log file or a pipe (the testnet's logs, a service manager's
-    // journal) gets plain text, not escape codes.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    /// Where the node's routine log goes (absent: the terminal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<String>,
 }
 
 /// Creates the devnet's data directory: keys, validator key, genesis.
@@ -289,6 +269,8 @@ struct RunOptions {
     keyring: Option<Keyring>,
     /// The home directory the daemons share (their keys are in its keyring).
     home: Option<PathBuf>,
+    /// The node's log file, when it does not log to the terminal.
+    log: Option<PathBuf>,
     fleet: crate::devnet_daemons::Fleet,
 }
 
@@ -309,12 +291,16 @@ fn block_time(flag: Option<String>, settings: &Settings) -> anyhow::Result<Durat
 
 /// `vcity devnet`.
 pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Result<()> {
-    init_tracing(json);
     let root = args
         .data_dir
         .or_else(|| settings.file.devnet.data_dir.clone())
         .unwrap_or_else(|| settings.home.join("devnet"));
     let data_dir = DataDir::new(root);
+    let log = (!args.verbose).then(|| data_dir.root.join("logs").join("node.log"));
+    match &log {
+        Some(file) => crate::runtime::init_tracing_to_file(file, "")?,
+        None => crate::runtime::init_tracing(json),
+    }
     let ring = Keyring::open(&settings.keyring_dir())?;
     if data_dir.genesis().exists() {
         tracing::info!(dir = %data_dir.root.display(), "resuming the devnet");
@@ -342,6 +328,7 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
     run(
         RunOptions {
             data_dir,
+            log,
             listen: listen_address(args.listen, settings)?,
             block_time: block_time(args.block_time, settings)?,
             demo: args.demo,
@@ -366,7 +353,7 @@ pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<(
         Some(role) => return crate::daemons::run(settings, role, json),
         None => {}
     }
-    init_tracing(json);
+    crate::runtime::init_tracing(json);
     let Some(data_dir) = args.data_dir else {
         bail!("give --data-dir (a chain node), or a role: vcity node validator|compute|scheduler");
     };
@@ -378,6 +365,7 @@ pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<(
             demo: false,
             keyring: None,
             home: None,
+            log: None,
             fleet: crate::devnet_daemons::Fleet::default(),
         },
         json,
@@ -445,6 +433,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         state_root: status.state_root.to_hex(),
         accounts,
         daemons: daemons.lines(),
+        log: options.log.as_ref().map(|file| file.display().to_string()),
     };
     if json {
         println!("{}", serde_json::to_string(&started)?);
@@ -454,6 +443,9 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         println!("  api       {}", started.api);
         println!("  data dir  {}", started.data_dir);
         println!("  height    {}", started.height);
+        if let Some(log) = &started.log {
+            println!("  log       {log} (--verbose prints it here)");
+        }
         println!("  accounts:");
         for line in &started.accounts {
             println!(
@@ -537,31 +529,12 @@ enum Stop {
     Engine,
 }
 
-/// Waits for Ctrl-C or SIGTERM; returns the signal's name.
-pub(crate) async fn termination_signal() -> &'static str {
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        () = terminate => "SIGTERM",
-    }
-}
-
 async fn wait_for_stop(running: &RunningNode) -> Stop {
     tokio::select! {
-        name = termination_signal() => Stop::Signal(name),
+        name = crate::runtime::termination_signal() => Stop::Signal(name),
         // Started by a program that has exited (`VCITY_PARENT_PID`): a test harness killed
         // mid-run leaves no devnet behind.
-        () = crate::validator::parent_exited() => Stop::Signal("its parent exiting"),
+        () = crate::runtime::parent_exited() => Stop::Signal("its parent exiting"),
         () = running.engine_stopped() => Stop::Engine,
     }
 }

@@ -20,6 +20,7 @@ mod manifest;
 mod market;
 mod registry;
 mod revenue;
+mod runtime;
 mod templates;
 mod testnet;
 mod trust;

@@ -76,7 +76,7 @@ fn home_of(dir: &Path, index: u32) -> PathBuf {
 
 /// `vcity testnet`.
 pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Result<()> {
-    crate::devnet::init_tracing(json);
+    crate::runtime::init_tracing(json);
     if args.validators == 0 || args.validators + args.standby > MAX_VALIDATORS {
         bail!("--validators must be 1 to {MAX_VALIDATORS}, standby included");
     }
@@ -166,7 +166,7 @@ pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Re
     let signal = runtime.block_on(async {
         loop {
             tokio::select! {
-                signal = crate::devnet::termination_signal() => return Ok(signal),
+                signal = crate::runtime::termination_signal() => return Ok(signal),
                 () = tokio::time::sleep(Duration::from_millis(500)) => {
                     if let Some(exited) = children.exited() {
                         return Err(exited);

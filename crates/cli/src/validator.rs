@@ -114,7 +114,7 @@ fn resolve(settings: &Settings, args: ValidatorArgs) -> anyhow::Result<Resolved>
 /// `vcity node validator`.
 pub fn run(settings: &Settings, args: ValidatorArgs, json: bool) -> anyhow::Result<()> {
     // Malachite logs every height and round at info; its warnings are what an operator needs.
-    crate::devnet::init_tracing_with(json, "informalsystems_malachitebft=warn,libp2p=warn");
+    crate::runtime::init_tracing_with(json, "informalsystems_malachitebft=warn,libp2p=warn");
     let resolved = resolve(settings, args)?;
     if !resolved.data_dir.genesis().exists() {
         bail!(
@@ -203,9 +203,9 @@ async fn serve(resolved: Resolved, json: bool) -> anyhow::Result<()> {
     }
 
     let outcome = tokio::select! {
-        signal = crate::devnet::termination_signal() => Ok(signal),
+        signal = crate::runtime::termination_signal() => Ok(signal),
         stopped = validator.stopped() => Err(stopped),
-        () = parent_exited() => Ok("parent exit"),
+        () = crate::runtime::parent_exited() => Ok("parent exit"),
     };
     let height = node.height().0;
     match outcome {
@@ -233,17 +233,6 @@ async fn serve(resolved: Resolved, json: bool) -> anyhow::Result<()> {
             let _ = running.shutdown().await;
             bail!("consensus stopped at height {height}: {reason}")
         }
-    }
-}
-
-/// Resolves when the process that started this one (`VCITY_PARENT_PID`, set by `vcity testnet`
-/// and by test harnesses) is gone, so a testnet killed with SIGKILL leaves no validators behind.
-pub(crate) async fn parent_exited() {
-    loop {
-        if vcity_compute::parent_gone() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

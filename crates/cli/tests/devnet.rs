@@ -23,6 +23,14 @@ fn transfer_then_kill_9_then_resume_with_the_same_state() {
         .map(|a| a["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, ["alice", "bob", "carol", "dave", "issuer"]);
+    // The node's routine log goes to a file in the data dir, not the terminal (--verbose).
+    let log = std::path::PathBuf::from(devnet.started["log"].as_str().expect("a log file"));
+    assert!(
+        log.starts_with(&home) && log.ends_with("devnet/logs/node.log"),
+        "{log:?}"
+    );
+    let text = std::fs::read_to_string(&log).expect("the log");
+    assert!(text.contains("node opened its store"), "{text}");
 
     let sent = ok(devnet.cli(&[
         "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1.5", "--denom", "usd",
