@@ -142,7 +142,7 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             if json {
-                crate::commands::print_json(&serde_json::json!({
+                crate::shared::print_json(&serde_json::json!({
                     "digest": built.digest.to_string(),
                     "archive": out.map(|path| path.display().to_string()),
                     "archive_bytes": size,
@@ -158,7 +158,7 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", archive.display()))?;
             let index = vcity_oci::layout::archive_index(as_layout(bytes)?.as_slice())?;
             if json {
-                crate::commands::print_json(&serde_json::to_value(&index)?)?;
+                crate::shared::print_json(&serde_json::to_value(&index)?)?;
             } else {
                 for entry in &index.manifests {
                     println!("{} ({} bytes)", entry.digest, entry.size);
@@ -172,7 +172,7 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
                 .with_context(|| format!("binding {listen}"))?;
             let server = vcity_oci::serve::spawn(listener, &dir)?;
             if json {
-                crate::commands::print_json(
+                crate::shared::print_json(
                     &serde_json::json!({"event": "serving", "address": server.address.to_string()}),
                 )?;
             } else {

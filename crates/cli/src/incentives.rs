@@ -1,8 +1,8 @@
 //! `vcity incentives ...`: the incentive pool, its periods and the supply-demand controller (SPEC
 //! §6), and proposals to change their parameters.
 
-use crate::commands::{print_json, sign_and_send, TxOptions};
-use crate::config::{parse_duration, Settings};
+use crate::shared::config::{parse_duration, Settings};
+use crate::shared::{print_json, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use vcity_sdk::{Client, Keyring};

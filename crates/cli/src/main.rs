@@ -4,30 +4,32 @@
 //! 1 the network refused or failed the transaction (the output carries the stable error code,
 //! docs/protocol.md); 2 anything else (bad arguments, unreachable node, I/O).
 
-mod agents;
-mod allocation;
-mod commands;
-mod config;
-mod daemons;
+// One module per subcommand noun (a folder where the noun has parts), and `shared` (settings,
+// logs and signals, transaction helpers), which imports none of them.
+mod agent;
 mod devnet;
-mod devnet_daemons;
-mod escrow;
-mod governance;
+mod gov;
 mod image;
 mod incentives;
-mod jobrun;
-mod manifest;
-mod market;
-mod registry;
-mod revenue;
-mod runtime;
-mod templates;
+mod job;
+mod keys;
+mod nft;
+mod node;
+mod nodes;
+mod pool;
+mod query;
+mod rewards;
+mod shared;
+mod template;
 mod testnet;
-mod trust;
-mod validator;
-mod work;
+mod treasury;
+mod tx;
+mod ve;
+mod verify;
+mod vesting;
 
 use clap::{Parser, Subcommand};
+use shared::TxRefused;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,90 +58,66 @@ pub struct Cli {
 pub enum Command {
     /// Manage the keyring.
     #[command(subcommand)]
-    Keys(commands::KeysCommand),
+    Keys(keys::KeysCommand),
     /// Run the embedded single-validator network, creating it on first run.
     Devnet(devnet::DevnetArgs),
     /// Run a node from an existing data directory (genesis.json, validator_key.json), a BFT
     /// validator, or a compute-layer daemon.
-    Node(devnet::NodeArgs),
+    Node(node::NodeArgs),
     /// Run a local multi-validator network (Malachite BFT) as separate processes on loopback.
     Testnet(testnet::TestnetArgs),
     /// Build, sign and submit transactions.
     #[command(subcommand)]
-    Tx(commands::TxCommand),
+    Tx(tx::TxCommand),
     /// Read chain state.
     #[command(subcommand)]
-    Query(commands::QueryCommand),
+    Query(query::QueryCommand),
     /// Genesis vesting grants (SPEC §2).
     #[command(subcommand)]
-    Vesting(allocation::VestingCommand),
+    Vesting(vesting::VestingCommand),
     /// Genesis NFTs (SPEC §2).
     #[command(subcommand)]
-    Nft(allocation::NftCommand),
+    Nft(nft::NftCommand),
     /// Vote escrow: lock VCAI for veVCAI weight (SPEC §7).
     #[command(subcommand)]
-    Ve(escrow::VeCommand),
+    Ve(ve::VeCommand),
     /// The VCAI/USD pool: price, swaps, liquidity (SPEC §8).
     #[command(subcommand)]
-    Pool(market::PoolCommand),
+    Pool(pool::PoolCommand),
     /// VCAI rewards: buyback shares of vote-escrow locks (SPEC §8) and incentive credits (SPEC §6).
     #[command(subcommand)]
-    Rewards(revenue::RewardsCommand),
+    Rewards(rewards::RewardsCommand),
     /// The incentive pool: periods, utilization, the supply-demand controller (SPEC §6).
     #[command(subcommand)]
     Incentives(incentives::IncentivesCommand),
     /// The treasury: revenue, buyback, distributor (SPEC §8).
     #[command(subcommand)]
-    Treasury(revenue::TreasuryCommand),
+    Treasury(treasury::TreasuryCommand),
     /// The node registry: compute, scheduler and verifier nodes (SPEC §4).
     #[command(subcommand)]
-    Nodes(registry::NodesCommand),
+    Nodes(nodes::NodesCommand),
     /// Jobs with escrow: submit, follow, cancel; and the daemons' task messages (SPEC §5).
     #[command(subcommand)]
-    Job(work::JobCommand),
+    Job(job::JobCommand),
     /// The trust layer: checks, challenges, disputes, slashes and appeals
     /// (docs/verification.md).
     #[command(subcommand)]
-    Verify(trust::VerifyCommand),
+    Verify(verify::VerifyCommand),
     /// OCI images for image jobs: build one from a static program, inspect, serve
     /// (docs/job-spec.md, "Image jobs").
     #[command(subcommand)]
     Image(image::ImageCommand),
     /// Governance: proposals, votes, execution, supply quotas (docs/governance.md).
     #[command(subcommand)]
-    Gov(governance::GovCommand),
+    Gov(gov::GovCommand),
     /// Agents as a Service: mint, version, sell, license, invoke, rate and find agent NFTs
     /// (docs/agents.md).
     #[command(subcommand)]
-    Agent(agents::AgentCommand),
+    Agent(agent::AgentCommand),
     /// Solution templates (tour guide, tutor, customer service): deploy one over your files as an
     /// agent, then ask it (docs/agents.md, "Templates").
     #[command(subcommand)]
-    Template(templates::TemplateCommand),
-}
-
-/// A failure the exit status distinguishes: the network refused or failed a transaction.
-#[derive(Debug, thiserror::Error)]
-#[error("{message} (code {code}: {name})")]
-pub struct TxRefused {
-    /// Stable code.
-    pub code: u32,
-    /// Stable name.
-    pub name: String,
-    /// Detail.
-    pub message: String,
-}
-
-impl TxRefused {
-    /// The failure a committed transaction's receipt reports (included, fee paid, messages
-    /// failed); none for a success.
-    pub fn from_receipt(receipt: &vcity_types::receipt::Receipt) -> Option<TxRefused> {
-        (receipt.code != 0).then(|| TxRefused {
-            code: receipt.code,
-            name: "failed".into(),
-            message: receipt.error.clone(),
-        })
-    }
+    Template(template::TemplateCommand),
 }
 
 fn main() -> ExitCode {
@@ -218,28 +196,28 @@ fn refusal(error: &anyhow::Error) -> Option<TxRefused> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = config::Settings::resolve(cli.home, cli.config, cli.node)?;
+    let settings = shared::config::Settings::resolve(cli.home, cli.config, cli.node)?;
     match cli.command {
-        Command::Keys(command) => commands::keys(&settings, command, cli.json),
+        Command::Keys(command) => keys::keys(&settings, command, cli.json),
         Command::Devnet(args) => devnet::devnet(&settings, args, cli.json),
-        Command::Node(args) => devnet::node(&settings, args, cli.json),
+        Command::Node(args) => node::node(&settings, args, cli.json),
         Command::Testnet(args) => testnet::testnet(&settings, args, cli.json),
-        Command::Tx(command) => commands::tx(&settings, command, cli.json),
-        Command::Query(command) => commands::query(&settings, command, cli.json),
-        Command::Vesting(command) => allocation::vesting(&settings, command, cli.json),
-        Command::Nft(command) => allocation::nft(&settings, command, cli.json),
-        Command::Ve(command) => escrow::ve(&settings, command, cli.json),
-        Command::Pool(command) => market::pool_command(&settings, command, cli.json),
-        Command::Rewards(command) => revenue::rewards(&settings, command, cli.json),
-        Command::Treasury(command) => revenue::treasury(&settings, command, cli.json),
+        Command::Tx(command) => tx::tx(&settings, command, cli.json),
+        Command::Query(command) => query::query(&settings, command, cli.json),
+        Command::Vesting(command) => vesting::vesting(&settings, command, cli.json),
+        Command::Nft(command) => nft::nft(&settings, command, cli.json),
+        Command::Ve(command) => ve::ve(&settings, command, cli.json),
+        Command::Pool(command) => pool::pool_command(&settings, command, cli.json),
+        Command::Rewards(command) => rewards::rewards(&settings, command, cli.json),
+        Command::Treasury(command) => treasury::treasury(&settings, command, cli.json),
         Command::Incentives(command) => incentives::incentives(&settings, command, cli.json),
-        Command::Nodes(command) => registry::nodes(&settings, command, cli.json),
-        Command::Job(command) => work::job(&settings, command, cli.json),
-        Command::Verify(command) => trust::verify(&settings, command, cli.json),
+        Command::Nodes(command) => nodes::nodes(&settings, command, cli.json),
+        Command::Job(command) => job::job(&settings, command, cli.json),
+        Command::Verify(command) => verify::verify(&settings, command, cli.json),
         Command::Image(command) => image::image(command, cli.json),
-        Command::Gov(command) => governance::gov(&settings, command, cli.json),
-        Command::Agent(command) => agents::agent(&settings, command, cli.json),
-        Command::Template(command) => templates::template(&settings, command, cli.json),
+        Command::Gov(command) => gov::gov(&settings, command, cli.json),
+        Command::Agent(command) => agent::agent(&settings, command, cli.json),
+        Command::Template(command) => template::template(&settings, command, cli.json),
     }
 }
 

@@ -13,7 +13,7 @@
 //! genesis: they run as followers (they sync and verify every block but do not vote) until a
 //! governance proposal adds them to the validator set (docs/governance.md).
 
-use crate::config::{parse_duration, Settings, ValidatorSection};
+use crate::shared::config::{parse_duration, Settings, ValidatorSection};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
@@ -76,7 +76,7 @@ fn home_of(dir: &Path, index: u32) -> PathBuf {
 
 /// `vcity testnet`.
 pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Result<()> {
-    crate::runtime::init_tracing(json);
+    crate::shared::runtime::init_tracing(json);
     if args.validators == 0 || args.validators + args.standby > MAX_VALIDATORS {
         bail!("--validators must be 1 to {MAX_VALIDATORS}, standby included");
     }
@@ -166,7 +166,7 @@ pub fn testnet(settings: &Settings, args: TestnetArgs, json: bool) -> anyhow::Re
     let signal = runtime.block_on(async {
         loop {
             tokio::select! {
-                signal = crate::runtime::termination_signal() => return Ok(signal),
+                signal = crate::shared::runtime::termination_signal() => return Ok(signal),
                 () = tokio::time::sleep(Duration::from_millis(500)) => {
                     if let Some(exited) = children.exited() {
                         return Err(exited);
@@ -202,7 +202,7 @@ fn create(
     create_private_dir(dir)?;
     let mut keys = Vec::new();
     for line in lines {
-        keys.push(crate::devnet::new_validator_key(&line.moniker)?);
+        keys.push(crate::devnet::genesis::new_validator_key(&line.moniker)?);
     }
     let validators = lines
         .iter()
@@ -215,7 +215,8 @@ fn create(
         })
         .collect();
     let genesis =
-        crate::devnet::dev_genesis(ring, TESTNET_CHAIN_ID, validators, None, None)?.to_json();
+        crate::devnet::genesis::dev_genesis(ring, TESTNET_CHAIN_ID, validators, None, None)?
+            .to_json();
     for (index, (line, key)) in lines.iter().zip(&keys).enumerate() {
         let home = Path::new(&line.home);
         create_private_dir(home)?;

@@ -1,8 +1,8 @@
 //! `vcity nodes ...`: the node registry (SPEC §4). Registration and heartbeats are what the node
 //! daemons send; these commands let an operator do it by hand and inspect the registry.
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::Settings;
+use crate::shared::config::Settings;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use vcity_sdk::{Client, Keyring};

@@ -6,8 +6,8 @@
 //! be written with its denomination (`"1000 VCAI"`, `"2.5 USD"`) instead of base units, and an
 //! account may be a keyring name.
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::Settings;
+use crate::shared::config::Settings;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};

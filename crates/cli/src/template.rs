@@ -5,10 +5,10 @@
 //! asking one calls it on the network and prints the answer with its sources, or, when the
 //! deployer named a model server, the answer that server generates from the same passages.
 
-use crate::agents::{build_package, invoke, live_version, mint_message, result, send, usd, Call};
-use crate::commands::print_json;
-use crate::config::{parse_duration, Settings};
-use crate::jobrun::OutputStore;
+use crate::agent::{build_package, invoke, live_version, mint_message, result, send, usd, Call};
+use crate::job::run::OutputStore;
+use crate::shared::config::{parse_duration, Settings};
+use crate::shared::print_json;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use ed25519_dalek::SigningKey;
@@ -462,7 +462,7 @@ pub fn deploy(
         Path::new("."),
         &[(KNOWLEDGE_FILE, knowledge.to_text().into_bytes())],
     )?;
-    let program = crate::agents::upload(client, &package, &module)?;
+    let program = crate::agent::upload(client, &package, &module)?;
     let receipt = send(client, key, vec![mint_message(&manifest, program.clone())])?;
     let agent_id = receipt
         .events

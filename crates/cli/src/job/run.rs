@@ -2,8 +2,8 @@
 //! progress bar, then fetch every output from the node that ran it (signed by the owner's key)
 //! and check it against the ledger's result commitment before printing or saving it.
 
-use crate::commands::{print_json, TxOptions};
-use crate::TxRefused;
+use crate::shared::TxRefused;
+use crate::shared::{print_json, TxOptions};
 use anyhow::{bail, Context as _};
 use ed25519_dalek::SigningKey;
 use std::path::Path;
@@ -214,7 +214,7 @@ pub fn feed_from(
     key: &SigningKey,
     store: &OutputStore,
     job_id: u64,
-    resolved: &mut crate::manifest::Resolved,
+    resolved: &mut crate::job::manifest::Resolved,
 ) -> anyhow::Result<()> {
     let workload = &resolved.message.workload;
     if resolved.message.tasks != 1 || !workload.input.is_empty() || !workload.shards.is_empty() {
@@ -238,7 +238,7 @@ pub fn feed_from(
 /// the message carries.
 pub fn upload(
     client: &Client,
-    resolved: &crate::manifest::Resolved,
+    resolved: &crate::job::manifest::Resolved,
     json: bool,
 ) -> anyhow::Result<()> {
     if !resolved.module.is_empty() {
@@ -301,7 +301,7 @@ pub fn run(
     request: RunRequest<'_>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let mut resolved = crate::manifest::load(request.manifest)?;
+    let mut resolved = crate::job::manifest::load(request.manifest)?;
     let key = ring.get(request.from)?.signing_key()?;
     if let Some(job_id) = request.input_from {
         feed_from(client, &key, request.store, job_id, &mut resolved)?;

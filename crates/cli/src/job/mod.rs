@@ -2,8 +2,11 @@
 //! user's; `assign`, `start`, `result` and `fail` are what scheduler and compute daemons send,
 //! exposed for operators and for driving a devnet by hand.
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::{parse_duration, Settings};
+pub mod manifest;
+pub mod run;
+
+use crate::shared::config::{parse_duration, Settings};
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -292,7 +295,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
     let ring = Keyring::open(&settings.keyring_dir())?;
     let client = Client::new(&settings.node);
     let hash = |text: &str| Hash::from_hex(text).with_context(|| format!("hash {text:?}"));
-    let store = crate::jobrun::OutputStore::new(settings.home.join("outputs"));
+    let store = crate::job::run::OutputStore::new(settings.home.join("outputs"));
     let (from, message, options) = match command {
         JobCommand::Token { id, from, valid } => {
             use ed25519_dalek::Signer as _;
@@ -423,10 +426,10 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             max_wait,
             options,
         } => {
-            return crate::jobrun::run(
+            return crate::job::run::run(
                 &ring,
                 &client,
-                crate::jobrun::RunRequest {
+                crate::job::run::RunRequest {
                     manifest: &manifest,
                     from: &from,
                     output: output.as_deref(),
@@ -450,7 +453,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 Some(task) => vec![task],
                 None => (0..job.tasks.len() as u32).collect(),
             };
-            return crate::jobrun::show_outputs(
+            return crate::job::run::show_outputs(
                 &client,
                 &key,
                 &store,
@@ -522,15 +525,15 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             options,
             ..
         } => {
-            let mut resolved = crate::manifest::load(&manifest)?;
+            let mut resolved = crate::job::manifest::load(&manifest)?;
             if let Some(level) = verification {
                 resolved.message.verification = level.parse().map_err(anyhow::Error::msg)?;
             }
             if let Some(job_id) = input_from {
                 let key = ring.get(&from)?.signing_key()?;
-                crate::jobrun::feed_from(&client, &key, &store, job_id, &mut resolved)?;
+                crate::job::run::feed_from(&client, &key, &store, job_id, &mut resolved)?;
             }
-            crate::jobrun::upload(&client, &resolved, json)?;
+            crate::job::run::upload(&client, &resolved, json)?;
             (from, Message::SubmitJob(resolved.message), options)
         }
         JobCommand::Submit {
@@ -588,7 +591,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     max_duration_s,
                     node_kind: node_kind
                         .as_deref()
-                        .map(crate::registry::parse_kind)
+                        .map(crate::nodes::parse_kind)
                         .transpose()?,
                     gang,
                     high_load,

@@ -1,41 +1,30 @@
-//! `vcity devnet` and `vcity node`: run a node in this process.
+//! `vcity devnet`: the embedded network in this process.
 //!
 //! `devnet` creates, on its first run, a data directory with a single-validator genesis that
-//! funds the dev accounts `alice`, `bob` and `carol` (and `issuer`, the USD issuer), whose keys
-//! it adds to the keyring. Every later run resumes from that directory. `node` runs any existing
-//! data directory.
+//! funds the dev accounts (`genesis.rs`), whose keys it adds to the keyring, and starts the chain
+//! node with, beside it, the compute nodes, scheduler and verifiers of `fleet.rs` as processes.
+//! Every later run resumes from that directory. `vcity node --data-dir` runs any existing data
+//! directory with the same runner ([`run_node`]).
 
-use crate::config::{parse_duration, Settings, DEFAULT_LISTEN};
+pub mod fleet;
+pub mod genesis;
+
+use genesis::{dev_genesis, new_validator_key, DEVNET_CHAIN_ID};
+
+use crate::shared::config::{parse_duration, Settings, DEFAULT_LISTEN};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use vcity_ledger::chain::{Params, Validator};
-use vcity_ledger::genesis::SpecBeneficiaries;
-use vcity_ledger::{Genesis, GenesisAccount};
+use vcity_ledger::chain::Validator;
 use vcity_node::{DataDir, LaunchConfig, MempoolConfig, RunningNode};
 use vcity_sdk::{Client, Keyring};
 use vcity_types::event::Event;
-use vcity_types::keyfile::{create_private_dir, write_private_file, KeyFile};
+use vcity_types::keyfile::{create_private_dir, write_private_file};
 use vcity_types::tx::{Message, Transfer};
 use vcity_types::{AccountId, Amount, Denom};
-
-/// The devnet's chain id.
-pub const DEVNET_CHAIN_ID: &str = "vcity-devnet";
-
-/// Dev accounts and their genesis USD. Their VCAI comes from the SPEC §2 allocation: alice
-/// holds the Private Sale grant, bob the Public Sale, carol the Core Team, dave the Strategic
-/// Advisors; the Initial Liquidity not reserved for Genesis NFTs seeds the VCAI/USD pool (its
-/// shares belong to the treasury); alice holds NFTs 1 and 2 and bob NFT 3.
-const DEV_ACCOUNTS: &[(&str, u128)] = &[
-    ("alice", 100_000),
-    ("bob", 100_000),
-    ("carol", 100_000),
-    ("dave", 100_000),
-    ("issuer", 1_000),
-];
 
 /// `vcity devnet` options.
 #[derive(Debug, Args)]
@@ -76,24 +65,6 @@ pub struct DevnetArgs {
     pub verbose: bool,
 }
 
-/// `vcity node` options: a chain node over a data directory, or a compute-layer daemon.
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct NodeArgs {
-    /// A compute-layer daemon instead of a chain node.
-    #[command(subcommand)]
-    pub role: Option<crate::daemons::NodeRole>,
-    /// Data directory holding genesis.json and validator_key.json.
-    #[arg(long, env = "VCITY_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// API listen address [default: config, else 127.0.0.1:8710].
-    #[arg(long, env = "VCITY_LISTEN")]
-    pub listen: Option<String>,
-    /// Time between blocks [default: config, else 1s].
-    #[arg(long, env = "VCITY_BLOCK_TIME")]
-    pub block_time: Option<String>,
-}
-
 #[derive(Debug, Serialize)]
 struct AccountLine {
     name: String,
@@ -112,7 +83,7 @@ struct Started {
     height: u64,
     state_root: String,
     accounts: Vec<AccountLine>,
-    daemons: Vec<crate::devnet_daemons::DaemonLine>,
+    daemons: Vec<crate::devnet::fleet::DaemonLine>,
     /// Where the node's routine log goes (absent: the terminal).
     #[serde(skip_serializing_if = "Option::is_none")]
     log: Option<String>,
@@ -148,119 +119,6 @@ fn create_devnet(
     Ok(())
 }
 
-/// A fresh validator key from the OS random source.
-pub(crate) fn new_validator_key(name: &str) -> anyhow::Result<KeyFile> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
-    Ok(KeyFile::new(
-        name,
-        &ed25519_dalek::SigningKey::from_bytes(&seed),
-    ))
-}
-
-/// The dev chain's genesis (the devnet's, and the testnet's with more validators): the dev
-/// accounts of `ring` funded, the SPEC §2 allocation, short clocks.
-pub(crate) fn dev_genesis(
-    ring: &Keyring,
-    chain_id: &str,
-    validators: Vec<Validator>,
-    buyback_interval: Option<Duration>,
-    incentive_period: Option<Duration>,
-) -> anyhow::Result<Genesis> {
-    let mut accounts = Vec::new();
-    for (name, usd) in DEV_ACCOUNTS {
-        let key = if ring.contains(name) {
-            ring.get(name)?
-        } else {
-            ring.create(name)?
-        };
-        accounts.push(GenesisAccount {
-            name: Some((*name).to_string()),
-            id: key.account,
-            vcai: Amount::ZERO,
-            usd: Amount::whole(*usd, Denom::Usd)?,
-        });
-    }
-    let id = |name: &str| -> anyhow::Result<AccountId> { Ok(ring.get(name)?.account) };
-    let genesis = Genesis {
-        chain_id: chain_id.into(),
-        genesis_time_ms: (vcity_node::node::system_clock())(),
-        usd_issuer: id("issuer")?,
-        params: Params::default(),
-        validators,
-        accounts,
-        ..Genesis::default()
-    }
-    .with_spec_allocation(&SpecBeneficiaries {
-        private_sale: id("alice")?,
-        public_sale: id("bob")?,
-        core_team: id("carol")?,
-        advisors: id("dave")?,
-        liquidity: id("issuer")?,
-        nft_owners: vec![id("alice")?, id("alice")?, id("bob")?],
-        // 99,970,000 VCAI (Initial Liquidity less three NFTs' 30,000) against 9,997,000 USD:
-        // the pool opens at 0.10 USD per VCAI.
-        pool_usd: Amount::whole(9_997_000, Denom::Usd)?,
-    })?;
-    let mut genesis = genesis;
-    // Short clocks so a devnet shows the whole job lifecycle in seconds: heartbeats every 3 s
-    // (offline after 9 s), 15 s to start an assigned task, results paid 5 s after they land.
-    genesis.nodes = Some(vcity_ledger::nodes::NodeParams {
-        heartbeat_interval_s: 3,
-        ..Default::default()
-    });
-    genesis.jobs = Some(vcity_ledger::jobs::JobParams {
-        start_deadline_s: 15,
-        verification_window_s: 15,
-        bucket_s: 1,
-        placement_timeout_s: 300,
-        ..Default::default()
-    });
-    // The trust layer on the same short clocks (docs/verification.md): results checked within
-    // their 15 s window, referees given 15 s, a node's first capacity challenge within 5 s of
-    // registering (10 s of latency allowance) and then every 10 minutes or so, appeals open
-    // for a minute.
-    genesis.trust = Some(vcity_ledger::trust::TrustParams {
-        referee_window_s: 15,
-        challenge_interval_s: 600,
-        first_challenge_within_s: 5,
-        challenge_retry_s: 30,
-        commit_latency_s: 10,
-        verdict_window_s: 15,
-        appeal_window_s: 60,
-        ..Default::default()
-    });
-    // Incentive periods of 10 minutes.
-    genesis.incentives = Some(vcity_ledger::incentives::IncentiveParams {
-        period_s: incentive_period.map_or(600, |period| period.as_secs().max(1)),
-        ..Default::default()
-    });
-    // Governance on a clock a demo can watch (docs/governance.md): 5 s of discussion, 10 s of
-    // voting, a 5 s timelock, a day to execute; and 100,000,000 of alice's VCAI locked for four
-    // years (10,000 veVCAI, past the 100 veVCAI threshold), so she can propose at once and her
-    // vote alone reaches the quorum.
-    genesis.governance = Some(vcity_types::governance::GovernanceParams {
-        discussion_s: 5,
-        voting_s: 10,
-        timelock_s: 5,
-        grace_s: 86_400,
-        ..Default::default()
-    });
-    genesis.ve_locks = vec![vcity_ledger::genesis::GenesisLock {
-        account: id("alice")?,
-        amount: Amount::whole(100_000_000, Denom::Vcai)?,
-        unlock_week: 208,
-    }];
-    if let Some(interval) = buyback_interval {
-        genesis.treasury = Some(vcity_ledger::treasury::TreasuryParams {
-            buyback_interval_s: interval.as_secs().max(1),
-            ..Default::default()
-        });
-    }
-    genesis.validate()?;
-    Ok(genesis)
-}
-
 struct RunOptions {
     data_dir: DataDir,
     listen: SocketAddr,
@@ -271,7 +129,7 @@ struct RunOptions {
     home: Option<PathBuf>,
     /// The node's log file, when it does not log to the terminal.
     log: Option<PathBuf>,
-    fleet: crate::devnet_daemons::Fleet,
+    fleet: crate::devnet::fleet::Fleet,
 }
 
 fn listen_address(flag: Option<String>, settings: &Settings) -> anyhow::Result<SocketAddr> {
@@ -298,8 +156,8 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
     let data_dir = DataDir::new(root);
     let log = (!args.verbose).then(|| data_dir.root.join("logs").join("node.log"));
     match &log {
-        Some(file) => crate::runtime::init_tracing_to_file(file, "")?,
-        None => crate::runtime::init_tracing(json),
+        Some(file) => crate::shared::runtime::init_tracing_to_file(file, "")?,
+        None => crate::shared::runtime::init_tracing(json),
     }
     let ring = Keyring::open(&settings.keyring_dir())?;
     if data_dir.genesis().exists() {
@@ -334,7 +192,7 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             demo: args.demo,
             keyring: Some(ring),
             home: Some(settings.home.clone()),
-            fleet: crate::devnet_daemons::Fleet {
+            fleet: crate::devnet::fleet::Fleet {
                 compute_nodes: args.compute_nodes.min(64),
                 schedulers: args.schedulers.min(1),
                 verifiers: args.verifiers.min(16),
@@ -344,29 +202,25 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
     )
 }
 
-/// `vcity node`.
-pub fn node(settings: &Settings, args: NodeArgs, json: bool) -> anyhow::Result<()> {
-    match args.role {
-        Some(crate::daemons::NodeRole::Validator(validator)) => {
-            return crate::validator::run(settings, validator, json);
-        }
-        Some(role) => return crate::daemons::run(settings, role, json),
-        None => {}
-    }
-    crate::runtime::init_tracing(json);
-    let Some(data_dir) = args.data_dir else {
-        bail!("give --data-dir (a chain node), or a role: vcity node validator|compute|scheduler");
-    };
+/// A chain node over an existing data directory with the solo engine (`vcity node --data-dir`):
+/// the devnet's runner without its keys, daemons or demo.
+pub(crate) fn run_node(
+    settings: &Settings,
+    data_dir: PathBuf,
+    listen: Option<String>,
+    block_time_flag: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
     run(
         RunOptions {
             data_dir: DataDir::new(data_dir),
-            listen: listen_address(args.listen, settings)?,
-            block_time: block_time(args.block_time, settings)?,
+            listen: listen_address(listen, settings)?,
+            block_time: block_time(block_time_flag, settings)?,
             demo: false,
             keyring: None,
             home: None,
             log: None,
-            fleet: crate::devnet_daemons::Fleet::default(),
+            fleet: fleet::Fleet::default(),
         },
         json,
     )
@@ -391,13 +245,13 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
     })
     .await?;
     let api = format!("http://{}", running.addr);
-    let mut daemons = crate::devnet_daemons::Daemons::default();
+    let mut daemons = crate::devnet::fleet::Daemons::default();
     if let (Some(ring), Some(home)) = (&options.keyring, &options.home) {
         if options.fleet.total() > 0 {
             let (ring, home, api) = (ring.clone(), home.clone(), api.clone());
             let (root, fleet) = (options.data_dir.root.clone(), options.fleet);
             daemons = tokio::task::spawn_blocking(move || {
-                crate::devnet_daemons::start(&api, &ring, &home, &root, fleet)
+                crate::devnet::fleet::start(&api, &ring, &home, &root, fleet)
             })
             .await
             .context("starting the daemons")??;
@@ -488,8 +342,8 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
                 std::thread::spawn(move || governance_demo(&api, &ring, json))
             };
             if with_jobs {
-                crate::devnet_daemons::job_demo(&api, &ring, json)?;
-                crate::devnet_daemons::agent_demo(&api, &ring, outputs, json)?;
+                crate::devnet::fleet::job_demo(&api, &ring, json)?;
+                crate::devnet::fleet::agent_demo(&api, &ring, outputs, json)?;
             }
             governance
                 .join()
@@ -531,10 +385,10 @@ enum Stop {
 
 async fn wait_for_stop(running: &RunningNode) -> Stop {
     tokio::select! {
-        name = crate::runtime::termination_signal() => Stop::Signal(name),
+        name = crate::shared::runtime::termination_signal() => Stop::Signal(name),
         // Started by a program that has exited (`VCITY_PARENT_PID`): a test harness killed
         // mid-run leaves no devnet behind.
-        () = crate::runtime::parent_exited() => Stop::Signal("its parent exiting"),
+        () = crate::shared::runtime::parent_exited() => Stop::Signal("its parent exiting"),
         () = running.engine_stopped() => Stop::Engine,
     }
 }

@@ -1,7 +1,7 @@
 //! `vcity ve ...`: the vote escrow (SPEC §7).
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::Settings;
+use crate::shared::config::Settings;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::Context as _;
 use clap::Subcommand;
 use vcity_sdk::{Client, Keyring};

@@ -8,7 +8,7 @@
 //! variables override it). Transactions clients submit to this validator's API are relayed to
 //! the peers' APIs (`relay`), so whichever validator proposes next can include them.
 
-use crate::config::{parse_duration, Settings};
+use crate::shared::config::{parse_duration, Settings};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use std::net::SocketAddr;
@@ -62,7 +62,7 @@ fn resolve(settings: &Settings, args: ValidatorArgs) -> anyhow::Result<Resolved>
         &args
             .listen
             .or_else(|| section.listen.clone())
-            .unwrap_or_else(|| crate::config::DEFAULT_LISTEN.into()),
+            .unwrap_or_else(|| crate::shared::config::DEFAULT_LISTEN.into()),
     )?;
     let p2p_listen = address(
         &args
@@ -114,7 +114,10 @@ fn resolve(settings: &Settings, args: ValidatorArgs) -> anyhow::Result<Resolved>
 /// `vcity node validator`.
 pub fn run(settings: &Settings, args: ValidatorArgs, json: bool) -> anyhow::Result<()> {
     // Malachite logs every height and round at info; its warnings are what an operator needs.
-    crate::runtime::init_tracing_with(json, "informalsystems_malachitebft=warn,libp2p=warn");
+    crate::shared::runtime::init_tracing_with(
+        json,
+        "informalsystems_malachitebft=warn,libp2p=warn",
+    );
     let resolved = resolve(settings, args)?;
     if !resolved.data_dir.genesis().exists() {
         bail!(
@@ -203,9 +206,9 @@ async fn serve(resolved: Resolved, json: bool) -> anyhow::Result<()> {
     }
 
     let outcome = tokio::select! {
-        signal = crate::runtime::termination_signal() => Ok(signal),
+        signal = crate::shared::runtime::termination_signal() => Ok(signal),
         stopped = validator.stopped() => Err(stopped),
-        () = crate::runtime::parent_exited() => Ok("parent exit"),
+        () = crate::shared::runtime::parent_exited() => Ok("parent exit"),
     };
     let height = node.height().0;
     match outcome {

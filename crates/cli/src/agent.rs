@@ -1,9 +1,9 @@
 //! `vcity agent ...`: agent NFTs, their sale, licences, calls and ratings (docs/agents.md).
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::{parse_duration, Settings};
-use crate::jobrun::{fetch_output, OutputStore};
-use crate::TxRefused;
+use crate::job::run::{fetch_output, OutputStore};
+use crate::shared::config::{parse_duration, Settings};
+use crate::shared::TxRefused;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;

@@ -442,13 +442,13 @@ pub fn agent_demo(
     let client = Client::new(api);
     let dave = ring.get("dave")?.signing_key()?;
     let carol = ring.get("carol")?.signing_key()?;
-    let template = crate::templates::Template::named("tour-guide")?;
-    let deployed = crate::templates::deploy(
+    let template = crate::template::Template::named("tour-guide")?;
+    let deployed = crate::template::deploy(
         &client,
         &dave,
         &template,
         &template.sample(),
-        crate::templates::Deployment {
+        crate::template::Deployment {
             name: Some("Harbour Museum guide".into()),
             royalty_bps: 500,
             copyright: "© dave".into(),
@@ -467,16 +467,16 @@ pub fn agent_demo(
         }],
         per_call_usd: Some(Amount::parse_decimal("0.25", Denom::Usd)?),
     });
-    crate::agents::send(&client, &dave, vec![terms])?;
+    crate::agent::send(&client, &dave, vec![terms])?;
     let licence = Message::TakeLicence(TakeLicence {
         agent_id,
         offer: 0,
         max_price_usd: price,
     });
-    crate::agents::send(&client, &carol, vec![licence])?;
+    crate::agent::send(&client, &carol, vec![licence])?;
     let question = "What is the oldest object in the museum?";
-    let store = crate::jobrun::OutputStore::new(outputs);
-    let answer = crate::templates::ask(
+    let store = crate::job::run::OutputStore::new(outputs);
+    let answer = crate::template::ask(
         &client,
         &carol,
         &store,

@@ -1,8 +1,8 @@
 //! `vcity pool ...`: the VCAI/USD pool (SPEC §8). Quotes use the ledger's own pool math, so
 //! what the CLI promises is what the chain computes.
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::Settings;
+use crate::shared::config::Settings;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use vcity_ledger::pool;

@@ -2,7 +2,7 @@
 //! daemons (crate `vcity-compute`) against any chain node's API (`--node`), with their keys from
 //! the keyring.
 
-use crate::config::{parse_duration, Settings};
+use crate::shared::config::{parse_duration, Settings};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ pub enum NodeRole {
     Verifier(VerifierArgs),
     /// Run a BFT validator (Malachite) from the home directory (`--home`): genesis.json,
     /// validator_key.json and config.toml's [validator] section.
-    Validator(crate::validator::ValidatorArgs),
+    Validator(crate::node::validator::ValidatorArgs),
 }
 
 /// `vcity node compute` options.
@@ -148,7 +148,7 @@ fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            runtime.block_on(crate::runtime::termination_signal());
+            runtime.block_on(crate::shared::runtime::termination_signal());
             flag.store(true, Ordering::Relaxed);
         })?;
     Ok(stop)
@@ -160,7 +160,7 @@ fn vcai(text: &str) -> anyhow::Result<Amount> {
 
 /// Runs `vcity node compute|scheduler`.
 pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()> {
-    crate::runtime::init_tracing(json);
+    crate::shared::runtime::init_tracing(json);
     let ring = Keyring::open(&settings.keyring_dir())?;
     let stop = stop_on_signal()?;
     match role {
@@ -173,7 +173,7 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
             let report =
                 vcity_compute::selftest::run(&work, Some(&settings.node), !args.no_sandbox);
             if json {
-                crate::commands::print_json(&report)?;
+                crate::shared::print_json(&report)?;
             } else {
                 for check in &report.checks {
                     println!(
@@ -192,7 +192,7 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
         }
         NodeRole::Compute(args) => {
             let key = ring.get(&args.key)?.signing_key()?;
-            let kind = crate::registry::parse_kind(&args.kind)?;
+            let kind = crate::nodes::parse_kind(&args.kind)?;
             let options = ComputeOptions {
                 api: settings.node.clone(),
                 data_dir: args
@@ -214,7 +214,7 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                 declared_gpus: if args.gpu.is_empty() {
                     None
                 } else {
-                    Some(crate::registry::parse_gpus(&args.gpu)?)
+                    Some(crate::nodes::parse_gpus(&args.gpu)?)
                 },
                 network_egress: args.allow_network,
                 sandbox: !args.no_sandbox,
@@ -268,6 +268,6 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
             };
             vcity_compute::run_verifier(options, key, stop)
         }
-        NodeRole::Validator(args) => crate::validator::run(settings, args, json),
+        NodeRole::Validator(args) => crate::node::validator::run(settings, args, json),
     }
 }

@@ -45,7 +45,7 @@
 //! network = true               # process jobs: network egress (default: loopback only)
 //! ```
 
-use crate::config::parse_duration;
+use crate::shared::config::parse_duration;
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! reporting equivocation, appealing a slash and governance's decision, and the records of
 //! capacity challenges, disputes and slashes.
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::Settings;
+use crate::shared::config::Settings;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use std::path::PathBuf;

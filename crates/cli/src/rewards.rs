@@ -1,8 +1,8 @@
-//! `vcity rewards ...` and `vcity treasury show`: buyback revenue to lockers (SPEC §8) and the
-//! incentive pool's credits (SPEC §6), both paid by one claim.
+//! `vcity rewards ...`: buyback revenue to lockers (docs/protocol.md, "Buyback and
+//! distribution") and the incentive pool's credits ("Incentives"), both paid by one claim.
 
-use crate::commands::{print_json, resolve_account, sign_and_send, TxOptions};
-use crate::config::Settings;
+use crate::shared::config::Settings;
+use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use clap::Subcommand;
 use vcity_sdk::{Client, Keyring};
 use vcity_types::tx::{ClaimRewards, Message};
@@ -25,13 +25,6 @@ pub enum RewardsCommand {
         #[command(flatten)]
         options: TxOptions,
     },
-}
-
-/// `vcity treasury ...`
-#[derive(Debug, Subcommand)]
-pub enum TreasuryCommand {
-    /// Revenue, the buyback in progress and the distributor.
-    Show,
 }
 
 /// Runs a rewards command.
@@ -84,52 +77,5 @@ pub fn rewards(settings: &Settings, command: RewardsCommand, json: bool) -> anyh
             options,
             json,
         ),
-    }
-}
-
-/// Runs a treasury command.
-pub fn treasury(settings: &Settings, command: TreasuryCommand, json: bool) -> anyhow::Result<()> {
-    let client = Client::new(&settings.node);
-    match command {
-        TreasuryCommand::Show => {
-            let view = client.treasury()?;
-            if json {
-                print_json(&view)?;
-                return Ok(());
-            }
-            let vcai = |amount: vcity_types::Amount| amount.to_decimal(Denom::Vcai);
-            println!(
-                "treasury USD      {}",
-                view.usd_balance.to_decimal(Denom::Usd)
-            );
-            println!(
-                "buyback interval  from {} s, every {} s",
-                view.interval_start_s, view.interval_s
-            );
-            println!(
-                "  budget {} USD, spent {} USD, bought {} VCAI",
-                view.budget_usd.to_decimal(Denom::Usd),
-                view.spent_usd.to_decimal(Denom::Usd),
-                vcai(view.bought_vcai)
-            );
-            println!(
-                "  reference price {} USD/VCAI (+{} bps at most)",
-                view.reference_price_usd_per_vcai, view.max_premium_bps
-            );
-            println!(
-                "stream            {} of {} VCAI released, {} carried",
-                vcai(view.stream_released_vcai),
-                vcai(view.stream_vcai),
-                vcai(view.carried_vcai)
-            );
-            println!(
-                "distributed       {} VCAI, claimed {} VCAI, held {} VCAI (height {})",
-                vcai(view.distributed_vcai),
-                vcai(view.claimed_vcai),
-                vcai(view.distributor_vcai),
-                view.height
-            );
-            Ok(())
-        }
     }
 }
