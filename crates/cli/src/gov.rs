@@ -1,5 +1,5 @@
 //! `vcity gov ...`: proposals, comments, votes, execution and the supply quotas
-//! (docs/governance.md; whitepaper §3.7, SPEC §9).
+//! (docs/governance.md; whitepaper §3.7, rules §9).
 //!
 //! A proposal's actions come from a TOML file (examples in `examples/governance/`). The file is
 //! the JSON form of the `Propose` message written as TOML, with two conveniences: an amount may

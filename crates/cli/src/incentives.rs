@@ -1,4 +1,4 @@
-//! `vcity incentives ...`: the incentive pool, its periods and the supply-demand controller (SPEC
+//! `vcity incentives ...`: the incentive pool, its periods and the supply-demand controller (rules
 //! §6), and proposals to change their parameters.
 
 use crate::shared::config::{parse_duration, Settings};

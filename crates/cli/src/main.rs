@@ -34,6 +34,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Vcity: a decentralized GPU compute network with its own chain.
+///
+/// "rules §n" in this help is section n of docs/rules.md, the network's rules and economics;
+/// error codes, encodings and state keys are in docs/protocol.md.
 #[derive(Debug, Parser)]
 #[command(name = "vcity", version, about, propagate_version = true)]
 pub struct Cli {
@@ -72,31 +75,31 @@ pub enum Command {
     /// Read chain state.
     #[command(subcommand)]
     Query(query::QueryCommand),
-    /// Genesis vesting grants (SPEC §2).
+    /// Genesis vesting grants (rules §2).
     #[command(subcommand)]
     Vesting(vesting::VestingCommand),
-    /// Genesis NFTs (SPEC §2).
+    /// Genesis NFTs (rules §2).
     #[command(subcommand)]
     Nft(nft::NftCommand),
-    /// Vote escrow: lock VCAI for veVCAI weight (SPEC §7).
+    /// Vote escrow: lock VCAI for veVCAI weight (rules §7).
     #[command(subcommand)]
     Ve(ve::VeCommand),
-    /// The VCAI/USD pool: price, swaps, liquidity (SPEC §8).
+    /// The VCAI/USD pool: price, swaps, liquidity (rules §8).
     #[command(subcommand)]
     Pool(pool::PoolCommand),
-    /// VCAI rewards: buyback shares of vote-escrow locks (SPEC §8) and incentive credits (SPEC §6).
+    /// VCAI rewards: buyback shares of vote-escrow locks (rules §8) and incentive credits (rules §6).
     #[command(subcommand)]
     Rewards(rewards::RewardsCommand),
-    /// The incentive pool: periods, utilization, the supply-demand controller (SPEC §6).
+    /// The incentive pool: periods, utilization, the supply-demand controller (rules §6).
     #[command(subcommand)]
     Incentives(incentives::IncentivesCommand),
-    /// The treasury: revenue, buyback, distributor (SPEC §8).
+    /// The treasury: revenue, buyback, distributor (rules §8).
     #[command(subcommand)]
     Treasury(treasury::TreasuryCommand),
-    /// The node registry: compute, scheduler and verifier nodes (SPEC §4).
+    /// The node registry: compute, scheduler and verifier nodes (rules §4).
     #[command(subcommand)]
     Nodes(nodes::NodesCommand),
-    /// Jobs with escrow: submit, follow, cancel; and the daemons' task messages (SPEC §5).
+    /// Jobs with escrow: submit, follow, cancel; and the daemons' task messages (rules §5).
     #[command(subcommand)]
     Job(job::JobCommand),
     /// The trust layer: checks, challenges, disputes, slashes and appeals

@@ -1,4 +1,4 @@
-//! `vcity nodes ...`: the node registry (SPEC §4). Registration and heartbeats are what the node
+//! `vcity nodes ...`: the node registry (rules §4). Registration and heartbeats are what the node
 //! daemons send; these commands let an operator do it by hand and inspect the registry.
 
 use crate::shared::config::Settings;
@@ -355,7 +355,7 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
     sign_and_send(&ring, &client, &from, vec![message], options, json)
 }
 
-/// `stable` or `flexible` (SPEC §4).
+/// `stable` or `flexible` (rules §4).
 pub fn parse_kind(text: &str) -> anyhow::Result<NodeKind> {
     match text {
         "stable" => Ok(NodeKind::Stable),

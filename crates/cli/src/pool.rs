@@ -1,4 +1,4 @@
-//! `vcity pool ...`: the VCAI/USD pool (SPEC §8). Quotes use the ledger's own pool math, so
+//! `vcity pool ...`: the VCAI/USD pool (rules §8). Quotes use the ledger's own pool math, so
 //! what the CLI promises is what the chain computes.
 
 use crate::shared::config::Settings;

@@ -1,4 +1,4 @@
-//! `vcity ve ...`: the vote escrow (SPEC §7).
+//! `vcity ve ...`: the vote escrow (rules §7).
 
 use crate::shared::config::Settings;
 use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};

@@ -1,4 +1,4 @@
-//! End to end through the incentive layer (SPEC §6) on a devnet of processes with 10-second
+//! End to end through the incentive layer (rules §6) on a devnet of processes with 10-second
 //! incentive periods: an idle period moves P_supply down by k × U_target, a period with real jobs
 //! moves it by the controller's formula and by less; the compute node is credited Proof of
 //! Capacity and Proof of Delivery, the job owner a rebate it can claim; parameters change only

@@ -1,5 +1,5 @@
 //! The compute node daemon (`vcity node compute`; issue 3 point 3; whitepaper §2.4.1, §6.2;
-//! SPEC §4, §5).
+//! rules §4, §5).
 //!
 //! It detects its hardware, registers (or updates its registration), heartbeats at the ledger's
 //! interval, and polls the chain for tasks assigned to it. For each new assignment it records the
@@ -54,7 +54,7 @@ pub struct ComputeOptions {
     pub endpoint: Option<String>,
     /// Region label.
     pub region: String,
-    /// SPEC §4 kind.
+    /// rules §4 kind.
     pub kind: NodeKind,
     /// Price offer per CU, USD base units.
     pub price_per_cu_usd: Amount,

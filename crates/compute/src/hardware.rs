@@ -1,4 +1,4 @@
-//! Hardware detection (issue 3 point 3; SPEC §4): CPU cores and memory from the operating
+//! Hardware detection (issue 3 point 3; rules §4): CPU cores and memory from the operating
 //! system, NVIDIA GPUs through NVML loaded at run time (`libnvidia-ml.so`, via nvml-wrapper), so
 //! the same binary runs on machines with and without a driver. With no driver the node reports no
 //! GPUs and says why. GPU names are mapped to the ledger's performance-factor table

@@ -1,4 +1,4 @@
-//! What a node measures for its heartbeats (SPEC §4; docs/verification.md, "Health"): the
+//! What a node measures for its heartbeats (rules §4; docs/verification.md, "Health"): the
 //! executor's self-test, free disk under the work directory, and through NVML each GPU's
 //! temperature, uncorrected ECC errors and critical XID errors. The ledger, not the node, decides
 //! from these whether the node is healthy; an unhealthy node receives no work.

@@ -1,4 +1,4 @@
-//! The compute layer's daemons (whitepaper §2.4, §6.2; SPEC §4, §5, §10): the compute node
+//! The compute layer's daemons (whitepaper §2.4, §6.2; rules §4, §5, §10): the compute node
 //! ([`compute`]: hardware detection, registration, heartbeats with measured [`health`],
 //! deterministic execution and sandboxed [`native`] processes on their [`inputs`], with a
 //! crash-safe [`journal`], owner-only outputs over its own [`server`], answers to [`capacity`]

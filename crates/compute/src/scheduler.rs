@@ -1,5 +1,5 @@
 //! The scheduler daemon (`vcity node scheduler`; issue 3 point 5; whitepaper §2.4.3, §2.5.2;
-//! SPEC §5).
+//! rules §5).
 //!
 //! It registers as a scheduler (with the service stake), then, every poll, brings its placement
 //! engine (`vcity-scheduler`: indexed, scored, fair; see that crate) up to date with the chain —

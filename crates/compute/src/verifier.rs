@@ -1,4 +1,4 @@
-//! The verifier daemon (`vcity node verifier`; whitepaper §2.4.2; SPEC §10;
+//! The verifier daemon (`vcity node verifier`; whitepaper §2.4.2; rules §10;
 //! docs/verification.md).
 //!
 //! It registers the key as a verifier node (bonding the service stake), heartbeats with measured

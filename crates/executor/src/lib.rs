@@ -1,4 +1,4 @@
-//! The deterministic WASM executor (issue 3 point 4; whitepaper §2.4.1, §6.2; SPEC §5;
+//! The deterministic WASM executor (issue 3 point 4; whitepaper §2.4.1, §6.2; rules §5;
 //! research/anchors-verify-sched.md §D). A compute node runs every task here, and a verifier
 //! re-runs samples here: the same module, input and limits give the same [`Outcome`] on every
 //! machine, so a result can be re-executed and compared bit for bit.
@@ -21,7 +21,7 @@
 //! gives it up.
 //!
 //! Fuel and CU (docs/job-spec.md, "Compute units"): a CU is one second of the reference GPU
-//! (SPEC §4). Cranelift runs about [`FUEL_PER_SECOND`] = 10^9 fuel units (roughly WebAssembly
+//! (rules §4). Cranelift runs about [`FUEL_PER_SECOND`] = 10^9 fuel units (roughly WebAssembly
 //! instructions) per second on one current core, so a task's *fuel-time* is its fuel over that
 //! rate, and its CU is its fuel-time × the CU rate of the resources its assignment holds (the
 //! ledger fixes it as `Task::factor_ppm`: one CPU core's factor, 0.01 CU per second, for a CPU

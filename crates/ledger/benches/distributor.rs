@@ -2,7 +2,7 @@
 
 //! Compass P2: the distributor's cost per block and per claim with 10 and with 1,000,000
 //! lockers, measured in one run. The goal is a ratio of at most 1.2: the work must not grow with
-//! the number of lockers (SPEC §8).
+//! the number of lockers (rules §8).
 //!
 //! ```text
 //! cargo bench -p vcity-ledger --bench distributor                 # 10 and 1,000,000 lockers

@@ -1,4 +1,4 @@
-//! The auth component: per-account nonces, the replay protection of SPEC §3.
+//! The auth component: per-account nonces, the replay protection of rules §3.
 //!
 //! An account's first transaction carries nonce 0, the next 1, and so on, with no gaps. A nonce
 //! below the next one is a replay; above it, a gap. Either way the transaction is refused and

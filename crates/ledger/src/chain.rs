@@ -2,7 +2,7 @@
 //! beacon) and the chain-wide parameters and validator set fixed in genesis.
 //!
 //! At the start of every block, `begin_block` records the block's height, time and beacon in
-//! state, so every other component reads time from state and never from a clock (SPEC §1). The
+//! state, so every other component reads time from state and never from a clock (rules §1). The
 //! validator set lives here: governance proposals change it, and the consensus engine reads it
 //! after each commit, so a change made by the block at height h decides height h + 1 on.
 //!
@@ -36,7 +36,7 @@ struct PreviousValidators {
     validators: Vec<Validator>,
 }
 
-/// Chain-wide limits and prices. Every field is a governance parameter (SPEC: "(gov)").
+/// Chain-wide limits and prices. Every field is a governance parameter (docs/rules.md: "(gov)").
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Params {
@@ -75,7 +75,7 @@ pub struct Validator {
     pub power: u64,
 }
 
-/// Genesis time, Unix ms: the origin of every period (SPEC §1).
+/// Genesis time, Unix ms: the origin of every period (rules §1).
 pub fn genesis_time_ms(state: &impl StateRead) -> u64 {
     state
         .get(KEY_GENESIS_TIME_MS)

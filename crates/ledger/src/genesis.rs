@@ -1,7 +1,7 @@
 //! The genesis file: everything the chain starts from (JSON, see docs/genesis.md).
 //!
 //! It names the chain, its start time, the USD issuer, the parameters, the initial validators
-//! and the funded accounts. Later components add their own optional sections (the SPEC §2
+//! and the funded accounts. Later components add their own optional sections (the rules §2
 //! allocation table with vesting schedules, the pool seed, the incentive pool) as new fields with
 //! defaults, so older genesis files keep loading.
 
@@ -32,7 +32,7 @@ pub struct GenesisAccount {
 /// One validator.
 pub type GenesisValidator = Validator;
 
-/// One SPEC §2 allocation (e.g. `private_sale`) and its grants.
+/// One rules §2 allocation (e.g. `private_sale`) and its grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisAllocation {
     /// Its name, recorded on every grant.
@@ -54,7 +54,7 @@ pub struct GenesisGrant {
 /// The Genesis NFTs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisNfts {
-    /// Each NFT's entitlement [default: SPEC §2, 10,000 VCAI, 25% at TGE, 6 monthly steps].
+    /// Each NFT's entitlement [default: rules §2, 10,000 VCAI, 25% at TGE, 6 monthly steps].
     #[serde(default = "crate::nft::spec_entitlement")]
     pub entitlement: Schedule,
     /// The first holder of each NFT, in id order (ids start at 1).
@@ -79,7 +79,7 @@ pub struct Genesis {
     /// Funded accounts.
     #[serde(default)]
     pub accounts: Vec<GenesisAccount>,
-    /// SPEC §2 allocations with vesting schedules.
+    /// rules §2 allocations with vesting schedules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<GenesisAllocation>,
     /// VCAI for the Reserve & Governance Fund (module account `reserve`).
@@ -97,23 +97,23 @@ pub struct Genesis {
     /// Buyback parameters [default: 24 h interval, 100 bps maximum premium].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treasury: Option<crate::treasury::TreasuryParams>,
-    /// Node registry parameters [default: SPEC §4].
+    /// Node registry parameters [default: rules §4].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<crate::nodes::NodeParams>,
-    /// Job parameters [default: SPEC §5].
+    /// Job parameters [default: rules §5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<crate::jobs::JobParams>,
-    /// Incentive pool and controller parameters [default: SPEC §6].
+    /// Incentive pool and controller parameters [default: rules §6].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incentives: Option<crate::incentives::IncentiveParams>,
-    /// Verification, capacity challenge, dispute and slashing parameters [default: SPEC §10].
+    /// Verification, capacity challenge, dispute and slashing parameters [default: rules §10].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<crate::trust::TrustParams>,
-    /// Governance parameters [default: SPEC §9: a week of discussion, a week of voting, 4%
+    /// Governance parameters [default: rules §9: a week of discussion, a week of voting, 4%
     /// quorum, a 2-day timelock]. A devnet uses minutes so a proposal passes during a demo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance: Option<vcity_types::governance::GovernanceParams>,
-    /// Agent fees [default: SPEC §11 as in docs/agents.md: 10 USD to mint, 2.5% commission on
+    /// Agent fees [default: rules §11 as in docs/agents.md: 10 USD to mint, 2.5% commission on
     /// sales, 10% of licence and call fees, 5 ratings before discovery ranks by score].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<vcity_types::agents::AgentParams>,
@@ -138,7 +138,7 @@ pub struct GenesisLock {
     pub unlock_week: u32,
 }
 
-/// The pool seed (SPEC §8: from Initial Liquidity and a USD amount in genesis config).
+/// The pool seed (rules §8: from Initial Liquidity and a USD amount in genesis config).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisPool {
     /// VCAI base units.
@@ -377,7 +377,7 @@ impl Genesis {
 /// Who receives what in [`Genesis::with_spec_allocation`].
 #[derive(Debug, Clone)]
 pub struct SpecBeneficiaries {
-    /// The Private Sale grant (SPEC allows per-round terms; this is one round).
+    /// The Private Sale grant (rules §2 allows per-round terms; this is one round).
     pub private_sale: AccountId,
     /// The Public Sale grant.
     pub public_sale: AccountId,
@@ -395,7 +395,7 @@ pub struct SpecBeneficiaries {
 }
 
 impl Genesis {
-    /// Adds the SPEC §2 allocation of 10,000,000,000 VCAI: Private Sale 23.5% (21.91% at TGE, the
+    /// Adds the rules §2 allocation of 10,000,000,000 VCAI: Private Sale 23.5% (21.91% at TGE, the
     /// rest monthly over 12 months), Public Sale 5.5% (30.91% at TGE, the rest monthly over 6
     /// months), Core Team 20% (18-month cliff, then monthly over 42 months), Reserve & Governance
     /// Fund 20%, Strategic Advisors 10% (monthly over 18 months), Initial Liquidity 1% (the

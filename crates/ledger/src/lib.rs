@@ -1,5 +1,5 @@
 //! The Vcity ledger: a pure, synchronous, deterministic state machine (whitepaper §2.3, Base
-//! layer; SPEC §1, §3).
+//! layer; rules §1, §3).
 //!
 //! `(state, block) -> (state', receipts, events)`: [`Ledger::execute`] takes the committed state
 //! and a block's context (height, time, beacon, proposer, all decided by consensus) and its
@@ -14,7 +14,7 @@
 //!
 //! Components own their key spaces and are reached only through their functions:
 //! [`chain`] (height, time, beacon, parameters, validators), [`auth`] (nonces), [`bank`]
-//! (balances and supply), [`vesting`] (the SPEC §2 genesis allocation), [`nft`] (Genesis NFTs),
+//! (balances and supply), [`vesting`] (the rules §2 genesis allocation), [`nft`] (Genesis NFTs),
 //! [`ve`] (vote escrow), [`pool`] (the VCAI/USD constant-product pool), [`treasury`] (the
 //! buyback), [`rewards`] (the per-block distributor), [`nodes`] (the compute, scheduler and
 //! verifier node registry), [`jobs`] (jobs with escrow, assignment, results and settlement),
@@ -56,16 +56,16 @@ pub use trust::{capacity, disputes, reputation, slashing, verification};
 /// `GET /v1/params`: the governance parameters daemons need (matching, heartbeats, deadlines).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParamsView {
-    /// Node registry (SPEC §4).
+    /// Node registry (rules §4).
     pub nodes: nodes::NodeParams,
-    /// Jobs (SPEC §5).
+    /// Jobs (rules §5).
     pub jobs: jobs::JobParams,
-    /// Treasury buyback (SPEC §8).
+    /// Treasury buyback (rules §8).
     pub treasury: treasury::TreasuryParams,
-    /// Incentive pool and controller (SPEC §6).
+    /// Incentive pool and controller (rules §6).
     #[serde(default)]
     pub incentives: incentives::IncentiveParams,
-    /// Verification, capacity challenges, disputes and slashing (SPEC §10).
+    /// Verification, capacity challenges, disputes and slashing (rules §10).
     #[serde(default)]
     pub trust: trust::TrustParams,
 }

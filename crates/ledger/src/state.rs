@@ -52,7 +52,7 @@ pub fn decode_value<T: BorshDeserialize>(key: &[u8], bytes: &[u8]) -> T {
 ///
 /// A compact hash table ([`crate::table`]), so a lookup costs about the same at 100 keys and at
 /// 10 million (the distributor's per-claim cost must not grow with the number of lockers,
-/// SPEC §8). Every ordered view ([`State::entries`], [`State::prefix`]) sorts first, so nothing
+/// rules §8). Every ordered view ([`State::entries`], [`State::prefix`]) sorts first, so nothing
 /// ever depends on hash order; those views run at start-up and in audits, never per transaction.
 #[derive(Debug, Clone, Default)]
 pub struct State {

@@ -1,7 +1,7 @@
 //! The committed state's storage: an open-addressing hash table over one append-only arena.
 //!
 //! Why not a `BTreeMap` or a `HashMap` of `Vec`s: the distributor's cost per claim must not grow
-//! with the number of lockers (SPEC §8, compass P2), and at millions of keys a lookup's cost is
+//! with the number of lockers (rules §8, compass P2), and at millions of keys a lookup's cost is
 //! the number of cache lines it misses. A `BTreeMap` walks ~20 levels; a `HashMap<Vec, Vec>`
 //! misses on its control bytes, its bucket, the key's allocation and the value's, and the entries
 //! end up scattered over every page the process ever freed. Here a lookup touches one slot (the

@@ -1,4 +1,4 @@
-//! The Vcity node (whitepaper §2.3; SPEC §1): the pure ledger wrapped in everything that touches
+//! The Vcity node (whitepaper §2.3; rules §1): the pure ledger wrapped in everything that touches
 //! the world.
 //!
 //! - [`store`]: redb; one atomic, durable write per committed block.

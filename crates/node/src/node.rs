@@ -676,7 +676,7 @@ impl Node {
         }
     }
 
-    /// The incentive pool: the open period, recent closed ones, the pools (SPEC §6).
+    /// The incentive pool: the open period, recent closed ones, the pools (rules §6).
     pub fn incentives(&self) -> incentives::Status {
         let chain = self.read();
         let scale = repricing::scale(&chain.ledger);

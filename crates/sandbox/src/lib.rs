@@ -1,4 +1,4 @@
-//! The sandbox for untrusted native programs (issue 19; whitepaper §2.2.1; SPEC §5;
+//! The sandbox for untrusted native programs (issue 19; whitepaper §2.2.1; rules §5;
 //! docs/job-spec.md, "Process jobs").
 //!
 //! A task runs as an isolated process tree under [bubblewrap] (`bwrap`, the Debian package), driven

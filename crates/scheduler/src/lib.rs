@@ -1,5 +1,5 @@
 //! The placement engine (whitepaper §2.4.3 scheduler nodes, §2.5.2 task allocation, §4.2 and
-//! §5.1.1 "millisecond-level task allocation"; SPEC §4 node kinds, §5 jobs).
+//! §5.1.1 "millisecond-level task allocation"; rules §4 node kinds, §5 jobs).
 //!
 //! A scheduler node keeps a live inventory of the compute nodes (their ledger records plus the
 //! round trips it measured) and of what each one is running, and places pending tasks on them.

@@ -363,7 +363,7 @@ impl Client {
         self.get("/v1/governance")
     }
 
-    /// `GET /v1/governance/quotas`: the strategic issuance quotas (SPEC §9).
+    /// `GET /v1/governance/quotas`: the strategic issuance quotas (rules §9).
     pub fn quotas(&self) -> Result<vcity_ledger::governance::supply::Quotas, ClientError> {
         self.get("/v1/governance/quotas")
     }
@@ -402,7 +402,7 @@ impl Client {
         self.get("/v1/treasury")
     }
 
-    /// `GET /v1/incentives`: the incentive pool, its open and recent periods (SPEC §6).
+    /// `GET /v1/incentives`: the incentive pool, its open and recent periods (rules §6).
     pub fn incentives(&self) -> Result<vcity_ledger::incentives::Status, ClientError> {
         self.get("/v1/incentives")
     }

@@ -1,4 +1,4 @@
-//! Agents as a Service (whitepaper §2.2.3, §6.3; SPEC §11; docs/agents.md): an AI agent is an
+//! Agents as a Service (whitepaper §2.2.3, §6.3; rules §11; docs/agents.md): an AI agent is an
 //! NFT that names its creator, its package by content hash and its terms; it is sold, licensed
 //! and invoked on the network, and rated by those who paid to use it.
 //!
@@ -237,7 +237,7 @@ pub struct Invocation {
     pub rating: Option<u8>,
 }
 
-/// Governance parameters (SPEC §11; docs/agents.md, "Fees").
+/// Governance parameters (rules §11; docs/agents.md, "Fees").
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentParams {

@@ -1,4 +1,4 @@
-//! Money: `Amount(u128)` in base units of one [`Denom`] (SPEC §1).
+//! Money: `Amount(u128)` in base units of one [`Denom`] (rules §1).
 //!
 //! There are no `+`, `-`, `*` or `/` operators on purpose: every operation is checked and returns
 //! a `Result`, and every division names its [`Rounding`] so that a reader can see which side a

@@ -227,7 +227,7 @@ pub struct BlobView {
     pub bytes: u64,
 }
 
-/// `GET /v1/supply`: where the VCAI is (SPEC §2).
+/// `GET /v1/supply`: where the VCAI is (rules §2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SupplyView {
     /// Total VCAI.
@@ -322,7 +322,7 @@ pub struct NftView {
     pub claimable: Amount,
 }
 
-/// `GET /v1/ve`: the vote escrow's totals (SPEC §7).
+/// `GET /v1/ve`: the vote escrow's totals (rules §7).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VeTotalView {
     /// Total weight at `at_s`, scaled by 10^27 (10^27 = one veVCAI).
@@ -362,7 +362,7 @@ pub struct VeAccountView {
     pub height: Height,
 }
 
-/// `GET /v1/pool`: the VCAI/USD pool (SPEC §8).
+/// `GET /v1/pool`: the VCAI/USD pool (rules §8).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PoolView {
     /// VCAI reserve.
@@ -400,7 +400,7 @@ pub struct PoolPositionView {
     pub height: Height,
 }
 
-/// `GET /v1/treasury`: revenue, the buyback in progress and the distributor (SPEC §8).
+/// `GET /v1/treasury`: revenue, the buyback in progress and the distributor (rules §8).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TreasuryView {
     /// USD in the treasury (the next interval's budget so far).
@@ -443,9 +443,9 @@ pub struct RewardsView {
     pub account: AccountId,
     /// VCAI claimable now: the buyback share plus incentive credits.
     pub claimable_vcai: Amount,
-    /// Of which the buyback distributor's share (SPEC §8, for vote-escrow lockers).
+    /// Of which the buyback distributor's share (rules §8, for vote-escrow lockers).
     pub buyback_vcai: Amount,
-    /// Of which incentive credits (SPEC §6), by stream.
+    /// Of which incentive credits (rules §6), by stream.
     pub incentives_unclaimed: crate::incentives::RewardParts,
     /// Incentive credits, all time, by stream.
     pub incentives_total: crate::incentives::RewardParts,
@@ -472,7 +472,7 @@ pub struct NodeView {
     pub grace_until_s: Option<u64>,
     /// VCAI unbonding, not yet withdrawable or waiting to be withdrawn.
     pub unbonding: Amount,
-    /// Reputation score, ppm (SPEC §12; docs/verification.md, "Reputation").
+    /// Reputation score, ppm (rules §12; docs/verification.md, "Reputation").
     #[serde(default)]
     pub reputation_ppm: u32,
     /// Why the ledger finds the node unhealthy (empty when healthy).

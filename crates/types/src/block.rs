@@ -3,7 +3,7 @@
 //! The header commits to everything: the parent (`previous_hash`), the transactions (`tx_root`),
 //! the state after executing them (`state_root`, a sparse Merkle root, see [`crate::merkle`]), the
 //! receipts (`receipts_root`), the block time and the random beacon. Time and beacon are inputs to
-//! the ledger: the ledger never reads a clock or draws randomness (SPEC §1).
+//! the ledger: the ledger never reads a clock or draws randomness (rules §1).
 
 use crate::hash::{Domain, Hash};
 use crate::{AccountId, Height};
@@ -41,7 +41,7 @@ impl Header {
         Hash::of(Domain::BlockHeader, &[&crate::codec::encode(self)])
     }
 
-    /// Block time in whole Unix seconds: the clock every ledger rule uses (SPEC §1).
+    /// Block time in whole Unix seconds: the clock every ledger rule uses (rules §1).
     pub fn time_s(&self) -> u64 {
         self.time_ms / 1_000
     }

@@ -1,4 +1,4 @@
-//! The compute layer's wire vocabulary (whitepaper §2.4; SPEC §4): node roles and kinds, hardware
+//! The compute layer's wire vocabulary (whitepaper §2.4; rules §4): node roles and kinds, hardware
 //! inventories, the messages that register and run nodes. The rules live in the ledger's `nodes`
 //! component; the daemons and the SDK build these values.
 
@@ -37,7 +37,7 @@ pub enum Role {
     Verifier,
 }
 
-/// SPEC §4 node kinds.
+/// rules §4 node kinds.
 #[derive(
     Debug,
     Clone,
@@ -164,7 +164,7 @@ pub struct RegisterNode {
     pub stake: Amount,
 }
 
-/// A signed status report (SPEC §4: at least every heartbeat interval).
+/// A signed status report (rules §4: at least every heartbeat interval).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct NodeHeartbeat {
     /// Load, parts per million of capacity in use.
@@ -223,7 +223,7 @@ pub struct NodeRecord {
     pub price_per_cu_usd: Amount,
     /// Bonded VCAI (not counting unbonding entries).
     pub stake: Amount,
-    /// Capacity in CU per second × 10^6 (Σ performance factors, SPEC §4).
+    /// Capacity in CU per second × 10^6 (Σ performance factors, rules §4).
     pub capacity_cu_ppm: u64,
     /// Registration time, seconds after genesis.
     pub registered_s: u64,
@@ -236,13 +236,13 @@ pub struct NodeRecord {
     pub healthy: bool,
     /// Tasks running at the last heartbeat.
     pub running_tasks: u32,
-    /// Seconds online so far, counted from heartbeats (SPEC §4, for Proof of Capacity).
+    /// Seconds online so far, counted from heartbeats (rules §4, for Proof of Capacity).
     pub online_s: u64,
-    /// Service record (SPEC §10: the DID's record): tasks it completed and was paid for.
+    /// Service record (rules §10: the DID's record): tasks it completed and was paid for.
     pub tasks_completed: u64,
     /// Tasks it lost: missed the start deadline, went offline while running, gave up, or overran.
     pub tasks_lost: u64,
-    /// The rest of its service record and where it stands (SPEC §10, §12).
+    /// The rest of its service record and where it stands (rules §10, §12).
     #[serde(default)]
     pub trust: crate::trust::TrustRecord,
     /// The measurements of its last heartbeat.
@@ -473,14 +473,14 @@ pub struct Requirements {
     pub region: Option<String>,
     /// Longest a task may run once started, seconds.
     pub max_duration_s: u64,
-    /// Only nodes of this kind (SPEC §4: stable data-center nodes or flexible edge nodes).
+    /// Only nodes of this kind (rules §4: stable data-center nodes or flexible edge nodes).
     #[serde(default)]
     pub node_kind: Option<NodeKind>,
     /// Place the job's tasks together or not at all (gang placement): the ledger refuses a
     /// transaction that assigns some of its pending tasks and leaves others pending.
     #[serde(default)]
     pub gang: bool,
-    /// A high-load training job (whitepaper §2.5.4, SPEC §6): only nodes with at least 96 GB of
+    /// A high-load training job (whitepaper §2.5.4, rules §6): only nodes with at least 96 GB of
     /// GPU memory in total may take it.
     #[serde(default)]
     pub high_load: bool,
@@ -490,7 +490,7 @@ pub struct Requirements {
     pub sandbox: Option<SandboxNeeds>,
 }
 
-/// How the job pays (SPEC §5).
+/// How the job pays (rules §5).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "model")]
 pub enum Billing {
@@ -501,7 +501,7 @@ pub enum Billing {
         /// USD base units per task.
         price_usd: Amount,
     },
-    /// Paid from a prepaid subscription (SPEC §5): CU × the node's price, at most the
+    /// Paid from a prepaid subscription (rules §5): CU × the node's price, at most the
     /// subscription's price per CU, drawn from its escrow instead of the owner's balance.
     Subscription {
         /// The subscription.
@@ -509,7 +509,7 @@ pub enum Billing {
     },
 }
 
-/// Prepay CU over a term (SPEC §5 subscriptions): `cu_ppm × price_per_cu_usd` goes into escrow
+/// Prepay CU over a term (rules §5 subscriptions): `cu_ppm × price_per_cu_usd` goes into escrow
 /// now; jobs billed to the subscription draw on it until `term_s` has passed; what is left then
 /// comes back.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -560,7 +560,7 @@ pub struct SubmitJob {
     pub max_price_per_cu_usd: Amount,
     /// Billing model.
     pub billing: Billing,
-    /// How much checking the job buys (SPEC §10), paid as `cost × sampling rate` per task.
+    /// How much checking the job buys (rules §10), paid as `cost × sampling rate` per task.
     #[serde(default)]
     pub verification: crate::trust::VerificationLevel,
     /// How many times a task lost by its node (a missed start, a node gone offline, a task

@@ -1,4 +1,4 @@
-//! Decentralized identifiers in the W3C `did:key` method for ed25519 keys (SPEC §3).
+//! Decentralized identifiers in the W3C `did:key` method for ed25519 keys (rules §3).
 //!
 //! `did:key:z<base58btc(0xed 0x01 ‖ 32-byte public key)>`: the multibase prefix `z` means
 //! base58btc, and `0xed 0x01` is the unsigned-varint multicodec code of `ed25519-pub`. Every

@@ -284,7 +284,7 @@ pub enum Event {
         /// VCAI base units.
         amount: Amount,
     },
-    /// An incentive period began (SPEC §6).
+    /// An incentive period began (rules §6).
     IncentivePeriodStarted {
         /// The period.
         period: u64,
@@ -327,7 +327,7 @@ pub enum Event {
         /// The change.
         change: crate::governance::ParamChange,
     },
-    /// The stake requirement was recomputed at the pool's time-weighted price (SPEC §4).
+    /// The stake requirement was recomputed at the pool's time-weighted price (rules §4).
     StakeRequirementChanged {
         /// VCAI per CU of capacity.
         vcai_per_cu: Amount,
@@ -567,7 +567,7 @@ pub enum Event {
         /// Base units.
         amount: Amount,
     },
-    /// A strategic issuance minted new VCAI (SPEC §9).
+    /// A strategic issuance minted new VCAI (rules §9).
     StrategicIssuance {
         /// The proposal's number.
         number: u64,
@@ -590,7 +590,7 @@ pub enum Event {
         /// Their total power.
         total_power: u64,
     },
-    /// A repricing changed the VCAI unit (SPEC §9). Amounts in this event and every later one
+    /// A repricing changed the VCAI unit (rules §9). Amounts in this event and every later one
     /// are in the new unit.
     Repriced {
         /// The ratio applied: new nominal units per `denominator` old ones.

@@ -1,4 +1,4 @@
-//! The vocabulary of governance (whitepaper §3.7, SPEC §9; docs/governance.md): proposals with
+//! The vocabulary of governance (whitepaper §3.7, rules §9; docs/governance.md): proposals with
 //! typed actions, votes, comments, and the parameters that bound them.
 //!
 //! A proposal's id is the hash of its number, its proposer and its borsh-encoded contents (title,
@@ -127,7 +127,7 @@ impl std::str::FromStr for Choice {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Fund {
-    /// The Reserve & Governance Fund (SPEC §2: 2,000,000,000 VCAI), and the rest of slashes.
+    /// The Reserve & Governance Fund (rules §2: 2,000,000,000 VCAI), and the rest of slashes.
     Reserve,
     /// The incentive pool's grants account (the unreleased share of each period).
     Grants,
@@ -281,55 +281,55 @@ pub enum ParamChange {
         /// How long a node below a raised requirement may keep working.
         grace_s: u64,
     },
-    /// The smallest new vote-escrow lock (SPEC §7).
+    /// The smallest new vote-escrow lock (rules §7).
     VeMinLock {
         /// VCAI base units.
         amount: Amount,
     },
-    /// The pool's swap fee (SPEC §8).
+    /// The pool's swap fee (rules §8).
     SwapFee {
         /// Basis points (at most 1,000).
         bps: u32,
     },
-    /// The treasury buyback (SPEC §8).
+    /// The treasury buyback (rules §8).
     Buyback {
         /// Interval, seconds.
         interval_s: u64,
         /// Price cap over the time-weighted price, basis points.
         max_premium_bps: u32,
     },
-    /// The compute-unit factor table (SPEC §4).
+    /// The compute-unit factor table (rules §4).
     GpuFactors {
         /// GPU model name → CU per GPU, ppm.
         gpu_factors_ppm: Vec<(String, u64)>,
         /// CU per CPU core, ppm.
         cpu_core_factor_ppm: u64,
     },
-    /// Heartbeats (SPEC §4).
+    /// Heartbeats (rules §4).
     Heartbeat {
         /// Interval, seconds.
         interval_s: u64,
         /// Missed intervals before a node counts as offline.
         offline_after_intervals: u64,
     },
-    /// The unbonding period of node stake (SPEC §4).
+    /// The unbonding period of node stake (rules §4).
     Unbonding {
         /// Seconds.
         period_s: u64,
     },
-    /// How long a result waits for checks and challenges before it settles (SPEC §5).
+    /// How long a result waits for checks and challenges before it settles (rules §5).
     VerificationWindow {
         /// Seconds.
         window_s: u64,
     },
-    /// Sampling rates of the verification levels (SPEC §10).
+    /// Sampling rates of the verification levels (rules §10).
     SamplingRates {
         /// Rate per verification level, ppm.
         level_rates_ppm: [u32; 4],
         /// Rate for nodes on probation or of low reputation, ppm.
         risky_rate_ppm: u32,
     },
-    /// Slash appeals and payouts (SPEC §10).
+    /// Slash appeals and payouts (rules §10).
     Appeals {
         /// Appeal window, seconds.
         window_s: u64,
@@ -340,7 +340,7 @@ pub enum ParamChange {
         /// Buyers' compensation, ppm of what they paid.
         compensation_ppm: u32,
     },
-    /// One offence's penalty (SPEC §10): its tier, the share of stake slashed (inside the tier's
+    /// One offence's penalty (rules §10): its tier, the share of stake slashed (inside the tier's
     /// range) and the incentive periods without rewards afterwards.
     OffenceRule {
         /// The offence.
@@ -367,7 +367,7 @@ pub enum ParamChange {
     },
     /// Governance itself; applies to proposals created after it executes.
     Governance(GovernanceParams),
-    /// Agent fees (SPEC §11): the creation fee and the sale commission apply to mints and
+    /// Agent fees (rules §11): the creation fee and the sale commission apply to mints and
     /// listings after it executes, the usage share to terms set after it (docs/agents.md).
     Agents(crate::agents::AgentParams),
 }
@@ -390,7 +390,7 @@ pub enum Action {
         /// Recipients (at most [`MAX_PAYMENTS`]).
         payments: Vec<Payment>,
     },
-    /// Mint new VCAI (SPEC §9): consumes one quota, within the year's 5% cap.
+    /// Mint new VCAI (rules §9): consumes one quota, within the year's 5% cap.
     StrategicIssuance {
         /// Recipients (at most [`MAX_PAYMENTS`]).
         payments: Vec<Payment>,
@@ -433,7 +433,7 @@ pub enum Action {
         /// New power (positive).
         power: u64,
     },
-    /// Protocol repricing (SPEC §9): every VCAI quantity is shown and sent in a unit
+    /// Protocol repricing (rules §9): every VCAI quantity is shown and sent in a unit
     /// `numerator / denominator` times as many base units as before (10/1 is a ten-for-one
     /// split). Value-neutral; consumes no quota.
     Reprice {

@@ -26,7 +26,7 @@ pub enum IdError {
     Did(#[from] crate::DidError),
 }
 
-/// An account: the 32 bytes of an ed25519 public key (SPEC §3), or, for module accounts that no
+/// An account: the 32 bytes of an ed25519 public key (rules §3), or, for module accounts that no
 /// key controls (treasury, escrows), a hash of the module's name.
 ///
 /// Printed as 64 hex characters; parsed from hex or from a `did:key`.

@@ -1,4 +1,4 @@
-//! The vocabulary of the incentive layer (whitepaper §2.5.4, §3.4; SPEC §4-§6): fee and VRAM
+//! The vocabulary of the incentive layer (whitepaper §2.5.4, §3.4; rules §4-§6): fee and VRAM
 //! tiers, and the reward parts an account earns per period. Their governance parameter changes
 //! are [`crate::governance::ParamChange`]s.
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Most tiers in a fee or VRAM tier table.
 pub const MAX_TIERS: usize = 8;
 
-/// A network-fee tier (SPEC §5: better nodes keep more of each payment). A node is in the tier
+/// A network-fee tier (rules §5: better nodes keep more of each payment). A node is in the tier
 /// when its reputation and its completed tasks both reach the tier's minimums; the lowest fee of
 /// the tiers it is in applies, else the base network fee.
 #[derive(
@@ -24,13 +24,13 @@ pub struct FeeTier {
     pub fee_ppm: u32,
 }
 
-/// A multi-GPU coefficient tier (SPEC §6): nodes with at least `min_vram_mib` of GPU memory in
+/// A multi-GPU coefficient tier (rules §6): nodes with at least `min_vram_mib` of GPU memory in
 /// total earn Proof of Capacity multiplied by `coefficient_ppm / 10^6`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct VramTier {
-    /// Least total VRAM on the node, MiB (SPEC's "GB" are vendor gigabytes, 10^9 bytes: 96 GB
+    /// Least total VRAM on the node, MiB (rules §6's "GB" are vendor gigabytes, 10^9 bytes: 96 GB
     /// = 91,553 MiB, rounded up).
     pub min_vram_mib: u64,
     /// The coefficient, ppm.

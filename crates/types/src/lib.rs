@@ -1,8 +1,8 @@
 //! The Vcity vocabulary: everything the ledger, the node, the SDK and the CLI agree on.
 //!
-//! - [`Amount`] and [`Denom`]: money in base units (SPEC §1: VCAI has 18 decimals, USD 6),
+//! - [`Amount`] and [`Denom`]: money in base units (rules §1: VCAI has 18 decimals, USD 6),
 //!   checked arithmetic only, every rounding named.
-//! - [`AccountId`] (an ed25519 public key), [`Did`] (W3C `did:key`, SPEC §3), [`Hash`], [`Height`].
+//! - [`AccountId`] (an ed25519 public key), [`Did`] (W3C `did:key`, rules §3), [`Hash`], [`Height`].
 //! - [`codec`]: the one canonical binary encoding (borsh) and [`hash`]: the one hash (BLAKE3 with a
 //!   one-byte domain tag).
 //! - [`tx`]: signed transactions and their typed messages; [`block`]: headers and blocks.

@@ -1,5 +1,5 @@
 //! The VCAI unit scale: how many nominal VCAI base units one ledger base unit is worth
-//! (whitepaper §3.7.3 "Protocol Repricing", SPEC §9; docs/governance.md, "Repricing").
+//! (whitepaper §3.7.3 "Protocol Repricing", rules §9; docs/governance.md, "Repricing").
 //!
 //! The ledger keeps every VCAI quantity (balances, locks, stakes, escrows, pool reserves, vote
 //! weights, parameters) in one internal unit that never changes. What people see and send is the

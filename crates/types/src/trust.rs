@@ -1,4 +1,4 @@
-//! The trust layer's wire vocabulary (whitepaper §2.4.2, §2.5, §3.6.1; SPEC §10, §12;
+//! The trust layer's wire vocabulary (whitepaper §2.4.2, §2.5, §3.6.1; rules §10, §12;
 //! docs/verification.md): verification levels, signed result statements, the messages of
 //! verifiers, challengers, referees and slashed nodes, and the records the ledger keeps of
 //! checks, capacity challenges, disputes, slashes and each node's service history. The rules
@@ -21,7 +21,7 @@ pub const MAX_HEALTH_GPUS: usize = 64;
 /// Most referees a dispute draws.
 pub const MAX_REFEREES: usize = 7;
 
-/// How much checking a job buys (SPEC §10: a sampling rate per level, gov). The buyer pays the
+/// How much checking a job buys (rules §10: a sampling rate per level, gov). The buyer pays the
 /// expected cost of the re-execution it asks for: `cost × rate` per task.
 #[derive(
     Debug,
@@ -117,7 +117,7 @@ pub const RESULT_SIGN_DOMAIN: &[u8] = b"vcity/result/v1\0";
 
 /// What a compute node signs about one attempt at a task: "my result is `result_hash`". It signs
 /// one into its `SubmitResult` and hands the same statement to whoever fetches the output, so two
-/// statements with different hashes for one attempt prove equivocation (SPEC §10).
+/// statements with different hashes for one attempt prove equivocation (rules §10).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ResultStatement {
     /// The chain (a statement for another chain proves nothing here).
@@ -247,7 +247,7 @@ pub struct CapacityVerdict {
     pub pass: bool,
 }
 
-/// Proof that a node signed two different results for one attempt at a task (SPEC §10).
+/// Proof that a node signed two different results for one attempt at a task (rules §10).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ReportEquivocation {
     /// One signed statement.
@@ -256,7 +256,7 @@ pub struct ReportEquivocation {
     pub second: SignedResult,
 }
 
-/// A slashed node contests its slash within the appeal window (SPEC §10). Governance decides;
+/// A slashed node contests its slash within the appeal window (rules §10). Governance decides;
 /// an appeal nobody decides runs out with the window.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Appeal {
@@ -284,7 +284,7 @@ pub struct GpuHealth {
     pub xid_errors: u64,
 }
 
-/// What a heartbeat measures (SPEC §4: "online, load, health metrics"). The ledger, not the
+/// What a heartbeat measures (rules §4: "online, load, health metrics"). The ledger, not the
 /// node, decides from it whether the node is healthy (docs/verification.md, "Health").
 #[derive(
     Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -399,7 +399,7 @@ pub enum DisputeSubject {
     },
 }
 
-/// Misconduct the ledger can prove by itself (SPEC §10), each mapped to a tier
+/// Misconduct the ledger can prove by itself (rules §10), each mapped to a tier
 /// (docs/protocol.md, "Offences and tiers").
 #[derive(
     Debug,
@@ -458,7 +458,7 @@ impl Offence {
     }
 }
 
-/// SPEC §10's penalty tiers.
+/// rules §10's penalty tiers.
 #[derive(
     Debug,
     Clone,
@@ -559,7 +559,7 @@ pub enum SlashState {
     Returned,
 }
 
-/// A slash (SPEC §10): stake moved into escrow for the appeal window.
+/// A slash (rules §10): stake moved into escrow for the appeal window.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Slash {
     /// Sequential id.
@@ -586,7 +586,7 @@ pub struct Slash {
     pub state: SlashState,
 }
 
-/// A node's service record beyond its task counts (SPEC §12): what checks found, its capacity
+/// A node's service record beyond its task counts (rules §12): what checks found, its capacity
 /// proofs, its latency, its offences, and where it stands.
 #[derive(
     Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,

@@ -1,4 +1,4 @@
-//! Signed transactions (SPEC §3).
+//! Signed transactions (rules §3).
 //!
 //! A transaction is a [`TxBody`] (chain id, sender, nonce, fee in USD, typed messages) and an
 //! ed25519 signature by the sender over [`TxBody::sign_bytes`]: a fixed domain prefix followed by
@@ -46,7 +46,7 @@ pub struct BurnUsd {
     pub amount: Amount,
 }
 
-/// Claim every vesting grant's released VCAI (SPEC §2). No fields: it claims all of the
+/// Claim every vesting grant's released VCAI (rules §2). No fields: it claims all of the
 /// sender's grants.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ClaimVesting {}
@@ -60,14 +60,14 @@ pub struct TransferNft {
     pub to: AccountId,
 }
 
-/// Claim the VCAI a Genesis NFT has unlocked so far (SPEC §2), as its current holder.
+/// Claim the VCAI a Genesis NFT has unlocked so far (rules §2), as its current holder.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ClaimNft {
     /// The NFT (1-based).
     pub id: u32,
 }
 
-/// Lock VCAI in the vote escrow until a whole week after genesis (SPEC §7).
+/// Lock VCAI in the vote escrow until a whole week after genesis (rules §7).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct VeLock {
     /// VCAI base units.
@@ -94,7 +94,7 @@ pub struct VeExtend {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct VeWithdraw {}
 
-/// Deposit VCAI and USD into the pool for LP shares, at the pool's ratio (SPEC §8).
+/// Deposit VCAI and USD into the pool for LP shares, at the pool's ratio (rules §8).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct AddLiquidity {
     /// Most VCAI to deposit.
@@ -138,7 +138,7 @@ pub struct SwapExactOut {
     pub max_in: Amount,
 }
 
-/// Claim the buyback VCAI the sender's vote-escrow lock has earned (SPEC §8).
+/// Claim the buyback VCAI the sender's vote-escrow lock has earned (rules §8).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ClaimRewards {}
 

@@ -1,5 +1,5 @@
 //! 256-bit intermediates for 128-bit money math: `a × b / c` and `⌊sqrt(a × b)⌋` never overflow in
-//! the middle, so pool and reward formulas can multiply two u128 amounts (SPEC §1: no floating
+//! the middle, so pool and reward formulas can multiply two u128 amounts (rules §1: no floating
 //! point; every rounding named).
 
 use crate::Rounding;

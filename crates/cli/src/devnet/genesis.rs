@@ -11,7 +11,7 @@ use vcity_types::{AccountId, Amount, Denom};
 /// The devnet's chain id.
 pub const DEVNET_CHAIN_ID: &str = "vcity-devnet";
 
-/// Dev accounts and their genesis USD. Their VCAI comes from the SPEC §2 allocation: alice
+/// Dev accounts and their genesis USD. Their VCAI comes from the rules §2 allocation: alice
 /// holds the Private Sale grant, bob the Public Sale, carol the Core Team, dave the Strategic
 /// Advisors; the Initial Liquidity not reserved for Genesis NFTs seeds the VCAI/USD pool (its
 /// shares belong to the treasury); alice holds NFTs 1 and 2 and bob NFT 3.
@@ -34,7 +34,7 @@ pub(crate) fn new_validator_key(name: &str) -> anyhow::Result<KeyFile> {
 }
 
 /// The dev chain's genesis (the devnet's, and the testnet's with more validators): the dev
-/// accounts of `ring` funded, the SPEC §2 allocation, short clocks.
+/// accounts of `ring` funded, the rules §2 allocation, short clocks.
 pub(crate) fn dev_genesis(
     ring: &Keyring,
     chain_id: &str,

@@ -41,11 +41,11 @@ pub struct DevnetArgs {
     /// After starting, send a transfer from alice to bob and verify bob's balance proof.
     #[arg(long)]
     pub demo: bool,
-    /// Buyback interval written into a new devnet's genesis, e.g. 1m [default: 24h, SPEC §8].
+    /// Buyback interval written into a new devnet's genesis, e.g. 1m [default: 24h, rules §8].
     #[arg(long)]
     pub buyback_interval: Option<String>,
     /// Incentive period written into a new devnet's genesis, e.g. 30s [default: config, else
-    /// 10m; SPEC §6's week is far too long to watch the controller on a devnet].
+    /// 10m; rules §6's week is far too long to watch the controller on a devnet].
     #[arg(long, env = "VCITY_INCENTIVE_PERIOD")]
     pub incentive_period: Option<String>,
     /// Compute nodes to start beside the chain node (separate processes).

@@ -1,4 +1,4 @@
-//! `vcity job ...`: jobs with escrow (SPEC §5). `submit`, `status`, `list` and `cancel` are the
+//! `vcity job ...`: jobs with escrow (rules §5). `submit`, `status`, `list` and `cancel` are the
 //! user's; `assign`, `start`, `result` and `fail` are what scheduler and compute daemons send,
 //! exposed for operators and for driving a devnet by hand.
 
@@ -148,7 +148,7 @@ pub enum JobCommand {
         #[arg(long, default_value_t = 0)]
         task: u32,
     },
-    /// Prepay CU over a term (SPEC §5); bill jobs to it with `subscription = ID` in a manifest.
+    /// Prepay CU over a term (rules §5); bill jobs to it with `subscription = ID` in a manifest.
     Subscribe {
         /// Your keyring name.
         #[arg(long)]

@@ -9,7 +9,7 @@
 //! data_dir = "/var/lib/vcity/devnet"
 //! listen = "127.0.0.1:8710"
 //! block_time = "1s"
-//! incentive_period = "10m"        # written into a new devnet's genesis (SPEC §6 periods)
+//! incentive_period = "10m"        # written into a new devnet's genesis (rules §6 periods)
 //! ```
 
 use anyhow::{bail, Context as _};

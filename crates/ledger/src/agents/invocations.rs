@@ -1,4 +1,4 @@
-//! Invocations: an agent called on the network (SPEC §11; docs/agents.md, "Invocation").
+//! Invocations: an agent called on the network (rules §11; docs/agents.md, "Invocation").
 //!
 //! A call names the agent and a version (or the newest one not retired) and brings the input
 //! and the compute terms. The ledger submits a one-task job running the version's program on

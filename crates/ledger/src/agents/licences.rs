@@ -1,4 +1,4 @@
-//! Licences: use of an agent sold by its holder without selling the agent (SPEC §11;
+//! Licences: use of an agent sold by its holder without selling the agent (rules §11;
 //! docs/agents.md, "Licences").
 //!
 //! The holder sets terms: up to eight licence offers, each a kind and a price, and optionally a

@@ -1,4 +1,4 @@
-//! Agents as a Service (whitepaper §2.2.3, §5.1.5, §6.3; SPEC §11; docs/agents.md).
+//! Agents as a Service (whitepaper §2.2.3, §5.1.5, §6.3; rules §11; docs/agents.md).
 //!
 //! An AI agent is an NFT. Its creator mints it by paying the creation fee (USD, gov) to the
 //! treasury, and the record keeps what never changes: the creator (whose DID is the `did:key`
@@ -58,7 +58,7 @@ fn version_key(id: u64, number: u32) -> Vec<u8> {
 /// The prefix under which every agent record sits (for listings outside the ledger).
 pub const AGENT_PREFIX: &str = "agents/agent/";
 
-/// The parameters (SPEC §11 defaults until genesis or governance sets them).
+/// The parameters (rules §11 defaults until genesis or governance sets them).
 pub fn params(state: &impl StateRead) -> AgentParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }

@@ -1,4 +1,4 @@
-//! Jobs with escrow (whitepaper §2.2.1, §2.5.2; SPEC §5).
+//! Jobs with escrow (whitepaper §2.2.1, §2.5.2; rules §5).
 //!
 //! A job is a workload (a program by content hash, plus an input) split into tasks, the
 //! non-splittable units a node runs. The program is a WASM module for the deterministic executor
@@ -60,7 +60,7 @@ pub fn escrow_account() -> AccountId {
     AccountId::module("job_escrow")
 }
 
-/// Governance parameters (SPEC §5 defaults).
+/// Governance parameters (rules §5 defaults).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JobParams {
@@ -68,9 +68,9 @@ pub struct JobParams {
     pub start_deadline_s: u64,
     /// Between a result and its payment.
     pub verification_window_s: u64,
-    /// Network fee, ppm of each payment (SPEC §5: 10%), for nodes in no fee tier.
+    /// Network fee, ppm of each payment (rules §5: 10%), for nodes in no fee tier.
     pub network_fee_ppm: u32,
-    /// Lower fees for nodes of proven quality (SPEC §5: tiered); see [`fee_ppm`].
+    /// Lower fees for nodes of proven quality (rules §5: tiered); see [`fee_ppm`].
     pub fee_tiers: Vec<FeeTier>,
     /// Assignments before a task fails.
     pub max_attempts: u32,
@@ -81,7 +81,7 @@ pub struct JobParams {
     /// How long a task may stay pending before it fails and is refunded (with the last
     /// scheduler's explanation).
     pub placement_timeout_s: u64,
-    /// How long a compute node keeps a task's output and log after the task ends (SPEC §5,
+    /// How long a compute node keeps a task's output and log after the task ends (rules §5,
     /// docs/job-spec.md "Outputs"): the owner fetches them within it.
     pub output_retention_s: u64,
 }
@@ -821,7 +821,7 @@ pub fn task_factor_ppm(
         .max(1)
 }
 
-/// How long after its last heartbeat a node counts as offline (SPEC §4: 3 intervals).
+/// How long after its last heartbeat a node counts as offline (rules §4: 3 intervals).
 fn offline_after_s(state: &impl StateRead) -> u64 {
     let params = nodes::params(state);
     params
@@ -1681,7 +1681,7 @@ pub(crate) fn execute_cancel(
     Ok(())
 }
 
-/// Whether a completed task's CU counts as delivered and verified (SPEC §6 "verified CU";
+/// Whether a completed task's CU counts as delivered and verified (rules §6 "verified CU";
 /// docs/verification.md): its check agreed, the node won its dispute, or its window closed with
 /// neither a dispute nor a disagreement.
 fn passed_verification(state: &impl StateRead, task: &Task) -> bool {

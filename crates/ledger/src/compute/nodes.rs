@@ -1,4 +1,4 @@
-//! The node registry (whitepaper §2.4; SPEC §4): compute, scheduler and verifier nodes, their
+//! The node registry (whitepaper §2.4; rules §4): compute, scheduler and verifier nodes, their
 //! stake, status and unbonding.
 //!
 //! A node is an account: its key signs its registration and its heartbeats. A compute node states
@@ -7,7 +7,7 @@
 //! state (gov), with a small factor per CPU core so that CPU-only nodes can run tests. It must
 //! bond at least `capacity × stake_per_cu` VCAI. Scheduler and verifier nodes bond a flat minimum.
 //!
-//! The stake requirement is priced in USD (SPEC §4): every `stake_recompute_s` (a week),
+//! The stake requirement is priced in USD (rules §4): every `stake_recompute_s` (a week),
 //! `begin_block` converts `stake_usd_per_cu` to VCAI at the VCAI/USD pool's time-weighted price
 //! over the week just ended (rounded up: the protocol asks for the larger bond) and records it as
 //! `stake_per_cu`, keeping the previous value and the time of the change. Genesis gives the first
@@ -65,7 +65,7 @@ pub fn stake_account() -> AccountId {
     AccountId::module("node_stake")
 }
 
-/// Governance parameters of the registry (SPEC §4 defaults), and the stake requirement the
+/// Governance parameters of the registry (rules §4 defaults), and the stake requirement the
 /// ledger derives from them.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default)]
@@ -87,7 +87,7 @@ pub struct NodeParams {
     pub stake_recompute_s: u64,
     /// How long a node below a raised requirement may keep working (gov, 3 days).
     pub stake_grace_s: u64,
-    /// Least total GPU memory for high-load jobs and scheduling priority (SPEC §6: 96 GB, in
+    /// Least total GPU memory for high-load jobs and scheduling priority (rules §6: 96 GB, in
     /// 10^9 bytes: 91,553 MiB).
     pub high_load_min_vram_mib: u64,
     /// Bond of a scheduler or verifier node.

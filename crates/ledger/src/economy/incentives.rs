@@ -1,4 +1,4 @@
-//! The Ecosystem Incentive Pool and the supply-demand controller (whitepaper §2.5.4, §3.4; SPEC
+//! The Ecosystem Incentive Pool and the supply-demand controller (whitepaper §2.5.4, §3.4; rules
 //! §6).
 //!
 //! **Release.** The pool (2,000,000,000 VCAI at genesis, module account `incentive_pool`) is
@@ -87,7 +87,7 @@ pub const RECENT_PERIODS: u64 = 8;
 /// Most period boundaries one block crosses (a chain halted for longer catches up over blocks).
 pub const MAX_PERIODS_PER_BLOCK: u32 = 16;
 const PPM: u128 = 1_000_000;
-/// Longest period: four years (T_max, SPEC §7), so that a period always ends.
+/// Longest period: four years (T_max, rules §7), so that a period always ends.
 pub const MAX_PERIOD_S: u64 = 126_230_400;
 
 /// The pool's unreleased VCAI and the budgets of periods not yet fully credited.
@@ -105,7 +105,7 @@ pub fn grants_account() -> AccountId {
     AccountId::module("grants")
 }
 
-/// Governance parameters (SPEC §6 defaults).
+/// Governance parameters (rules §6 defaults).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IncentiveParams {
@@ -131,7 +131,7 @@ pub struct IncentiveParams {
 
 impl Default for IncentiveParams {
     fn default() -> Self {
-        // SPEC §6's tiers are vendor gigabytes (10^9 bytes), in MiB rounded up: four 24 GB
+        // rules §6's tiers are vendor gigabytes (10^9 bytes), in MiB rounded up: four 24 GB
         // cards, which NVML reports as 24,564 MiB each, reach the 96 GB tier.
         let tier = |gb: u64, coefficient_ppm| VramTier {
             min_vram_mib: (gb * 1_000_000_000).div_ceil(1 << 20),

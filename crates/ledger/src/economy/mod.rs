@@ -1,4 +1,4 @@
-//! The token economy (whitepaper §3.2–§3.4; SPEC §6–§8): vote escrow ([`ve`]), the VCAI/USD
+//! The token economy (whitepaper §3.2–§3.4; rules §6–§8): vote escrow ([`ve`]), the VCAI/USD
 //! pool ([`pool`]), the treasury's buyback ([`treasury`]), the per-block distributor of bought-back
 //! VCAI to lockers ([`rewards`]) and the Ecosystem Incentive Pool with its supply-demand
 //! controller ([`incentives`]).

@@ -1,4 +1,4 @@
-//! The VCAI/USD pool (SPEC §8): a constant-product market, x·y = k, with a 0.3% swap fee (gov).
+//! The VCAI/USD pool (rules §8): a constant-product market, x·y = k, with a 0.3% swap fee (gov).
 //!
 //! The math is Uniswap v2's, in base units with 256-bit intermediates: an exact-in swap pays
 //! `⌊in·(1−f)·R_out / (R_in + in·(1−f))⌋`, an exact-out swap charges
@@ -45,7 +45,7 @@ pub fn pool_account() -> AccountId {
 /// Governance parameters.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct PoolParams {
-    /// Swap fee in basis points (SPEC §8: 30 = 0.3%).
+    /// Swap fee in basis points (rules §8: 30 = 0.3%).
     pub fee_bps: u32,
 }
 

@@ -1,4 +1,4 @@
-//! The distributor (SPEC §8): streams each buyback's VCAI over the next interval, per block, to
+//! The distributor (rules §8): streams each buyback's VCAI over the next interval, per block, to
 //! vote-escrow lockers pro rata to their weight at that block, exactly, at a cost per block and per
 //! claim that does not depend on the number of lockers.
 //!
@@ -13,7 +13,7 @@
 //! account, visible.
 //!
 //! A block with no weight at all releases nothing: its share is carried to the next block with
-//! weight (SPEC §8). Before any lock changes (lock, increase, extend, withdraw) the vote-escrow
+//! weight (rules §8). Before any lock changes (lock, increase, extend, withdraw) the vote-escrow
 //! component settles the account here, so no reward is lost or computed on the wrong line.
 //!
 //! Keys (owned here): `rewards/state` (accumulators, cursor, stream, carry, totals: one value, so

@@ -1,4 +1,4 @@
-//! The treasury's buyback (SPEC §8).
+//! The treasury's buyback (rules §8).
 //!
 //! All protocol revenue arrives in the treasury module account in USD (fees today; job and agent
 //! commissions later). At the start of every buyback interval (24 h, gov) the treasury's whole
@@ -25,7 +25,7 @@ use vcity_types::{Amount, Denom, Rounding};
 /// Governance parameters.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct TreasuryParams {
-    /// Buyback interval (SPEC §8: 24 h).
+    /// Buyback interval (rules §8: 24 h).
     pub buyback_interval_s: u64,
     /// Most a slice's average price may exceed the reference time-weighted price, basis points.
     pub max_premium_bps: u32,
@@ -96,7 +96,7 @@ pub(crate) fn set_params(
 const KEY_REVENUE: &[u8] = b"treasury/revenue_usd";
 
 /// Cumulative net USD revenue: every fee the treasury has received (transaction fees and the
-/// network fee on settled work). The supply quotas' revenue measure (SPEC §9).
+/// network fee on settled work). The supply quotas' revenue measure (rules §9).
 pub fn revenue(state: &impl StateRead) -> Amount {
     state.get(KEY_REVENUE).unwrap_or_default()
 }

@@ -1,4 +1,4 @@
-//! The vote-escrow component (veVCAI; whitepaper §3.2, SPEC §7).
+//! The vote-escrow component (veVCAI; whitepaper §3.2, rules §7).
 //!
 //! An account locks VCAI until a whole week after genesis; its weight is
 //! `w(t) = sqrt(n) · (t_unlock − t) / T_max` (n in whole VCAI, α = 1/2) and reaches zero at unlock.
@@ -15,7 +15,7 @@
 //! change writes a history point, so the total and any account's weight at a past time are a
 //! binary search away (governance snapshots).
 //!
-//! Splitting a lock across k accounts multiplies its weight by √k (SPEC §7 known weakness): the
+//! Splitting a lock across k accounts multiplies its weight by √k (rules §7 known weakness): the
 //! minimum lock amount (default 1,000 VCAI) is the mitigation, and the formula stays as written.
 //!
 //! Times here are seconds after genesis. Keys (owned here): `ve/params`, `ve/lock/{hex}`,
@@ -34,7 +34,7 @@ use vcity_types::{AccountId, Amount, Denom};
 
 /// One week.
 pub const WEEK_S: u64 = 604_800;
-/// SPEC §1: four 365.25-day years.
+/// rules §1: four 365.25-day years.
 pub const MAX_LOCK_S: u64 = 126_230_400;
 /// Weight scale: a weight value of 10^27 is one veVCAI.
 pub const WEIGHT_SCALE: u128 = 1_000_000_000_000_000_000_000_000_000;
@@ -48,7 +48,7 @@ pub fn ve_account() -> AccountId {
 /// Governance parameters of the escrow.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct VeParams {
-    /// Smallest new lock, VCAI base units (SPEC §7: 1,000 VCAI).
+    /// Smallest new lock, VCAI base units (rules §7: 1,000 VCAI).
     pub min_lock: Amount,
 }
 
@@ -151,7 +151,7 @@ pub fn params(state: &impl StateRead) -> VeParams {
     state.get(KEY_PARAMS).unwrap_or_default()
 }
 
-/// A proposal's minimum lock: 1 to 1,000,000 VCAI (the SPEC §7 defence against splitting).
+/// A proposal's minimum lock: 1 to 1,000,000 VCAI (the rules §7 defence against splitting).
 pub(crate) fn set_min_lock(state: &mut Overlay<'_>, amount: Amount) -> Result<(), TxError> {
     let low = Amount::whole(1, Denom::Vcai).expect("fits");
     let high = Amount::whole(1_000_000, Denom::Vcai).expect("fits");

@@ -1,4 +1,4 @@
-//! What a passed proposal does (SPEC §9; docs/governance.md, "Actions").
+//! What a passed proposal does (rules §9; docs/governance.md, "Actions").
 //!
 //! [`check`] runs when a proposal is opened, so a proposal whose actions can never work is
 //! refused before anyone votes on it: a parameter change is applied to a scratch copy of the

@@ -1,4 +1,4 @@
-//! Governance: the veVCAI DAO (whitepaper §3.7, SPEC §9; docs/governance.md).
+//! Governance: the veVCAI DAO (whitepaper §3.7, rules §9; docs/governance.md).
 //!
 //! Nothing on this chain changes a parameter or moves Reserve, grant or treasury funds except a
 //! passed proposal. A proposal's life:

@@ -1,4 +1,4 @@
-//! Dynamic supply (whitepaper §3.7.1, §3.7.3; SPEC §9): strategic issuance quotas and the year
+//! Dynamic supply (whitepaper §3.7.1, §3.7.3; rules §9): strategic issuance quotas and the year
 //! cap.
 //!
 //! Two growth measures unlock quotas: revenue stages, ⌊cumulative net USD revenue / 2,000,000
@@ -19,7 +19,7 @@ use crate::{bank, treasury, ve};
 use serde::{Deserialize, Serialize};
 use vcity_types::{Amount, Denom, Rounding};
 
-/// A SPEC §1 year: 365.25 days.
+/// A rules §1 year: 365.25 days.
 pub const YEAR_S: u64 = 31_557_600;
 /// USD of revenue per revenue stage.
 pub const REVENUE_STAGE_USD: u128 = 2_000_000;

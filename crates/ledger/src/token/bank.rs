@@ -7,10 +7,10 @@
 //!
 //! Supply changes only by minting and burning. VCAI is minted once, at genesis. USD is minted and
 //! burned only by the issuer account named in genesis, standing in for the stablecoin bridge
-//! (SPEC §3, §5: all business settles in USD): a deposit on the bridge is a mint to the
+//! (rules §3, §5: all business settles in USD): a deposit on the bridge is a mint to the
 //! depositor, a withdrawal a transfer to the issuer followed by a burn.
 //!
-//! Transaction fees are paid in USD to the treasury module account (SPEC §8: all protocol revenue
+//! Transaction fees are paid in USD to the treasury module account (rules §8: all protocol revenue
 //! goes to the treasury).
 //!
 //! The first account to send another funds with a `Transfer` is recorded as its funder, with the

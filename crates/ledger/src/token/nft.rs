@@ -1,4 +1,4 @@
-//! The Genesis NFT component (whitepaper §3.1.2; SPEC §2).
+//! The Genesis NFT component (whitepaper §3.1.2; rules §2).
 //!
 //! Genesis creates up to 3,000 NFTs, numbered from 1, each entitling its current holder to 10,000
 //! VCAI from the Initial Liquidity allocation: 25% claimable at TGE, the other 75% in six equal
@@ -20,7 +20,7 @@ use vcity_types::event::Event;
 use vcity_types::tx::{ClaimNft, TransferNft};
 use vcity_types::{AccountId, Amount, Denom};
 
-/// SPEC §2: the airdrop reserve is at most 30% of Initial Liquidity, so at most 3,000 NFTs.
+/// rules §2: the airdrop reserve is at most 30% of Initial Liquidity, so at most 3,000 NFTs.
 pub const MAX_NFTS: u32 = 3_000;
 
 const KEY_PARAMS: &[u8] = b"nft/params";
@@ -31,7 +31,7 @@ pub fn nft_reserve_account() -> AccountId {
     AccountId::module("nft_reserve")
 }
 
-/// SPEC §2's entitlement: 10,000 VCAI, 25% at TGE, the rest in six monthly steps.
+/// rules §2's entitlement: 10,000 VCAI, 25% at TGE, the rest in six monthly steps.
 pub fn spec_entitlement() -> Schedule {
     let total = Amount::whole(10_000, Denom::Vcai).expect("fits");
     Schedule {

@@ -1,4 +1,4 @@
-//! Protocol repricing (whitepaper §3.7.3, SPEC §9; docs/governance.md, "Repricing").
+//! Protocol repricing (whitepaper §3.7.3, rules §9; docs/governance.md, "Repricing").
 //!
 //! A repricing changes the unit VCAI is counted in, like a stock split: after a ten-for-one split
 //! every holder has ten times as many tokens, each worth a tenth, and nobody's share of anything
@@ -23,7 +23,7 @@
 //! Since no internal quantity moves, balances, locks, stakes, escrows, pool reserves, vote
 //! weights and VCAI-denominated parameters all scale together and the supply invariant holds
 //! without a pass over accounts. The pool's price per nominal VCAI divides by the ratio and its
-//! time-weighted oracle stays continuous (it is kept per internal unit). Quota stages (SPEC §9:
+//! time-weighted oracle stays continuous (it is kept per internal unit). Quota stages (rules §9:
 //! 500,000,000 locked VCAI per stage) count genesis units, so a split does not mint quotas.
 //!
 //! A repricing applies a ratio of at most 1,000 either way, and the accumulated scale stays in

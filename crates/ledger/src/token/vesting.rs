@@ -1,16 +1,16 @@
-//! The vesting component: the SPEC §2 genesis allocation released over time.
+//! The vesting component: the rules §2 genesis allocation released over time.
 //!
 //! Every grant has a [`Schedule`]: a part released at genesis (TGE), then, after an optional cliff,
-//! a linear release in whole steps (a SPEC month of 2,629,800 s, or 1 s for per-second release)
+//! a linear release in whole steps (a month of 2,629,800 s, rules §1, or 1 s for per-second release)
 //! until the whole grant is out. The TGE part is paid to the beneficiary in genesis; the rest is
 //! minted into the `vesting` module account and moved to the beneficiary by a `ClaimVesting`
 //! transaction, which claims everything released so far on all of the sender's grants. Time is
-//! counted from genesis time (SPEC §1), read from state, never from a clock.
+//! counted from genesis time (rules §1), read from state, never from a clock.
 //!
 //! The Reserve & Governance Fund and the Ecosystem Incentive Pool are not grants: genesis mints
 //! them into their module accounts (`reserve`, `incentive_pool`), which only governance and the
 //! incentive schedule can spend. "Circulating" VCAI is the total supply minus what sits in those
-//! three module accounts ([`circulating`]): at genesis it is exactly what the TGE column of SPEC §2
+//! three module accounts ([`circulating`]): at genesis it is exactly what the TGE column of rules §2
 //! releases, 784,890,000 VCAI.
 //!
 //! Keys (owned here): `vesting/grants/{account hex}` → the account's grants (at most
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use vcity_types::event::Event;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
-/// A SPEC §1 month: 1/12 of a 365.25-day year.
+/// A rules §1 month: 1/12 of a 365.25-day year.
 pub const MONTH_S: u64 = 2_629_800;
 
 /// Most grants one account may hold (bounds the work of a claim).

@@ -1,4 +1,4 @@
-//! Capacity challenges: Proof of Capacity made real (whitepaper §2.5.4, §5.2.3; SPEC §10;
+//! Capacity challenges: Proof of Capacity made real (whitepaper §2.5.4, §5.2.3; rules §10;
 //! docs/verification.md, "Capacity challenges").
 //!
 //! At beacon-chosen times a compute node must prove the hardware it declared. The challenge

@@ -1,4 +1,4 @@
-//! Disputes the ledger decides by itself (SPEC §10; docs/verification.md, "Disputes").
+//! Disputes the ledger decides by itself (rules §10; docs/verification.md, "Disputes").
 //!
 //! **Referee rounds.** A challenger disputes a task's result or a capacity proof with a deposit
 //! (gov, 1,000 VCAI) held in `dispute_deposits`. The beacon of the next block draws `k` referees

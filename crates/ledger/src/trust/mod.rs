@@ -1,4 +1,4 @@
-//! The trust layer (whitepaper §2.4.2, §2.5, §3.6.1; SPEC §10, §12; docs/verification.md): the
+//! The trust layer (whitepaper §2.4.2, §2.5, §3.6.1; rules §10, §12; docs/verification.md): the
 //! network pays only for work and hardware it has checked.
 //!
 //! - [`verification`]: the beacon of the block after a result samples it at the job's rate and
@@ -10,7 +10,7 @@
 //!   GPU factor table; a drawn verifier checks them with Freivalds' algorithm and row openings.
 //! - [`disputes`]: a challenger's deposit, `k` referees drawn by the beacon, majority wins, the
 //!   losing side pays; equivocation needs no referees (two signed statements prove it).
-//! - [`slashing`]: offences mapped to SPEC §10's tiers, the slash escrow, appeals, and the
+//! - [`slashing`]: offences mapped to rules §10's tiers, the slash escrow, appeals, and the
 //!   payout (affected buyers first, then the challenger's bounty, then the reserve).
 //! - [`reputation`]: the documented score every rule that weighs quality reads.
 //!
@@ -66,7 +66,7 @@ pub(crate) enum Draw {
     CapacityVerifier(u64),
 }
 
-/// Sizes and deadlines of one offence's penalty (SPEC §10).
+/// Sizes and deadlines of one offence's penalty (rules §10).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -81,7 +81,7 @@ pub struct OffenceRule {
     pub suspend_periods: u32,
 }
 
-/// Governance parameters of the trust layer (SPEC §10 defaults; docs/verification.md).
+/// Governance parameters of the trust layer (rules §10 defaults; docs/verification.md).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrustParams {
@@ -205,7 +205,7 @@ impl Default for TrustParams {
 
 impl TrustParams {
     /// Why the parameters cannot work, if they cannot: every offence has exactly one rule, each
-    /// inside its SPEC §10 tier (minor 5–10%, moderate 10–30%, severe 100%).
+    /// inside its rules §10 tier (minor 5–10%, moderate 10–30%, severe 100%).
     pub fn validate(&self) -> Result<(), String> {
         if self
             .level_rates_ppm
@@ -234,7 +234,7 @@ impl TrustParams {
             };
             if rule.slash_ppm < low || rule.slash_ppm > high {
                 return Err(format!(
-                    "a {:?} slash is {low} to {high} ppm (SPEC §10); {} has {}",
+                    "a {:?} slash is {low} to {high} ppm (rules §10); {} has {}",
                     rule.tier,
                     offence.name(),
                     rule.slash_ppm

@@ -1,4 +1,4 @@
-//! Reputation (SPEC §12; docs/verification.md, "Reputation"): one score in [0, 1] (ppm) per
+//! Reputation (rules §12; docs/verification.md, "Reputation"): one score in [0, 1] (ppm) per
 //! node, a documented function of its service record, read by placement, fee tiers, Proof of
 //! Delivery and the sampling rate.
 //!

@@ -1,4 +1,4 @@
-//! Slashing, the slash escrow and appeals (whitepaper §3.6.1; SPEC §10; docs/protocol.md,
+//! Slashing, the slash escrow and appeals (whitepaper §3.6.1; rules §10; docs/protocol.md,
 //! "Offences and tiers").
 //!
 //! Each proven offence maps to a tier by a governance table: minor (5–10% of stake), moderate

@@ -1,4 +1,4 @@
-//! Sampled re-execution of results (SPEC §10; docs/verification.md, "Checks").
+//! Sampled re-execution of results (rules §10; docs/verification.md, "Checks").
 //!
 //! A job buys a verification level; each level has a sampling rate (gov: none 0, standard 5%,
 //! high 25%, full 100%), raised to the risky rate (25%) for nodes on probation or of low

@@ -1,4 +1,4 @@
-//! The SPEC §2 genesis allocation, vesting claims and Genesis NFTs, with the whitepaper's own
+//! The rules §2 genesis allocation, vesting claims and Genesis NFTs, with the whitepaper's own
 //! numbers as vectors, through blocks at chosen times.
 
 use crate::common::{account, funded, usd, vcai, Harness};

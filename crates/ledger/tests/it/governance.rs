@@ -1,6 +1,6 @@
 //! Governance through blocks (docs/governance.md): a proposal's whole life for each action type,
 //! the snapshot, the quorum at its edge, the timelock, expiry, a second execution, parameter
-//! bounds, the SPEC §9 quotas and the year cap across a year boundary, pauses and validator
+//! bounds, the rules §9 quotas and the year cap across a year boundary, pauses and validator
 //! changes, every refusal with its stable code.
 
 use crate::common::{account, funded, governed, usd, vcai, Harness, GOVERNOR};
@@ -350,7 +350,7 @@ fn bad_proposals_and_out_of_bounds_parameters_are_refused_with_stable_codes() {
             bounty_ppm: 0,
             compensation_ppm: 0,
         },
-        // A minor offence slashes 5–10% (SPEC §10).
+        // A minor offence slashes 5–10% (rules §10).
         ParamChange::OffenceRule {
             offence: vcity_types::trust::Offence::CapacityMissed,
             tier: vcity_types::trust::Tier::Minor,

@@ -1,4 +1,4 @@
-//! The incentive pool through blocks (SPEC §4-§6): the whole pool released to the base unit,
+//! The incentive pool through blocks (rules §4-§6): the whole pool released to the base unit,
 //! also when the period length and release fraction change midway; the controller's vectors;
 //! one period's Proof of Capacity, Proof of Delivery, rebates, grants and dust adding up to its
 //! release exactly, against scores computed here by hand; self-dealing earning nothing; fee tiers;

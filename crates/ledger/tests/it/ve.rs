@@ -35,7 +35,7 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
-/// The reference: the rules of SPEC §7 written the simple way.
+/// The reference: the rules of rules §7 written the simple way.
 fn model_apply(locks: &mut BTreeMap<u8, Lock>, now: u64, action: &Action) -> bool {
     let unlock = |weeks: u64| {
         let end = (now / WEEK_S + weeks) * WEEK_S;
