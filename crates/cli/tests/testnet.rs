@@ -16,13 +16,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A port range nothing listens on yet (checked one by one); tests of this file run in
-/// parallel, so each call starts from another offset.
+/// parallel, so each call starts from another offset. The range stays below Linux's ephemeral
+/// ports (32768 and up): a validator restarted on its configured port once found it taken by
+/// another test's outgoing connection, which the kernel had given that port while it was down.
 fn free_ports(count: u16) -> u16 {
     static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     for attempt in 0..200u32 {
         let spread = std::process::id() * 7 + call * 4_999 + attempt * 97;
-        let base = 20_000 + (spread % 30_000) as u16;
+        let base = 20_000 + (spread % 12_000) as u16;
         if (0..count).all(|offset| TcpListener::bind(("127.0.0.1", base + offset)).is_ok()) {
             return base;
         }

@@ -114,7 +114,7 @@ pub struct Agent {
     /// When the last shared or time-limited licence sold so far ends (`u64::MAX`: a perpetual
     /// one exists), seconds since genesis: an exclusive licence is sold only after it.
     pub shared_until_s: u64,
-    /// Settled calls by others than the holder.
+    /// Calls by others than the holder that settled with the program's success.
     pub calls: u64,
     /// Ratings received.
     pub ratings: u64,
@@ -208,10 +208,14 @@ impl Licence {
 pub enum InvocationState {
     /// Its job has not settled yet; the call fee waits in the agents escrow.
     Running,
-    /// Its job's task settled: the call fee was paid out.
+    /// Its job's task settled with the program's success: the call fee was paid out.
     Settled,
     /// Its job's task failed, was cancelled or disproved: the call fee went back to the caller.
     Refunded,
+    /// Its job's task settled but the program did not succeed (it exited with an error, trapped
+    /// or ran out of its CU budget): the caller paid the compute, the call fee went back, and
+    /// the caller may rate the call.
+    Undelivered,
 }
 
 /// One call of an agent: a job on the network plus, without a licence, a call fee.

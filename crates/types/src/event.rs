@@ -704,7 +704,8 @@ pub enum Event {
         /// To the treasury.
         protocol_usd: Amount,
     },
-    /// An invocation's job failed or was cancelled: its call fee went back to the caller.
+    /// An invocation's job failed, was cancelled, or settled without the program's success: its
+    /// call fee went back to the caller.
     AgentCallRefunded {
         /// The job.
         job_id: u64,

@@ -10,10 +10,12 @@
 //! - anyone else pays the terms' fee per call, if the holder sells calls, and no more than the
 //!   `max_call_fee_usd` the call names; otherwise the call is refused (`no_licence`).
 //!
-//! The call fee waits in `agent_escrow` until the job's task ends: when it settles, the fee is
-//! split (the protocol's share fixed with the terms, the creator's royalty, the holder at the
-//! time of the call); when it fails, is cancelled or its result is disproved, the fee goes back
-//! to the caller. [`crate::jobs`] reports both ends here.
+//! The call fee waits in `agent_escrow` until the job's task ends: when it settles with the
+//! program's success, the fee is split (the protocol's share fixed with the terms, the creator's
+//! royalty, the holder at the time of the call); when it settles without success (the program
+//! exited with an error, trapped or ran out of its budget: the caller still pays the compute,
+//! as for any job), fails, is cancelled or its result is disproved, the fee goes back to the
+//! caller. [`crate::jobs`] reports both ends here.
 //!
 //! The caller of a settled call that was not the holder's own may rate it once, 1 to 5. The
 //! agent keeps the count and the sum, and discovery ranks by the lower bound of the Wilson
@@ -165,13 +167,21 @@ fn call_fee(
     Ok((fee, terms.map_or(0, |terms| terms.protocol_share_ppm)))
 }
 
-/// The job's task settled: the call fee is paid out.
-pub(crate) fn task_settled(state: &mut Overlay<'_>, job_id: u64) -> Result<(), TxError> {
+/// The job's task settled: the call fee is paid out when the program succeeded (`delivered`),
+/// and goes back to the caller when it did not.
+pub(crate) fn task_settled(
+    state: &mut Overlay<'_>,
+    job_id: u64,
+    delivered: bool,
+) -> Result<(), TxError> {
     let Some(mut call) = invocation(state, job_id) else {
         return Ok(());
     };
     if call.state != InvocationState::Running {
         return Ok(());
+    }
+    if !delivered {
+        return give_back(state, call, InvocationState::Undelivered);
     }
     call.state = InvocationState::Settled;
     let mut record = load(state, call.agent_id)?;
@@ -199,13 +209,23 @@ pub(crate) fn task_settled(state: &mut Overlay<'_>, job_id: u64) -> Result<(), T
 
 /// The job's task ended without a result that stands: the call fee goes back.
 pub(crate) fn task_refunded(state: &mut Overlay<'_>, job_id: u64) -> Result<(), TxError> {
-    let Some(mut call) = invocation(state, job_id) else {
+    let Some(call) = invocation(state, job_id) else {
         return Ok(());
     };
     if call.state != InvocationState::Running {
         return Ok(());
     }
-    call.state = InvocationState::Refunded;
+    give_back(state, call, InvocationState::Refunded)
+}
+
+/// Returns a running call's fee to its caller and records how the call ended.
+fn give_back(
+    state: &mut Overlay<'_>,
+    mut call: Invocation,
+    ending: InvocationState,
+) -> Result<(), TxError> {
+    let job_id = call.job_id;
+    call.state = ending;
     if !call.fee_usd.is_zero() {
         crate::bank::transfer(
             state,
@@ -242,9 +262,12 @@ pub(crate) fn execute_rate(
             "the holder's own calls are not rated".into(),
         ));
     }
-    if call.state != InvocationState::Settled {
+    if !matches!(
+        call.state,
+        InvocationState::Settled | InvocationState::Undelivered
+    ) {
         return Err(TxError::InvalidAgent(format!(
-            "job {job_id} has not settled; only a call that was delivered and paid is rated"
+            "job {job_id} has not settled; only a call whose job was paid is rated"
         )));
     }
     if call.rating.is_some() {

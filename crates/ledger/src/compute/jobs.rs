@@ -1702,6 +1702,7 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         cost_usd,
         cu_used_ppm,
         verification_fee_usd,
+        commitment,
         ..
     } = task.state.clone()
     else {
@@ -1805,7 +1806,8 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
         fee_usd,
         refund_usd,
     });
-    crate::agents::invocations::task_settled(state, record.id)
+    let delivered = commitment.exit == vcity_types::compute::TaskExit::Success;
+    crate::agents::invocations::task_settled(state, record.id, delivered)
 }
 
 /// A referee round (or an equivocation proof) disproved a completed task's result: the owner

@@ -469,6 +469,67 @@ fn a_call_fee_waits_for_the_job_then_splits_or_comes_back_and_only_paying_caller
 }
 
 #[test]
+fn a_call_whose_program_fails_pays_its_compute_but_not_its_fee_and_can_still_be_rated() {
+    let mut chain = new_chain();
+    assert_eq!(chain.at(10, CREATOR, mint(1_000)).code, 0);
+    assert_eq!(
+        chain.at(11, CREATOR, terms(Vec::new(), Some(50_000))).code,
+        0
+    );
+    let (bob, creator) = (usd_of(&chain, BOB), usd_of(&chain, CREATOR));
+    assert_eq!(chain.at(20, BOB, invoke(1, base(50_000))).code, 0);
+    // The node runs it and the program exits with an error.
+    let beat = NodeHeartbeat {
+        load_ppm: 0,
+        running_tasks: 0,
+        health: crate::common::healthy(),
+    };
+    assert_eq!(chain.at(30, NODE, Message::NodeHeartbeat(beat)).code, 0);
+    let assign = Message::AssignTask(AssignTask {
+        job_id: 1,
+        task: 0,
+        node: account(NODE),
+    });
+    assert_eq!(chain.at(30, SCHEDULER, assign).code, 0);
+    let start = Message::StartTask(StartTask { job_id: 1, task: 0 });
+    assert_eq!(chain.at(31, NODE, start).code, 0);
+    let mut failed = crate::common::commitment(b"no such passage file", 1_000_000);
+    failed.exit = vcity_types::compute::TaskExit::ExitCode { code: 1 };
+    let result = crate::common::signed_result(chain.chain_id(), NODE, 1, 0, 1, failed);
+    assert_eq!(chain.at(32, NODE, result).code, 0);
+    let window = jobs::params(chain.ledger.state()).verification_window_s;
+    chain.block_at(33 + window, Vec::new());
+    // Settled: bob paid the compute (1 CU at 100 = 100) and nothing for the call.
+    assert!(matches!(
+        jobs::job(chain.ledger.state(), 1).expect("job").tasks[0].state,
+        TaskState::Settled { .. }
+    ));
+    let call = invocations::invocation(chain.ledger.state(), 1).expect("call");
+    assert_eq!(call.state, InvocationState::Undelivered);
+    assert_eq!(bob - usd_of(&chain, BOB), 100 + 1_000);
+    assert_eq!(usd_of(&chain, CREATOR), creator, "no fee for a failed call");
+    assert_eq!(
+        bank::balance(chain.ledger.state(), &agents::escrow_account(), Denom::Usd),
+        Amount::ZERO
+    );
+    assert!(chain
+        .events
+        .iter()
+        .any(|event| matches!(event, Event::AgentCallRefunded { job_id: 1, fee_usd } if *fee_usd == base(50_000))));
+    // Bob paid for the compute, so his one star counts; the failed call is not a call served.
+    let rate = Message::RateInvocation(RateInvocation {
+        job_id: 1,
+        score: 1,
+    });
+    assert_eq!(chain.at(33 + window + 1, BOB, rate).code, 0);
+    let record = agents::agent(chain.ledger.state(), 1).expect("agent");
+    assert_eq!(
+        (record.calls, record.ratings, record.rating_points),
+        (0, 1, 0)
+    );
+}
+
+#[test]
 fn a_retired_version_is_not_invoked_and_governance_pauses_and_reprices_agents() {
     let mut chain = new_chain();
     assert_eq!(chain.at(10, CREATOR, mint(0)).code, 0);
