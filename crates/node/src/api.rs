@@ -145,6 +145,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             node.clone(),
@@ -196,6 +197,81 @@ impl ApiFailure {
     }
 }
 
+/// `Query<T>` whose rejection is the API's JSON error (code 0, `bad_request`), not axum's plain
+/// text: every answer of this API that is not a success has the one documented error body.
+#[derive(Debug)]
+struct ApiQuery<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiFailure::bad_request(rejection.body_text()))
+    }
+}
+
+/// `Path<T>` whose rejection (a segment that is not UTF-8 once decoded) is the JSON error too.
+#[derive(Debug)]
+struct ApiPath<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiFailure::bad_request(rejection.body_text()))
+    }
+}
+
+/// A request body whose rejection (too large, unreadable) is the API's JSON error with the
+/// rejection's status (413 `payload_too_large` for a body over the route's limit).
+#[derive(Debug)]
+struct ApiBody(Bytes);
+
+impl<S> axum::extract::FromRequest<S> for ApiBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiFailure;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state)
+            .await
+            .map(ApiBody)
+            .map_err(|rejection| {
+                let status = rejection.status();
+                let name = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "payload_too_large"
+                } else {
+                    "bad_request"
+                };
+                ApiFailure::new(status, name, rejection.body_text())
+            })
+    }
+}
+
 impl From<TxError> for ApiFailure {
     fn from(error: TxError) -> ApiFailure {
         let status = match error {
@@ -231,6 +307,14 @@ async fn no_route() -> ApiFailure {
     )
 }
 
+async fn wrong_method() -> ApiFailure {
+    ApiFailure::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; see /v1/openapi.json",
+    )
+}
+
 /// The header a validator sets when it relays a client's transaction to the others, so that
 /// they do not relay it again.
 pub const RELAYED_HEADER: &str = "x-vcity-relayed";
@@ -238,7 +322,7 @@ pub const RELAYED_HEADER: &str = "x-vcity-relayed";
 async fn submit_tx(
     State(node): State<Arc<Node>>,
     headers: axum::http::HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult<SubmitTxResponse> {
     let request: SubmitTxRequest = serde_json::from_slice(&body).map_err(|error| {
         ApiFailure::bad_request(format!("body must be {{\"tx\": \"<hex>\"}}: {error}"))
@@ -258,7 +342,7 @@ async fn submit_tx(
 async fn submit_batch(
     State(node): State<Arc<Node>>,
     headers: axum::http::HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult<vcity_types::api::SubmitBatchResponse> {
     use vcity_types::api::{BatchResult, SubmitBatchRequest, SubmitBatchResponse, MAX_BATCH_TXS};
     let request: SubmitBatchRequest = serde_json::from_slice(&body).map_err(|error| {
@@ -329,7 +413,7 @@ async fn submit_batch(
 
 async fn get_tx(
     State(node): State<Arc<Node>>,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::TxView> {
     let hash = Hash::from_hex(&hash)
         .map_err(|error| ApiFailure::bad_request(format!("bad transaction hash: {error}")))?;
@@ -343,7 +427,7 @@ async fn get_tx(
 
 async fn get_account(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::AccountView> {
     let id: AccountId = id
         .parse()
@@ -353,7 +437,7 @@ async fn get_account(
 
 async fn get_vesting(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::VestingView> {
     let id: AccountId = id
         .parse()
@@ -368,15 +452,15 @@ struct AtQuery {
 
 async fn get_ve_total(
     State(node): State<Arc<Node>>,
-    Query(query): Query<AtQuery>,
+    ApiQuery(query): ApiQuery<AtQuery>,
 ) -> Json<vcity_types::api::VeTotalView> {
     Json(node.ve_total(query.at_s))
 }
 
 async fn get_ve_account(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
-    Query(query): Query<AtQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AtQuery>,
 ) -> ApiResult<vcity_types::api::VeAccountView> {
     let id: AccountId = id
         .parse()
@@ -390,7 +474,7 @@ async fn get_pool(State(node): State<Arc<Node>>) -> Json<vcity_types::api::PoolV
 
 async fn get_pool_position(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::PoolPositionView> {
     let id: AccountId = id
         .parse()
@@ -412,7 +496,7 @@ async fn get_trust(State(node): State<Arc<Node>>) -> Json<vcity_ledger::trust::S
 
 async fn get_duties(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Vec<vcity_types::trust::Duty>> {
     let id: AccountId = id
         .parse()
@@ -427,7 +511,7 @@ fn record_id(text: &str, what: &str) -> Result<u64, ApiFailure> {
 
 async fn get_challenge(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::trust::CapacityChallenge> {
     let id = record_id(&id, "challenge")?;
     node.challenge(id)
@@ -437,7 +521,7 @@ async fn get_challenge(
 
 async fn get_dispute(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::trust::Dispute> {
     let id = record_id(&id, "dispute")?;
     node.dispute(id)
@@ -447,7 +531,7 @@ async fn get_dispute(
 
 async fn get_slash(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::trust::Slash> {
     let id = record_id(&id, "slash")?;
     node.slash(id)
@@ -473,7 +557,7 @@ struct ProposalsQuery {
 
 async fn get_proposals(
     State(node): State<Arc<Node>>,
-    Query(query): Query<ProposalsQuery>,
+    ApiQuery(query): ApiQuery<ProposalsQuery>,
 ) -> Json<Vec<vcity_ledger::governance::ProposalView>> {
     Json(node.proposals(query.before, query.limit.unwrap_or(50).min(200)))
 }
@@ -491,14 +575,14 @@ fn found_proposal(
 
 async fn get_proposal(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_ledger::governance::ProposalView> {
     found_proposal(&node, &id).map(Json)
 }
 
 async fn get_proposal_comments(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Vec<vcity_ledger::governance::Comment>> {
     let found = found_proposal(&node, &id)?;
     Ok(Json(node.proposal_comments(found.proposal.number)))
@@ -506,7 +590,7 @@ async fn get_proposal_comments(
 
 async fn get_proposal_vote(
     State(node): State<Arc<Node>>,
-    Path((id, account)): Path<(String, String)>,
+    ApiPath((id, account)): ApiPath<(String, String)>,
 ) -> ApiResult<vcity_ledger::governance::VoteRecord> {
     let found = found_proposal(&node, &id)?;
     let voter: AccountId = account
@@ -519,7 +603,7 @@ async fn get_proposal_vote(
 
 async fn get_rewards(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::RewardsView> {
     let id: AccountId = id
         .parse()
@@ -536,7 +620,7 @@ struct NodesQuery {
 
 async fn get_nodes(
     State(node): State<Arc<Node>>,
-    Query(query): Query<NodesQuery>,
+    ApiQuery(query): ApiQuery<NodesQuery>,
 ) -> Json<Vec<vcity_types::api::NodeView>> {
     let limit = query.limit.unwrap_or(100).min(1_000);
     Json(node.nodes(query.role, query.offset.unwrap_or(0), limit))
@@ -544,7 +628,7 @@ async fn get_nodes(
 
 async fn get_node(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::NodeView> {
     let id: AccountId = id
         .parse()
@@ -566,7 +650,7 @@ struct JobsQuery {
 
 async fn get_jobs(
     State(node): State<Arc<Node>>,
-    Query(query): Query<JobsQuery>,
+    ApiQuery(query): ApiQuery<JobsQuery>,
 ) -> ApiResult<Vec<vcity_types::compute::Job>> {
     let owner = match query.owner {
         Some(text) => Some(
@@ -594,7 +678,7 @@ async fn get_jobs(
 
 async fn get_job(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::compute::Job> {
     let id: u64 = id
         .parse()
@@ -606,7 +690,7 @@ async fn get_job(
 
 async fn get_subscription(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::compute::Subscription> {
     let id: u64 = id
         .parse()
@@ -618,7 +702,7 @@ async fn get_subscription(
 
 async fn put_blob(
     State(node): State<Arc<Node>>,
-    body: axum::body::Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult<vcity_types::api::BlobView> {
     if body.is_empty() {
         return Err(ApiFailure::bad_request("an empty blob"));
@@ -635,7 +719,7 @@ async fn put_blob(
     }
 }
 
-async fn get_blob(State(node): State<Arc<Node>>, Path(hash): Path<String>) -> Response {
+async fn get_blob(State(node): State<Arc<Node>>, ApiPath(hash): ApiPath<String>) -> Response {
     let address = match Hash::from_hex(&hash) {
         Ok(address) => address,
         Err(_) => {
@@ -668,7 +752,7 @@ struct NftQuery {
 
 async fn get_nfts(
     State(node): State<Arc<Node>>,
-    Query(query): Query<NftQuery>,
+    ApiQuery(query): ApiQuery<NftQuery>,
 ) -> ApiResult<Vec<vcity_types::api::NftView>> {
     let owner = match query.owner {
         Some(text) => Some(
@@ -682,7 +766,7 @@ async fn get_nfts(
 
 async fn get_nft(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::NftView> {
     let id: u32 = id
         .parse()
@@ -707,7 +791,7 @@ struct AgentsQuery {
 
 async fn get_agents(
     State(node): State<Arc<Node>>,
-    Query(query): Query<AgentsQuery>,
+    ApiQuery(query): ApiQuery<AgentsQuery>,
 ) -> ApiResult<Vec<vcity_types::api::AgentView>> {
     let account = |text: Option<String>, what: &str| -> Result<Option<AccountId>, ApiFailure> {
         text.map(|text| {
@@ -752,7 +836,7 @@ fn agent_id(text: &str) -> Result<u64, ApiFailure> {
 
 async fn get_agent(
     State(node): State<Arc<Node>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::AgentView> {
     let id = agent_id(&id)?;
     node.agent(id)
@@ -762,7 +846,7 @@ async fn get_agent(
 
 async fn get_agent_licence(
     State(node): State<Arc<Node>>,
-    Path((id, account)): Path<(String, String)>,
+    ApiPath((id, account)): ApiPath<(String, String)>,
 ) -> ApiResult<vcity_types::agents::Licence> {
     let id = agent_id(&id)?;
     let account: AccountId = account
@@ -775,7 +859,7 @@ async fn get_agent_licence(
 
 async fn get_agent_call(
     State(node): State<Arc<Node>>,
-    Path(job): Path<String>,
+    ApiPath(job): ApiPath<String>,
 ) -> ApiResult<vcity_types::agents::Invocation> {
     let job: u64 = job
         .parse()
@@ -795,7 +879,7 @@ async fn get_latest_block(State(node): State<Arc<Node>>) -> ApiResult<vcity_type
 
 async fn get_block(
     State(node): State<Arc<Node>>,
-    Path(height): Path<String>,
+    ApiPath(height): ApiPath<String>,
 ) -> ApiResult<vcity_types::api::BlockView> {
     let height: u64 = height
         .parse()
@@ -820,7 +904,7 @@ struct ProofQuery {
 
 async fn get_proof(
     State(node): State<Arc<Node>>,
-    Query(query): Query<ProofQuery>,
+    ApiQuery(query): ApiQuery<ProofQuery>,
 ) -> ApiResult<vcity_types::api::ProofView> {
     let key = match (query.key, query.key_hex) {
         (Some(key), None) => key.into_bytes(),
@@ -875,7 +959,7 @@ struct EventsQuery {
 /// the last complete block, replayed from the store, so nothing is missed.
 async fn events(
     State(node): State<Arc<Node>>,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiFailure> {
     // Subscribe before reading the height, so no commit falls between the two.

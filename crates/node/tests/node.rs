@@ -669,6 +669,39 @@ fn api_refuses_bad_input_with_stable_codes() {
 }
 
 #[test]
+fn every_rejection_is_the_json_error_body() {
+    let api = Api::start();
+    let error = |status: u16, body: &str, name: &str| {
+        let value: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+        assert_eq!(value["error"], name, "{body}");
+        assert_eq!(value["code"], 0, "{body}");
+        assert!(
+            value["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        status
+    };
+    // A query parameter of the wrong type (axum answers text/plain by itself).
+    let (status, body) = api.get("/v1/jobs?limit=many");
+    assert_eq!(error(status, &body, "bad_request"), 400);
+    let (status, body) = api.get("/v1/agents?for_sale=perhaps");
+    assert_eq!(error(status, &body, "bad_request"), 400);
+    let (status, body) = api.get("/v1/ve?at_s=-1");
+    assert_eq!(error(status, &body, "bad_request"), 400);
+    // A path segment that is not UTF-8 once decoded.
+    let (status, body) = api.get("/v1/jobs/%FF");
+    assert_eq!(error(status, &body, "bad_request"), 400);
+    // A method the route does not take.
+    let (status, body) = api.post("/v1/status", "{}");
+    assert_eq!(error(status, &body, "method_not_allowed"), 405);
+    // A body over the route's limit.
+    let huge = format!("{{\"tx\":\"{}\"}}", "00".repeat(200 * 1024));
+    let (status, body) = api.post("/v1/txs", &huge);
+    assert_eq!(error(status, &body, "payload_too_large"), 413);
+}
+
+#[test]
 fn openapi_document_matches_the_routes() {
     let document: serde_json::Value =
         serde_json::from_str(vcity_node::api::OPENAPI).expect("openapi.json is JSON");
