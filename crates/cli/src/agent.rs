@@ -217,7 +217,8 @@ pub struct InvokeArgs {
     /// The agent's version [default: the newest one not retired].
     #[arg(long, default_value_t = 0)]
     pub agent_version: u32,
-    /// The most you pay as the call fee, USD [default: the agent's fee now, 0 under a licence].
+    /// The most you pay as the call fee, USD [default: the agent's fee now; a licensee or the
+    /// holder pays none].
     #[arg(long)]
     pub max_call_fee: Option<String>,
     /// Most CU the task may use.
@@ -371,28 +372,6 @@ pub(crate) fn live_version(agent: &AgentView, wanted: u32) -> anyhow::Result<Age
     Ok(found.program.clone())
 }
 
-/// What the caller pays for the agent on a call now (0 for the holder and licensees).
-fn call_fee_now(client: &Client, agent: &AgentView, caller: &vcity_types::AccountId) -> Amount {
-    if agent.agent.owner == *caller {
-        return Amount::ZERO;
-    }
-    if let Ok(licence) = client.agent_licence(agent.agent.id, caller) {
-        let now_s = client
-            .status()
-            .map(|status| status.chain_time_s)
-            .unwrap_or(0);
-        if licence.valid_at(now_s) {
-            return Amount::ZERO;
-        }
-    }
-    agent
-        .agent
-        .terms
-        .as_ref()
-        .and_then(|terms| terms.per_call_usd)
-        .unwrap_or(Amount::ZERO)
-}
-
 /// A call to make.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -408,11 +387,16 @@ pub(crate) struct Call {
 
 /// Sends an `InvokeAgent` (uploading a large input); the job id.
 pub(crate) fn invoke(client: &Client, key: &SigningKey, call: Call) -> anyhow::Result<u64> {
-    let caller = vcity_types::AccountId::from_public_key(&key.verifying_key());
-    let agent = client.agent(call.agent_id)?;
+    // By default the caller accepts the fee the terms show now; the ledger charges nothing to
+    // the holder and to licensees whatever the bound.
     let max_call_fee = match call.max_call_fee {
         Some(max) => max,
-        None => call_fee_now(client, &agent, &caller),
+        None => client
+            .agent(call.agent_id)?
+            .agent
+            .terms
+            .and_then(|terms| terms.per_call_usd)
+            .unwrap_or(Amount::ZERO),
     };
     let (input, shard) = if call.input.len() <= vcity_types::compute::MAX_INPUT_BYTES {
         (call.input, None)
@@ -813,12 +797,6 @@ pub fn agent(settings: &Settings, command: AgentCommand, json: bool) -> anyhow::
     sign_and_send(&ring, &client, &from, messages, options, json)
 }
 
-fn cu_ppm(text: &str) -> anyhow::Result<u64> {
-    let amount = Amount::parse_decimal(text, Denom::Usd)
-        .with_context(|| format!("CU {text:?}: a number with up to 6 decimals"))?;
-    u64::try_from(amount.base_units()).context("too many CU")
-}
-
 fn invoke_command(
     settings: &Settings,
     ring: &Keyring,
@@ -834,9 +812,7 @@ fn invoke_command(
         }
         _ => bail!("give the input with --input or --input-file"),
     };
-    let verification: VerificationLevel =
-        serde_json::from_value(serde_json::Value::String(args.verification.clone()))
-            .with_context(|| format!("verification {:?}", args.verification))?;
+    let verification: VerificationLevel = args.verification.parse().map_err(anyhow::Error::msg)?;
     let job_id = invoke(
         client,
         &key,
@@ -845,7 +821,7 @@ fn invoke_command(
             version: args.agent_version,
             input,
             max_call_fee: args.max_call_fee.as_deref().map(usd).transpose()?,
-            max_cu_ppm: cu_ppm(&args.max_cu)?,
+            max_cu_ppm: crate::job::cu_ppm(&args.max_cu)?,
             max_price_per_cu_usd: usd(&args.max_price_per_cu)?,
             max_duration_s: parse_duration(&args.max_duration)?.as_secs(),
             verification,

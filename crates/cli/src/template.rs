@@ -701,8 +701,8 @@ mod tests {
     }
 
     /// Every template answers its shipped questions from the expected source, and admits what
-    /// its notes do not cover (on the native program, which the module matches byte for byte:
-    /// crates/executor/tests).
+    /// its notes do not cover, on the native program (the executor's tests compare the module's
+    /// output with it on an example call; the end-to-end test asks the module itself).
     #[test]
     fn every_template_answers_its_questions_from_the_expected_sources() {
         for template in TEMPLATES {

@@ -958,11 +958,6 @@ impl Node {
         agents::invocations::invocation(&self.read().ledger, job_id)
     }
 
-    /// The agent parameters.
-    pub fn agent_params(&self) -> vcity_types::agents::AgentParams {
-        agents::params(&self.read().ledger)
-    }
-
     /// The committed height.
     pub fn height(&self) -> Height {
         self.read().ledger.height()

@@ -263,7 +263,7 @@ pub enum JobCommand {
 }
 
 /// CU given as a decimal with up to six places, to CU × 10^6.
-fn cu_ppm(text: &str) -> anyhow::Result<u64> {
+pub(crate) fn cu_ppm(text: &str) -> anyhow::Result<u64> {
     // USD has six decimals too: reuse its exact decimal parser.
     let parsed = Amount::parse_decimal(text, Denom::Usd).with_context(|| format!("CU {text:?}"))?;
     u64::try_from(parsed.base_units()).context("CU out of range")

@@ -25,13 +25,11 @@
 
 use super::{escrow_account, load, pay, put, split};
 use crate::error::TxError;
-use crate::governance;
 use crate::state::{Overlay, StateRead};
 use crate::vesting::elapsed_s;
 use vcity_types::agents::{Invocation, InvocationState, InvokeAgent, RateInvocation, RATING_RANGE};
 use vcity_types::compute::{Billing, SubmitJob, Workload};
 use vcity_types::event::Event;
-use vcity_types::governance::Module;
 use vcity_types::{AccountId, Amount, Denom};
 
 fn call_key(job_id: u64) -> Vec<u8> {
@@ -49,12 +47,6 @@ pub(crate) fn execute_invoke(
     sender: &AccountId,
     message: &InvokeAgent,
 ) -> Result<(), TxError> {
-    // A call is a new job: it stops when jobs stop, too.
-    if governance::paused(state).contains(&Module::Jobs) {
-        return Err(TxError::Paused(
-            "module jobs is paused by governance; agent calls are jobs".into(),
-        ));
-    }
     let record = load(state, message.agent_id)?;
     let id = record.id;
     let version = if message.version == 0 {

@@ -34,11 +34,6 @@ fn licence_key(agent_id: u64, licensee: &AccountId) -> Vec<u8> {
     format!("agents/licence/{agent_id:012}/{licensee}").into_bytes()
 }
 
-/// The prefix of an agent's licences (for listings outside the ledger).
-pub fn licence_prefix(agent_id: u64) -> String {
-    format!("agents/licence/{agent_id:012}/")
-}
-
 /// The licence `licensee` holds on the agent, valid or not.
 pub fn licence(state: &impl StateRead, agent_id: u64, licensee: &AccountId) -> Option<Licence> {
     state.get(&licence_key(agent_id, licensee))

@@ -55,9 +55,6 @@ fn version_key(id: u64, number: u32) -> Vec<u8> {
     format!("agents/version/{id:012}/{number:06}").into_bytes()
 }
 
-/// The prefix under which every agent record sits (for listings outside the ledger).
-pub const AGENT_PREFIX: &str = "agents/agent/";
-
 /// The parameters (rules §11 defaults until genesis or governance sets them).
 pub fn params(state: &impl StateRead) -> AgentParams {
     state.get(KEY_PARAMS).unwrap_or_default()

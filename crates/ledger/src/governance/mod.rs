@@ -343,41 +343,44 @@ pub(crate) fn set_paused(
     Ok(())
 }
 
-/// The module whose pause refuses `message`, if any: new business only. Claims, withdrawals,
+/// The modules whose pause refuses `message`: new business only. Claims, withdrawals,
 /// heartbeats, unbonding, work on jobs already escrowed, verifier duties and governance itself
-/// are never paused, so funds already owed can always leave.
-pub fn pausable_module(message: &Message) -> Option<Module> {
+/// are never paused, so funds already owed can always leave. An agent call is also a new job, so
+/// it stops when either module does.
+pub fn pausable_modules(message: &Message) -> &'static [Module] {
     match message {
-        Message::Transfer(_) | Message::MintUsd(_) => Some(Module::Bank),
-        Message::VeLock(_) | Message::VeIncrease(_) | Message::VeExtend(_) => Some(Module::Ve),
+        Message::Transfer(_) | Message::MintUsd(_) => &[Module::Bank],
+        Message::VeLock(_) | Message::VeIncrease(_) | Message::VeExtend(_) => &[Module::Ve],
         Message::AddLiquidity(_) | Message::SwapExactIn(_) | Message::SwapExactOut(_) => {
-            Some(Module::Pool)
+            &[Module::Pool]
         }
         Message::RegisterNode(_) | Message::UpdateNode(_) | Message::AddStake(_) => {
-            Some(Module::Nodes)
+            &[Module::Nodes]
         }
-        Message::SubmitJob(_) | Message::Subscribe(_) => Some(Module::Jobs),
-        Message::ChallengeResult(_) | Message::ReportEquivocation(_) => Some(Module::Trust),
+        Message::SubmitJob(_) | Message::Subscribe(_) => &[Module::Jobs],
+        Message::ChallengeResult(_) | Message::ReportEquivocation(_) => &[Module::Trust],
         Message::MintAgent(_)
         | Message::AddAgentVersion(_)
         | Message::ListAgent(_)
         | Message::BuyAgent(_)
         | Message::SetLicenceTerms(_)
-        | Message::TakeLicence(_)
-        | Message::InvokeAgent(_) => Some(Module::Agents),
-        _ => None,
+        | Message::TakeLicence(_) => &[Module::Agents],
+        Message::InvokeAgent(_) => &[Module::Agents, Module::Jobs],
+        _ => &[],
     }
 }
 
-/// Refuses `message` when its module is paused (code `paused`).
+/// Refuses `message` when one of its modules is paused (code `paused`).
 pub(crate) fn check_paused(state: &impl StateRead, message: &Message) -> Result<(), TxError> {
-    if let Some(module) = pausable_module(message) {
-        if paused(state).contains(&module) {
-            return Err(TxError::Paused(format!(
-                "module {} is paused by governance; claims and withdrawals stay open",
-                module.name()
-            )));
-        }
+    let paused = paused(state);
+    if let Some(module) = pausable_modules(message)
+        .iter()
+        .find(|module| paused.contains(module))
+    {
+        return Err(TxError::Paused(format!(
+            "module {} is paused by governance; claims and withdrawals stay open",
+            module.name()
+        )));
     }
     Ok(())
 }

@@ -14,8 +14,7 @@ use vcity_types::agents::{
     RetireAgentVersion, SetLicenceTerms, TakeLicence, TransferAgent,
 };
 use vcity_types::compute::{
-    AssignTask, CancelJob, Hardware, NodeHeartbeat, NodeKind, RegisterNode, Requirements, Role,
-    StartTask, TaskState,
+    AssignTask, CancelJob, NodeHeartbeat, Requirements, StartTask, TaskState,
 };
 use vcity_types::event::Event;
 use vcity_types::governance::{Action, Module, ParamChange};
@@ -42,30 +41,9 @@ fn new_chain() -> Harness {
     genesis.agents = Some(AgentParams::default());
     crate::common::governed(&mut genesis);
     let mut chain = Harness::new(&genesis);
-    let cpu = RegisterNode {
-        role: Role::Compute,
-        kind: NodeKind::Flexible,
-        hardware: Hardware {
-            sandbox: None,
-            gpus: vec![],
-            cpu_cores: 8,
-            ram_mib: 16_384,
-        },
-        region: "eu-west".into(),
-        endpoint: "https://cpu.example".into(),
-        price_per_cu_usd: base(100),
-        stake: vcai(1_000),
-    };
+    let cpu = crate::common::cpu_node("eu-west", base(100), vcai(1_000));
     assert_eq!(chain.at(0, NODE, Message::RegisterNode(cpu)).code, 0);
-    let scheduler = RegisterNode {
-        role: Role::Scheduler,
-        kind: NodeKind::Stable,
-        hardware: Hardware::default(),
-        region: "eu-west".into(),
-        endpoint: "https://scheduler.example".into(),
-        price_per_cu_usd: Amount::ZERO,
-        stake: vcai(50_000),
-    };
+    let scheduler = crate::common::scheduler_node();
     assert_eq!(
         chain
             .at(0, SCHEDULER, Message::RegisterNode(scheduler))

@@ -10,6 +10,7 @@ use vcity_ledger::chain::Validator;
 use vcity_ledger::{
     audit_supply, BlockContext, Execution, Genesis, GenesisAccount, Ledger, Mode, PreparedTx,
 };
+use vcity_types::compute::{Hardware, NodeKind, RegisterNode, Role};
 use vcity_types::event::Event;
 use vcity_types::governance::{Action, CastVote, Choice, ExecuteProposal, Propose};
 use vcity_types::receipt::Receipt;
@@ -77,6 +78,37 @@ pub fn genesis(chain_id: &str, accounts: Vec<GenesisAccount>) -> Genesis {
         }],
         accounts,
         ..Default::default()
+    }
+}
+
+/// A flexible CPU-only compute node with 8 cores and 16 GiB in `region`.
+pub fn cpu_node(region: &str, price_per_cu_usd: Amount, stake: Amount) -> RegisterNode {
+    RegisterNode {
+        role: Role::Compute,
+        kind: NodeKind::Flexible,
+        hardware: Hardware {
+            sandbox: None,
+            gpus: vec![],
+            cpu_cores: 8,
+            ram_mib: 16_384,
+        },
+        region: region.into(),
+        endpoint: format!("https://cpu-{region}.example"),
+        price_per_cu_usd,
+        stake,
+    }
+}
+
+/// A scheduler bonding the flat service minimum (50,000 VCAI).
+pub fn scheduler_node() -> RegisterNode {
+    RegisterNode {
+        role: Role::Scheduler,
+        kind: NodeKind::Stable,
+        hardware: Hardware::default(),
+        region: "eu-west".into(),
+        endpoint: "https://scheduler.example".into(),
+        price_per_cu_usd: Amount::ZERO,
+        stake: vcai(50_000),
     }
 }
 

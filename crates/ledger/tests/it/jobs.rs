@@ -48,30 +48,9 @@ fn new_chain() -> Harness {
         stake: vcai(30_000),
     };
     assert_eq!(chain.at(0, NODE, Message::RegisterNode(gpu)).code, 0);
-    let cpu = RegisterNode {
-        role: Role::Compute,
-        kind: NodeKind::Flexible,
-        hardware: Hardware {
-            sandbox: None,
-            gpus: vec![],
-            cpu_cores: 8,
-            ram_mib: 16_384,
-        },
-        region: "us-east".into(),
-        endpoint: "https://cpu.example".into(),
-        price_per_cu_usd: usd(100),
-        stake: vcai(1_000),
-    };
+    let cpu = crate::common::cpu_node("us-east", usd(100), vcai(1_000));
     assert_eq!(chain.at(0, CPU_NODE, Message::RegisterNode(cpu)).code, 0);
-    let scheduler = RegisterNode {
-        role: Role::Scheduler,
-        kind: NodeKind::Stable,
-        hardware: Hardware::default(),
-        region: "eu-west".into(),
-        endpoint: "https://scheduler.example".into(),
-        price_per_cu_usd: Amount::ZERO,
-        stake: vcai(50_000),
-    };
+    let scheduler = crate::common::scheduler_node();
     assert_eq!(
         chain
             .at(0, SCHEDULER, Message::RegisterNode(scheduler))

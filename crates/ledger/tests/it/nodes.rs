@@ -75,15 +75,7 @@ fn registration_enforces_the_stake_requirement_and_the_table() {
     );
 
     // A scheduler bonds the flat service minimum.
-    let scheduler = RegisterNode {
-        role: Role::Scheduler,
-        kind: NodeKind::Stable,
-        hardware: Hardware::default(),
-        region: "eu-west".into(),
-        endpoint: "https://scheduler.example".into(),
-        price_per_cu_usd: Amount::ZERO,
-        stake: vcai(50_000),
-    };
+    let scheduler = crate::common::scheduler_node();
     assert_eq!(chain.at(6, 2, Message::RegisterNode(scheduler)).code, 0);
 
     // More hardware needs more stake first.
