@@ -2080,3 +2080,120 @@ fn a_template_deployed_with_a_model_server_answers_through_it_from_the_retrieved
         "{prompt}"
     );
 }
+
+/// Whether `program args` runs; where it does not, SKIPPED (and a failure where
+/// `VCITY_REQUIRE_SDK_TESTS` is set, as `.ci/run` does).
+fn tool_available(program: &str, args: &[&str]) -> bool {
+    let available = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        assert!(
+            std::env::var_os("VCITY_REQUIRE_SDK_TESTS").is_none(),
+            "`{program} {}` failed and VCITY_REQUIRE_SDK_TESTS is set",
+            args.join(" ")
+        );
+        eprintln!("SKIPPED: needs `{program} {}`", args.join(" "));
+    }
+    available
+}
+
+fn run_example(program: &str, args: &[&str]) -> Value {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(&repo)
+        .env("PYTHONPATH", repo.join("sdk/python"))
+        .output()
+        .unwrap_or_else(|error| panic!("{program} starts: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|error| panic!("{program} printed JSON ({error}): {stdout}\n{stderr}"))
+}
+
+/// The Python and JavaScript SDKs against a real devnet (sdk/README.md): the JavaScript example
+/// signs and sends USD and reads its events back from the stream; the Python example uploads a
+/// module, submits a job, follows it on the event stream and fetches each task's output from the
+/// node that ran it, checked against the ledger's commitment.
+#[test]
+fn the_sdk_examples_send_usd_and_run_a_job_on_a_devnet() {
+    let node = tool_available("node", &["--version"]);
+    let python = tool_available("python3", &["--version"]);
+    if !node && !python {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let devnet = Devnet::start_with_daemons(&home, 1);
+    let keys = home.join("keys");
+    if node {
+        let bob = ok(devnet.cli(&["keys", "show", "bob"]));
+        let before = base_units(&usd(&home, &devnet.api, "bob"));
+        let sent = run_example(
+            "node",
+            &[
+                "sdk/js/examples/transfer.mjs",
+                "--api",
+                &devnet.api,
+                "--key",
+                keys.join("alice.json").to_str().expect("utf8"),
+                "--to",
+                bob["did"].as_str().expect("a did"),
+                "--amount",
+                "2.25",
+            ],
+        );
+        assert_eq!(sent["code"], 0, "{sent}");
+        assert_eq!(
+            base_units(&usd(&home, &devnet.api, "bob")),
+            before + 2_250_000
+        );
+        let events = sent["events"].as_array().expect("events");
+        assert!(
+            events.iter().any(|event| event["type"] == "transfer"),
+            "{sent}"
+        );
+        let view = ok(devnet.cli(&["query", "tx", sent["tx_hash"].as_str().expect("hash")]));
+        assert_eq!(view["receipt"]["code"], 0, "{view}");
+    }
+    if python {
+        let workload = vcity_workloads::HASHCHAIN;
+        let module = dir.path().join("hashchain.wasm");
+        std::fs::write(&module, workload.module).expect("module");
+        let input = "300 sdk";
+        let ran = run_example(
+            "python3",
+            &[
+                "sdk/python/examples/submit_job.py",
+                "--api",
+                &devnet.api,
+                "--key",
+                keys.join("bob.json").to_str().expect("utf8"),
+                "--module",
+                module.to_str().expect("utf8"),
+                "--input",
+                input,
+                "--tasks",
+                "2",
+            ],
+        );
+        let expected = (workload.reference)(input.as_bytes()).expect("reference");
+        let tasks = ran["tasks"].as_array().expect("tasks");
+        assert_eq!(tasks.len(), 2, "{ran}");
+        for task in tasks {
+            assert_eq!(task["state"], "settled", "{ran}");
+            assert_eq!(task["exit"], "success", "{ran}");
+            assert_eq!(
+                task["output"].as_str().map(str::as_bytes),
+                Some(expected.as_slice()),
+                "{ran}"
+            );
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! vcity-types' integration tests: one binary (DEVELOPERS.md).
+
+mod sdk_vectors;
