@@ -106,6 +106,7 @@ export class Client {
   constructor(base?: string, options?: { fetch?: typeof fetch });
   base: string;
   status(): Promise<any>;
+  validators(): Promise<Array<{ name: string; public_key: string; power: number }>>;
   health(): Promise<any>;
   openapi(): Promise<any>;
   params(): Promise<any>;

@@ -5,6 +5,7 @@
 //! run says why; hostile modules are contained and billed up to their budget; only the owner can
 //! fetch a result.
 
+mod browser;
 mod common;
 
 use common::*;
@@ -2196,4 +2197,235 @@ fn the_sdk_examples_send_usd_and_run_a_job_on_a_devnet() {
             );
         }
     }
+}
+
+/// Where the console test saves its screenshots: `VCITY_SCREENSHOTS`, or
+/// `target/tmp/console-screenshots` (`.ci/run` lists it).
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("VCITY_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// The web console (docs/console.md) in headless Chromium against a real devnet: a wallet
+/// created in the page, funded from the CLI, a transfer signed in the page, a job submitted
+/// from an uploaded module that settles and whose output is fetched from the compute node and
+/// checked against the ledger's commitment in the page; then every page is opened at 1440 and
+/// 375 pixels wide, must render without an error, and is saved as a screenshot. Without
+/// chromium and chromedriver it says SKIPPED (CI installs both and sets VCITY_REQUIRE_BROWSER).
+#[test]
+fn the_console_makes_a_wallet_sends_usd_and_runs_a_job_in_chromium() {
+    use serde_json::json;
+    let Some((driver, chromium)) = browser::tools() else {
+        assert!(
+            std::env::var_os("VCITY_REQUIRE_BROWSER").is_none(),
+            "VCITY_REQUIRE_BROWSER is set but chromium or chromedriver is missing"
+        );
+        eprintln!("SKIPPED: the console test needs Debian's chromium and chromium-driver");
+        return;
+    };
+    let shots = screenshot_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    // VCITY_CONSOLE_DEMO=1 runs the devnet's demo first, so that every page has something to
+    // show (how docs/console/*.png are made; docs/console.md).
+    let demo = std::env::var_os("VCITY_CONSOLE_DEMO").is_some();
+    let devnet = if demo {
+        let devnet = Devnet::launch(
+            &home,
+            &[
+                "--demo",
+                "--compute-nodes",
+                "3",
+                "--schedulers",
+                "1",
+                "--block-time",
+                "250ms",
+            ],
+        );
+        devnet.wait_for_line(Duration::from_secs(300), |line| {
+            line["event"] == "agent_demo"
+        });
+        devnet
+    } else {
+        Devnet::start_with_daemons(&home, 1)
+    };
+    let web = browser::Browser::start(&driver, &chromium);
+    let url = |page: &str| format!("{}/#/{page}", devnet.api);
+    let long = Duration::from_secs(90);
+    let rendered = "return !!document.querySelector('main h1') && !document.querySelector('main .hint:only-child') && document.querySelector('main')?.innerText.includes('Loading…') === false";
+
+    web.goto(&url("network"));
+    web.wait_for(
+        "recent blocks on the network page",
+        long,
+        "return document.querySelectorAll('[data-page=network] tbody tr').length > 0",
+        json!([]),
+    );
+
+    // A wallet made in the page; only ciphertext reaches local storage.
+    web.goto(&url("wallet"));
+    web.wait_for(
+        "the create form",
+        long,
+        "return !!document.querySelector('#create-wallet')",
+        json!([]),
+    );
+    web.type_into("#create-wallet input[name=passphrase]", "harbour lights 42");
+    web.type_into("#create-wallet input[name=confirm]", "harbour lights 42");
+    web.click("#create-wallet button[type=submit]");
+    let account = web
+        .wait_for(
+            "the new wallet's account",
+            long,
+            "return document.querySelector('#wallet-account')?.textContent",
+            json!([]),
+        )
+        .as_str()
+        .expect("an account")
+        .to_string();
+    let stored = web.run("return localStorage.getItem('vcity.wallet.v1')", json!([]));
+    let stored: Value = serde_json::from_str(stored.as_str().expect("stored")).expect("JSON");
+    assert_eq!(stored["account"], account.as_str());
+    assert_eq!(stored["kdf"], "pbkdf2-sha256");
+    assert!(
+        stored.get("seed").is_none() && stored.get("secret_key").is_none(),
+        "{stored}"
+    );
+
+    // Funded from the CLI; the page sees it on the next block.
+    ok(devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", &account, "--amount", "50", "--denom", "usd",
+    ]));
+    web.wait_for(
+        "50 USD in the wallet",
+        long,
+        "return [...document.querySelectorAll('.stat')].some((card) => card.querySelector('.label')?.textContent === 'USD' && card.querySelector('.value')?.textContent === '50')",
+        json!([]),
+    );
+
+    // A transfer signed in the page.
+    let bob = ok(devnet.cli(&["keys", "show", "bob"]))["account"]
+        .as_str()
+        .expect("bob")
+        .to_string();
+    let bob_before = base_units(&usd(&home, &devnet.api, "bob"));
+    web.type_into("#transfer input[name=to]", &bob);
+    web.type_into("#transfer input[name=amount]", "1.25");
+    web.click("#transfer button[type=submit]");
+    web.wait_for(
+        "the transfer's receipt",
+        long,
+        "return document.querySelector('#transfer .notice.good')?.textContent",
+        json!([]),
+    );
+    assert_eq!(
+        base_units(&usd(&home, &devnet.api, "bob")),
+        bob_before + 1_250_000
+    );
+    web.screenshot(1440, &shots.join("wallet-1440.png"));
+    web.screenshot(375, &shots.join("wallet-375.png"));
+
+    // A job from an uploaded module, followed to settlement, its output checked in the page.
+    let workload = vcity_workloads::HASHCHAIN;
+    let module = dir.path().join("hashchain.wasm");
+    std::fs::write(&module, workload.module).expect("module");
+    let input = "250 console";
+    web.goto(&url("jobs"));
+    web.wait_for(
+        "the job form",
+        long,
+        "return !!document.querySelector('#submit-job')",
+        json!([]),
+    );
+    web.type_into(
+        "#submit-job input[name=module]",
+        module.to_str().expect("utf8"),
+    );
+    web.type_into("#submit-job textarea[name=input]", input);
+    web.click("#submit-job button[type=submit]");
+    let job = web
+        .wait_for(
+            "the job page",
+            long,
+            "return (/^#\\/jobs\\/(\\d+)$/.exec(location.hash) ?? [])[1]",
+            json!([]),
+        )
+        .as_str()
+        .expect("a job id")
+        .to_string();
+    web.wait_for(
+        "the job to settle",
+        Duration::from_secs(240),
+        "return document.body.dataset.jobState === 'settled'",
+        json!([]),
+    );
+    web.click("button[data-task='0']");
+    let output = web.wait_for(
+        "the verified output",
+        long,
+        "return document.querySelector('pre.output')?.textContent",
+        json!([]),
+    );
+    let expected = (workload.reference)(input.as_bytes()).expect("reference");
+    assert_eq!(
+        output.as_str().map(str::as_bytes),
+        Some(expected.as_slice()),
+        "job {job}"
+    );
+    web.screenshot(1440, &shots.join("job-1440.png"));
+    web.screenshot(375, &shots.join("job-375.png"));
+
+    // Every page renders, at both widths, without an error on the page or in the console.
+    let mut pages: Vec<String> = [
+        "network",
+        "jobs",
+        "nodes",
+        "economy",
+        "governance",
+        "agents",
+    ]
+    .map(String::from)
+    .to_vec();
+    if demo {
+        let proposals: Value = ureq::get(format!("{}/v1/governance/proposals", devnet.api))
+            .call()
+            .expect("proposals")
+            .body_mut()
+            .read_json()
+            .expect("JSON");
+        let id = proposals[0]["id"].as_str().expect("the demo's proposal");
+        pages.push(format!("governance/{id}"));
+        pages.push("agents/1".into());
+    }
+    for page in &pages {
+        web.goto(&url(page));
+        web.wait_for(&format!("the {page} page"), long, rendered, json!([]));
+        std::thread::sleep(Duration::from_millis(1500));
+        let failure = web.run(
+            "return document.querySelector('main .notice.bad')?.textContent ?? null",
+            json!([]),
+        );
+        assert!(failure.is_null(), "{page}: {failure}");
+        let name = match page.split_once('/') {
+            Some((section, _)) => format!("{section}-detail"),
+            None => page.clone(),
+        };
+        web.screenshot(1440, &shots.join(format!("{name}-1440.png")));
+        web.screenshot(375, &shots.join(format!("{name}-375.png")));
+    }
+    // An API 404 is an answer the pages expect ("no vote yet", "no licence"); anything else
+    // the browser reports (a script error, a missing console file) fails the test.
+    let errors: Vec<String> = web
+        .console_errors()
+        .into_iter()
+        .filter(|error| !(error.contains("/v1/") && error.contains("status of 404")))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the browser console reported errors: {errors:#?}"
+    );
+    eprintln!("console screenshots: {}", shots.display());
 }

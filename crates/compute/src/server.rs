@@ -126,7 +126,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/hardware", get(hardware))
         .route("/metrics", get(metrics))
-        .route("/v1/tasks/{job}/{task}/{what}", get(task_file))
+        .route(
+            "/v1/tasks/{job}/{task}/{what}",
+            get(task_file_any_origin).options(task_file_preflight),
+        )
         .route("/v1/capacity/{challenge}/open", post(open_capacity))
         .route("/jobs/{job}", axum::routing::any(gateway))
         .route("/jobs/{job}/", axum::routing::any(gateway))
@@ -244,6 +247,40 @@ fn signed_by(
             error.to_string(),
         ))
     })
+}
+
+/// A browser page (the node's console) fetches outputs from another origin: any origin may ask.
+/// What grants access is the owner's signature over the request, not where it comes from, and
+/// no cookie or ambient credential is involved.
+async fn task_file_any_origin(
+    state: State<Arc<Shared>>,
+    path: Path<(u64, u32, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut response = task_file(state, path, headers).await;
+    response.headers_mut().insert(
+        axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        axum::http::HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The CORS preflight for [`task_file_any_origin`]: the signature headers are allowed.
+async fn task_file_preflight() -> Response {
+    use axum::http::header;
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "x-vcity-account, x-vcity-time-ms, x-vcity-signature",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response()
 }
 
 async fn task_file(

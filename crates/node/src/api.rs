@@ -71,6 +71,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/proof"),
     ("get", "/v1/events"),
     ("get", "/v1/status"),
+    ("get", "/v1/validators"),
     ("get", "/v1/health"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
@@ -141,9 +142,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/proof", get(get_proof))
         .route("/v1/events", get(events))
         .route("/v1/status", get(status))
+        .route("/v1/validators", get(get_validators))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .merge(crate::console::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -924,6 +927,12 @@ async fn get_proof(
 
 async fn status(State(node): State<Arc<Node>>) -> Json<vcity_types::api::StatusView> {
     Json(node.status())
+}
+
+async fn get_validators(
+    State(node): State<Arc<Node>>,
+) -> Json<Vec<vcity_ledger::chain::Validator>> {
+    Json(node.validator_set())
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Response {

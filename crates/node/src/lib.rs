@@ -7,10 +7,12 @@
 //!   and the read side the API serves, which shows VCAI in the nominal unit of the current
 //!   repricing scale (`nominal`).
 //! - [`api`]: the axum HTTP API, its event stream and `/metrics`.
+//! - [`console`]: the web console, static files served at `/`.
 //! - [`launch`]: a data directory (genesis, validator key, store) to a running node with the solo
 //!   engine and the HTTP server.
 
 pub mod api;
+pub mod console;
 pub mod launch;
 pub mod mempool;
 pub mod metrics;

@@ -881,6 +881,11 @@ impl Node {
         jobs::subscription(&self.read().ledger, id)
     }
 
+    /// The validator set that signs the next block.
+    pub fn validator_set(&self) -> Vec<vcity_ledger::chain::Validator> {
+        vcity_ledger::chain::validators(&self.read().ledger)
+    }
+
     /// The governance parameters daemons need.
     pub fn params(&self) -> vcity_ledger::ParamsView {
         let chain = self.read();

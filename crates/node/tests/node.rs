@@ -701,6 +701,87 @@ fn every_rejection_is_the_json_error_body() {
     assert_eq!(error(status, &body, "payload_too_large"), 413);
 }
 
+/// The console is served from the binary with its security policy, and every module it imports
+/// (its own and the SDK's) is served too: a file missing from `console.rs` fails here, not in a
+/// browser.
+#[test]
+fn the_console_and_every_module_it_imports_are_served() {
+    let api = Api::start();
+    let mut response = api
+        .agent
+        .get(&format!("{}/", api.base))
+        .call()
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(header("content-type").starts_with("text/html"));
+    let policy = header("content-security-policy");
+    assert!(
+        policy.contains("default-src 'self'") && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
+    let index = response.body_mut().read_to_string().expect("body");
+    assert!(index.contains("/console/app.js"), "{index}");
+    let mut queue = vec!["/console/app.js".to_string()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(path) = queue.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let (status, body) = api.get(&path);
+        assert_eq!(status, 200, "{path}");
+        let directory = &path[..path.rfind('/').expect("a slash") + 1];
+        for line in body.lines() {
+            let Some(start) = line.find(" from '").map(|at| at + 7) else {
+                continue;
+            };
+            let Some(length) = line[start..].find('\'') else {
+                continue;
+            };
+            let target = &line[start..start + length];
+            let resolved = if target.starts_with('/') {
+                target.to_string()
+            } else {
+                let mut parts: Vec<&str> = directory.trim_end_matches('/').split('/').collect();
+                for part in target.split('/') {
+                    match part {
+                        "." => {}
+                        ".." => {
+                            parts.pop();
+                        }
+                        other => parts.push(other),
+                    }
+                }
+                parts.join("/")
+            };
+            queue.push(resolved);
+        }
+    }
+    assert!(
+        seen.contains("/sdk/encoding.js") && seen.contains("/console/pages/jobs.js"),
+        "{seen:?}"
+    );
+    let (status, schema) = api.get("/sdk/schema.json");
+    assert_eq!(status, 200);
+    let file = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/js/src/schema.json"),
+    )
+    .expect("the SDK's schema");
+    assert_eq!(schema, file);
+    let (status, _) = api.get("/console/nothing.js");
+    assert_eq!(status, 404);
+    let validators: Vec<serde_json::Value> = api.get_json("/v1/validators");
+    assert_eq!(validators.len(), 1, "{validators:?}");
+    assert_eq!(validators[0]["power"], 1);
+}
+
 #[test]
 fn openapi_document_matches_the_routes() {
     let document: serde_json::Value =

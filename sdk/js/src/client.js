@@ -70,6 +70,7 @@ export class Client {
   }
 
   status = () => this.get('/v1/status');
+  validators = () => this.get('/v1/validators');
   health = () => this.get('/v1/health');
   openapi = () => this.get('/v1/openapi.json');
   params = () => this.get('/v1/params');

@@ -63,6 +63,9 @@ class Client:
     def status(self):
         return self.get("/v1/status")
 
+    def validators(self):
+        return self.get("/v1/validators")
+
     def health(self):
         return self.get("/v1/health")
 

@@ -295,6 +295,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         println!("vcity node running");
         println!("  chain     {}", started.chain_id);
         println!("  api       {}", started.api);
+        println!("  console   {}/ (docs/console.md)", started.api);
         println!("  data dir  {}", started.data_dir);
         println!("  height    {}", started.height);
         if let Some(log) = &started.log {
