@@ -913,3 +913,73 @@ fn a_ten_for_one_repricing_scales_every_vcai_figure_and_no_share() {
         10 * before[1] - 1_000_000_000_000_000_000
     );
 }
+
+/// The API against its contract, as a new user would test it: schemathesis (PyPI) with every
+/// check (no server error; only documented statuses, content types and response shapes;
+/// schema-valid input accepted, schema-invalid input refused; unsupported methods answered 405)
+/// on every documented route but `/v1/events`, a stream that never ends (the SDK and console
+/// tests read it; `tests/schemathesis/events.py` checks its items against the same document).
+/// Its settings: `tests/schemathesis/schemathesis.toml`. Where `st` is missing
+/// the test says SKIPPED, unless `VCITY_REQUIRE_SCHEMATHESIS` is set (`.ci/run` installs it).
+#[test]
+fn schemathesis_finds_no_contract_failure_on_a_devnet() {
+    let available = Command::new("st")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        assert!(
+            std::env::var_os("VCITY_REQUIRE_SCHEMATHESIS").is_none(),
+            "VCITY_REQUIRE_SCHEMATHESIS is set but `st` (pip install schemathesis) is missing"
+        );
+        eprintln!("SKIPPED: the contract test needs schemathesis (pip install schemathesis)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let devnet = Devnet::start(&dir.path().join("home"));
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = Command::new("st")
+        .arg("--config-file")
+        .arg(repo.join("crates/cli/tests/schemathesis/schemathesis.toml"))
+        .arg("--no-color")
+        .arg("run")
+        .arg(repo.join("docs/openapi.json"))
+        .args(["--url", &devnet.api])
+        .args(["--exclude-path", "/v1/events"])
+        .args(["--max-examples", "40", "--seed", "1"])
+        .args(["--generation-database", "none", "--request-timeout", "10"])
+        .current_dir(dir.path())
+        .output()
+        .expect("st runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found contract failures:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = text
+        .lines()
+        .find(|line| line.contains(" generated, "))
+        .unwrap_or("no summary");
+    assert!(summary.contains("passed"), "{text}");
+    eprintln!("schemathesis: {}", summary.trim());
+
+    // The stream, which schemathesis leaves out, item by item against the same document, with
+    // a transfer's events in it.
+    ok(devnet.cli(&[
+        "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--denom", "usd",
+    ]));
+    let output = Command::new("python3")
+        .arg(repo.join("crates/cli/tests/schemathesis/events.py"))
+        .arg(repo.join("docs/openapi.json"))
+        .arg(&devnet.api)
+        .output()
+        .expect("python3 runs");
+    let checked = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the event stream does not match its schema:\n{checked}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("events: {}", checked.trim());
+}
