@@ -100,7 +100,7 @@ export async function render(container, { client }) {
         ['Left in the pool', vcai(incentives.remaining, 0)],
         ['Unclaimed', vcai(incentives.unclaimed_vcai, 0)],
       ]),
-      h('p', { class: 'chart-note' }, '* the open period. Each period releases a fraction of what remains (rules §4).'),
+      h('p', { class: 'chart-note' }, '* the open period. Each period releases a fraction of what remains (rules §6).'),
     );
 
     const target = incentives.params.target_utilization_ppm / 10_000;
@@ -116,7 +116,7 @@ export async function render(container, { client }) {
         yMin: 0,
         yMax: 100,
       }),
-      h('p', { class: 'chart-note' }, `P_supply, the capacity side's share of each period's budget, moves by k = ${ppm(incentives.params.k_ppm, 0)} of the gap between utilization and the ${target}% target (rules §5).`),
+      h('p', { class: 'chart-note' }, `P_supply, the supply side's (capacity and delivery) share of each period's release, moves by k = ${ppm(incentives.params.k_ppm, 0)} of the gap between utilization and the ${target}% target (rules §6).`),
     );
 
     fill(
