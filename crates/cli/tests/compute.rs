@@ -2082,24 +2082,6 @@ fn a_template_deployed_with_a_model_server_answers_through_it_from_the_retrieved
     );
 }
 
-/// Whether `program args` runs; where it does not, SKIPPED (and a failure where
-/// `VCITY_REQUIRE_SDK_TESTS` is set, as `.ci/run` does).
-fn tool_available(program: &str, args: &[&str]) -> bool {
-    let available = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !available {
-        assert!(
-            std::env::var_os("VCITY_REQUIRE_SDK_TESTS").is_none(),
-            "`{program} {}` failed and VCITY_REQUIRE_SDK_TESTS is set",
-            args.join(" ")
-        );
-        eprintln!("SKIPPED: needs `{program} {}`", args.join(" "));
-    }
-    available
-}
-
 fn run_example(program: &str, args: &[&str]) -> Value {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let output = std::process::Command::new(program)
@@ -2124,8 +2106,8 @@ fn run_example(program: &str, args: &[&str]) -> Value {
 /// node that ran it, checked against the ledger's commitment.
 #[test]
 fn the_sdk_examples_send_usd_and_run_a_job_on_a_devnet() {
-    let node = tool_available("node", &["--version"]);
-    let python = tool_available("python3", &["--version"]);
+    let node = tool_available("node", &["--version"], "VCITY_REQUIRE_SDK_TESTS");
+    let python = tool_available("python3", &["--version"], "VCITY_REQUIRE_SDK_TESTS");
     if !node && !python {
         return;
     }
@@ -2199,7 +2181,8 @@ fn the_sdk_examples_send_usd_and_run_a_job_on_a_devnet() {
     }
 }
 
-/// Where the console test saves its screenshots: `VCITY_SCREENSHOTS`, or
+/// Where the console test saves its screenshots: `VCITY_SCREENSHOTS` (relative paths are from
+/// `crates/cli`, where cargo runs the test), or
 /// `target/tmp/console-screenshots` (`.ci/run` lists it).
 fn screenshot_dir() -> PathBuf {
     let dir = std::env::var_os("VCITY_SCREENSHOTS")

@@ -923,16 +923,7 @@ fn a_ten_for_one_repricing_scales_every_vcai_figure_and_no_share() {
 /// the test says SKIPPED, unless `VCITY_REQUIRE_SCHEMATHESIS` is set (`.ci/run` installs it).
 #[test]
 fn schemathesis_finds_no_contract_failure_on_a_devnet() {
-    let available = Command::new("st")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !available {
-        assert!(
-            std::env::var_os("VCITY_REQUIRE_SCHEMATHESIS").is_none(),
-            "VCITY_REQUIRE_SCHEMATHESIS is set but `st` (pip install schemathesis) is missing"
-        );
-        eprintln!("SKIPPED: the contract test needs schemathesis (pip install schemathesis)");
+    if !tool_available("st", &["--version"], "VCITY_REQUIRE_SCHEMATHESIS") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

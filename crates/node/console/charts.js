@@ -1,7 +1,7 @@
 // Small SVG charts, our own: line charts for series over time and grouped bars for periods.
 // Numbers arrive as JavaScript numbers already scaled for display (whole USD, whole VCAI, %).
 
-import { h, svg } from './ui.js';
+import { compact, h, svg } from './ui.js';
 
 export const COLORS = ['#4f46e5', '#059669', '#d97706', '#dc2626', '#0891b2', '#7c3aed'];
 const WIDTH = 640;
@@ -17,15 +17,6 @@ function ticks(min, max, count = 4) {
   const out = [];
   for (let value = Math.ceil(min / step) * step; value <= max + step / 1e9; value += step) out.push(value);
   return out;
-}
-
-export function compact(value) {
-  const abs = Math.abs(value);
-  if (abs >= 1e12) return `${+(value / 1e12).toFixed(2)}T`;
-  if (abs >= 1e9) return `${+(value / 1e9).toFixed(2)}B`;
-  if (abs >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
-  if (abs >= 1e3) return `${+(value / 1e3).toFixed(2)}k`;
-  return `${+value.toFixed(2)}`;
 }
 
 function frame(yMin, yMax, yFormat) {

@@ -105,12 +105,25 @@ export function units(amount, decimals, places = 2) {
   return (negative ? '−' : '') + (text === '0' && value > 0n ? `<0.${'0'.repeat(Math.max(places - 1, 0))}1` : text);
 }
 
+/** A number in a few characters (12.3M), for chart axes and headline figures. */
+export function compact(value) {
+  const abs = Math.abs(value);
+  if (abs >= 1e12) return `${+(value / 1e12).toFixed(2)}T`;
+  if (abs >= 1e9) return `${+(value / 1e9).toFixed(2)}B`;
+  if (abs >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
+  if (abs >= 1e3) return `${+(value / 1e3).toFixed(2)}k`;
+  return `${+value.toFixed(2)}`;
+}
+
+/** Base units as whole tokens in a JavaScript number (6 decimals kept), for charts only. */
+export function tokens(amount, decimals = 18) {
+  return Number(BigInt(amount ?? 0) / 10n ** BigInt(Math.max(decimals - 6, 0))) / 10 ** Math.min(decimals, 6);
+}
+
 /** Large amounts in a few characters (12.3M), for headline numbers; exact values in tables. */
 export function brief(amount, decimals) {
-  const whole = Number(BigInt(amount ?? 0) / 10n ** BigInt(decimals));
-  if (whole < 1e6) return units(amount, decimals, 2);
-  const [divisor, suffix] = whole >= 1e9 ? [1e9, 'B'] : [1e6, 'M'];
-  return `${+(whole / divisor).toFixed(2)}${suffix}`;
+  const whole = tokens(amount, decimals);
+  return whole < 1e6 ? units(amount, decimals, 2) : compact(whole);
 }
 
 export const usd = (amount, places = 2) => `${units(amount, 6, places)} USD`;

@@ -277,3 +277,22 @@ pub fn balance_units(account: &Value, denom: &str) -> u128 {
                 .expect("units")
         })
 }
+
+/// Whether `program args` runs, for a test that needs a tool beyond Rust. Where it does not, the
+/// test says SKIPPED and passes, unless `require` (an environment variable `.ci/run` sets) is
+/// set: then it fails, so CI cannot pass without the tool.
+pub fn tool_available(program: &str, args: &[&str], require: &str) -> bool {
+    let available = Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "`{program} {}` failed and {require} is set",
+            args.join(" ")
+        );
+        eprintln!("SKIPPED: needs `{program} {}`", args.join(" "));
+    }
+    available
+}

@@ -3,13 +3,11 @@
 // escrow's weight, and the rewards paid each period.
 
 import { barChart, lineChart } from '../charts.js';
-import { brief, fill, h, kv, pageHead, ppm, section, stat, usd, vcai } from '../ui.js';
+import { brief, fill, h, kv, pageHead, ppm, section, stat, tokens, usd, vcai } from '../ui.js';
 
 const WEEK_S = 604_800;
 const SAMPLES = 'vcity.console.supply-samples';
 
-/** Whole tokens as a JavaScript number, for charts only (exact values stay in the cards). */
-const tokens = (amount, decimals = 18) => Number(BigInt(amount ?? 0) / 10n ** BigInt(Math.max(decimals - 6, 0))) / 10 ** Math.min(decimals, 6);
 const total = (parts) => Object.values(parts ?? {}).reduce((sum, value) => sum + BigInt(value), 0n).toString();
 
 function breakdown(supply) {

@@ -168,7 +168,7 @@ export async function detail(container, context, id) {
         placement(task, job, nodes),
         String(task.attempts),
         task.state.cost_usd ? usd(task.state.cost_usd, 6) : '—',
-        fetched ? h('span', { class: 'pill good' }, '✓ verified') : canFetch ? h('button', { class: 'small ghost', dataset: { task: index }, onclick: (event) => fetchOutput(event.target, index) }, 'Fetch & verify') : '—',
+        fetched ? h('span', { class: 'pill good', title: 'hashes to the commitment the ledger holds' }, '✓ matches commitment') : canFetch ? h('button', { class: 'small ghost', dataset: { task: index }, onclick: (event) => fetchOutput(event.target, index) }, 'Fetch & verify') : '—',
       ];
     });
     const previews = [...outputs.entries()].map(([index, { commitment, output }]) => {

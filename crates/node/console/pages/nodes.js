@@ -2,7 +2,7 @@
 // a map by region, and one page per node.
 
 import { barChart } from '../charts.js';
-import { card, duration, fill, h, kv, pageHead, pill, ppm, section, short, stat, svg, table, usd, vcai } from '../ui.js';
+import { card, duration, fill, h, kv, pageHead, pill, ppm, section, short, stat, svg, table, tokens, usd, vcai } from '../ui.js';
 
 // Coarse continents (longitude, latitude), drawn by hand for the map's backdrop.
 const LAND = [
@@ -185,7 +185,7 @@ export async function detail(container, { client }, id) {
           'Incentives per period',
           barChart({
             categories: history.map((period) => `#${period.period}`),
-            series: ['capacity', 'delivery', 'rebate'].map((part) => ({ name: part, values: history.map((period) => Number(BigInt(period.parts?.[part] ?? period[part] ?? 0) / 10n ** 14n) / 1e4) })),
+            series: ['capacity', 'delivery', 'rebate'].map((part) => ({ name: part, values: history.map((period) => tokens(period.parts[part])) })),
             yFormat: (value) => `${value}`,
           }),
           h('p', { class: 'chart-note' }, 'VCAI credited to this node each closed period (proof of capacity, proof of delivery, fee rebate).'),
