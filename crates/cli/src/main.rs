@@ -20,6 +20,7 @@ mod pool;
 mod query;
 mod rewards;
 mod shared;
+mod sim;
 mod template;
 mod testnet;
 mod treasury;
@@ -121,6 +122,10 @@ pub enum Command {
     /// agent, then ask it (docs/agents.md, "Templates").
     #[command(subcommand)]
     Template(template::TemplateCommand),
+    /// Simulate the network's economy on the real ledger and placement engine: seeded
+    /// populations of providers, buyers, lockers, traders and attackers; writes a long-format
+    /// CSV and SVG plots (docs/economics.md).
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -221,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gov(command) => gov::gov(&settings, command, cli.json),
         Command::Agent(command) => agent::agent(&settings, command, cli.json),
         Command::Template(command) => template::template(&settings, command, cli.json),
+        Command::Sim(args) => sim::sim(args, cli.json),
     }
 }
 

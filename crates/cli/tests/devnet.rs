@@ -974,3 +974,52 @@ fn schemathesis_finds_no_contract_failure_on_a_devnet() {
     );
     eprintln!("events: {}", checked.trim());
 }
+
+#[test]
+fn the_simulator_writes_its_csv_and_plots_through_the_cli() {
+    let home = tempfile::tempdir().expect("home");
+    let out = home.path().join("out");
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/sim/smoke.toml");
+    let scenario = scenario.to_string_lossy().into_owned();
+    let out_text = out.to_string_lossy().into_owned();
+    let report = ok(vcity(
+        home.path(),
+        None,
+        &[
+            "sim",
+            "--scenario",
+            &scenario,
+            "--out",
+            &out_text,
+            "--weeks",
+            "1",
+        ],
+    ));
+    assert_eq!(report["scenario"], "smoke");
+    assert_eq!(
+        report["simulated_weeks"], 2,
+        "two sweep points, one week each"
+    );
+    let csv = std::fs::read_to_string(out.join("smoke.csv")).expect("the CSV");
+    assert_eq!(csv.lines().count(), 3, "a header and one row per run");
+    assert!(out.join("smoke-utilization.svg").exists());
+
+    // A bad scenario is refused with what is wrong, and writes nothing.
+    let bad = home.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\nweeks = 0\n").expect("written");
+    let bad_text = bad.to_string_lossy().into_owned();
+    let refused = vcity(
+        home.path(),
+        None,
+        &["sim", "--scenario", &bad_text, "--out", &out_text],
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("weeks must be"),
+        "{}",
+        refused.stdout
+    );
+}

@@ -257,16 +257,10 @@ pub fn upload(
         .filter(|shard| shard.url.is_none())
         .collect();
     let total: u64 = local.iter().map(|shard| shard.bytes).sum();
-    let bar = if json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "uploading shards {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let bar = crate::shared::progress_bar(
+        json,
+        total,
+        "uploading shards {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
     );
     for (path, shard) in resolved.shard_files.iter().zip(local) {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -328,22 +322,17 @@ pub fn run(
             _ => None,
         })
         .context("the receipt has no JobSubmitted event")?;
-    let bar = if json {
-        indicatif::ProgressBar::hidden()
-    } else {
+    if !json {
         println!(
             "job {job_id}: {tasks} task(s) of {} submitted in tx {hash}",
             resolved.label
         );
-        let bar = indicatif::ProgressBar::new(u64::from(tasks));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    };
+    }
+    let bar = crate::shared::progress_bar(
+        json,
+        u64::from(tasks),
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+    );
     let started = Instant::now();
     let job = loop {
         let job = client.job(job_id)?;

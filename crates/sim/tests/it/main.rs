@@ -1,0 +1,3 @@
+//! The simulator's integration tests: one binary (DEVELOPERS.md).
+
+mod runs;
