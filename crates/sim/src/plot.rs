@@ -759,23 +759,34 @@ pub fn experiment_plots(scenario: &Scenario, results: &[RunRows]) -> Vec<(String
                                 .iter()
                                 .position(|point| point[names[0]] == *x && point[names[1]] == *y)
                                 .unwrap_or(0);
-                            let target = subsets[index]
-                                .get("target_utilization")
-                                .copied()
-                                .unwrap_or(target);
-                            tracking_error(results, index, target)
+                            match scenario.heatmap.as_deref() {
+                                Some(expression) => match expression.split_once(" - ") {
+                                    Some((left, right)) => {
+                                        run_total(results, index, left.trim())
+                                            - run_total(results, index, right.trim())
+                                    }
+                                    None => run_total(results, index, expression.trim()),
+                                },
+                                None => {
+                                    let target = subsets[index]
+                                        .get("target_utilization")
+                                        .copied()
+                                        .unwrap_or(target);
+                                    tracking_error(results, index, target)
+                                }
+                            }
                         })
                         .collect()
                 })
                 .collect();
+            let title = match scenario.heatmap.as_deref() {
+                Some(expression) => format!("{expression}, summed over the run (median of runs)"),
+                None => "Mean |U − U_target| over the second half of the run".to_string(),
+            };
             plots.push((
                 "sweep-heatmap".into(),
                 heatmap(
-                    &Frame::new(
-                        "Mean |U − U_target| over the second half of the run",
-                        names[0],
-                        names[1],
-                    ),
+                    &Frame::new(&title, names[0], names[1]),
                     x_values,
                     y_values,
                     &values,
@@ -801,6 +812,18 @@ pub fn median_line(results: &[RunRows], subset: usize, metric: &str) -> Vec<(f64
             (runs[0][index].0, values[values.len() / 2])
         })
         .collect()
+}
+
+/// The median over subset `subset`'s runs of `column` summed over each run (weeks without a
+/// value count nothing).
+pub fn run_total(results: &[RunRows], subset: usize, column: &str) -> f64 {
+    let mut totals: Vec<f64> = results
+        .iter()
+        .filter(|r| r.subset == subset)
+        .map(|run| run.rows.iter().filter_map(|row| row.get(column)).sum())
+        .collect();
+    totals.sort_by(f64::total_cmp);
+    totals.get(totals.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Mean |U − target| over the second half of subset `subset`'s runs.
@@ -843,6 +866,43 @@ mod tests {
         assert_eq!(compact(1_500_000.0), "1.50M");
         assert_eq!(compact(250_000.0), "250k");
         assert_eq!(compact(0.25), "0.25");
+    }
+
+    #[test]
+    fn a_two_parameter_sweep_draws_the_chosen_difference() {
+        let mut scenario = crate::scenario::Scenario::from_toml(
+            "name = \"h\"\nweeks = 1\n[sweep]\nk = [0.1, 0.2]\nsampling_rate = [0.05]\n",
+        )
+        .expect("valid");
+        // Columns of our own rows below, so set after the scenario's check.
+        scenario.heatmap = Some("a - b".into());
+        let results: Vec<RunRows> = scenario
+            .subsets()
+            .into_iter()
+            .enumerate()
+            .map(|(subset, point)| RunRows {
+                subset,
+                point,
+                run: 0,
+                seed: 1,
+                rows: vec![Row::from([
+                    ("week".to_string(), 0.0),
+                    ("a".to_string(), 10.0 * (subset as f64 + 1.0)),
+                    ("b".to_string(), 3.0),
+                ])],
+                node_rewards: Vec::new(),
+                tallies: Default::default(),
+            })
+            .collect();
+        assert_eq!(run_total(&results, 1, "a"), 20.0);
+        let plots = experiment_plots(&scenario, &results);
+        let (_, svg) = plots
+            .iter()
+            .find(|(name, _)| name == "sweep-heatmap")
+            .expect("two swept parameters draw a heatmap");
+        // 10 − 3 and 20 − 3, one cell each.
+        assert!(svg.contains(">7<") && svg.contains(">17<"), "{svg}");
+        assert!(svg.contains("a - b, summed over the run"));
     }
 
     #[test]

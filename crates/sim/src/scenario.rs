@@ -69,6 +69,11 @@ pub struct Scenario {
     /// product (a "subset" each, in cadCAD's words).
     #[serde(default)]
     pub sweep: BTreeMap<String, Vec<f64>>,
+    /// What the heatmap of a two-parameter sweep shows: a column summed over each run, or the
+    /// difference of two (`"profit_usd.liars - profit_usd.twins"`); by default the mean
+    /// distance of utilization from its target over the second half.
+    #[serde(default)]
+    pub heatmap: Option<String>,
 }
 
 fn one() -> u64 {
@@ -585,16 +590,43 @@ impl Scenario {
         if total_nodes > 50_000 {
             return invalid("at most 50,000 providers at genesis".into());
         }
-        for name in self.sweep.keys() {
-            if self.at(&BTreeMap::from([(name.clone(), 0.0)])).is_err()
-                && self.at(&BTreeMap::from([(name.clone(), 0.1)])).is_err()
-            {
-                return invalid(format!("sweep names unknown parameter {name:?}"));
+        for (name, values) in &self.sweep {
+            if !SWEEPABLE.contains(&name.as_str()) {
+                return invalid(format!(
+                    "sweep names unknown parameter {name:?} (sweepable: {})",
+                    SWEEPABLE.join(", ")
+                ));
+            }
+            if values.is_empty() {
+                return invalid(format!("sweep {name:?} has no values"));
+            }
+        }
+        if let Some(expression) = &self.heatmap {
+            let columns = crate::metrics::Recorder::columns(self);
+            for name in expression.split(" - ").map(str::trim) {
+                if !columns.iter().any(|column| column == name) {
+                    return invalid(format!(
+                        "heatmap names {name:?}, which is not a column of this scenario's CSV"
+                    ));
+                }
             }
         }
         Ok(())
     }
 }
+
+/// The `[params]` a sweep may vary.
+pub const SWEEPABLE: &[&str] = &[
+    "k",
+    "target_utilization",
+    "initial_supply_share",
+    "capacity_share",
+    "sampling_rate",
+    "network_fee",
+    "stake_usd_per_cu",
+    "wrong_result_slash",
+    "related_funding_blocks",
+];
 
 /// Positive and not NaN.
 fn positive(value: f64) -> bool {
@@ -663,6 +695,10 @@ sampling_rate = [0.05, 0.25]
             (
                 MINIMAL.replace("weeks = 2", "weeks = 2\nblock_time_s = 1000"),
                 "divide a week",
+            ),
+            (
+                MINIMAL.replace("weeks = 2", "weeks = 2\nheatmap = \"profit_usd.b - lies\""),
+                "heatmap names \"profit_usd.b\"",
             ),
         ];
         for (text, expected) in cases {

@@ -221,8 +221,7 @@ pub struct World {
     disputes: BTreeMap<u64, (u64, u32)>,
     /// Verifier duties for the next block.
     duties: VecDeque<(usize, u64, u32)>,
-    /// Fractional tasks carried between blocks, per buyer population.
-    demand_carry: Vec<f64>,
+    /// Wash traders' fractional GPU-hours carried to the next block, per population.
     wash_carry: Vec<f64>,
     /// Per buyer population: the last closed period's effective price relative to the reference.
     price_ratio: Vec<f64>,
@@ -455,7 +454,6 @@ impl World {
             pending: BTreeSet::new(),
             disputes: BTreeMap::new(),
             duties: VecDeque::new(),
-            demand_carry: vec![0.0; scenario.buyers.len()],
             wash_carry: vec![0.0; scenario.wash_traders.len()],
             price_ratio: vec![1.0; scenario.buyers.len()],
             recorder,
@@ -1266,9 +1264,8 @@ impl World {
             let hours =
                 group.gpu_hours_per_week * group.demand.factor(week) * response / blocks_per_week;
             let mean_task = (group.task_hours[0] + group.task_hours[1]) / 2.0;
-            let expected = hours / mean_task + self.demand_carry[population];
+            let expected = hours / mean_task;
             let tasks = self.rng.poisson(expected.max(0.0)) as u32;
-            self.demand_carry[population] = 0.0;
             let members: Vec<usize> = self
                 .buyers
                 .iter()

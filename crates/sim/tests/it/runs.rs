@@ -128,3 +128,21 @@ fn a_genesis_the_sale_cannot_fund_is_refused_with_the_reason() {
     .expect_err("5 billion VCAI of lockers exceed the sales");
     assert!(error.to_string().contains("Private and Public"), "{error}");
 }
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sim");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&folder).expect("examples/sim exists") {
+        let path = entry.expect("an entry").path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+        {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            Scenario::from_toml(&text).unwrap_or_else(|error| panic!("{path:?}: {error}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 7, "{checked} scenarios");
+}
