@@ -138,8 +138,12 @@ pub struct Providers {
     /// "stable" (data centre) or "flexible" (edge).
     #[serde(default = "stable")]
     pub kind: String,
-    /// Asking price, USD per GPU-hour of this model.
+    /// Asking price at registration, USD per GPU-hour of this model.
     pub price_per_gpu_hour_usd: f64,
+    /// "fixed" (the default), or "follow_load": each week a node raises its price 5% when more
+    /// than 90% of its GPU-hours sold, and lowers it 5% (never below its cost) when under 50%.
+    #[serde(default = "fixed")]
+    pub price_strategy: String,
     /// What running a GPU costs the operator (power, hosting, depreciation), USD per GPU-hour,
     /// whether or not it is busy.
     pub cost_per_gpu_hour_usd: f64,
@@ -180,6 +184,9 @@ pub struct Providers {
     pub region: String,
 }
 
+fn fixed() -> String {
+    "fixed".into()
+}
 fn vram_gib() -> u32 {
     80
 }
@@ -500,6 +507,12 @@ impl Scenario {
             if population.gpus == 0 || population.gpus > 64 {
                 return invalid(format!(
                     "providers {:?}: gpus must be 1 to 64",
+                    population.name
+                ));
+            }
+            if population.price_strategy != "fixed" && population.price_strategy != "follow_load" {
+                return invalid(format!(
+                    "providers {:?}: price_strategy must be \"fixed\" or \"follow_load\"",
                     population.name
                 ));
             }

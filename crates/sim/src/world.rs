@@ -121,6 +121,8 @@ struct Node {
     running: BTreeMap<(u64, u32), Option<u64>>,
     /// Trailing weekly margin, for entry and exit.
     margin: f64,
+    /// Its asking price now, USD per GPU-hour (a `follow_load` node moves it weekly).
+    price_per_gpu_hour_usd: f64,
     /// This week's USD income and VCAI rewards.
     week_usd: f64,
     week_vcai: f64,
@@ -550,7 +552,7 @@ impl World {
     fn node_hardware(&self, index: usize) -> (Hardware, String, NodeKind, Amount) {
         let node = &self.nodes[index];
         let scenario = &self.spec.scenario;
-        let (model, vram_gib, region, kind, price) = match scenario.providers.get(node.population) {
+        let (model, vram_gib, region, kind) = match scenario.providers.get(node.population) {
             Some(group) => (
                 group.gpu_model.clone(),
                 group.vram_gib,
@@ -560,7 +562,6 @@ impl World {
                 } else {
                     NodeKind::Stable
                 },
-                group.price_per_gpu_hour_usd,
             ),
             None => {
                 let wash = self
@@ -574,7 +575,6 @@ impl World {
                     80,
                     wash_region(index),
                     NodeKind::Stable,
-                    group.price_per_gpu_hour_usd,
                 )
             }
         };
@@ -590,7 +590,12 @@ impl World {
             ram_mib: 65_536 * u64::from(node.gpus),
             sandbox: None,
         };
-        (hardware, region, kind, price_per_cu(price, node.factor_ppm))
+        (
+            hardware,
+            region,
+            kind,
+            price_per_cu(node.price_per_gpu_hour_usd, node.factor_ppm),
+        )
     }
 
     fn required_stake(&self, hardware: &Hardware) -> Amount {
@@ -1595,6 +1600,37 @@ impl World {
             };
             let cost = f64::from(gpus) * group.cost_per_gpu_hour_usd * 168.0;
             let node = &mut self.nodes[index];
+            // A `follow_load` node raises its price 5% after a week its GPUs were more than 90%
+            // sold and lowers it 5% (never below its cost) after one under 50%.
+            if group.price_strategy == "follow_load" {
+                let capacity_usd = f64::from(gpus) * node.price_per_gpu_hour_usd * 168.0;
+                let sold = if capacity_usd > 0.0 {
+                    node.week_usd / capacity_usd
+                } else {
+                    0.0
+                };
+                let old_price = node.price_per_gpu_hour_usd;
+                if sold > 0.9 {
+                    node.price_per_gpu_hour_usd *= 1.05;
+                } else if sold < 0.5 {
+                    node.price_per_gpu_hour_usd =
+                        (old_price * 0.95).max(group.cost_per_gpu_hour_usd);
+                }
+                if node.price_per_gpu_hour_usd != old_price {
+                    let price_per_cu_usd =
+                        price_per_cu(node.price_per_gpu_hour_usd, node.factor_ppm);
+                    let actor = node.actor;
+                    self.actors[actor].outbox.push((
+                        None,
+                        vec![Message::UpdateNode(vcity_types::compute::UpdateNode {
+                            price_per_cu_usd: Some(price_per_cu_usd),
+                            endpoint: None,
+                            hardware: None,
+                        })],
+                    ));
+                }
+            }
+            let node = &mut self.nodes[index];
             let income = node.week_usd + node.week_vcai * price;
             let margin = if cost > 0.0 { income / cost - 1.0 } else { 1.0 };
             node.margin = 0.75 * node.margin + 0.25 * margin;
@@ -1780,6 +1816,7 @@ fn wash_providers(group: &scenario::WashTraders) -> scenario::Providers {
         vram_gib: 80,
         kind: "stable".into(),
         price_per_gpu_hour_usd: group.price_per_gpu_hour_usd,
+        price_strategy: "fixed".into(),
         cost_per_gpu_hour_usd: 0.0,
         uptime: 1.0,
         outage_days: 1,
@@ -1819,6 +1856,7 @@ fn new_node(
         phase: 0,
         running: BTreeMap::new(),
         margin: 0.0,
+        price_per_gpu_hour_usd: group.price_per_gpu_hour_usd,
         week_usd: 0.0,
         week_vcai: 0.0,
     }

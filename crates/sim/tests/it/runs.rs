@@ -146,3 +146,30 @@ fn every_shipped_scenario_is_valid() {
     }
     assert!(checked >= 7, "{checked} scenarios");
 }
+
+#[test]
+fn nodes_that_follow_their_load_change_their_price_on_the_ledger() {
+    let mut scenario = smoke();
+    scenario.sweep.clear();
+    scenario.weeks = 3;
+    let mut world = World::new(RunSpec {
+        scenario,
+        seed: 7,
+        subset: 0,
+    })
+    .expect("genesis");
+    world.run(&mut |_| {}).expect("runs");
+    let state = world.ledger().state();
+    // 0.9 USD per RTX 4090 hour, at the card's factor 0.8: 312.5 base units per CU.
+    let opening = vcity_types::Amount::new(313);
+    let prices: Vec<vcity_types::Amount> = vcity_ledger::nodes::list(state, 0, 1_000)
+        .into_iter()
+        .filter(|node| node.hardware.gpus.iter().any(|gpu| gpu.model == "RTX4090"))
+        .map(|node| node.price_per_cu_usd)
+        .collect();
+    assert!(!prices.is_empty());
+    assert!(
+        prices.iter().any(|price| *price != opening),
+        "a follow_load node moved its price: {prices:?}"
+    );
+}
