@@ -243,7 +243,7 @@ impl Recorder {
         columns
     }
 
-    /// A block was executed.
+    /// A block was executed: counts what it refused.
     pub fn block(&mut self, execution: &Execution) {
         self.period.refused_txs += execution.dropped.len() as u64;
         for (_, error) in &execution.dropped {
@@ -255,16 +255,6 @@ impl Recorder {
                 self.period.refused_txs += 1;
                 let text = reason(&receipt.error);
                 *self.tallies.entry(text).or_default() += 1;
-            }
-            for event in &receipt.events {
-                if let vcity_types::event::Event::TaskSettled { fee_usd, .. } = event {
-                    self.period.fees_usd += usd_f(*fee_usd);
-                }
-            }
-        }
-        for event in &execution.block_events {
-            if let vcity_types::event::Event::TaskSettled { fee_usd, .. } = event {
-                self.period.fees_usd += usd_f(*fee_usd);
             }
         }
     }

@@ -696,6 +696,21 @@ sampling_rate = [0.05, 0.25]
     }
 
     #[test]
+    fn every_sweepable_name_is_applied_by_a_sweep() {
+        let scenario = Scenario::from_toml(MINIMAL).expect("valid");
+        for name in SWEEPABLE {
+            let applied = scenario
+                .at(&BTreeMap::from([(name.to_string(), 0.25)]))
+                .unwrap_or_else(|error| panic!("{name}: {error}"));
+            assert_ne!(
+                format!("{:?}", applied.params),
+                format!("{:?}", Params::default()),
+                "{name} changed nothing"
+            );
+        }
+    }
+
+    #[test]
     fn bad_scenarios_say_what_is_wrong() {
         let cases = [
             (MINIMAL.replace("\"A100\"", "\"B9000\""), "factor table"),

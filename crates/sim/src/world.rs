@@ -55,6 +55,9 @@ const PPM: f64 = 1_000_000.0;
 const USD: f64 = 1_000_000.0;
 /// Most messages in one transaction (the ledger's default `max_messages_per_tx`).
 const MAX_MESSAGES: usize = 64;
+/// The scheduler's measured round trip to every node: the simulator has no network, so all
+/// nodes are equally near and placement decides on price, record and load.
+const ROUND_TRIP_MS: u32 = 20;
 /// Working capital in USD every node starts with, for fees.
 const NODE_USD: f64 = 2_000.0;
 
@@ -91,10 +94,10 @@ struct Actor {
 
 /// Messages an agent sends many of per block and that fail only in rare races, so they share
 /// transactions (up to 64 messages each), as the daemons' control loops send them: a node's
-/// task starts, its results, a scheduler's assignments.
+/// task starts and give-backs, its results, a scheduler's assignments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Batch {
-    Start,
+    Tasks,
     Result,
     Assign,
 }
@@ -189,7 +192,10 @@ pub struct RunSpec {
 /// A run in progress.
 #[derive(Debug)]
 pub struct World {
-    spec: RunSpec,
+    /// The scenario, shared so that per-block code can hold it while it changes the world.
+    scenario: std::rc::Rc<Scenario>,
+    seed: u64,
+    subset: usize,
     ledger: Ledger,
     chain_id: String,
     rng: Rng,
@@ -462,7 +468,9 @@ impl World {
             deferred: Vec::new(),
             heartbeat_blocks,
             blocks_per_week,
-            spec,
+            scenario: std::rc::Rc::new(spec.scenario.clone()),
+            seed: spec.seed,
+            subset: spec.subset,
         };
         for (index, node) in world.nodes.iter_mut().enumerate() {
             node.phase = index as u64 % heartbeat_blocks;
@@ -515,7 +523,7 @@ impl World {
     }
 
     fn first_block_messages(&mut self) {
-        let scenario = self.spec.scenario.clone();
+        let scenario = std::rc::Rc::clone(&self.scenario);
         let service = |stake: Amount, role: Role| {
             Message::RegisterNode(RegisterNode {
                 role,
@@ -551,7 +559,7 @@ impl World {
 
     fn node_hardware(&self, index: usize) -> (Hardware, String, NodeKind, Amount) {
         let node = &self.nodes[index];
-        let scenario = &self.spec.scenario;
+        let scenario = &self.scenario;
         let (model, vram_gib, region, kind) = match scenario.providers.get(node.population) {
             Some(group) => (
                 group.gpu_model.clone(),
@@ -620,7 +628,7 @@ impl World {
 
     /// Runs to the end of the scenario, calling `progress` with each simulated week finished.
     pub fn run(&mut self, progress: &mut dyn FnMut(u32)) -> Result<(), RunError> {
-        let weeks = u64::from(self.spec.scenario.weeks);
+        let weeks = u64::from(self.scenario.weeks);
         let total_blocks = weeks * self.blocks_per_week;
         for block in 1..=total_blocks {
             self.step(block)?;
@@ -634,7 +642,7 @@ impl World {
     /// Builds, executes and commits block `height` (its time is `height × block_time_s` after
     /// genesis), then lets every agent react.
     fn step(&mut self, height: u64) -> Result<(), RunError> {
-        let block_s = self.spec.scenario.block_time_s;
+        let block_s = self.scenario.block_time_s;
         let time_s = height * block_s;
         let txs = self.sign_outboxes();
         let context = BlockContext {
@@ -644,7 +652,7 @@ impl World {
                 vcity_types::hash::Domain::Beacon,
                 &[
                     b"vcity-sim",
-                    &self.spec.seed.to_le_bytes(),
+                    &self.seed.to_le_bytes(),
                     &height.to_le_bytes(),
                 ],
             ),
@@ -654,7 +662,7 @@ impl World {
         let executed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             ledger.execute(context, txs, Mode::Propose)
         }));
-        let (seed, subset) = (self.spec.seed, self.spec.subset);
+        let (seed, subset) = (self.seed, self.subset);
         let halted = move |reason: String| RunError::Halted {
             seed,
             subset,
@@ -754,7 +762,7 @@ impl World {
                     Some(&index) if index < self.buyers.len() => self.buyers[index].population,
                     Some(&index) => {
                         let wash = usize::MAX - index;
-                        self.spec.scenario.buyers.len() + self.washes[wash].population
+                        self.scenario.buyers.len() + self.washes[wash].population
                     }
                     None => return,
                 };
@@ -802,7 +810,7 @@ impl World {
                     let actor = self.nodes[index].actor;
                     self.send_batched(
                         actor,
-                        Batch::Start,
+                        Batch::Tasks,
                         Message::StartTask(StartTask {
                             job_id: *job_id,
                             task: *task,
@@ -831,6 +839,7 @@ impl World {
                 let id = (*job_id, *task);
                 let info = self.tasks.remove(&id);
                 self.task_ended(id);
+                self.recorder.period.fees_usd += usd_f(*fee_usd);
                 if let Some(&index) = self.node_of.get(node) {
                     self.dirty.insert(index);
                     let income = usd_f(*node_usd);
@@ -945,7 +954,7 @@ impl World {
                     let population = if buyer < self.buyers.len() {
                         self.buyers[buyer].population
                     } else {
-                        self.spec.scenario.buyers.len() + self.washes[usize::MAX - buyer].population
+                        self.scenario.buyers.len() + self.washes[usize::MAX - buyer].population
                     };
                     self.recorder.credit_buyer(*period, population, parts);
                 }
@@ -963,7 +972,6 @@ impl World {
             Event::IncentivesClaimed { account, amount } => {
                 let share = match self.node_of.get(account) {
                     Some(&index) => self
-                        .spec
                         .scenario
                         .providers
                         .get(self.nodes[index].population)
@@ -1009,7 +1017,7 @@ impl World {
         let info = self.tasks.get(&id)?;
         let factor = self.nodes[node].factor_ppm as f64 / PPM;
         let seconds = info.work_cu_ppm as f64 / PPM / factor;
-        let blocks = (seconds / self.spec.scenario.block_time_s as f64).ceil() as u64;
+        let blocks = (seconds / self.scenario.block_time_s as f64).ceil() as u64;
         Some(self.ledger.height().0 + blocks.max(minimum) - 1)
     }
 
@@ -1069,7 +1077,7 @@ impl World {
     /// What every agent does for the next block.
     fn act(&mut self, height: u64) {
         let now_s = self.now_s();
-        let next_s = now_s + self.spec.scenario.block_time_s;
+        let next_s = now_s + self.scenario.block_time_s;
         self.verifier_duties();
         self.node_work(height, now_s);
         if height % self.heartbeat_blocks == (self.heartbeat_blocks - 1) % self.heartbeat_blocks
@@ -1137,7 +1145,7 @@ impl World {
 
     /// Each node: heartbeat on its day, report results that are due, keep its stake.
     fn node_work(&mut self, height: u64, now_s: u64) {
-        let scenario = self.spec.scenario.clone();
+        let scenario = std::rc::Rc::clone(&self.scenario);
         let chain_id = self.chain_id.clone();
         for index in 0..self.nodes.len() {
             if self.nodes[index].gone || !self.nodes[index].registered {
@@ -1166,7 +1174,7 @@ impl World {
                         for (job_id, task) in held {
                             self.send_batched(
                                 actor,
-                                Batch::Start,
+                                Batch::Tasks,
                                 Message::FailTask(vcity_types::compute::FailTask {
                                     job_id,
                                     task,
@@ -1261,7 +1269,7 @@ impl World {
 
     /// Buyers submit the period's demand, spread over blocks; wash traders buy from themselves.
     fn demand(&mut self, next_s: u64) {
-        let scenario = self.spec.scenario.clone();
+        let scenario = std::rc::Rc::clone(&self.scenario);
         let week = next_s as f64 / WEEK_S as f64;
         let blocks_per_week = self.blocks_per_week as f64;
         for (population, group) in scenario.buyers.iter().enumerate() {
@@ -1335,14 +1343,13 @@ impl World {
         verification: vcity_types::trust::VerificationLevel,
     ) -> Message {
         let overbill = self
-            .spec
             .scenario
             .providers
             .iter()
             .map(|group| group.overbill_factor)
             .fold(0.0, f64::max);
         let max_cu_ppm = (longest_task_hours * 3_600.0 * PPM * (1.0 + overbill)) as u64 + 1;
-        let block_s = self.spec.scenario.block_time_s;
+        let block_s = self.scenario.block_time_s;
         // The slowest GPU in the table (RTX3090, 0.45) must finish it, a block late at most.
         let max_duration_s = (longest_task_hours * 3_600.0 / 0.45) as u64 + 2 * block_s;
         Message::SubmitJob(SubmitJob {
@@ -1415,7 +1422,7 @@ impl World {
             self.engine.set_params(params.clone());
             self.engine_params = params;
         }
-        let next_s = now_s + self.spec.scenario.block_time_s;
+        let next_s = now_s + self.scenario.block_time_s;
         let refresh: Vec<usize> = if params_changed {
             (0..self.nodes.len()).collect()
         } else {
@@ -1431,7 +1438,7 @@ impl World {
             let up = now_s >= node.down_until_s;
             match nodes::node(self.ledger.state(), &account) {
                 Some(record) if up && !node.gone && !node.leaving => {
-                    self.engine.upsert(&record, Some(20))
+                    self.engine.upsert(&record, Some(ROUND_TRIP_MS))
                 }
                 _ => self.engine.remove(&account),
             }
@@ -1491,7 +1498,7 @@ impl World {
 
     /// Noise traders swap once a day.
     fn trade(&mut self) {
-        let scenario = self.spec.scenario.clone();
+        let scenario = std::rc::Rc::clone(&self.scenario);
         for index in 0..self.traders.len() {
             let group = &scenario.traders[self.traders[index].population];
             let size = self.rng.range(0.0, 2.0 * group.usd_per_day);
@@ -1520,7 +1527,7 @@ impl World {
     /// weekly decisions (claims, stake top-ups, relocks, entry and exit).
     fn close_week(&mut self, period: u64) {
         let closed = period - 1;
-        let scenario = self.spec.scenario.clone();
+        let scenario = std::rc::Rc::clone(&self.scenario);
         let state = self.ledger.state();
         let closed_record = incentives::period(state, closed);
         let reserves = pool::reserves(state);
@@ -1728,7 +1735,7 @@ impl World {
             for _ in 0..joins {
                 let actor = {
                     let index = self.actors.len();
-                    let key = key_of(self.spec.seed, index);
+                    let key = key_of(self.seed, index);
                     let account = AccountId::from_public_key(&key.verifying_key());
                     self.actors.push(Actor {
                         key,
