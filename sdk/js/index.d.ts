@@ -121,6 +121,8 @@ export class Client {
   treasury(): Promise<any>;
   incentives(): Promise<any>;
   trust(): Promise<any>;
+  /** The TEE attestation rules and the nonce evidence is bound to (docs/attestation.md). */
+  attestation(): Promise<any>;
   nodes(query?: Query): Promise<any>;
   node(id: string): Promise<any>;
   jobs(query?: Query): Promise<any>;

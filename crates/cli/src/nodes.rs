@@ -5,6 +5,7 @@ use crate::shared::config::Settings;
 use crate::shared::{print_json, resolve_account, sign_and_send, TxOptions};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
+use std::path::{Path, PathBuf};
 use vcity_sdk::{Client, Keyring};
 use vcity_types::api::NodeView;
 use vcity_types::compute::{
@@ -127,6 +128,99 @@ pub enum NodesCommand {
         #[command(flatten)]
         options: TxOptions,
     },
+    /// The attestation rules and the nonce evidence must be bound to now (docs/attestation.md).
+    Attestation,
+    /// Present TEE attestation evidence for the compute node `--from` (docs/attestation.md).
+    /// Give the CPU's evidence as files (an Intel quote with its collateral, or an SEV-SNP
+    /// report with its VCEK) or take it from this machine with `--local`; GPU reports are
+    /// added with `--gpu-report`/`--gpu-chain` (or from NVML with `--local`). The compute
+    /// daemon does this by itself (`vcity node compute --tee`).
+    Attest {
+        /// The node's keyring name.
+        #[arg(long)]
+        from: String,
+        /// Obtain the evidence on this machine (configfs-tsm, NVML), bound to the key and the
+        /// chain's current nonce.
+        #[arg(long, conflicts_with_all = ["intel_quote", "snp_report"])]
+        local: bool,
+        /// An Intel TDX or SGX DCAP quote (binary).
+        #[arg(long, requires = "intel_collateral")]
+        intel_quote: Option<PathBuf>,
+        /// Intel's collateral for it (QuoteCollateralV3 JSON, as a PCCS serves it); with
+        /// `--local`, for the quote obtained here.
+        #[arg(long)]
+        intel_collateral: Option<PathBuf>,
+        /// An AMD SEV-SNP attestation report (binary or hex).
+        #[arg(long, requires = "vcek", conflicts_with = "intel_quote")]
+        snp_report: Option<PathBuf>,
+        /// The VCEK certificate that signed it (DER).
+        #[arg(long)]
+        vcek: Option<PathBuf>,
+        /// An NVIDIA GPU attestation report (SPDM request and response, binary or hex);
+        /// repeatable, each with its `--gpu-chain`.
+        #[arg(long)]
+        gpu_report: Vec<PathBuf>,
+        /// The GPU's certificate chain (PEM, leaf first).
+        #[arg(long)]
+        gpu_chain: Vec<PathBuf>,
+        /// Also write the evidence (borsh) to this file, for `vcity node compute --tee FILE`.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Only build (and save) the evidence; send nothing.
+        #[arg(long, requires = "save")]
+        no_send: bool,
+        #[command(flatten)]
+        options: TxOptions,
+    },
+}
+
+/// A file of bytes that may be written as hex text (as vendors' samples are).
+fn binary_or_hex(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::str::from_utf8(&bytes)
+        .map(str::trim)
+        .unwrap_or_default();
+    if !text.is_empty() && text.len() % 2 == 0 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
+    {
+        return hex::decode(text).with_context(|| format!("hex in {}", path.display()));
+    }
+    Ok(bytes)
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Builds evidence from files.
+fn evidence_from_files(
+    intel: Option<(&Path, &Path)>,
+    snp: Option<(&Path, &Path)>,
+    gpus: &[(PathBuf, PathBuf)],
+) -> anyhow::Result<vcity_attest::Evidence> {
+    let cpu = match (intel, snp) {
+        (Some((quote, collateral)), None) => vcity_attest::CpuEvidence::IntelDcap {
+            quote: read(quote)?,
+            collateral_json: read(collateral)?,
+        },
+        (None, Some((report, vcek))) => vcity_attest::CpuEvidence::AmdSnp {
+            report: binary_or_hex(report)?,
+            vcek_der: read(vcek)?,
+        },
+        _ => bail!("give one CPU evidence: --intel-quote with --intel-collateral, --snp-report with --vcek, or --local"),
+    };
+    let gpus = gpus
+        .iter()
+        .map(|(report, chain)| {
+            let pem = String::from_utf8(read(chain)?)
+                .with_context(|| format!("{} is not PEM text", chain.display()))?;
+            Ok(vcity_attest::GpuEvidence {
+                report: binary_or_hex(report)?,
+                cert_chain_der: vcity_attest::pem_chain_to_der(&pem)
+                    .with_context(|| format!("certificates in {}", chain.display()))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(vcity_attest::Evidence { cpu, gpus })
 }
 
 fn parse_role(text: &str) -> anyhow::Result<Role> {
@@ -193,6 +287,24 @@ fn print_node(view: &NodeView) {
     );
     for issue in &view.health_issues {
         println!("  health: {issue}");
+    }
+    let tee = &node.tee;
+    if tee.tier == vcity_types::compute::TeeTier::None {
+        println!("  TEE: none (no attestation evidence verified)");
+    } else {
+        println!(
+            "  TEE: {} ({}), evidence {}, verified at {} s, until {} s after genesis{}",
+            tee.tier.as_str(),
+            tee.cpu,
+            tee.evidence_hash,
+            tee.attested_s,
+            tee.expires_s,
+            if tee.bound {
+                ""
+            } else {
+                "; a recorded sample, not bound to this node"
+            }
+        );
     }
     for challenge in view.challenges.iter().take(3) {
         println!(
@@ -351,6 +463,100 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             Message::WithdrawUnbonded(WithdrawUnbonded {}),
             options,
         ),
+        NodesCommand::Attestation => {
+            let status = client.attestation()?;
+            if json {
+                print_json(&status)?;
+            } else {
+                let rules = &status.params.rules;
+                println!("nonce           {}", status.nonce);
+                println!("previous nonce  {}", status.previous_nonce);
+                println!("next nonce at   {} s after genesis", status.next_nonce_s);
+                println!("verdicts last   {} s", rules.validity_s);
+                println!("reports/block   {}", rules.max_reports_per_block);
+                println!(
+                    "TEE sampling    {}% of the level's rate",
+                    rules.sampling_factor_ppm / 10_000
+                );
+                println!(
+                    "registered      {} TDX MRTD, {} SGX MRENCLAVE, {} SNP measurements, {} GPU drivers",
+                    rules.policy.tdx_mrtd.len(),
+                    rules.policy.sgx_mrenclave.len(),
+                    rules.policy.snp_measurements.len(),
+                    rules.policy.gpu_driver_versions.len()
+                );
+                if status.params.accept_unbound_samples {
+                    println!("this is a test network: it accepts recorded, unbound vendor samples");
+                }
+            }
+            return Ok(());
+        }
+        NodesCommand::Attest {
+            from,
+            local,
+            intel_quote,
+            intel_collateral,
+            snp_report,
+            vcek,
+            gpu_report,
+            gpu_chain,
+            save,
+            no_send,
+            options,
+        } => {
+            if gpu_report.len() != gpu_chain.len() {
+                bail!("each --gpu-report needs its --gpu-chain");
+            }
+            let status = client.attestation()?;
+            let evidence = if local {
+                let key = ring.get(&from)?.signing_key()?;
+                let binding = vcity_attest::Binding {
+                    node_key: vcity_types::AccountId::from_public_key(&key.verifying_key()).0,
+                    nonce: status.nonce.0,
+                };
+                vcity_compute::tee::obtain(
+                    &binding,
+                    &vcity_compute::tee::Options {
+                        intel_collateral,
+                        ..Default::default()
+                    },
+                )?
+            } else {
+                let gpus: Vec<(PathBuf, PathBuf)> = gpu_report.into_iter().zip(gpu_chain).collect();
+                evidence_from_files(
+                    intel_quote.as_deref().zip(intel_collateral.as_deref()),
+                    snp_report.as_deref().zip(vcek.as_deref()),
+                    &gpus,
+                )?
+            };
+            let encoded = borsh::to_vec(&evidence).context("encoding the evidence")?;
+            if let Some(path) = &save {
+                std::fs::write(path, &encoded)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if no_send {
+                let hash = vcity_types::Hash(evidence.hash());
+                if json {
+                    print_json(&serde_json::json!({
+                        "evidence_hash": hash,
+                        "bytes": encoded.len(),
+                        "gpus": evidence.gpus.len(),
+                    }))?;
+                } else {
+                    println!(
+                        "evidence {hash}: {} bytes, {} GPU report(s)",
+                        encoded.len(),
+                        evidence.gpus.len()
+                    );
+                }
+                return Ok(());
+            }
+            let message = Message::AttestNode(vcity_types::compute::AttestNode {
+                evidence: encoded,
+                nonce: status.nonce,
+            });
+            (from, message, options)
+        }
     };
     sign_and_send(&ring, &client, &from, vec![message], options, json)
 }

@@ -2414,3 +2414,146 @@ fn the_console_makes_a_wallet_sends_usd_and_runs_a_job_in_chromium() {
     );
     eprintln!("console screenshots: {}", shots.display());
 }
+
+/// The recorded Intel TDX sample's MRTD (crates/attest/tests/data).
+const TDX_SAMPLE_MRTD: &str = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7";
+
+/// Issue 25's end-to-end path (docs/attestation.md): a test devnet whose clock sits inside the
+/// recorded Intel TDX sample's collateral window and whose genesis accepts recorded (unbound)
+/// samples. A compute node given the sample as its evidence file presents it, the ledger
+/// verifies it and records the CPU tier; a node on a machine without a TEE says so and gets no
+/// tier. A job that requires a TEE runs on the attested node only, at half the sampling rate;
+/// one that requires a confidential GPU finds no node and says why.
+#[test]
+fn a_node_with_recorded_tdx_evidence_reaches_the_cpu_tier_and_alone_runs_tee_jobs() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../attest/tests/data/intel");
+    let params = home.path().join("attestation.json");
+    std::fs::write(
+        &params,
+        serde_json::json!({
+            "policy": {"intel_tcb_statuses": ["UpToDate"], "tdx_mrtd": [TDX_SAMPLE_MRTD]},
+            "accept_unbound_samples": true,
+        })
+        .to_string(),
+    )
+    .expect("attestation parameters written");
+    // 2025-07-01T00:00:00Z: the sample's collateral is valid from 2025-06-19 to 2025-07-19.
+    let devnet = Devnet::launch(
+        home.path(),
+        &[
+            "--compute-nodes",
+            "0",
+            "--schedulers",
+            "1",
+            "--verifiers",
+            "0",
+            "--block-time",
+            "250ms",
+            "--clock-start-ms",
+            "1751328000000",
+            "--attestation",
+            params.to_str().expect("utf8"),
+        ],
+    );
+    let rules = ok(devnet.cli(&["nodes", "attestation"]));
+    assert_eq!(rules["params"]["accept_unbound_samples"], true);
+
+    // The evidence file the TEE node presents, built from the vendor's recorded files.
+    let evidence = home.path().join("tdx.evidence");
+    let built = ok(devnet.cli(&[
+        "nodes",
+        "attest",
+        "--from",
+        "alice",
+        "--no-send",
+        "--intel-quote",
+        data.join("tdx_quote").to_str().expect("utf8"),
+        "--intel-collateral",
+        data.join("tdx_quote_collateral.json")
+            .to_str()
+            .expect("utf8"),
+        "--save",
+        evidence.to_str().expect("utf8"),
+    ]));
+    assert_eq!(built["gpus"], 0);
+
+    let _tee = extra_node(
+        &devnet,
+        "tee",
+        "eu-west",
+        "2000",
+        &["--tee", evidence.to_str().expect("utf8")],
+    );
+    let _plain = extra_node(&devnet, "plain", "eu-west", "2000", &["--tee", "auto"]);
+    let attested = eventually(Duration::from_secs(60), "the CPU tier", || {
+        let view = registered(&devnet, "tee")?;
+        (view["node"]["tee"]["tier"] == "cpu").then_some(view)
+    });
+    assert_eq!(attested["node"]["tee"]["cpu"], "intel_tdx");
+    assert_eq!(attested["node"]["tee"]["bound"], false);
+    assert_eq!(
+        attested["node"]["tee"]["evidence_hash"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    let plain = eventually(Duration::from_secs(60), "the plain node", || {
+        registered(&devnet, "plain")
+    });
+    assert_eq!(plain["node"]["tee"]["tier"], "none");
+    // This machine has no TEE (no configfs-tsm): the node says so.
+    eventually(
+        Duration::from_secs(30),
+        "the plain node to say it has no TEE",
+        || {
+            let log = std::fs::read_to_string(devnet.home.join("plain.log")).unwrap_or_default();
+            log.contains("no TEE").then_some(())
+        },
+    );
+
+    // Two TEE jobs: both run on the attested node, never on the plain one.
+    let tee_account = attested["node"]["id"].as_str().expect("id").to_string();
+    let ids: Vec<u64> = (0..2)
+        .map(|n| {
+            let path = manifest(
+                home.path(),
+                &format!("tee-{n}"),
+                &format!(
+                    "workload = \"hashchain\"\ninput = \"500 tee {n}\"\nmax_cu = 0.01\n\
+                     max_price_per_cu = 0.1\nverification = \"standard\"\n\
+                     [requirements]\ntee = \"cpu\"\n"
+                ),
+            );
+            submit(&devnet, &path)
+        })
+        .collect();
+    let jobs = wait_for(
+        &devnet,
+        &ids,
+        &["completed", "settled"],
+        Duration::from_secs(90),
+    );
+    for job in &jobs {
+        let task = &job["tasks"][0];
+        assert_eq!(task["state"]["node"], tee_account.as_str(), "{job:#}");
+        // A new node is on probation (no verifier here to end it) and sampled at the risky
+        // rate, 25%; a standing TEE tier halves it.
+        assert_eq!(task["sampling_ppm"], 125_000, "{job:#}");
+    }
+
+    // Nobody has a confidential GPU: the job waits and says why.
+    let path = manifest(
+        home.path(),
+        "gpu-tee",
+        "workload = \"hashchain\"\ninput = \"500 gpu\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n\
+         [requirements]\ntee = \"cpu+gpu\"\n",
+    );
+    let id = submit(&devnet, &path);
+    let explained = eventually(Duration::from_secs(30), "an explanation", || {
+        let view = job(&devnet, id);
+        let text = view["tasks"][0]["unplaceable"].as_str()?.to_string();
+        (!text.is_empty()).then_some(text)
+    });
+    assert!(explained.contains("no attested TEE"), "{explained}");
+}

@@ -78,6 +78,10 @@ pub struct ComputeOptions {
     /// Test-only: make this node lie in a chosen way, so that the trust layer's tests can watch
     /// it being caught. Never set it on a real node.
     pub misbehave: Option<Misbehaviour>,
+    /// Where TEE attestation evidence comes from (docs/attestation.md).
+    pub tee: crate::tee::Source,
+    /// Intel collateral for a TDX quote obtained on this machine.
+    pub tee_collateral: Option<PathBuf>,
 }
 
 /// The lies a test node can tell (`--misbehave`).
@@ -210,6 +214,11 @@ struct Daemon {
     /// The capacity challenge being computed, if any, and those already answered.
     proving: Option<u64>,
     answered: BTreeSet<u64>,
+    /// When to look at this node's TEE tier again (`None`: never, there is no TEE).
+    next_attestation: Option<Instant>,
+    /// The chain nonce of the last evidence sent: evidence is sent at most once per nonce, so a
+    /// refused one costs one fee an interval, not one a poll.
+    attested_nonce: Option<vcity_types::Hash>,
 }
 
 /// Runs the compute daemon until `stop` is set.
@@ -321,6 +330,8 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         gpus_held: crate::gpu::Allocator::new(crate::gpu::devices(&known_models)),
         proving: None,
         answered: BTreeSet::new(),
+        next_attestation: Some(Instant::now()),
+        attested_nonce: None,
     };
     let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1));
     // The first heartbeat goes out at once; later ones at a third of the interval before it is
@@ -337,6 +348,12 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         if Instant::now() >= next_standing_check {
             daemon.check_standing();
             next_standing_check = Instant::now() + STANDING_CHECK;
+        }
+        if daemon
+            .next_attestation
+            .is_some_and(|at| Instant::now() >= at)
+        {
+            daemon.check_attestation();
         }
         if Instant::now() >= next_challenge_check {
             if let Err(error) = daemon.check_challenge() {
@@ -466,6 +483,8 @@ pub(crate) fn send_and_wait(
 
 /// How often the daemon checks its bond against the (weekly repriced) requirement.
 const STANDING_CHECK: Duration = Duration::from_secs(60);
+/// How often a node with a TEE looks at whether its verdict needs renewing.
+const ATTESTATION_CHECK: Duration = Duration::from_secs(60);
 
 impl Daemon {
     /// Warns the operator when the bond is below the requirement: in grace (still scheduled,
@@ -495,6 +514,95 @@ impl Daemon {
                 grace_until_s = until_s,
                 "the stake requirement was raised: add stake before the grace ends"
             );
+        }
+    }
+
+    /// Presents TEE evidence when the node has no tier that stands, or when its verdict is in
+    /// the last quarter of its life; says once that there is no TEE when there is none.
+    fn check_attestation(&mut self) {
+        self.next_attestation = Some(Instant::now() + ATTESTATION_CHECK);
+        let source = self.options.tee.clone();
+        if source == crate::tee::Source::Off {
+            tracing::info!("TEE attestation is off (--tee off): no TEE tier");
+            self.next_attestation = None;
+            return;
+        }
+        let (view, status) = match (self.client.node(&self.me), self.client.attestation()) {
+            (Ok(view), Ok(status)) => (view, status),
+            (view, status) => {
+                tracing::debug!(view = ?view.err(), status = ?status.err(), "reading the TEE tier failed");
+                return;
+            }
+        };
+        let tee = &view.node.tee;
+        let now_s = view.node.last_heartbeat_s;
+        let renew_within_s = status.params.rules.validity_s / 4;
+        if tee.tier != vcity_types::compute::TeeTier::None
+            && tee.expires_s > now_s.saturating_add(renew_within_s)
+        {
+            return;
+        }
+        if self.attested_nonce == Some(status.nonce) {
+            tracing::warn!(
+                tier = tee.tier.as_str(),
+                "the evidence sent for this nonce did not give a standing TEE tier (see its \
+                 receipt); trying again with the next nonce"
+            );
+            return;
+        }
+        let binding = vcity_attest::Binding {
+            node_key: self.me.0,
+            nonce: status.nonce.0,
+        };
+        let evidence = match &source {
+            crate::tee::Source::File(path) => crate::tee::read_evidence(path),
+            _ => crate::tee::obtain(
+                &binding,
+                &crate::tee::Options {
+                    intel_collateral: self.options.tee_collateral.clone(),
+                    ..Default::default()
+                },
+            ),
+        };
+        let evidence = match evidence {
+            Ok(evidence) => evidence,
+            Err(crate::tee::TeeError::Absent(why)) => {
+                tracing::info!(
+                    %why,
+                    "no TEE: this node registers without a TEE tier and earns no TEE-level trust"
+                );
+                self.next_attestation = None;
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "TEE evidence could not be obtained; retrying later");
+                return;
+            }
+        };
+        let encoded = match borsh::to_vec(&evidence) {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                tracing::warn!(%error, "encoding the TEE evidence");
+                return;
+            }
+        };
+        match self.send(Message::AttestNode(vcity_types::compute::AttestNode {
+            evidence: encoded,
+            nonce: status.nonce,
+        })) {
+            Ok(()) => {
+                self.attested_nonce = Some(status.nonce);
+                tracing::info!(
+                    evidence_hash = %vcity_types::Hash(evidence.hash()),
+                    gpus = evidence.gpus.len(),
+                    "TEE evidence presented to the ledger"
+                );
+                // Look again soon: the verdict (or the refusal) is in the next blocks.
+                self.next_attestation = Some(Instant::now() + Duration::from_secs(5));
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "presenting TEE evidence failed")
+            }
         }
     }
 

@@ -19,6 +19,7 @@ pub mod scheduler;
 pub mod selftest;
 pub mod server;
 pub mod service;
+pub mod tee;
 pub mod verifier;
 
 pub use compute::{run as run_compute, ComputeOptions, Misbehaviour};

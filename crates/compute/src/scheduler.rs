@@ -505,6 +505,7 @@ mod tests {
                 tasks_lost: 0,
                 trust: Default::default(),
                 health: Default::default(),
+                tee: Default::default(),
             },
             online: true,
             required_stake: Amount::ZERO,

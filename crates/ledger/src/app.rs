@@ -14,7 +14,8 @@
 //!    previous block's results and draws their checkers, draws referees of disputes opened and
 //!    verifiers of capacity proofs committed in the previous block; then its reminders: capacity
 //!    challenges to issue, commit and verdict deadlines, referee deadlines, ended appeal windows
-//!    paid out), then [`jobs`] (walks the deadline buckets: expired assignments back to pending,
+//!    paid out), then [`attestation`] (draws a new attestation nonce from this block's beacon
+//!    at each nonce interval), then [`jobs`] (walks the deadline buckets: expired assignments back to pending,
 //!    overrunning tasks failed, closed verification windows settled unless disputed), then
 //!    [`governance`] (records the VCAI supply at the start of a new year, tallies votes that
 //!    ended, expires passed proposals whose grace period ended).
@@ -34,7 +35,8 @@
 //!      and spending to [`incentives`]; a result queues its sampling draw with [`trust`]);
 //!      `VerifyResult`, `ChallengeResult` → [`verification`]; `RefereeVote`,
 //!      `ReportEquivocation` → [`disputes`]; `CommitCapacity`, `CapacityVerdict` →
-//!      [`capacity`]; `Appeal` → [`slashing`]; `Propose`, `CommentProposal`, `CastVote`,
+//!      [`capacity`]; `Appeal` → [`slashing`]; `AttestNode` → [`attestation`] (which records
+//!      the tier on the node through [`nodes`]); `Propose`, `CommentProposal`, `CastVote`,
 //!      `ExecuteProposal` → [`governance`] (whose actions reach the components they change);
 //!      `ClaimRewards` → [`rewards`] and [`incentives`]; `MintAgent`, `AddAgentVersion`,
 //!      `RetireAgentVersion`, `TransferAgent`, `ListAgent`, `DelistAgent`, `BuyAgent`,
@@ -66,6 +68,7 @@
 //! [`verification`]: crate::verification
 //! [`disputes`]: crate::disputes
 //! [`capacity`]: crate::capacity
+//! [`attestation`]: crate::attestation
 //! [`slashing`]: crate::slashing
 //! [`agents`]: crate::agents
 
@@ -74,8 +77,9 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::smt::SparseMerkleTree;
 use crate::state::{Layer, Overlay, ReadLog, Reads, State, StateRead, Writes};
 use crate::{
-    agents, auth, bank, capacity, chain, disputes, governance, incentives, invariants, jobs, nft,
-    nodes, pool, repricing, rewards, slashing, treasury, trust, ve, verification, vesting,
+    agents, attestation, auth, bank, capacity, chain, disputes, governance, incentives, invariants,
+    jobs, nft, nodes, pool, repricing, rewards, slashing, treasury, trust, ve, verification,
+    vesting,
 };
 use vcity_types::event::Event;
 use vcity_types::merkle::{list_root, SparseProof};
@@ -370,6 +374,7 @@ impl Ledger {
         nodes::begin_block(&mut hook);
         incentives::begin_block(&mut hook);
         trust::begin_block(&mut hook);
+        attestation::begin_block(&mut hook);
         jobs::begin_block(&mut hook);
         governance::begin_block(&mut hook);
         let (writes, mut events) = hook.into_parts();
@@ -663,6 +668,7 @@ fn route_message(
         Message::InvokeAgent(message) => {
             agents::invocations::execute_invoke(state, sender, message)
         }
+        Message::AttestNode(message) => attestation::execute_attest(state, sender, message),
         Message::RateInvocation(message) => {
             agents::invocations::execute_rate(state, sender, message)
         }

@@ -179,6 +179,9 @@ pub enum TxError {
     /// Code 22.
     #[error("transaction is already in the mempool")]
     AlreadyKnown,
+    /// Code 39.
+    #[error("attestation evidence refused: {0}")]
+    AttestationRefused(String),
 }
 
 impl TxError {
@@ -220,6 +223,7 @@ impl TxError {
             TxError::NotExecutable(_) => 36,
             TxError::InvalidAgent(_) => 37,
             TxError::NoLicence(_) => 38,
+            TxError::AttestationRefused(_) => 39,
             TxError::MempoolFull { .. } => 20,
             TxError::SenderQuotaFull { .. } => 21,
             TxError::AlreadyKnown => 22,
@@ -264,6 +268,7 @@ impl TxError {
             TxError::NotExecutable(_) => "not_executable",
             TxError::InvalidAgent(_) => "invalid_agent",
             TxError::NoLicence(_) => "no_licence",
+            TxError::AttestationRefused(_) => "attestation_refused",
             TxError::MempoolFull { .. } => "mempool_full",
             TxError::SenderQuotaFull { .. } => "sender_quota_full",
             TxError::AlreadyKnown => "already_known",
@@ -351,6 +356,7 @@ mod tests {
             TxError::MempoolFull { capacity: 0 },
             TxError::SenderQuotaFull { limit: 0 },
             TxError::AlreadyKnown,
+            TxError::AttestationRefused(String::new()),
         ];
         let codes: std::collections::BTreeSet<u32> = all.iter().map(TxError::code).collect();
         let names: std::collections::BTreeSet<&str> = all.iter().map(TxError::name).collect();

@@ -109,6 +109,11 @@ pub struct Genesis {
     /// Verification, capacity challenge, dispute and slashing parameters [default: rules §10].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<crate::trust::TrustParams>,
+    /// TEE attestation [default: an empty policy (no evidence is accepted until governance
+    /// registers measurements), verdicts valid 7 days, a new nonce every hour, 9 reports per
+    /// block, TEE nodes sampled at half their level's rate] (docs/attestation.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<crate::attestation::AttestationParams>,
     /// Governance parameters [default: rules §9: a week of discussion, a week of voting, 4%
     /// quorum, a 2-day timelock]. A devnet uses minutes so a proposal passes during a demo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -341,6 +346,8 @@ impl Genesis {
         let trust_params = self.trust.clone().unwrap_or_default();
         trust_params.validate().map_err(GenesisError::Params)?;
         crate::trust::init(&mut overlay, &trust_params);
+        crate::attestation::init(&mut overlay, &self.attestation.clone().unwrap_or_default())
+            .map_err(|error| GenesisError::Params(format!("attestation: {error}")))?;
         crate::governance::init(&mut overlay, &self.governance.clone().unwrap_or_default());
         if let Some(params) = &self.agents {
             crate::agents::init(&mut overlay, params)

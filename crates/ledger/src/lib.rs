@@ -51,7 +51,7 @@ pub mod trust;
 pub use compute::{jobs, nodes};
 pub use economy::{incentives, pool, rewards, treasury, ve};
 pub use token::{bank, nft, repricing, vesting};
-pub use trust::{capacity, disputes, reputation, slashing, verification};
+pub use trust::{attestation, capacity, disputes, reputation, slashing, verification};
 
 /// `GET /v1/params`: the governance parameters daemons need (matching, heartbeats, deadlines).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

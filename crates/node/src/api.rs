@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/treasury"),
     ("get", "/v1/incentives"),
     ("get", "/v1/trust"),
+    ("get", "/v1/attestation"),
     ("get", "/v1/trust/duties/{id}"),
     ("get", "/v1/trust/challenges/{id}"),
     ("get", "/v1/trust/disputes/{id}"),
@@ -101,6 +102,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/treasury", get(get_treasury))
         .route("/v1/incentives", get(get_incentives))
         .route("/v1/trust", get(get_trust))
+        .route("/v1/attestation", get(get_attestation))
         .route("/v1/trust/duties/{id}", get(get_duties))
         .route("/v1/trust/challenges/{id}", get(get_challenge))
         .route("/v1/trust/disputes/{id}", get(get_dispute))
@@ -495,6 +497,10 @@ async fn get_incentives(State(node): State<Arc<Node>>) -> Json<vcity_ledger::inc
 
 async fn get_trust(State(node): State<Arc<Node>>) -> Json<vcity_ledger::trust::Status> {
     Json(node.trust())
+}
+
+async fn get_attestation(State(node): State<Arc<Node>>) -> Json<vcity_ledger::attestation::Status> {
+    Json(node.attestation())
 }
 
 async fn get_duties(

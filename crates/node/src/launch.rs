@@ -79,6 +79,9 @@ pub struct LaunchConfig {
     pub mempool: MempoolConfig,
     /// Which consensus engine drives the node.
     pub engine: Engine,
+    /// Test networks only: stamp blocks with a clock that starts at this Unix time (ms) and runs
+    /// at wall speed ([`crate::node::shifted_clock`]) [default: the system clock].
+    pub clock_start_ms: Option<u64>,
 }
 
 /// Which consensus engine drives the node.
@@ -133,6 +136,9 @@ impl RunningNode {
         }
         let mut options = NodeOptions::new(validator);
         options.mempool = config.mempool;
+        if let Some(start_ms) = config.clock_start_ms {
+            options.clock = crate::node::shifted_clock(start_ms);
+        }
         if let Engine::External(name) = config.engine {
             options.engine = name.into();
         }

@@ -49,6 +49,15 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// A clock that starts at `start_ms` (Unix ms) now and runs at wall speed: a test network whose
+/// chain must live at another time (recorded attestation samples are valid only inside their
+/// collateral's window; docs/attestation.md).
+pub fn shifted_clock(start_ms: u64) -> Clock {
+    let system = system_clock();
+    let offset = i128::from(start_ms) - i128::from(system());
+    Arc::new(move || u64::try_from((i128::from(system()) + offset).max(0)).unwrap_or(0))
+}
+
 /// Node settings.
 #[derive(Clone)]
 pub struct NodeOptions {
@@ -688,6 +697,11 @@ impl Node {
         let chain = self.read();
         let scale = repricing::scale(&chain.ledger);
         nominal::trust(&scale, vcity_ledger::trust::status(&chain.ledger))
+    }
+
+    /// The attestation rules and nonces (docs/attestation.md).
+    pub fn attestation(&self) -> vcity_ledger::attestation::Status {
+        vcity_ledger::attestation::status(&self.read().ledger)
     }
 
     /// A verifier's open duties.

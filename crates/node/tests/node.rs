@@ -433,6 +433,7 @@ impl Api {
                 block_time: Duration::from_millis(50),
                 mempool: MempoolConfig::default(),
                 engine: vcity_node::Engine::Solo,
+                clock_start_ms: None,
             }))
             .expect("node starts");
         let base = format!("http://{}", running.addr);

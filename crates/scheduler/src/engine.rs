@@ -32,8 +32,9 @@
 //! cheapest fitting *newcomer* (fewer than [`Weights::newcomer_tasks`] tasks on its record) when
 //! one has room, so new nodes earn a reputation (Akash's "no bids for new providers").
 //!
-//! **The index.** Nodes with the same hardware profile (region, kind, GPU list, and for nodes
-//! offering a sandbox its limits, egress and the node's memory) share a bucket;
+//! **The index.** Nodes with the same hardware profile (region, kind, GPU list, the TEE tier
+//! that stands, and for nodes offering a sandbox its limits, egress and the node's memory)
+//! share a bucket;
 //! a bucket keeps its available nodes in ordered sets, one per number of free GPUs, ordered by
 //! (cost, last assignment, id). The buckets a class of task (its requirements) may use are
 //! computed once per class and sorted by a lower bound of their cost (fit term + the bucket's
@@ -54,7 +55,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use vcity_ledger::jobs::{explanation, fits, misfits, Explanation, Misfit};
 use vcity_ledger::nodes::{self, NodeParams};
 use vcity_types::compute::{
-    GpuSpec, NodeKind, NodeRecord, Requirements, Role, SandboxNeeds, SandboxSupport,
+    GpuSpec, NodeKind, NodeRecord, Requirements, Role, SandboxNeeds, SandboxSupport, TeeStatus,
+    TeeTier,
 };
 use vcity_types::{AccountId, Amount};
 
@@ -201,6 +203,8 @@ struct Profile {
     kind: NodeKind,
     gpus: Vec<GpuSpec>,
     sandbox: Option<(SandboxSupport, u64)>,
+    /// The TEE tier that stands now (its expiry is one of the node's eligibility deadlines).
+    tee: TeeTier,
 }
 
 /// A requirement class: tasks with equal hard constraints share a plan.
@@ -213,11 +217,13 @@ struct Class {
     node_kind: Option<NodeKind>,
     high_load: bool,
     sandbox: Option<SandboxNeeds>,
+    tee: TeeTier,
 }
 
 impl Class {
     fn of(requirements: &Requirements) -> Class {
         Class {
+            tee: requirements.tee,
             gpu_model: requirements.gpu_model.clone(),
             gpu_count: requirements.gpu_count,
             min_vram_mib: requirements.min_vram_mib,
@@ -451,7 +457,15 @@ impl Engine {
     fn upsert_with_cost(&mut self, record: &NodeRecord, static_cost: u64, force: bool) {
         if let Some(&index) = self.by_id.get(&record.id) {
             let slot = &self.nodes[index as usize];
-            if !force && slot.present && slot.record == *record && slot.static_cost == static_cost {
+            // A TEE tier that has expired since moves the node to another profile.
+            let tee_moved = self.buckets[slot.bucket as usize].exemplar.tee.tier
+                != record.tee.tier_at(self.now_s);
+            if !force
+                && !tee_moved
+                && slot.present
+                && slot.record == *record
+                && slot.static_cost == static_cost
+            {
                 // Nothing the engine uses changed (a daemon re-sends every node every poll):
                 // plans and explanations stay cached. Going offline is `advance`'s job.
                 return;
@@ -472,7 +486,9 @@ impl Engine {
                 .hardware
                 .sandbox
                 .map(|sandbox| (sandbox, record.hardware.ram_mib)),
+            tee: record.tee.tier_at(self.now_s),
         };
+        let tee_expires_s = (profile.tee > TeeTier::None).then_some(record.tee.expires_s);
         let bucket = self.bucket_for(profile);
         let newcomer =
             record.tasks_completed.saturating_add(record.tasks_lost) < self.weights.newcomer_tasks;
@@ -533,6 +549,10 @@ impl Engine {
                 nodes::standing(&self.params, record, self.now_s)
             {
                 at_s = at_s.min(until_s);
+            }
+            // Its TEE tier expiring changes its profile: out until its record is seen again.
+            if let Some(expires_s) = tee_expires_s {
+                at_s = at_s.min(expires_s);
             }
             self.nodes[index as usize].expiry_s = Some(at_s);
             self.expiries.insert((at_s, index));
@@ -802,6 +822,11 @@ impl Engine {
             tasks_lost: 0,
             trust: Default::default(),
             health: Default::default(),
+            tee: TeeStatus {
+                tier: profile.tee,
+                expires_s: u64::MAX,
+                ..TeeStatus::default()
+            },
         };
         let levels = (total_gpus as usize).saturating_add(1);
         let bucket = u32::try_from(self.buckets.len()).expect("fewer than 2^32 profiles");
@@ -914,6 +939,7 @@ impl Engine {
             node_kind: class.node_kind,
             gang: false,
             high_load: class.high_load,
+            tee: class.tee,
         };
         let mut candidates = Vec::new();
         for (bucket_index, bucket) in self.buckets.iter().enumerate() {

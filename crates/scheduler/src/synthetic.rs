@@ -185,6 +185,7 @@ pub fn node(
         tasks_lost: 0,
         trust: Default::default(),
         health: Default::default(),
+        tee: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ use vcity_scheduler::{
 };
 use vcity_types::compute::{
     CgroupVersion, GpuSpec, Hardware, NodeRecord, Requirements, SandboxNeeds, SandboxSupport,
+    TeeStatus, TeeTier,
 };
 use vcity_types::{AccountId, Amount};
 
@@ -40,6 +41,14 @@ fn fleet(seed: u64, count: usize) -> Vec<(NodeRecord, u32)> {
             }),
         };
         record.hardware.ram_mib = [8_192, 16_384, 65_536][rng.below(3) as usize];
+        // TEE tiers, some of them already expired (docs/attestation.md).
+        let tier =
+            [TeeTier::None, TeeTier::None, TeeTier::Cpu, TeeTier::CpuGpu][rng.below(4) as usize];
+        record.tee = TeeStatus {
+            tier,
+            expires_s: if rng.chance(4) { NOW_S } else { NOW_S + 3_600 },
+            ..TeeStatus::default()
+        };
     }
     fleet
 }
@@ -58,6 +67,9 @@ fn queue(seed: u64, count: usize) -> Vec<Request> {
                 memory_mib: [4_096, 16_384, 32_768][rng.below(3) as usize],
                 network: rng.chance(4),
             });
+        }
+        if rng.chance(5) {
+            request.requirements.tee = [TeeTier::Cpu, TeeTier::CpuGpu][rng.below(2) as usize];
         }
     }
     requests
@@ -626,6 +638,59 @@ fn nodes_with_96_gb_get_gpu_work_first_and_alone_take_high_load_jobs() {
         Decision::Assign(allocation) => assert_eq!(allocation.node, AccountId([1; 32])),
         other => panic!("expected an assignment, got {other:?}"),
     }
+}
+
+#[test]
+fn tee_tasks_go_only_to_nodes_whose_tier_stands_and_an_expired_tier_takes_the_node_out() {
+    let mut engine = Engine::new(NodeParams::default(), Weights::default());
+    engine.advance(NOW_S);
+    let with = |seed: u8, tier: TeeTier, expires_s: u64, price: u128| {
+        let mut record = node(seed, vec![], 4, price, (100, 0));
+        record.tee = TeeStatus {
+            tier,
+            expires_s,
+            ..TeeStatus::default()
+        };
+        record
+    };
+    // Cheapest first: a plain node, a CPU TEE, a CPU + GPU TEE whose verdict ends soon.
+    engine.upsert(&with(1, TeeTier::None, 0, 10_000), Some(1));
+    engine.upsert(&with(2, TeeTier::Cpu, NOW_S + 1_000, 20_000), Some(1));
+    engine.upsert(&with(3, TeeTier::CpuGpu, NOW_S + 100, 30_000), Some(1));
+    let task = |tee| Requirements {
+        tee,
+        ..Requirements::default()
+    };
+    let placed = |engine: &mut Engine, job, tee| match engine.place(&request(job, task(tee))) {
+        Decision::Assign(allocation) => Some(allocation.node),
+        Decision::Wait | Decision::Unplaceable(_) => None,
+    };
+    assert_eq!(
+        placed(&mut engine, 1, TeeTier::None),
+        Some(AccountId([1; 32]))
+    );
+    assert_eq!(
+        placed(&mut engine, 2, TeeTier::Cpu),
+        Some(AccountId([2; 32]))
+    );
+    assert_eq!(
+        placed(&mut engine, 3, TeeTier::CpuGpu),
+        Some(AccountId([3; 32]))
+    );
+    // Past node 3's expiry it takes no TEE work, and no GPU-TEE node is left.
+    engine.advance(NOW_S + 100);
+    engine.upsert(&with(3, TeeTier::CpuGpu, NOW_S + 100, 30_000), Some(1));
+    match engine.place(&request(4, task(TeeTier::CpuGpu))) {
+        Decision::Unplaceable(explanation) => {
+            assert!(
+                explanation.excluded.contains_key(&Misfit::NoTee),
+                "{explanation:?}"
+            )
+        }
+        other => panic!("expected unplaceable, got {other:?}"),
+    }
+    // It still takes work that needs no TEE once nodes 1 and 2 are busier.
+    assert!(placed(&mut engine, 5, TeeTier::None).is_some());
 }
 
 #[test]

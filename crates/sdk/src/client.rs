@@ -335,6 +335,12 @@ impl Client {
         self.get("/v1/trust")
     }
 
+    /// `GET /v1/attestation`: the attestation rules and the nonces evidence is bound to
+    /// (docs/attestation.md).
+    pub fn attestation(&self) -> Result<vcity_ledger::attestation::Status, ClientError> {
+        self.get("/v1/attestation")
+    }
+
     /// `GET /v1/trust/duties/{id}`: a verifier's open duties.
     pub fn duties(
         &self,

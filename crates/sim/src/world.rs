@@ -1372,6 +1372,7 @@ impl World {
                 gang: false,
                 high_load: false,
                 sandbox: None,
+                tee: Default::default(),
             },
             max_cu_ppm_per_task: max_cu_ppm,
             max_price_per_cu_usd: price_per_cu(max_price_per_gpu_hour_usd, 1_000_000),

@@ -248,6 +248,103 @@ pub struct NodeRecord {
     /// The measurements of its last heartbeat.
     #[serde(default)]
     pub health: crate::trust::HealthReport,
+    /// Its trusted-execution tier, from the last attestation evidence the ledger verified
+    /// (docs/attestation.md).
+    #[serde(default)]
+    pub tee: TeeStatus,
+}
+
+/// The trusted execution a node has proven (docs/attestation.md): ordered, so a job that asks
+/// for `Cpu` is also served by `CpuGpu`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub enum TeeTier {
+    /// No evidence, or none that stands: no TEE-level trust.
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    /// A CPU TEE: Intel TDX or SGX, or AMD SEV-SNP.
+    #[serde(rename = "cpu")]
+    Cpu,
+    /// A CPU TEE and NVIDIA GPUs in confidential-computing mode.
+    #[serde(rename = "cpu+gpu")]
+    CpuGpu,
+}
+
+impl TeeTier {
+    /// The name used in manifests, the API and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeeTier::None => "none",
+            TeeTier::Cpu => "cpu",
+            TeeTier::CpuGpu => "cpu+gpu",
+        }
+    }
+
+    /// Parses [`TeeTier::as_str`]'s names.
+    pub fn parse(text: &str) -> Option<TeeTier> {
+        match text {
+            "none" => Some(TeeTier::None),
+            "cpu" => Some(TeeTier::Cpu),
+            "cpu+gpu" => Some(TeeTier::CpuGpu),
+            _ => None,
+        }
+    }
+}
+
+/// What the ledger recorded of a node's last accepted attestation evidence.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct TeeStatus {
+    /// The tier the evidence proved.
+    pub tier: TeeTier,
+    /// The kind of CPU TEE (`intel_tdx`, `intel_sgx`, `amd_sev_snp`; empty without evidence).
+    pub cpu: String,
+    /// BLAKE3 of the evidence (its borsh encoding) the ledger verified.
+    pub evidence_hash: crate::Hash,
+    /// When it was accepted, seconds after genesis.
+    pub attested_s: u64,
+    /// When it stops counting, seconds after genesis: the earliest expiry of the evidence's
+    /// collateral and certificates, or the renewal period, whichever comes first.
+    pub expires_s: u64,
+    /// Whether the evidence was bound to this node's key and a chain nonce (always, except on
+    /// a test network that accepts recorded vendor samples).
+    pub bound: bool,
+}
+
+impl TeeStatus {
+    /// The tier that counts at `now_s` (seconds after genesis): none once expired.
+    pub fn tier_at(&self, now_s: u64) -> TeeTier {
+        if now_s < self.expires_s {
+            self.tier
+        } else {
+            TeeTier::None
+        }
+    }
+}
+
+/// Present TEE attestation evidence (docs/attestation.md): the sender, a registered compute
+/// node, reaches the tier the ledger finds in it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AttestNode {
+    /// The evidence: the borsh encoding of `vcity_attest::Evidence`.
+    pub evidence: Vec<u8>,
+    /// The chain's attestation nonce the evidence is bound to (current or previous).
+    pub nonce: crate::Hash,
 }
 
 /// Most tasks in one job.
@@ -488,6 +585,10 @@ pub struct Requirements {
     /// the network egress) it asks for, may take it. Set exactly for process workloads.
     #[serde(default)]
     pub sandbox: Option<SandboxNeeds>,
+    /// The trusted execution a node must have proven (docs/attestation.md): `none` (any
+    /// node), `cpu` or `cpu+gpu`.
+    #[serde(default)]
+    pub tee: TeeTier,
 }
 
 /// How the job pays (rules §5).

@@ -128,6 +128,21 @@ pub enum Event {
         /// Bonded VCAI.
         stake: Amount,
     },
+    /// The ledger verified a node's TEE attestation evidence (docs/attestation.md).
+    NodeAttested {
+        /// The node.
+        node: AccountId,
+        /// The tier it proved.
+        tier: crate::compute::TeeTier,
+        /// The kind of CPU TEE.
+        cpu: String,
+        /// BLAKE3 of the evidence.
+        evidence_hash: crate::Hash,
+        /// When the verdict stops counting, seconds after genesis.
+        expires_s: u64,
+        /// Whether the evidence was bound to the node's key and a chain nonce.
+        bound: bool,
+    },
     /// A node reported its status.
     NodeHeartbeat {
         /// The node.

@@ -370,6 +370,11 @@ pub enum ParamChange {
     /// Agent fees (rules §11): the creation fee and the sale commission apply to mints and
     /// listings after it executes, the usage share to terms set after it (docs/agents.md).
     Agents(crate::agents::AgentParams),
+    /// TEE attestation (docs/attestation.md): the policy evidence is judged by, the validity
+    /// of a verdict, the nonce interval, the reports per block and the TEE sampling factor.
+    /// Applies to evidence presented after it executes; verdicts already given stand until
+    /// they expire.
+    Attestation(crate::attestation::AttestationRules),
 }
 
 /// What a proposal does when it executes.

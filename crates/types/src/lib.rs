@@ -22,6 +22,7 @@
 pub mod agents;
 mod amount;
 pub mod api;
+pub mod attestation;
 pub mod block;
 pub mod codec;
 pub mod compute;

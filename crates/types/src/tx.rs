@@ -250,6 +250,8 @@ pub enum Message {
     InvokeAgent(crate::agents::InvokeAgent),
     /// Tag 51.
     RateInvocation(crate::agents::RateInvocation),
+    /// Tag 52.
+    AttestNode(crate::compute::AttestNode),
 }
 
 impl Message {
@@ -308,6 +310,7 @@ impl Message {
             Message::TakeLicence(_) => 49,
             Message::InvokeAgent(_) => 50,
             Message::RateInvocation(_) => 51,
+            Message::AttestNode(_) => 52,
         }
     }
 
@@ -366,6 +369,7 @@ impl Message {
             Message::TakeLicence(_) => "take_licence",
             Message::InvokeAgent(_) => "invoke_agent",
             Message::RateInvocation(_) => "rate_invocation",
+            Message::AttestNode(_) => "attest_node",
         }
     }
 }
@@ -432,6 +436,7 @@ impl BorshDeserialize for Message {
             49 => Message::TakeLicence(BorshDeserialize::deserialize_reader(reader)?),
             50 => Message::InvokeAgent(BorshDeserialize::deserialize_reader(reader)?),
             51 => Message::RateInvocation(BorshDeserialize::deserialize_reader(reader)?),
+            52 => Message::AttestNode(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

@@ -85,6 +85,7 @@ export class Client {
   treasury = () => this.get('/v1/treasury');
   incentives = () => this.get('/v1/incentives');
   trust = () => this.get('/v1/trust');
+  attestation = () => this.get('/v1/attestation');
   nodes = (query) => this.get('/v1/nodes', query);
   node = (id) => this.get(`/v1/nodes/${enc(id)}`);
   jobs = (query) => this.get('/v1/jobs', query);

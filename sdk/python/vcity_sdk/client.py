@@ -93,6 +93,10 @@ class Client:
     def incentives(self):
         return self.get("/v1/incentives")
 
+    def attestation(self):
+        """The TEE attestation rules and the nonce evidence is bound to (docs/attestation.md)."""
+        return self.get("/v1/attestation")
+
     def nodes(self, **query):
         return self.get("/v1/nodes", **query)
 

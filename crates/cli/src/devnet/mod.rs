@@ -63,6 +63,16 @@ pub struct DevnetArgs {
     /// goes to {data dir}/logs/node.log and the terminal shows the summary, the demo and warnings.
     #[arg(long)]
     pub verbose: bool,
+    /// TEE attestation parameters written into a new devnet's genesis (JSON: the policy,
+    /// `validity_s`, `nonce_interval_s`, `max_reports_per_block`, `sampling_factor_ppm`,
+    /// `accept_unbound_samples`; docs/attestation.md) [default: an empty policy].
+    #[arg(long)]
+    pub attestation: Option<PathBuf>,
+    /// Test only: the chain's clock starts at this Unix time in milliseconds and runs at wall
+    /// speed (a new devnet's genesis too), so that recorded attestation samples fall inside
+    /// their collateral's validity window.
+    #[arg(long, hide = true)]
+    pub clock_start_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,6 +105,8 @@ fn create_devnet(
     ring: &Keyring,
     buyback_interval: Option<Duration>,
     incentive_period: Option<Duration>,
+    attestation: Option<vcity_ledger::attestation::AttestationParams>,
+    clock: &vcity_node::node::Clock,
 ) -> anyhow::Result<()> {
     create_private_dir(&data_dir.root)?;
     let validator_file = new_validator_key("validator")?;
@@ -110,6 +122,9 @@ fn create_devnet(
         buyback_interval,
         incentive_period,
     )?;
+    let mut genesis = genesis;
+    genesis.genesis_time_ms = clock();
+    genesis.attestation = attestation;
     genesis.validate()?;
     // Written last: a directory with a genesis is a complete one.
     let tmp = data_dir.root.join("genesis.json.tmp");
@@ -121,6 +136,7 @@ fn create_devnet(
 
 struct RunOptions {
     data_dir: DataDir,
+    clock_start_ms: Option<u64>,
     listen: SocketAddr,
     block_time: Duration,
     demo: bool,
@@ -160,6 +176,13 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
         None => crate::shared::runtime::init_tracing(json),
     }
     let ring = Keyring::open(&settings.keyring_dir())?;
+    let clock = match args.clock_start_ms {
+        Some(start_ms) => {
+            tracing::warn!(start_ms, "TEST CLOCK: the chain's time is shifted");
+            vcity_node::node::shifted_clock(start_ms)
+        }
+        None => vcity_node::node::system_clock(),
+    };
     if data_dir.genesis().exists() {
         tracing::info!(dir = %data_dir.root.display(), "resuming the devnet");
     } else {
@@ -181,11 +204,29 @@ pub fn devnet(settings: &Settings, args: DevnetArgs, json: bool) -> anyhow::Resu
             .as_deref()
             .map(parse_duration)
             .transpose()?;
-        create_devnet(&data_dir, &ring, interval, incentive_period)?;
+        let attestation = args
+            .attestation
+            .as_deref()
+            .map(|path| -> anyhow::Result<_> {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not attestation parameters", path.display()))
+            })
+            .transpose()?;
+        create_devnet(
+            &data_dir,
+            &ring,
+            interval,
+            incentive_period,
+            attestation,
+            &clock,
+        )?;
     }
     run(
         RunOptions {
             data_dir,
+            clock_start_ms: args.clock_start_ms,
             log,
             listen: listen_address(args.listen, settings)?,
             block_time: block_time(args.block_time, settings)?,
@@ -214,6 +255,7 @@ pub(crate) fn run_node(
     run(
         RunOptions {
             data_dir: DataDir::new(data_dir),
+            clock_start_ms: None,
             listen: listen_address(listen, settings)?,
             block_time: block_time(block_time_flag, settings)?,
             demo: false,
@@ -242,6 +284,7 @@ async fn serve(options: RunOptions, json: bool) -> anyhow::Result<()> {
         block_time: options.block_time,
         mempool: MempoolConfig::default(),
         engine: vcity_node::Engine::Solo,
+        clock_start_ms: options.clock_start_ms,
     })
     .await?;
     let api = format!("http://{}", running.addr);

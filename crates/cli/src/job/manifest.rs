@@ -41,6 +41,8 @@
 //! max_duration = "5m"
 //! gang = true                  # place all tasks at once or none
 //! high_load = true             # only nodes with >= 96 GB of GPU memory in all
+//! tee = "cpu"                  # only nodes with an attested TEE: "cpu" or "cpu+gpu"
+//!                              #   (docs/attestation.md)
 //! memory_mib = 512             # process jobs: the task's memory ceiling (default 512)
 //! network = true               # process jobs: network egress (default: loopback only)
 //! ```
@@ -51,8 +53,8 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use vcity_types::compute::{
     content_address, valid_program_name, valid_shard_url, Billing, ExecutorKind, NodeKind,
-    Requirements, SandboxNeeds, Shard, SubmitJob, Workload, MAX_INPUT_BYTES, MAX_SHARD_BYTES,
-    MAX_TASKS_PER_JOB,
+    Requirements, SandboxNeeds, Shard, SubmitJob, TeeTier, Workload, MAX_INPUT_BYTES,
+    MAX_SHARD_BYTES, MAX_TASKS_PER_JOB,
 };
 use vcity_types::trust::VerificationLevel;
 use vcity_types::{Amount, Denom};
@@ -208,6 +210,9 @@ pub struct RequirementsSection {
     /// A high-load job: only nodes with at least 96 GB of GPU memory in all.
     #[serde(default)]
     pub high_load: bool,
+    /// The TEE tier a node must have proven: `none`, `cpu` or `cpu+gpu`.
+    #[serde(default)]
+    pub tee: TeeTier,
     /// A process task's memory ceiling, MiB.
     pub memory_mib: Option<u32>,
     /// A process task's network egress.
@@ -448,6 +453,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 node_kind: requirements.node_kind,
                 gang: requirements.gang,
                 high_load: requirements.high_load,
+                tee: requirements.tee,
             },
             max_cu_ppm_per_task,
             max_price_per_cu_usd: decimal(

@@ -78,6 +78,9 @@ pub enum JobCommand {
         /// A high-load job: only nodes with at least 96 GB of GPU memory in all.
         #[arg(long)]
         high_load: bool,
+        /// The TEE tier a node must have proven: none, cpu or cpu+gpu (docs/attestation.md).
+        #[arg(long, default_value = "none", value_parser = parse_tee)]
+        tee: vcity_types::compute::TeeTier,
         /// Longest a task may run, e.g. 5m.
         #[arg(long, default_value = "5m")]
         max_duration: String,
@@ -553,6 +556,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             node_kind,
             gang,
             high_load,
+            tee,
             max_duration,
             verification,
             options,
@@ -595,6 +599,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                         .transpose()?,
                     gang,
                     high_load,
+                    tee,
                 },
                 max_cu_ppm_per_task: cu_ppm(max_cu.as_deref().unwrap_or_default())?,
                 max_price_per_cu_usd: {
@@ -695,4 +700,10 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
         ),
     };
     sign_and_send(&ring, &client, &from, vec![message], options, json)
+}
+
+/// Parses a TEE tier name (`none`, `cpu`, `cpu+gpu`).
+fn parse_tee(text: &str) -> Result<vcity_types::compute::TeeTier, String> {
+    vcity_types::compute::TeeTier::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a TEE tier: none, cpu or cpu+gpu"))
 }

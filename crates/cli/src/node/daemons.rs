@@ -77,6 +77,16 @@ pub struct ComputeArgs {
     /// Test only: lie on purpose (wrong-output or inflate-cu), to watch the trust layer catch it.
     #[arg(long, hide = true)]
     pub misbehave: Option<String>,
+    /// TEE attestation evidence (docs/attestation.md): `auto` obtains it on this machine
+    /// (configfs-tsm for TDX and SEV-SNP, NVML for confidential GPUs; without them the node
+    /// says "no TEE" and has no tier), `off` never attests, a path presents a recorded evidence
+    /// file (as `vcity nodes attest --save` writes it; test networks that accept samples).
+    #[arg(long, default_value = "auto", env = "VCITY_TEE")]
+    pub tee: String,
+    /// Intel's collateral for this machine's TDX quote (QuoteCollateralV3 JSON, as a PCCS
+    /// serves it); refresh it before it expires.
+    #[arg(long, env = "VCITY_TEE_COLLATERAL")]
+    pub tee_collateral: Option<PathBuf>,
     /// Check this machine and exit (nothing is registered): each executor kind on a tiny
     /// workload, the capacity kernel, GPUs, disk and the chain node; exits 1 if a check fails.
     #[arg(long)]
@@ -225,6 +235,8 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                     .map(str::parse)
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
+                tee: vcity_compute::tee::Source::parse(&args.tee),
+                tee_collateral: args.tee_collateral,
             };
             vcity_compute::run_compute(options, key, stop)
         }

@@ -141,6 +141,7 @@ async fn serve(resolved: Resolved, json: bool) -> anyhow::Result<()> {
         block_time: resolved.block_time,
         mempool: MempoolConfig::default(),
         engine: Engine::External("malachite"),
+        clock_start_ms: None,
     })
     .await?;
     let node = running.node.clone();

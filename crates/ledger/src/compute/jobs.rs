@@ -197,11 +197,14 @@ pub enum Misfit {
     TooLittleMemory,
     /// A process task asking for network egress from a node that does not allow it.
     NoNetworkEgress,
+    /// A job that requires a TEE tier the node has not proven, or whose proof expired
+    /// (docs/attestation.md).
+    NoTee,
 }
 
 impl Misfit {
     /// Every rule, in the order [`fits`] checks them.
-    pub const ALL: [Misfit; 15] = [
+    pub const ALL: [Misfit; 16] = [
         Misfit::NotCompute,
         Misfit::Inactive,
         Misfit::Offline,
@@ -217,6 +220,7 @@ impl Misfit {
         Misfit::NoSandbox,
         Misfit::TooLittleMemory,
         Misfit::NoNetworkEgress,
+        Misfit::NoTee,
     ];
 }
 
@@ -238,6 +242,7 @@ impl fmt::Display for Misfit {
             Misfit::NoSandbox => "no sandbox that enforces limits",
             Misfit::TooLittleMemory => "too little memory",
             Misfit::NoNetworkEgress => "no network egress",
+            Misfit::NoTee => "no attested TEE of the required tier",
         })
     }
 }
@@ -314,6 +319,7 @@ fn passes(
         Misfit::TooLittleMemory => requirements
             .sandbox
             .is_none_or(|needs| u64::from(needs.memory_mib) <= node.hardware.ram_mib),
+        Misfit::NoTee => node.tee.tier_at(now_s) >= requirements.tee,
         Misfit::NoNetworkEgress => requirements.sandbox.is_none_or(|needs| {
             !needs.network
                 || node
@@ -434,6 +440,12 @@ fn miss_detail(misfit: Misfit, node: &NodeRecord, requirements: &Requirements) -
             None => "no sandbox".into(),
         },
         Misfit::TooLittleMemory => format!("{} MiB", node.hardware.ram_mib),
+        Misfit::NoTee if node.tee.tier == vcity_types::compute::TeeTier::None => "no TEE".into(),
+        Misfit::NoTee => format!(
+            "tee {} until {} s",
+            node.tee.tier.as_str(),
+            node.tee.expires_s
+        ),
         Misfit::NotCompute | Misfit::Inactive | Misfit::Unhealthy | Misfit::NoNetworkEgress => {
             String::new()
         }
@@ -1297,6 +1309,11 @@ pub(crate) fn execute_assign(
             settings.start_deadline_s,
             value_usd,
             slash_usd,
+            verification::tee_factor_ppm(
+                &crate::attestation::params(state).rules,
+                &node,
+                deadline_s,
+            ),
         ),
     };
     task.assigned_s = now;

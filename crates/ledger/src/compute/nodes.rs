@@ -626,6 +626,8 @@ pub(crate) fn execute_register(
         tasks_lost,
         trust: history,
         health: HealthReport::default(),
+        // Evidence is presented after registration (`AttestNode`), again after a return.
+        tee: Default::default(),
     };
     match record.role {
         Role::Compute => capacity::on_new_capacity(state, &mut record),
@@ -745,8 +747,10 @@ pub(crate) fn execute_update(
         record.hardware = hardware.clone();
         record.capacity_cu_ppm = capacity;
         if changed && record.role == Role::Compute {
-            // New or changed hardware is unproven until a capacity challenge passes.
+            // New or changed hardware is unproven until a capacity challenge passes, and its
+            // TEE tier until the node presents evidence of the new hardware.
             capacity::on_new_capacity(state, &mut record);
+            record.tee = Default::default();
         }
     }
     state.put(node_key(sender), &record);

@@ -331,5 +331,6 @@ pub(crate) fn set_param(state: &mut Overlay<'_>, change: &ParamChange) -> Result
         ),
         ParamChange::Governance(params) => super::set_params(state, params),
         ParamChange::Agents(params) => crate::agents::set_params(state, params),
+        ParamChange::Attestation(rules) => crate::attestation::set_rules(state, rules),
     }
 }

@@ -358,7 +358,9 @@ pub fn pausable_modules(message: &Message) -> &'static [Module] {
             &[Module::Nodes]
         }
         Message::SubmitJob(_) | Message::Subscribe(_) => &[Module::Jobs],
-        Message::ChallengeResult(_) | Message::ReportEquivocation(_) => &[Module::Trust],
+        Message::ChallengeResult(_) | Message::ReportEquivocation(_) | Message::AttestNode(_) => {
+            &[Module::Trust]
+        }
         Message::MintAgent(_)
         | Message::AddAgentVersion(_)
         | Message::ListAgent(_)

@@ -13,6 +13,8 @@
 //! - [`slashing`]: offences mapped to rules §10's tiers, the slash escrow, appeals, and the
 //!   payout (affected buyers first, then the challenger's bounty, then the reserve).
 //! - [`reputation`]: the documented score every rule that weighs quality reads.
+//! - [`attestation`]: TEE evidence verified by the ledger itself; the tier a node proved, which
+//!   jobs may require and which lowers its sampling rate.
 //!
 //! Everything random comes from block beacons (`Domain::Draw`), always of a block after the
 //! thing it decides about was fixed, so a node cannot see its sample before it commits.
@@ -22,6 +24,7 @@
 //! `trust/duties/{hex}` (a verifier's open duties), `trust/due/*` (reminders), and the
 //! submodules' own (`trust/challenge/*`, `trust/dispute/*`, `trust/slash/*`).
 
+pub mod attestation;
 pub mod capacity;
 pub mod disputes;
 pub mod reputation;

@@ -125,6 +125,7 @@ mod tests {
             tasks_lost: 0,
             trust: Default::default(),
             health: Default::default(),
+            tee: Default::default(),
         }
     }
 

@@ -32,7 +32,7 @@ use crate::error::TxError;
 use crate::jobs;
 use crate::state::Overlay;
 use crate::vesting::elapsed_s;
-use vcity_types::compute::{NodeRecord, ResultCommitment, TaskState};
+use vcity_types::compute::{NodeRecord, ResultCommitment, TaskState, TeeTier};
 use vcity_types::event::Event;
 use vcity_types::trust::{
     ChallengeResult, Check, CheckState, DisputeSubject, Duty, Offence, VerificationLevel,
@@ -79,7 +79,10 @@ pub fn slash_at_stake_usd(
 
 /// The sampling rate of a task of `level` assigned to `node`, ppm, when it can pay the node at
 /// most `value_usd` and the node would lose `slash_usd` for a wrong result (see the module
-/// documentation).
+/// documentation). `tee_factor_ppm` scales the level (or risky) rate, rounded up and never
+/// below one ppm: [`tee_factor_ppm`] for a node whose TEE tier stands, 10^6 otherwise
+/// (docs/attestation.md, "What a tier is worth"). The deterrence rate is not lowered, because
+/// it must hold even against a node that has broken its TEE.
 pub fn sampling_rate_ppm(
     params: &TrustParams,
     level: VerificationLevel,
@@ -87,6 +90,7 @@ pub fn sampling_rate_ppm(
     start_deadline_s: u64,
     value_usd: Amount,
     slash_usd: Amount,
+    tee_factor_ppm: u32,
 ) -> u32 {
     let rate = params.level_rates_ppm[level.index()];
     if level == VerificationLevel::None {
@@ -97,7 +101,34 @@ pub fn sampling_rate_ppm(
     } else {
         rate
     };
+    let rate = if tee_factor_ppm < 1_000_000 {
+        let lowered = vcity_types::wide::mul_div(
+            u128::from(rate),
+            u128::from(tee_factor_ppm),
+            1_000_000,
+            Rounding::Up,
+        )
+        .unwrap_or(u128::from(rate));
+        u32::try_from(lowered).unwrap_or(rate).clamp(1, rate.max(1))
+    } else {
+        rate
+    };
     rate.max(deterrence_rate_ppm(value_usd, slash_usd))
+}
+
+/// The factor [`sampling_rate_ppm`] applies to `node`'s results for a task it must start by
+/// `start_by_s` (seconds after genesis): the attestation rules' factor if its TEE tier stands
+/// until then, 10^6 (no change) otherwise.
+pub fn tee_factor_ppm(
+    rules: &vcity_types::attestation::AttestationRules,
+    node: &NodeRecord,
+    start_by_s: u64,
+) -> u32 {
+    if node.tee.tier_at(start_by_s) > TeeTier::None {
+        rules.sampling_factor_ppm.min(1_000_000)
+    } else {
+        1_000_000
+    }
 }
 
 /// The highest rate a task of `level` can be sampled at (what its escrow covers), ppm.

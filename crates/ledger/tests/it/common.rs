@@ -173,6 +173,8 @@ pub struct Harness {
     pub events: Vec<Event>,
     chain_id: String,
     nonces: BTreeMap<u8, u64>,
+    /// The genesis time, Unix ms: block times are given in seconds after it.
+    genesis_ms: u64,
 }
 
 impl Harness {
@@ -183,6 +185,7 @@ impl Harness {
             events: Vec::new(),
             chain_id: genesis.chain_id.clone(),
             nonces: BTreeMap::new(),
+            genesis_ms: genesis.genesis_time_ms,
         }
     }
 
@@ -240,7 +243,7 @@ impl Harness {
         let height = self.ledger.height().next();
         let context = BlockContext {
             height,
-            time_ms: GENESIS_MS + t_s * 1_000,
+            time_ms: self.genesis_ms + t_s * 1_000,
             beacon: beacon(height),
             proposer: account(VALIDATOR),
         };

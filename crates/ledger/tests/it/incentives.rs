@@ -606,6 +606,7 @@ fn fee_tiers_lower_the_protocol_cut_for_proven_nodes() {
         tasks_lost: 0,
         trust: Default::default(),
         health: Default::default(),
+        tee: Default::default(),
     };
     assert_eq!(vcity_ledger::reputation::score_ppm(&node, 120), 500_000);
     assert_eq!(jobs::fee_ppm(&params, &node), 100_000);

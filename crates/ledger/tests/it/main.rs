@@ -5,6 +5,7 @@ mod common;
 
 mod agents;
 mod allocation;
+mod attestation;
 mod governance;
 mod incentives;
 mod jobs;

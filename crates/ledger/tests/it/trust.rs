@@ -1087,7 +1087,7 @@ fn sampling_rises_for_risky_nodes_and_valuable_tasks() {
     let small = Amount::new(1_000);
     let slash = Amount::new(1_000_000_000);
     let rate = |node: &vcity_types::compute::NodeRecord, level, value| {
-        sampling_rate_ppm(&params, level, node, 120, value, slash)
+        sampling_rate_ppm(&params, level, node, 120, value, slash, 1_000_000)
     };
     // A new node has a record of nothing: reputation 0.5, not below the 0.5 threshold.
     assert_eq!(rate(&node, VerificationLevel::Standard, small), 50_000);
@@ -1108,6 +1108,51 @@ fn sampling_rises_for_risky_nodes_and_valuable_tasks() {
     assert_eq!(deterrence_rate_ppm(Amount::new(1), Amount::new(99)), 20_000);
     // Level none is the buyer's choice, never sampled.
     assert_eq!(rate(&node, VerificationLevel::None, slash), 0);
+
+    // A node whose TEE tier stands: half the level rate, never zero, deterrence untouched.
+    let tee_rate = |node: &vcity_types::compute::NodeRecord, level, value, factor| {
+        sampling_rate_ppm(&params, level, node, 120, value, slash, factor)
+    };
+    assert_eq!(
+        tee_rate(&node, VerificationLevel::Standard, small, 500_000),
+        25_000
+    );
+    assert_eq!(
+        tee_rate(&node, VerificationLevel::Full, small, 500_000),
+        500_000
+    );
+    // (A task worth one base unit, so that the deterrence rate is 1 ppm too.)
+    assert_eq!(
+        tee_rate(&node, VerificationLevel::Standard, Amount::new(1), 1),
+        1,
+        "never zero"
+    );
+    assert_eq!(tee_rate(&node, VerificationLevel::None, small, 1), 0);
+    assert_eq!(
+        tee_rate(&node, VerificationLevel::Standard, slash, 500_000),
+        1_000_000,
+        "the deterrence rate is not lowered"
+    );
+    node.trust.probation = true;
+    assert_eq!(
+        tee_rate(&node, VerificationLevel::Standard, small, 500_000),
+        125_000
+    );
+    // The factor applies only while the tier stands.
+    let rules = vcity_types::attestation::AttestationRules::default();
+    node.tee = vcity_types::compute::TeeStatus {
+        tier: vcity_types::compute::TeeTier::Cpu,
+        expires_s: 1_000,
+        ..Default::default()
+    };
+    assert_eq!(
+        vcity_ledger::verification::tee_factor_ppm(&rules, &node, 999),
+        500_000
+    );
+    assert_eq!(
+        vcity_ledger::verification::tee_factor_ppm(&rules, &node, 1_000),
+        1_000_000
+    );
 }
 
 #[test]
@@ -1167,6 +1212,7 @@ mod liars {
             staked_vcai in 1u128..10_000_000,
             level in 1usize..4,
             probation in any::<bool>(),
+            tee_factor_ppm in 1u32..=1_000_000,
         ) {
             let params = TrustParams::default();
             let node_params = nodes::NodeParams::default();
@@ -1181,6 +1227,7 @@ mod liars {
                 120,
                 Amount::new(value),
                 slash,
+                tee_factor_ppm,
             );
             // The most a node can save is its whole net payment (it never computes at a loss).
             let net = value * 900_000 / 1_000_000;

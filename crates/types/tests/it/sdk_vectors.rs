@@ -19,7 +19,7 @@ use vcity_types::compute::{
     content_address, owner_request_digest, AddStake, AssignTask, Billing, CancelJob, CgroupVersion,
     ExecutorKind, FailTask, GpuSpec, Hardware, NodeHeartbeat, NodeKind, RegisterNode,
     ReportUnplaceable, Requirements, ResultCommitment, Role, SandboxNeeds, SandboxSupport,
-    ServiceSpec, Shard, StartTask, SubmitJob, SubmitResult, Subscribe, TaskExit, Unbond,
+    ServiceSpec, Shard, StartTask, SubmitJob, SubmitResult, Subscribe, TaskExit, TeeTier, Unbond,
     UpdateNode, WithdrawUnbonded, Workload,
 };
 use vcity_types::governance::{
@@ -76,6 +76,7 @@ fn requirements() -> Requirements {
             memory_mib: 512,
             network: true,
         }),
+        tee: TeeTier::Cpu,
     }
 }
 
@@ -515,6 +516,10 @@ fn messages() -> Vec<Message> {
             job_id: 40,
             score: 5,
         }),
+        Message::AttestNode(vcity_types::compute::AttestNode {
+            evidence: vec![0, 1, 2, 255],
+            nonce: Hash([0x5a; 32]),
+        }),
     ]
 }
 
@@ -601,6 +606,31 @@ fn more_messages() -> Vec<Message> {
             max_block_txs: 10_000,
             max_block_bytes: 8 << 20,
         },
+        ParamChange::Attestation(vcity_types::attestation::AttestationRules {
+            policy: vcity_types::attestation::AttestationPolicy {
+                intel_tcb_statuses: vec!["UpToDate".into()],
+                intel_rejected_advisories: vec!["INTEL-SA-00615".into()],
+                tdx_mrtd: vec!["ab".repeat(48)],
+                sgx_mrenclave: vec!["cd".repeat(32)],
+                snp_measurements: vec!["ef".repeat(48)],
+                snp_minimum_tcb: vcity_types::attestation::SnpTcb {
+                    bootloader: 3,
+                    tee: 0,
+                    snp: 8,
+                    microcode: 115,
+                },
+                gpu_driver_versions: vec!["550.90.07".into()],
+                gpu_vbios_versions: vec!["96.00.9f.00.01".into()],
+                gpu_measurements: vec![vcity_types::attestation::GpuReference {
+                    index: 2,
+                    values: vec!["80".repeat(48)],
+                }],
+            },
+            validity_s: 604_800,
+            nonce_interval_s: 3_600,
+            max_reports_per_block: 9,
+            sampling_factor_ppm: 500_000,
+        }),
     ];
     let offences = [
         (Offence::CapacityMissed, Tier::Minor),
