@@ -21,8 +21,10 @@
 //!    ended, expires passed proposals whose grace period ended).
 //! 2. For each transaction, in block order:
 //!    - ante, in the transaction's own overlay: [`auth`] consumes the nonce, then [`bank`]
-//!      takes the fee from the sender. If either fails, the transaction cannot be included
-//!      (the proposer drops it; a block containing it is invalid).
+//!      takes the fee from the sender, then [`attestation`] reserves the block's report slots
+//!      and the sender's one attempt per nonce interval for an `AttestNode`. If any fails, the
+//!      transaction cannot be included (the proposer drops it; a block containing it is
+//!      invalid).
 //!    - messages, all-or-nothing in a child overlay: a message to a module governance paused is
 //!      refused; otherwise each message goes to the component that owns it (`Transfer`, `MintUsd`, `BurnUsd` → [`bank`]; `ClaimVesting` → [`vesting`];
 //!      `TransferNft`, `ClaimNft` → [`nft`]; `VeLock`, `VeIncrease`, `VeExtend`, `VeWithdraw` →
@@ -557,6 +559,8 @@ fn deliver_tx(
     // The fee leaves the sender here; the block credits the treasury with all of them at its
     // end (see `Ledger::execute`).
     bank::take_fee(&mut overlay, &sender, body.fee)?;
+    // Attestation's bounds hold whether its evidence then verifies or not.
+    attestation::ante(&mut overlay, &sender, &body.messages)?;
 
     // b. messages, all or nothing.
     let outcome = overlay.atomically(|messages| {

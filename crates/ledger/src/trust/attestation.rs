@@ -25,8 +25,14 @@
 //! stands (`jobs::fits`), and verification samples such nodes' results at `sampling_factor_ppm`
 //! of the level rate (`verification::sampling_rate_ppm`).
 //!
+//! Evidence costs milliseconds to verify, so its bounds hold whether it passes or not: the
+//! transaction's ante step (with the nonce and the fee, outside the messages' overlay) reserves
+//! its reports in the block's `max_reports_per_block` and the sender's one attempt per nonce
+//! interval, and a transaction over either cannot be included.
+//!
 //! Keys (owned here): `attest/params`, `attest/nonce` (current and previous nonce and the
-//! interval they belong to), `attest/block` (the height and the reports verified in it).
+//! interval they belong to), `attest/block` (the height and the reports reserved in it),
+//! `attest/attempt/{hex}` (the nonce interval of a node's last attempt).
 //!
 //! [`NodeRecord::tee`]: vcity_types::compute::NodeRecord
 
@@ -41,6 +47,7 @@ use vcity_types::attestation::AttestationRules;
 use vcity_types::compute::{AttestNode, Role, TeeStatus};
 use vcity_types::event::Event;
 use vcity_types::hash::Domain;
+use vcity_types::tx::Message;
 use vcity_types::{AccountId, Hash};
 
 const KEY_PARAMS: &[u8] = b"attest/params";
@@ -167,6 +174,70 @@ fn reports_in_block(state: &impl StateRead) -> u32 {
     }
 }
 
+fn attempt_key(node: &AccountId) -> Vec<u8> {
+    format!("attest/attempt/{}", node.to_hex()).into_bytes()
+}
+
+/// The reports a piece of evidence asks the block to verify: its CPU report and each GPU's
+/// (bytes that are not evidence count one: their message fails after a cheap decode).
+fn reports_of(evidence: &[u8]) -> u32 {
+    borsh::from_slice::<vcity_attest::Evidence>(evidence)
+        .map(|decoded| {
+            u32::try_from(decoded.gpus.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1)
+        })
+        .unwrap_or(1)
+}
+
+/// The ante step of a transaction that presents evidence, run with the nonce and the fee,
+/// outside the messages' all-or-nothing overlay, so that evidence whose verification then fails
+/// still counts: it reserves the reports in the block's `max_reports_per_block` and the
+/// sender's one attempt per nonce interval. A transaction over either bound cannot be
+/// included (the proposer drops it, a block holding it is invalid): verification work per
+/// block and per node stays bounded whatever the evidence turns out to be.
+pub(crate) fn ante(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    messages: &[Message],
+) -> Result<(), TxError> {
+    let mut presented = messages.iter().filter_map(|message| match message {
+        Message::AttestNode(attest) => Some(attest),
+        _ => None,
+    });
+    let Some(attest) = presented.next() else {
+        return Ok(());
+    };
+    if presented.next().is_some() {
+        return Err(TxError::Duplicate(
+            "a transaction presents attestation evidence once".into(),
+        ));
+    }
+    let settings = params(state);
+    let nonces = nonces(state);
+    let key = attempt_key(sender);
+    if state.get::<u64>(&key) == Some(nonces.interval) {
+        return Err(TxError::QuotaExhausted(format!(
+            "this node already presented evidence in this nonce interval; the next starts at {} s",
+            status(state).next_nonce_s
+        )));
+    }
+    let reports = reports_of(&attest.evidence);
+    let used = reports_in_block(state);
+    if used.saturating_add(reports) > settings.rules.max_reports_per_block {
+        return Err(TxError::QuotaExhausted(format!(
+            "this block has reserved {used} of its {} attestation reports and the evidence has {reports}; present it again in a later block",
+            settings.rules.max_reports_per_block
+        )));
+    }
+    state.put(
+        KEY_BLOCK.to_vec(),
+        &(chain::height(state).0, used.saturating_add(reports)),
+    );
+    state.put(key, &nonces.interval);
+    Ok(())
+}
+
 fn refused(error: vcity_attest::AttestError) -> TxError {
     TxError::AttestationRefused(error.to_string())
 }
@@ -206,21 +277,6 @@ pub(crate) fn execute_attest(
     }
     let evidence: vcity_attest::Evidence = borsh::from_slice(&message.evidence)
         .map_err(|error| TxError::Malformed(format!("attestation evidence: {error}")))?;
-    let reports = u32::try_from(evidence.gpus.len())
-        .unwrap_or(u32::MAX)
-        .saturating_add(1);
-    let used = reports_in_block(state);
-    if used.saturating_add(reports) > settings.rules.max_reports_per_block {
-        return Err(TxError::QuotaExhausted(format!(
-            "this block has verified {used} of its {} attestation reports; present the evidence again in a later block",
-            settings.rules.max_reports_per_block
-        )));
-    }
-    state.put(
-        KEY_BLOCK.to_vec(),
-        &(chain::height(state).0, used.saturating_add(reports)),
-    );
-
     let now_unix_s = chain::time_ms(state) / 1_000;
     let binding = vcity_attest::Binding {
         node_key: sender.0,

@@ -6,7 +6,7 @@
 use crate::common::{account, funded, vcai, Harness};
 use vcity_attest::{pem_chain_to_der, CpuEvidence, Evidence, GpuEvidence};
 use vcity_ledger::attestation::{self, AttestationParams};
-use vcity_ledger::{jobs, nodes};
+use vcity_ledger::{jobs, nodes, Overlay};
 use vcity_types::attestation::{AttestationPolicy, AttestationRules};
 use vcity_types::compute::{
     AssignTask, AttestNode, Billing, ExecutorKind, NodeHeartbeat, Requirements, SubmitJob, TeeTier,
@@ -229,12 +229,13 @@ fn stale_nonces_tampered_evidence_and_other_roles_are_refused() {
     assert_eq!(receipt.code, 39, "{}", receipt.error);
     assert_eq!(tier(&chain, PLAIN, 7_220), TeeTier::None);
 
-    // Bytes that are not evidence at all.
-    let garbage = chain.at(7_230, PLAIN, attest(vec![1, 2, 3], current_nonce(&chain)));
+    // Bytes that are not evidence at all (from the next interval: one attempt per interval).
+    chain.at(10_800, USER, heartbeat_free());
+    let garbage = chain.at(10_810, PLAIN, attest(vec![1, 2, 3], current_nonce(&chain)));
     assert_eq!(garbage.code, 2, "{}", garbage.error);
 
     // A scheduler has nothing to attest.
-    let scheduler = chain.at(7_240, SCHEDULER, attest(evidence, current_nonce(&chain)));
+    let scheduler = chain.at(10_820, SCHEDULER, attest(evidence, current_nonce(&chain)));
     assert_eq!(scheduler.code, 23, "{}", scheduler.error);
 }
 
@@ -268,19 +269,18 @@ fn a_block_verifies_at_most_its_reports() {
         gpus: vec![],
     });
     let first = chain.tx(NODE, attest(both, nonce));
-    let second = chain.tx(PLAIN, attest(cpu_only.clone(), nonce));
-    let execution = chain.block_at(60, vec![first, second]);
-    assert_eq!(
-        execution.receipts[0].code, 0,
-        "{}",
-        execution.receipts[0].error
-    );
-    assert_eq!(
-        execution.receipts[1].code, 34,
-        "{}",
-        execution.receipts[1].error
-    );
-    assert_eq!(chain.at(61, PLAIN, attest(cpu_only, nonce)).code, 0);
+    let second = chain.tx(PLAIN, attest(cpu_only, nonce));
+    // The mempool takes the first and refuses the second for this block: it cannot be included.
+    let mut pending = Overlay::new(chain.ledger.state());
+    chain.ledger.check_tx(&mut pending, &first).expect("fits");
+    let refused = chain
+        .ledger
+        .check_tx(&mut pending, &second)
+        .expect_err("over the block's reports");
+    assert_eq!(refused.code(), 34, "{refused}");
+    assert_eq!(chain.block_at(60, vec![first]).receipts[0].code, 0);
+    // In the next block it fits.
+    assert_eq!(chain.block_at(61, vec![second]).receipts[0].code, 0);
     assert_eq!(tier(&chain, PLAIN, 61), TeeTier::Cpu);
 }
 
@@ -315,6 +315,81 @@ fn beat(chain: &mut Harness, t_s: u64, seed: u8) {
         health: crate::common::healthy(),
     };
     assert_eq!(chain.at(t_s, seed, Message::NodeHeartbeat(beat)).code, 0);
+}
+
+#[test]
+fn evidence_that_fails_still_counts_once_per_node_and_interval() {
+    let mut chain = chain_with(
+        true,
+        AttestationRules {
+            policy: policy(),
+            max_reports_per_block: 2,
+            ..Default::default()
+        },
+    );
+    let nonce = current_nonce(&chain);
+    let mut tampered = Evidence {
+        cpu: tdx(),
+        gpus: vec![hopper()],
+    };
+    if let CpuEvidence::IntelDcap { quote, .. } = &mut tampered.cpu {
+        quote[48 + 584 + 4 + 10] ^= 1;
+    }
+    // Refused after its verification, yet its two reports stay spent in this block.
+    let failing = chain.tx(NODE, attest(encoded(&tampered), nonce));
+    let honest = chain.tx(
+        PLAIN,
+        attest(
+            encoded(&Evidence {
+                cpu: tdx(),
+                gpus: vec![],
+            }),
+            nonce,
+        ),
+    );
+    let mut pending = Overlay::new(chain.ledger.state());
+    chain
+        .ledger
+        .check_tx(&mut pending, &honest)
+        .expect("fits alone");
+    let execution = chain.block_at(60, vec![failing]);
+    assert_eq!(
+        execution.receipts[0].code, 39,
+        "{}",
+        execution.receipts[0].error
+    );
+    assert_eq!(attestation_reports(&chain), (chain.ledger.height().0, 2));
+    // The same node may not try again in this nonce interval, whatever it sends.
+    let again = chain.tx(
+        NODE,
+        attest(
+            encoded(&Evidence {
+                cpu: tdx(),
+                gpus: vec![],
+            }),
+            nonce,
+        ),
+    );
+    let mut pending = Overlay::new(chain.ledger.state());
+    let refused = chain
+        .ledger
+        .check_tx(&mut pending, &again)
+        .expect_err("once per interval");
+    assert_eq!(refused.code(), 34, "{refused}");
+    assert!(refused.to_string().contains("nonce interval"), "{refused}");
+    // Another node's evidence goes into the next block.
+    assert_eq!(chain.block_at(61, vec![honest]).receipts[0].code, 0);
+    assert_eq!(tier(&chain, PLAIN, 61), TeeTier::Cpu);
+}
+
+/// (height, reports reserved) as the ledger keeps them.
+fn attestation_reports(chain: &Harness) -> (u64, u32) {
+    use vcity_ledger::StateRead;
+    chain
+        .ledger
+        .state()
+        .get(b"attest/block")
+        .expect("reports were reserved")
 }
 
 #[test]
