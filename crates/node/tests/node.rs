@@ -472,12 +472,31 @@ impl Api {
     }
 
     fn post(&self, path: &str, body: &str) -> (u16, String) {
-        let mut response = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .send(body)
-            .expect("request");
+        // A body over the route's limit is answered (413) and the connection closed before the
+        // client has written all of it; on a loaded machine the client then sees a broken pipe
+        // instead of the answer. Such a transport error is retried, never a status.
+        let mut attempts = 0;
+        let mut response = loop {
+            attempts += 1;
+            match self
+                .agent
+                .post(&format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .send(body)
+            {
+                Ok(response) => break response,
+                Err(ureq::Error::Io(error))
+                    if attempts < 5
+                        && matches!(
+                            error.kind(),
+                            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                        ) =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(error) => panic!("request: {error:?}"),
+            }
+        };
         let status = response.status().as_u16();
         (status, response.body_mut().read_to_string().expect("body"))
     }
