@@ -72,12 +72,17 @@ impl Evidence {
         *blake3::hash(&bytes).as_bytes()
     }
 
-    /// The hash of the GPU reports alone, which the CPU report data commits to: it ties the
-    /// GPUs to the confidential VM that presents them.
+    /// [`gpus_hash`] of its GPU reports.
     pub fn gpus_hash(&self) -> [u8; 32] {
-        let bytes = borsh::to_vec(&self.gpus).unwrap_or_default();
-        *blake3::hash(&bytes).as_bytes()
+        gpus_hash(&self.gpus)
     }
+}
+
+/// The hash of GPU reports alone, which the CPU report data commits to: it ties the GPUs to the
+/// confidential VM that presents them. A node computes it before it has its CPU report.
+pub fn gpus_hash(gpus: &[GpuEvidence]) -> [u8; 32] {
+    let bytes = borsh::to_vec(gpus).unwrap_or_default();
+    *blake3::hash(&bytes).as_bytes()
 }
 
 /// What a node's evidence must be bound to: its ed25519 key and a nonce the chain chose (the
@@ -194,9 +199,8 @@ pub fn verify(
     now_s: u64,
     expected: Expected,
 ) -> Result<Appraisal, AttestError> {
-    let size = borsh::to_vec(evidence)
-        .map_err(|error| AttestError::Malformed(error.to_string()))?
-        .len();
+    let size = borsh::object_length(evidence)
+        .map_err(|error| AttestError::Malformed(error.to_string()))?;
     if size > MAX_EVIDENCE_BYTES {
         return Err(AttestError::TooLarge {
             bytes: size,
@@ -235,7 +239,7 @@ pub fn verify(
                 ));
             }
             let nonce = binding.gpu_nonce();
-            if let Some(position) = gpus.iter().position(|gpu| gpu.nonce != nonce) {
+            if let Some(position) = gpus.iter().position(|gpu| gpu.nonce.0 != nonce) {
                 return Err(AttestError::Binding(format!(
                     "GPU {position}'s SPDM nonce is not derived from the node key and nonce"
                 )));

@@ -42,8 +42,8 @@ const OPAQUE_FWID: u16 = 20;
 /// What a GPU report says, once its chain and signature checked out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuClaims {
-    #[serde(with = "hex_array")]
-    pub nonce: [u8; 32],
+    /// The requester's nonce the report answers.
+    pub nonce: vcity_types::Hash,
     pub driver_version: String,
     pub vbios_version: String,
     pub fwid: String,
@@ -355,7 +355,7 @@ pub(crate) fn verify(
 
     Ok((
         GpuClaims {
-            nonce: transcript.nonce,
+            nonce: vcity_types::Hash(transcript.nonce),
             driver_version,
             vbios_version,
             fwid: hex::encode(reported_fwid),
@@ -367,20 +367,4 @@ pub(crate) fn verify(
         },
         expires_at_s,
     ))
-}
-
-mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex::encode(value))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let bytes = hex::decode(text).map_err(serde::de::Error::custom)?;
-        bytes
-            .try_into()
-            .map_err(|_| serde::de::Error::custom("expected 32 bytes"))
-    }
 }

@@ -30,21 +30,15 @@ pub(crate) fn parse(der: &[u8], what: &str) -> Result<Certificate, AttestError> 
     Ok(certificate)
 }
 
-/// `(not before, not after)` in Unix seconds.
-pub(crate) fn validity(certificate: &Certificate) -> (u64, u64) {
-    let validity = &certificate.tbs_certificate.validity;
-    (
-        validity.not_before.to_unix_duration().as_secs(),
-        validity.not_after.to_unix_duration().as_secs(),
-    )
-}
-
+/// Checks that `certificate` is valid at `now_s` (Unix seconds); its `notAfter`.
 pub(crate) fn check_validity(
     certificate: &Certificate,
     now_s: u64,
     what: &str,
 ) -> Result<u64, AttestError> {
-    let (not_before_s, not_after_s) = validity(certificate);
+    let validity = &certificate.tbs_certificate.validity;
+    let not_before_s = validity.not_before.to_unix_duration().as_secs();
+    let not_after_s = validity.not_after.to_unix_duration().as_secs();
     if now_s < not_before_s || now_s > not_after_s {
         return Err(AttestError::Expired {
             now_s,

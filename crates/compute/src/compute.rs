@@ -597,8 +597,6 @@ impl Daemon {
                     gpus = evidence.gpus.len(),
                     "TEE evidence presented to the ledger"
                 );
-                // Look again soon: the verdict (or the refusal) is in the next blocks.
-                self.next_attestation = Some(Instant::now() + Duration::from_secs(5));
             }
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "presenting TEE evidence failed")

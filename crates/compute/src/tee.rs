@@ -105,21 +105,15 @@ pub fn read_evidence(path: &Path) -> Result<Evidence, TeeError> {
 pub fn obtain(binding: &Binding, options: &Options) -> Result<Evidence, TeeError> {
     if !options.tsm_root.is_dir() {
         return Err(TeeError::Absent(format!(
-            "{} is not there (no TDX or SEV-SNP guest, or a kernel before 6.7)",
+            "{} is not there (no TDX or SEV-SNP guest, or a kernel before 6.7; SGX enclaves are \
+             not something this daemon runs in)",
             options.tsm_root.display()
         )));
     }
     let gpus = gpu_evidence(&binding.gpu_nonce());
-    let mut evidence = Evidence {
-        cpu: CpuEvidence::AmdSnp {
-            report: Vec::new(),
-            vcek_der: Vec::new(),
-        },
-        gpus,
-    };
-    let report_data = binding.cpu_report_data(&evidence.gpus_hash());
+    let report_data = binding.cpu_report_data(&vcity_attest::gpus_hash(&gpus));
     let report = tsm_report(&options.tsm_root, &report_data)?;
-    evidence.cpu = match report.provider.as_str() {
+    let cpu = match report.provider.as_str() {
         "tdx_guest" => {
             let path = options.intel_collateral.as_ref().ok_or_else(|| {
                 TeeError::Incomplete(
@@ -154,7 +148,7 @@ pub fn obtain(binding: &Binding, options: &Options) -> Result<Evidence, TeeError
             )))
         }
     };
-    Ok(evidence)
+    Ok(Evidence { cpu, gpus })
 }
 
 /// One configfs-tsm report.

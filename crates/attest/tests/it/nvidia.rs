@@ -35,7 +35,7 @@ fn the_hopper_sample_verifies_and_reads_as_nvidia_and_trustee_read_it() {
     assert_eq!(gpu.measurements[&2], BLOCK_2);
     assert_eq!(gpu.measurements[&1], "0".repeat(96));
     assert_eq!(
-        hex::encode(gpu.nonce),
+        gpu.nonce.to_hex(),
         "931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb"
     );
 }

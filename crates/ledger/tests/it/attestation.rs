@@ -58,6 +58,14 @@ fn encoded(evidence: &Evidence) -> Vec<u8> {
     borsh::to_vec(evidence).expect("encodes")
 }
 
+/// The TDX sample alone, encoded.
+fn tdx_only() -> Vec<u8> {
+    encoded(&Evidence {
+        cpu: tdx(),
+        gpus: vec![],
+    })
+}
+
 fn policy() -> AttestationPolicy {
     AttestationPolicy {
         intel_tcb_statuses: vec!["UpToDate".into()],
@@ -180,10 +188,7 @@ fn unbound_evidence_is_refused_where_the_genesis_does_not_accept_samples() {
             ..Default::default()
         },
     );
-    let evidence = encoded(&Evidence {
-        cpu: tdx(),
-        gpus: vec![],
-    });
+    let evidence = tdx_only();
     let receipt = chain.at(60, NODE, attest(evidence, current_nonce(&chain)));
     assert_eq!(receipt.code, 39);
     assert!(receipt.error.contains("not bound"), "{}", receipt.error);
@@ -193,10 +198,7 @@ fn unbound_evidence_is_refused_where_the_genesis_does_not_accept_samples() {
 #[test]
 fn stale_nonces_tampered_evidence_and_other_roles_are_refused() {
     let mut chain = test_chain();
-    let evidence = encoded(&Evidence {
-        cpu: tdx(),
-        gpus: vec![],
-    });
+    let evidence = tdx_only();
     let first = current_nonce(&chain);
     let wrong = chain.at(10, NODE, attest(evidence.clone(), Hash([1; 32])));
     assert_eq!(wrong.code, 39, "{}", wrong.error);
@@ -264,10 +266,7 @@ fn a_block_verifies_at_most_its_reports() {
         cpu: tdx(),
         gpus: vec![hopper()],
     });
-    let cpu_only = encoded(&Evidence {
-        cpu: tdx(),
-        gpus: vec![],
-    });
+    let cpu_only = tdx_only();
     let first = chain.tx(NODE, attest(both, nonce));
     let second = chain.tx(PLAIN, attest(cpu_only, nonce));
     // The mempool takes the first and refuses the second for this block: it cannot be included.
@@ -337,16 +336,7 @@ fn evidence_that_fails_still_counts_once_per_node_and_interval() {
     }
     // Refused after its verification, yet its two reports stay spent in this block.
     let failing = chain.tx(NODE, attest(encoded(&tampered), nonce));
-    let honest = chain.tx(
-        PLAIN,
-        attest(
-            encoded(&Evidence {
-                cpu: tdx(),
-                gpus: vec![],
-            }),
-            nonce,
-        ),
-    );
+    let honest = chain.tx(PLAIN, attest(tdx_only(), nonce));
     let mut pending = Overlay::new(chain.ledger.state());
     chain
         .ledger
@@ -360,16 +350,7 @@ fn evidence_that_fails_still_counts_once_per_node_and_interval() {
     );
     assert_eq!(attestation_reports(&chain), (chain.ledger.height().0, 2));
     // The same node may not try again in this nonce interval, whatever it sends.
-    let again = chain.tx(
-        NODE,
-        attest(
-            encoded(&Evidence {
-                cpu: tdx(),
-                gpus: vec![],
-            }),
-            nonce,
-        ),
-    );
+    let again = chain.tx(NODE, attest(tdx_only(), nonce));
     let mut pending = Overlay::new(chain.ledger.state());
     let refused = chain
         .ledger
@@ -395,10 +376,7 @@ fn attestation_reports(chain: &Harness) -> (u64, u32) {
 #[test]
 fn jobs_that_require_a_tier_go_only_to_nodes_whose_tier_stands() {
     let mut chain = test_chain();
-    let evidence = encoded(&Evidence {
-        cpu: tdx(),
-        gpus: vec![],
-    });
+    let evidence = tdx_only();
     assert_eq!(
         chain
             .at(10, NODE, attest(evidence, current_nonce(&chain)))
@@ -490,10 +468,7 @@ fn governance_changes_the_policy_and_its_bounds_hold() {
         attestation::params(chain.ledger.state()).accept_unbound_samples,
         "only a genesis sets it"
     );
-    let evidence = encoded(&Evidence {
-        cpu: tdx(),
-        gpus: vec![],
-    });
+    let evidence = tdx_only();
     let after = chain.at(
         executed_s + 1,
         NODE,
