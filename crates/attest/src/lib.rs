@@ -86,20 +86,24 @@ pub fn gpus_hash(gpus: &[GpuEvidence]) -> [u8; 32] {
 }
 
 /// What a node's evidence must be bound to: its ed25519 key and a nonce the chain chose (the
-/// random beacon of a recent block), so that evidence is neither transferable nor replayable.
+/// random beacon of a recent block), so that evidence is neither transferable nor replayable,
+/// and the X25519 key of the attested workload, so that confidential jobs' keys sealed to it
+/// reach only that workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Binding {
     pub node_key: [u8; 32],
     pub nonce: [u8; 32],
+    pub encryption_key: [u8; 32],
 }
 
 impl Binding {
     /// The 64 bytes the CPU report's report data must hold: BLAKE3 in XOF mode over a domain
-    /// tag, the node key, the nonce and the hash of the GPU reports.
+    /// tag, the node key, the nonce, the encryption key and the hash of the GPU reports.
     pub fn cpu_report_data(&self, gpus_hash: &[u8; 32]) -> [u8; 64] {
-        let mut hasher = blake3::Hasher::new_derive_key("vcity attestation cpu report data v1");
+        let mut hasher = blake3::Hasher::new_derive_key("vcity attestation cpu report data v2");
         hasher.update(&self.node_key);
         hasher.update(&self.nonce);
+        hasher.update(&self.encryption_key);
         hasher.update(gpus_hash);
         let mut out = [0u8; 64];
         hasher.finalize_xof().fill(&mut out);

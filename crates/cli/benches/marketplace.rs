@@ -41,6 +41,7 @@ fn tiny_job() -> SubmitJob {
             shards: Vec::new(),
             service: None,
             output_dir: false,
+            confidential: None,
         },
         tasks: 1,
         requirements: Requirements {

@@ -169,6 +169,10 @@ pub enum NodesCommand {
         /// Only build (and save) the evidence; send nothing.
         #[arg(long, requires = "save")]
         no_send: bool,
+        /// The compute daemon's work directory, whose `tee-encryption.key` (made there if
+        /// absent) the evidence binds [default: {home}/compute/{from}, the daemon's].
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
         #[command(flatten)]
         options: TxOptions,
     },
@@ -502,17 +506,25 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             gpu_chain,
             save,
             no_send,
+            work_dir,
             options,
         } => {
             if gpu_report.len() != gpu_chain.len() {
                 bail!("each --gpu-report needs its --gpu-chain");
             }
             let status = client.attestation()?;
+            // The daemon's own key: confidential jobs' keys are sealed to what this binds.
+            let key_file = work_dir
+                .unwrap_or_else(|| settings.home.join("compute").join(&from))
+                .join("tee-encryption.key");
+            let encryption_key =
+                vcity_sdk::confidential::NodeSecret::load_or_create(&key_file)?.public();
             let evidence = if local {
                 let key = ring.get(&from)?.signing_key()?;
                 let binding = vcity_attest::Binding {
                     node_key: vcity_types::AccountId::from_public_key(&key.verifying_key()).0,
                     nonce: status.nonce.0,
+                    encryption_key: encryption_key.0,
                 };
                 vcity_compute::tee::obtain(
                     &binding,
@@ -554,6 +566,7 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
             let message = Message::AttestNode(vcity_types::compute::AttestNode {
                 evidence: encoded,
                 nonce: status.nonce,
+                encryption_key,
             });
             (from, message, options)
         }

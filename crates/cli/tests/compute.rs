@@ -2556,4 +2556,52 @@ fn a_node_with_recorded_tdx_evidence_reaches_the_cpu_tier_and_alone_runs_tee_job
         (!text.is_empty()).then_some(text)
     });
     assert!(explained.contains("no attested TEE"), "{explained}");
+
+    // A confidential job: `job run` encrypts the input, grants the task's key to the node it is
+    // assigned to, and decrypts the output; the chain and the kept copy see only ciphertext.
+    let secret = b"700 confidential weights".to_vec();
+    let path = manifest(
+        home.path(),
+        "confidential",
+        &format!(
+            "workload = \"hashchain\"\ninput = \"{}\"\nmax_cu = 0.01\nmax_price_per_cu = 0.1\n\
+             confidential = true\n",
+            String::from_utf8_lossy(&secret)
+        ),
+    );
+    let json = ok(devnet.cli(&["job", "run", path.to_str().expect("utf8"), "--from", "bob"]));
+    let reference = vcity_kernels::hashchain::run(&secret).expect("reference");
+    assert_eq!(
+        json["tasks"][0]["output_text"].as_str().map(str::as_bytes),
+        Some(reference.as_slice()),
+        "{json:#}"
+    );
+    let id = json["job_id"].as_u64().expect("job id");
+    let view = job(&devnet, id);
+    let task = &view["tasks"][0];
+    assert_eq!(task["state"]["node"], tee_account.as_str(), "{view:#}");
+    assert_eq!(view["requirements"]["tee"], "cpu", "tee implied: {view:#}");
+    assert_eq!(view["verification"], "none", "{view:#}");
+    assert_eq!(task["sealed_key"].as_array().map(Vec::len), Some(80));
+    let on_chain: Vec<u8> =
+        serde_json::from_value(view["workload"]["input"].clone()).expect("bytes");
+    assert_eq!(on_chain.len(), secret.len() + 40, "nonce and tag");
+    assert!(
+        !on_chain
+            .windows(6)
+            .any(|window| secret.windows(6).any(|part| part == window)),
+        "the input is on the chain in the clear"
+    );
+    // The kept copy is what the node committed: ciphertext.
+    let output_hash = task["state"]["output_hash"].as_str().expect("hash");
+    let kept = std::fs::read(devnet.home.join("outputs").join(output_hash)).expect("kept copy");
+    assert_eq!(kept.len(), reference.len() + 40);
+    assert!(!kept
+        .windows(reference.len().min(16))
+        .any(|window| reference.starts_with(window)));
+    // The node's log holds the program's log sealed; `job logs` opens it for the owner.
+    let logs = ok(devnet.cli(&["job", "logs", &id.to_string(), "--from", "bob"]));
+    let log = logs["log"].as_str().expect("log");
+    assert!(log.contains("ended: Success"), "{log}");
+    assert!(!log.contains("encrypted for the job's owner"), "{log}");
 }

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use vcity_executor::{fuel_for_cu_ppm, Ending, Executor, Limits, Outcome, Task};
+use vcity_sdk::confidential::{self, JobKey, NodeSecret, Part};
 use vcity_sdk::{Client, ClientError};
 use vcity_types::compute::{
     content_address, task_seed, ExecutorKind, FailTask, GpuSpec, Job, NodeHeartbeat, NodeKind,
@@ -219,6 +220,11 @@ struct Daemon {
     /// The chain nonce of the last evidence sent: evidence is sent at most once per nonce, so a
     /// refused one costs one fee an interval, not one a poll.
     attested_nonce: Option<vcity_types::Hash>,
+    /// The X25519 secret bound in this node's evidence, to which owners seal confidential jobs'
+    /// keys (`None` with `--tee off`).
+    encryption: Option<NodeSecret>,
+    /// The encryption key the ledger's record of this node's standing tier holds, as last read.
+    encryption_on_ledger: Option<vcity_types::compute::EncryptionKey>,
 }
 
 /// Runs the compute daemon until `stop` is set.
@@ -308,6 +314,21 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         ),
         None => None,
     };
+    // Kept beside the node's other state, inside the confidential VM where there is one: a
+    // restart keeps the key the evidence bound.
+    let encryption = match options.tee {
+        crate::tee::Source::Off => None,
+        _ => {
+            let path = options.data_dir.join("tee-encryption.key");
+            match NodeSecret::load_or_create(&path) {
+                Ok(secret) => Some(secret),
+                Err(error) => {
+                    tracing::warn!(%error, "no encryption key: this node takes no confidential jobs");
+                    None
+                }
+            }
+        }
+    };
     let (done_sender, done_receiver) = mpsc::channel();
     let mut daemon = Daemon {
         options,
@@ -332,6 +353,8 @@ pub fn run(options: ComputeOptions, key: SigningKey, stop: Arc<AtomicBool>) -> a
         answered: BTreeSet::new(),
         next_attestation: Some(Instant::now()),
         attested_nonce: None,
+        encryption,
+        encryption_on_ledger: None,
     };
     let heartbeat_every = Duration::from_secs(params.nodes.heartbeat_interval_s.max(1));
     // The first heartbeat goes out at once; later ones at a third of the interval before it is
@@ -537,10 +560,17 @@ impl Daemon {
         let tee = &view.node.tee;
         let now_s = view.node.last_heartbeat_s;
         let renew_within_s = status.params.rules.validity_s / 4;
-        if tee.tier != vcity_types::compute::TeeTier::None
-            && tee.expires_s > now_s.saturating_add(renew_within_s)
-        {
-            return;
+        let mine = self.encryption.as_ref().map(NodeSecret::public);
+        let standing = tee.tier != vcity_types::compute::TeeTier::None;
+        self.encryption_on_ledger = standing.then_some(tee.encryption_key);
+        if standing && tee.expires_s > now_s.saturating_add(renew_within_s) {
+            if mine.is_none_or(|mine| mine == tee.encryption_key) {
+                return;
+            }
+            tracing::warn!(
+                "the ledger's record binds another encryption key than this node's (its key \
+                 file changed): presenting evidence again"
+            );
         }
         if self.attested_nonce == Some(status.nonce) {
             tracing::warn!(
@@ -550,9 +580,11 @@ impl Daemon {
             );
             return;
         }
+        let encryption_key = mine.unwrap_or_default();
         let binding = vcity_attest::Binding {
             node_key: self.me.0,
             nonce: status.nonce.0,
+            encryption_key: encryption_key.0,
         };
         let evidence = match &source {
             crate::tee::Source::File(path) => crate::tee::read_evidence(path),
@@ -589,6 +621,7 @@ impl Daemon {
         match self.send(Message::AttestNode(vcity_types::compute::AttestNode {
             evidence: encoded,
             nonce: status.nonce,
+            encryption_key,
         })) {
             Ok(()) => {
                 self.attested_nonce = Some(status.nonce);
@@ -845,6 +878,39 @@ impl Daemon {
                     || entry.attempt < attempts && assigned
             }
         };
+        if fresh && assigned && job.workload.confidential.is_some() {
+            let granted = job
+                .tasks
+                .get(task as usize)
+                .is_some_and(|entry| entry.sealed_key.is_some());
+            if !granted {
+                // The owner seals the job's key to this node's attested key; the start deadline
+                // counts from that grant.
+                return Ok(());
+            }
+            let mine = self.encryption.as_ref().map(NodeSecret::public);
+            if mine.is_some() && mine != self.encryption_on_ledger {
+                // The record may have changed since the last look (evidence just accepted).
+                if let Ok(view) = self.client.node(&self.me) {
+                    self.encryption_on_ledger = (view.node.tee.tier
+                        != vcity_types::compute::TeeTier::None)
+                        .then_some(view.node.tee.encryption_key);
+                }
+            }
+            if mine.is_none() || mine != self.encryption_on_ledger {
+                tracing::warn!(
+                    job = job.id,
+                    task,
+                    "a confidential task, but this node's encryption key is not the one its \
+                     standing attestation binds: giving it back"
+                );
+                return self.give_up(
+                    job.id,
+                    task,
+                    "this node's encryption key is not the one its attestation binds",
+                );
+            }
+        }
         if fresh {
             if running {
                 // The ledger has it running here but this node has no record of it (its journal
@@ -1013,18 +1079,29 @@ impl Daemon {
         let wall_clock = Duration::from_secs(job.requirements.max_duration_s);
         let sender = self.done_sender.clone();
         let job_id = job.id;
+        let secret = self.encryption.clone();
         std::thread::Builder::new()
             .name(format!("task-{job_id}-{task}"))
             .spawn(move || {
-                let outcome = match crate::inputs::task_input(&client, &job_for_input, task) {
-                    Ok(input) => executor.run(&Task {
-                        module: &module,
-                        input: &input,
-                        fuel,
-                        factor_ppm,
-                        seed: task_seed(job_id, task),
-                        wall_clock: Some(wall_clock),
-                    }),
+                let outcome = match crate::inputs::open_task_input(
+                    &client,
+                    &job_for_input,
+                    task,
+                    secret.as_ref(),
+                ) {
+                    Ok((input, key)) => seal_outcome(
+                        executor.run(&Task {
+                            module: &module,
+                            input: &input,
+                            fuel,
+                            factor_ppm,
+                            seed: task_seed(job_id, task),
+                            wall_clock: Some(wall_clock),
+                        }),
+                        key.as_ref(),
+                        job_id,
+                        task,
+                    ),
                     Err(error) => input_failure(job_id, task, &error),
                 };
                 let _ = sender.send(Done::Task(Finished {
@@ -1139,6 +1216,7 @@ impl Daemon {
             false => None,
         };
         let allocator = self.gpus_held.clone();
+        let secret = self.encryption.clone();
         std::thread::Builder::new()
             .name(format!("process-{}-{task}", job.id))
             .spawn(move || {
@@ -1170,7 +1248,11 @@ impl Daemon {
                     }
                     _ => None,
                 };
-                let input = crate::inputs::task_input(&client, &job, task);
+                let (input, key) =
+                    match crate::inputs::open_task_input(&client, &job, task, secret.as_ref()) {
+                        Ok((input, key)) => (Ok(input), key),
+                        Err(error) => (Err(error), None),
+                    };
                 let outcome = match (&program, &image, input) {
                     (_, _, Err(error)) => input_failure(job.id, task, &error),
                     (_, Some(Err(error)), _) => {
@@ -1233,6 +1315,7 @@ impl Daemon {
                         }
                     }
                 };
+                let outcome = seal_outcome(outcome, key.as_ref(), job.id, task);
                 if service.is_some() {
                     // A crashed service leaves the gateway's table before its result goes out.
                     services.stop(job.id);
@@ -1350,6 +1433,46 @@ impl Daemon {
             );
         }
     }
+}
+
+/// A confidential task's outcome as the node keeps and commits it: its output and its
+/// program's log encrypted under the job's key (docs/attestation.md, "Confidential jobs"), so
+/// neither the node's disk nor anyone who fetches them holds them in the clear. Other tasks'
+/// outcomes pass unchanged.
+fn seal_outcome(
+    mut outcome: vcity_executor::Outcome,
+    key: Option<&JobKey>,
+    job_id: u64,
+    task: u32,
+) -> vcity_executor::Outcome {
+    let Some(key) = key else { return outcome };
+    let sealed = confidential::encrypt(key, Part::Output { job_id, task }, &outcome.output)
+        .and_then(|output| {
+            Ok((
+                output,
+                confidential::seal_log(key, job_id, task, &outcome.log)?,
+            ))
+        });
+    match sealed {
+        Ok((output, log)) => {
+            outcome.output = output;
+            outcome.log = log;
+        }
+        Err(error) => {
+            // Without randomness nothing is sealed: the node gives the task up rather than
+            // keep or commit it in the clear.
+            tracing::error!(job = job_id, task, %error, "sealing a confidential output failed");
+            outcome = vcity_executor::Outcome {
+                ending: Ending::TimedOut,
+                output: Vec::new(),
+                log: format!("[node] sealing the output failed: {error}\n").into_bytes(),
+                fuel_used: 0,
+                cu_used_ppm: 0,
+                elapsed: outcome.elapsed,
+            };
+        }
+    }
+    outcome
 }
 
 /// The outcome of a task whose input could not be had: `invalid` and unbilled when the job is at

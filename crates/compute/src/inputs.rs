@@ -12,6 +12,7 @@
 
 use std::io::Read as _;
 use std::time::Duration;
+use vcity_sdk::confidential::{self, JobKey, NodeSecret, Part};
 use vcity_sdk::{Client, ClientError};
 use vcity_types::compute::{content_address, Job, Shard, TaskExit};
 
@@ -51,6 +52,41 @@ pub fn task_input(client: &Client, job: &Job, task: u32) -> Result<Vec<u8>, Inpu
             InputError::Bad(format!("job {} has no shard for task {task}", job.id))
         })?;
     fetch_shard(client, shard)
+}
+
+/// A task's input as its program reads it, and the job's key when the job is confidential
+/// (docs/attestation.md, "Confidential jobs"): the key is opened from the task's grant with this
+/// node's attested `secret`, and the input decrypted with it. A grant or an input that does not
+/// open is the job's fault; a node without the secret cannot run the task and gives it up.
+pub fn open_task_input(
+    client: &Client,
+    job: &Job,
+    task: u32,
+    secret: Option<&NodeSecret>,
+) -> Result<(Vec<u8>, Option<JobKey>), InputError> {
+    let input = task_input(client, job, task)?;
+    if job.workload.confidential.is_none() {
+        return Ok((input, None));
+    }
+    let secret = secret.ok_or_else(|| {
+        InputError::Unreachable(
+            "the job is confidential and this node holds no attested encryption key".into(),
+        )
+    })?;
+    let sealed = job
+        .tasks
+        .get(task as usize)
+        .and_then(|entry| entry.sealed_key.as_deref())
+        .ok_or_else(|| InputError::Unreachable("the task's key is not granted yet".into()))?;
+    let key = confidential::open_key(sealed, secret, job.id, task)
+        .map_err(|error| InputError::Bad(format!("the owner's key grant: {error}")))?;
+    let part = match job.workload.inline_input() {
+        Some(_) => Part::Input(None),
+        None => Part::Input(Some(task)),
+    };
+    let plain = confidential::decrypt(&key, part, &input)
+        .map_err(|error| InputError::Bad(format!("decrypting it: {error}")))?;
+    Ok((plain, Some(key)))
 }
 
 /// A shard from the blob store, else from its URL, checked against its address and size.
@@ -201,6 +237,62 @@ mod tests {
             .is_none());
         // No URL and no copy: invalid.
         let error = fetch_shard(&store, &shard(&data, None)).expect_err("refused");
+        assert!(matches!(error, InputError::Bad(_)), "{error}");
+    }
+
+    #[test]
+    fn a_confidential_shard_opens_only_with_the_grant_sealed_to_this_node() {
+        use vcity_types::compute::{Billing, Confidential, Requirements, Task, Workload};
+        use vcity_types::{AccountId, Amount};
+        let owner = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let salt = Hash([4; 32]);
+        let key = confidential::job_key(&owner, &salt);
+        let node = NodeSecret::from_bytes([6; 32]);
+        let sealed =
+            confidential::encrypt(&key, Part::Input(Some(0)), b"private rows").expect("sealed");
+        let url = serve_once("200 OK", sealed.clone());
+        let mut job = Job {
+            id: 9,
+            owner: AccountId::from_public_key(&owner.verifying_key()),
+            workload: Workload {
+                module_hash: Hash([1; 32]),
+                input: Vec::new(),
+                executor: Default::default(),
+                shards: vec![shard(&sealed, Some(url))],
+                service: None,
+                output_dir: false,
+                confidential: Some(Confidential { key_salt: salt }),
+            },
+            requirements: Requirements::default(),
+            max_cu_ppm_per_task: 1,
+            max_price_per_cu_usd: Amount::new(1),
+            billing: Billing::PayAsYouGo,
+            verification: Default::default(),
+            retries: None,
+            submitted_s: 0,
+            tasks: vec![Task {
+                sealed_key: Some(
+                    confidential::seal_key(&key, &node.public(), 9, 0).expect("sealed key"),
+                ),
+                ..Task::pending(Amount::new(1), 0)
+            }],
+        };
+        let store = empty_store();
+        let (input, opened) = open_task_input(&store, &job, 0, Some(&node)).expect("opens");
+        assert_eq!(input, b"private rows");
+        assert_eq!(opened, Some(key));
+        // No key here: another node should take it (not the job's fault).
+        let url = serve_once("200 OK", sealed.clone());
+        job.workload.shards[0].url = Some(url);
+        assert!(matches!(
+            open_task_input(&store, &job, 0, None),
+            Err(InputError::Unreachable(_))
+        ));
+        // A grant sealed to another node's key is the owner's mistake: invalid.
+        let url = serve_once("200 OK", sealed);
+        job.workload.shards[0].url = Some(url);
+        let other = NodeSecret::from_bytes([7; 32]);
+        let error = open_task_input(&store, &job, 0, Some(&other)).expect_err("refused");
         assert!(matches!(error, InputError::Bad(_)), "{error}");
     }
 

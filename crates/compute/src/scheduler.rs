@@ -531,6 +531,7 @@ mod tests {
                 shards: Vec::new(),
                 service: None,
                 output_dir: false,
+                confidential: None,
             },
             requirements: Requirements {
                 max_duration_s: 60,
@@ -546,16 +547,7 @@ mod tests {
                 .into_iter()
                 .map(|state| Task {
                     state,
-                    attempts: 0,
-                    escrow_usd: Amount::new(1),
-                    pending_since_s: 0,
-                    unplaceable: None,
-                    factor_ppm: 0,
-                    sampling_ppm: 0,
-                    assigned_s: 0,
-                    check: None,
-                    dispute: None,
-                    last_node: None,
+                    ..Task::pending(Amount::new(1), 0)
                 })
                 .collect(),
         }

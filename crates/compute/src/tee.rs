@@ -295,6 +295,7 @@ mod tests {
         let binding = Binding {
             node_key: [1; 32],
             nonce: [2; 32],
+            encryption_key: [3; 32],
         };
         assert!(matches!(
             obtain(&binding, &options),

@@ -33,8 +33,9 @@
 //!      `RegisterNode`, `NodeHeartbeat`, `UpdateNode`, `AddStake`, `Unbond`, `WithdrawUnbonded` →
 //!      `Deregister` → [`nodes`] (a heartbeat reports online time and outages to
 //!      [`incentives`]); `SubmitJob`, `AssignTask`, `StartTask`, `SubmitResult`, `FailTask`,
-//!      `CancelJob`, `ReportUnplaceable`, `Subscribe` → [`jobs`] (a settlement reports delivery
-//!      and spending to [`incentives`]; a result queues its sampling draw with [`trust`]);
+//!      `CancelJob`, `ReportUnplaceable`, `Subscribe`, `GrantTaskKey` → [`jobs`] (a settlement
+//!      reports delivery and spending to [`incentives`]; a result queues its sampling draw with
+//!      [`trust`]);
 //!      `VerifyResult`, `ChallengeResult` → [`verification`]; `RefereeVote`,
 //!      `ReportEquivocation` → [`disputes`]; `CommitCapacity`, `CapacityVerdict` →
 //!      [`capacity`]; `Appeal` → [`slashing`]; `AttestNode` → [`attestation`] (which records
@@ -673,6 +674,7 @@ fn route_message(
             agents::invocations::execute_invoke(state, sender, message)
         }
         Message::AttestNode(message) => attestation::execute_attest(state, sender, message),
+        Message::GrantTaskKey(message) => jobs::execute_grant(state, sender, message),
         Message::RateInvocation(message) => {
             agents::invocations::execute_rate(state, sender, message)
         }

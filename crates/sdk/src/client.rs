@@ -42,6 +42,9 @@ pub enum ClientError {
     /// Waited too long.
     #[error("gave up after {0:?}")]
     Timeout(Duration),
+    /// Sealing or opening a confidential job's data failed.
+    #[error("confidential job: {0}")]
+    Confidential(#[from] crate::confidential::ConfidentialError),
 }
 
 impl ClientError {

@@ -3,12 +3,14 @@
 //! - [`Keyring`]: named ed25519 keys in a directory (mode 0700, files 0600).
 //! - [`transaction`]: build and sign transactions offline.
 //! - [`package`]: the agent package format (docs/agents.md).
+//! - [`confidential`]: the keys and encryption of confidential jobs (docs/attestation.md).
 //! - [`Client`]: the node's HTTP API, typed; refusals come back as [`ClientError::Rejected`] with
 //!   the ledger's stable code; [`Client::proof`] verifies what the node returns before handing it
 //!   over; [`Client::send`] fills in chain id and nonce, signs, submits and waits for the receipt.
 
 pub mod client;
 pub mod compute;
+pub mod confidential;
 pub mod keyring;
 pub mod package;
 pub mod transaction;

@@ -1360,6 +1360,7 @@ impl World {
                 shards: Vec::new(),
                 service: None,
                 output_dir: false,
+                confidential: None,
             },
             tasks: works.len() as u32,
             requirements: Requirements {

@@ -5,6 +5,7 @@
 use crate::{AccountId, Amount};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Most GPU entries in one inventory.
 pub const MAX_GPU_ENTRIES: usize = 8;
@@ -324,6 +325,10 @@ pub struct TeeStatus {
     /// Whether the evidence was bound to this node's key and a chain nonce (always, except on
     /// a test network that accepts recorded vendor samples).
     pub bound: bool,
+    /// The X25519 public key of the attested workload, bound in the evidence beside the node's
+    /// key: owners of confidential jobs seal their input keys to it (docs/attestation.md,
+    /// "Confidential jobs").
+    pub encryption_key: EncryptionKey,
 }
 
 impl TeeStatus {
@@ -345,6 +350,71 @@ pub struct AttestNode {
     pub evidence: Vec<u8>,
     /// The chain's attestation nonce the evidence is bound to (current or previous).
     pub nonce: crate::Hash,
+    /// The workload's X25519 public key, bound in the CPU report data: what confidential jobs'
+    /// input keys are sealed to.
+    pub encryption_key: EncryptionKey,
+}
+
+/// An X25519 public key (32 bytes; JSON: hex). A compute node in a TEE makes one inside the
+/// attested workload and binds it in its evidence; only that workload holds the secret half.
+#[derive(Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct EncryptionKey(pub [u8; 32]);
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptionKey({})", hex::encode(self.0))
+    }
+}
+
+impl fmt::Display for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl Serialize for EncryptionKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for EncryptionKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as Deserialize>::deserialize(deserializer)?;
+        let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
+        let array = <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| serde::de::Error::custom("an encryption key is 32 bytes"))?;
+        Ok(EncryptionKey(array))
+    }
+}
+
+/// What makes a job confidential (docs/attestation.md, "Confidential jobs"): its inputs are
+/// encrypted under a key only its owner can derive (from their account key and this salt), and
+/// each task's node receives that key sealed to its attested [`EncryptionKey`] by
+/// [`GrantTaskKey`] before it may start.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Confidential {
+    /// Random; with the owner's secret key it derives the job's key.
+    pub key_salt: crate::Hash,
+}
+
+/// Length of a sealed job key: an ephemeral X25519 key (32), the encrypted key (32) and its
+/// tag (16).
+pub const SEALED_KEY_BYTES: usize = 80;
+
+/// The owner of a confidential job hands the assigned node of one task the job's key, sealed to
+/// the node's attested [`EncryptionKey`]: the node may start the task only once this is on the
+/// ledger.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GrantTaskKey {
+    /// The job.
+    pub job_id: u64,
+    /// The task.
+    pub task: u32,
+    /// The node the key is sealed to: the task's current assignee, or the grant is refused.
+    pub node: AccountId,
+    /// The sealed key, [`SEALED_KEY_BYTES`] long.
+    pub sealed_key: Vec<u8>,
 }
 
 /// Most tasks in one job.
@@ -384,6 +454,10 @@ pub struct Workload {
     /// Process and image batch jobs only.
     #[serde(default)]
     pub output_dir: bool,
+    /// Inputs, outputs and program logs are encrypted under the owner's job key; only nodes in
+    /// a TEE get it (docs/attestation.md, "Confidential jobs").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidential: Option<Confidential>,
 }
 
 /// Longest health-check path.
@@ -880,6 +954,30 @@ pub struct Task {
     /// read the log of a task that failed there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_node: Option<AccountId>,
+    /// A confidential job's key sealed to the current assignee ([`GrantTaskKey`]); cleared by
+    /// every new assignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_key: Option<Vec<u8>>,
+}
+
+impl Task {
+    /// A task just submitted (or made pending at `since_s`), holding `escrow_usd`.
+    pub fn pending(escrow_usd: Amount, since_s: u64) -> Task {
+        Task {
+            state: TaskState::Pending,
+            attempts: 0,
+            escrow_usd,
+            pending_since_s: since_s,
+            unplaceable: None,
+            factor_ppm: 0,
+            sampling_ppm: 0,
+            assigned_s: 0,
+            check: None,
+            dispute: None,
+            last_node: None,
+            sealed_key: None,
+        }
+    }
 }
 
 /// A job as the ledger records it (also the API view).

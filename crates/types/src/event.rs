@@ -193,6 +193,15 @@ pub enum Event {
         /// Agreed price per CU.
         price_per_cu_usd: Amount,
     },
+    /// The owner of a confidential job sealed its key to a task's node.
+    TaskKeyGranted {
+        /// The job.
+        job_id: u64,
+        /// The task.
+        task: u32,
+        /// The node.
+        node: AccountId,
+    },
     /// A task started.
     TaskStarted {
         /// The job.

@@ -252,6 +252,8 @@ pub enum Message {
     RateInvocation(crate::agents::RateInvocation),
     /// Tag 52.
     AttestNode(crate::compute::AttestNode),
+    /// Tag 53.
+    GrantTaskKey(crate::compute::GrantTaskKey),
 }
 
 impl Message {
@@ -311,6 +313,7 @@ impl Message {
             Message::InvokeAgent(_) => 50,
             Message::RateInvocation(_) => 51,
             Message::AttestNode(_) => 52,
+            Message::GrantTaskKey(_) => 53,
         }
     }
 
@@ -370,6 +373,7 @@ impl Message {
             Message::InvokeAgent(_) => "invoke_agent",
             Message::RateInvocation(_) => "rate_invocation",
             Message::AttestNode(_) => "attest_node",
+            Message::GrantTaskKey(_) => "grant_task_key",
         }
     }
 }
@@ -437,6 +441,7 @@ impl BorshDeserialize for Message {
             50 => Message::InvokeAgent(BorshDeserialize::deserialize_reader(reader)?),
             51 => Message::RateInvocation(BorshDeserialize::deserialize_reader(reader)?),
             52 => Message::AttestNode(BorshDeserialize::deserialize_reader(reader)?),
+            53 => Message::GrantTaskKey(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

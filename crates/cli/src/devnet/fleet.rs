@@ -275,6 +275,7 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
                 shards: Vec::new(),
                 service: None,
                 output_dir: false,
+                confidential: None,
             },
             tasks: 2,
             requirements: Requirements {

@@ -27,6 +27,8 @@
 //! # subscription = 3           # or bill a prepaid subscription (`vcity job subscribe`)
 //! # retries = 1                # place a task lost by its node again at most once [default 2]
 //! # output = "directory"       # process and image jobs: the result is a tar of /output
+//! # confidential = true        # inputs, outputs and logs encrypted; only attested TEE nodes
+//!                              #   get the key (docs/attestation.md, "Confidential jobs")
 //!
 //! # [service]                  # a long-running service (process and image jobs):
 //! # port = 8080                #   the port it listens on, reached at /jobs/{id}/ on its node
@@ -120,6 +122,10 @@ pub struct Manifest {
     pub retries: Option<u32>,
     /// `stdout` (the default) or `directory`: the result is an archive of `/output`.
     pub output: Option<String>,
+    /// Encrypt the inputs, outputs and program logs under a key only the owner and the
+    /// attested node of each task hold (docs/attestation.md, "Confidential jobs").
+    #[serde(default)]
+    pub confidential: bool,
 }
 
 /// `[service]`: docs/job-spec.md, "Services".
@@ -235,6 +241,9 @@ pub struct Resolved {
     /// Shard files to upload before submitting, in task order (their addresses are in the
     /// message).
     pub shard_files: Vec<PathBuf>,
+    /// A confidential job: its input and shards are still in the clear here, and
+    /// `job::confidential::seal` encrypts them with the owner's key before upload.
+    pub confidential: bool,
 }
 
 /// A decimal amount of `denom` from a manifest number.
@@ -336,7 +345,15 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
     if process && !oci && !valid_program_name(&program_name) {
         bail!("program_name {program_name:?} is 1 to 32 of A-Z a-z 0-9 . _ - (not starting with a dot)");
     }
+    if manifest.confidential && manifest.service.is_some() {
+        bail!("a service cannot be confidential: its requests cross the node's gateway");
+    }
     let verification = match (process, manifest.verification) {
+        (_, None) if manifest.confidential => VerificationLevel::None,
+        (_, Some(level)) if manifest.confidential && level != VerificationLevel::None => bail!(
+            "a confidential job buys no verification (only its attested node may read its \
+             input): leave `verification` out or set it to \"none\""
+        ),
         (false, level) => level.unwrap_or_default(),
         (true, None | Some(VerificationLevel::None)) => VerificationLevel::None,
         (true, Some(_)) => bail!(
@@ -360,6 +377,12 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
         }
         Some(section) => resolve_shards(section, base)?,
     };
+    if manifest.confidential && shards.iter().any(|shard| shard.url.is_some()) {
+        bail!(
+            "a confidential job's shards are files, encrypted here before upload: a `url` shard \
+             would reach the node in the clear"
+        );
+    }
     let tasks = match (manifest.tasks, shards.len()) {
         (None, 0) => 1,
         (Some(tasks), 0) => tasks,
@@ -438,6 +461,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 } else {
                     ExecutorKind::Wasm
                 },
+                confidential: None,
             },
             tasks,
             requirements: Requirements {
@@ -453,7 +477,11 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
                 node_kind: requirements.node_kind,
                 gang: requirements.gang,
                 high_load: requirements.high_load,
-                tee: requirements.tee,
+                // A confidential job needs a node whose TEE is attested: at least the CPU's.
+                tee: match requirements.tee {
+                    TeeTier::None if manifest.confidential => TeeTier::Cpu,
+                    tier => tier,
+                },
             },
             max_cu_ppm_per_task,
             max_price_per_cu_usd: decimal(
@@ -468,6 +496,7 @@ pub fn resolve(manifest: Manifest, base: &Path) -> anyhow::Result<Resolved> {
         module,
         label,
         shard_files,
+        confidential: manifest.confidential,
     })
 }
 
@@ -707,6 +736,38 @@ mod tests {
                 (workload.reference)(&resolved.message.workload.input).is_ok(),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn a_confidential_manifest_implies_a_tee_and_buys_no_verification() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/jobs");
+        let resolved = load(&examples.join("confidential.toml")).expect("example");
+        assert!(resolved.confidential);
+        assert_eq!(resolved.message.requirements.tee, TeeTier::Cpu);
+        assert_eq!(resolved.message.verification, VerificationLevel::None);
+        // Still in the clear: `job::confidential::seal` encrypts with the owner's key.
+        assert_eq!(resolved.message.workload.input, b"100000 private");
+        assert!(resolved.message.workload.confidential.is_none());
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let resolve_text = |text: &str| resolve(toml::from_str(text)?, dir.path());
+        let base =
+            "workload = \"hashchain\"\nmax_cu = 1\nmax_price_per_cu = 1\nconfidential = true\n";
+        let gpu = resolve_text(&format!(
+            "{base}input = \"1 x\"\n[requirements]\ntee = \"cpu+gpu\"\n"
+        ))
+        .expect("valid");
+        assert_eq!(gpu.message.requirements.tee, TeeTier::CpuGpu);
+        for (extra, why) in [
+            ("input = \"1 x\"\nverification = \"standard\"\n", "buys no verification"),
+            (
+                "shards = [{ url = \"https://data.example/a\", address = \"0000000000000000000000000000000000000000000000000000000000000000\", bytes = 1 }]\n",
+                "`url` shard",
+            ),
+        ] {
+            let error = resolve_text(&format!("{base}{extra}")).expect_err(extra);
+            assert!(format!("{error:#}").contains(why), "{error:#}");
         }
     }
 

@@ -2,6 +2,7 @@
 //! user's; `assign`, `start`, `result` and `fail` are what scheduler and compute daemons send,
 //! exposed for operators and for driving a devnet by hand.
 
+pub mod confidential;
 pub mod manifest;
 pub mod run;
 
@@ -150,6 +151,22 @@ pub enum JobCommand {
         /// The task.
         #[arg(long, default_value_t = 0)]
         task: u32,
+    },
+    /// Grant the tasks of your confidential job their key, each sealed to the attested
+    /// encryption key of the node it is assigned to (docs/attestation.md, "Confidential jobs");
+    /// a task starts only once its key is granted.
+    Grant {
+        /// Job id.
+        id: u64,
+        /// Your keyring name (the job's owner).
+        #[arg(long)]
+        from: String,
+        /// Keep granting as tasks are assigned, until none is pending or assigned.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch, give up after this long.
+        #[arg(long, default_value = "1h")]
+        max_wait: String,
     },
     /// Prepay CU over a term (rules §5); bill jobs to it with `subscription = ID` in a manifest.
     Subscribe {
@@ -466,6 +483,22 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 json,
             );
         }
+        JobCommand::Grant {
+            id,
+            from,
+            watch,
+            max_wait,
+        } => {
+            let key = ring.get(&from)?.signing_key()?;
+            return crate::job::confidential::grant(
+                &client,
+                &key,
+                id,
+                watch,
+                parse_duration(&max_wait)?,
+                json,
+            );
+        }
         JobCommand::Logs { id, from, task } => {
             let key = ring.get(&from)?.signing_key()?;
             let job = client.job(id)?;
@@ -507,6 +540,8 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     Err(_) => return Err(error.into()),
                 },
             };
+            // A confidential task's program log was sealed for you by its node.
+            let log = crate::job::confidential::open_log(&job, &key, task, log);
             if json {
                 print_json(&serde_json::json!({
                     "job_id": id,
@@ -535,6 +570,11 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
             if let Some(job_id) = input_from {
                 let key = ring.get(&from)?.signing_key()?;
                 crate::job::run::feed_from(&client, &key, &store, job_id, &mut resolved)?;
+            }
+            if resolved.confidential {
+                let key = ring.get(&from)?.signing_key()?;
+                crate::job::confidential::seal(&mut resolved, &key, &store)?;
+                eprintln!("{}", crate::job::confidential::submit_note(&from));
             }
             crate::job::run::upload(&client, &resolved, json)?;
             (from, Message::SubmitJob(resolved.message), options)
@@ -584,6 +624,7 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                     shards: Vec::new(),
                     service: None,
                     output_dir: false,
+                    confidential: None,
                 },
                 tasks,
                 requirements: Requirements {

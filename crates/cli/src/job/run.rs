@@ -114,6 +114,20 @@ pub fn fetch_output(
     Ok(verified)
 }
 
+/// [`fetch_output`], then opened for its owner: a confidential job's output is decrypted (the
+/// kept copy stays as the node committed it, encrypted).
+pub fn fetch_plain_output(
+    client: &Client,
+    key: &SigningKey,
+    store: &OutputStore,
+    job: &Job,
+    task: u32,
+) -> anyhow::Result<vcity_sdk::compute::VerifiedOutput> {
+    let mut verified = fetch_output(client, key, store, job, task)?;
+    verified.output = crate::job::confidential::open_output(job, key, task, verified.output)?;
+    Ok(verified)
+}
+
 /// A reduce's input: the outputs of every task of job `job_id`, in task order, concatenated.
 /// Each must have ended successfully.
 pub fn gather_outputs(
@@ -125,7 +139,7 @@ pub fn gather_outputs(
     let job = client.job(job_id)?;
     let mut gathered = Vec::new();
     for task in 0..job.tasks.len() as u32 {
-        let verified = fetch_output(client, key, store, &job, task)?;
+        let verified = fetch_plain_output(client, key, store, &job, task)?;
         if verified.commitment.exit != TaskExit::Success {
             bail!(
                 "task {task} of job {job_id} ended {:?}: a reduce reads only successful outputs",
@@ -220,6 +234,10 @@ pub fn feed_from(
     if resolved.message.tasks != 1 || !workload.input.is_empty() || !workload.shards.is_empty() {
         bail!("a job fed by --input-from has one task and no input or shards of its own");
     }
+    if client.job(job_id)?.workload.confidential.is_some() && !resolved.confidential {
+        // Its outputs would reach a node outside any TEE in the clear.
+        bail!("job {job_id} is confidential: a reduce of its outputs must be confidential too");
+    }
     let gathered = gather_outputs(client, key, store, job_id)?;
     let address = content_address(&gathered);
     let path = store.scratch(&format!("input-{address}"))?;
@@ -300,6 +318,7 @@ pub fn run(
     if let Some(job_id) = request.input_from {
         feed_from(client, &key, request.store, job_id, &mut resolved)?;
     }
+    crate::job::confidential::seal(&mut resolved, &key, request.store)?;
     upload(client, &resolved, json)?;
     let fee = request
         .options
@@ -334,8 +353,20 @@ pub fn run(
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
     );
     let started = Instant::now();
+    // A confidential job's tasks wait for their keys: granted as the ledger assigns them.
+    let mut next_grant = Instant::now();
     let job = loop {
-        let job = client.job(job_id)?;
+        let mut job = client.job(job_id)?;
+        if job.workload.confidential.is_some() && Instant::now() >= next_grant {
+            match crate::job::confidential::grant_due(client, &key, &job) {
+                Ok(granted) if !granted.is_empty() => job = client.job(job_id)?,
+                Ok(_) => {}
+                Err(error) => {
+                    bar.println(format!("{error:#}; retrying"));
+                    next_grant = Instant::now() + Duration::from_secs(5);
+                }
+            }
+        }
         let count = |test: fn(&TaskState) -> bool| {
             job.tasks.iter().filter(|task| test(&task.state)).count()
         };
@@ -423,7 +454,7 @@ pub fn show_outputs(
             lines.push(line);
             continue;
         }
-        let verified = fetch_output(client, key, store, job, task)?;
+        let verified = fetch_plain_output(client, key, store, job, task)?;
         let cost = match state {
             TaskState::Completed { cost_usd, .. } | TaskState::Settled { cost_usd, .. } => {
                 *cost_usd

@@ -79,6 +79,7 @@ pub(crate) fn execute_invoke(
             shards: message.shard.iter().cloned().collect(),
             service: None,
             output_dir: false,
+            confidential: None,
         },
         tasks: 1,
         requirements: message.requirements.clone(),

@@ -888,6 +888,7 @@ pub(crate) fn execute_submit(
     check_shards(&message.workload, message.tasks)?;
     check_executor(message)?;
     check_service(message)?;
+    check_confidential(message)?;
     if message.workload.output_dir
         && (matches!(message.workload.executor, ExecutorKind::Wasm)
             || message.workload.service.is_some())
@@ -939,19 +940,7 @@ pub(crate) fn execute_submit(
         retries: message.retries,
         submitted_s: now,
         tasks: (0..message.tasks)
-            .map(|_| Task {
-                state: TaskState::Pending,
-                attempts: 0,
-                escrow_usd: per_task,
-                pending_since_s: now,
-                unplaceable: None,
-                factor_ppm: 0,
-                sampling_ppm: 0,
-                assigned_s: 0,
-                check: None,
-                dispute: None,
-                last_node: None,
-            })
+            .map(|_| Task::pending(per_task, now))
             .collect(),
     };
     state.put(job_key(id), &record);
@@ -964,6 +953,35 @@ pub(crate) fn execute_submit(
         tasks: message.tasks,
         escrow_usd: total,
     });
+    Ok(())
+}
+
+/// A confidential job runs only where its key can be sealed to an attested workload: it requires
+/// a TEE tier, and it buys no verification (a verifier outside the node's TEE could not read its
+/// input, and the job's key is granted to the task's node alone). It is a batch job: a
+/// service's requests would cross the node's gateway in the clear.
+fn check_confidential(message: &SubmitJob) -> Result<(), TxError> {
+    if message.workload.confidential.is_none() {
+        return Ok(());
+    }
+    if message.requirements.tee == vcity_types::compute::TeeTier::None {
+        return Err(TxError::InvalidJob(
+            "a confidential job requires a TEE tier (requirements.tee = \"cpu\" or \"cpu+gpu\")"
+                .into(),
+        ));
+    }
+    if message.verification != VerificationLevel::None {
+        return Err(TxError::InvalidJob(
+            "a confidential job buys no verification (verification = \"none\"): only its \
+             attested node may read its input"
+                .into(),
+        ));
+    }
+    if message.workload.service.is_some() {
+        return Err(TxError::InvalidJob(
+            "a service cannot be confidential: its requests cross the node's gateway".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -1320,6 +1338,8 @@ pub(crate) fn execute_assign(
     task.check = None;
     task.dispute = None;
     task.last_node = Some(node.id);
+    // A key sealed to an earlier assignee opens nothing here.
+    task.sealed_key = None;
     state.put(job_key(message.job_id), &record);
     nodes::task_opened(state, &node.id, true);
     // Starting at the deadline itself is still allowed; the reminder fires just after it.
@@ -1358,6 +1378,11 @@ pub(crate) fn execute_start(
     if now > deadline_s {
         return Err(TxError::InvalidJob("the start deadline has passed".into()));
     }
+    if record.workload.confidential.is_some() && task.sealed_key.is_none() {
+        return Err(TxError::InvalidJob(
+            "the job is confidential and its owner has not granted this task's key yet".into(),
+        ));
+    }
     let latency_s = now.saturating_sub(task.assigned_s);
     let task_factor = task.factor_ppm;
     task.state = TaskState::Running {
@@ -1389,6 +1414,66 @@ pub(crate) fn execute_start(
         job_id: message.job_id,
         task: message.task,
         node,
+    });
+    Ok(())
+}
+
+/// `GrantTaskKey`: the owner of a confidential job hands the task's assignee the job's key,
+/// sealed to the node's attested encryption key. The node's start deadline then counts from the
+/// grant, so an owner who answers late does not cost the node its start. One grant per
+/// assignment.
+pub(crate) fn execute_grant(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &vcity_types::compute::GrantTaskKey,
+) -> Result<(), TxError> {
+    let mut record = load(state, message.job_id, message.task)?;
+    if record.owner != *sender {
+        return Err(TxError::Unauthorized(
+            "only the job's owner grants its key".into(),
+        ));
+    }
+    if record.workload.confidential.is_none() {
+        return Err(TxError::InvalidJob("the job is not confidential".into()));
+    }
+    if message.sealed_key.len() != vcity_types::compute::SEALED_KEY_BYTES {
+        return Err(TxError::InvalidJob(format!(
+            "a sealed key is {} bytes",
+            vcity_types::compute::SEALED_KEY_BYTES
+        )));
+    }
+    let now = elapsed_s(state);
+    let start_deadline_s = params(state).start_deadline_s;
+    let task = &mut record.tasks[message.task as usize];
+    let TaskState::Assigned {
+        node, deadline_s, ..
+    } = &mut task.state
+    else {
+        return Err(TxError::InvalidJob(format!(
+            "task {} of job {} is not waiting to start on a node",
+            message.task, message.job_id
+        )));
+    };
+    if *node != message.node {
+        return Err(TxError::InvalidJob(format!(
+            "task {} of job {} is assigned to {}, not {}",
+            message.task, message.job_id, node, message.node
+        )));
+    }
+    if task.sealed_key.is_some() {
+        return Err(TxError::InvalidJob(
+            "this assignment already has its key".into(),
+        ));
+    }
+    *deadline_s = now.saturating_add(start_deadline_s);
+    let deadline = *deadline_s;
+    task.sealed_key = Some(message.sealed_key.clone());
+    state.put(job_key(message.job_id), &record);
+    remind(state, deadline + 1, message.job_id, message.task);
+    state.emit(Event::TaskKeyGranted {
+        job_id: message.job_id,
+        task: message.task,
+        node: message.node,
     });
     Ok(())
 }
@@ -1888,6 +1973,22 @@ fn due(state: &mut Overlay<'_>, job_id: u64, index: u32, now: u64) -> Result<(),
                 None => "no scheduler placed it in time".into(),
             };
             fail(state, &mut record, index, reason)?;
+        }
+        TaskState::Assigned {
+            deadline_s, node, ..
+        } if deadline_s < now
+            && record.workload.confidential.is_some()
+            && task.sealed_key.is_none() =>
+        {
+            // The owner never sealed the key to this node: not the node's fault, and another
+            // node would wait the same way.
+            nodes::task_opened(state, &node, false);
+            fail(
+                state,
+                &mut record,
+                index,
+                "its owner granted no key for the task before the start deadline".into(),
+            )?;
         }
         TaskState::Assigned {
             deadline_s, node, ..

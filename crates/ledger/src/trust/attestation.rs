@@ -12,8 +12,9 @@
 //! report).
 //!
 //! Evidence must be bound to the node and to now: its CPU report data is derived from the
-//! node's key, an attestation nonce the chain drew from a block beacon, and the hash of its GPU
-//! reports, and each GPU report's nonce from the key and the chain nonce. The chain draws a new
+//! node's key, an attestation nonce the chain drew from a block beacon, the X25519 key of the
+//! attested workload (to which owners of confidential jobs seal their keys, `jobs`), and the
+//! hash of its GPU reports, and each GPU report's nonce from the key and the chain nonce. The chain draws a new
 //! nonce every `nonce_interval_s` and accepts the current one and the one before, so evidence is
 //! neither transferable to another node nor replayable later. A test network may accept
 //! recorded vendor samples, whose report data was fixed when they were captured
@@ -281,6 +282,7 @@ pub(crate) fn execute_attest(
     let binding = vcity_attest::Binding {
         node_key: sender.0,
         nonce: message.nonce.0,
+        encryption_key: message.encryption_key.0,
     };
     let policy = &settings.rules.policy;
     let appraisal = match vcity_attest::verify(
@@ -312,6 +314,7 @@ pub(crate) fn execute_attest(
         attested_s: now_s,
         expires_s: evidence_expires_s.min(now_s.saturating_add(settings.rules.validity_s)),
         bound: appraisal.bound,
+        encryption_key: message.encryption_key,
     };
     state.emit(Event::NodeAttested {
         node: *sender,

@@ -301,6 +301,14 @@ pub(crate) fn execute_challenge(
             "a node cannot challenge its own result".into(),
         ));
     }
+    if record.workload.confidential.is_some() {
+        // Referees re-execute, and nobody but the task's attested node can read its input.
+        return Err(TxError::InvalidJob(
+            "a confidential job's result cannot be disputed by re-execution: only its \
+             attested node can read its input"
+                .into(),
+        ));
+    }
     let entry = &mut record.tasks[message.task as usize];
     if let Some(existing) = entry.dispute {
         return Err(TxError::Duplicate(format!(

@@ -9,12 +9,13 @@ use vcity_ledger::attestation::{self, AttestationParams};
 use vcity_ledger::{jobs, nodes, Overlay};
 use vcity_types::attestation::{AttestationPolicy, AttestationRules};
 use vcity_types::compute::{
-    AssignTask, AttestNode, Billing, ExecutorKind, NodeHeartbeat, Requirements, SubmitJob, TeeTier,
-    Workload,
+    AssignTask, AttestNode, Billing, Confidential, EncryptionKey, ExecutorKind, GrantTaskKey,
+    NodeHeartbeat, Requirements, StartTask, SubmitJob, TaskState, TeeTier, Workload,
+    SEALED_KEY_BYTES,
 };
 use vcity_types::event::Event;
 use vcity_types::governance::{Action, ParamChange};
-use vcity_types::trust::VerificationLevel;
+use vcity_types::trust::{ChallengeResult, VerificationLevel};
 use vcity_types::tx::Message;
 use vcity_types::{Amount, Hash};
 
@@ -114,8 +115,15 @@ fn test_chain() -> Harness {
     )
 }
 
+/// The encryption key the attested node presents.
+const NODE_ENCRYPTION_KEY: EncryptionKey = EncryptionKey([0x42; 32]);
+
 fn attest(evidence: Vec<u8>, nonce: Hash) -> Message {
-    Message::AttestNode(AttestNode { evidence, nonce })
+    Message::AttestNode(AttestNode {
+        evidence,
+        nonce,
+        encryption_key: NODE_ENCRYPTION_KEY,
+    })
 }
 
 fn current_nonce(chain: &Harness) -> Hash {
@@ -292,6 +300,7 @@ fn tee_job() -> SubmitJob {
             shards: Vec::new(),
             service: None,
             output_dir: false,
+            confidential: None,
         },
         tasks: 1,
         requirements: Requirements {
@@ -476,4 +485,156 @@ fn governance_changes_the_policy_and_its_bounds_hold() {
     );
     assert_eq!(after.code, 39, "{}", after.error);
     assert!(after.error.contains("not accepted"), "{}", after.error);
+}
+
+fn confidential_job() -> SubmitJob {
+    let mut job = tee_job();
+    job.workload.confidential = Some(Confidential {
+        key_salt: Hash([3; 32]),
+    });
+    job.workload.input = vec![0xc3; 64]; // ciphertext, to the ledger opaque bytes
+    job.verification = VerificationLevel::None;
+    job
+}
+
+fn grant(node: u8, sealed_key: Vec<u8>) -> Message {
+    Message::GrantTaskKey(GrantTaskKey {
+        job_id: 1,
+        task: 0,
+        node: account(node),
+        sealed_key,
+    })
+}
+
+/// An attested node with a confidential job assigned to it at 30 s (start deadline 150 s).
+fn assigned_confidential_job() -> Harness {
+    let mut chain = test_chain();
+    assert_eq!(
+        chain
+            .at(10, NODE, attest(tdx_only(), current_nonce(&chain)))
+            .code,
+        0
+    );
+    let record = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
+    assert_eq!(record.tee.encryption_key, NODE_ENCRYPTION_KEY);
+    let submitted = chain.at(20, USER, Message::SubmitJob(confidential_job()));
+    assert_eq!(submitted.code, 0, "{}", submitted.error);
+    let assigned = chain.at(
+        30,
+        SCHEDULER,
+        Message::AssignTask(AssignTask {
+            job_id: 1,
+            task: 0,
+            node: account(NODE),
+        }),
+    );
+    assert_eq!(assigned.code, 0, "{}", assigned.error);
+    chain
+}
+
+#[test]
+fn a_confidential_job_needs_a_tee_tier_no_verification_and_no_service() {
+    let mut chain = test_chain();
+    let mut untrusted = confidential_job();
+    untrusted.requirements.tee = TeeTier::None;
+    let mut verified = confidential_job();
+    verified.verification = VerificationLevel::Standard;
+    for (job, why) in [
+        (untrusted, "requires a TEE tier"),
+        (verified, "buys no verification"),
+    ] {
+        let receipt = chain.at(20, USER, Message::SubmitJob(job));
+        assert_eq!(receipt.code, 25, "{}", receipt.error);
+        assert!(receipt.error.contains(why), "{}", receipt.error);
+    }
+    assert_eq!(
+        chain
+            .at(21, USER, Message::SubmitJob(confidential_job()))
+            .code,
+        0
+    );
+}
+
+#[test]
+fn a_confidential_task_starts_only_after_its_owner_grants_the_key_to_its_node() {
+    let mut chain = assigned_confidential_job();
+    let start = Message::StartTask(StartTask { job_id: 1, task: 0 });
+    let early = chain.at(31, NODE, start.clone());
+    assert_eq!(early.code, 25, "{}", early.error);
+    assert!(early.error.contains("not granted"), "{}", early.error);
+
+    let sealed = vec![9; SEALED_KEY_BYTES];
+    for (sender, message, code) in [
+        (NODE, grant(NODE, sealed.clone()), 10),  // not the owner
+        (USER, grant(PLAIN, sealed.clone()), 25), // not the assignee
+        (USER, grant(NODE, vec![9; 79]), 25),     // not a sealed key
+    ] {
+        let receipt = chain.at(40, sender, message);
+        assert_eq!(receipt.code, code, "{}", receipt.error);
+    }
+    // Granted at 100 s: the node's start deadline now counts from the grant (100 + 120 s).
+    let granted = chain.at(100, USER, grant(NODE, sealed.clone()));
+    assert_eq!(granted.code, 0, "{}", granted.error);
+    assert!(granted.events.iter().any(|event| matches!(
+        event,
+        Event::TaskKeyGranted { job_id: 1, task: 0, node } if *node == account(NODE)
+    )));
+    let job = jobs::job(chain.ledger.state(), 1).expect("job");
+    assert_eq!(job.tasks[0].sealed_key.as_deref(), Some(sealed.as_slice()));
+    assert!(matches!(
+        job.tasks[0].state,
+        TaskState::Assigned {
+            deadline_s: 220,
+            ..
+        }
+    ));
+    let twice = chain.at(101, USER, grant(NODE, sealed));
+    assert_eq!(twice.code, 25, "{}", twice.error);
+    // Past the deadline of the assignment (150 s), within the grant's.
+    beat(&mut chain, 200, NODE);
+    let started = chain.at(200, NODE, start);
+    assert_eq!(started.code, 0, "{}", started.error);
+
+    // Its result stands on the attested node's word: no re-execution can dispute it.
+    let result = chain.result(NODE, 1, 0, 1_000, b"sealed output");
+    assert_eq!(chain.at(210, NODE, result).code, 0);
+    let challenge = chain.at(
+        211,
+        PLAIN,
+        Message::ChallengeResult(ChallengeResult {
+            job_id: 1,
+            task: 0,
+            commitment: crate::common::commitment(b"other", 1_000),
+        }),
+    );
+    assert_eq!(challenge.code, 25, "{}", challenge.error);
+    assert!(
+        challenge.error.contains("confidential"),
+        "{}",
+        challenge.error
+    );
+}
+
+#[test]
+fn a_confidential_task_whose_key_never_comes_fails_refunded_without_blaming_its_node() {
+    let mut chain = assigned_confidential_job();
+    let escrow = jobs::job(chain.ledger.state(), 1).expect("job").tasks[0].escrow_usd;
+    let balance = |chain: &Harness| {
+        vcity_ledger::bank::balance(
+            chain.ledger.state(),
+            &account(USER),
+            vcity_types::Denom::Usd,
+        )
+    };
+    let before = balance(&chain);
+    beat(&mut chain, 170, NODE);
+    let job = jobs::job(chain.ledger.state(), 1).expect("job");
+    let TaskState::Failed { reason } = &job.tasks[0].state else {
+        panic!("{:?}", job.tasks[0].state);
+    };
+    assert!(reason.contains("granted no key"), "{reason}");
+    let node = nodes::node(chain.ledger.state(), &account(NODE)).expect("node");
+    assert_eq!(node.trust.deadline_strikes, 0);
+    assert_eq!(node.trust.open_tasks, 0);
+    assert_eq!(balance(&chain), before.checked_add(escrow).expect("sum"));
 }

@@ -75,6 +75,7 @@ fn gpu_job() -> SubmitJob {
             shards: Vec::new(),
             service: None,
             output_dir: false,
+            confidential: None,
         },
         tasks: 1,
         requirements: Requirements {

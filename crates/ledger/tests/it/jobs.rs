@@ -82,6 +82,7 @@ fn gpu_job(tasks: u32) -> SubmitJob {
             shards: Vec::new(),
             service: None,
             output_dir: false,
+            confidential: None,
         },
         tasks,
         requirements: Requirements {

@@ -138,6 +138,7 @@ fn job(level: VerificationLevel) -> SubmitJob {
             shards: Vec::new(),
             service: None,
             output_dir: false,
+            confidential: None,
         },
         tasks: 1,
         requirements: Requirements {

@@ -251,6 +251,9 @@ fn messages() -> Vec<Message> {
                     health_path: "/healthz".into(),
                 }),
                 output_dir: true,
+                confidential: Some(vcity_types::compute::Confidential {
+                    key_salt: hash(0x5c),
+                }),
             },
             tasks: 4,
             requirements: requirements(),
@@ -519,6 +522,13 @@ fn messages() -> Vec<Message> {
         Message::AttestNode(vcity_types::compute::AttestNode {
             evidence: vec![0, 1, 2, 255],
             nonce: Hash([0x5a; 32]),
+            encryption_key: vcity_types::compute::EncryptionKey([0x5b; 32]),
+        }),
+        Message::GrantTaskKey(vcity_types::compute::GrantTaskKey {
+            job_id: 41,
+            task: 3,
+            node: account(&seeds()[1]),
+            sealed_key: (0..80).collect(),
         }),
     ]
 }
@@ -559,6 +569,7 @@ fn more_messages() -> Vec<Message> {
                 shards: Vec::new(),
                 service: None,
                 output_dir: false,
+                confidential: None,
             },
             tasks: 1,
             requirements: Requirements::default(),
