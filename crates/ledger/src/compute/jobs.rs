@@ -18,6 +18,11 @@
 //! node was wrong the buyer gets the whole escrow back (`disprove`). A task running past its
 //! maximum duration fails and is refunded. The owner can cancel every task not yet started.
 //!
+//! **Confidential jobs** (docs/attestation.md) carry only ciphertext. Each assigned task waits
+//! for its owner's `GrantTaskKey`, the job key sealed to the encryption key the node's evidence
+//! bound; the node may start only after it, within the start deadline counted from it. A task
+//! whose key never comes fails, refunded, and its node is not blamed.
+//!
 //! **Compute units.** The assignment fixes the CU rate of the resources the task holds
 //! (`Task::factor_ppm`): the performance factors of the GPUs a GPU task takes (the model asked
 //! for, or the node's least factor among the models that fit), one CPU core's factor otherwise.
@@ -1459,6 +1464,10 @@ pub(crate) fn execute_grant(
             "task {} of job {} is assigned to {}, not {}",
             message.task, message.job_id, node, message.node
         )));
+    }
+    if now > *deadline_s {
+        // Its reminder may not have run yet; a late grant does not revive the assignment.
+        return Err(TxError::InvalidJob("the start deadline has passed".into()));
     }
     if task.sealed_key.is_some() {
         return Err(TxError::InvalidJob(
