@@ -1571,6 +1571,17 @@ fn a_service_answers_through_the_gateway_and_a_cancel_bills_the_time_it_ran() {
         .find_map(|line| line.strip_prefix("vcity_compute_gateway_requests_total "))
         .and_then(|value| value.trim().parse::<u64>().ok());
     assert!(carried.is_some_and(|count| count >= 1), "{metrics}");
+    // ... beside the ledger's view of the node (deploy/grafana charts both).
+    for name in [
+        "vcity_node_stake_vcai ",
+        "vcity_node_required_stake_vcai ",
+        "vcity_node_paused 0",
+    ] {
+        assert!(
+            metrics.lines().any(|line| line.starts_with(name)),
+            "{name}: {metrics}"
+        );
+    }
     // The node keeps asking its health path; the service stays up.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(state(&job(&net.devnet, id), 0), "running");

@@ -520,6 +520,10 @@ impl Daemon {
                 return;
             }
         };
+        self.shared.set_standing(crate::server::Standing {
+            node: view.clone(),
+            rewards: self.client.rewards(&self.me).ok(),
+        });
         let short = view
             .required_stake
             .checked_sub(view.node.stake)

@@ -459,7 +459,7 @@ fn turn(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vcity_types::compute::{Billing, Requirements, Task, Workload};
     use vcity_types::{Amount, Hash, Height};
@@ -475,7 +475,7 @@ mod tests {
         assert!(text.contains("vcity_scheduler_decision_nanoseconds_total 2000\n"));
     }
 
-    fn compute_node(seed: u8, cores: u32) -> NodeView {
+    pub(crate) fn compute_node(seed: u8, cores: u32) -> NodeView {
         let params = vcity_ledger::nodes::NodeParams::default();
         let hardware = Hardware {
             sandbox: None,

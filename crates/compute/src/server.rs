@@ -45,6 +45,20 @@ pub struct Shared {
     pub services: crate::service::Services,
     /// Requests the gateway carried to a service.
     gateway_requests: AtomicU64,
+    /// What the ledger last said about this node and its rewards (the `vcity_node_*` metrics).
+    standing: std::sync::Mutex<Option<Standing>>,
+}
+
+/// The ledger's view of this node, as the daemon last read it: its registration, bond, trust
+/// record and incentive rewards, exported as the `vcity_node_*` metrics so that an operator's
+/// Prometheus sees standing and earnings beside the daemon's own counters
+/// (`deploy/grafana/vcity-compute-node.json`).
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// `GET /v1/nodes/{id}`.
+    pub node: vcity_types::api::NodeView,
+    /// `GET /v1/rewards/{id}`, if it answered.
+    pub rewards: Option<vcity_types::api::RewardsView>,
 }
 
 impl Shared {
@@ -70,7 +84,16 @@ impl Shared {
             tasks_failed: AtomicU64::new(0),
             cu_used_ppm: AtomicU64::new(0),
             requests_refused: AtomicU64::new(0),
+            standing: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Records what the ledger says about this node now.
+    pub fn set_standing(&self, standing: Standing) {
+        *self
+            .standing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(standing);
     }
 
     /// Tasks executing now.
@@ -154,8 +177,164 @@ pub fn metric_line(name: &str, kind: &str, help: &str, value: u64) -> String {
     format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
 }
 
+/// The `vcity_node_*` metrics of `standing`: amounts in whole VCAI (decimals kept), flags as
+/// 0 or 1.
+pub fn standing_metrics(standing: &Standing) -> String {
+    use vcity_types::{Amount, Denom};
+    let view = &standing.node;
+    let node = &view.node;
+    let trust = &node.trust;
+    let vcai = |amount: Amount| amount.to_decimal(Denom::Vcai);
+    let flag = |on: bool| u8::from(on).to_string();
+    let mut lines = vec![
+        (
+            "vcity_node_online",
+            "gauge",
+            "Heartbeat within the ledger's offline threshold.",
+            flag(view.online),
+        ),
+        (
+            "vcity_node_healthy",
+            "gauge",
+            "The ledger finds the last heartbeat's health good.",
+            flag(node.healthy),
+        ),
+        (
+            "vcity_node_stake_vcai",
+            "gauge",
+            "VCAI bonded.",
+            vcai(node.stake),
+        ),
+        (
+            "vcity_node_required_stake_vcai",
+            "gauge",
+            "VCAI the node must keep bonded.",
+            vcai(view.required_stake),
+        ),
+        (
+            "vcity_node_unbonding_vcai",
+            "gauge",
+            "VCAI unbonding or waiting to be withdrawn.",
+            vcai(view.unbonding),
+        ),
+        (
+            "vcity_node_stake_grace",
+            "gauge",
+            "Below a raised requirement, still scheduled in its grace.",
+            flag(view.grace_until_s.is_some()),
+        ),
+        (
+            "vcity_node_paused",
+            "gauge",
+            "Below the requirement past its grace: no tasks, no Proof of Capacity.",
+            flag(view.paused),
+        ),
+        (
+            "vcity_node_probation",
+            "gauge",
+            "On probation (docs/verification.md).",
+            flag(trust.probation),
+        ),
+        (
+            "vcity_node_reputation_ppm",
+            "gauge",
+            "Reputation score, millionths.",
+            view.reputation_ppm.to_string(),
+        ),
+        (
+            "vcity_node_tee_tier",
+            "gauge",
+            "TEE tier standing at the last heartbeat: 0 none, 1 cpu, 2 cpu+gpu.",
+            (node.tee.tier_at(node.last_heartbeat_s) as u8).to_string(),
+        ),
+        (
+            "vcity_node_online_seconds_total",
+            "counter",
+            "Seconds online, counted from heartbeats.",
+            node.online_s.to_string(),
+        ),
+        (
+            "vcity_node_tasks_completed_total",
+            "counter",
+            "Tasks completed on the ledger.",
+            node.tasks_completed.to_string(),
+        ),
+        (
+            "vcity_node_tasks_lost_total",
+            "counter",
+            "Tasks lost (missed starts, offline, given back).",
+            node.tasks_lost.to_string(),
+        ),
+        (
+            "vcity_node_results_disproved_total",
+            "counter",
+            "Results a referee round disproved.",
+            trust.results_disproved.to_string(),
+        ),
+        (
+            "vcity_node_challenges_passed_total",
+            "counter",
+            "Capacity challenges passed.",
+            trust.challenges_passed.to_string(),
+        ),
+        (
+            "vcity_node_challenges_failed_total",
+            "counter",
+            "Capacity challenges failed.",
+            trust.challenges_failed.to_string(),
+        ),
+        (
+            "vcity_node_slashes_total",
+            "counter",
+            "Slashes.",
+            trust.slashes.to_string(),
+        ),
+    ];
+    if let Some(rewards) = &standing.rewards {
+        let total = &rewards.incentives_total;
+        lines.extend([
+            (
+                "vcity_node_rewards_claimable_vcai",
+                "gauge",
+                "Rewards claimable now.",
+                vcai(rewards.claimable_vcai),
+            ),
+            (
+                "vcity_node_rewards_capacity_vcai_total",
+                "counter",
+                "Proof of Capacity credited, all time.",
+                vcai(total.capacity),
+            ),
+            (
+                "vcity_node_rewards_delivery_vcai_total",
+                "counter",
+                "Proof of Delivery credited, all time.",
+                vcai(total.delivery),
+            ),
+        ]);
+    }
+    lines
+        .into_iter()
+        .map(|(name, kind, help, value)| {
+            format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
+        })
+        .collect()
+}
+
 async fn metrics(State(shared): State<Arc<Shared>>) -> String {
+    render_metrics(&shared)
+}
+
+/// The daemon's `/metrics` text: its own counters, then the ledger's view of the node.
+fn render_metrics(shared: &Shared) -> String {
     let line = metric_line;
+    let standing = shared
+        .standing
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .map(standing_metrics)
+        .unwrap_or_default();
     [
         line(
             "vcity_compute_running_tasks",
@@ -211,6 +390,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> String {
             "Requests the gateway carried to a service.",
             shared.gateway_requests.load(Ordering::Relaxed),
         ),
+        standing,
     ]
     .concat()
 }
@@ -615,6 +795,82 @@ mod tests {
             "{job_id}.{expires_ms}.{}",
             hex::encode(signature.to_bytes())
         )
+    }
+
+    /// Every `expr` string under `value`.
+    fn expressions(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    match (key.as_str(), item) {
+                        ("expr", serde_json::Value::String(expr)) => out.push(expr.clone()),
+                        _ => expressions(item, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| expressions(item, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_dashboard_names_only_metrics_the_daemon_exports() {
+        let dashboard: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../deploy/grafana/vcity-compute-node.json"
+        ))
+        .expect("the dashboard is JSON");
+        let mut exprs = Vec::new();
+        expressions(&dashboard, &mut exprs);
+        assert!(exprs.len() > 10, "{exprs:?}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = Shared::new(
+            AccountId([1; 32]),
+            Client::new("http://127.0.0.1:9"),
+            Journal::open(dir.path()).expect("journal"),
+            Detected {
+                hardware: Default::default(),
+                driver: None,
+                notes: Vec::new(),
+            },
+            None,
+        );
+        let mut node = crate::scheduler::tests::compute_node(1, 4);
+        node.paused = true;
+        node.node.trust.slashes = 2;
+        shared.set_standing(Standing {
+            rewards: Some(vcity_types::api::RewardsView {
+                account: node.node.id,
+                claimable_vcai: vcity_types::Amount::new(1_500_000),
+                buyback_vcai: vcity_types::Amount::ZERO,
+                incentives_unclaimed: Default::default(),
+                incentives_total: Default::default(),
+                incentives_history: Vec::new(),
+                height: node.height,
+            }),
+            node,
+        });
+        let text = render_metrics(&shared);
+        let exported: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|rest| rest.split(' ').next())
+            .collect();
+        for expr in &exprs {
+            let mut rest = expr.as_str();
+            while let Some(at) = rest.find("vcity_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                assert!(exported.contains(&name.as_str()), "{name} in {expr:?}");
+                rest = &rest[at + name.len()..];
+            }
+        }
+        // The ledger's view is there, in its units.
+        assert!(text.contains("\nvcity_node_paused 1\n"), "{text}");
+        assert!(text.contains("\nvcity_node_slashes_total 2\n"), "{text}");
+        assert!(text.contains("\nvcity_node_online 1\n"), "{text}");
     }
 
     #[test]

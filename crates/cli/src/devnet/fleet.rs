@@ -305,8 +305,9 @@ pub fn job_demo(api: &str, ring: &Keyring, json: bool) -> anyhow::Result<()> {
             .context("no job id")?;
         submitted.push((workload, input, job_id));
     }
-    // Wait for settlement (the devnet's verification window is a few seconds).
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Wait for settlement (the devnet's verification window is a few seconds). Six tasks at
+    // full verification took over 120 s once on a loaded two-core machine: five minutes.
+    let deadline = Instant::now() + Duration::from_secs(300);
     let mut rows = Vec::new();
     for (workload, input, job_id) in &submitted {
         let job = loop {
