@@ -173,7 +173,7 @@ async fn hardware(State(shared): State<Arc<Shared>>) -> Json<Detected> {
 }
 
 /// One Prometheus metric in the text format.
-pub fn metric_line(name: &str, kind: &str, help: &str, value: u64) -> String {
+pub fn metric_line(name: &str, kind: &str, help: &str, value: impl std::fmt::Display) -> String {
     format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
 }
 
@@ -315,9 +315,7 @@ pub fn standing_metrics(standing: &Standing) -> String {
     }
     lines
         .into_iter()
-        .map(|(name, kind, help, value)| {
-            format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")
-        })
+        .map(|(name, kind, help, value)| metric_line(name, kind, help, value))
         .collect()
 }
 
