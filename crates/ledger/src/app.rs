@@ -176,6 +176,8 @@ pub struct Footprint {
     pub reads: Reads,
     /// Its state changes.
     pub writes: Writes,
+    /// The events its receipt would carry.
+    pub events: Vec<Event>,
 }
 
 /// The result of executing a block against the committed state, not yet committed.
@@ -199,6 +201,9 @@ pub struct Execution {
     pub receipts_root: Hash,
     /// State root after the block.
     pub state_root: Hash,
+    /// How many included transactions took their mempool check's writes instead of running
+    /// again ([`Ledger::execute_checked`]).
+    pub replayed: u32,
     tree: SparseMerkleTree,
 }
 
@@ -305,7 +310,7 @@ impl Ledger {
         let params = chain::params(&log);
         let scale = repricing::scale(&log);
         let mut overlay = Overlay::new(&log);
-        let (error, _receipt) = deliver_tx(&mut overlay, &context, &params, tx, 0, scale)?;
+        let (error, receipt) = deliver_tx(&mut overlay, &context, &params, tx, 0, scale)?;
         if let Some(error) = error {
             return Err(error);
         }
@@ -313,6 +318,7 @@ impl Ledger {
         Ok(Footprint {
             reads: log.into_reads(),
             writes,
+            events: receipt.events,
         })
     }
 
@@ -331,6 +337,24 @@ impl Ledger {
         &self,
         context: BlockContext,
         candidates: Vec<PreparedTx>,
+        mode: Mode,
+    ) -> Result<Execution, BlockError> {
+        self.execute_checked(context, candidates, &[], mode)
+    }
+
+    /// [`Ledger::execute`], reusing what this node's mempool already computed: `checked[i]`, where
+    /// present, is the footprint [`Ledger::check_tx_footprint`] gave for `candidates[i]`. Where
+    /// that check read, at this point of the block, exactly what it read then, delivering the
+    /// transaction again would read the same and so write the same, with the same events: its
+    /// writes are applied instead (docs/protocol.md, "Execute once"). Anything else (a key that
+    /// changed, the block's own time or beacon read, a repricing earlier in the block) runs the
+    /// transaction as `execute` does. The result is the same either way, bit for bit; only the
+    /// cost differs.
+    pub fn execute_checked(
+        &self,
+        context: BlockContext,
+        candidates: Vec<PreparedTx>,
+        checked: &[Option<&Footprint>],
         mode: Mode,
     ) -> Result<Execution, BlockError> {
         let expected = self.height().next();
@@ -385,6 +409,7 @@ impl Ledger {
         // The unit scale changes only inside a transaction (a repricing proposal executing);
         // it is read once per block and followed through the receipts' `Repriced` events.
         let mut scale = repricing::scale(&block);
+        let block_scale = scale;
         repricing::events_to_nominal(scale, &mut events);
         block_events.extend(events);
 
@@ -394,7 +419,8 @@ impl Ledger {
         let mut dropped = Vec::new();
         let mut included_bytes = 0u64;
         let mut fees = Amount::ZERO;
-        for tx in candidates {
+        let mut replayed_count = 0u32;
+        for (position, tx) in candidates.into_iter().enumerate() {
             let index = included.len() as u32;
             let size = tx.bytes.len() as u64;
             if mode == Mode::Propose
@@ -402,7 +428,24 @@ impl Ledger {
             {
                 break;
             }
-            match deliver_tx(&mut block, &context, &params, &tx, index, scale) {
+            // A repricing earlier in the block changes the unit events are written in, which the
+            // check read from a state without it: run the transaction again instead.
+            let replayed = checked
+                .get(position)
+                .copied()
+                .flatten()
+                .filter(|_| scale == block_scale)
+                .and_then(|footprint| {
+                    replay_checked(&mut block, &context, &params, &tx, index, footprint)
+                });
+            let outcome = match replayed {
+                Some(receipt) => {
+                    replayed_count += 1;
+                    Ok((None, receipt))
+                }
+                None => deliver_tx(&mut block, &context, &params, &tx, index, scale),
+            };
+            match outcome {
                 Ok((_, receipt)) => {
                     fees = fees
                         .checked_add(tx.tx.body.fee)
@@ -439,6 +482,7 @@ impl Ledger {
             receipts_root: list_root(&receipt_hashes),
             state_root: tree.root_hash(),
             writes,
+            replayed: replayed_count,
             tree,
         })
     }
@@ -590,6 +634,48 @@ fn deliver_tx(
         events,
     };
     Ok((error, receipt))
+}
+
+/// What [`deliver_tx`] would give for `tx` at this point of the block, from the mempool's check of
+/// it, if that check's answer still holds here; `None` (nothing changed) if it may not.
+///
+/// Why this is the same answer: `deliver_tx` reads state only through `StateRead`, and the check
+/// recorded every key it read below its own writes with the value found. Its other inputs are the
+/// parameters (only the fee floor, checked here against the block's own), the unit scale (the
+/// caller passes only when no repricing happened in the block, so the state's scale, which the
+/// check read, is the one `deliver_tx` would use) and the block context, which labels the receipt
+/// and nothing else (the check ran at this height; a message that reads the time or the beacon
+/// reads it from state, and the block's differ from the check's, so such a transaction is run
+/// again). The check refuses a transaction whose messages fail, so the receipt is a success.
+fn replay_checked(
+    block: &mut Overlay<'_>,
+    context: &BlockContext,
+    params: &chain::Params,
+    tx: &PreparedTx,
+    index: u32,
+    footprint: &Footprint,
+) -> Option<Receipt> {
+    let body = &tx.tx.body;
+    if body.fee < params.min_fee_usd {
+        return None;
+    }
+    let holds = footprint
+        .reads
+        .iter()
+        .all(|(key, value)| block.get_raw(key) == value);
+    if !holds {
+        return None;
+    }
+    block.merge(footprint.writes.clone(), Vec::new());
+    Some(Receipt {
+        tx_hash: tx.hash,
+        height: context.height,
+        index,
+        code: 0,
+        error: String::new(),
+        fee_paid: body.fee,
+        events: footprint.events.clone(),
+    })
 }
 
 /// Routes a message to the component that owns it.

@@ -25,6 +25,7 @@
 //! 50,000 holds about 75 MB of them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use vcity_ledger::{Footprint, Ledger, Overlay, PreparedTx, TxError, Writes};
 use vcity_types::{AccountId, Hash};
 
@@ -56,7 +57,7 @@ struct SenderEntry {
 #[derive(Debug, Clone)]
 struct Waiting {
     tx: PreparedTx,
-    footprint: Footprint,
+    footprint: Arc<Footprint>,
 }
 
 /// What [`Mempool::recheck`] did.
@@ -75,7 +76,9 @@ pub struct Recheck {
 pub struct Mempool {
     config: MempoolConfig,
     queue: VecDeque<Waiting>,
-    hashes: HashSet<Hash>,
+    /// Each waiting transaction's footprint, by id: block execution replays these
+    /// ([`Mempool::footprints`]).
+    hashes: HashMap<Hash, Arc<Footprint>>,
     senders: HashMap<AccountId, SenderEntry>,
     /// The combined effects of every queued transaction on the committed state.
     pending: Writes,
@@ -102,12 +105,22 @@ impl Mempool {
 
     /// True if `hash` waits here.
     pub fn contains(&self, hash: &Hash) -> bool {
-        self.hashes.contains(hash)
+        self.hashes.contains_key(hash)
+    }
+
+    /// For each of `transactions`, the footprint of its check here if it waits here: block
+    /// execution applies its writes where the check still holds instead of running it again
+    /// ([`Ledger::execute_checked`]). Shared, so the caller executes without the pool's lock.
+    pub fn footprints(&self, transactions: &[PreparedTx]) -> Vec<Option<Arc<Footprint>>> {
+        transactions
+            .iter()
+            .map(|tx| self.hashes.get(&tx.hash).cloned())
+            .collect()
     }
 
     /// The waiting transaction with this id.
     pub fn get(&self, hash: &Hash) -> Option<&PreparedTx> {
-        if !self.hashes.contains(hash) {
+        if !self.hashes.contains_key(hash) {
             return None;
         }
         self.queue
@@ -127,7 +140,7 @@ impl Mempool {
     /// Admits a prepared transaction on top of `ledger`'s committed state. Its signature must
     /// have been checked: block verification skips the signatures of transactions found here.
     pub fn admit(&mut self, ledger: &Ledger, tx: PreparedTx) -> Result<(), TxError> {
-        if self.hashes.contains(&tx.hash) {
+        if self.hashes.contains_key(&tx.hash) {
             return Err(TxError::AlreadyKnown);
         }
         if self.queue.len() >= self.config.capacity {
@@ -145,7 +158,7 @@ impl Mempool {
             });
         }
         let footprint = self.check(ledger, &tx)?;
-        self.push(tx, footprint);
+        self.push(tx, Arc::new(footprint));
         Ok(())
     }
 
@@ -158,7 +171,7 @@ impl Mempool {
     }
 
     /// Queues a checked transaction.
-    fn push(&mut self, tx: PreparedTx, footprint: Footprint) {
+    fn push(&mut self, tx: PreparedTx, footprint: Arc<Footprint>) {
         for (key, value) in &footprint.writes {
             self.pending.insert(key.clone(), value.clone());
         }
@@ -169,7 +182,7 @@ impl Mempool {
         });
         entry.count += 1;
         entry.next_nonce = tx.tx.body.nonce.saturating_add(1);
-        self.hashes.insert(tx.hash);
+        self.hashes.insert(tx.hash, Arc::clone(&footprint));
         self.queue.push_back(Waiting { tx, footprint });
     }
 
@@ -213,7 +226,7 @@ impl Mempool {
             }
             report.rechecked += 1;
             match self.check(ledger, &entry.tx) {
-                Ok(footprint) => self.push(entry.tx, footprint),
+                Ok(footprint) => self.push(entry.tx, Arc::new(footprint)),
                 Err(error) => report.dropped.push((entry.tx.hash, error)),
             }
         }
@@ -322,18 +335,64 @@ mod tests {
         ]
     }
 
-    fn commit(ledger: &mut Ledger, candidates: Vec<PreparedTx>) -> Vec<Hash> {
+    /// Commits a block of `candidates` built by a proposer, and checks on the way that executing
+    /// it with the pool's footprints replayed (as this node's proposer and validator do) gives the
+    /// very same block as running every transaction: a difference would split consensus between
+    /// nodes whose pools differ. Returns the included ids.
+    fn commit(ledger: &mut Ledger, pool: &Mempool, candidates: Vec<PreparedTx>) -> Vec<Hash> {
+        commit_counting(ledger, pool, candidates).0
+    }
+
+    /// [`commit`], also returning how many transactions were replayed.
+    fn commit_counting(
+        ledger: &mut Ledger,
+        pool: &Mempool,
+        candidates: Vec<PreparedTx>,
+    ) -> (Vec<Hash>, u32) {
         let context = BlockContext {
             height: ledger.height().next(),
             time_ms: ledger.time_ms() + 1_000,
             beacon: Hash([ledger.height().0 as u8; 32]),
             proposer: account(201),
         };
-        let execution = ledger
-            .execute(context, candidates, Mode::Propose)
-            .expect("a proposal executes");
-        ledger.commit(&execution);
-        execution.transactions.iter().map(|tx| tx.hash).collect()
+        let run = |candidates: Vec<PreparedTx>, mode: Mode, replay: bool| {
+            let footprints = if replay {
+                pool.footprints(&candidates)
+            } else {
+                Vec::new()
+            };
+            let checked: Vec<Option<&Footprint>> =
+                footprints.iter().map(Option::as_deref).collect();
+            ledger
+                .execute_checked(context.clone(), candidates, &checked, mode)
+                .expect("a proposal executes")
+        };
+        let plain = run(candidates.clone(), Mode::Propose, false);
+        let proposed = run(candidates, Mode::Propose, true);
+        let verified = run(plain.transactions.clone(), Mode::Verify, true);
+        assert_eq!(plain.replayed, 0);
+        for execution in [&proposed, &verified] {
+            let ids = |execution: &vcity_ledger::Execution| -> Vec<Hash> {
+                execution.transactions.iter().map(|tx| tx.hash).collect()
+            };
+            assert_eq!(ids(execution), ids(&plain));
+            assert_eq!(execution.receipts, plain.receipts);
+            assert_eq!(execution.block_events, plain.block_events);
+            assert_eq!(execution.writes, plain.writes);
+            assert_eq!(
+                (
+                    execution.tx_root,
+                    execution.receipts_root,
+                    execution.state_root
+                ),
+                (plain.tx_root, plain.receipts_root, plain.state_root)
+            );
+        }
+        assert_eq!(proposed.dropped, plain.dropped);
+        assert_eq!(proposed.replayed, verified.replayed);
+        ledger.commit(&proposed);
+        let included = proposed.transactions.iter().map(|tx| tx.hash).collect();
+        (included, proposed.replayed)
     }
 
     fn hashes(pool: &Mempool) -> Vec<Hash> {
@@ -360,7 +419,7 @@ mod tests {
                     }
                     Step::Head { count } => {
                         let head = pool.reap(count, usize::MAX);
-                        commit(&mut ledger, head)
+                        commit(&mut ledger, &pool, head)
                     }
                     Step::Foreign { order, outsiders } => {
                         let waiting = pool.reap(usize::MAX, usize::MAX);
@@ -376,7 +435,7 @@ mod tests {
                             let nonce = vcity_ledger::auth::next_nonce(&ledger, &account(sender));
                             candidates.push(transfer(sender, nonce, to, Denom::Usd, amount));
                         }
-                        commit(&mut ledger, candidates)
+                        commit(&mut ledger, &pool, candidates)
                     }
                 };
                 // The reference: every remaining transaction admitted again, in order.
@@ -427,8 +486,11 @@ mod tests {
             admit_round(&mut pool, &ledger, round);
         }
         let head = pool.reap(ACCOUNTS as usize + 2, usize::MAX);
-        let included = commit(&mut ledger, head);
+        let (included, replayed) = commit_counting(&mut ledger, &pool, head);
         assert_eq!(included.len(), ACCOUNTS as usize + 2);
+        // Every transaction of the block was the pool's, checked on the state it now executes
+        // on: none runs again.
+        assert_eq!(replayed as usize, included.len());
         let report = pool.recheck(&ledger, &included);
         assert_eq!(report.rechecked, 0, "{report:?}");
         assert_eq!(report.kept, 2 * ACCOUNTS as usize - 2);
@@ -452,13 +514,14 @@ mod tests {
             admit_round(&mut pool, &ledger, round);
             if round == 0 {
                 // Round 0 commits first, so every account has been funded once.
-                let included = commit(&mut ledger, pool.reap(usize::MAX, usize::MAX));
+                let included = commit(&mut ledger, &pool, pool.reap(usize::MAX, usize::MAX));
                 let report = pool.recheck(&ledger, &included);
                 assert_eq!((report.kept, report.rechecked), (0, 0));
             }
         }
         let outsider = transfer(0, 1, 1, Denom::Usd, 20);
-        let included = commit(&mut ledger, vec![outsider]);
+        let (included, replayed) = commit_counting(&mut ledger, &pool, vec![outsider]);
+        assert_eq!(replayed, 0, "the pool never saw the outsider");
         assert_eq!(included.len(), 1);
         let report = pool.recheck(&ledger, &included);
         assert_eq!(report.rechecked, 3, "{report:?}");

@@ -25,6 +25,8 @@ pub struct Metrics {
     block_signatures_known: AtomicU64,
     mempool_rechecked: AtomicU64,
     mempool_kept: AtomicU64,
+    block_txs_replayed: AtomicU64,
+    block_txs_executed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -42,6 +44,8 @@ impl Default for Metrics {
             block_signatures_known: AtomicU64::new(0),
             mempool_rechecked: AtomicU64::new(0),
             mempool_kept: AtomicU64::new(0),
+            block_txs_replayed: AtomicU64::new(0),
+            block_txs_executed: AtomicU64::new(0),
         }
     }
 }
@@ -76,6 +80,18 @@ impl Metrics {
             .fetch_add(checked, Ordering::Relaxed);
         self.block_signatures_known
             .fetch_add(known, Ordering::Relaxed);
+    }
+
+    /// A block was proposed or verified: of its `included` transactions, `replayed` took the
+    /// writes of this node's mempool check, the rest ran again.
+    pub fn transactions_replayed(&self, replayed: u32, included: usize) {
+        let replayed = u64::from(replayed);
+        self.block_txs_replayed
+            .fetch_add(replayed, Ordering::Relaxed);
+        self.block_txs_executed.fetch_add(
+            (included as u64).saturating_sub(replayed),
+            Ordering::Relaxed,
+        );
     }
 
     /// After a commit: waiting transactions checked again and kept unchecked.
@@ -151,6 +167,18 @@ impl Metrics {
             "counter",
             "Transaction signatures in verified blocks not checked again: the mempool had.",
             get(&self.block_signatures_known).to_string(),
+        );
+        series(
+            "vcity_block_txs_replayed_total",
+            "counter",
+            "Transactions of proposed or verified blocks that took the writes of this node's mempool check instead of running again.",
+            get(&self.block_txs_replayed).to_string(),
+        );
+        series(
+            "vcity_block_txs_executed_total",
+            "counter",
+            "Transactions of proposed or verified blocks that ran: unknown to the mempool, or their check no longer held.",
+            get(&self.block_txs_executed).to_string(),
         );
         series(
             "vcity_mempool_rechecked_total",

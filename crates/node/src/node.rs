@@ -26,7 +26,7 @@ use tokio::sync::broadcast;
 use vcity_consensus::{AppError, Application, Certificate, ProposedValue, ValidatorInfo, ValueId};
 use vcity_ledger::{
     agents, bank, chain, incentives, jobs, nft, nodes, pool, repricing, rewards, treasury, ve,
-    vesting, BlockContext, Execution, Genesis, Ledger, Mode, TxError,
+    vesting, BlockContext, Execution, Footprint, Genesis, Ledger, Mode, TxError,
 };
 use vcity_types::agents::Search as AgentSearch;
 use vcity_types::api::{
@@ -1147,12 +1147,11 @@ impl Node {
         }
         // Verify once: this node's mempool admitted only transactions whose signatures it checked,
         // and a hash fixes every byte, the signature included. The rest are checked in batches.
-        let unseen: Vec<usize> = {
-            let mempool = lock(&self.mempool);
-            (0..prepared.len())
-                .filter(|index| !mempool.contains(&prepared[*index].hash))
-                .collect()
-        };
+        // Execute once: the mempool's checks are replayed where they still hold.
+        let footprints = lock(&self.mempool).footprints(&prepared);
+        let unseen: Vec<usize> = (0..prepared.len())
+            .filter(|index| footprints[*index].is_none())
+            .collect();
         let checked = unseen.len();
         let transactions: Vec<&vcity_types::tx::SignedTransaction> =
             unseen.iter().map(|index| &prepared[*index].tx).collect();
@@ -1171,9 +1170,12 @@ impl Node {
             beacon: header.beacon,
             proposer: header.proposer,
         };
+        let checked: Vec<Option<&Footprint>> = footprints.iter().map(Option::as_deref).collect();
         let execution = ledger
-            .execute(context, prepared, Mode::Verify)
+            .execute_checked(context, prepared, &checked, Mode::Verify)
             .map_err(|error| AppError::Invalid(error.to_string()))?;
+        self.metrics
+            .transactions_replayed(execution.replayed, execution.transactions.len());
         if execution.tx_root != header.tx_root
             || execution.state_root != header.state_root
             || execution.receipts_root != header.receipts_root
@@ -1367,7 +1369,13 @@ impl Application for Node {
             Some(budgeted) => budgeted.min(params.max_block_txs as usize),
             None => params.max_block_txs as usize,
         };
-        let candidates = lock(&self.mempool).reap(max_txs, params.max_block_bytes as usize);
+        let (candidates, footprints) = {
+            let mempool = lock(&self.mempool);
+            let candidates = mempool.reap(max_txs, params.max_block_bytes as usize);
+            let footprints = mempool.footprints(&candidates);
+            (candidates, footprints)
+        };
+        let checked: Vec<Option<&Footprint>> = footprints.iter().map(Option::as_deref).collect();
         let started = Instant::now();
         let (previous_hash, last_certificate) = Node::parent_fields(&chain);
         let beacon = next_beacon(&ledger.beacon(), &last_certificate);
@@ -1378,8 +1386,10 @@ impl Application for Node {
             proposer: self.options.proposer,
         };
         let execution = ledger
-            .execute(context.clone(), candidates, Mode::Propose)
+            .execute_checked(context.clone(), candidates, &checked, Mode::Propose)
             .map_err(|error| AppError::Fatal(format!("cannot build block {height}: {error}")))?;
+        self.metrics
+            .transactions_replayed(execution.replayed, execution.transactions.len());
         self.observe_cost(started.elapsed(), execution.transactions.len());
         for (hash, error) in &execution.dropped {
             tracing::debug!(%hash, %error, "left out of the proposal");

@@ -347,6 +347,16 @@ fn batches_and_blocks_check_each_signature_once_with_the_same_answers() {
         metrics.contains("vcity_block_signatures_known_total 1"),
         "{metrics}"
     );
+    // And executes once: the transaction its mempool checked, first in the block and so on the
+    // state its check saw, takes that check's writes; the other two run.
+    assert!(
+        metrics.contains("vcity_block_txs_replayed_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vcity_block_txs_executed_total 2"),
+        "{metrics}"
+    );
 
     // A block carrying a transaction with a bad signature is refused for it, whoever checks.
     let mut bad = block.clone();
