@@ -16,6 +16,7 @@ mod keys;
 mod nft;
 mod node;
 mod nodes;
+mod operator;
 mod pool;
 mod query;
 mod rewards;
@@ -122,6 +123,10 @@ pub enum Command {
     /// agent, then ask it (docs/agents.md, "Templates").
     #[command(subcommand)]
     Template(template::TemplateCommand),
+    /// For node operators: set a machine up for a role (host checks, config, key, systemd
+    /// unit) and watch a node's standing and income (docs/operators.md).
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Simulate the network's economy on the real ledger and placement engine: seeded
     /// populations of providers, buyers, lockers, traders and attackers; writes a long-format
     /// CSV and SVG plots (docs/economics.md).
@@ -226,6 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gov(command) => gov::gov(&settings, command, cli.json),
         Command::Agent(command) => agent::agent(&settings, command, cli.json),
         Command::Template(command) => template::template(&settings, command, cli.json),
+        Command::Operator(command) => operator::operator(&settings, command, cli.json),
         Command::Sim(args) => sim::sim(args, cli.json),
     }
 }

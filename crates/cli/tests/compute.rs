@@ -2616,3 +2616,205 @@ fn a_node_with_recorded_tdx_evidence_reaches_the_cpu_tier_and_alone_runs_tee_job
     assert!(log.contains("ended: Success"), "{log}");
     assert!(!log.contains("encrypted for the job's owner"), "{log}");
 }
+
+/// Splits a unit's `ExecStart=` value into arguments the way systemd does for what
+/// `vcity operator init` writes: whitespace between arguments, double quotes around one with
+/// `\"` and `\\` inside, `%%` and `$$` for a literal `%` and `$`.
+fn systemd_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = line.trim().chars().peekable();
+    while let Some(&next) = chars.peek() {
+        if next.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut word = String::new();
+        if next == '"' {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => word.extend(chars.next()),
+                    c => word.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        words.push(word.replace("%%", "%").replace("$$", "$"));
+    }
+    words
+}
+
+/// Issue 26: a new operator's path on a devnet. `vcity operator init --role compute` checks the
+/// host, writes config.toml, creates the key and writes the systemd unit; the unit's command (run
+/// here as systemd would run it: its `ExecStart=`, `WorkingDirectory=` and `Environment=`, since
+/// the test machine has no systemd) starts a compute node that registers and heartbeats; and
+/// `vcity operator status` shows the operator its standing.
+#[test]
+fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let devnet = Devnet::start(&dir.path().join("devnet"));
+    let home = dir.path().join("operator");
+    let unit_dir = dir.path().join("units");
+    let init_compute = || {
+        vcity(
+            &home,
+            Some(&devnet.api),
+            &[
+                "operator",
+                "init",
+                "--role",
+                "compute",
+                "--key",
+                "op",
+                "--listen",
+                "127.0.0.1:0",
+                "--region",
+                "eu west",
+                "--unit-dir",
+                unit_dir.to_str().expect("utf-8"),
+                "--yes",
+            ],
+        )
+    };
+    let init = init_compute();
+    let checks = init.json["checks"].as_array().expect("checks").clone();
+    let missing: Vec<&str> = checks
+        .iter()
+        .filter(|check| check["outcome"] == "missing")
+        .map(|check| check["name"].as_str().expect("name"))
+        .collect();
+    // Only the sandbox may be missing (on a machine without bubblewrap); the chain node answered.
+    assert!(
+        missing
+            .iter()
+            .all(|name| ["bubblewrap", "user namespaces", "cgroup delegation"].contains(name)),
+        "{}",
+        init.stdout
+    );
+    if std::env::var_os("VCITY_REQUIRE_SANDBOX").is_some() {
+        assert!(missing.is_empty(), "{}", init.stdout);
+    }
+    assert_eq!(init.code, if missing.is_empty() { 0 } else { 1 });
+    for check in &checks {
+        if check["outcome"] != "ok" {
+            assert!(check["fix"].is_string(), "no fix for {check}");
+        }
+    }
+    let account = init.json["key"]["account"].as_str().expect("account");
+    assert_eq!(init.json["key"]["created"], true);
+    let config = std::fs::read_to_string(home.join("config.toml")).expect("config.toml");
+    assert!(
+        config.contains(&format!("node = \"{}\"", devnet.api)),
+        "{config}"
+    );
+
+    // Running it again keeps the key.
+    let again = init_compute();
+    assert_eq!(again.json["key"]["account"].as_str(), Some(account));
+    assert_eq!(again.json["key"]["created"], false);
+    // Without --yes and without a terminal to ask on, it will not pass over the backup.
+    let unconfirmed = vcity(
+        &home,
+        Some(&devnet.api),
+        &["operator", "init", "--role", "compute", "--key", "op"],
+    );
+    assert_eq!(unconfirmed.code, 2, "{}", unconfirmed.stdout);
+    assert!(
+        unconfirmed.json["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("back up")),
+        "{}",
+        unconfirmed.stdout
+    );
+
+    let unit = std::fs::read_to_string(unit_dir.join("vcity-compute.service")).expect("unit");
+    let value = |name: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|line| line.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    let exec = systemd_words(&value("ExecStart")[0]);
+    assert_eq!(exec[0], binary_path());
+    assert!(exec.contains(&"eu west".to_string()), "{exec:?}");
+    let working = systemd_words(&value("WorkingDirectory")[0]);
+    assert_eq!(value("Restart"), ["on-failure"]);
+
+    // Fund it (stake and fees), then start the unit's command.
+    for (amount, denom) in [("2000", "vcai"), ("100", "usd")] {
+        ok(devnet.cli(&[
+            "tx", "transfer", "--from", "alice", "--to", account, "--amount", amount, "--denom",
+            denom,
+        ]));
+    }
+    let log = std::fs::File::create(dir.path().join("unit.log")).expect("log");
+    let mut command = std::process::Command::new(&exec[0]);
+    command
+        .args(&exec[1..])
+        .current_dir(&working[0])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    for assignment in value("Environment") {
+        let (name, text) = assignment.split_once('=').expect("NAME=VALUE");
+        command.env(name, text);
+    }
+    let _daemon = ExtraNode(command.spawn().expect("the unit's command starts"));
+    let view = eventually(
+        Duration::from_secs(90),
+        "the unit's node to register",
+        || {
+            let run = devnet.cli(&["nodes", "show", account]);
+            (run.code == 0 && run.json["online"] == true).then_some(run.json)
+        },
+    );
+    assert_eq!(view["node"]["region"], "eu west");
+
+    let status = ok(vcity(&home, None, &["operator", "status", "--key", "op"]));
+    assert_eq!(status["node"]["node"]["id"].as_str(), Some(account));
+    assert_eq!(status["node"]["online"], true);
+    assert_eq!(status["node"]["paused"], false);
+    assert!(status["income"]["period_s"]
+        .as_u64()
+        .is_some_and(|period| period > 0));
+    assert!(
+        status["income"]["projected_30_days_vcai"].is_string(),
+        "{status}"
+    );
+    let text = std::process::Command::new(BIN)
+        .arg("--home")
+        .arg(&home)
+        .args(["operator", "status", "--key", "op"])
+        .env_remove("VCITY_NODE")
+        .env_remove("VCITY_CONFIG")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for line in [
+        "online:      yes",
+        "stake:",
+        "probation:",
+        "reputation:",
+        "slashes:     none",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+}
+
+/// The test binary's path as the running binary sees itself.
+fn binary_path() -> String {
+    std::fs::canonicalize(BIN)
+        .expect("the binary")
+        .display()
+        .to_string()
+}

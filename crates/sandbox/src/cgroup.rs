@@ -1,7 +1,8 @@
 //! Resource limits through control groups, where the host lets this process create them.
 //!
 //! [`probe`] looks, in order, for cgroup v2 with the `memory` and `pids` controllers delegated to
-//! this process's group, then for the v1 `memory` and `pids` hierarchies (and `cpuacct`, for CPU
+//! this process's group (or to its parent, when systemd started the process in a leaf of a
+//! delegated group), then for the v1 `memory` and `pids` hierarchies (and `cpuacct`, for CPU
 //! time) under this process's own groups; it creates and removes a test group to be sure. A
 //! task's group lives beside the probe's, under `vcity-sandbox/`; its limits are the memory
 //! ceiling (swap included where the host accounts it) and a process count, and its accounting
@@ -80,21 +81,38 @@ fn try_group(parent: &Path, file: &str, value: &str) -> bool {
 /// Finds what this host delegates (see the module documentation).
 pub fn probe() -> Support {
     let groups = own_groups();
-    // v2: a unified hierarchy at the root with memory and pids available to our group.
+    // v2: a unified hierarchy with memory and pids available to our group. Task groups go
+    // under our own group, or else beside it, under its parent: cgroup v2 lets a group hand
+    // controllers down only while it holds no process itself, so a daemon that systemd started
+    // in a leaf of a delegated group (`Delegate=`, `DelegateSubgroup=daemon`: the compute unit
+    // of `vcity operator init`) can enable them on that group and not on its own leaf.
     if let Some((_, path)) = groups
         .iter()
         .find(|(controllers, _)| controllers.is_empty())
     {
         let own = Path::new(ROOT).join(path.trim_start_matches('/'));
-        let parent = own.join("vcity-sandbox");
-        let controllers =
-            std::fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
-        let has = |name: &str| controllers.split_whitespace().any(|found| found == name);
-        if has("memory") && has("pids") && std::fs::create_dir_all(&parent).is_ok() {
+        let mut candidates = vec![own.clone()];
+        if path.trim_matches('/').contains('/') {
+            candidates.extend(own.parent().map(Path::to_path_buf));
+        }
+        for group in candidates {
+            let controllers =
+                std::fs::read_to_string(group.join("cgroup.controllers")).unwrap_or_default();
+            let has = |name: &str| controllers.split_whitespace().any(|found| found == name);
+            if !(has("memory") && has("pids")) {
+                continue;
+            }
+            // Already enabled where the runtime did it; refused where the group holds processes.
+            let _ = std::fs::write(group.join("cgroup.subtree_control"), "+memory +pids");
+            let parent = group.join("vcity-sandbox");
+            if std::fs::create_dir_all(&parent).is_err() {
+                continue;
+            }
             let _ = std::fs::write(parent.join("cgroup.subtree_control"), "+memory +pids");
             if try_group(&parent, "pids.max", "64") {
                 return Support::V2 { parent };
             }
+            let _ = std::fs::remove_dir(&parent);
         }
     }
     let parent_in = |controller: &str| -> Option<PathBuf> {
