@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vcity_oci::builder::ImageBuilder;
 use vcity_oci::RunConfig;
 
@@ -37,6 +37,21 @@ pub enum ImageCommand {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write the layout as a directory here (what `vcity image serve` serves).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Package a vcity binary as an image for running a node in a container
+    /// (docs/operators.md, "Container image"): the binary at /usr/local/bin/vcity, the shared
+    /// libraries it loads (as `ldd` lists them), and a home at /var/lib/vcity. Loadable with
+    /// `podman load` or `docker load` (Docker 25 or later reads OCI layouts).
+    Node {
+        /// The vcity binary [default: this one].
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Write the layout archive here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the layout as a directory here.
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
@@ -127,31 +142,25 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
                 working_dir: Some("/tmp".into()),
                 user: None,
             });
-            let built = image.build()?;
             if out.is_none() && out_dir.is_none() {
                 bail!("give --out FILE (an archive) or --out-dir DIR (a layout directory)");
             }
-            if let Some(dir) = &out_dir {
-                built.write_dir(dir)?;
+            write_image(&mut image, out, out_dir, json)
+        }
+        ImageCommand::Node {
+            binary,
+            out,
+            out_dir,
+        } => {
+            if out.is_none() && out_dir.is_none() {
+                bail!("give --out FILE (an archive) or --out-dir DIR (a layout directory)");
             }
-            let mut size = None;
-            if let Some(path) = &out {
-                let archive = built.archive()?;
-                size = Some(archive.len());
-                std::fs::write(path, &archive)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            if json {
-                crate::shared::print_json(&serde_json::json!({
-                    "digest": built.digest.to_string(),
-                    "archive": out.map(|path| path.display().to_string()),
-                    "archive_bytes": size,
-                    "dir": out_dir.map(|path| path.display().to_string()),
-                }))?;
-            } else {
-                println!("{}", built.digest);
-            }
-            Ok(())
+            let binary = match binary {
+                Some(path) => path,
+                None => std::env::current_exe().context("finding this vcity binary")?,
+            };
+            let mut image = node_image(&binary)?;
+            write_image(&mut image, out, out_dir, json)
         }
         ImageCommand::Inspect { archive } => {
             let bytes = std::fs::read(&archive)
@@ -188,6 +197,136 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Builds `image` and writes it as an archive, a layout directory or both; prints its digest.
+fn write_image(
+    image: &mut ImageBuilder,
+    out: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let built = image.build()?;
+    if let Some(dir) = &out_dir {
+        built.write_dir(dir)?;
+    }
+    let mut size = None;
+    if let Some(path) = &out {
+        let archive = built.archive()?;
+        size = Some(archive.len());
+        std::fs::write(path, &archive).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if json {
+        crate::shared::print_json(&serde_json::json!({
+            "digest": built.digest.to_string(),
+            "archive": out.map(|path| path.display().to_string()),
+            "archive_bytes": size,
+            "dir": out_dir.map(|path| path.display().to_string()),
+        }))?;
+    } else {
+        println!("{}", built.digest);
+    }
+    Ok(())
+}
+
+/// Where the node image keeps its home (a volume in `docker run -v`).
+const NODE_HOME: &str = "/var/lib/vcity";
+
+/// The node image of `binary`: the binary, each shared library `ldd` lists for it at the path
+/// the loader will look for it, and the home directory. The NVIDIA driver's libraries are not in
+/// it: NVML is opened at run time, and the NVIDIA container toolkit (`docker run --gpus all`)
+/// mounts the host driver's libraries into the container.
+fn node_image(binary: &Path) -> anyhow::Result<ImageBuilder> {
+    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+    if !bytes.starts_with(b"\x7fELF") {
+        bail!("{} is not a Linux executable", binary.display());
+    }
+    let libraries = shared_libraries(binary)?;
+    let mut image = ImageBuilder::new();
+    let mut directories = std::collections::BTreeSet::new();
+    let mut add_parents = |image: &mut ImageBuilder, path: &str| {
+        let mut parent = String::new();
+        for part in path.split('/').filter(|part| !part.is_empty()) {
+            if !parent.is_empty() {
+                if directories.insert(parent.clone()) {
+                    image.directory(&parent, 0o755);
+                }
+                parent.push('/');
+            }
+            parent.push_str(part);
+        }
+    };
+    image.directory("tmp", 0o1777);
+    add_parents(
+        &mut image,
+        &format!("{}/home", NODE_HOME.trim_start_matches('/')),
+    );
+    add_parents(&mut image, "usr/local/bin/vcity");
+    image.file("usr/local/bin/vcity", 0o755, &bytes);
+    for library in &libraries {
+        let inside = library.display().to_string();
+        let inside = inside.trim_start_matches('/');
+        let contents =
+            std::fs::read(library).with_context(|| format!("reading {}", library.display()))?;
+        add_parents(&mut image, inside);
+        image.file(inside, 0o755, &contents);
+    }
+    image.config(RunConfig {
+        entrypoint: Some(vec!["/usr/local/bin/vcity".into()]),
+        cmd: Some(vec!["--help".into()]),
+        env: Some(vec![
+            "PATH=/usr/local/bin:/usr/bin:/bin".into(),
+            format!("HOME={NODE_HOME}"),
+            format!("VCITY_HOME={NODE_HOME}"),
+        ]),
+        working_dir: Some(NODE_HOME.into()),
+        user: None,
+    });
+    Ok(image)
+}
+
+/// The shared libraries `binary` loads, the dynamic loader included, as `ldd` resolves them on
+/// this machine (none for a static binary).
+fn shared_libraries(binary: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let output = std::process::Command::new("ldd")
+        .arg(binary)
+        .output()
+        .context("running ldd (from the C library's tools) to list the binary's libraries")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        if text.contains("not a dynamic executable")
+            || String::from_utf8_lossy(&output.stderr).contains("not a dynamic executable")
+        {
+            return Ok(Vec::new());
+        }
+        bail!(
+            "ldd {} failed: {}",
+            binary.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let mut libraries = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.contains("statically linked") || line.starts_with("linux-vdso") {
+            continue;
+        }
+        if line.contains("=> not found") {
+            bail!(
+                "{} needs a library this machine lacks: {line}",
+                binary.display()
+            );
+        }
+        // `name => /path (address)`, or `/path (address)` for the loader.
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.trim(),
+            None => line,
+        };
+        let path = path.split(" (").next().unwrap_or_default().trim();
+        if path.starts_with('/') {
+            libraries.push(PathBuf::from(path));
+        }
+    }
+    Ok(libraries)
 }
 
 /// Most bytes of a `docker save` archive converted in memory.

@@ -2818,3 +2818,140 @@ fn binary_path() -> String {
         .display()
         .to_string()
 }
+
+/// Issue 26: the node's container image, built by `vcity image node` (no container engine), runs
+/// a compute node in the project's own OCI executor: the image is unpacked by the image store
+/// that serves image jobs and started by the sandbox that runs them (read-only root, its own
+/// namespaces, memory and process limits), with the host's network so that it reaches the
+/// devnet, and the node's key bound read-only where its home expects it. The node registers,
+/// heartbeats and comes online; stopping the run kills it.
+#[test]
+fn the_node_image_runs_a_compute_node_in_our_own_oci_executor() {
+    let Some(net) = sandbox_net() else { return };
+    let layout = net.dir.path().join("node-image");
+    let built = ok(vcity(
+        &net.devnet.home,
+        None,
+        &["image", "node", "--out-dir", layout.to_str().expect("utf8")],
+    ));
+    let digest: vcity_oci::Digest = built["digest"]
+        .as_str()
+        .expect("digest")
+        .parse()
+        .expect("a digest");
+    let mut blobs = vcity_oci::layout::Layout::open(&layout).expect("a layout");
+    let store = vcity_oci::store::Store::open(
+        &net.dir.path().join("node-image-store"),
+        2 * 1024 * 1024 * 1024,
+        vcity_oci::Limits::default(),
+    )
+    .expect("store");
+    let image = store.get(&digest, &mut blobs).expect("the image unpacks");
+    assert_eq!(
+        image.config.entrypoint.as_deref(),
+        Some(&["/usr/local/bin/vcity".to_string()][..])
+    );
+
+    // The node's key, funded.
+    let key = ok(net.devnet.cli(&["keys", "new", "imaged"]));
+    let account = key["account"].as_str().expect("account").to_string();
+    {
+        let _turn = net
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (amount, denom) in [("2000", "vcai"), ("100", "usd")] {
+            ok(net.devnet.cli(&[
+                "tx", "transfer", "--from", "alice", "--to", &account, "--amount", amount,
+                "--denom", denom,
+            ]));
+        }
+    }
+    let sandbox =
+        vcity_sandbox::Sandbox::probe(&net.dir.path().join("node-image-sandbox")).expect("probe");
+    let mut argv = image.config.argv(None, None);
+    argv.truncate(1);
+    argv.extend(
+        [
+            "--home",
+            "/tmp/home",
+            "--node",
+            &net.devnet.api,
+            "node",
+            "compute",
+            "--key",
+            "imaged",
+            "--work-dir",
+            "/tmp/work",
+            "--listen",
+            "127.0.0.1:0",
+            "--region",
+            "container",
+            "--tee",
+            "off",
+            "--no-sandbox",
+            "--poll-interval",
+            "200ms",
+        ]
+        .map(str::to_string),
+    );
+    let env = image.config.env(&[]);
+    let binds = [(
+        net.devnet.home.join("keys/imaged.json"),
+        "/tmp/home/keys/imaged.json".to_string(),
+    )];
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let outcome = std::thread::scope(|scope| {
+        let running = scope.spawn(|| {
+            let spec = vcity_sandbox::Spec {
+                env: &env,
+                network: true,
+                stop: Some(&stop),
+                binds: &binds,
+                ..vcity_sandbox::Spec::new(
+                    vcity_sandbox::Root::Image {
+                        rootfs: &image.rootfs,
+                        workdir: "/tmp",
+                        // The user the key file belongs to, as `docker run` would run the
+                        // image's default user over a volume it owns: the key must be
+                        // readable by its owner only.
+                        user: (0, 0),
+                    },
+                    &argv,
+                    b"",
+                    vcity_sandbox::Limits {
+                        memory_bytes: 2 * 1024 * 1024 * 1024,
+                        pids: 512,
+                        tmp_bytes: 256 * 1024 * 1024,
+                        log_bytes: 1024 * 1024,
+                        wall_clock: Duration::from_secs(180),
+                        ..vcity_sandbox::Limits::default()
+                    },
+                )
+            };
+            sandbox.run(&spec)
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut view = None;
+        while Instant::now() < deadline && !running.is_finished() {
+            let run = net.devnet.cli(&["nodes", "show", &account]);
+            if run.code == 0 && run.json["online"] == true {
+                view = Some(run.json);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let outcome = running
+            .join()
+            .expect("the run returns")
+            .expect("the sandbox runs");
+        (view, outcome)
+    });
+    let (view, outcome) = outcome;
+    let log = String::from_utf8_lossy(&outcome.log).into_owned();
+    let view =
+        view.unwrap_or_else(|| panic!("the imaged node never came online: {outcome:?}\n{log}"));
+    assert_eq!(view["node"]["region"], "container");
+    assert_eq!(outcome.ending, vcity_sandbox::Ending::Stopped, "{log}");
+}
