@@ -2791,6 +2791,11 @@ fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
         status["income"]["projected_30_days_vcai"].is_string(),
         "{status}"
     );
+    assert!(
+        status["income"]["activity"].is_array()
+            && status["income"]["projected_30_days_usd"].is_string(),
+        "{status}"
+    );
     let text = std::process::Command::new(BIN)
         .arg("--home")
         .arg(&home)

@@ -844,6 +844,7 @@ mod tests {
                 incentives_unclaimed: Default::default(),
                 incentives_total: Default::default(),
                 incentives_history: Vec::new(),
+                periods: Vec::new(),
                 height: node.height,
             }),
             node,

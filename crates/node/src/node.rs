@@ -681,6 +681,16 @@ impl Node {
             incentives_unclaimed: repricing::parts_shown(&scale, incentive.unclaimed),
             incentives_total: repricing::parts_shown(&scale, incentive.total),
             incentives_history: nominal::history(&scale, incentive.history),
+            periods: incentives::activity(&chain.ledger, account, incentives::ACTIVITY_PERIODS)
+                .into_iter()
+                .map(|(period, stats)| vcity_types::api::PeriodActivity {
+                    period,
+                    earned_usd: stats.earned_usd,
+                    delivered_cu_ppm: stats.delivered_cu_ppm,
+                    outages: stats.outages,
+                    forfeited: stats.forfeited,
+                })
+                .collect(),
             height: chain.ledger.height(),
         }
     }

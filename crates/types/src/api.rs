@@ -451,8 +451,29 @@ pub struct RewardsView {
     pub incentives_total: crate::incentives::RewardParts,
     /// Incentive credits of the last periods with any, oldest first.
     pub incentives_history: Vec<crate::incentives::PeriodReward>,
+    /// What the ledger counted for the account in the open incentive period and the ones before
+    /// it, newest first, for the periods with any (at most 8).
+    #[serde(default)]
+    pub periods: Vec<PeriodActivity>,
     /// Height read at.
     pub height: Height,
+}
+
+/// An account's counts in one incentive period (rules §6; docs/operators.md, "The operator's
+/// view").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodActivity {
+    /// The period.
+    pub period: u64,
+    /// USD its node was paid for tasks settled in the period, after the network fee.
+    pub earned_usd: Amount,
+    /// CU × 10^6 its node delivered in tasks that passed verification (self-dealt ones not
+    /// counted).
+    pub delivered_cu_ppm: u128,
+    /// Times its node came back after going offline.
+    pub outages: u32,
+    /// A capacity challenge failed or was missed: no Proof of Capacity for the rest of it.
+    pub forfeited: bool,
 }
 
 /// `GET /v1/nodes` items and `GET /v1/nodes/{id}`: a registered node and its derived status.

@@ -39,18 +39,9 @@ pub struct ComputeArgs {
     /// Where to serve outputs, logs and metrics; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8720")]
     pub listen: String,
-    /// The URL to register [default: http://{listen}].
-    #[arg(long)]
-    pub endpoint: Option<String>,
-    /// Region label.
-    #[arg(long, default_value = "local")]
-    pub region: String,
-    /// `stable` (data center) or `flexible` (individual or edge).
-    #[arg(long, default_value = "flexible")]
-    pub kind: String,
-    /// Price offer per CU, USD.
-    #[arg(long, default_value = "0.05")]
-    pub price_per_cu: String,
+    /// What the node registers.
+    #[command(flatten)]
+    pub offer: ComputeOffer,
     /// VCAI to stake at registration [default: the requirement for the detected capacity].
     #[arg(long)]
     pub stake: Option<String>,
@@ -91,6 +82,24 @@ pub struct ComputeArgs {
     /// workload, the capacity kernel, GPUs, disk and the chain node; exits 1 if a check fails.
     #[arg(long)]
     pub self_test: bool,
+}
+
+/// What a compute node registers (`vcity node compute`, and `vcity operator init`, which
+/// writes them into its unit).
+#[derive(Debug, Clone, Args)]
+pub struct ComputeOffer {
+    /// The URL to register, that schedulers and buyers reach it at [default: http://{listen}].
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Region label.
+    #[arg(long, default_value = "local")]
+    pub region: String,
+    /// `stable` (data center) or `flexible` (individual or edge).
+    #[arg(long, default_value = "flexible")]
+    pub kind: String,
+    /// Price offer per CU, USD.
+    #[arg(long, default_value = "0.05")]
+    pub price_per_cu: String,
 }
 
 /// `vcity node verifier` options.
@@ -202,7 +211,7 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
         }
         NodeRole::Compute(args) => {
             let key = ring.get(&args.key)?.signing_key()?;
-            let kind = crate::nodes::parse_kind(&args.kind)?;
+            let kind = crate::nodes::parse_kind(&args.offer.kind)?;
             let options = ComputeOptions {
                 api: settings.node.clone(),
                 data_dir: args
@@ -212,11 +221,11 @@ pub fn run(settings: &Settings, role: NodeRole, json: bool) -> anyhow::Result<()
                     .listen
                     .parse()
                     .with_context(|| format!("listen address {:?}", args.listen))?,
-                endpoint: args.endpoint,
-                region: args.region,
+                endpoint: args.offer.endpoint,
+                region: args.offer.region,
                 kind,
-                price_per_cu_usd: Amount::parse_decimal(&args.price_per_cu, Denom::Usd)
-                    .with_context(|| format!("price {:?}", args.price_per_cu))?,
+                price_per_cu_usd: Amount::parse_decimal(&args.offer.price_per_cu, Denom::Usd)
+                    .with_context(|| format!("price {:?}", args.offer.price_per_cu))?,
                 stake: args.stake.as_deref().map(vcai).transpose()?,
                 slots: args.slots,
                 poll_interval: parse_duration(&args.poll_interval)?,

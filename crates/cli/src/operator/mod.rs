@@ -98,19 +98,9 @@ pub struct InitArgs {
     /// Where the daemon listens [default: the role's port on 127.0.0.1].
     #[arg(long)]
     pub listen: Option<String>,
-    /// The URL a compute node registers, that schedulers and buyers reach it at
-    /// [default: http://{listen}].
-    #[arg(long)]
-    pub endpoint: Option<String>,
-    /// Region label.
-    #[arg(long, default_value = "local")]
-    pub region: String,
-    /// `stable` (data center) or `flexible` (individual or edge); compute only.
-    #[arg(long, default_value = "flexible")]
-    pub kind: String,
-    /// Price offer per CU, USD; compute only.
-    #[arg(long, default_value = "0.05")]
-    pub price_per_cu: String,
+    /// What a compute node registers (`--region` also names a scheduler's or verifier's).
+    #[command(flatten)]
+    pub offer: crate::node::daemons::ComputeOffer,
     /// VCAI to stake at registration [default: the requirement].
     #[arg(long)]
     pub stake: Option<String>,
@@ -292,7 +282,8 @@ fn init(settings: &Settings, args: InitArgs, json: bool) -> anyhow::Result<()> {
         Some(path) => absolute(path)?,
         None => std::env::current_exe().context("finding this vcity binary")?,
     };
-    let system = args.unit_dir.is_none() && running_as_root();
+    // A system unit as root (or for another account), a user unit otherwise.
+    let system = running_as_root() || args.user.is_some();
     let unit_dir = match &args.unit_dir {
         Some(dir) => dir.clone(),
         None if system => PathBuf::from("/etc/systemd/system"),
@@ -305,14 +296,11 @@ fn init(settings: &Settings, args: InitArgs, json: bool) -> anyhow::Result<()> {
         node: (!serves_chain).then(|| settings.node.clone()),
         key: args.key.clone(),
         listen: listen.clone(),
-        endpoint: args.endpoint.clone(),
-        region: args.region.clone(),
-        kind: args.kind.clone(),
-        price_per_cu: args.price_per_cu.clone(),
+        offer: args.offer.clone(),
         stake: args.stake.clone(),
         data_dir,
         user: args.user.clone(),
-        system: system || args.user.is_some(),
+        system,
     };
     let unit_text = units::render(&spec);
     std::fs::create_dir_all(&unit_dir)
@@ -329,7 +317,8 @@ fn init(settings: &Settings, args: InitArgs, json: bool) -> anyhow::Result<()> {
     let mut next = Vec::new();
     if let Some(key) = &key {
         next.push(format!(
-            "fund {} with VCAI for its stake and a little USD for fees (vcity tx transfer --to {})",
+            "fund {} with VCAI for its stake and a little USD for fees: vcity tx transfer \
+             --from FUNDER --to {} --amount N --denom vcai (then --denom usd)",
             key.account, key.account
         ));
     }
@@ -471,47 +460,89 @@ struct Status {
     income: Income,
 }
 
-/// Incentive income per period and what it projects to.
+/// Income per period and what it projects to.
 #[derive(Debug, Serialize)]
 struct Income {
     period_s: u64,
+    /// The open incentive period.
+    current_period: Option<u64>,
     /// The node's incentive credits of its last periods with any, oldest first.
     periods: Vec<vcity_types::incentives::PeriodReward>,
+    /// What the ledger counted for the node in the open period and the ones before it, newest
+    /// first: USD earned from tasks, CU delivered, outages.
+    activity: Vec<vcity_types::api::PeriodActivity>,
     /// Claimable now.
     claimable_vcai: Amount,
     /// All time, by stream.
     total: vcity_types::incentives::RewardParts,
-    /// The mean credit of the last `averaged` periods with any (rounded down).
+    /// The mean incentive credit of the last `averaged` credited periods (rounded down).
     mean_per_period_vcai: Amount,
     averaged: usize,
     /// That mean over 30 days of periods (rounded down).
     projected_30_days_vcai: Amount,
+    /// The mean USD earned from tasks over the last `averaged_usd` closed periods with any
+    /// (rounded down).
+    mean_earned_per_period_usd: Amount,
+    averaged_usd: usize,
+    /// That mean over 30 days of periods (rounded down).
+    projected_30_days_usd: Amount,
 }
 
-fn income(rewards: &RewardsView, period_s: u64, averaged: usize) -> anyhow::Result<Income> {
-    let recent: Vec<_> = rewards
+/// The mean of `amounts` (rounded down) and its number.
+fn mean(amounts: &[Amount]) -> anyhow::Result<(Amount, usize)> {
+    let mut sum = Amount::ZERO;
+    for amount in amounts {
+        sum = sum.checked_add(*amount)?;
+    }
+    let count = amounts.len() as u128;
+    Ok((
+        Amount::new(sum.base_units().checked_div(count).unwrap_or(0)),
+        amounts.len(),
+    ))
+}
+
+fn income(
+    rewards: &RewardsView,
+    period_s: u64,
+    current_period: Option<u64>,
+    averaged: usize,
+) -> anyhow::Result<Income> {
+    let averaged = averaged.max(1);
+    let credits = rewards
         .incentives_history
         .iter()
         .rev()
-        .take(averaged.max(1))
+        .take(averaged)
+        .map(|period| period.parts.total())
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mean_vcai, count_vcai) = mean(&credits)?;
+    // Only closed periods: the open one is still counting.
+    let earned: Vec<Amount> = rewards
+        .periods
+        .iter()
+        .filter(|activity| current_period.is_none_or(|open| activity.period < open))
+        .take(averaged)
+        .map(|activity| activity.earned_usd)
         .collect();
-    let mut sum = Amount::ZERO;
-    for period in &recent {
-        sum = sum.checked_add(period.parts.total()?)?;
-    }
-    let count = recent.len() as u128;
-    let mean = Amount::new(sum.base_units().checked_div(count).unwrap_or(0));
+    let (mean_usd, count_usd) = mean(&earned)?;
     let periods_in_30_days = (30 * 86_400u128)
         .checked_div(u128::from(period_s))
         .unwrap_or(0);
+    let over_30_days =
+        |amount: Amount| Amount::new(amount.base_units().saturating_mul(periods_in_30_days));
     Ok(Income {
         period_s,
+        current_period,
         periods: rewards.incentives_history.clone(),
+        activity: rewards.periods.clone(),
         claimable_vcai: rewards.claimable_vcai,
         total: rewards.incentives_total,
-        mean_per_period_vcai: mean,
-        averaged: recent.len(),
-        projected_30_days_vcai: Amount::new(mean.base_units().saturating_mul(periods_in_30_days)),
+        mean_per_period_vcai: mean_vcai,
+        averaged: count_vcai,
+        projected_30_days_vcai: over_30_days(mean_vcai),
+        mean_earned_per_period_usd: mean_usd,
+        averaged_usd: count_usd,
+        projected_30_days_usd: over_30_days(mean_usd),
     })
 }
 
@@ -523,13 +554,15 @@ fn status(settings: &Settings, key: &str, periods: usize, json: bool) -> anyhow:
         .node(&account)
         .with_context(|| format!("{account} is not a registered node on {}", settings.node))?;
     let rewards = client.rewards(&account)?;
-    let period_s = client.incentives()?.params.period_s;
+    let pool = client.incentives()?;
+    let period_s = pool.params.period_s;
+    let current_period = pool.current.as_ref().map(|open| open.index);
     let status = Status {
         stake_short_vcai: node
             .required_stake
             .checked_sub(node.node.stake)
             .unwrap_or(Amount::ZERO),
-        income: income(&rewards, period_s, periods)?,
+        income: income(&rewards, period_s, current_period, periods)?,
         node,
     };
     if json {
@@ -614,20 +647,60 @@ fn print_status(status: &Status, key: &str) {
         vcai(income.total.delivery),
         income.period_s
     );
-    for period in income.periods.iter().rev().take(8) {
+    let mut shown: Vec<u64> = income
+        .periods
+        .iter()
+        .map(|credit| credit.period)
+        .chain(income.activity.iter().map(|activity| activity.period))
+        .collect();
+    shown.sort_unstable_by(|a, b| b.cmp(a));
+    shown.dedup();
+    for period in shown.into_iter().take(8) {
+        let credit = income.periods.iter().find(|credit| credit.period == period);
+        let activity = income
+            .activity
+            .iter()
+            .find(|activity| activity.period == period);
         println!(
-            "               period {:>5}: {} capacity + {} delivery",
-            period.period,
-            vcai(period.parts.capacity),
-            vcai(period.parts.delivery)
+            "               period {:>5}{}: {} capacity + {} delivery; {} USD from tasks{}",
+            period,
+            if Some(period) == income.current_period {
+                " (open)"
+            } else {
+                ""
+            },
+            credit.map_or("-".to_string(), |credit| vcai(credit.parts.capacity)),
+            credit.map_or("-".to_string(), |credit| vcai(credit.parts.delivery)),
+            activity.map_or("0".to_string(), |activity| activity
+                .earned_usd
+                .to_decimal(Denom::Usd)),
+            activity
+                .filter(|activity| activity.outages > 0 || activity.forfeited)
+                .map_or(String::new(), |activity| format!(
+                    " ({} outages{})",
+                    activity.outages,
+                    if activity.forfeited {
+                        ", Proof of Capacity forfeited"
+                    } else {
+                        ""
+                    }
+                )),
         );
     }
     if income.averaged > 0 {
         println!(
-            "               mean of the last {}: {} a period, about {} over 30 days at that rate",
+            "               incentives, mean of the last {} credited periods: {} a period, about {} over 30 days at that rate",
             income.averaged,
             vcai(income.mean_per_period_vcai),
             vcai(income.projected_30_days_vcai)
+        );
+    }
+    if income.averaged_usd > 0 {
+        println!(
+            "               tasks, mean of the last {} closed periods: {} USD a period, about {} USD over 30 days at that rate",
+            income.averaged_usd,
+            income.mean_earned_per_period_usd.to_decimal(Denom::Usd),
+            income.projected_30_days_usd.to_decimal(Denom::Usd)
         );
     }
     if view.slashes.is_empty() {

@@ -27,14 +27,8 @@ pub struct UnitSpec {
     pub key: Option<String>,
     /// Listen address.
     pub listen: String,
-    /// Registered endpoint (compute).
-    pub endpoint: Option<String>,
-    /// Region label.
-    pub region: String,
-    /// `stable` or `flexible` (compute).
-    pub kind: String,
-    /// USD per CU (compute).
-    pub price_per_cu: String,
+    /// Endpoint, region, kind and price (the region for every daemon, the rest for compute).
+    pub offer: crate::node::daemons::ComputeOffer,
     /// VCAI to stake at registration.
     pub stake: Option<String>,
     /// Data directory (chain).
@@ -76,17 +70,17 @@ pub fn command_line(spec: &UnitSpec) -> Vec<String> {
             flag("key", key);
             flag("work-dir", work_dir.display().to_string());
             flag("listen", spec.listen.clone());
-            if let Some(endpoint) = &spec.endpoint {
+            if let Some(endpoint) = &spec.offer.endpoint {
                 flag("endpoint", endpoint.clone());
             }
-            flag("region", spec.region.clone());
-            flag("kind", spec.kind.clone());
-            flag("price-per-cu", spec.price_per_cu.clone());
+            flag("region", spec.offer.region.clone());
+            flag("kind", spec.offer.kind.clone());
+            flag("price-per-cu", spec.offer.price_per_cu.clone());
         }
         Role::Scheduler | Role::Verifier => {
             flag("key", key);
             flag("listen", spec.listen.clone());
-            flag("region", spec.region.clone());
+            flag("region", spec.offer.region.clone());
         }
         Role::Chain => {
             let data_dir = spec.data_dir.clone().unwrap_or_default();
@@ -177,10 +171,12 @@ mod tests {
             node: Some("http://10.0.0.1:8710".into()),
             key: Some("gpu-1".into()),
             listen: "0.0.0.0:8720".into(),
-            endpoint: Some("http://node.example:8720".into()),
-            region: "eu west".into(),
-            kind: "stable".into(),
-            price_per_cu: "0.04".into(),
+            offer: crate::node::daemons::ComputeOffer {
+                endpoint: Some("http://node.example:8720".into()),
+                region: "eu west".into(),
+                kind: "stable".into(),
+                price_per_cu: "0.04".into(),
+            },
             stake: None,
             data_dir: Some("/var/lib/vcity/chain".into()),
             user: Some("vcity".into()),

@@ -1889,6 +1889,7 @@ fn settle(state: &mut Overlay<'_>, record: &mut Job, index: u32) -> Result<(), T
             cu_used_ppm,
             cost_usd,
             fee_usd,
+            node_usd,
             passed,
         );
         if passed {

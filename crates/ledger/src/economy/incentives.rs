@@ -63,9 +63,14 @@
 //! its last [`HISTORY_PERIODS`] period rewards. When a period's last member is credited, what is
 //! left of its budgets returns to the pool.
 //!
+//! **Income.** A member's counts also hold the USD its node was paid for tasks settled in the
+//! period (self-dealt ones included: income, not a score), and crediting keeps an account's
+//! counts of its last [`ACTIVITY_PERIODS`] periods, so that an operator sees income, delivery
+//! and outages per period after the period's own records are gone ([`activity`]).
+//!
 //! Keys (owned here): `incentives/params`, `incentives/cursor`, `incentives/period/{i, 12
 //! digits}`, `incentives/member/{i}/{n, 12 digits}`, `incentives/stats/{i}/{hex}`,
-//! `incentives/account/{hex}`.
+//! `incentives/account/{hex}`, `incentives/activity/{hex}`.
 
 use crate::bank;
 use crate::error::TxError;
@@ -303,6 +308,9 @@ pub struct Member {
     /// A capacity challenge failed or was missed this period: no Proof of Capacity and no
     /// available CU for the rest of it.
     pub forfeited: bool,
+    /// USD its node was paid for tasks settled in the period, after the network fee (self-dealt
+    /// tasks included: this is income, not a score).
+    pub earned_usd: Amount,
 }
 
 impl Member {
@@ -359,6 +367,13 @@ fn account_key(account: &AccountId) -> Vec<u8> {
     format!("incentives/account/{}", account.to_hex()).into_bytes()
 }
 
+fn activity_key(account: &AccountId) -> Vec<u8> {
+    format!("incentives/activity/{}", account.to_hex()).into_bytes()
+}
+
+/// How many credited periods' counts an account keeps for its operator's view.
+pub const ACTIVITY_PERIODS: usize = 8;
+
 /// The parameters.
 pub fn params(state: &impl StateRead) -> IncentiveParams {
     state.get(KEY_PARAMS).unwrap_or_default()
@@ -412,6 +427,35 @@ pub fn member(state: &impl StateRead, account: &AccountId) -> Option<Member> {
         return None;
     }
     state.get(&stats_key(at.current, account))
+}
+
+/// `account`'s counts in the open period and the periods before it that it has any in, newest
+/// first, at most `count`: those not yet credited from the period's own records, the credited
+/// ones from the last [`ACTIVITY_PERIODS`] kept when they were credited.
+pub fn activity(state: &impl StateRead, account: &AccountId, count: usize) -> Vec<(u64, Member)> {
+    let at = cursor(state);
+    if !at.started || count == 0 {
+        return Vec::new();
+    }
+    let kept: Vec<(u64, Member)> = state.get(&activity_key(account)).unwrap_or_default();
+    let oldest_kept = kept.first().map_or(0, |(period, _)| *period);
+    let mut out: Vec<(u64, Member)> = (oldest_kept..=at.current)
+        .rev()
+        .take(ACTIVITY_PERIODS + 1)
+        .filter_map(|index| {
+            state
+                .get::<Member>(&stats_key(index, account))
+                .map(|stats| (index, stats))
+        })
+        .collect();
+    for (period, stats) in kept.into_iter().rev() {
+        if !out.iter().any(|(seen, _)| *seen == period) {
+            out.push((period, stats));
+        }
+    }
+    out.sort_by_key(|(period, _)| std::cmp::Reverse(*period));
+    out.truncate(count);
+    out
 }
 
 /// An account's rewards.
@@ -636,6 +680,14 @@ fn credit_member(state: &mut Overlay<'_>, closed: &mut Period) {
         .get(&stats_key(closed.index, &account))
         .unwrap_or_default();
     state.delete(stats_key(closed.index, &account));
+    // The operator's view keeps the period's counts (income, delivery, outages) after its
+    // records go.
+    let mut kept: Vec<(u64, Member)> = state.get(&activity_key(&account)).unwrap_or_default();
+    if kept.len() >= ACTIVITY_PERIODS {
+        kept.remove(0);
+    }
+    kept.push((closed.index, stats));
+    state.put(activity_key(&account), &kept);
     let totals = closed.totals;
     let fee_cap = if closed.price == 0 {
         Amount::ZERO
@@ -774,9 +826,11 @@ pub(crate) fn record_outage(state: &mut Overlay<'_>, node: &NodeRecord) {
 }
 
 /// From a settlement: `node` delivered `cu_ppm` for `owner`, who paid `cost_usd` of which
-/// `fee_usd` went to the treasury; `verified` when the CU passed verification. Self-dealing
-/// (owner and node one DID) counts for nothing; unverified CU earns no Proof of Delivery and no
+/// `fee_usd` went to the treasury and `node_usd` to the node; `verified` when the CU passed
+/// verification. The node's income is counted in every case; beyond it, self-dealing (owner and
+/// node one DID) counts for nothing, and unverified CU earns no Proof of Delivery and no
 /// utilization.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record_settlement(
     state: &mut Overlay<'_>,
     owner: &AccountId,
@@ -784,8 +838,14 @@ pub(crate) fn record_settlement(
     cu_ppm: u64,
     cost_usd: Amount,
     fee_usd: Amount,
+    node_usd: Amount,
     verified: bool,
 ) {
+    if !node_usd.is_zero() {
+        update_member(state, &node.id, |stats| {
+            stats.earned_usd = stats.earned_usd.checked_add(node_usd).expect("fits");
+        });
+    }
     let window = crate::trust::params(state).related_funding_blocks;
     if crate::bank::related(state, owner, &node.id, window) {
         return;

@@ -452,10 +452,39 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     assert_eq!(open.totals.delivery_score, big_delivery + small_delivery);
     assert_eq!(open.available_cu_ppm, 4_080_000 * 900 + small_raw);
 
+    // Income (docs/operators.md): each node's USD earned in the period is what its settlements
+    // paid it, the self-dealt job included (income, not a score); its outages are counted.
+    for (node, outages) in [(BIG, 0), (SMALL, 1)] {
+        let paid: u128 = chain
+            .events
+            .iter()
+            .filter_map(|event| match event {
+                Event::TaskSettled {
+                    node: to, node_usd, ..
+                } if *to == account(node) => Some(node_usd.base_units()),
+                _ => None,
+            })
+            .sum();
+        assert!(paid > 0);
+        let activity = incentives::activity(chain.ledger.state(), &account(node), 8);
+        assert_eq!(activity.len(), 1, "one period so far");
+        let (period, stats) = &activity[0];
+        assert_eq!(*period, 0);
+        assert_eq!(stats.earned_usd.base_units(), paid);
+        assert_eq!(stats.outages, outages);
+    }
+
+    let earned_before =
+        [BIG, SMALL].map(|node| incentives::activity(chain.ledger.state(), &account(node), 8));
+
     chain.block_at(1_000, vec![]);
     let state = chain.ledger.state();
     let closed = incentives::period(state, 0).expect("fits");
     assert!(closed.closed && closed.settled);
+    // Crediting deletes the period's records; the counts stay in the operator's view.
+    for (node, before) in [BIG, SMALL].into_iter().zip(earned_before) {
+        assert_eq!(incentives::activity(state, &account(node), 8), before);
+    }
     // Budgets: 1,000 VCAI; P_supply 0.5 → 250 capacity, 250 delivery, 500 rebates.
     assert_eq!(closed.scheduled, vcai(1_000));
     assert_eq!(
