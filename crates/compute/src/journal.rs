@@ -88,7 +88,10 @@ pub struct Journal {
 
 pub use vcity_sdk::compute::now_ms;
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path` with `bytes` so that a crash, power loss included, leaves the old file or the
+/// new one and never part of either: a temporary file written and synced, renamed over it, then
+/// the directory synced. The operator's config and units are written the same way.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let directory = path.parent().unwrap_or(Path::new("."));
     let temporary = path.with_extension("tmp");
     {

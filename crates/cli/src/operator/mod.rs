@@ -443,13 +443,10 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
-/// file or the new one, never half of one.
+/// [`vcity_compute::journal::write_atomically`], with the path in the error.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, bytes)
-        .with_context(|| format!("writing {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))
+    vcity_compute::journal::write_atomically(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The operator's view.
