@@ -217,10 +217,12 @@ pub fn incentives(
                 percent(1_000_000 - open.supply_share_ppm)
             );
             println!(
-                "release {} VCAI: capacity {} · delivery {} · rebates {}; grants {}",
+                "release {} VCAI: capacity {} · delivery {} · performance {} · rebates {}; \
+                 grants {}",
                 vcai(open.released()),
                 vcai(open.budget.capacity),
                 vcai(open.budget.delivery),
+                vcai(open.budget.performance),
                 vcai(open.budget.rebate),
                 vcai(open.grants)
             );

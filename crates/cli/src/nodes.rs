@@ -73,6 +73,18 @@ pub enum NodesCommand {
         #[command(flatten)]
         options: TxOptions,
     },
+    /// Name the account that referred this compute node (docs/protocol.md, "Long-term
+    /// incentives"): within one incentive period of registering, once. The referrer earns a share
+    /// of the node's incentive rewards for a number of periods, paid by the pool.
+    NameReferrer {
+        /// The node's keyring name.
+        #[arg(long)]
+        from: String,
+        /// The referrer: a keyring name or an account (hex).
+        referrer: String,
+        #[command(flatten)]
+        options: TxOptions,
+    },
     /// Send one heartbeat.
     Heartbeat {
         /// The node's keyring name.
@@ -401,6 +413,17 @@ pub fn nodes(settings: &Settings, command: NodesCommand, json: bool) -> anyhow::
         NodesCommand::Deregister { from, options } => (
             from,
             Message::Deregister(vcity_types::trust::Deregister {}),
+            options,
+        ),
+        NodesCommand::NameReferrer {
+            from,
+            referrer,
+            options,
+        } => (
+            from,
+            Message::NameReferrer(vcity_types::compute::NameReferrer {
+                referrer: resolve_account(&ring, &referrer)?,
+            }),
             options,
         ),
         NodesCommand::Heartbeat {

@@ -51,19 +51,25 @@ pub fn rewards(settings: &Settings, command: RewardsCommand, json: bool) -> anyh
                 ];
                 for (label, part) in parts {
                     println!(
-                        "  incentives {label:<9} capacity {} · delivery {} · rebates {}",
+                        "  incentives {label:<9} capacity {} · delivery {} · performance {} · \
+                         rebates {} · referrals {}",
                         vcai(part.capacity),
                         vcai(part.delivery),
-                        vcai(part.rebate)
+                        vcai(part.performance),
+                        vcai(part.rebate),
+                        vcai(part.referral)
                     );
                 }
                 for entry in &view.incentives_history {
                     println!(
-                        "  period {:>5}: capacity {} · delivery {} · rebate {}",
+                        "  period {:>5}: capacity {} · delivery {} · performance {} · rebate {} · \
+                         referral {}",
                         entry.period,
                         vcai(entry.parts.capacity),
                         vcai(entry.parts.delivery),
-                        vcai(entry.parts.rebate)
+                        vcai(entry.parts.performance),
+                        vcai(entry.parts.rebate),
+                        vcai(entry.parts.referral)
                     );
                 }
             }

@@ -2385,6 +2385,20 @@ fn the_console_makes_a_wallet_sends_usd_and_runs_a_job_in_chromium() {
     ]
     .map(String::from)
     .to_vec();
+    // A compute node's page is its operator's view (docs/operators.md).
+    let nodes: Value = ureq::get(format!("{}/v1/nodes?role=compute", devnet.api))
+        .call()
+        .expect("nodes")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    let compute = nodes
+        .as_array()
+        .and_then(|nodes| nodes.first())
+        .and_then(|view| view["node"]["id"].as_str())
+        .expect("a compute node")
+        .to_string();
+    pages.push(format!("nodes/{compute}"));
     if demo {
         let proposals: Value = ureq::get(format!("{}/v1/governance/proposals", devnet.api))
             .call()
@@ -2405,6 +2419,15 @@ fn the_console_makes_a_wallet_sends_usd_and_runs_a_job_in_chromium() {
             json!([]),
         );
         assert!(failure.is_null(), "{page}: {failure}");
+        if page.starts_with("nodes/") {
+            let text = web.run("return document.querySelector('main').innerText", json!([]));
+            for expected in ["Operator", "Loyalty", "on proof of capacity", "Referrer"] {
+                assert!(
+                    text.as_str().is_some_and(|text| text.contains(expected)),
+                    "{expected:?} missing from the node page: {text}"
+                );
+            }
+        }
         let name = match page.split_once('/') {
             Some((section, _)) => format!("{section}-detail"),
             None => page.clone(),
@@ -2780,7 +2803,39 @@ fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
     );
     assert_eq!(view["node"]["region"], "eu west");
 
+    // docs/operators.md, "Referrals": alice funded the node, so she is of its DID and refused;
+    // bob is not.
+    let alice = ok(devnet.cli(&["keys", "show", "alice"]))["account"]
+        .as_str()
+        .expect("account")
+        .to_string();
+    let bob = ok(devnet.cli(&["keys", "show", "bob"]))["account"]
+        .as_str()
+        .expect("account")
+        .to_string();
+    let refer = |referrer: &str| {
+        vcity(
+            &home,
+            Some(&devnet.api),
+            &["nodes", "name-referrer", "--from", "op", referrer],
+        )
+    };
+    let refused = refer(&alice);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("funding source"),
+        "{}",
+        refused.stdout
+    );
+    let named = refer(&bob);
+    assert_eq!(named.code, 0, "{}", named.stdout);
+
     let status = ok(vcity(&home, None, &["operator", "status", "--key", "op"]));
+    assert_eq!(
+        status["income"]["referral"]["referrer"].as_str(),
+        Some(bob.as_str())
+    );
+    assert_eq!(status["income"]["loyalty_ppm"], 1_000_000);
     assert_eq!(status["node"]["node"]["id"].as_str(), Some(account));
     assert_eq!(status["node"]["online"], true);
     assert_eq!(status["node"]["paused"], false);
@@ -2810,6 +2865,8 @@ fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
         "stake:",
         "probation:",
         "reputation:",
+        "loyalty:     Proof of Capacity x1.000",
+        "referred by",
         "slashes:     none",
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");

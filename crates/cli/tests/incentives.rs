@@ -198,7 +198,8 @@ fn the_controller_follows_utilization_and_rewards_reach_nodes_and_users() {
         "utilization {utilization} ppm"
     );
 
-    // Budgets add up; the node earned capacity and delivery, bob a rebate.
+    // Budgets add up (the performance bonus is a fourth budget; referrals have none); the node
+    // earned capacity and delivery, bob a rebate.
     let parts = |value: &Value| {
         (
             amount(&value["capacity"]),
@@ -207,14 +208,21 @@ fn the_controller_follows_utilization_and_rewards_reach_nodes_and_users() {
         )
     };
     let (capacity, delivery, rebate) = parts(&busy["budget"]);
+    let performance = amount(&busy["budget"]["performance"]);
+    assert!(performance > 0, "{busy}");
+    assert_eq!(amount(&busy["budget"]["referral"]), 0, "{busy}");
     assert_eq!(
-        capacity + delivery + rebate + amount(&busy["grants"]),
+        capacity + delivery + performance + rebate + amount(&busy["grants"]),
         amount(&busy["scheduled"])
     );
     let (credited_capacity, credited_delivery, credited_rebate) = parts(&busy["credited"]);
     assert_eq!(
-        credited_capacity + credited_delivery + credited_rebate + amount(&busy["returned"]),
-        capacity + delivery + rebate
+        credited_capacity
+            + credited_delivery
+            + amount(&busy["credited"]["performance"])
+            + credited_rebate
+            + amount(&busy["returned"]),
+        capacity + delivery + performance + rebate
     );
     let node_rewards = ok(devnet.cli(&["rewards", "show", &node]));
     let (node_capacity, node_delivery, _) = parts(&node_rewards["incentives_total"]);

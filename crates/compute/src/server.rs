@@ -311,6 +311,22 @@ pub fn standing_metrics(standing: &Standing) -> String {
                 "Proof of Delivery credited, all time.",
                 vcai(total.delivery),
             ),
+            (
+                "vcity_node_rewards_performance_vcai_total",
+                "counter",
+                "Performance bonus credited, all time (docs/protocol.md, \"Long-term incentives\").",
+                vcai(total.performance),
+            ),
+            (
+                "vcity_node_loyalty_multiplier",
+                "gauge",
+                "Loyalty multiplier on Proof of Capacity in the open incentive period.",
+                format!(
+                    "{}.{:06}",
+                    rewards.loyalty_ppm / 1_000_000,
+                    rewards.loyalty_ppm % 1_000_000
+                ),
+            ),
         ]);
     }
     lines
@@ -845,6 +861,8 @@ mod tests {
                 incentives_total: Default::default(),
                 incentives_history: Vec::new(),
                 periods: Vec::new(),
+                loyalty_ppm: 1_100_000,
+                referral: None,
                 height: node.height,
             }),
             node,
@@ -870,6 +888,10 @@ mod tests {
         assert!(text.contains("\nvcity_node_paused 1\n"), "{text}");
         assert!(text.contains("\nvcity_node_slashes_total 2\n"), "{text}");
         assert!(text.contains("\nvcity_node_online 1\n"), "{text}");
+        assert!(
+            text.contains("\nvcity_node_loyalty_multiplier 1.100000\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@
 //!      [`capacity`]; `Appeal` → [`slashing`]; `AttestNode` → [`attestation`] (which records
 //!      the tier on the node through [`nodes`]); `Propose`, `CommentProposal`, `CastVote`,
 //!      `ExecuteProposal` → [`governance`] (whose actions reach the components they change);
-//!      `ClaimRewards` → [`rewards`] and [`incentives`]; `MintAgent`, `AddAgentVersion`,
+//!      `ClaimRewards` → [`rewards`] and [`incentives`]; `NameReferrer` → [`incentives`];
+//!      `MintAgent`, `AddAgentVersion`,
 //!      `RetireAgentVersion`, `TransferAgent`, `ListAgent`, `DelistAgent`, `BuyAgent`,
 //!      `SetLicenceTerms`, `TakeLicence`, `InvokeAgent`, `RateInvocation` → [`agents`] (a call
 //!      submits its job through [`jobs`], which reports the task's settlement or refund back
@@ -761,6 +762,9 @@ fn route_message(
         }
         Message::AttestNode(message) => attestation::execute_attest(state, sender, message),
         Message::GrantTaskKey(message) => jobs::execute_grant(state, sender, message),
+        Message::NameReferrer(message) => {
+            crate::incentives::execute_name_referrer(state, sender, message)
+        }
         Message::RateInvocation(message) => {
             agents::invocations::execute_rate(state, sender, message)
         }

@@ -691,6 +691,18 @@ impl Node {
                     forfeited: stats.forfeited,
                 })
                 .collect(),
+            loyalty_ppm: incentives::loyalty_ppm(
+                &chain.ledger,
+                account,
+                incentives::current_index(&chain.ledger),
+            ),
+            referral: incentives::referral(&chain.ledger, account).map(|referral| {
+                vcity_types::api::ReferralView {
+                    referrer: referral.referrer,
+                    from_period: referral.from_period,
+                    until_period: referral.until_period,
+                }
+            }),
             height: chain.ledger.height(),
         }
     }

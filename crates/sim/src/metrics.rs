@@ -105,8 +105,9 @@ pub struct Recorder {
     population_delivery: BTreeMap<(u64, usize), f64>,
     /// Periods whose every member has been credited.
     settled: std::collections::BTreeSet<u64>,
-    /// Per period: the three streams credited (VCAI).
-    streams: BTreeMap<u64, [f64; 3]>,
+    /// Per period: the streams credited (VCAI): capacity, delivery, rebate, performance,
+    /// referral.
+    streams: BTreeMap<u64, [f64; 5]>,
     /// Per period and owner population: rebates (VCAI).
     rebates: BTreeMap<(u64, usize), f64>,
     provider_names: Vec<String>,
@@ -150,6 +151,8 @@ pub const COLUMNS: &[&str] = &[
     "capacity_vcai",
     "delivery_vcai",
     "rebate_vcai",
+    "performance_vcai",
+    "referral_vcai",
     "reward_gini",
     "reward_top10_share",
     "price_usd",
@@ -296,6 +299,8 @@ impl Recorder {
         entry[0] += vcai_f(parts.capacity);
         entry[1] += vcai_f(parts.delivery);
         entry[2] += vcai_f(parts.rebate);
+        entry[3] += vcai_f(parts.performance);
+        entry[4] += vcai_f(parts.referral);
     }
 
     /// What went wrong over the run, by reason. Agents act on what they saw in the last block,
@@ -510,6 +515,8 @@ impl Recorder {
             row.insert("capacity_vcai".into(), streams[0]);
             row.insert("delivery_vcai".into(), streams[1]);
             row.insert("rebate_vcai".into(), streams[2]);
+            row.insert("performance_vcai".into(), streams[3]);
+            row.insert("referral_vcai".into(), streams[4]);
             let mut rewards: Vec<f64> = self
                 .node_credits
                 .get(&period)

@@ -549,7 +549,9 @@ pub fn experiment_plots(scenario: &Scenario, results: &[RunRows]) -> Vec<(String
             &[
                 layer("Proof of Capacity", "capacity_vcai"),
                 layer("Proof of Delivery", "delivery_vcai"),
+                layer("performance bonus", "performance_vcai"),
                 layer("rebates", "rebate_vcai"),
+                layer("referrals", "referral_vcai"),
             ],
         ),
     ));

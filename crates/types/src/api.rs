@@ -455,8 +455,27 @@ pub struct RewardsView {
     /// it, newest first, for the periods with any (at most 8).
     #[serde(default)]
     pub periods: Vec<PeriodActivity>,
+    /// Its node's loyalty multiplier on Proof of Capacity in the open period, ppm (10^6 when it
+    /// has no streak yet; docs/protocol.md, "Long-term incentives").
+    #[serde(default)]
+    pub loyalty_ppm: u64,
+    /// Its node's referrer, if it named one.
+    #[serde(default)]
+    pub referral: Option<ReferralView>,
     /// Height read at.
     pub height: Height,
+}
+
+/// A compute node's referrer: it earns a share of the node's rewards for the periods from
+/// `from_period` to `until_period − 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralView {
+    /// The referrer.
+    pub referrer: AccountId,
+    /// The first period shared.
+    pub from_period: u64,
+    /// The first period no longer shared.
+    pub until_period: u64,
 }
 
 /// An account's counts in one incentive period (rules §6; docs/operators.md, "The operator's

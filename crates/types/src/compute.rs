@@ -165,6 +165,16 @@ pub struct RegisterNode {
     pub stake: Amount,
 }
 
+/// A compute node names the account that brought it to the network (docs/protocol.md,
+/// "Long-term incentives"): within one incentive period of registering, once. The referrer earns a
+/// share of the node's incentive rewards for a bounded number of periods, paid by the pool, never
+/// by the node; a referrer that is the node itself or shares its funding source is refused.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct NameReferrer {
+    /// The referrer.
+    pub referrer: AccountId,
+}
+
 /// A signed status report (rules §4: at least every heartbeat interval).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct NodeHeartbeat {

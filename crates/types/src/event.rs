@@ -745,4 +745,20 @@ pub enum Event {
         /// 1 to 5.
         score: u8,
     },
+    /// A compute node named its referrer.
+    ReferrerNamed {
+        /// The node.
+        node: AccountId,
+        /// The referrer.
+        referrer: AccountId,
+        /// The referrer earns on the node's rewards of periods before this one.
+        until_period: u64,
+    },
+    /// A node's loyalty streak restarted (a slash, a long silence or a paused bond).
+    LoyaltyReset {
+        /// The node.
+        node: AccountId,
+        /// The period the new streak counts from.
+        period: u64,
+    },
 }

@@ -375,6 +375,10 @@ pub enum ParamChange {
     /// Applies to evidence presented after it executes; verdicts already given stand until
     /// they expire.
     Attestation(crate::attestation::AttestationRules),
+    /// The long-term incentives (docs/protocol.md, "Long-term incentives"): loyalty, referral
+    /// and the performance bonus. The performance share applies from the next period, the
+    /// others to what is counted after the proposal executes.
+    LongTermIncentives(crate::incentives::LongTermParams),
 }
 
 /// What a proposal does when it executes.

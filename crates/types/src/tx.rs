@@ -254,6 +254,8 @@ pub enum Message {
     AttestNode(crate::compute::AttestNode),
     /// Tag 53.
     GrantTaskKey(crate::compute::GrantTaskKey),
+    /// Tag 54.
+    NameReferrer(crate::compute::NameReferrer),
 }
 
 impl Message {
@@ -314,6 +316,7 @@ impl Message {
             Message::RateInvocation(_) => 51,
             Message::AttestNode(_) => 52,
             Message::GrantTaskKey(_) => 53,
+            Message::NameReferrer(_) => 54,
         }
     }
 
@@ -374,6 +377,7 @@ impl Message {
             Message::RateInvocation(_) => "rate_invocation",
             Message::AttestNode(_) => "attest_node",
             Message::GrantTaskKey(_) => "grant_task_key",
+            Message::NameReferrer(_) => "name_referrer",
         }
     }
 }
@@ -442,6 +446,7 @@ impl BorshDeserialize for Message {
             51 => Message::RateInvocation(BorshDeserialize::deserialize_reader(reader)?),
             52 => Message::AttestNode(BorshDeserialize::deserialize_reader(reader)?),
             53 => Message::GrantTaskKey(BorshDeserialize::deserialize_reader(reader)?),
+            54 => Message::NameReferrer(BorshDeserialize::deserialize_reader(reader)?),
             unknown => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,

@@ -472,6 +472,10 @@ struct Income {
     claimable_vcai: Amount,
     /// All time, by stream.
     total: vcity_types::incentives::RewardParts,
+    /// The loyalty multiplier on Proof of Capacity in the open period, ppm.
+    loyalty_ppm: u64,
+    /// The node's referrer, if it named one.
+    referral: Option<vcity_types::api::ReferralView>,
     /// The mean incentive credit of the last `averaged` credited periods (rounded down).
     mean_per_period_vcai: Amount,
     averaged: usize,
@@ -534,6 +538,8 @@ fn income(
         activity: rewards.periods.clone(),
         claimable_vcai: rewards.claimable_vcai,
         total: rewards.incentives_total,
+        loyalty_ppm: rewards.loyalty_ppm,
+        referral: rewards.referral.clone(),
         mean_per_period_vcai: mean_vcai,
         averaged: count_vcai,
         projected_30_days_vcai: over_30_days(mean_vcai),
@@ -637,6 +643,21 @@ fn print_status(status: &Status, key: &str) {
         f64::from(view.reputation_ppm) / 10_000.0
     );
     let income = &status.income;
+    println!(
+        "  loyalty:     Proof of Capacity x{}.{:03} this period (docs/protocol.md, \"Long-term \
+         incentives\"){}",
+        income.loyalty_ppm / 1_000_000,
+        income.loyalty_ppm % 1_000_000 / 1_000,
+        match &income.referral {
+            Some(referral) => format!(
+                "; referred by {} (shares periods {} to {})",
+                referral.referrer,
+                referral.from_period,
+                referral.until_period.saturating_sub(1)
+            ),
+            None => String::new(),
+        }
+    );
     println!(
         "  income:      {} claimable; all time {} capacity, {} delivery (period {} s)",
         vcai(income.claimable_vcai),

@@ -681,15 +681,17 @@ pub(crate) fn execute_heartbeat(
     let online_s = now.saturating_sub(record.last_heartbeat_s);
     if is_online(&settings, &record, now) {
         record.online_s = record.online_s.saturating_add(online_s);
-        if record.role == Role::Compute
-            && online_s > 0
-            && standing(&settings, &record, now) != Standing::Paused
-        {
-            let stake_factor = stake_factor_ppm(&settings, &record);
-            crate::incentives::record_capacity(state, &record, online_s, stake_factor);
+        if record.role == Role::Compute && online_s > 0 {
+            if standing(&settings, &record, now) == Standing::Paused {
+                // A paused node is not in good standing: its loyalty streak starts again.
+                crate::incentives::reset_loyalty(state, sender);
+            } else {
+                let stake_factor = stake_factor_ppm(&settings, &record);
+                crate::incentives::record_capacity(state, &record, online_s, stake_factor);
+            }
         }
     } else if record.role == Role::Compute {
-        crate::incentives::record_outage(state, &record);
+        crate::incentives::record_outage(state, &record, online_s);
     }
     let trust_settings = trust::params(state);
     let healthy = health_issues(&trust_settings, record.role, &message.health).is_empty()
@@ -937,6 +939,7 @@ pub(crate) fn execute_deregister(
     if record.role == Role::Verifier {
         trust::remove_verifier(state, sender);
     }
+    crate::incentives::end_loyalty(state, sender);
     state.put(node_key(sender), &record);
     state.emit(Event::NodeDeregistered {
         node: *sender,

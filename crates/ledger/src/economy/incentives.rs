@@ -21,8 +21,9 @@
 //!
 //! **Budgets.** A period's release `R` splits into supply `S = R·P_supply` (rounded down) and
 //! demand `R − S`; the supply side splits into Proof of Capacity `S·capacity_share` (50%, gov,
-//! rounded down) and Proof of Delivery (the rest). So capacity + delivery + rebates + grants is
-//! the scheduled amount exactly.
+//! rounded down), then what is left into the performance bonus (`performance_share` of it, 20%,
+//! gov, rounded down) and Proof of Delivery (the rest). So capacity + delivery + performance +
+//! rebates + grants is the scheduled amount exactly.
 //!
 //! **Scores**, per compute node and period:
 //! - Proof of Capacity: `Σ over heartbeats of capacity × online seconds × stake factor ×
@@ -37,6 +38,24 @@
 //!   reputation when the task settles ([`crate::reputation::score_ppm`]: its task record,
 //!   checks, uptime, start latency and slashes), counting only CU that passed verification (a
 //!   check agreed, the node won its dispute, or the window closed unchallenged).
+//!
+//! **Long-term incentives** (whitepaper §5.2.2; docs/protocol.md, "Long-term incentives"):
+//! - **Loyalty**: the Proof of Capacity score above is multiplied by `1 + min(step × n, max)`
+//!   (2% and 25%, gov), `n` the periods the node has been in good standing from start to end.
+//!   The streak starts with the node's first heartbeat that counts; a slash, a silence longer
+//!   than `loyalty_outage_s` (a day, gov) or a heartbeat while paused restarts it (the period
+//!   after is the first full one), and leaving the network ends it.
+//! - **Performance bonus**: `Σ over verified tasks of CU × (quality − threshold)` for tasks
+//!   whose quality exceeds the threshold (80%, gov), counted like Proof of Delivery (not for
+//!   self-dealt, unverified or suspended work) and paid pro rata from its budget.
+//! - **Referral**: a compute node may name a referrer within one period of registering
+//!   (`NameReferrer`); for `referral_periods` periods from then (26, gov), when the node is
+//!   credited, the referrer is credited `referral_share` (5%, gov, rounded down) of the node's
+//!   capacity + delivery + performance credit. That is paid from the pool's unreleased amount
+//!   (never more than is left), not taken from the node, and later periods' schedules shrink by
+//!   it, so the pool still releases exactly its total. The node itself or an account of its DID
+//!   ([`crate::bank::related`]) cannot be named and, should they become one DID later, earns
+//!   nothing.
 //!
 //! **Trust** (docs/verification.md). A node on probation (not yet through its first capacity
 //! challenge) earns no Proof of Capacity and adds no available CU: its capacity is unproven. A
@@ -70,7 +89,8 @@
 //!
 //! Keys (owned here): `incentives/params`, `incentives/cursor`, `incentives/period/{i, 12
 //! digits}`, `incentives/member/{i}/{n, 12 digits}`, `incentives/stats/{i}/{hex}`,
-//! `incentives/account/{hex}`, `incentives/activity/{hex}`.
+//! `incentives/account/{hex}`, `incentives/activity/{hex}`, `incentives/loyalty/{hex}`,
+//! `incentives/referral/{hex}`.
 
 use crate::bank;
 use crate::error::TxError;
@@ -82,7 +102,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use vcity_types::compute::NodeRecord;
 use vcity_types::event::Event;
-use vcity_types::incentives::{PeriodReward, RewardParts, VramTier, MAX_TIERS};
+use vcity_types::incentives::{LongTermParams, PeriodReward, RewardParts, VramTier, MAX_TIERS};
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
 /// Periods of rewards an account's history keeps.
@@ -132,6 +152,8 @@ pub struct IncentiveParams {
     pub vram_tiers: Vec<VramTier>,
     /// Accounts credited per block at most.
     pub max_credits_per_block: u32,
+    /// Loyalty, referral and the performance bonus.
+    pub long_term: LongTermParams,
 }
 
 impl Default for IncentiveParams {
@@ -156,6 +178,7 @@ impl Default for IncentiveParams {
                 tier(384, 1_500_000),
             ],
             max_credits_per_block: 1_000,
+            long_term: LongTermParams::default(),
         }
     }
 }
@@ -182,7 +205,8 @@ impl IncentiveParams {
                 return Err(format!("{name} is at most 1,000,000 ppm"));
             }
         }
-        validate_vram_tiers(&self.vram_tiers)
+        validate_vram_tiers(&self.vram_tiers)?;
+        self.long_term.validate()
     }
 }
 
@@ -218,6 +242,8 @@ pub struct Totals {
     pub capacity_score: u128,
     /// Σ Proof of Delivery scores.
     pub delivery_score: u128,
+    /// Σ performance bonus scores.
+    pub performance_score: u128,
     /// Σ USD spent (rebate-eligible).
     pub spent_usd: Amount,
 }
@@ -237,7 +263,7 @@ pub struct Period {
     pub scheduled: Amount,
     /// Sent to the grants fund.
     pub grants: Amount,
-    /// Budgets of the three streams (they add up to `scheduled − grants`).
+    /// Budgets of the streams (they add up to `scheduled − grants`; `referral` is always zero).
     pub budget: RewardParts,
     /// CU × 10^6 available (Σ capacity × online seconds).
     pub available_cu_ppm: u128,
@@ -257,7 +283,8 @@ pub struct Period {
     pub closed: bool,
     /// Members credited so far.
     pub credited_members: u64,
-    /// Credited so far.
+    /// Credited so far; `referral` was paid from the pool's unreleased amount, the rest from the
+    /// budgets.
     pub credited: RewardParts,
     /// Returned to the pool when the last member was credited.
     pub returned: Amount,
@@ -301,6 +328,8 @@ pub struct Member {
     pub delivered_cu_ppm: u128,
     /// Σ CU × quality.
     pub delivery_score: u128,
+    /// Σ CU × (quality − the performance threshold), over tasks whose quality exceeded it.
+    pub performance_score: u128,
     /// USD spent with other accounts' nodes.
     pub spent_usd: Amount,
     /// Network fees paid on that spending.
@@ -369,6 +398,37 @@ fn account_key(account: &AccountId) -> Vec<u8> {
 
 fn activity_key(account: &AccountId) -> Vec<u8> {
     format!("incentives/activity/{}", account.to_hex()).into_bytes()
+}
+
+fn loyalty_key(node: &AccountId) -> Vec<u8> {
+    format!("incentives/loyalty/{}", node.to_hex()).into_bytes()
+}
+
+fn referral_key(node: &AccountId) -> Vec<u8> {
+    format!("incentives/referral/{}", node.to_hex()).into_bytes()
+}
+
+/// A compute node's loyalty streak.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Loyalty {
+    /// The first period the node is in good standing for from start to end; each period from
+    /// this one on that has ended adds a step.
+    pub first_full_period: u64,
+}
+
+/// A node's referrer.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Referral {
+    /// Who referred the node.
+    pub referrer: AccountId,
+    /// The period it was named in: the first whose rewards it shares.
+    pub from_period: u64,
+    /// The first period whose rewards it no longer shares.
+    pub until_period: u64,
 }
 
 /// How many credited periods' counts an account keeps for its operator's view.
@@ -517,10 +577,18 @@ pub fn schedule(
     let grants = scheduled.checked_sub(released).expect("a fraction");
     let supply = down(released, u128::from(supply_share_ppm), PPM);
     let capacity = down(supply, u128::from(params.capacity_share_ppm), PPM);
+    let after_capacity = supply.checked_sub(capacity).expect("a fraction");
+    let performance = down(
+        after_capacity,
+        u128::from(params.long_term.performance_share_ppm),
+        PPM,
+    );
     let budget = RewardParts {
         capacity,
-        delivery: supply.checked_sub(capacity).expect("a fraction"),
+        delivery: after_capacity.checked_sub(performance).expect("a fraction"),
+        performance,
         rebate: released.checked_sub(supply).expect("a fraction"),
+        referral: Amount::ZERO,
     };
     (scheduled, grants, budget)
 }
@@ -632,14 +700,14 @@ fn credit(state: &mut Overlay<'_>, at: &mut Cursor, mut budget: u32) {
     while at.settle_next < at.current {
         let mut closed = period(state, at.settle_next).expect("closed periods are kept");
         while closed.credited_members < closed.members && budget > 0 {
-            credit_member(state, &mut closed);
+            credit_member(state, at, &mut closed);
             budget -= 1;
         }
         if closed.credited_members < closed.members {
             state.put(period_key(closed.index), &closed);
             return;
         }
-        let credited = closed.credited.total().expect("within the budgets");
+        let credited = closed.credited.budgeted().expect("within the budgets");
         closed.returned = closed
             .released()
             .checked_sub(credited)
@@ -669,7 +737,7 @@ fn pro_rata(share: Amount, numerator: u128, denominator: u128) -> Amount {
         .expect("a fraction of a budget")
 }
 
-fn credit_member(state: &mut Overlay<'_>, closed: &mut Period) {
+fn credit_member(state: &mut Overlay<'_>, at: &mut Cursor, closed: &mut Period) {
     let n = closed.credited_members;
     closed.credited_members += 1;
     let Some(account) = state.get::<AccountId>(&member_key(closed.index, n)) else {
@@ -708,12 +776,18 @@ fn credit_member(state: &mut Overlay<'_>, closed: &mut Period) {
             stats.delivery_score,
             totals.delivery_score,
         ),
+        performance: pro_rata(
+            closed.budget.performance,
+            stats.performance_score,
+            totals.performance_score,
+        ),
         rebate: pro_rata(
             closed.budget.rebate,
             stats.spent_usd.base_units(),
             totals.spent_usd.base_units(),
         )
         .min(fee_cap),
+        referral: Amount::ZERO,
     };
     let total = parts.total().expect("within the budgets");
     if total.is_zero() {
@@ -723,6 +797,7 @@ fn credit_member(state: &mut Overlay<'_>, closed: &mut Period) {
     assert!(
         closed.credited.capacity <= closed.budget.capacity
             && closed.credited.delivery <= closed.budget.delivery
+            && closed.credited.performance <= closed.budget.performance
             && closed.credited.rebate <= closed.budget.rebate,
         "invariant broken: period {} credited more than its budgets",
         closed.index
@@ -735,22 +810,185 @@ fn credit_member(state: &mut Overlay<'_>, closed: &mut Period) {
         total,
     )
     .expect("the pool holds the open budgets");
-    let mut record = self::account(state, &account);
+    add_credit(state, &account, closed.index, parts);
+    credit_referrer(state, at, closed, &account, &parts);
+}
+
+/// Adds `parts` for `period` to `account`'s rewards (one history entry per period: a referrer
+/// may be credited for a period more than once) and says so.
+fn add_credit(state: &mut Overlay<'_>, account: &AccountId, period: u64, parts: RewardParts) {
+    let mut record = self::account(state, account);
     record.unclaimed = record.unclaimed.checked_add(&parts).expect("fits");
     record.total = record.total.checked_add(&parts).expect("fits");
-    if record.history.len() >= HISTORY_PERIODS {
-        record.history.remove(0);
+    match record.history.last_mut() {
+        Some(last) if last.period == period => {
+            last.parts = last.parts.checked_add(&parts).expect("fits");
+        }
+        _ => {
+            if record.history.len() >= HISTORY_PERIODS {
+                record.history.remove(0);
+            }
+            record.history.push(PeriodReward { period, parts });
+        }
     }
-    record.history.push(PeriodReward {
-        period: closed.index,
-        parts,
-    });
-    state.put(account_key(&account), &record);
+    state.put(account_key(account), &record);
     state.emit(Event::IncentivesCredited {
-        account,
-        period: closed.index,
+        account: *account,
+        period,
         parts,
     });
+}
+
+/// The referral: `node`'s referrer, while the referral lasts and the two are not one DID, earns
+/// `referral_share` of what `node` earned by its work in `closed`, rounded down, paid from the
+/// pool's unreleased amount (never more than is left of it).
+fn credit_referrer(
+    state: &mut Overlay<'_>,
+    at: &mut Cursor,
+    closed: &mut Period,
+    node: &AccountId,
+    parts: &RewardParts,
+) {
+    let Some(referral) = referral(state, node) else {
+        return;
+    };
+    if closed.index < referral.from_period || closed.index >= referral.until_period {
+        return;
+    }
+    let window = crate::trust::params(state).related_funding_blocks;
+    if bank::related(state, &referral.referrer, node, window) {
+        return;
+    }
+    let share = params(state).long_term.referral_share_ppm;
+    let amount = parts
+        .node_work()
+        .expect("within the budgets")
+        .mul_div(u128::from(share), PPM, Rounding::Down)
+        .expect("a fraction")
+        .min(at.remaining);
+    if amount.is_zero() {
+        return;
+    }
+    at.remaining = at
+        .remaining
+        .checked_sub(amount)
+        .expect("at most what is left");
+    closed.credited.referral = closed.credited.referral.checked_add(amount).expect("fits");
+    bank::transfer(
+        state,
+        &pool_account(),
+        &rewards_account(),
+        Denom::Vcai,
+        amount,
+    )
+    .expect("the pool holds its unreleased amount");
+    add_credit(
+        state,
+        &referral.referrer,
+        closed.index,
+        RewardParts {
+            referral: amount,
+            ..RewardParts::default()
+        },
+    );
+}
+
+/// `node`'s referrer, if it named one.
+pub fn referral(state: &impl StateRead, node: &AccountId) -> Option<Referral> {
+    state.get(&referral_key(node))
+}
+
+/// `node`'s loyalty streak, if it has one.
+pub fn loyalty(state: &impl StateRead, node: &AccountId) -> Option<Loyalty> {
+    state.get(&loyalty_key(node))
+}
+
+/// The loyalty multiplier of `node` in period `index`, ppm: `10^6 + min(step × full periods of
+/// good standing before it, max)`.
+pub fn loyalty_ppm(state: &impl StateRead, node: &AccountId, index: u64) -> u64 {
+    let settings = params(state).long_term;
+    let periods =
+        loyalty(state, node).map_or(0, |streak| index.saturating_sub(streak.first_full_period));
+    let bonus = periods
+        .saturating_mul(u64::from(settings.loyalty_step_ppm))
+        .min(u64::from(settings.loyalty_max_ppm));
+    1_000_000 + bonus
+}
+
+/// Restarts `node`'s loyalty streak: the period after this one is its first full period. Said
+/// once per period (a paused node's heartbeats restart it again and again).
+pub(crate) fn reset_loyalty(state: &mut Overlay<'_>, node: &AccountId) {
+    let at = cursor(state);
+    let first_full_period = at.current + 1;
+    let restarted = Loyalty { first_full_period };
+    if loyalty(state, node) == Some(restarted) {
+        return;
+    }
+    state.put(loyalty_key(node), &restarted);
+    state.emit(Event::LoyaltyReset {
+        node: *node,
+        period: first_full_period,
+    });
+}
+
+/// A node left: its streak ends (a returning node starts a new one).
+pub(crate) fn end_loyalty(state: &mut Overlay<'_>, node: &AccountId) {
+    state.delete(loyalty_key(node));
+}
+
+/// `NameReferrer`: a compute node, within one period of registering, once; not itself, not an
+/// account of its DID.
+pub(crate) fn execute_name_referrer(
+    state: &mut Overlay<'_>,
+    sender: &AccountId,
+    message: &vcity_types::compute::NameReferrer,
+) -> Result<(), TxError> {
+    let node = nodes::node(state, sender)
+        .filter(|node| !node.trust.deregistered)
+        .ok_or_else(|| TxError::NotFound(format!("account {sender} is not a registered node")))?;
+    if node.role != vcity_types::compute::Role::Compute {
+        return Err(TxError::InvalidNode(
+            "only compute nodes earn incentive rewards, so only they name a referrer".into(),
+        ));
+    }
+    if referral(state, sender).is_some() {
+        return Err(TxError::Duplicate(
+            "this node has already named its referrer".into(),
+        ));
+    }
+    let settings = params(state);
+    let now = elapsed_s(state);
+    let deadline_s = node.registered_s.saturating_add(settings.period_s);
+    if now > deadline_s {
+        return Err(TxError::WindowClosed(format!(
+            "a node names its referrer within {} s of registering (until {deadline_s} s)",
+            settings.period_s
+        )));
+    }
+    let window = crate::trust::params(state).related_funding_blocks;
+    if bank::related(state, &message.referrer, sender, window) {
+        return Err(TxError::InvalidNode(
+            "the referrer is this node or shares its funding source (one DID); it would earn \
+             nothing"
+                .into(),
+        ));
+    }
+    let from_period = current_index(state);
+    let until_period = from_period.saturating_add(u64::from(settings.long_term.referral_periods));
+    state.put(
+        referral_key(sender),
+        &Referral {
+            referrer: message.referrer,
+            from_period,
+            until_period,
+        },
+    );
+    state.emit(Event::ReferrerNamed {
+        node: *sender,
+        referrer: message.referrer,
+        until_period,
+    });
+    Ok(())
 }
 
 /// Applies `update` to `account`'s counts in the open period (adding it to the members) and keeps
@@ -776,6 +1014,7 @@ fn update_member(state: &mut Overlay<'_>, account: &AccountId, update: impl FnOn
     totals.capacity_score =
         totals.capacity_score - before.capacity_score() + stats.capacity_score();
     totals.delivery_score += stats.delivery_score - before.delivery_score;
+    totals.performance_score += stats.performance_score - before.performance_score;
     totals.spent_usd = totals
         .spent_usd
         .checked_add(
@@ -805,10 +1044,22 @@ pub(crate) fn record_capacity(
     let coefficient = vram_coefficient_ppm(&settings, nodes::total_vram_mib(&node.hardware));
     let available = u128::from(node.capacity_cu_ppm) * u128::from(online_s);
     let suspended = node.trust.rewards_suspended_until_period > current_index(state);
+    let index = current_index(state);
+    if loyalty(state, &node.id).is_none() {
+        // The streak starts with the first heartbeat that counts.
+        state.put(
+            loyalty_key(&node.id),
+            &Loyalty {
+                first_full_period: index + 1,
+            },
+        );
+    }
+    let loyalty = u128::from(loyalty_ppm(state, &node.id, index));
     let weighted = if suspended {
         0
     } else {
-        available * u128::from(stake_factor_ppm) / PPM * u128::from(coefficient) / PPM
+        available * u128::from(stake_factor_ppm) / PPM * u128::from(coefficient) / PPM * loyalty
+            / PPM
     };
     update_member(state, &node.id, |stats| {
         if !stats.forfeited {
@@ -818,11 +1069,15 @@ pub(crate) fn record_capacity(
     });
 }
 
-/// From a heartbeat after the node had gone offline.
-pub(crate) fn record_outage(state: &mut Overlay<'_>, node: &NodeRecord) {
+/// From a heartbeat after the node had gone offline for `silent_s`: an outage, and a silence
+/// longer than the loyalty outage restarts the loyalty streak.
+pub(crate) fn record_outage(state: &mut Overlay<'_>, node: &NodeRecord, silent_s: u64) {
     update_member(state, &node.id, |stats| {
         stats.outages = stats.outages.saturating_add(1);
     });
+    if silent_s > params(state).long_term.loyalty_outage_s {
+        reset_loyalty(state, &node.id);
+    }
 }
 
 /// From a settlement: `node` delivered `cu_ppm` for `owner`, who paid `cost_usd` of which
@@ -855,12 +1110,15 @@ pub(crate) fn record_settlement(
         let quality = u128::from(crate::reputation::score_ppm(node, start_deadline_s));
         let suspended = node.trust.rewards_suspended_until_period > current_index(state);
         let delivered = u128::from(cu_ppm);
+        let threshold = u128::from(params(state).long_term.performance_min_reputation_ppm);
+        let performance = delivered * quality.saturating_sub(threshold) / PPM;
         update_member(state, &node.id, |stats| {
             stats.delivered_cu_ppm = stats.delivered_cu_ppm.saturating_add(delivered);
             if !suspended {
                 stats.delivery_score = stats
                     .delivery_score
                     .saturating_add(delivered * quality / PPM);
+                stats.performance_score = stats.performance_score.saturating_add(performance);
             }
         });
     }

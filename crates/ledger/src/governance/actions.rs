@@ -234,6 +234,9 @@ pub(crate) fn set_param(state: &mut Overlay<'_>, change: &ParamChange) -> Result
             params.k_ppm = *k_ppm;
             params.target_utilization_ppm = *target_ppm;
         }),
+        ParamChange::LongTermIncentives(long_term) => {
+            incentives::set_params(state, |params| params.long_term = *long_term)
+        }
         ParamChange::VramTiers { tiers } => {
             incentives::set_params(state, |params| params.vram_tiers = tiers.clone())
         }

@@ -253,7 +253,9 @@ fn show(scale: &Scale, amount: &mut Amount) {
 fn show_parts(scale: &Scale, parts: &mut RewardParts) {
     show(scale, &mut parts.capacity);
     show(scale, &mut parts.delivery);
+    show(scale, &mut parts.performance);
     show(scale, &mut parts.rebate);
+    show(scale, &mut parts.referral);
 }
 
 /// Reward parts as shown (nominal).

@@ -122,6 +122,11 @@ pub(crate) fn slash(
         .expect("node_stake holds every bond and unbonding entry");
     }
     let now = elapsed_s(state);
+    // Any slash ends the node's loyalty streak (an upheld appeal returns the stake, not the
+    // streak, as it does not lift a suspension either).
+    if record.role == Role::Compute {
+        incentives::reset_loyalty(state, node);
+    }
     record.trust.slashes = record.trust.slashes.saturating_add(1);
     record.trust.last_slash_s = now;
     if rule.suspend_periods > 0 || tier == Tier::Moderate {

@@ -10,12 +10,12 @@ use vcity_ledger::genesis::GenesisPool;
 use vcity_ledger::incentives::{self, IncentiveParams};
 use vcity_ledger::{bank, jobs, nodes};
 use vcity_types::compute::{
-    AddStake, AssignTask, Billing, GpuSpec, Hardware, NodeHeartbeat, NodeKind, RegisterNode,
-    Requirements, Role, StartTask, SubmitJob, Workload,
+    AddStake, AssignTask, Billing, GpuSpec, Hardware, NameReferrer, NodeHeartbeat, NodeKind,
+    RegisterNode, Requirements, Role, StartTask, SubmitJob, Workload,
 };
 use vcity_types::event::Event;
 use vcity_types::governance::{Action, ParamChange, Propose};
-use vcity_types::incentives::{FeeTier, RewardParts};
+use vcity_types::incentives::{FeeTier, LongTermParams, RewardParts};
 use vcity_types::tx::Message;
 use vcity_types::{Amount, Denom, Hash};
 
@@ -54,6 +54,20 @@ fn register(chain: &mut Harness, t_s: u64, seed: u8, role: Role, hardware: Hardw
     };
     let receipt = chain.at(t_s, seed, Message::RegisterNode(message));
     assert_eq!(receipt.code, 0, "{}", receipt.error);
+}
+
+/// The two compute nodes (BIG and SMALL) and the scheduler, at genesis.
+fn register_network(chain: &mut Harness) {
+    register(chain, 0, BIG, Role::Compute, h100s(2), 40_800);
+    register(chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
+    register(
+        chain,
+        0,
+        SCHEDULER,
+        Role::Scheduler,
+        Hardware::default(),
+        50_000,
+    );
 }
 
 fn heartbeat(chain: &mut Harness, t_s: u64, seed: u8) {
@@ -193,7 +207,22 @@ fn the_schedule_releases_the_whole_pool_to_the_base_unit() {
     assert_eq!(first, Amount::new(3_831_417_624_521_072_796_934_865));
     assert_eq!(grants, Amount::ZERO);
     assert_eq!(budget.total().expect("fits"), first);
-    assert_eq!(budget.capacity, budget.delivery);
+    // After capacity, the supply side's other half splits 20% performance bonus, 80% delivery.
+    assert_eq!(
+        budget.capacity,
+        budget
+            .delivery
+            .checked_add(budget.performance)
+            .expect("fits")
+    );
+    assert_eq!(
+        budget.performance,
+        budget
+            .capacity
+            .mul_div(1, 5, vcity_types::Rounding::Down)
+            .expect("fits")
+    );
+    assert_eq!(budget.referral, Amount::ZERO, "referrals have no budget");
     assert_eq!(
         budget.rebate,
         Amount::new(1_915_708_812_260_536_398_467_433)
@@ -403,16 +432,7 @@ fn the_pool_empties_through_blocks_while_length_and_fraction_change() {
 #[test]
 fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     let mut chain = chain_with(short_periods());
-    register(&mut chain, 0, BIG, Role::Compute, h100s(2), 40_800);
-    register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
-    register(
-        &mut chain,
-        0,
-        SCHEDULER,
-        Role::Scheduler,
-        Hardware::default(),
-        50_000,
-    );
+    register_network(&mut chain);
 
     // Jobs: the buyer 40 CU on BIG, the other buyer 10 CU on SMALL, and SMALL 20 CU on itself.
     run_job(&mut chain, 10, BUYER, BIG, 40);
@@ -485,16 +505,21 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     for (node, before) in [BIG, SMALL].into_iter().zip(earned_before) {
         assert_eq!(incentives::activity(state, &account(node), 8), before);
     }
-    // Budgets: 1,000 VCAI; P_supply 0.5 → 250 capacity, 250 delivery, 500 rebates.
+    // Budgets: 1,000 VCAI; P_supply 0.5 → 250 capacity, then 200 delivery and 50 performance
+    // bonus, 500 rebates. Neither node's reputation exceeds the bonus threshold (80%): the 50
+    // go back to the pool.
     assert_eq!(closed.scheduled, vcai(1_000));
     assert_eq!(
         closed.budget,
         RewardParts {
             capacity: vcai(250),
-            delivery: vcai(250),
+            delivery: vcai(200),
+            performance: vcai(50),
             rebate: vcai(500),
+            referral: Amount::ZERO,
         }
     );
+    assert_eq!(closed.totals.performance_score, 0);
     let share = |budget: u128, score: u128, total: u128| budget * score / total;
     let big = incentives::account(state, &account(BIG));
     let small = incentives::account(state, &account(SMALL));
@@ -509,11 +534,11 @@ fn a_period_pays_capacity_delivery_and_rebates_exactly() {
     let delivery_total = big_delivery + small_delivery;
     assert_eq!(
         big.total.delivery.base_units(),
-        share(vcai(250).base_units(), big_delivery, delivery_total)
+        share(vcai(200).base_units(), big_delivery, delivery_total)
     );
     assert_eq!(
         small.total.delivery.base_units(),
-        share(vcai(250).base_units(), small_delivery, delivery_total)
+        share(vcai(200).base_units(), small_delivery, delivery_total)
     );
     // Rebates: pro rata 400 and 100 VCAI, capped at the fees paid (2,000 and 500 USD base units)
     // at 0.05 USD per VCAI: 0.04 and 0.01 VCAI.
@@ -684,6 +709,7 @@ fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
         .map(|seed| funded(seed, vcai(200_000), crate::common::usd(1_000)))
         .collect();
     let mut genesis = crate::common::genesis("vcity-stake", accounts);
+    genesis.incentives = Some(short_periods());
     // 0.05 USD per VCAI: 1,000 USD per CU is 20,000 VCAI, twice the genesis requirement.
     genesis.pool = Some(GenesisPool {
         vcai: vcai(1_000_000),
@@ -745,18 +771,35 @@ fn the_stake_requirement_follows_the_pool_price_with_a_grace_period() {
         "{}",
         refused.error
     );
+    // A paused node is not in good standing (docs/protocol.md, "Long-term incentives"): each
+    // period it beats in while paused restarts its loyalty streak.
+    let outage_period = incentives::current_index(chain.ledger.state());
+    for t in [grace_end + 100, grace_end + 200] {
+        heartbeat(&mut chain, t, BIG);
+    }
+    let paused_period = incentives::current_index(chain.ledger.state());
+    assert!(
+        paused_period > outage_period,
+        "the chain catches up on periods"
+    );
+    assert_eq!(
+        incentives::loyalty(chain.ledger.state(), &account(BIG)),
+        Some(incentives::Loyalty {
+            first_full_period: paused_period + 1
+        })
+    );
 
     // Topping up restores it.
     let top_up = Message::AddStake(AddStake {
         amount: vcai(20_800),
     });
-    assert_eq!(chain.at(grace_end + 2, BIG, top_up).code, 0);
+    assert_eq!(chain.at(grace_end + 302, BIG, top_up).code, 0);
     let record = nodes::node(chain.ledger.state(), &account(BIG)).expect("fits");
     assert_eq!(
-        nodes::standing(&params, &record, grace_end + 2),
+        nodes::standing(&params, &record, grace_end + 302),
         nodes::Standing::Met
     );
-    assert_eq!(chain.at(grace_end + 3, SCHEDULER, assign(2)).code, 0);
+    assert_eq!(chain.at(grace_end + 303, SCHEDULER, assign(2)).code, 0);
 }
 
 #[test]
@@ -774,6 +817,234 @@ fn high_load_jobs_need_96_gb_of_gpu_memory() {
     };
     assert_eq!(fits(BIG), Ok(()));
     assert_eq!(fits(SMALL), Err(jobs::Misfit::NotHighLoad));
+}
+
+fn long_term_periods() -> IncentiveParams {
+    IncentiveParams {
+        long_term: LongTermParams {
+            loyalty_step_ppm: 100_000,
+            loyalty_max_ppm: 250_000,
+            loyalty_outage_s: 500,
+            referral_periods: 2,
+            ..LongTermParams::default()
+        },
+        ..short_periods()
+    }
+}
+
+/// docs/protocol.md, "Long-term incentives", loyalty: with a 10% step and a 25% cap, a node
+/// beating every 100 s from period 0 earns ×1.0 in periods 0 and 1 (period 1 is its first full
+/// one), ×1.1 in 2, ×1.2 in 3 and ×1.25 from 4; a 600-second silence (longer than the 500-second
+/// loyalty outage) starts it over, and leaving the network ends it. A 300-second silence (an
+/// outage, but not a long one) does not.
+#[test]
+fn loyalty_grows_with_each_full_period_and_a_long_silence_restarts_it() {
+    let mut chain = chain_with(long_term_periods());
+    register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
+    let multiplier = |chain: &Harness| {
+        let state = chain.ledger.state();
+        incentives::loyalty_ppm(state, &account(SMALL), incentives::current_index(state))
+    };
+    let mut seen = Vec::new();
+    for t in (100..=5_000).step_by(100) {
+        heartbeat(&mut chain, t, SMALL);
+        if t % 1_000 == 500 {
+            seen.push(multiplier(&chain));
+        }
+    }
+    assert_eq!(
+        seen,
+        [1_000_000, 1_000_000, 1_100_000, 1_200_000, 1_250_000]
+    );
+    // Period 5 (its one heartbeat so far, at 5,000 s) carries ×1.25: 2.08 CU/s × 100 s.
+    let open = incentives::member(chain.ledger.state(), &account(SMALL)).expect("a member");
+    assert_eq!(open.capacity_raw, 2_080_000 * 100 * 1_250_000 / 1_000_000);
+    // An outage shorter than the loyalty outage keeps the streak.
+    heartbeat(&mut chain, 5_300, SMALL);
+    assert_eq!(multiplier(&chain), 1_250_000);
+    // A long silence: the period after (6) is the first full one again.
+    heartbeat(&mut chain, 5_900, SMALL);
+    assert!(chain.events.iter().any(|event| matches!(
+        event,
+        Event::LoyaltyReset { node, period: 6 } if *node == account(SMALL)
+    )));
+    heartbeat(&mut chain, 6_000, SMALL);
+    assert_eq!(multiplier(&chain), 1_000_000);
+    for t in (6_100..=8_000).step_by(100) {
+        heartbeat(&mut chain, t, SMALL);
+    }
+    assert_eq!(
+        multiplier(&chain),
+        1_200_000,
+        "period 8: periods 6 and 7 full"
+    );
+    let receipt = chain.at(
+        8_010,
+        SMALL,
+        Message::Deregister(vcity_types::trust::Deregister {}),
+    );
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+    assert_eq!(
+        incentives::loyalty(chain.ledger.state(), &account(SMALL)),
+        None
+    );
+}
+
+/// docs/protocol.md, "Long-term incentives", referral: a node names its referrer once, within a
+/// period of registering, and never itself, an account it funded, or while not a compute node;
+/// the referrer earns 5% of the node's capacity + delivery + performance credit for two periods,
+/// from the pool's unreleased amount, and nothing once the two turn out to be one DID.
+#[test]
+fn a_referrer_earns_a_share_paid_by_the_pool_and_never_through_its_own_did() {
+    const PUPPET: u8 = 90;
+    const LATE: u8 = 91;
+    let mut chain = chain_with(long_term_periods());
+    register_network(&mut chain);
+    let name = |referrer: u8| {
+        Message::NameReferrer(NameReferrer {
+            referrer: account(referrer),
+        })
+    };
+    // Refusals, with their stable codes.
+    assert_eq!(chain.at(1, SMALL, name(SMALL)).code, 23, "itself");
+    let funding = Message::Transfer(vcity_types::tx::Transfer {
+        to: account(PUPPET),
+        denom: Denom::Usd,
+        amount: crate::common::usd(1),
+    });
+    assert_eq!(chain.at(2, SMALL, funding).code, 0);
+    assert_eq!(
+        chain.at(3, SMALL, name(PUPPET)).code,
+        23,
+        "an account it funded"
+    );
+    assert_eq!(
+        chain.at(4, SCHEDULER, name(BUYER)).code,
+        23,
+        "not a compute node"
+    );
+    assert_eq!(chain.at(5, BUYER, name(OTHER_BUYER)).code, 15, "not a node");
+    // SMALL names BUYER; BIG names LATE, an account nobody has funded yet.
+    assert_eq!(chain.at(6, SMALL, name(BUYER)).code, 0);
+    assert_eq!(chain.at(7, SMALL, name(OTHER_BUYER)).code, 28, "once");
+    assert_eq!(chain.at(8, BIG, name(LATE)).code, 0);
+    let referral = incentives::referral(chain.ledger.state(), &account(SMALL)).expect("named");
+    assert_eq!((referral.from_period, referral.until_period), (0, 2));
+    // BIG funds LATE afterwards: the two are one DID, and LATE will earn nothing.
+    let funding = Message::Transfer(vcity_types::tx::Transfer {
+        to: account(LATE),
+        denom: Denom::Usd,
+        amount: crate::common::usd(1),
+    });
+    assert_eq!(chain.at(9, BIG, funding).code, 0);
+
+    // Three periods of heartbeats; the naming window (one period after registering) has closed.
+    for t in (100..=3_000).step_by(100) {
+        heartbeat(&mut chain, t, BIG);
+        heartbeat(&mut chain, t, SMALL);
+    }
+    assert_eq!(chain.at(3_001, BIG, name(BUYER)).code, 28);
+    chain.block_at(4_000, vec![]);
+    let state = chain.ledger.state();
+    let buyer = incentives::account(state, &account(BUYER));
+    let small = incentives::account(state, &account(SMALL));
+    let mut paid = 0u128;
+    for index in 0..4 {
+        let node = small
+            .history
+            .iter()
+            .find(|entry| entry.period == index)
+            .map_or(0, |entry| {
+                entry.parts.node_work().expect("fits").base_units()
+            });
+        let shared = buyer
+            .history
+            .iter()
+            .find(|entry| entry.period == index)
+            .map_or(0, |entry| entry.parts.referral.base_units());
+        let expected = if index < 2 { node / 20 } else { 0 };
+        assert_eq!(shared, expected, "period {index}");
+        if index < 3 {
+            assert!(node > 0, "period {index}: SMALL earned");
+        }
+        let closed = incentives::period(state, index).expect("kept");
+        assert_eq!(closed.credited.referral.base_units(), expected);
+        // The budgets still add up without the referral.
+        assert_eq!(
+            closed
+                .credited
+                .budgeted()
+                .and_then(|credited| credited.checked_add(closed.grants))
+                .and_then(|sum| sum.checked_add(closed.returned))
+                .expect("fits"),
+            closed.scheduled
+        );
+        paid += shared;
+    }
+    assert!(paid > 0);
+    assert_eq!(buyer.total.referral.base_units(), paid);
+    // SMALL's own credits are whole: the share did not come out of them.
+    let small_budgeted: u128 = small
+        .history
+        .iter()
+        .map(|entry| entry.parts.budgeted().expect("fits").base_units())
+        .sum();
+    assert_eq!(
+        small_budgeted,
+        small.total.total().expect("fits").base_units()
+    );
+    assert_eq!(
+        incentives::account(state, &account(LATE)).total,
+        RewardParts::default()
+    );
+    // The pool paid it from its unreleased amount: of the 522,000 VCAI, the five periods' schedules
+    // and the referrals went out, and what the closed periods returned came back.
+    let returned: u128 = (0..4)
+        .map(|index| {
+            incentives::period(state, index)
+                .expect("kept")
+                .returned
+                .base_units()
+        })
+        .sum();
+    let scheduled: u128 = (0..5)
+        .map(|index| {
+            incentives::period(state, index)
+                .expect("kept")
+                .scheduled
+                .base_units()
+        })
+        .sum();
+    assert_eq!(
+        incentives::remaining(state).base_units(),
+        vcai(522_000).base_units() - scheduled + returned - paid
+    );
+}
+
+/// The long-term incentives are governance parameters, checked when proposed.
+#[test]
+fn governance_sets_the_long_term_incentives_within_bounds() {
+    let mut chain = chain_with(short_periods());
+    let change = |referral_share_ppm| Action::SetParam {
+        change: ParamChange::LongTermIncentives(LongTermParams {
+            referral_share_ppm,
+            ..LongTermParams::default()
+        }),
+    };
+    let refused = chain.at(
+        1,
+        GOVERNOR,
+        Message::Propose(Propose {
+            title: "referrals".into(),
+            description: String::new(),
+            actions: vec![change(300_000)],
+        }),
+    );
+    assert_eq!(refused.code, 26, "{}", refused.error);
+    let (receipt, _) = chain.govern(2, GOVERNOR, vec![change(100_000)]);
+    assert_eq!(receipt.code, 0, "{}", receipt.error);
+    let settings = incentives::params(chain.ledger.state());
+    assert_eq!(settings.long_term.referral_share_ppm, 100_000);
 }
 
 /// One job of the random scenario: who pays, which node runs it, how many CU.
@@ -795,6 +1066,7 @@ struct Reference {
     capacity_raw: BTreeMap<u8, u128>,
     outages: BTreeMap<u8, u128>,
     delivery: BTreeMap<u8, u128>,
+    performance: BTreeMap<u8, u128>,
     spent: BTreeMap<u8, u128>,
     fees: BTreeMap<u8, u128>,
 }
@@ -804,22 +1076,46 @@ use std::collections::BTreeMap;
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 
-    /// Random jobs (self-dealing among them) and heartbeats with random gaps over several periods:
-    /// every period's credits equal a brute-force recomputation of the scores and caps, and
-    /// capacity + delivery + rebates + grants + returned equal what it took out of the pool.
+    /// Random jobs (self-dealing among them) and heartbeats with random gaps over several periods,
+    /// with the long-term incentives (docs/protocol.md, "Long-term incentives"): every period's
+    /// credits equal a brute-force recomputation of the scores (loyalty multipliers, performance
+    /// bonus), caps and referral shares, and capacity + delivery + performance + rebates + grants
+    /// + returned equal what it took out of the pool; referrals came out of the unreleased amount.
     #[test]
     fn every_period_matches_a_brute_force_reference_and_adds_up(
         jobs in proptest::collection::vec((0u8..3, 0u8..2, 1u64..50), 0..6),
-        gaps in proptest::collection::vec(1u64..400, 4..30),
+        gaps in proptest::collection::vec(1u64..130, 8..40),
         fraction_ppm in 500_000u32..=1_000_000,
+        loyalty_outage_s in 150u64..300,
+        threshold_ppm in 0u32..500_000,
+        refer in proptest::bool::ANY,
     ) {
+        let long_term = LongTermParams {
+            loyalty_step_ppm: 100_000,
+            loyalty_max_ppm: 250_000,
+            loyalty_outage_s,
+            referral_share_ppm: 50_000,
+            referral_periods: 2,
+            performance_share_ppm: 300_000,
+            performance_min_reputation_ppm: threshold_ppm,
+        };
         let mut chain = chain_with(IncentiveParams {
             release_fraction_ppm: fraction_ppm,
+            long_term,
             ..short_periods()
         });
-        register(&mut chain, 0, BIG, Role::Compute, h100s(2), 40_800);
-        register(&mut chain, 0, SMALL, Role::Compute, h100s(1), 20_800);
-        register(&mut chain, 0, SCHEDULER, Role::Scheduler, Hardware::default(), 50_000);
+        register_network(&mut chain);
+        // SMALL was referred by BUYER, BIG by OTHER_BUYER (both also spend): named in period 0,
+        // they share periods 0 and 1.
+        let referrers: BTreeMap<u8, u8> = if refer {
+            for (t, node, referrer) in [(1, SMALL, BUYER), (2, BIG, OTHER_BUYER)] {
+                let receipt = chain.at(t, node, Message::NameReferrer(NameReferrer { referrer: account(referrer) }));
+                proptest::prop_assert_eq!(receipt.code, 0, "{}", receipt.error);
+            }
+            [(SMALL, BUYER), (BIG, OTHER_BUYER)].into()
+        } else {
+            BTreeMap::new()
+        };
         let jobs: Vec<ScenarioJob> = jobs
             .into_iter()
             .map(|(owner, node, cu)| {
@@ -851,6 +1147,8 @@ proptest::proptest! {
             }
         };
         let mut t = 10 + 5 * jobs.len() as u64;
+        // Loyalty: each node's first full period of good standing.
+        let mut first_full: BTreeMap<u8, u64> = BTreeMap::new();
         for (index, gap) in gaps.iter().enumerate() {
             t += gap;
             let seed = if index % 2 == 0 { BIG } else { SMALL };
@@ -860,14 +1158,24 @@ proptest::proptest! {
             block_times.push(t);
             let since = t - last_beat[&seed];
             beats.entry(seed).or_default().push((t, since));
-            let entry = reference.entry(period_of(t)).or_default();
+            let period = period_of(t);
+            let entry = reference.entry(period).or_default();
             if since <= 180 {
                 let capacity: u128 = if seed == BIG { 4_080_000 } else { 2_080_000 };
                 let coefficient: u128 = if seed == BIG { 1_200_000 } else { 1_000_000 };
+                let streak = *first_full.entry(seed).or_insert(period + 1);
+                let loyalty = 1_000_000 + (u128::from(period.saturating_sub(streak)) * 100_000).min(250_000);
+                proptest::prop_assert_eq!(
+                    u128::from(incentives::loyalty_ppm(chain.ledger.state(), &account(seed), period)),
+                    loyalty
+                );
                 *entry.capacity_raw.entry(seed).or_default() +=
-                    capacity * u128::from(since) * coefficient / 1_000_000;
+                    capacity * u128::from(since) * coefficient / 1_000_000 * loyalty / 1_000_000;
             } else {
                 *entry.outages.entry(seed).or_default() += 1;
+                if since > loyalty_outage_s {
+                    first_full.insert(seed, period + 1);
+                }
             }
             last_beat.insert(seed, t);
         }
@@ -892,6 +1200,8 @@ proptest::proptest! {
             let entry = reference.entry(period_of(settle_s)).or_default();
             let cu = u128::from(job.cu) * 1_000_000;
             *entry.delivery.entry(job.node).or_default() += cu * quality / 1_000_000;
+            *entry.performance.entry(job.node).or_default() +=
+                cu * quality.saturating_sub(u128::from(threshold_ppm)) / 1_000_000;
             let cost = u128::from(job.cu) * 500;
             *entry.spent.entry(job.owner).or_default() += cost;
             *entry.fees.entry(job.owner).or_default() += cost.div_ceil(10);
@@ -904,7 +1214,7 @@ proptest::proptest! {
             let closed = incentives::period(state, index).expect("kept");
             proptest::prop_assert!(closed.settled);
             proptest::prop_assert_eq!(
-                closed.credited.total().expect("fits").checked_add(closed.grants).expect("fits")
+                closed.credited.budgeted().expect("fits").checked_add(closed.grants).expect("fits")
                     .checked_add(closed.returned).expect("fits"),
                 closed.scheduled
             );
@@ -916,13 +1226,17 @@ proptest::proptest! {
             };
             let capacity_total = capacity_score(BIG) + capacity_score(SMALL);
             let delivery_total: u128 = reference.delivery.values().sum();
+            let performance_total: u128 = reference.performance.values().sum();
             let spent_total: u128 = reference.spent.values().sum();
+            proptest::prop_assert_eq!(closed.totals.performance_score, performance_total, "period {}", index);
             proptest::prop_assert_eq!(closed.totals.capacity_score, capacity_total, "period {}", index);
             proptest::prop_assert_eq!(closed.totals.delivery_score, delivery_total, "period {}", index);
             proptest::prop_assert_eq!(closed.totals.spent_usd.base_units(), spent_total, "period {}", index);
             let share = |budget: Amount, score: u128, total: u128| {
                 (budget.base_units() * score).checked_div(total).unwrap_or(0)
             };
+            let mut referred = 0u128;
+            let mut period_parts: BTreeMap<u8, RewardParts> = BTreeMap::new();
             for seed in [BIG, SMALL, BUYER, OTHER_BUYER] {
                 let cap = reference.fees.get(&seed).copied().unwrap_or(0) * 20_000_000_000_000;
                 let parts = RewardParts {
@@ -932,11 +1246,31 @@ proptest::proptest! {
                         reference.delivery.get(&seed).copied().unwrap_or(0),
                         delivery_total,
                     )),
+                    performance: Amount::new(share(
+                        closed.budget.performance,
+                        reference.performance.get(&seed).copied().unwrap_or(0),
+                        performance_total,
+                    )),
                     rebate: Amount::new(
                         share(closed.budget.rebate, reference.spent.get(&seed).copied().unwrap_or(0), spent_total)
                             .min(cap),
                     ),
+                    referral: Amount::ZERO,
                 };
+                period_parts.insert(seed, parts);
+            }
+            for (node, referrer) in &referrers {
+                if index >= 2 {
+                    continue;
+                }
+                let work = period_parts[node].node_work().expect("fits").base_units();
+                let amount = work * 50_000 / 1_000_000;
+                referred += amount;
+                let entry = period_parts.get_mut(referrer).expect("a member");
+                entry.referral = entry.referral.checked_add(Amount::new(amount)).expect("fits");
+            }
+            proptest::prop_assert_eq!(closed.credited.referral.base_units(), referred, "period {}", index);
+            for (seed, parts) in period_parts {
                 let total = expected_totals.entry(seed).or_default();
                 *total = total.checked_add(&parts).expect("fits");
             }

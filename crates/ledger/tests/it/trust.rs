@@ -44,6 +44,13 @@ fn params() -> TrustParams {
 
 /// A buyer, a CPU compute node bonding 10,000 VCAI, a scheduler and four verifiers.
 fn chain_with(trust: TrustParams) -> Harness {
+    chain_with_incentives(trust, None)
+}
+
+fn chain_with_incentives(
+    trust: TrustParams,
+    incentives: Option<vcity_ledger::incentives::IncentiveParams>,
+) -> Harness {
     let mut accounts: Vec<_> = [BUYER, NODE, SCHEDULER]
         .into_iter()
         .chain(VERIFIERS)
@@ -52,6 +59,9 @@ fn chain_with(trust: TrustParams) -> Harness {
     accounts.push(funded(POOR, Amount::ZERO, usd(1_000)));
     let mut genesis = crate::common::genesis("vcity-trust", accounts);
     genesis.trust = Some(trust);
+    if incentives.is_some() {
+        genesis.incentives = incentives;
+    }
     governed(&mut genesis);
     let mut chain = Harness::new(&genesis);
     register(&mut chain, 0, NODE, Role::Compute, cpu(8), 10_000);
@@ -557,7 +567,10 @@ fn refusals_have_stable_codes_and_change_nothing() {
 
 /// A chain whose node committed a wrong result and lost the referee round: its slash.
 fn slashed_for_a_wrong_result() -> (Harness, vcity_types::trust::Slash) {
-    let mut chain = chain_with(params());
+    slashed_for_a_wrong_result_in(chain_with(params()))
+}
+
+fn slashed_for_a_wrong_result_in(mut chain: Harness) -> (Harness, vcity_types::trust::Slash) {
     let job_id = run_to_result(
         &mut chain,
         10,
@@ -567,6 +580,32 @@ fn slashed_for_a_wrong_result() -> (Harness, vcity_types::trust::Slash) {
     dispute_with(&mut chain, job_id, right(), &[right(), right(), right()]);
     let slash = slashing::recent(chain.ledger.state(), &account(NODE))[0].clone();
     (chain, slash)
+}
+
+/// docs/protocol.md, "Long-term incentives": any slash restarts the node's loyalty streak (the
+/// period after the slash is its first full one again).
+#[test]
+fn a_slash_restarts_the_loyalty_streak() {
+    // 5-second incentive periods: the streak began periods before the slash.
+    let short = vcity_ledger::incentives::IncentiveParams {
+        period_s: 5,
+        ..Default::default()
+    };
+    let (chain, slash) =
+        slashed_for_a_wrong_result_in(chain_with_incentives(params(), Some(short)));
+    let state = chain.ledger.state();
+    let next = incentives::current_index(state) + 1;
+    assert!(next > 2);
+    assert_eq!(
+        incentives::loyalty(state, &slash.node),
+        Some(incentives::Loyalty {
+            first_full_period: next
+        })
+    );
+    assert!(chain.events.iter().any(|event| matches!(
+        event,
+        Event::LoyaltyReset { node, period } if *node == slash.node && *period == next
+    )));
 }
 
 #[test]

@@ -1,8 +1,9 @@
 // Nodes: every registered node with its hardware, price, reputation, uptime, stake and earnings,
-// a map by region, and one page per node.
+// a map by region, and one page per node: the operator's view (docs/operators.md), with income per
+// period, the long-term incentives (docs/protocol.md, "Long-term incentives") and slashes.
 
 import { barChart } from '../charts.js';
-import { card, duration, fill, h, kv, pageHead, pill, ppm, section, short, stat, svg, table, tokens, usd, vcai } from '../ui.js';
+import { accountLink, card, duration, fill, h, kv, pageHead, pill, ppm, section, short, stat, svg, table, tokens, usd, vcai } from '../ui.js';
 
 // Coarse continents (longitude, latitude), drawn by hand for the map's backdrop.
 const LAND = [
@@ -133,6 +134,38 @@ export async function list(container, { client }) {
   return { onBlock: refresh };
 }
 
+// The multiplier as "×1.100".
+function multiplier(value) {
+  return `×${(Number(value ?? 1_000_000) / 1e6).toFixed(3)}`;
+}
+
+function operator(view, rewards) {
+  const referral = rewards?.referral;
+  const periods = rewards?.periods ?? [];
+  return card(
+    h('h2', {}, 'Operator'),
+    kv([
+      ['Standing', view.paused ? 'paused: bond below the requirement past its grace' : view.grace_until_s ? `in grace until ${view.grace_until_s} s` : 'meets the stake requirement'],
+      ['Loyalty', `${multiplier(rewards?.loyalty_ppm)} on proof of capacity this period`],
+      ['Referrer', referral ? [accountLink(referral.referrer, short(referral.referrer, 6)), ` · shares periods ${referral.from_period}–${referral.until_period - 1}`] : 'none named'],
+      ['Claimable', vcai(rewards?.claimable_vcai ?? '0', 2)],
+    ]),
+    table(
+      [{ title: 'Period' }, { title: 'Paid for tasks', num: true }, { title: 'CU delivered', num: true }, { title: 'Outages', num: true }],
+      periods.map((period) => [`#${period.period}${period.forfeited ? ' (capacity forfeited)' : ''}`, usd(period.earned_usd, 4), (Number(period.delivered_cu_ppm) / 1e6).toFixed(3), String(period.outages)]),
+      'No income counted yet.',
+    ),
+  );
+}
+
+function slashes(view) {
+  return table(
+    [{ title: 'Slash' }, { title: 'Offence' }, { title: 'Tier' }, { title: 'Amount', num: true }, { title: 'State' }],
+    (view.slashes ?? []).map((slash) => [`#${slash.id}`, slash.offence, slash.tier, vcai(slash.amount, 2), `${slash.state}${slash.appeal ? ' (appealed)' : ''}`]),
+    'No slashes.',
+  );
+}
+
 export async function detail(container, { client }, id) {
   async function refresh() {
     const [view, rewards] = await Promise.all([client.node(id), client.rewards(id).catch(() => null)]);
@@ -178,6 +211,7 @@ export async function detail(container, { client }, id) {
           ]),
         ),
       ),
+      node.role === 'compute' ? h('div', { class: 'grid two' }, operator(view, rewards), card(h('h2', {}, 'Slashes'), slashes(view))) : null,
       h(
         'div',
         { class: 'section' },
@@ -185,10 +219,10 @@ export async function detail(container, { client }, id) {
           'Incentives per period',
           barChart({
             categories: history.map((period) => `#${period.period}`),
-            series: ['capacity', 'delivery', 'rebate'].map((part) => ({ name: part, values: history.map((period) => tokens(period.parts[part])) })),
+            series: ['capacity', 'delivery', 'performance', 'rebate', 'referral'].map((part) => ({ name: part, values: history.map((period) => tokens(period.parts[part] ?? '0')) })),
             yFormat: (value) => `${value}`,
           }),
-          h('p', { class: 'chart-note' }, 'VCAI credited to this node each closed period (proof of capacity, proof of delivery, fee rebate).'),
+          h('p', { class: 'chart-note' }, 'VCAI credited to this account each closed period (proof of capacity, proof of delivery, performance bonus, fee rebate, referral share).'),
         ),
       ),
     );

@@ -530,6 +530,9 @@ fn messages() -> Vec<Message> {
             node: account(&seeds()[1]),
             sealed_key: (0..80).collect(),
         }),
+        Message::NameReferrer(vcity_types::compute::NameReferrer {
+            referrer: account(&seeds()[2]),
+        }),
     ]
 }
 
@@ -641,6 +644,15 @@ fn more_messages() -> Vec<Message> {
             nonce_interval_s: 3_600,
             max_reports_per_block: 9,
             sampling_factor_ppm: 500_000,
+        }),
+        ParamChange::LongTermIncentives(vcity_types::incentives::LongTermParams {
+            loyalty_step_ppm: 20_000,
+            loyalty_max_ppm: 250_000,
+            loyalty_outage_s: 86_400,
+            referral_share_ppm: 50_000,
+            referral_periods: 26,
+            performance_share_ppm: 200_000,
+            performance_min_reputation_ppm: 800_000,
         }),
     ];
     let offences = [
