@@ -54,6 +54,9 @@ pub enum ImageCommand {
         /// Write the layout as a directory here.
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// The name `podman load` / `docker load` tag the image with.
+        #[arg(long, default_value = concat!("vcity-node:", env!("CARGO_PKG_VERSION")))]
+        name: String,
     },
     /// The images a layout archive holds, by manifest digest (an archive from `docker save`
     /// before Docker 25 is shown as the layout it is converted to when uploaded).
@@ -145,12 +148,13 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
             if out.is_none() && out_dir.is_none() {
                 bail!("give --out FILE (an archive) or --out-dir DIR (a layout directory)");
             }
-            write_image(&mut image, out, out_dir, json)
+            write_image(&mut image, None, out, out_dir, json)
         }
         ImageCommand::Node {
             binary,
             out,
             out_dir,
+            name,
         } => {
             if out.is_none() && out_dir.is_none() {
                 bail!("give --out FILE (an archive) or --out-dir DIR (a layout directory)");
@@ -160,7 +164,7 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
                 None => std::env::current_exe().context("finding this vcity binary")?,
             };
             let mut image = node_image(&binary)?;
-            write_image(&mut image, out, out_dir, json)
+            write_image(&mut image, Some(&name), out, out_dir, json)
         }
         ImageCommand::Inspect { archive } => {
             let bytes = std::fs::read(&archive)
@@ -202,11 +206,15 @@ pub fn image(command: ImageCommand, json: bool) -> anyhow::Result<()> {
 /// Builds `image` and writes it as an archive, a layout directory or both; prints its digest.
 fn write_image(
     image: &mut ImageBuilder,
+    name: Option<&str>,
     out: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let built = image.build()?;
+    let mut built = image.build()?;
+    if let Some(name) = name {
+        built = built.named(name)?;
+    }
     if let Some(dir) = &out_dir {
         built.write_dir(dir)?;
     }

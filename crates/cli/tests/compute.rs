@@ -2768,7 +2768,6 @@ fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
     let exec = systemd_words(&value("ExecStart")[0]);
     assert_eq!(exec[0], binary_path());
     assert!(exec.contains(&"eu west".to_string()), "{exec:?}");
-    let working = systemd_words(&value("WorkingDirectory")[0]);
     assert_eq!(value("Restart"), ["on-failure"]);
 
     // Fund it (stake and fees), then start the unit's command.
@@ -2778,21 +2777,10 @@ fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
             denom,
         ]));
     }
-    let log = std::fs::File::create(dir.path().join("unit.log")).expect("log");
-    let mut command = std::process::Command::new(&exec[0]);
-    command
-        .args(&exec[1..])
-        .current_dir(&working[0])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
-    for assignment in value("Environment") {
-        let (name, text) = assignment.split_once('=').expect("NAME=VALUE");
-        command.env(name, text);
-    }
-    let _daemon = ExtraNode(command.spawn().expect("the unit's command starts"));
+    let _daemon = start_unit(
+        &unit_dir.join("vcity-compute.service"),
+        &dir.path().join("unit.log"),
+    );
     let view = eventually(
         Duration::from_secs(90),
         "the unit's node to register",
@@ -2873,6 +2861,152 @@ fn operator_init_writes_a_unit_whose_daemon_joins_the_devnet() {
     }
 }
 
+/// A free local TCP port (bound and released; a test races only other tests for it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("listen")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Runs a unit's `ExecStart=` with its `WorkingDirectory=` and `Environment=`, as systemd would,
+/// logging to `log`.
+fn start_unit(unit: &Path, log: &Path) -> ExtraNode {
+    let text = std::fs::read_to_string(unit).expect("unit");
+    let value = |name: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    let exec = systemd_words(&value("ExecStart")[0]);
+    let working = systemd_words(&value("WorkingDirectory")[0]);
+    let log = std::fs::File::create(log).expect("log");
+    let mut command = std::process::Command::new(&exec[0]);
+    command
+        .args(&exec[1..])
+        .current_dir(&working[0])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    for assignment in value("Environment") {
+        let (name, text) = assignment.split_once('=').expect("NAME=VALUE");
+        command.env(name, text);
+    }
+    ExtraNode(command.spawn().expect("the unit's command starts"))
+}
+
+/// The chain height `api` reports, once it answers.
+fn chain_height(api: &str) -> Option<u64> {
+    ureq::get(format!("{api}/v1/status"))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_json::<Value>()
+        .ok()?["height"]
+        .as_u64()
+}
+
+/// Issue 26: `vcity operator init --role validator` in a validator's home (as `vcity testnet
+/// --init-only` writes it) and `--role chain` over a data directory holding the network's
+/// genesis and the node's validator key write units whose commands, run as systemd would, serve
+/// the chain API and commit blocks. Without those files, init refuses and names the missing one.
+#[test]
+fn operator_init_writes_chain_and_validator_units_that_commit_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (api_port, p2p_port) = (free_port(), free_port());
+    let net = dir.path().join("net");
+    let written = ok(vcity(
+        &dir.path().join("home"),
+        None,
+        &[
+            "testnet",
+            "--validators",
+            "1",
+            "--dir",
+            net.to_str().expect("utf-8"),
+            "--api-port",
+            &api_port.to_string(),
+            "--p2p-port",
+            &p2p_port.to_string(),
+            "--block-time",
+            "300ms",
+            "--init-only",
+        ],
+    ));
+    let validator = &written["validators"][0];
+    let validator_home = PathBuf::from(validator["home"].as_str().expect("home"));
+    let validator_api = validator["api"].as_str().expect("api").to_string();
+    let units = dir.path().join("units");
+    let init = |home: &Path, role: &str, extra: &[&str]| {
+        let mut args = vec![
+            "operator",
+            "init",
+            "--role",
+            role,
+            "--unit-dir",
+            units.to_str().expect("utf-8"),
+            "--yes",
+        ];
+        args.extend(extra);
+        vcity(home, None, &args)
+    };
+
+    let done = init(&validator_home, "validator", &[]);
+    assert_eq!(done.code, 0, "{}", done.stdout);
+    let _validator = start_unit(
+        &units.join("vcity-validator.service"),
+        &dir.path().join("validator.log"),
+    );
+    let height = eventually(Duration::from_secs(90), "the validator's blocks", || {
+        chain_height(&validator_api).filter(|height| *height >= 3)
+    });
+    assert!(height >= 3);
+
+    // A chain node: refused until its data directory holds the genesis and the key.
+    let chain_home = dir.path().join("chain-home");
+    let data = dir.path().join("chain-data");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let chain_args = [
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--listen",
+        listen.as_str(),
+    ];
+    let refused = init(&chain_home, "chain", &chain_args);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("genesis.json"),
+        "{}",
+        refused.stdout
+    );
+    std::fs::create_dir_all(&data).expect("data dir");
+    for file in ["genesis.json", "validator_key.json"] {
+        std::fs::copy(validator_home.join(file), data.join(file)).expect("copied");
+    }
+    let done = init(&chain_home, "chain", &chain_args);
+    assert_eq!(done.code, 0, "{}", done.stdout);
+    let config = std::fs::read_to_string(chain_home.join("config.toml")).expect("config");
+    assert!(config.contains(&format!("http://{listen}")), "{config}");
+    let _chain = start_unit(
+        &units.join("vcity-chain.service"),
+        &dir.path().join("chain.log"),
+    );
+    let chain_api = format!("http://{listen}");
+    eventually(Duration::from_secs(90), "the chain node's blocks", || {
+        chain_height(&chain_api).filter(|height| *height >= 2)
+    });
+    // The operator's own commands reach it through the config init wrote.
+    let status = ok(vcity(&chain_home, None, &["query", "status"]));
+    assert!(
+        status["height"].as_u64().is_some_and(|height| height >= 2),
+        "{status}"
+    );
+}
+
 /// The test binary's path as the running binary sees itself.
 fn binary_path() -> String {
     std::fs::canonicalize(BIN)
@@ -2901,6 +3035,22 @@ fn the_node_image_runs_a_compute_node_in_our_own_oci_executor() {
         .expect("digest")
         .parse()
         .expect("a digest");
+    // Named for `podman load` and `docker load` (docs/operators.md, "Container image").
+    let index: vcity_oci::Index =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json"))
+            .expect("an index");
+    let name = concat!("vcity-node:", env!("CARGO_PKG_VERSION"));
+    let annotations = &index.manifests[0].annotations;
+    assert_eq!(
+        annotations
+            .get("org.opencontainers.image.ref.name")
+            .map(String::as_str),
+        Some(name)
+    );
+    assert_eq!(
+        annotations.get("io.containerd.image.name"),
+        Some(&format!("docker.io/library/{name}"))
+    );
     let mut blobs = vcity_oci::layout::Layout::open(&layout).expect("a layout");
     let store = vcity_oci::store::Store::open(
         &net.dir.path().join("node-image-store"),

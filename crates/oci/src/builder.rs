@@ -139,6 +139,7 @@ impl ImageBuilder {
                 digest: digest.to_string(),
                 size: gzip.len() as u64,
                 platform: None,
+                annotations: Default::default(),
             });
             blobs.push((digest, gzip));
         }
@@ -178,6 +179,7 @@ impl Built {
                 digest: config_digest.to_string(),
                 size: config.len() as u64,
                 platform: None,
+                annotations: Default::default(),
             },
             layers,
         };
@@ -193,6 +195,7 @@ impl Built {
                 digest: digest.to_string(),
                 size: manifest.len() as u64,
                 platform: None,
+                annotations: Default::default(),
             }],
         };
         blobs.push((digest, manifest));
@@ -202,6 +205,33 @@ impl Built {
             blobs,
             index,
         })
+    }
+
+    /// Names the image in `index.json` (`name` like `vcity-node:0.1.0`): `podman load` tags it
+    /// with `org.opencontainers.image.ref.name`, Docker 25 and later with
+    /// `io.containerd.image.name` (the name fully qualified). The digest does not change: the
+    /// name is on the index entry, not in the manifest.
+    pub fn named(mut self, name: &str) -> Result<Built, OciError> {
+        let invalid = |error: serde_json::Error| OciError::Invalid {
+            what: "index.json".into(),
+            why: error.to_string(),
+        };
+        let mut index: Index = serde_json::from_slice(&self.index).map_err(invalid)?;
+        let qualified = if name.contains('/') {
+            name.to_string()
+        } else {
+            format!("docker.io/library/{name}")
+        };
+        for entry in &mut index.manifests {
+            entry
+                .annotations
+                .insert("org.opencontainers.image.ref.name".into(), name.into());
+            entry
+                .annotations
+                .insert("io.containerd.image.name".into(), qualified.clone());
+        }
+        self.index = serde_json::to_vec(&index).map_err(invalid)?;
+        Ok(self)
     }
 
     /// Writes the layout into directory `dir`.

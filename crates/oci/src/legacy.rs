@@ -104,6 +104,7 @@ pub fn convert(archive: impl Read, limit: u64) -> Result<Built, OciError> {
             digest: digest.to_string(),
             size: layer.len() as u64,
             platform: None,
+            annotations: Default::default(),
         });
         if !blobs
             .iter()

@@ -183,6 +183,10 @@ pub struct Descriptor {
     /// For index entries: the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// For index entries: e.g. the image's name (`org.opencontainers.image.ref.name`), which
+    /// `podman load` and `docker load` tag it with.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// An index entry's platform.
