@@ -900,6 +900,8 @@ fn a_referrer_earns_a_share_paid_by_the_pool_and_never_through_its_own_did() {
     const LATE: u8 = 91;
     let mut chain = chain_with(long_term_periods());
     register_network(&mut chain);
+    // A third compute node that never names anyone in time.
+    register(&mut chain, 0, OTHER_BUYER, Role::Compute, h100s(1), 20_800);
     let name = |referrer: u8| {
         Message::NameReferrer(NameReferrer {
             referrer: account(referrer),
@@ -943,7 +945,11 @@ fn a_referrer_earns_a_share_paid_by_the_pool_and_never_through_its_own_did() {
         heartbeat(&mut chain, t, BIG);
         heartbeat(&mut chain, t, SMALL);
     }
-    assert_eq!(chain.at(3_001, BIG, name(BUYER)).code, 28);
+    assert_eq!(
+        chain.at(3_001, OTHER_BUYER, name(BUYER)).code,
+        27,
+        "after the window"
+    );
     chain.block_at(4_000, vec![]);
     let state = chain.ledger.state();
     let buyer = incentives::account(state, &account(BUYER));
