@@ -659,10 +659,13 @@ fn print_status(status: &Status, key: &str) {
         }
     );
     println!(
-        "  income:      {} claimable; all time {} capacity, {} delivery (period {} s)",
+        "  income:      {} claimable; all time {} capacity, {} delivery, {} performance, {} \
+         referrals (period {} s)",
         vcai(income.claimable_vcai),
         vcai(income.total.capacity),
         vcai(income.total.delivery),
+        vcai(income.total.performance),
+        vcai(income.total.referral),
         income.period_s
     );
     let mut shown: Vec<u64> = income
@@ -680,7 +683,8 @@ fn print_status(status: &Status, key: &str) {
             .iter()
             .find(|activity| activity.period == period);
         println!(
-            "               period {:>5}{}: {} capacity + {} delivery; {} USD from tasks{}",
+            "               period {:>5}{}: {} capacity + {} delivery + {} performance; {} USD \
+             from tasks{}",
             period,
             if Some(period) == income.current_period {
                 " (open)"
@@ -689,6 +693,7 @@ fn print_status(status: &Status, key: &str) {
             },
             credit.map_or("-".to_string(), |credit| vcai(credit.parts.capacity)),
             credit.map_or("-".to_string(), |credit| vcai(credit.parts.delivery)),
+            credit.map_or("-".to_string(), |credit| vcai(credit.parts.performance)),
             activity.map_or("0".to_string(), |activity| activity
                 .earned_usd
                 .to_decimal(Denom::Usd)),
