@@ -207,9 +207,10 @@ impl Built {
         })
     }
 
-    /// Names the image in `index.json` (`name` like `vcity-node:0.1.0`): `podman load` tags it
-    /// with `org.opencontainers.image.ref.name`, Docker 25 and later with
-    /// `io.containerd.image.name` (the name fully qualified). The digest does not change: the
+    /// Names the image in `index.json` (`name` like `vcity-node:0.1.0`) as
+    /// `org.opencontainers.image.ref.name` and, fully qualified, `io.containerd.image.name`:
+    /// podman 4.3's `podman load` tagged it so (docs/operators.md); Docker 25's `docker load`
+    /// reads the second by its documentation (not tried here). The digest does not change: the
     /// name is on the index entry, not in the manifest.
     pub fn named(mut self, name: &str) -> Result<Built, OciError> {
         let invalid = |error: serde_json::Error| OciError::Invalid {

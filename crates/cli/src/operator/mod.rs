@@ -643,7 +643,9 @@ fn print_status(status: &Status, key: &str) {
         f64::from(view.reputation_ppm) / 10_000.0
     );
     let income = &status.income;
-    println!(
+    // Only compute nodes earn incentive rewards.
+    if record.role == vcity_types::compute::Role::Compute {
+        println!(
         "  loyalty:     Proof of Capacity x{}.{:03} this period (docs/protocol.md, \"Long-term \
          incentives\"){}",
         income.loyalty_ppm / 1_000_000,
@@ -658,6 +660,7 @@ fn print_status(status: &Status, key: &str) {
             None => String::new(),
         }
     );
+    }
     println!(
         "  income:      {} claimable; all time {} capacity, {} delivery, {} performance, {} \
          referrals (period {} s)",

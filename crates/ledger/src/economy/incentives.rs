@@ -903,12 +903,19 @@ pub fn loyalty(state: &impl StateRead, node: &AccountId) -> Option<Loyalty> {
     state.get(&loyalty_key(node))
 }
 
-/// The loyalty multiplier of `node` in period `index`, ppm: `10^6 + min(step × full periods of
-/// good standing before it, max)`.
+/// The loyalty multiplier of `node` in period `index`, ppm (see [`loyalty_multiplier_ppm`]).
 pub fn loyalty_ppm(state: &impl StateRead, node: &AccountId, index: u64) -> u64 {
-    let settings = params(state).long_term;
-    let periods =
-        loyalty(state, node).map_or(0, |streak| index.saturating_sub(streak.first_full_period));
+    loyalty_multiplier_ppm(&params(state).long_term, loyalty(state, node), index)
+}
+
+/// The loyalty multiplier of a node with `streak` in period `index`, ppm: `10^6 + min(step ×
+/// full periods of good standing before it, max)`; 10^6 without a streak.
+pub fn loyalty_multiplier_ppm(
+    settings: &LongTermParams,
+    streak: Option<Loyalty>,
+    index: u64,
+) -> u64 {
+    let periods = streak.map_or(0, |streak| index.saturating_sub(streak.first_full_period));
     let bonus = periods
         .saturating_mul(u64::from(settings.loyalty_step_ppm))
         .min(u64::from(settings.loyalty_max_ppm));
@@ -1045,16 +1052,22 @@ pub(crate) fn record_capacity(
     let available = u128::from(node.capacity_cu_ppm) * u128::from(online_s);
     let suspended = node.trust.rewards_suspended_until_period > current_index(state);
     let index = current_index(state);
-    if loyalty(state, &node.id).is_none() {
-        // The streak starts with the first heartbeat that counts.
-        state.put(
-            loyalty_key(&node.id),
-            &Loyalty {
+    let streak = match loyalty(state, &node.id) {
+        Some(streak) => streak,
+        None => {
+            // The streak starts with the first heartbeat that counts.
+            let started = Loyalty {
                 first_full_period: index + 1,
-            },
-        );
-    }
-    let loyalty = u128::from(loyalty_ppm(state, &node.id, index));
+            };
+            state.put(loyalty_key(&node.id), &started);
+            started
+        }
+    };
+    let loyalty = u128::from(loyalty_multiplier_ppm(
+        &settings.long_term,
+        Some(streak),
+        index,
+    ));
     let weighted = if suspended {
         0
     } else {
