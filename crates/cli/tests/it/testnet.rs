@@ -5,9 +5,7 @@
 //! and agrees; with two of four down nothing is committed (no fork, no progress) until one
 //! returns. `vcity testnet --validators 4` itself is started once and answers on every API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::TcpListener;

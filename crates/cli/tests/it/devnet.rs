@@ -1,9 +1,7 @@
 //! End to end: the real `vcity` binary. A devnet is started as a child process, driven through
 //! the CLI, killed with SIGKILL and restarted on the same data directory.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

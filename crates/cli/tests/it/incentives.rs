@@ -4,9 +4,7 @@
 //! Capacity and Proof of Delivery, the job owner a rebate it can claim; parameters change only
 //! through a passed proposal.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

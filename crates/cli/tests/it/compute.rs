@@ -5,10 +5,8 @@
 //! run says why; hostile modules are contained and billed up to their budget; only the owner can
 //! fetch a result.
 
-mod browser;
-mod common;
-
-use common::*;
+use crate::browser;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
