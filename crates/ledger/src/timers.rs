@@ -7,6 +7,11 @@
 //! [`MAX_PAGES_PER_BLOCK`] pages are walked per block (a chain that halted for longer catches up
 //! over the next blocks; nothing due is ever skipped). A reminder is only a reminder: the
 //! component that set it looks at its own state when it fires and may find nothing to do.
+//!
+//! A bucket is a paged list ([`push`], [`take_all`]): the bucket's key holds its length and
+//! `{key}/{page, 6 digits}` holds up to [`PAGE_ITEMS`] items. Setting a reminder reads and
+//! rewrites one page, never the whole bucket: a block whose results all settle in the same
+//! second (a burst, or the simulator's hour-long blocks) stays linear in its reminders.
 
 use crate::state::{Overlay, StateRead as _};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -28,6 +33,51 @@ fn cursor_key(prefix: &str) -> Vec<u8> {
     format!("{prefix}/due_cursor").into_bytes()
 }
 
+/// Most items in one page of a paged list.
+pub(crate) const PAGE_ITEMS: u64 = 64;
+
+fn item_page_key(key: &[u8], page: u64) -> Vec<u8> {
+    let mut page_key = key.to_vec();
+    page_key.extend_from_slice(format!("/{page:06}").as_bytes());
+    page_key
+}
+
+/// Appends `item` to the paged list under `key` (see the module docs).
+pub(crate) fn push<T: BorshSerialize + BorshDeserialize>(
+    state: &mut Overlay<'_>,
+    key: Vec<u8>,
+    item: T,
+) {
+    let length: u64 = state.get(&key).unwrap_or(0);
+    let page_key = item_page_key(&key, length / PAGE_ITEMS);
+    let mut items: Vec<T> = if length % PAGE_ITEMS == 0 {
+        Vec::new()
+    } else {
+        state.get(&page_key).unwrap_or_default()
+    };
+    items.push(item);
+    state.put(page_key, &items);
+    state.put(key, &(length + 1));
+}
+
+/// Removes the paged list under `key` and gives its items in the order they were pushed.
+pub(crate) fn take_all<T: BorshSerialize + BorshDeserialize>(
+    state: &mut Overlay<'_>,
+    key: Vec<u8>,
+) -> Vec<T> {
+    let Some(length) = state.get::<u64>(&key) else {
+        return Vec::new();
+    };
+    let mut items = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    for page in 0..length.div_ceil(PAGE_ITEMS) {
+        let page_key = item_page_key(&key, page);
+        items.extend(state.get::<Vec<T>>(&page_key).unwrap_or_default());
+        state.delete(page_key);
+    }
+    state.delete(key);
+    items
+}
+
 /// Sets a reminder of `item` under `prefix` for `at_s` (seconds after genesis). A time already
 /// walked past fires at the next walk.
 pub(crate) fn remind<T: BorshSerialize + BorshDeserialize>(
@@ -38,10 +88,7 @@ pub(crate) fn remind<T: BorshSerialize + BorshDeserialize>(
 ) {
     let cursor: u64 = state.get(&cursor_key(prefix)).unwrap_or(0);
     let second = at_s.max(cursor);
-    let key = bucket_key(prefix, second);
-    let mut items: Vec<T> = state.get(&key).unwrap_or_default();
-    items.push(item);
-    state.put(key, &items);
+    push(state, bucket_key(prefix, second), item);
     let page = page_key(prefix, second / PAGE_S);
     if state.get::<bool>(&page).is_none() {
         state.put(page, &true);
@@ -67,11 +114,7 @@ pub(crate) fn take_due<T: BorshSerialize + BorshDeserialize>(
             continue;
         }
         while cursor < page_end && cursor <= now_s {
-            let key = bucket_key(prefix, cursor);
-            if let Some(items) = state.get::<Vec<T>>(&key) {
-                state.delete(key);
-                due.extend(items);
-            }
+            due.extend(take_all::<T>(state, bucket_key(prefix, cursor)));
             cursor += 1;
         }
         if cursor == page_end {
@@ -85,4 +128,55 @@ pub(crate) fn take_due<T: BorshSerialize + BorshDeserialize>(
         state.put(cursor_key(prefix), &cursor);
     }
     due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+    use std::collections::BTreeMap;
+
+    /// Items come back in the order pushed, across page boundaries, and nothing of the list is
+    /// left behind.
+    #[test]
+    fn a_paged_list_returns_its_items_in_order_and_leaves_nothing() {
+        let base = State::from_entries(BTreeMap::new());
+        for count in [0u64, 1, 63, 64, 65, 128, 200] {
+            let mut state = Overlay::new(&base);
+            for item in 0..count {
+                push(&mut state, b"t/due/1".to_vec(), item);
+            }
+            let items: Vec<u64> = take_all(&mut state, b"t/due/1".to_vec());
+            assert_eq!(items, (0..count).collect::<Vec<_>>(), "{count} items");
+            assert!(
+                state.writes().values().all(Option::is_none),
+                "{count} items: every key of the list is deleted"
+            );
+        }
+    }
+
+    /// The cost this layout exists for: appending to a long list writes its length and one page
+    /// of at most `PAGE_ITEMS` items, not the whole list (which made a block's reminders
+    /// quadratic in their number when they shared a bucket).
+    #[test]
+    fn appending_to_a_long_list_rewrites_one_page() {
+        let mut base = State::from_entries(BTreeMap::new());
+        let mut state = Overlay::new(&base);
+        for item in 0..1_000u64 {
+            push(&mut state, b"t/due/1".to_vec(), item);
+        }
+        let (writes, _) = state.into_parts();
+        base.apply(&writes);
+        let mut state = Overlay::new(&base);
+        push(&mut state, b"t/due/1".to_vec(), 1_000u64);
+        let writes = state.writes();
+        assert_eq!(writes.len(), 2, "the length and one page");
+        let largest = writes.values().flatten().map(Vec::len).max().unwrap_or(0);
+        assert!(
+            largest <= 4 + 8 * PAGE_ITEMS as usize,
+            "a write of {largest} bytes: more than one page"
+        );
+        let items: Vec<u64> = take_all(&mut state, b"t/due/1".to_vec());
+        assert_eq!(items, (0..=1_000).collect::<Vec<_>>());
+    }
 }

@@ -578,8 +578,16 @@ fn api_serves_the_whole_flow() {
         .verify(&absent.state_root, b"bank/balance/nobody/usd", None)
         .expect("exclusion proof verifies");
 
-    let (code, metrics) = api.get("/metrics");
-    assert_eq!(code, 200);
+    // The counters move just after the block is stored, which is when the API shows it: poll.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let (code, metrics) = api.get("/metrics");
+        assert_eq!(code, 200);
+        if metrics.contains("vcity_txs_committed_total 1") || std::time::Instant::now() > deadline {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(metrics.contains("vcity_txs_committed_total 1"), "{metrics}");
     let (code, _) = api.get("/v1/health");
     assert_eq!(code, 200);

@@ -39,7 +39,8 @@ use vcity_types::compute::{
 };
 use vcity_types::event::Event;
 use vcity_types::trust::{
-    ChallengeResult, DisputeSubject, HealthReport, RefereeVote, ResultStatement, VerifyResult, Vote,
+    ChallengeResult, DisputeSubject, HealthReport, RefereeVote, ResultStatement, Signature,
+    VerifyResult, Vote,
 };
 use vcity_types::tx::{
     ClaimRewards, Message, MintUsd, SwapExactIn, SwapExactOut, TxBody, VeLock, VeWithdraw,
@@ -90,6 +91,9 @@ struct Actor {
     /// Transactions for the next block: each is all or nothing, so independent intents (a
     /// claim that may find nothing, a stake top-up) travel separately.
     outbox: Vec<(Option<Batch>, Vec<Message>)>,
+    /// The statements of the `SubmitResult`s in the outbox, in the order they were queued:
+    /// signed with the transactions, on every core.
+    statements: Vec<ResultStatement>,
 }
 
 /// Messages an agent sends many of per block and that fail only in rare races, so they share
@@ -259,6 +263,28 @@ pub fn usd_f(amount: Amount) -> f64 {
     amount.base_units() as f64 / USD
 }
 
+/// `work` over `items` on the machine's cores, the results in the items' order. Below a few
+/// dozen items a thread costs more than it saves.
+fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get().min(8));
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&work).collect();
+    }
+    let share = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = items[share..]
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        let mut results: Vec<R> = items[..share].iter().map(work).collect();
+        for other in others {
+            results.extend(other.join().expect("a signing thread panicked"));
+        }
+        results
+    })
+}
+
 fn key_of(seed: u64, index: usize) -> SigningKey {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"vcity-sim/key");
@@ -326,6 +352,7 @@ impl World {
                 account,
                 nonce: 0,
                 outbox: Vec::new(),
+                statements: Vec::new(),
             });
             actors.len() - 1
         };
@@ -707,37 +734,68 @@ impl World {
         Ok(())
     }
 
+    /// Signs every queued result statement and transaction, on every core (signing is most of
+    /// an agent's work, and deterministic: how the work is split changes no byte), and prepares
+    /// the transactions in the actors' order.
     fn sign_outboxes(&mut self) -> Vec<PreparedTx> {
         let params = self.ledger.params();
         let fee = params.min_fee_usd;
         let chain_id = self.chain_id.clone();
-        let mut txs = Vec::new();
-        for actor in &mut self.actors {
-            if actor.outbox.is_empty() {
-                continue;
-            }
-            let transactions = std::mem::take(&mut actor.outbox);
-            for (_, chunk) in &transactions {
+        let statements: Vec<(&SigningKey, &ResultStatement)> = self
+            .actors
+            .iter()
+            .flat_map(|actor| {
+                actor
+                    .statements
+                    .iter()
+                    .map(move |statement| (&actor.key, statement))
+            })
+            .collect();
+        let mut signatures = parallel_map(&statements, |(key, statement)| {
+            (*statement).clone().sign(key).signature
+        })
+        .into_iter();
+        let mut bodies = Vec::new();
+        for (index, actor) in self.actors.iter_mut().enumerate() {
+            actor.statements.clear();
+            for (_, chunk) in std::mem::take(&mut actor.outbox) {
                 debug_assert!(chunk.len() <= MAX_MESSAGES);
-                let body = TxBody {
-                    chain_id: chain_id.clone(),
-                    sender: actor.account,
-                    nonce: actor.nonce,
-                    fee,
-                    messages: chunk.to_vec(),
-                };
-                actor.nonce += 1;
-                let bytes = body.sign(&actor.key).to_bytes();
-                match vcity_ledger::app::prepare_unsigned(bytes, &chain_id, &params) {
-                    Ok(prepared) => txs.push(prepared),
-                    Err(error) => {
-                        // A transaction the simulator cannot even encode is a bug in it.
-                        panic!("vcity-sim built a malformed transaction: {error}");
+                let mut messages = chunk;
+                for message in &mut messages {
+                    if let Message::SubmitResult(result) = message {
+                        result.signature = signatures
+                            .next()
+                            .expect("a statement was queued with every result");
                     }
                 }
+                bodies.push((
+                    index,
+                    TxBody {
+                        chain_id: chain_id.clone(),
+                        sender: actor.account,
+                        nonce: actor.nonce,
+                        fee,
+                        messages,
+                    },
+                ));
+                actor.nonce += 1;
             }
         }
-        txs
+        debug_assert!(signatures.next().is_none(), "every statement signed once");
+        let actors = &self.actors;
+        let signed = parallel_map(&bodies, |(index, body)| {
+            body.clone().sign(&actors[*index].key).to_bytes()
+        });
+        signed
+            .into_iter()
+            .map(
+                |bytes| match vcity_ledger::app::prepare_unsigned(bytes, &chain_id, &params) {
+                    Ok(prepared) => prepared,
+                    // A transaction the simulator cannot even encode is a bug in it.
+                    Err(error) => panic!("vcity-sim built a malformed transaction: {error}"),
+                },
+            )
+            .collect()
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -1252,7 +1310,8 @@ impl World {
                     attempt,
                     result_hash: commitment.hash(),
                 };
-                let signed = statement.sign(&self.actors[actor].key);
+                // Signed with the block's transactions (`sign_outboxes`).
+                self.actors[actor].statements.push(statement);
                 self.send_batched(
                     actor,
                     Batch::Result,
@@ -1260,7 +1319,7 @@ impl World {
                         job_id,
                         task,
                         commitment,
-                        signature: signed.signature,
+                        signature: Signature([0; 64]),
                     }),
                 );
             }
@@ -1744,6 +1803,7 @@ impl World {
                         account,
                         nonce: 0,
                         outbox: Vec::new(),
+                        statements: Vec::new(),
                     });
                     self.by_account.insert(account, index);
                     index

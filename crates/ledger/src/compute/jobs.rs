@@ -32,10 +32,12 @@
 //!
 //! Deadlines are kept in time buckets (`jobs/due/{bucket}`) that `begin_block` walks from a
 //! cursor, a bounded number per block, so no block ever scans the jobs. A bucket entry is only a
-//! reminder: the task's own state decides what, if anything, happens.
+//! reminder: the task's own state decides what, if anything, happens. A bucket is a paged list
+//! (`crate::timers::push`), so a reminder costs one page, however many share its bucket.
 //!
 //! Keys (owned here): `jobs/params`, `jobs/count`, `jobs/job/{id, 12 digits}`,
-//! `jobs/due/{bucket, 12 digits}`, `jobs/cursor`.
+//! `jobs/due/{bucket, 12 digits}` (its length) and `.../{page, 6 digits}` (its items),
+//! `jobs/cursor`.
 
 use crate::bank;
 use crate::error::TxError;
@@ -657,10 +659,7 @@ pub(crate) fn execute_subscribe(
         },
     );
     let bucket = ends_s.div_ceil(params(state).bucket_s.max(1));
-    let key = subscription_due_key(bucket);
-    let mut due: Vec<u64> = state.get(&key).unwrap_or_default();
-    due.push(id);
-    state.put(key, &due);
+    crate::timers::push(state, subscription_due_key(bucket), id);
     state.emit(Event::Subscribed {
         subscription_id: id,
         owner: *sender,
@@ -849,10 +848,7 @@ fn offline_after_s(state: &impl StateRead) -> u64 {
 
 fn remind(state: &mut Overlay<'_>, at_s: u64, job_id: u64, task: u32) {
     let bucket = at_s.div_ceil(params(state).bucket_s.max(1));
-    let key = due_key(bucket);
-    let mut list: Vec<(u64, u32)> = state.get(&key).unwrap_or_default();
-    list.push((job_id, task));
-    state.put(key, &list);
+    crate::timers::push(state, due_key(bucket), (job_id, task));
 }
 
 fn load(state: &Overlay<'_>, job_id: u64, task: u32) -> Result<Job, TxError> {
@@ -2078,21 +2074,13 @@ pub(crate) fn begin_block(state: &mut Overlay<'_>) {
     let mut bucket: u64 = state.get(KEY_CURSOR).unwrap_or(0);
     let mut walked = 0;
     while bucket <= last && walked < settings.max_buckets_per_block {
-        let key = due_key(bucket);
-        if let Some(entries) = state.get::<Vec<(u64, u32)>>(&key) {
-            state.delete(key);
-            for (job_id, index) in entries {
-                // A reminder whose transfer fails would mean the escrow is short: a broken
-                // invariant, never a user error.
-                due(state, job_id, index, now).expect("job escrow covers every settlement");
-            }
+        for (job_id, index) in crate::timers::take_all::<(u64, u32)>(state, due_key(bucket)) {
+            // A reminder whose transfer fails would mean the escrow is short: a broken
+            // invariant, never a user error.
+            due(state, job_id, index, now).expect("job escrow covers every settlement");
         }
-        let key = subscription_due_key(bucket);
-        if let Some(ids) = state.get::<Vec<u64>>(&key) {
-            state.delete(key);
-            for id in ids {
-                close_subscription(state, id).expect("job escrow covers every subscription");
-            }
+        for id in crate::timers::take_all::<u64>(state, subscription_due_key(bucket)) {
+            close_subscription(state, id).expect("job escrow covers every subscription");
         }
         bucket += 1;
         walked += 1;
