@@ -8,9 +8,10 @@
 //! over the next blocks; nothing due is ever skipped). A reminder is only a reminder: the
 //! component that set it looks at its own state when it fires and may find nothing to do.
 //!
-//! A bucket is a paged list ([`push`], [`take_all`]): the bucket's key holds its length and
-//! `{key}/{page, 6 digits}` holds up to [`PAGE_ITEMS`] items. Setting a reminder reads and
-//! rewrites one page, never the whole bucket: a block whose results all settle in the same
+//! A bucket is a chunked list ([`push`], [`take_all`]): the bucket's key holds its length and
+//! `{key}/{chunk, 6 digits}` holds up to [`CHUNK_ITEMS`] items. (A chunk holds items; a page,
+//! above, is a span of seconds.) Setting a reminder reads and rewrites one chunk, never the
+//! whole bucket: a block whose results all settle in the same
 //! second (a burst, or the simulator's hour-long blocks) stays linear in its reminders.
 
 use crate::state::{Overlay, StateRead as _};
@@ -33,34 +34,34 @@ fn cursor_key(prefix: &str) -> Vec<u8> {
     format!("{prefix}/due_cursor").into_bytes()
 }
 
-/// Most items in one page of a paged list.
-pub(crate) const PAGE_ITEMS: u64 = 64;
+/// Most items in one chunk of a chunked list.
+pub(crate) const CHUNK_ITEMS: u64 = 64;
 
-fn item_page_key(key: &[u8], page: u64) -> Vec<u8> {
-    let mut page_key = key.to_vec();
-    page_key.extend_from_slice(format!("/{page:06}").as_bytes());
-    page_key
+fn chunk_key(key: &[u8], chunk: u64) -> Vec<u8> {
+    let mut chunk_key = key.to_vec();
+    chunk_key.extend_from_slice(format!("/{chunk:06}").as_bytes());
+    chunk_key
 }
 
-/// Appends `item` to the paged list under `key` (see the module docs).
+/// Appends `item` to the chunked list under `key` (see the module docs).
 pub(crate) fn push<T: BorshSerialize + BorshDeserialize>(
     state: &mut Overlay<'_>,
     key: Vec<u8>,
     item: T,
 ) {
     let length: u64 = state.get(&key).unwrap_or(0);
-    let page_key = item_page_key(&key, length / PAGE_ITEMS);
-    let mut items: Vec<T> = if length % PAGE_ITEMS == 0 {
+    let chunk = chunk_key(&key, length / CHUNK_ITEMS);
+    let mut items: Vec<T> = if length % CHUNK_ITEMS == 0 {
         Vec::new()
     } else {
-        state.get(&page_key).unwrap_or_default()
+        state.get(&chunk).unwrap_or_default()
     };
     items.push(item);
-    state.put(page_key, &items);
+    state.put(chunk, &items);
     state.put(key, &(length + 1));
 }
 
-/// Removes the paged list under `key` and gives its items in the order they were pushed.
+/// Removes the chunked list under `key` and gives its items in the order they were pushed.
 pub(crate) fn take_all<T: BorshSerialize + BorshDeserialize>(
     state: &mut Overlay<'_>,
     key: Vec<u8>,
@@ -69,10 +70,10 @@ pub(crate) fn take_all<T: BorshSerialize + BorshDeserialize>(
         return Vec::new();
     };
     let mut items = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-    for page in 0..length.div_ceil(PAGE_ITEMS) {
-        let page_key = item_page_key(&key, page);
-        items.extend(state.get::<Vec<T>>(&page_key).unwrap_or_default());
-        state.delete(page_key);
+    for index in 0..length.div_ceil(CHUNK_ITEMS) {
+        let chunk = chunk_key(&key, index);
+        items.extend(state.get::<Vec<T>>(&chunk).unwrap_or_default());
+        state.delete(chunk);
     }
     state.delete(key);
     items
@@ -139,7 +140,7 @@ mod tests {
     /// Items come back in the order pushed, across page boundaries, and nothing of the list is
     /// left behind.
     #[test]
-    fn a_paged_list_returns_its_items_in_order_and_leaves_nothing() {
+    fn a_chunked_list_returns_its_items_in_order_and_leaves_nothing() {
         let base = State::from_entries(BTreeMap::new());
         for count in [0u64, 1, 63, 64, 65, 128, 200] {
             let mut state = Overlay::new(&base);
@@ -155,11 +156,11 @@ mod tests {
         }
     }
 
-    /// The cost this layout exists for: appending to a long list writes its length and one page
-    /// of at most `PAGE_ITEMS` items, not the whole list (which made a block's reminders
+    /// The cost this layout exists for: appending to a long list writes its length and one chunk
+    /// of at most `CHUNK_ITEMS` items, not the whole list (which made a block's reminders
     /// quadratic in their number when they shared a bucket).
     #[test]
-    fn appending_to_a_long_list_rewrites_one_page() {
+    fn appending_to_a_long_list_rewrites_one_chunk() {
         let mut base = State::from_entries(BTreeMap::new());
         let mut state = Overlay::new(&base);
         for item in 0..1_000u64 {
@@ -170,11 +171,11 @@ mod tests {
         let mut state = Overlay::new(&base);
         push(&mut state, b"t/due/1".to_vec(), 1_000u64);
         let writes = state.writes();
-        assert_eq!(writes.len(), 2, "the length and one page");
+        assert_eq!(writes.len(), 2, "the length and one chunk");
         let largest = writes.values().flatten().map(Vec::len).max().unwrap_or(0);
         assert!(
-            largest <= 4 + 8 * PAGE_ITEMS as usize,
-            "a write of {largest} bytes: more than one page"
+            largest <= 4 + 8 * CHUNK_ITEMS as usize,
+            "a write of {largest} bytes: more than one chunk"
         );
         let items: Vec<u64> = take_all(&mut state, b"t/due/1".to_vec());
         assert_eq!(items, (0..=1_000).collect::<Vec<_>>());

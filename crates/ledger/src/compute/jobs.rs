@@ -32,11 +32,11 @@
 //!
 //! Deadlines are kept in time buckets (`jobs/due/{bucket}`) that `begin_block` walks from a
 //! cursor, a bounded number per block, so no block ever scans the jobs. A bucket entry is only a
-//! reminder: the task's own state decides what, if anything, happens. A bucket is a paged list
-//! (`crate::timers::push`), so a reminder costs one page, however many share its bucket.
+//! reminder: the task's own state decides what, if anything, happens. A bucket is a chunked list
+//! (`crate::timers::push`), so a reminder costs one chunk, however many share its bucket.
 //!
 //! Keys (owned here): `jobs/params`, `jobs/count`, `jobs/job/{id, 12 digits}`,
-//! `jobs/due/{bucket, 12 digits}` (its length) and `.../{page, 6 digits}` (its items),
+//! `jobs/due/{bucket, 12 digits}` (its length) and `.../{chunk, 6 digits}` (its items),
 //! `jobs/cursor`.
 
 use crate::bank;
