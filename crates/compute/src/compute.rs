@@ -38,7 +38,7 @@ use vcity_types::compute::{
     content_address, task_seed, ExecutorKind, FailTask, GpuSpec, Job, NodeHeartbeat, NodeKind,
     RegisterNode, Role, StartTask, SubmitResult, TaskState, UpdateNode,
 };
-use vcity_types::trust::{ChallengeState, ResultStatement};
+use vcity_types::trust::{ChallengeState, Signature};
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount};
 
@@ -1010,20 +1010,15 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         let message = match &commitment {
             Some(commitment) => {
-                let signed = ResultStatement {
-                    chain_id: self.chain_id.clone(),
+                let mut result = SubmitResult {
                     job_id,
                     task,
                     attempt,
-                    result_hash: commitment.hash(),
-                }
-                .sign(&self.key);
-                Message::SubmitResult(SubmitResult {
-                    job_id,
-                    task,
                     commitment: commitment.clone(),
-                    signature: signed.signature,
-                })
+                    signature: Signature([0; 64]),
+                };
+                result.signature = result.statement(&self.chain_id).sign(&self.key).signature;
+                Message::SubmitResult(result)
             }
             None => Message::FailTask(FailTask {
                 job_id,

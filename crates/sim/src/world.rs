@@ -10,9 +10,10 @@
 //! duties, a referee its disputes) and queue what they do in the next block.
 //!
 //! Where the simulator departs from a live network, and why:
-//! - It does not check its own transaction signatures again (`prepare_unsigned`), as a node
-//!   does not re-check what its own mempool checked. Result statements are still signed by the
-//!   node and checked by the ledger.
+//! - It does not check its own signatures again (`prepare_unsigned`), as a node does not re-check
+//!   what its own mempool checked: neither transactions' nor the result statements they carry,
+//!   which are checked with their transaction (docs/protocol.md, "Signatures"). Both are still
+//!   made, by the agent that would make them, with its own key.
 //! - Heartbeats are daily, not every minute. What minute-scale heartbeats would let the network
 //!   see at once stands in for them: a node that goes down gives its tasks back (`FailTask`) and
 //!   the scheduler stops offering it work until it is up again.
@@ -1318,6 +1319,7 @@ impl World {
                     Message::SubmitResult(SubmitResult {
                         job_id,
                         task,
+                        attempt,
                         commitment,
                         signature: Signature([0; 64]),
                     }),

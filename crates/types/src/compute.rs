@@ -781,17 +781,37 @@ pub struct StartTask {
 /// The node's result: its commitment (how the program ended, the output's content address and
 /// size, the CU it used) and its signed statement of the commitment's hash for this attempt
 /// ([`crate::trust::ResultStatement`]), which makes equivocation provable.
+///
+/// The message names the attempt it answers, so the statement can be rebuilt from the message
+/// alone: its signature is checked with the transaction's, statelessly and in batches
+/// (docs/protocol.md, "Signatures"), and block execution only compares the attempt with the
+/// task's.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SubmitResult {
     /// The job.
     pub job_id: u64,
     /// The task.
     pub task: u32,
+    /// The assignment it answers: the task's `attempts` when it was assigned to this node.
+    pub attempt: u32,
     /// The commitment; its CU (at most the job's per-task maximum) is what the buyer pays for.
     pub commitment: ResultCommitment,
-    /// The node's signature over the [`crate::trust::ResultStatement`] of `commitment.hash()`
-    /// for the task's current attempt.
+    /// The sender's signature over [`SubmitResult::statement`].
     pub signature: crate::trust::Signature,
+}
+
+impl SubmitResult {
+    /// The statement `signature` covers, on chain `chain_id`: "my result for this attempt is
+    /// `commitment.hash()`".
+    pub fn statement(&self, chain_id: &str) -> crate::trust::ResultStatement {
+        crate::trust::ResultStatement {
+            chain_id: chain_id.to_string(),
+            job_id: self.job_id,
+            task: self.task,
+            attempt: self.attempt,
+            result_hash: self.commitment.hash(),
+        }
+    }
 }
 
 /// The node gives up a task it could not run; it goes back to pending.
@@ -1052,7 +1072,8 @@ pub enum TaskExit {
 }
 
 /// What a compute node commits to for one task (the one result format, used by the node, the
-/// SDK and verifiers): `SubmitResult::output_hash` is `H(0x0e ‖ borsh(this))`.
+/// SDK and verifiers): its hash `H(0x0e ‖ borsh(this))` is what the node's result statement
+/// covers ([`SubmitResult::statement`]).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ResultCommitment {
     /// How the program ended.
@@ -1066,7 +1087,7 @@ pub struct ResultCommitment {
 }
 
 impl ResultCommitment {
-    /// The commitment's hash, the `output_hash` of `SubmitResult`.
+    /// The commitment's hash, the `result_hash` of the node's result statement.
     pub fn hash(&self) -> crate::Hash {
         crate::Hash::of(
             crate::hash::Domain::TaskResult,

@@ -8,7 +8,7 @@ use crate::compute::ResultCommitment;
 use crate::hash::{Domain, Hash};
 use crate::{AccountId, Amount};
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -163,17 +163,17 @@ pub struct SignedResult {
 }
 
 impl SignedResult {
-    /// Whether the signature is the signer's, under the strict rules transactions use.
+    /// Whether the signature is the signer's, under the rules transactions use: a signer key of
+    /// more than small order, and ZIP-215 ([`crate::ed25519`]). `SubmitResult`'s statements are
+    /// checked the same way with their transaction ([`crate::tx::SignedTransaction::verify_signature`]),
+    /// so a statement the chain accepted in a result is accepted here too.
     pub fn verify(&self) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.signer.0) else {
-            return false;
-        };
-        if key.is_weak() {
-            return false;
-        }
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature.0);
-        key.verify_strict(&self.statement.sign_bytes(), &signature)
-            .is_ok()
+        crate::ed25519::is_usable_key(&self.signer.0)
+            && crate::ed25519::verify(&crate::ed25519::Item {
+                public_key: &self.signer.0,
+                message: &self.statement.sign_bytes(),
+                signature: &self.signature.0,
+            })
     }
 }
 

@@ -508,6 +508,10 @@ pub enum SignatureError {
     /// The signature does not verify.
     #[error("signature does not verify against the sender's key")]
     Mismatch,
+    /// A result statement the transaction carries (in a `SubmitResult`) does not verify against
+    /// the sender's key.
+    #[error("a result statement's signature does not verify against the sender's key")]
+    StatementMismatch,
 }
 
 impl SignedTransaction {
@@ -531,9 +535,27 @@ impl SignedTransaction {
         }
     }
 
-    /// Verifies the sender rule and the signature under ZIP-215 ([`crate::ed25519`]). This one
-    /// rule defines validity everywhere, and a batch check ([`verify_signatures`]) gives the same
-    /// answers, so every node agrees however it checks.
+    /// Every signature the transaction carries besides its own, each with the bytes it covers:
+    /// the result statement of each `SubmitResult`, which the sender (the node) signs. They are
+    /// checked with the transaction's, so that block execution checks none.
+    pub fn statement_signatures(&self) -> Vec<(Vec<u8>, &[u8; 64])> {
+        self.body
+            .messages
+            .iter()
+            .filter_map(|message| match message {
+                Message::SubmitResult(result) => Some((
+                    result.statement(&self.body.chain_id).sign_bytes(),
+                    &result.signature.0,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Verifies the sender rule, the signature, then each result statement's signature
+    /// ([`SignedTransaction::statement_signatures`]), all under ZIP-215 ([`crate::ed25519`]).
+    /// This one rule defines validity everywhere, and a batch check ([`verify_signatures`]) gives
+    /// the same answers, so every node agrees however it checks.
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         self.check_sender()?;
         let message = self.body.sign_bytes();
@@ -542,17 +564,26 @@ impl SignedTransaction {
             message: &message,
             signature: &self.signature,
         };
-        if crate::ed25519::verify(&item) {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
+        if !crate::ed25519::verify(&item) {
+            return Err(SignatureError::Mismatch);
         }
+        for (message, signature) in self.statement_signatures() {
+            let item = crate::ed25519::Item {
+                public_key: &self.body.sender.0,
+                message: &message,
+                signature,
+            };
+            if !crate::ed25519::verify(&item) {
+                return Err(SignatureError::StatementMismatch);
+            }
+        }
+        Ok(())
     }
 }
 
 /// [`SignedTransaction::verify_signature`] for many transactions: the sender rule on each, then
-/// ZIP-215 in batches of `batch`, one by one only inside a batch that fails. The same answers as
-/// checking each alone.
+/// ZIP-215 in batches of `batch` (transactions' and result statements' signatures together), one
+/// by one only inside a batch that fails. The same answers as checking each alone.
 pub fn verify_signatures(
     transactions: &[&SignedTransaction],
     batch: usize,
@@ -579,27 +610,39 @@ pub fn verify_signatures_with(
             }
         })
         .collect();
-    let checked: Vec<(usize, Vec<u8>)> = transactions
-        .iter()
-        .enumerate()
-        .filter(|(index, _)| results[*index].is_ok())
-        .map(|(index, tx)| (index, tx.body.sign_bytes()))
-        .collect();
+    // (transaction, what a failure means, signed bytes, signature), statements after their
+    // transaction's own signature.
+    let mut checked: Vec<(usize, SignatureError, Vec<u8>, &[u8; 64])> = Vec::new();
+    for (index, tx) in transactions.iter().enumerate() {
+        if results[index].is_err() {
+            continue;
+        }
+        checked.push((
+            index,
+            SignatureError::Mismatch,
+            tx.body.sign_bytes(),
+            &tx.signature,
+        ));
+        for (message, signature) in tx.statement_signatures() {
+            checked.push((index, SignatureError::StatementMismatch, message, signature));
+        }
+    }
     let items: Vec<crate::ed25519::Item<'_>> = checked
         .iter()
-        .map(|(index, message)| crate::ed25519::Item {
+        .map(|(index, _, message, signature)| crate::ed25519::Item {
             public_key: &transactions[*index].body.sender.0,
             message,
-            signature: &transactions[*index].signature,
+            signature,
         })
         .collect();
-    let item_keys: Vec<_> = checked.iter().map(|(index, _)| points[*index]).collect();
-    for ((index, _), valid) in checked
+    let item_keys: Vec<_> = checked.iter().map(|(index, ..)| points[*index]).collect();
+    for ((index, failure, ..), valid) in checked
         .iter()
         .zip(crate::ed25519::verify_each_with(&items, &item_keys, batch))
     {
-        if !valid {
-            results[*index] = Err(SignatureError::Mismatch);
+        // The first failure in the single check's order is the one it reports.
+        if !valid && results[*index].is_ok() {
+            results[*index] = Err(failure.clone());
         }
     }
     results
@@ -723,6 +766,69 @@ mod tests {
             for _ in 0..2 {
                 assert_eq!(verify_signatures_with(&references, 64, &keys), single);
             }
+        }
+    }
+
+    fn result(signer: &SigningKey, attempt: u32, statement_attempt: u32) -> Message {
+        let mut result = crate::compute::SubmitResult {
+            job_id: 7,
+            task: 2,
+            attempt: statement_attempt,
+            commitment: crate::compute::ResultCommitment {
+                exit: crate::compute::TaskExit::Success,
+                output: Hash::of(Domain::Content, &[b"out"]),
+                output_bytes: 3,
+                cu_used_ppm: 1_000,
+            },
+            signature: crate::trust::Signature([0; 64]),
+        };
+        result.signature = result.statement("vcity-test").sign(signer).signature;
+        result.attempt = attempt;
+        Message::SubmitResult(result)
+    }
+
+    #[test]
+    fn a_result_statement_is_checked_with_its_transaction_alone_and_in_batches() {
+        let node = key(4);
+        let good = body(&node, vec![transfer(1), result(&node, 2, 2)]).sign(&node);
+        assert_eq!(good.verify_signature(), Ok(()));
+        // The statement of another attempt than the message names, one signed by another key,
+        // and one whose commitment changed after signing: all refused before execution.
+        let stale = body(&node, vec![result(&node, 3, 2)]).sign(&node);
+        let borrowed = body(&node, vec![result(&key(5), 2, 2)]).sign(&node);
+        let mut changed_result = result(&node, 2, 2);
+        if let Message::SubmitResult(inner) = &mut changed_result {
+            inner.commitment.cu_used_ppm += 1;
+        }
+        let changed = body(&node, vec![changed_result]).sign(&node);
+        // A bad transaction signature is reported first, as the single check does.
+        let mut both = body(&node, vec![result(&key(5), 2, 2)]).sign(&node);
+        both.signature[0] ^= 1;
+        let second_bad = body(&node, vec![result(&node, 2, 2), result(&node, 4, 3)]).sign(&node);
+        let transactions = [good, stale, borrowed, changed, both, second_bad];
+        let single: Vec<Result<(), SignatureError>> = transactions
+            .iter()
+            .map(SignedTransaction::verify_signature)
+            .collect();
+        let statement = Err(SignatureError::StatementMismatch);
+        assert_eq!(
+            single,
+            [
+                Ok(()),
+                statement.clone(),
+                statement.clone(),
+                statement.clone(),
+                Err(SignatureError::Mismatch),
+                statement,
+            ]
+        );
+        let references: Vec<&SignedTransaction> = transactions.iter().collect();
+        for batch in [1, 2, 64] {
+            assert_eq!(
+                verify_signatures(&references, batch),
+                single,
+                "batch {batch}"
+            );
         }
     }
 

@@ -708,20 +708,18 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 .get(task as usize)
                 .map(|entry| entry.attempts)
                 .with_context(|| format!("job {id} has no task {task}"))?;
-            let signed = vcity_types::trust::ResultStatement {
-                chain_id: client.status()?.chain_id,
+            let mut result = SubmitResult {
                 job_id: id,
                 task,
                 attempt,
-                result_hash: commitment.hash(),
-            }
-            .sign(&ring.get(&from)?.signing_key()?);
-            let message = Message::SubmitResult(SubmitResult {
-                job_id: id,
-                task,
                 commitment,
-                signature: signed.signature,
-            });
+                signature: vcity_types::trust::Signature([0; 64]),
+            };
+            result.signature = result
+                .statement(&client.status()?.chain_id)
+                .sign(&ring.get(&from)?.signing_key()?)
+                .signature;
+            let message = Message::SubmitResult(result);
             (from, message, options)
         }
         JobCommand::Fail {

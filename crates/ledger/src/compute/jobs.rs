@@ -58,7 +58,7 @@ use vcity_types::compute::{
 };
 use vcity_types::event::Event;
 use vcity_types::incentives::{FeeTier, MAX_TIERS};
-use vcity_types::trust::{CheckState, DisputeOutcome, Duty, ResultStatement, VerificationLevel};
+use vcity_types::trust::{CheckState, DisputeOutcome, Duty, VerificationLevel};
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount, Denom, Rounding};
 
@@ -1527,24 +1527,16 @@ pub(crate) fn execute_result(
             )));
         }
     }
-    let output_hash = message.commitment.hash();
-    let statement = ResultStatement {
-        chain_id: crate::chain::chain_id(state),
-        job_id: message.job_id,
-        task: message.task,
-        attempt: task.attempts,
-        result_hash: output_hash,
-    };
-    let signed = vcity_types::trust::SignedResult {
-        statement,
-        signer: *sender,
-        signature: message.signature,
-    };
-    if !signed.verify() {
-        return Err(TxError::BadSignature(
-            "the result statement's signature does not verify against the node's key".into(),
-        ));
+    // The statement's signature was checked with the transaction's, before execution
+    // (`SignedTransaction::verify_signature`): block execution checks no signature. What only
+    // the state can say is whether it answers the current assignment.
+    if message.attempt != task.attempts {
+        return Err(TxError::InvalidJob(format!(
+            "the result answers attempt {}, but the task is at attempt {}",
+            message.attempt, task.attempts
+        )));
     }
+    let output_hash = message.commitment.hash();
     // The user pays at most the escrow: the agreed price is at most the job's maximum and the
     // CU at most its budget, both rounded the same way; the fee's rate at most the escrowed one.
     let cost_usd = match billing {

@@ -140,20 +140,15 @@ pub fn signed_result(
     attempt: u32,
     commitment: vcity_types::compute::ResultCommitment,
 ) -> Message {
-    let statement = vcity_types::trust::ResultStatement {
-        chain_id: chain_id.into(),
+    let mut result = vcity_types::compute::SubmitResult {
         job_id,
         task,
         attempt,
-        result_hash: commitment.hash(),
-    };
-    let signed = statement.sign(&key(seed));
-    Message::SubmitResult(vcity_types::compute::SubmitResult {
-        job_id,
-        task,
         commitment,
-        signature: signed.signature,
-    })
+        signature: vcity_types::trust::Signature([0; 64]),
+    };
+    result.signature = result.statement(chain_id).sign(&key(seed)).signature;
+    Message::SubmitResult(result)
 }
 
 /// The harness's beacon at `height`: a hash of the height, so that draws differ from block to

@@ -381,6 +381,41 @@ fn a_running_task_whose_node_goes_silent_is_returned_and_reassigned() {
     heartbeat(&mut chain, 220, NODE);
     assert_eq!(chain.at(221, SCHEDULER, assign).code, 0);
     assert_eq!(chain.at(222, NODE, start).code, 0);
+    // The first attempt's result, signed while it was current, answers nothing now.
+    let output = crate::common::commitment(b"one", 1_000_000);
+    let stale = crate::common::signed_result("vcity-jobs", NODE, 1, 0, 1, output.clone());
+    let receipt = chain.at(223, NODE, stale);
+    assert_eq!(receipt.code, 25, "{}", receipt.error);
+    assert!(
+        receipt
+            .error
+            .contains("answers attempt 1, but the task is at attempt 2"),
+        "{}",
+        receipt.error
+    );
+    // A statement its node did not sign never reaches a block: the transaction carrying it is
+    // refused with its own signature, before execution.
+    let mut forged = crate::common::signed_result("vcity-jobs", NODE, 1, 0, 2, output);
+    if let Message::SubmitResult(result) = &mut forged {
+        result.signature = result
+            .statement("vcity-jobs")
+            .sign(&crate::common::key(USER))
+            .signature;
+    }
+    let body = vcity_types::tx::TxBody {
+        chain_id: "vcity-jobs".into(),
+        sender: account(NODE),
+        nonce: 0,
+        fee: Amount::new(1_000),
+        messages: vec![forged],
+    };
+    let refused = chain
+        .ledger
+        .prepare(body.sign(&crate::common::key(NODE)).to_bytes());
+    assert!(
+        matches!(&refused, Err(vcity_ledger::TxError::BadSignature(reason)) if reason.contains("result statement")),
+        "{refused:?}"
+    );
     let result = chain.result(NODE, 1, 0, 1_000_000, b"one");
     assert_eq!(chain.at(223, NODE, result).code, 0);
     let record = jobs::job(chain.ledger.state(), 1).expect("job");

@@ -274,6 +274,7 @@ fn messages() -> Vec<Message> {
         Message::SubmitResult(SubmitResult {
             job_id: 1,
             task: 0,
+            attempt: 1,
             commitment: commitment(TaskExit::ExitCode { code: -3 }),
             signature: Signature([0xa5; 64]),
         }),
@@ -743,8 +744,19 @@ fn more_messages() -> Vec<Message> {
     messages
 }
 
-fn transaction_vector(name: &str, seed: &[u8; 32], nonce: u64, messages: Vec<Message>) -> Value {
+fn transaction_vector(
+    name: &str,
+    seed: &[u8; 32],
+    nonce: u64,
+    mut messages: Vec<Message>,
+) -> Value {
     let key = SigningKey::from_bytes(seed);
+    // A result's statement is the sender's to sign, and is checked with the transaction.
+    for message in &mut messages {
+        if let Message::SubmitResult(result) = message {
+            result.signature = result.statement(CHAIN_ID).sign(&key).signature;
+        }
+    }
     let body = TxBody {
         chain_id: CHAIN_ID.into(),
         sender: AccountId::from_public_key(&key.verifying_key()),
