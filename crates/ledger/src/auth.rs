@@ -12,7 +12,9 @@ use crate::state::{Overlay, StateRead};
 use vcity_types::AccountId;
 
 fn nonce_key(account: &AccountId) -> Vec<u8> {
-    format!("auth/nonce/{}", account.to_hex()).into_bytes()
+    crate::keys::Key::new("auth/nonce/")
+        .hex(&account.0)
+        .finish()
 }
 
 /// The nonce the account's next transaction must carry.

@@ -41,6 +41,7 @@ mod error;
 pub mod genesis;
 pub mod governance;
 mod invariants;
+mod keys;
 pub mod smt;
 pub mod state;
 mod table;

@@ -14,6 +14,7 @@
 //! whole bucket: a block whose results all settle in the same
 //! second (a burst, or the simulator's hour-long blocks) stays linear in its reminders.
 
+use crate::keys::Key;
 use crate::state::{Overlay, StateRead as _};
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -23,11 +24,11 @@ pub(crate) const PAGE_S: u64 = 4_096;
 pub(crate) const MAX_PAGES_PER_BLOCK: u64 = 10_000;
 
 fn bucket_key(prefix: &str, second: u64) -> Vec<u8> {
-    format!("{prefix}/due/{second:012}").into_bytes()
+    Key::new(prefix).text("/due/").decimal(second, 12).finish()
 }
 
 fn page_key(prefix: &str, page: u64) -> Vec<u8> {
-    format!("{prefix}/page/{page:012}").into_bytes()
+    Key::new(prefix).text("/page/").decimal(page, 12).finish()
 }
 
 fn cursor_key(prefix: &str) -> Vec<u8> {
@@ -38,9 +39,7 @@ fn cursor_key(prefix: &str) -> Vec<u8> {
 pub(crate) const CHUNK_ITEMS: u64 = 64;
 
 fn chunk_key(key: &[u8], chunk: u64) -> Vec<u8> {
-    let mut chunk_key = key.to_vec();
-    chunk_key.extend_from_slice(format!("/{chunk:06}").as_bytes());
-    chunk_key
+    Key::extend(key).text("/").decimal(chunk, 6).finish()
 }
 
 /// Appends `item` to the chunked list under `key` (see the module docs).

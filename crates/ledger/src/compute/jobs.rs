@@ -751,11 +751,13 @@ const KEY_COUNT: &[u8] = b"jobs/count";
 const KEY_CURSOR: &[u8] = b"jobs/cursor";
 
 fn job_key(id: u64) -> Vec<u8> {
-    format!("jobs/job/{id:012}").into_bytes()
+    crate::keys::Key::new("jobs/job/").decimal(id, 12).finish()
 }
 
 fn due_key(bucket: u64) -> Vec<u8> {
-    format!("jobs/due/{bucket:012}").into_bytes()
+    crate::keys::Key::new("jobs/due/")
+        .decimal(bucket, 12)
+        .finish()
 }
 
 /// The parameters.

@@ -148,7 +148,7 @@ fn index_key(index: u64) -> Vec<u8> {
 }
 
 fn node_key(id: &AccountId) -> Vec<u8> {
-    format!("nodes/node/{}", id.to_hex()).into_bytes()
+    crate::keys::Key::new("nodes/node/").hex(&id.0).finish()
 }
 
 fn unbonding_key(id: &AccountId) -> Vec<u8> {

@@ -21,6 +21,7 @@
 //! `bank/supply/{denom}`, `bank/usd_issuer`, `bank/funder/{account hex}`.
 
 use crate::error::TxError;
+use crate::keys::Key;
 use crate::state::{Overlay, StateRead};
 use vcity_types::event::Event;
 use vcity_types::tx::{BurnUsd, MintUsd, Transfer};
@@ -37,7 +38,11 @@ pub fn treasury() -> AccountId {
 
 /// The state key of a balance (public so clients can ask for its proof).
 pub fn balance_key(account: &AccountId, denom: Denom) -> Vec<u8> {
-    format!("{BALANCE_PREFIX}{}/{}", account.to_hex(), denom.code()).into_bytes()
+    Key::new(BALANCE_PREFIX)
+        .hex(&account.0)
+        .text("/")
+        .text(denom.code())
+        .finish()
 }
 
 /// The state key of a denomination's total supply.
