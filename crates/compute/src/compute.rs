@@ -38,7 +38,7 @@ use vcity_types::compute::{
     content_address, task_seed, ExecutorKind, FailTask, GpuSpec, Job, NodeHeartbeat, NodeKind,
     RegisterNode, Role, StartTask, SubmitResult, TaskState, UpdateNode,
 };
-use vcity_types::trust::{ChallengeState, Signature};
+use vcity_types::trust::ChallengeState;
 use vcity_types::tx::Message;
 use vcity_types::{AccountId, Amount};
 
@@ -1009,17 +1009,14 @@ impl Daemon {
         commitment: Option<vcity_types::compute::ResultCommitment>,
     ) -> anyhow::Result<()> {
         let message = match &commitment {
-            Some(commitment) => {
-                let mut result = SubmitResult {
-                    job_id,
-                    task,
-                    attempt,
-                    commitment: commitment.clone(),
-                    signature: Signature([0; 64]),
-                };
-                result.signature = result.statement(&self.chain_id).sign(&self.key).signature;
-                Message::SubmitResult(result)
-            }
+            Some(commitment) => Message::SubmitResult(SubmitResult::signed(
+                &self.chain_id,
+                &self.key,
+                job_id,
+                task,
+                attempt,
+                commitment.clone(),
+            )),
             None => Message::FailTask(FailTask {
                 job_id,
                 task,

@@ -92,9 +92,6 @@ struct Actor {
     /// Transactions for the next block: each is all or nothing, so independent intents (a
     /// claim that may find nothing, a stake top-up) travel separately.
     outbox: Vec<(Option<Batch>, Vec<Message>)>,
-    /// The statements of the `SubmitResult`s in the outbox, in the order they were queued:
-    /// signed with the transactions, on every core.
-    statements: Vec<ResultStatement>,
 }
 
 /// Messages an agent sends many of per block and that fail only in rare races, so they share
@@ -353,7 +350,6 @@ impl World {
                 account,
                 nonce: 0,
                 outbox: Vec::new(),
-                statements: Vec::new(),
             });
             actors.len() - 1
         };
@@ -742,23 +738,29 @@ impl World {
         let params = self.ledger.params();
         let fee = params.min_fee_usd;
         let chain_id = self.chain_id.clone();
-        let statements: Vec<(&SigningKey, &ResultStatement)> = self
+        // Each result's statement, rebuilt from the message (it names its attempt), in the order
+        // the messages sit in the outboxes.
+        let statements: Vec<(&SigningKey, ResultStatement)> = self
             .actors
             .iter()
             .flat_map(|actor| {
                 actor
-                    .statements
+                    .outbox
                     .iter()
+                    .flat_map(|(_, messages)| messages)
+                    .filter_map(|message| match message {
+                        Message::SubmitResult(result) => Some(result.statement(&chain_id)),
+                        _ => None,
+                    })
                     .map(move |statement| (&actor.key, statement))
             })
             .collect();
         let mut signatures = parallel_map(&statements, |(key, statement)| {
-            (*statement).clone().sign(key).signature
+            statement.clone().sign(key).signature
         })
         .into_iter();
         let mut bodies = Vec::new();
         for (index, actor) in self.actors.iter_mut().enumerate() {
-            actor.statements.clear();
             for (_, chunk) in std::mem::take(&mut actor.outbox) {
                 debug_assert!(chunk.len() <= MAX_MESSAGES);
                 let mut messages = chunk;
@@ -766,7 +768,7 @@ impl World {
                     if let Message::SubmitResult(result) = message {
                         result.signature = signatures
                             .next()
-                            .expect("a statement was queued with every result");
+                            .expect("one statement was rebuilt for every result");
                     }
                 }
                 bodies.push((
@@ -1205,7 +1207,6 @@ impl World {
     /// Each node: heartbeat on its day, report results that are due, keep its stake.
     fn node_work(&mut self, height: u64, now_s: u64) {
         let scenario = std::rc::Rc::clone(&self.scenario);
-        let chain_id = self.chain_id.clone();
         for index in 0..self.nodes.len() {
             if self.nodes[index].gone || !self.nodes[index].registered {
                 continue;
@@ -1304,15 +1305,7 @@ impl World {
                     commitment.cu_used_ppm = claimed.min(job.max_cu_ppm_per_task);
                     self.recorder.period.lies += 1;
                 }
-                let statement = ResultStatement {
-                    chain_id: chain_id.clone(),
-                    job_id,
-                    task,
-                    attempt,
-                    result_hash: commitment.hash(),
-                };
-                // Signed with the block's transactions (`sign_outboxes`).
-                self.actors[actor].statements.push(statement);
+                // Its statement is signed with the block's transactions (`sign_outboxes`).
                 self.send_batched(
                     actor,
                     Batch::Result,
@@ -1805,7 +1798,6 @@ impl World {
                         account,
                         nonce: 0,
                         outbox: Vec::new(),
-                        statements: Vec::new(),
                     });
                     self.by_account.insert(account, index);
                     index

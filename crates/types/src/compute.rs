@@ -801,6 +801,27 @@ pub struct SubmitResult {
 }
 
 impl SubmitResult {
+    /// The result a node sends for `attempt`, its statement signed with the node's `key` for
+    /// chain `chain_id`.
+    pub fn signed(
+        chain_id: &str,
+        key: &ed25519_dalek::SigningKey,
+        job_id: u64,
+        task: u32,
+        attempt: u32,
+        commitment: ResultCommitment,
+    ) -> SubmitResult {
+        let mut result = SubmitResult {
+            job_id,
+            task,
+            attempt,
+            commitment,
+            signature: crate::trust::Signature([0; 64]),
+        };
+        result.signature = result.statement(chain_id).sign(key).signature;
+        result
+    }
+
     /// The statement `signature` covers, on chain `chain_id`: "my result for this attempt is
     /// `commitment.hash()`".
     pub fn statement(&self, chain_id: &str) -> crate::trust::ResultStatement {

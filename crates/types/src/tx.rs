@@ -770,19 +770,21 @@ mod tests {
     }
 
     fn result(signer: &SigningKey, attempt: u32, statement_attempt: u32) -> Message {
-        let mut result = crate::compute::SubmitResult {
-            job_id: 7,
-            task: 2,
-            attempt: statement_attempt,
-            commitment: crate::compute::ResultCommitment {
-                exit: crate::compute::TaskExit::Success,
-                output: Hash::of(Domain::Content, &[b"out"]),
-                output_bytes: 3,
-                cu_used_ppm: 1_000,
-            },
-            signature: crate::trust::Signature([0; 64]),
+        let commitment = crate::compute::ResultCommitment {
+            exit: crate::compute::TaskExit::Success,
+            output: Hash::of(Domain::Content, &[b"out"]),
+            output_bytes: 3,
+            cu_used_ppm: 1_000,
         };
-        result.signature = result.statement("vcity-test").sign(signer).signature;
+        let mut result = crate::compute::SubmitResult::signed(
+            "vcity-test",
+            signer,
+            7,
+            2,
+            statement_attempt,
+            commitment,
+        );
+        // The message may name another attempt than the one signed.
         result.attempt = attempt;
         Message::SubmitResult(result)
     }

@@ -708,18 +708,14 @@ pub fn job(settings: &Settings, command: JobCommand, json: bool) -> anyhow::Resu
                 .get(task as usize)
                 .map(|entry| entry.attempts)
                 .with_context(|| format!("job {id} has no task {task}"))?;
-            let mut result = SubmitResult {
-                job_id: id,
+            let message = Message::SubmitResult(SubmitResult::signed(
+                &client.status()?.chain_id,
+                &ring.get(&from)?.signing_key()?,
+                id,
                 task,
                 attempt,
                 commitment,
-                signature: vcity_types::trust::Signature([0; 64]),
-            };
-            result.signature = result
-                .statement(&client.status()?.chain_id)
-                .sign(&ring.get(&from)?.signing_key()?)
-                .signature;
-            let message = Message::SubmitResult(result);
+            ));
             (from, message, options)
         }
         JobCommand::Fail {

@@ -140,15 +140,14 @@ pub fn signed_result(
     attempt: u32,
     commitment: vcity_types::compute::ResultCommitment,
 ) -> Message {
-    let mut result = vcity_types::compute::SubmitResult {
+    Message::SubmitResult(vcity_types::compute::SubmitResult::signed(
+        chain_id,
+        &key(seed),
         job_id,
         task,
         attempt,
         commitment,
-        signature: vcity_types::trust::Signature([0; 64]),
-    };
-    result.signature = result.statement(chain_id).sign(&key(seed)).signature;
-    Message::SubmitResult(result)
+    ))
 }
 
 /// The harness's beacon at `height`: a hash of the height, so that draws differ from block to
